@@ -1,0 +1,304 @@
+//! JSONPath matchers (`expect.json`).
+//!
+//! A path that selects one value is matched against that value; a path that selects several
+//! (`$.models[*].name`) is matched against the list of them, so `contains` asks "is this
+//! among the selected values".
+
+use super::{compare, fail, pass};
+use crate::execute::record::AssertionResult;
+use crate::spec::{JsonMatch, JsonMatchFull, JsonType};
+use serde_json::Value;
+use serde_json_path::JsonPath;
+use std::collections::BTreeMap;
+
+use super::text::quote;
+
+/// Checks every path against `doc_text` (parsed once); `source` names it in messages.
+pub fn check_all(
+    matchers: &BTreeMap<String, JsonMatch>,
+    doc_text: &str,
+    source: &str,
+    out: &mut Vec<AssertionResult>,
+) {
+    if matchers.is_empty() {
+        return;
+    }
+    let doc: Value = match serde_json::from_str(doc_text) {
+        Ok(v) => v,
+        Err(e) => {
+            out.push(fail(
+                "json",
+                format!("json: the {source} is not valid JSON ({e}), so no JSONPath can be checked; got {}", quote(doc_text, 120)),
+            ));
+            return;
+        }
+    };
+    for (path, m) in matchers {
+        out.extend(check(path, m, &doc));
+    }
+}
+
+pub fn check(path_text: &str, m: &JsonMatch, doc: &Value) -> Vec<AssertionResult> {
+    let label = format!("json {path_text}");
+    let path = match JsonPath::parse(path_text) {
+        Ok(p) => p,
+        Err(e) => {
+            return vec![fail(
+                label,
+                format!("`{path_text}` is not a valid JSONPath: {e}"),
+            )];
+        }
+    };
+    let nodes = path.query(doc).all();
+    let selected: Option<Value> = match nodes.len() {
+        0 => None,
+        1 => Some(nodes[0].clone()),
+        _ => Some(Value::Array(nodes.into_iter().cloned().collect())),
+    };
+    let full = match m {
+        JsonMatch::Compare(c) => JsonMatchFull {
+            compare: Some(c.clone()),
+            ..Default::default()
+        },
+        JsonMatch::Equals(v) => JsonMatchFull {
+            equals: Some(v.clone()),
+            ..Default::default()
+        },
+        JsonMatch::Full(f) => f.clone(),
+    };
+    let mut out = Vec::new();
+    if let Some(want) = full.exists {
+        out.push(match (want, &selected) {
+            (true, Some(_)) | (false, None) => pass(format!("{label} exists")),
+            (true, None) => fail(
+                format!("{label} exists"),
+                format!("{path_text}: expected it to exist, but it selects nothing"),
+            ),
+            (false, Some(v)) => fail(
+                format!("{label} exists"),
+                format!("{path_text}: expected nothing there, found {}", show(v)),
+            ),
+        });
+    }
+    let wants_value = full.equals.is_some()
+        || full.matches.is_some()
+        || full.contains.is_some()
+        || full.contains_all.is_some()
+        || full.type_.is_some()
+        || full.length.is_some()
+        || full.compare.is_some();
+    let Some(actual) = selected else {
+        if wants_value {
+            out.push(fail(
+                label,
+                format!("{path_text}: selects nothing in {}", show(doc)),
+            ));
+        }
+        return out;
+    };
+    if let Some(want) = &full.equals {
+        out.push(if json_eq(want, &actual) {
+            pass(format!("{label} equals"))
+        } else {
+            fail(
+                format!("{label} equals"),
+                format!(
+                    "{path_text}: expected {}, got {}",
+                    show(want),
+                    show(&actual)
+                ),
+            )
+        });
+    }
+    if let Some(re) = &full.matches {
+        let text = as_text(&actual);
+        out.push(if re.0.is_match(&text) {
+            pass(format!("{label} matches"))
+        } else {
+            fail(
+                format!("{label} matches"),
+                format!(
+                    "{path_text}: expected a match for /{}/, got {}",
+                    re.0.as_str(),
+                    show(&actual)
+                ),
+            )
+        });
+    }
+    let contains = |item: &Value| match (&actual, item) {
+        (Value::Array(items), _) => items.iter().any(|i| json_eq(item, i)),
+        (Value::String(s), Value::String(sub)) => s.contains(sub.as_str()),
+        _ => false,
+    };
+    if let Some(item) = &full.contains {
+        out.push(if contains(item) {
+            pass(format!("{label} contains"))
+        } else {
+            fail(
+                format!("{label} contains"),
+                format!(
+                    "{path_text}: expected it to contain {}, got {}",
+                    show(item),
+                    show(&actual)
+                ),
+            )
+        });
+    }
+    if let Some(items) = &full.contains_all {
+        let missing: Vec<String> = items.iter().filter(|i| !contains(i)).map(show).collect();
+        out.push(if missing.is_empty() {
+            pass(format!("{label} contains_all"))
+        } else {
+            fail(
+                format!("{label} contains_all"),
+                format!(
+                    "{path_text}: missing {} in {}",
+                    missing.join(", "),
+                    show(&actual)
+                ),
+            )
+        });
+    }
+    if let Some(t) = full.type_ {
+        let found = type_of(&actual);
+        let ok = found == t || (t == JsonType::Number && found == JsonType::Integer);
+        out.push(if ok {
+            pass(format!("{label} type"))
+        } else {
+            fail(
+                format!("{label} type"),
+                format!(
+                    "{path_text}: expected type {t:?}, got {found:?} {}",
+                    show(&actual)
+                )
+                .to_lowercase(),
+            )
+        });
+    }
+    if let Some(c) = &full.length {
+        let len = match &actual {
+            Value::String(s) => Some(s.chars().count()),
+            Value::Array(a) => Some(a.len()),
+            Value::Object(o) => Some(o.len()),
+            _ => None,
+        };
+        out.push(match len {
+            Some(n) => compare(&format!("{path_text} length"), c, n as f64),
+            None => fail(
+                format!("{label} length"),
+                format!(
+                    "{path_text}: expected something with a length, got {}",
+                    show(&actual)
+                ),
+            ),
+        });
+    }
+    if let Some(c) = &full.compare {
+        let number = match &actual {
+            Value::Number(n) => n.as_f64(),
+            Value::String(s) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        out.push(match number {
+            Some(n) => compare(path_text, c, n),
+            None => fail(
+                label,
+                format!(
+                    "{path_text}: expected a number {}, got {}",
+                    c.text,
+                    show(&actual)
+                ),
+            ),
+        });
+    }
+    out
+}
+
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+fn as_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn type_of(v: &Value) -> JsonType {
+    match v {
+        Value::Null => JsonType::Null,
+        Value::Bool(_) => JsonType::Boolean,
+        Value::Number(n) if n.is_i64() || n.is_u64() => JsonType::Integer,
+        Value::Number(_) => JsonType::Number,
+        Value::String(_) => JsonType::String,
+        Value::Array(_) => JsonType::Array,
+        Value::Object(_) => JsonType::Object,
+    }
+}
+
+/// A JSON value shortened for a message.
+fn show(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 160 {
+        format!("{}…", s.chars().take(160).collect::<String>())
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Comparison;
+    use serde_json::json;
+
+    fn full(f: impl FnOnce(&mut JsonMatchFull)) -> JsonMatch {
+        let mut m = JsonMatchFull::default();
+        f(&mut m);
+        JsonMatch::Full(m)
+    }
+
+    #[test]
+    fn matches_over_selected_list() {
+        let doc = json!({"models": [{"name": "a"}, {"name": "b"}]});
+        let m = full(|m| m.contains_all = Some(vec![json!("a"), json!("b")]));
+        assert!(check("$.models[*].name", &m, &doc).iter().all(|r| r.passed));
+        let m = full(|m| m.contains = Some(json!("c")));
+        let r = check("$.models[*].name", &m, &doc);
+        assert!(!r[0].passed);
+        assert!(
+            r[0].message
+                .as_ref()
+                .unwrap()
+                .contains(r#"expected it to contain "c", got ["a","b"]"#)
+        );
+        let m = full(|m| m.length = Some(Comparison::parse(">= 2").unwrap()));
+        assert!(check("$.models", &m, &doc)[0].passed);
+    }
+
+    #[test]
+    fn shorthand_compare_and_equals() {
+        let doc = json!({"n": 5, "v": "0.11.4"});
+        assert!(
+            check(
+                "$.n",
+                &JsonMatch::Compare(Comparison::parse("> 0").unwrap()),
+                &doc
+            )[0]
+            .passed
+        );
+        let r = check(
+            "$.n",
+            &JsonMatch::Compare(Comparison::parse("> 9").unwrap()),
+            &doc,
+        );
+        assert_eq!(r[0].message.as_deref(), Some("$.n: expected > 9, got 5"));
+        assert!(check("$.v", &JsonMatch::Equals(json!("0.11.4")), &doc)[0].passed);
+        let r = check("$.missing", &JsonMatch::Equals(json!(1)), &doc);
+        assert!(r[0].message.as_ref().unwrap().contains("selects nothing"));
+    }
+}

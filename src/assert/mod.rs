@@ -1,0 +1,117 @@
+//! Stage 4, assert: pure functions from an observation and the expectations to verdicts with
+//! messages a person understands (expected vs actual, with a short excerpt).
+
+pub mod json;
+pub mod text;
+
+use crate::execute::record::{AssertionResult, Observation};
+use crate::spec::{CodeMatch, Comparison, Expect};
+
+/// Evaluates every expectation that applies to the observation, including the defaults
+/// (2xx for http, exit code 0 for exec).
+pub fn check(expect: &Expect, obs: &Observation) -> Vec<AssertionResult> {
+    let mut out = Vec::new();
+    match obs {
+        Observation::Http(h) => {
+            let status = expect.status.clone().unwrap_or_else(|| CodeMatch {
+                any_of: vec!["2xx".into()],
+            });
+            out.push(code("status", &status, i64::from(h.status), || {
+                format!("; body: {}", text::quote(&h.body, 200))
+            }));
+            for (name, m) in &expect.headers {
+                let value = h
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v);
+                match value {
+                    Some(v) => out.extend(text::check(&format!("header {name}"), m, v)),
+                    None => out.push(fail(
+                        format!("header {name}"),
+                        format!("header {name}: expected it in the response, but it is absent"),
+                    )),
+                }
+            }
+            if let Some(m) = &expect.body {
+                out.extend(text::check("body", m, &h.body));
+            }
+            json::check_all(&expect.json, &h.body, "body", &mut out);
+        }
+        Observation::Exec(e) => {
+            let want = expect
+                .exit_code
+                .clone()
+                .unwrap_or_else(|| CodeMatch::exactly(0));
+            match e.exit_code {
+                Some(c) => out.push(code("exit_code", &want, i64::from(c), || {
+                    format!("; stderr: {}", text::quote(&e.stderr, 200))
+                })),
+                None => out.push(fail(
+                    "exit_code",
+                    format!("exit_code: expected {want}, but the process was killed by a signal"),
+                )),
+            }
+            if let Some(m) = &expect.stdout {
+                out.extend(text::check("stdout", m, &e.stdout));
+            }
+            if let Some(m) = &expect.stderr {
+                out.extend(text::check("stderr", m, &e.stderr));
+            }
+            json::check_all(&expect.json, &e.stdout, "stdout", &mut out);
+        }
+        Observation::Tcp(_) => {}
+    }
+    if let Some(c) = &expect.duration {
+        out.push(compare("duration", c, obs.elapsed().as_secs_f64()));
+    }
+    out
+}
+
+fn code(
+    what: &str,
+    want: &CodeMatch,
+    actual: i64,
+    context: impl Fn() -> String,
+) -> AssertionResult {
+    if want.matches(actual) {
+        pass(what)
+    } else {
+        fail(
+            what,
+            format!("{what}: expected {want}, got {actual}{}", context()),
+        )
+    }
+}
+
+/// A numeric comparison on a measured figure.
+pub fn compare(what: &str, c: &Comparison, actual: f64) -> AssertionResult {
+    if c.holds(actual) {
+        pass(what)
+    } else {
+        fail(
+            what,
+            format!(
+                "{what}: expected {}, got {}",
+                c.text,
+                c.format_actual(actual)
+            ),
+        )
+    }
+}
+
+pub(crate) fn pass(what: impl Into<String>) -> AssertionResult {
+    AssertionResult {
+        what: what.into(),
+        passed: true,
+        message: None,
+    }
+}
+
+pub(crate) fn fail(what: impl Into<String>, message: String) -> AssertionResult {
+    AssertionResult {
+        what: what.into(),
+        passed: false,
+        message: Some(message),
+    }
+}

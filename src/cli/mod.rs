@@ -1,0 +1,151 @@
+//! The command line: `hxrun [run] SUITE...`, `validate`, `list`, `schema`, `sim`.
+
+mod run;
+mod sim;
+mod suites;
+
+use crate::exit;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hxrun",
+    version,
+    about = "Declarative test runner for LLM inference servers (Ollama, OpenAI-compatible)",
+    after_help = exit::HELP,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run suites (also the default: `hxrun SUITE...`).
+    #[command(after_help = exit::HELP)]
+    Run(RunArgs),
+    /// Load and plan suites without running them; print every error.
+    Validate(SuiteArgs),
+    /// List the tests a suite expands to (after for_each), with their tags.
+    List(SuiteArgs),
+    /// Print the suite JSON Schema (for editor completion).
+    Schema,
+    /// Run the built-in Ollama simulator as a server.
+    Sim(SimArgs),
+}
+
+/// Which suites, and what the command line adds to them.
+#[derive(Debug, Args)]
+pub struct SuiteArgs {
+    /// Suite files (YAML).
+    #[arg(required = true, value_name = "SUITE")]
+    pub suites: Vec<PathBuf>,
+    /// Run only tests whose name contains TEXT.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+    /// Run only tests with this tag (repeatable: any of them).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Set a variable, overriding the suite's `vars` (VALUE is YAML: `models=[a, b]`).
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// Read KEY=VALUE lines from FILE (repeatable).
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_files: Vec<PathBuf>,
+    /// Override every suite's target url.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Override every step's timeout (e.g. 30s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub suite: SuiteArgs,
+    /// Directory for junit.xml, results.csv and report.json.
+    #[arg(long, value_name = "DIR", default_value = "hxrun-reports")]
+    pub report_dir: PathBuf,
+    /// Write JUnit XML here instead of DIR/junit.xml.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the results CSV here instead of DIR/results.csv.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Write the JSON report here instead of DIR/report.json.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Start the built-in simulator on a free loopback port and point the suites at it.
+    #[arg(long)]
+    pub sim: bool,
+    /// Show request and response detail for failed tests.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 11434)]
+    pub port: u16,
+    /// Models to serve (comma-separated); default: the seed's five models.
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// Generation speed in tokens per second.
+    #[arg(long, default_value_t = 120.0)]
+    pub tokens_per_s: f64,
+    /// Prompt processing time before the first token.
+    #[arg(long, default_value = "40ms", value_parser = parse_duration)]
+    pub ttft: Duration,
+    /// Extra time for a model's first (cold) request.
+    #[arg(long, default_value = "250ms", value_parser = parse_duration)]
+    pub load_time: Duration,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected KEY=VALUE, got \"{s}\""))?;
+    if k.is_empty() {
+        return Err(format!("expected KEY=VALUE, got \"{s}\""));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("\"{s}\" is not a duration like 10s or 500ms: {e}"))
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main(cli: Cli) -> u8 {
+    match cli.command {
+        Some(Command::Run(args)) => run::run(args),
+        None => run::run(cli.run),
+        Some(Command::Validate(args)) => suites::validate(&args),
+        Some(Command::List(args)) => suites::list(&args),
+        Some(Command::Schema) => {
+            println!("{}", schema_text());
+            exit::PASSED
+        }
+        Some(Command::Sim(args)) => sim::serve(args),
+    }
+}
+
+/// The JSON Schema as committed in schemas/suite.schema.json.
+pub fn schema_text() -> String {
+    serde_json::to_string_pretty(&crate::spec::json_schema()).expect("schema serializes")
+}

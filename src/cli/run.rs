@@ -1,0 +1,93 @@
+//! `hxrun run`: load → plan → execute (→ assert) → report, and the exit code.
+
+use super::RunArgs;
+use super::suites::load_and_plan;
+use crate::execute::Executor;
+use crate::exit;
+use crate::report::Reporters;
+use crate::report::console::{ConsoleOptions, ConsoleReporter};
+use crate::report::csv::CsvReporter;
+use crate::report::json::JsonReporter;
+use crate::report::junit::JunitReporter;
+use crate::sim::{SimConfig, SimServer};
+use std::collections::BTreeMap;
+
+/// The variable `--sim` defines, so a suite can skip what a simulator cannot offer
+/// (`skip: "${HXRUN_SIM:+reason}"`).
+pub const SIM_VAR: &str = "HXRUN_SIM";
+
+pub fn run(mut args: RunArgs) -> u8 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::INTERNAL;
+        }
+    };
+    runtime.block_on(async move {
+        let mut extra_env = BTreeMap::new();
+        let sim = if args.sim {
+            match SimServer::start(SimConfig::default(), "127.0.0.1", 0).await {
+                Ok(server) => {
+                    eprintln!("hxrun: built-in simulator listening on {}", server.url());
+                    args.suite.target = Some(server.url());
+                    extra_env.insert(SIM_VAR.to_string(), "1".to_string());
+                    Some(server)
+                }
+                Err(e) => {
+                    eprintln!("error: cannot start the built-in simulator: {e}");
+                    return exit::INTERNAL;
+                }
+            }
+        } else {
+            None
+        };
+        let Some(plans) = load_and_plan(&args.suite, extra_env) else {
+            return exit::INVALID;
+        };
+
+        let junit = args
+            .junit
+            .clone()
+            .unwrap_or_else(|| args.report_dir.join("junit.xml"));
+        let csv = args
+            .csv
+            .clone()
+            .unwrap_or_else(|| args.report_dir.join("results.csv"));
+        let json = args
+            .json
+            .clone()
+            .unwrap_or_else(|| args.report_dir.join("report.json"));
+        let mut reporters = Reporters::default();
+        reporters.add(ConsoleReporter::new(ConsoleOptions::detect(
+            args.no_progress,
+            args.verbose,
+        )));
+        reporters.add(JunitReporter::new(junit.clone()));
+        reporters.add(CsvReporter::new(csv.clone()));
+        reporters.add(JsonReporter::new(json.clone()));
+
+        let record = Executor::new().run(&plans, &mut reporters).await;
+        drop(sim);
+        if !reporters.errors().is_empty() {
+            for e in reporters.errors() {
+                eprintln!("error: {e}");
+            }
+            return exit::INTERNAL;
+        }
+        println!(
+            "reports: {}, {}, {}",
+            junit.display(),
+            csv.display(),
+            json.display()
+        );
+        if record.failed() {
+            exit::FAILED
+        } else {
+            exit::PASSED
+        }
+    })
+}

@@ -1,0 +1,45 @@
+//! `hxrun sim`: the simulator as a standalone server.
+
+use super::SimArgs;
+use crate::exit;
+use crate::sim::{SimConfig, SimServer, default_models, models::model_named};
+
+pub fn serve(args: SimArgs) -> u8 {
+    let config = SimConfig {
+        models: if args.models.is_empty() {
+            default_models()
+        } else {
+            args.models.iter().map(|m| model_named(m.trim())).collect()
+        },
+        tokens_per_s: args.tokens_per_s,
+        ttft: args.ttft,
+        load_time: args.load_time,
+        ..SimConfig::default()
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::INTERNAL;
+        }
+    };
+    runtime.block_on(async move {
+        let server = match SimServer::start(config, &args.host, args.port).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: cannot listen on {}:{}: {e}", args.host, args.port);
+                return exit::INTERNAL;
+            }
+        };
+        // Printed only once the socket accepts connections, so scripts can wait for it.
+        println!("hxrun sim listening on {}", server.url());
+        tokio::select! {
+            _ = server.wait() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        exit::PASSED
+    })
+}

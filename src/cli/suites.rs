@@ -1,0 +1,83 @@
+//! Loading and planning for the commands: `validate`, `list`, and the first half of `run`.
+
+use super::SuiteArgs;
+use crate::exit;
+use crate::load::{self, LoadOptions};
+use crate::plan::{self, PlanOptions, SuitePlan};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+
+/// Loads and plans every suite; prints every error of every suite, returns None if any.
+pub fn load_and_plan(
+    args: &SuiteArgs,
+    extra_env: BTreeMap<String, String>,
+) -> Option<Vec<SuitePlan>> {
+    let mut env: BTreeMap<String, String> = std::env::vars().collect();
+    env.extend(extra_env);
+    let load_opts = LoadOptions {
+        vars: args.vars.clone(),
+        env_files: args.env_files.clone(),
+        env,
+    };
+    let plan_opts = PlanOptions {
+        filter: args.filter.clone(),
+        tags: args.tags.clone(),
+        timeout: args.timeout,
+        target_url: args.target.clone(),
+    };
+    let color = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let mut plans = Vec::new();
+    let mut ok = true;
+    for path in &args.suites {
+        let planned = load::load(path, &load_opts).and_then(|s| plan::plan_suite(&s, &plan_opts));
+        match planned {
+            Ok(p) => plans.push(p),
+            Err(errors) => {
+                ok = false;
+                eprint!("{}", errors.render(color));
+            }
+        }
+    }
+    ok.then_some(plans)
+}
+
+pub fn validate(args: &SuiteArgs) -> u8 {
+    match load_and_plan(args, BTreeMap::new()) {
+        Some(plans) => {
+            for p in &plans {
+                println!(
+                    "{}: ok — suite \"{}\", {} tests",
+                    p.file,
+                    p.name,
+                    p.tests.len()
+                );
+            }
+            exit::PASSED
+        }
+        None => exit::INVALID,
+    }
+}
+
+pub fn list(args: &SuiteArgs) -> u8 {
+    let Some(plans) = load_and_plan(args, BTreeMap::new()) else {
+        return exit::INVALID;
+    };
+    for p in &plans {
+        println!("{} ({})", p.name, p.file);
+        for t in &p.tests {
+            let tags = if t.tags.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", t.tags.join(", "))
+            };
+            let skip = t
+                .skip
+                .as_ref()
+                .map(|r| format!("  (skip: {r})"))
+                .unwrap_or_default();
+            println!("  {}{tags}{skip}", t.name);
+        }
+    }
+    exit::PASSED
+}

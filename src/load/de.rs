@@ -1,0 +1,451 @@
+//! Typed deserialization from the positioned tree.
+//!
+//! Deserializing from our own tree (rather than from the YAML text) lets interpolation and
+//! `for_each` expansion happen first, and still gives every error the position of the node
+//! that caused it. It is deliberately lenient with scalars: after `{{stream}}` expands to the
+//! string `"true"`, a boolean field still accepts it, and a number where a string is expected
+//! is taken as its text.
+
+use super::tree::{Key, Node, Span, Value};
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
+use std::fmt;
+
+/// A deserialization error with the position of the offending node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeError {
+    pub message: String,
+    pub span: Option<Span>,
+}
+
+impl fmt::Display for DeError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DeError {}
+
+impl de::Error for DeError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        DeError {
+            message: msg.to_string(),
+            span: None,
+        }
+    }
+
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        Self::custom(unknown_message("field", field, expected))
+    }
+
+    fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
+        Self::custom(unknown_message("key", variant, expected))
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        Self::custom(format!("missing required field `{field}`"))
+    }
+}
+
+fn unknown_message(what: &str, found: &str, expected: &[&str]) -> String {
+    let mut msg = format!("unknown {what} `{found}`");
+    if let Some(best) = did_you_mean(found, expected) {
+        msg.push_str(&format!(", did you mean `{best}`?"));
+    }
+    if expected.is_empty() {
+        msg.push_str(" (no fields are allowed here)");
+    } else {
+        let list: Vec<String> = expected.iter().map(|e| format!("`{e}`")).collect();
+        msg.push_str(&format!(" — expected one of: {}", list.join(", ")));
+    }
+    msg
+}
+
+/// The closest candidate by edit distance, if it is close enough to be a likely typo.
+pub fn did_you_mean<'a>(found: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(found, c), *c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+fn at(span: Span) -> impl Fn(DeError) -> DeError {
+    move |mut e| {
+        if e.span.is_none() {
+            e.span = Some(span);
+        }
+        e
+    }
+}
+
+/// Deserializes a typed value from a node.
+pub fn from_node<T: DeserializeOwned>(node: &Node) -> Result<T, DeError> {
+    T::deserialize(NodeDe(node)).map_err(at(node.span))
+}
+
+struct NodeDe<'a>(&'a Node);
+
+impl NodeDe<'_> {
+    fn invalid(&self, expected: &dyn de::Expected) -> DeError {
+        let node = self.0;
+        let found = match &node.value {
+            Value::Str(s) => format!("the string \"{}\"", short(s)),
+            Value::Int(i) => format!("the number {i}"),
+            Value::Float(f) => format!("the number {f}"),
+            Value::Bool(b) => format!("the boolean {b}"),
+            _ => node.kind().to_string(),
+        };
+        DeError {
+            message: format!("expected {expected}, found {found}"),
+            span: Some(node.span),
+        }
+    }
+}
+
+fn short(s: &str) -> String {
+    if s.chars().count() > 40 {
+        format!("{}…", s.chars().take(40).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+struct Expecting<'a, V>(&'a V);
+impl<'de, V: Visitor<'de>> de::Expected for Expecting<'_, V> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        self.0.expecting(f)
+    }
+}
+
+macro_rules! forward_number {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+            let span = self.0.span;
+            match &self.0.value {
+                Value::Int(i) => v.visit_i64(*i),
+                Value::Float(f) => v.visit_f64(*f),
+                Value::Str(s) => match (s.trim().parse::<i64>(), s.trim().parse::<f64>()) {
+                    (Ok(i), _) => v.visit_i64(i),
+                    (_, Ok(f)) => v.visit_f64(f),
+                    _ => Err(self.invalid(&Expecting(&v))),
+                },
+                _ => Err(self.invalid(&Expecting(&v))),
+            }
+            .map_err(at(span))
+        }
+    )*};
+}
+
+impl<'de> de::Deserializer<'de> for NodeDe<'_> {
+    type Error = DeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        let span = self.0.span;
+        match &self.0.value {
+            Value::Null => v.visit_unit(),
+            Value::Bool(b) => v.visit_bool(*b),
+            Value::Int(i) => v.visit_i64(*i),
+            Value::Float(f) => v.visit_f64(*f),
+            Value::Str(s) => v.visit_str(s),
+            Value::Seq(items) => v.visit_seq(SeqDe {
+                items: items.iter(),
+            }),
+            Value::Map(entries) => v.visit_map(MapDe {
+                entries: entries.iter(),
+                value: None,
+            }),
+        }
+        .map_err(at(span))
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        match &self.0.value {
+            Value::Bool(b) => v.visit_bool(*b),
+            Value::Str(s) if s == "true" => v.visit_bool(true),
+            Value::Str(s) if s == "false" => v.visit_bool(false),
+            _ => Err(self.invalid(&"true or false")),
+        }
+        .map_err(at(self.0.span))
+    }
+
+    forward_number! {
+        deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_u8
+        deserialize_u16 deserialize_u32 deserialize_u64 deserialize_f32 deserialize_f64
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        let span = self.0.span;
+        match &self.0.value {
+            Value::Str(s) => v.visit_str(s),
+            Value::Seq(_) | Value::Map(_) | Value::Null => Err(self.invalid(&Expecting(&v))),
+            _ => v.visit_string(self.0.scalar_text().unwrap_or_default()),
+        }
+        .map_err(at(span))
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        self.deserialize_str(v)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        self.deserialize_str(v)
+    }
+
+    fn deserialize_char<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        self.deserialize_str(v)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        match self.0.value {
+            Value::Null => v.visit_none(),
+            _ => v.visit_some(self),
+        }
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        match self.0.value {
+            Value::Null => v.visit_unit(),
+            _ => Err(self.invalid(&"nothing (null)")),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        v: V,
+    ) -> Result<V::Value, DeError> {
+        v.visit_newtype_struct(self)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        match &self.0.value {
+            Value::Seq(items) => v
+                .visit_seq(SeqDe {
+                    items: items.iter(),
+                })
+                .map_err(at(self.0.span)),
+            _ => Err(self.invalid(&"a list")),
+        }
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        match &self.0.value {
+            Value::Map(entries) => v
+                .visit_map(MapDe {
+                    entries: entries.iter(),
+                    value: None,
+                })
+                .map_err(at(self.0.span)),
+            Value::Null => v.visit_map(MapDe {
+                entries: [].iter(),
+                value: None,
+            }),
+            _ => Err(self.invalid(&"a mapping (key: value lines)")),
+        }
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, DeError> {
+        self.deserialize_map(v)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        variants: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, DeError> {
+        let span = self.0.span;
+        match &self.0.value {
+            Value::Str(s) => v
+                .visit_enum(s.as_str().into_deserializer())
+                .map_err(at(span)),
+            Value::Map(entries) if entries.len() == 1 => {
+                let (key, value) = &entries[0];
+                v.visit_enum(EnumDe { key, value }).map_err(at(span))
+            }
+            _ => {
+                let list: Vec<String> = variants.iter().map(|e| format!("`{e}`")).collect();
+                Err(DeError {
+                    message: format!(
+                        "expected exactly one of {}, found {}",
+                        list.join(", "),
+                        self.0.kind()
+                    ),
+                    span: Some(span),
+                })
+            }
+        }
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        v.visit_unit()
+    }
+
+    serde::forward_to_deserialize_any! {
+        i128 u128 bytes byte_buf unit_struct tuple tuple_struct
+    }
+}
+
+struct SeqDe<'a> {
+    items: std::slice::Iter<'a, Node>,
+}
+
+impl<'de> de::SeqAccess<'de> for SeqDe<'_> {
+    type Error = DeError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
+        match self.items.next() {
+            Some(node) => seed
+                .deserialize(NodeDe(node))
+                .map(Some)
+                .map_err(at(node.span)),
+            None => Ok(None),
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.items.len())
+    }
+}
+
+struct MapDe<'a> {
+    entries: std::slice::Iter<'a, (Key, Node)>,
+    value: Option<&'a Node>,
+}
+
+impl<'de> de::MapAccess<'de> for MapDe<'_> {
+    type Error = DeError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
+        match self.entries.next() {
+            Some((key, value)) => {
+                self.value = Some(value);
+                seed.deserialize(key.name.as_str().into_deserializer())
+                    .map(Some)
+                    .map_err(|e: DeError| at(key.span)(e))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
+        let node = self
+            .value
+            .take()
+            .expect("next_value_seed called before next_key_seed");
+        seed.deserialize(NodeDe(node)).map_err(at(node.span))
+    }
+}
+
+struct EnumDe<'a> {
+    key: &'a Key,
+    value: &'a Node,
+}
+
+impl<'de, 'a> de::EnumAccess<'de> for EnumDe<'a> {
+    type Error = DeError;
+    type Variant = NodeDe<'a>;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(
+        self,
+        seed: V,
+    ) -> Result<(V::Value, NodeDe<'a>), DeError> {
+        let span = self.key.span;
+        let variant = seed
+            .deserialize(self.key.name.as_str().into_deserializer())
+            .map_err(|e: DeError| at(span)(e))?;
+        Ok((variant, NodeDe(self.value)))
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for NodeDe<'_> {
+    type Error = DeError;
+
+    fn unit_variant(self) -> Result<(), DeError> {
+        Ok(())
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, DeError> {
+        seed.deserialize(self)
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, v: V) -> Result<V::Value, DeError> {
+        de::Deserializer::deserialize_seq(self, v)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, DeError> {
+        de::Deserializer::deserialize_map(self, v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::tree::parse;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct T {
+        name: String,
+        timeout: Option<u32>,
+        flag: Option<bool>,
+    }
+
+    #[test]
+    fn unknown_field_points_at_key_and_suggests() {
+        let node = parse("name: x\ntimeuot: 3\n").unwrap();
+        let err = from_node::<T>(&node).unwrap_err();
+        assert!(
+            err.message.contains("did you mean `timeout`"),
+            "{}",
+            err.message
+        );
+        let span = err.span.unwrap();
+        assert_eq!((span.line, span.col), (2, 1));
+    }
+
+    #[test]
+    fn wrong_type_points_at_value() {
+        let node = parse("name: x\ntimeout: [1]\n").unwrap();
+        let err = from_node::<T>(&node).unwrap_err();
+        let span = err.span.unwrap();
+        assert_eq!((span.line, span.col), (2, 10));
+        assert!(err.message.contains("found a list"), "{}", err.message);
+    }
+
+    #[test]
+    fn lenient_scalars() {
+        let node = parse("name: 12\ntimeout: '7'\nflag: 'true'\n").unwrap();
+        let t = from_node::<T>(&node).unwrap();
+        assert_eq!(
+            (t.name.as_str(), t.timeout, t.flag),
+            ("12", Some(7), Some(true))
+        );
+    }
+
+    #[test]
+    fn missing_field_points_at_mapping() {
+        let node = parse("timeout: 1\n").unwrap();
+        let err = from_node::<T>(&node).unwrap_err();
+        assert!(err.message.contains("missing required field `name`"));
+        assert_eq!(err.span.unwrap().line, 1);
+    }
+}

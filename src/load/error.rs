@@ -1,0 +1,138 @@
+//! Suite errors: a message, a position, and a source snippet for people.
+//!
+//! Every problem found in a suite file — YAML syntax, unknown field, wrong type, undefined
+//! variable, unknown placeholder — becomes a `Diagnostic` naming file:line:col. Rendering uses
+//! miette for the snippet and caret; the first line is always plain `file:line:col: message`
+//! so it is greppable and readable in CI logs.
+
+use super::tree::Span;
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan};
+use std::fmt;
+use std::sync::Arc;
+
+/// A suite file's name and text, shared by all its diagnostics.
+#[derive(Debug)]
+pub struct SourceFile {
+    pub name: String,
+    pub text: String,
+}
+
+/// One problem in a suite file.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    pub source: Arc<SourceFile>,
+    pub span: Option<Span>,
+    pub message: String,
+}
+
+impl Diagnostic {
+    pub fn new(source: &Arc<SourceFile>, span: Option<Span>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            source: Arc::clone(source),
+            span,
+            message: message.into(),
+        }
+    }
+
+    /// `file:line:col` (or just `file` when the position is unknown).
+    pub fn location(&self) -> String {
+        match self.span.filter(Span::is_known) {
+            Some(s) => format!("{}:{}:{}", self.source.name, s.line, s.col),
+            None => self.source.name.clone(),
+        }
+    }
+
+    /// The full report: the location line, then a snippet with a caret under the problem.
+    pub fn render(&self, color: bool) -> String {
+        let mut out = format!("error: {}: {}\n", self.location(), self.message);
+        if let Some(span) = self.span.filter(Span::is_known) {
+            let snippet = Snippet { diag: self, span };
+            let theme = if color {
+                GraphicalTheme::unicode()
+            } else {
+                GraphicalTheme::unicode_nocolor()
+            };
+            let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
+            let mut rendered = String::new();
+            if handler.render_report(&mut rendered, &snippet).is_ok() {
+                out.push_str(&rendered);
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}: {}", self.location(), self.message)
+    }
+}
+
+/// The miette view of a diagnostic: only the snippet (the message is printed above it).
+struct Snippet<'a> {
+    diag: &'a Diagnostic,
+    span: Span,
+}
+
+impl fmt::Debug for Snippet<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.diag.message)
+    }
+}
+
+impl fmt::Display for Snippet<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "at {}", self.diag.location())
+    }
+}
+
+impl std::error::Error for Snippet<'_> {}
+
+impl miette::Diagnostic for Snippet<'_> {
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.diag.source.text)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let text = &self.diag.source.text;
+        let offset = self.span.offset.min(text.len());
+        let len = self
+            .span
+            .len
+            .min(text.len() - offset)
+            .max(usize::from(offset < text.len()));
+        Some(Box::new(std::iter::once(
+            LabeledSpan::new_primary_with_span(Some("here".to_string()), (offset, len)),
+        )))
+    }
+}
+
+/// Why a suite could not be loaded or planned: every problem found, not just the first.
+#[derive(Debug)]
+pub struct SuiteErrors(pub Vec<Diagnostic>);
+
+impl SuiteErrors {
+    pub fn render(&self, color: bool) -> String {
+        let mut out: String = self
+            .0
+            .iter()
+            .map(|d| d.render(color))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let n = self.0.len();
+        out.push_str(&format!(
+            "\n{n} error{} found\n",
+            if n == 1 { "" } else { "s" }
+        ));
+        out
+    }
+}
+
+impl fmt::Display for SuiteErrors {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
+
+impl std::error::Error for SuiteErrors {}

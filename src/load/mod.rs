@@ -1,0 +1,234 @@
+//! Stage 1, load: suite file → positioned tree → interpolated tree → typed suite header.
+//!
+//! Loading reads files (the suite and its env files) and the process environment; nothing
+//! after this stage does. Tests stay as trees: the planner checks each one per `for_each`
+//! combination, because placeholders can change what a field holds.
+
+pub mod de;
+pub mod error;
+pub mod interp;
+pub mod tree;
+
+use error::{Diagnostic, SourceFile, SuiteErrors};
+use interp::Scope;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tree::{Node, Span, Value};
+
+use crate::spec::SuiteDoc;
+
+/// What the command line adds to every suite.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `--var KEY=VALUE`; VALUE is read as YAML, so `--var models=[a, b]` gives a list.
+    pub vars: Vec<(String, String)>,
+    /// `--env-file FILE`, in order (a later file wins over an earlier one).
+    pub env_files: Vec<PathBuf>,
+    /// The process environment (injected so tests do not depend on the real one).
+    pub env: BTreeMap<String, String>,
+}
+
+impl LoadOptions {
+    /// Options with the real process environment.
+    pub fn from_process_env() -> Self {
+        LoadOptions {
+            env: std::env::vars().collect(),
+            ..Default::default()
+        }
+    }
+}
+
+/// A loaded suite: its header, typed, and its tests as interpolated trees.
+#[derive(Debug)]
+pub struct LoadedSuite {
+    pub path: PathBuf,
+    pub source: Arc<SourceFile>,
+    pub doc: SuiteDoc,
+    pub tests: Vec<Node>,
+    /// Values that must never appear in a report (from `secrets:`).
+    pub secret_values: Vec<String>,
+}
+
+/// Loads and interpolates one suite file. All problems are returned together.
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<LoadedSuite, SuiteErrors> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let source = Arc::new(SourceFile {
+            name: name.clone(),
+            text: String::new(),
+        });
+        SuiteErrors(vec![Diagnostic::new(
+            &source,
+            None,
+            format!("cannot read suite: {e}"),
+        )])
+    })?;
+    load_str(path, text, opts)
+}
+
+/// Loads a suite from text; `path` names it in messages and anchors relative paths.
+pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedSuite, SuiteErrors> {
+    let source = Arc::new(SourceFile {
+        name: path.display().to_string(),
+        text,
+    });
+    let diag = |span: Option<Span>, msg: String| Diagnostic::new(&source, span, msg);
+    let root = tree::parse(&source.text).map_err(|e| {
+        let span = e.location().map(|loc| {
+            let s = loc.span();
+            Span {
+                line: loc.line() as u32,
+                col: loc.column() as u32,
+                offset: s.byte_offset().unwrap_or(0) as usize,
+                len: s.byte_len().unwrap_or(0) as usize,
+            }
+        });
+        SuiteErrors(vec![diag(
+            span,
+            format!("invalid YAML: {}", first_line(&e.to_string())),
+        )])
+    })?;
+    if !matches!(root.value, Value::Map(_)) {
+        return Err(SuiteErrors(vec![diag(
+            Some(root.span),
+            format!(
+                "a suite must be a mapping with `suite:` and `tests:`, found {}",
+                root.kind()
+            ),
+        )]));
+    }
+
+    let mut errors: Vec<de::DeError> = Vec::new();
+    let base_dir = path.parent().unwrap_or(Path::new("."));
+    let mut scope = Scope {
+        env: opts.env.clone(),
+        ..Default::default()
+    };
+    let env_only = scope.clone();
+
+    // Env files: the suite's (resolved against the environment only), then --env-file.
+    if let Some(node) = root.get("env_file") {
+        let resolved = interp::interpolate(node, &env_only, &mut errors);
+        for file in scalar_list(&resolved) {
+            match interp::read_env_file(&base_dir.join(&file)) {
+                Ok(vars) => scope.env_files.extend(vars),
+                Err(msg) => errors.push(de::DeError {
+                    message: msg,
+                    span: Some(resolved.span),
+                }),
+            }
+        }
+    }
+    for file in &opts.env_files {
+        match interp::read_env_file(file) {
+            Ok(vars) => scope.env_files.extend(vars),
+            Err(msg) => errors.push(de::DeError {
+                message: msg,
+                span: None,
+            }),
+        }
+    }
+    // Suite vars may use the environment and env files, not each other.
+    if let Some(Value::Map(entries)) = root.get("vars").map(|n| &n.value) {
+        let lookup = scope.clone();
+        for (key, value) in entries {
+            scope.suite_vars.insert(
+                key.name.clone(),
+                interp::interpolate(value, &lookup, &mut errors),
+            );
+        }
+    }
+    for (key, value) in &opts.vars {
+        match tree::parse(value) {
+            Ok(node) => {
+                scope
+                    .cli_vars
+                    .insert(key.clone(), node.respanned(Span::default()));
+            }
+            Err(e) => errors.push(de::DeError {
+                message: format!(
+                    "--var {key}={value}: not a valid YAML value: {}",
+                    first_line(&e.to_string())
+                ),
+                span: None,
+            }),
+        }
+    }
+
+    let resolved = interpolate_except(&root, &["vars", "env_file"], &scope, &mut errors);
+    let doc: Option<SuiteDoc> = match de::from_node(&resolved) {
+        Ok(doc) => Some(doc),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    let secret_values = doc
+        .as_ref()
+        .map(|d| {
+            d.secrets
+                .iter()
+                .filter_map(|n| scope.text_of(n))
+                .filter(|v| !v.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let tests = match resolved.get("tests").map(|n| &n.value) {
+        Some(Value::Seq(items)) => items.clone(),
+        _ => Vec::new(),
+    };
+    match doc {
+        Some(doc) if errors.is_empty() => Ok(LoadedSuite {
+            path: path.to_path_buf(),
+            source,
+            doc,
+            tests,
+            secret_values,
+        }),
+        _ => Err(SuiteErrors(
+            errors
+                .into_iter()
+                .map(|e| diag(e.span, e.message))
+                .collect(),
+        )),
+    }
+}
+
+fn interpolate_except(
+    root: &Node,
+    skip: &[&str],
+    scope: &Scope,
+    errors: &mut Vec<de::DeError>,
+) -> Node {
+    match &root.value {
+        Value::Map(entries) => Node::new(
+            Value::Map(
+                entries
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = if skip.contains(&k.name.as_str()) {
+                            v.clone()
+                        } else {
+                            interp::interpolate(v, scope, errors)
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect(),
+            ),
+            root.span,
+        ),
+        _ => interp::interpolate(root, scope, errors),
+    }
+}
+
+fn scalar_list(node: &Node) -> Vec<String> {
+    match &node.value {
+        Value::Seq(items) => items.iter().filter_map(Node::scalar_text).collect(),
+        _ => node.scalar_text().into_iter().collect(),
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}

@@ -1,0 +1,286 @@
+//! The suite as a YAML tree whose every node knows where it came from.
+//!
+//! serde-saphyr parses the text (anchors, aliases and merge keys included) and hands us
+//! `Spanned` values; we keep them as a small tree so that the later stages — variable
+//! interpolation, `for_each` expansion, typed deserialization — can all point a user at
+//! file:line:col without re-reading the YAML.
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+use std::fmt;
+
+/// A position in a suite file: 1-based line and column, plus the byte range for snippets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub line: u32,
+    pub col: u32,
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl Span {
+    fn from_location(loc: serde_saphyr::Location) -> Self {
+        let span = loc.span();
+        Span {
+            line: loc.line() as u32,
+            col: loc.column() as u32,
+            offset: span.byte_offset().unwrap_or(0) as usize,
+            len: span.byte_len().unwrap_or(0) as usize,
+        }
+    }
+
+    /// True for spans that came from the file (not synthesised, e.g. from `--var`).
+    pub fn is_known(&self) -> bool {
+        self.line > 0
+    }
+}
+
+/// One YAML node and where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub value: Value,
+    pub span: Span,
+}
+
+/// The value of a node. Map keys are strings: YAML allows others, suites never need them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<(Key, Node)>),
+}
+
+/// A mapping key with its own position (unknown-field errors point at the key).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    pub name: String,
+    pub span: Span,
+}
+
+impl Node {
+    pub fn new(value: Value, span: Span) -> Self {
+        Node { value, span }
+    }
+
+    /// The value under `key` when this node is a mapping.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|(_, v)| v)
+    }
+
+    /// The key and value under `key` when this node is a mapping.
+    pub fn entry(&self, key: &str) -> Option<(&Key, &Node)> {
+        match &self.value {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.name == key)
+                .map(|(k, v)| (k, v)),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A short name for the node's kind, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self.value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) | Value::Float(_) => "a number",
+            Value::Str(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+
+    /// Text for a scalar as it would be interpolated into a string.
+    pub fn scalar_text(&self) -> Option<String> {
+        match &self.value {
+            Value::Null => Some(String::new()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            Value::Str(s) => Some(s.clone()),
+            Value::Seq(_) | Value::Map(_) => None,
+        }
+    }
+
+    /// The same value with every node re-pointed at `span` (used when a variable's value is
+    /// copied to the place that references it, so errors point at the use).
+    pub fn respanned(&self, span: Span) -> Node {
+        let value = match &self.value {
+            Value::Seq(items) => Value::Seq(items.iter().map(|n| n.respanned(span)).collect()),
+            Value::Map(entries) => Value::Map(
+                entries
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            Key {
+                                name: k.name.clone(),
+                                span,
+                            },
+                            v.respanned(span),
+                        )
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        };
+        Node { value, span }
+    }
+
+    /// Converts to JSON (for `json:` request bodies and the JSON report).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            Value::Str(s) => J::String(s.clone()),
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| (k.name.clone(), v.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Parses YAML text into a tree. The error is serde-saphyr's, with its location.
+pub fn parse(text: &str) -> Result<Node, serde_saphyr::Error> {
+    if text.trim().is_empty() {
+        return Ok(Node::new(Value::Null, Span::default()));
+    }
+    serde_saphyr::from_str::<Node>(text)
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<RawValue>::deserialize(d)?;
+        Ok(Node {
+            value: spanned.value.0,
+            span: Span::from_location(spanned.defined),
+        })
+    }
+}
+
+struct RawValue(Value);
+
+impl<'de> Deserialize<'de> for RawValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(RawVisitor).map(RawValue)
+    }
+}
+
+struct RawVisitor;
+
+impl<'de> Visitor<'de> for RawVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(RawVisitor)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(i64::try_from(v).map_or(Value::Float(v as f64), Value::Int))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Float(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Str(v.to_owned()))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::Str(v))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(node) = seq.next_element::<Node>()? {
+            items.push(node);
+        }
+        Ok(Value::Seq(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut entries: Vec<(Key, Node)> = Vec::new();
+        while let Some(key) = map.next_key::<Spanned<KeyText>>()? {
+            let value = map.next_value::<Node>()?;
+            let key = Key {
+                name: key.value.0,
+                span: Span::from_location(key.referenced),
+            };
+            // A later duplicate (or a key overriding a merged one) replaces the earlier value.
+            if let Some(slot) = entries.iter_mut().find(|(k, _)| k.name == key.name) {
+                *slot = (key, value);
+            } else {
+                entries.push((key, value));
+            }
+        }
+        Ok(Value::Map(entries))
+    }
+}
+
+struct KeyText(String);
+
+impl<'de> Deserialize<'de> for KeyText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = d.deserialize_any(RawVisitor)?;
+        let node = Node::new(value, Span::default());
+        node.scalar_text()
+            .map(KeyText)
+            .ok_or_else(|| de::Error::custom("mapping keys must be plain text"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_positions_and_merges() {
+        let text =
+            "base: &b\n  timeout: 5s\nt:\n  <<: *b\n  name: x\n  list: [1, two, 3.5, true, ~]\n";
+        let root = parse(text).unwrap();
+        let t = root.get("t").unwrap();
+        assert_eq!(t.get("timeout").unwrap().as_str(), Some("5s"));
+        let name = t.entry("name").unwrap();
+        assert_eq!((name.0.span.line, name.0.span.col), (5, 3));
+        assert_eq!((name.1.span.line, name.1.span.col), (5, 9));
+        let list = t.get("list").unwrap();
+        match &list.value {
+            Value::Seq(items) => {
+                assert_eq!(items[0].value, Value::Int(1));
+                assert_eq!(items[1].value, Value::Str("two".into()));
+                assert_eq!(items[2].value, Value::Float(3.5));
+                assert_eq!(items[3].value, Value::Bool(true));
+                assert_eq!(items[4].value, Value::Null);
+                assert_eq!(items[1].span.col, 14);
+            }
+            other => panic!("expected a list, got {other:?}"),
+        }
+    }
+}

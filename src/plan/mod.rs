@@ -1,0 +1,393 @@
+//! Stage 2, plan: loaded suites → concrete tests, with `for_each` expanded, names made
+//! unique, filters applied and every setting resolved. Pure: no I/O.
+
+pub mod template;
+
+use crate::load::LoadedSuite;
+use crate::load::de::{self, DeError};
+use crate::load::error::{Diagnostic, SuiteErrors};
+use crate::load::tree::{Node, Value};
+use crate::spec::{self, Expect, Skip, Step, Target, TestSpec};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Command-line choices that shape the plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Keep tests whose name contains this text.
+    pub filter: Option<String>,
+    /// Keep tests carrying any of these tags (all tests when empty).
+    pub tags: Vec<String>,
+    /// `--timeout`: overrides every step timeout.
+    pub timeout: Option<Duration>,
+    /// `--target`: overrides every suite's target url.
+    pub target_url: Option<String>,
+}
+
+/// One suite, ready to execute.
+#[derive(Debug, Clone)]
+pub struct SuitePlan {
+    pub name: String,
+    pub file: String,
+    pub description: Option<String>,
+    pub target: Target,
+    pub headers: BTreeMap<String, String>,
+    /// Directory of the suite file (relative `cwd`s resolve against it).
+    pub base_dir: PathBuf,
+    pub secret_values: Vec<String>,
+    pub tests: Vec<PlannedTest>,
+}
+
+/// One concrete test.
+#[derive(Debug, Clone)]
+pub struct PlannedTest {
+    pub name: String,
+    pub tags: Vec<String>,
+    /// `Some(reason)` when the test is skipped.
+    pub skip: Option<String>,
+    pub step: Step,
+    pub expect: Expect,
+    pub timeout: Duration,
+    /// Where the timeout was set, for the timeout message.
+    pub timeout_source: String,
+    pub retries: u32,
+    pub retry_delay: Duration,
+    /// file:line:col of the test in its suite.
+    pub location: String,
+    /// The `for_each` values of this expansion.
+    pub params: Vec<(String, String)>,
+}
+
+/// Plans one loaded suite. All problems of the suite are returned together.
+pub fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<SuitePlan, SuiteErrors> {
+    let mut errors: Vec<DeError> = Vec::new();
+    let mut tests: Vec<PlannedTest> = Vec::new();
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let loc = |node: &Node| format!("{}:{}:{}", suite.source.name, node.span.line, node.span.col);
+
+    for test in &suite.tests {
+        let combos = match expand(test) {
+            Ok(c) => c,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        // A test expanded several times keeps its names apart by its parameters unless the
+        // name itself uses a placeholder.
+        let name_templated = test
+            .get("name")
+            .and_then(Node::as_str)
+            .is_some_and(|n| n.contains("{{"));
+        let append_params = combos.len() > 1 && !name_templated;
+        let mut reported: Vec<DeError> = Vec::new();
+        for bindings in combos {
+            let mut errs = Vec::new();
+            let filled = template::fill(&without(test, "for_each"), &bindings, &mut errs);
+            let planned = if errs.is_empty() {
+                de::from_node::<TestSpec>(&filled)
+                    .map_err(|e| vec![e])
+                    .and_then(|spec| resolve(suite, &filled, spec, &bindings, append_params, opts))
+            } else {
+                Err(errs)
+            };
+            match planned {
+                Ok(t) => {
+                    if let Some(first) = seen.get(&t.name) {
+                        errors.push(DeError {
+                            message: format!(
+                                "duplicate test name \"{}\" (first used at {first}): names must be unique \
+                                 so reports can tell tests apart",
+                                t.name
+                            ),
+                            span: filled.get("name").map(|n| n.span),
+                        });
+                        continue;
+                    }
+                    seen.insert(t.name.clone(), loc(test));
+                    tests.push(t);
+                }
+                // The same mistake in every expansion is reported once.
+                Err(errs) => {
+                    for e in errs {
+                        if !reported.contains(&e) {
+                            reported.push(e);
+                        }
+                    }
+                }
+            }
+        }
+        errors.extend(reported);
+    }
+    if !errors.is_empty() {
+        return Err(SuiteErrors(
+            errors
+                .into_iter()
+                .map(|e| Diagnostic::new(&suite.source, e.span, e.message))
+                .collect(),
+        ));
+    }
+    let tests = tests.into_iter().filter(|t| selected(t, opts)).collect();
+    let mut target = suite.doc.target.clone();
+    if let Some(url) = &opts.target_url {
+        target.url = url.clone();
+    }
+    Ok(SuitePlan {
+        name: suite.doc.suite.clone(),
+        file: suite.source.name.clone(),
+        description: suite.doc.description.clone(),
+        target,
+        headers: suite.doc.defaults.headers.clone(),
+        base_dir: suite.path.parent().map(PathBuf::from).unwrap_or_default(),
+        secret_values: suite.secret_values.clone(),
+        tests,
+    })
+}
+
+fn selected(t: &PlannedTest, opts: &PlanOptions) -> bool {
+    let by_name = opts
+        .filter
+        .as_ref()
+        .is_none_or(|f| t.name.contains(f.as_str()));
+    let by_tag = opts.tags.is_empty() || opts.tags.iter().any(|tag| t.tags.contains(tag));
+    by_name && by_tag
+}
+
+fn without(node: &Node, key: &str) -> Node {
+    match &node.value {
+        Value::Map(entries) => Node::new(
+            Value::Map(
+                entries
+                    .iter()
+                    .filter(|(k, _)| k.name != key)
+                    .cloned()
+                    .collect(),
+            ),
+            node.span,
+        ),
+        _ => node.clone(),
+    }
+}
+
+/// The cartesian product of a test's `for_each` lists, in the order written.
+fn expand(test: &Node) -> Result<Vec<BTreeMap<String, Node>>, DeError> {
+    let Some(for_each) = test.get("for_each") else {
+        return Ok(vec![BTreeMap::new()]);
+    };
+    let Value::Map(axes) = &for_each.value else {
+        return Err(DeError {
+            message: format!(
+                "`for_each` must be a mapping of placeholder names to lists, found {}",
+                for_each.kind()
+            ),
+            span: Some(for_each.span),
+        });
+    };
+    let mut combos = vec![BTreeMap::new()];
+    for (key, list) in axes {
+        let Value::Seq(values) = &list.value else {
+            return Err(DeError {
+                message: format!(
+                    "`for_each.{}` must be a list (or a `${{var}}` holding one), found {}",
+                    key.name,
+                    list.kind()
+                ),
+                span: Some(list.span),
+            });
+        };
+        combos = combos
+            .into_iter()
+            .flat_map(|c| {
+                values.iter().map(move |v| {
+                    let mut c = c.clone();
+                    c.insert(key.name.clone(), v.clone());
+                    c
+                })
+            })
+            .collect();
+    }
+    Ok(combos)
+}
+
+fn resolve(
+    suite: &LoadedSuite,
+    node: &Node,
+    spec: TestSpec,
+    bindings: &BTreeMap<String, Node>,
+    append_params: bool,
+    opts: &PlanOptions,
+) -> Result<PlannedTest, Vec<DeError>> {
+    let at = |key: &str| node.get(key).map_or(node.span, |n| n.span);
+    let here = |key: &str| {
+        let s = at(key);
+        format!("{}:{}:{}", suite.source.name, s.line, s.col)
+    };
+    let mut errors = Vec::new();
+    let mut steps = spec.steps();
+    let step = match steps.len() {
+        1 => steps.remove(0),
+        0 => {
+            errors.push(DeError {
+                message: format!(
+                    "test \"{}\" has no step: add exactly one of {}",
+                    spec.name,
+                    spec::STEP_KINDS
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                span: Some(node.span),
+            });
+            return Err(errors);
+        }
+        _ => {
+            let kinds: Vec<String> = steps.iter().map(|s| format!("`{}`", s.kind())).collect();
+            errors.push(DeError {
+                message: format!(
+                    "test \"{}\" has {} steps ({}): a test runs exactly one step; split it into several tests",
+                    spec.name,
+                    steps.len(),
+                    kinds.join(" and ")
+                ),
+                span: Some(at(steps[1].kind())),
+            });
+            return Err(errors);
+        }
+    };
+    check_step(&step, node, &mut errors);
+    let expect = spec.expect.clone().unwrap_or_default();
+    check_expect(&expect, &step, node, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+
+    let params: Vec<(String, String)> = bindings
+        .iter()
+        .map(|(k, v)| (k.clone(), template::text_of(v)))
+        .collect();
+    let mut name = spec.name.clone();
+    if append_params {
+        let list: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        name = format!("{name} [{}]", list.join(", "));
+    }
+    let defaults = &suite.doc.defaults;
+    let (timeout, timeout_source) = if let Some(t) = opts.timeout {
+        (t, "--timeout on the command line".to_string())
+    } else if let Some(t) = spec.timeout {
+        (t, format!("`timeout` at {}", here("timeout")))
+    } else if let Some(t) = defaults.timeout {
+        (t, "`defaults.timeout` of the suite".to_string())
+    } else {
+        (spec::DEFAULT_TIMEOUT, "the built-in default".to_string())
+    };
+    Ok(PlannedTest {
+        name,
+        tags: spec.tags.clone(),
+        skip: match spec.skip {
+            Some(Skip::Yes(reason)) => Some(reason.unwrap_or_else(|| "skip: true".to_string())),
+            _ => None,
+        },
+        step,
+        expect,
+        timeout,
+        timeout_source,
+        retries: spec.retries.or(defaults.retries).unwrap_or(0),
+        retry_delay: spec
+            .retry_delay
+            .or(defaults.retry_delay)
+            .unwrap_or(Duration::from_secs(1)),
+        location: format!("{}:{}:{}", suite.source.name, node.span.line, node.span.col),
+        params,
+    })
+}
+
+fn check_step(step: &Step, node: &Node, errors: &mut Vec<DeError>) {
+    let at = |key: &str| {
+        node.get(step.kind())
+            .and_then(|s| s.get(key))
+            .map(|n| n.span)
+    };
+    match step {
+        Step::Http(h) => {
+            if h.path.is_some() == h.url.is_some() {
+                errors.push(DeError {
+                    message: "an http step needs exactly one of `path` (joined to the target url) or `url`"
+                        .to_string(),
+                    span: node.get("http").map(|n| n.span),
+                });
+            }
+            if h.json.is_some() && h.body.is_some() {
+                errors.push(DeError {
+                    message: "an http step takes `json` or `body`, not both".to_string(),
+                    span: at("body"),
+                });
+            }
+        }
+        Step::Exec(e) if e.command.is_empty() => errors.push(DeError {
+            message: "`exec.command` is empty: give the program and its arguments, e.g. [systemctl, is-active, ollama]"
+                .to_string(),
+            span: at("command"),
+        }),
+        _ => {}
+    }
+}
+
+fn check_expect(expect: &Expect, step: &Step, node: &Node, errors: &mut Vec<DeError>) {
+    let kind = step.kind();
+    let mut wrong = |field: &str, applies: &str| {
+        let span = node
+            .get("expect")
+            .and_then(|e| e.entry(field))
+            .map(|(k, _)| k.span);
+        errors.push(DeError {
+            message: format!(
+                "`expect.{field}` applies to {applies}, but this test's step is `{kind}`"
+            ),
+            span,
+        });
+    };
+    let http = matches!(step, Step::Http(_));
+    let exec = matches!(step, Step::Exec(_));
+    if !http {
+        if expect.status.is_some() {
+            wrong("status", "http steps");
+        }
+        if !expect.headers.is_empty() {
+            wrong("headers", "http steps");
+        }
+        if expect.body.is_some() {
+            wrong("body", "http steps");
+        }
+    }
+    if !exec {
+        for (field, set) in [
+            ("exit_code", expect.exit_code.is_some()),
+            ("stdout", expect.stdout.is_some()),
+            ("stderr", expect.stderr.is_some()),
+        ] {
+            if set {
+                wrong(field, "exec steps");
+            }
+        }
+    }
+    if !http && !exec && !expect.json.is_empty() {
+        wrong("json", "http and exec steps");
+    }
+    for (path, _) in &expect.json {
+        if let Err(e) = serde_json_path::JsonPath::parse(path) {
+            let span = node
+                .get("expect")
+                .and_then(|e| e.get("json"))
+                .and_then(|j| j.entry(path))
+                .map(|(k, _)| k.span);
+            errors.push(DeError {
+                message: format!(
+                    "`{path}` is not a valid JSONPath (RFC 9535, e.g. $.models[0].name): {e}"
+                ),
+                span,
+            });
+        }
+    }
+}

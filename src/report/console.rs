@@ -1,0 +1,190 @@
+//! The console: a progress bar on a terminal, one plain line per finished test elsewhere
+//! (CI logs), then a summary with every failure's message. Honours NO_COLOR.
+
+use super::text::clean;
+use super::{Event, Reporter};
+use crate::execute::record::{RunRecord, Status, TestResult};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::Write;
+
+pub struct ConsoleOptions {
+    /// Draw a progress bar (only on a terminal, never with --no-progress).
+    pub progress: bool,
+    pub color: bool,
+    /// Show request/response detail for failures.
+    pub verbose: bool,
+}
+
+impl ConsoleOptions {
+    /// Detects a terminal on stdout and NO_COLOR.
+    pub fn detect(no_progress: bool, verbose: bool) -> Self {
+        use std::io::IsTerminal;
+        let tty = std::io::stdout().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        ConsoleOptions {
+            progress: tty && !no_progress,
+            color: tty && !no_color,
+            verbose,
+        }
+    }
+}
+
+pub struct ConsoleReporter {
+    opts: ConsoleOptions,
+    bar: Option<ProgressBar>,
+    out: Box<dyn Write + Send>,
+}
+
+impl ConsoleReporter {
+    pub fn new(opts: ConsoleOptions) -> Self {
+        Self::with_writer(opts, Box::new(std::io::stdout()))
+    }
+
+    pub fn with_writer(opts: ConsoleOptions, out: Box<dyn Write + Send>) -> Self {
+        ConsoleReporter {
+            opts,
+            bar: None,
+            out,
+        }
+    }
+
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.opts.color {
+            format!("\u{1b}[{code}m{s}\u{1b}[0m")
+        } else {
+            s.to_string()
+        }
+    }
+
+    fn line(&mut self, text: &str) -> Result<(), String> {
+        match &self.bar {
+            Some(bar) => {
+                bar.println(text);
+                Ok(())
+            }
+            None => writeln!(self.out, "{text}")
+                .map_err(|e| format!("cannot write to the console: {e}")),
+        }
+    }
+
+    fn finished(&mut self, t: &TestResult) -> Result<(), String> {
+        let (word, color) = match t.status {
+            Status::Passed => ("PASS", "32"),
+            Status::Failed => ("FAIL", "31"),
+            Status::Skipped => ("SKIP", "33"),
+        };
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+            bar.set_message(clean(&t.name));
+            if t.status == Status::Passed {
+                return Ok(());
+            }
+        }
+        let retries = if t.attempts.len() > 1 {
+            format!(", {} attempts", t.attempts.len())
+        } else {
+            String::new()
+        };
+        let mut text = format!(
+            "{} {} › {} ({} ms{retries})",
+            self.paint(color, word),
+            clean(&t.suite),
+            clean(&t.name),
+            t.duration.as_millis()
+        );
+        if let Some(m) = &t.message {
+            for l in clean(m).lines() {
+                text.push_str(&format!("\n      {l}"));
+            }
+        }
+        if self.opts.verbose && t.status == Status::Failed && !t.detail.is_empty() {
+            for l in clean(&t.detail).lines() {
+                text.push_str(&format!("\n      │ {l}"));
+            }
+        }
+        self.line(&text)
+    }
+
+    fn summary(&mut self, record: &RunRecord) -> Result<(), String> {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        let failed: Vec<&TestResult> = record
+            .suites
+            .iter()
+            .flat_map(|s| &s.tests)
+            .filter(|t| t.status == Status::Failed)
+            .collect();
+        let mut text = String::new();
+        if !failed.is_empty() {
+            text.push_str(&format!("\n{}\n", self.paint("1", "Failures:")));
+            for t in &failed {
+                text.push_str(&format!(
+                    "  {} › {}  ({})\n",
+                    clean(&t.suite),
+                    clean(&t.name),
+                    t.location
+                ));
+                for l in clean(t.message.as_deref().unwrap_or("")).lines() {
+                    text.push_str(&format!("      {l}\n"));
+                }
+            }
+        }
+        let (p, f, s) = (
+            record.count(Status::Passed),
+            record.count(Status::Failed),
+            record.count(Status::Skipped),
+        );
+        let counts = format!("{p} passed, {f} failed, {s} skipped");
+        let counts = if f > 0 {
+            self.paint("31", &counts)
+        } else {
+            self.paint("32", &counts)
+        };
+        text.push_str(&format!(
+            "\n{counts}\ntime: {:.2}s",
+            record.duration.as_secs_f64()
+        ));
+        writeln!(self.out, "{text}").map_err(|e| format!("cannot write to the console: {e}"))
+    }
+}
+
+impl Reporter for ConsoleReporter {
+    fn handle(&mut self, event: &Event) -> Result<(), String> {
+        match event {
+            Event::RunStarted { total } if self.opts.progress => {
+                let bar = ProgressBar::with_draw_target(
+                    Some(*total as u64),
+                    ProgressDrawTarget::stdout(),
+                );
+                let style =
+                    ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {wide_msg}")
+                        .map(|s| s.progress_chars("=> "))
+                        .unwrap_or_else(|_| ProgressStyle::default_bar());
+                bar.set_style(style);
+                bar.enable_steady_tick(std::time::Duration::from_millis(100));
+                self.bar = Some(bar);
+                Ok(())
+            }
+            Event::SuiteStarted { suite } => {
+                let text = format!(
+                    "{} {} ({} tests) against {}",
+                    self.paint("1", "suite"),
+                    clean(&suite.name),
+                    suite.tests.len(),
+                    clean(&suite.target.url)
+                );
+                self.line(&text)
+            }
+            Event::TestStarted { name, .. } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_message(clean(name));
+                }
+                Ok(())
+            }
+            Event::TestFinished { result } => self.finished(result),
+            Event::RunFinished { record } => self.summary(record),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Stage 5, report: reporters subscribe to run events and write what they see.
+//!
+//! A reporter receives shared references only: it cannot change a result. A reporter that
+//! fails (a file that cannot be written) does not stop the run or the other reporters; its
+//! error is kept and turns the exit code into 3 at the end.
+
+pub mod console;
+pub mod csv;
+pub mod json;
+pub mod junit;
+pub mod text;
+
+use crate::execute::record::{RunRecord, SuiteRecord, TestResult};
+use crate::plan::SuitePlan;
+use std::path::{Path, PathBuf};
+
+/// What happens during a run, in order.
+pub enum Event<'a> {
+    RunStarted { total: usize },
+    SuiteStarted { suite: &'a SuitePlan },
+    TestStarted { suite: &'a str, name: &'a str },
+    TestFinished { result: &'a TestResult },
+    SuiteFinished { record: &'a SuiteRecord },
+    RunFinished { record: &'a RunRecord },
+}
+
+/// Something that turns run events into output.
+pub trait Reporter {
+    fn handle(&mut self, event: &Event) -> Result<(), String>;
+}
+
+/// Every reporter of a run, with the errors they hit.
+#[derive(Default)]
+pub struct Reporters {
+    reporters: Vec<Box<dyn Reporter>>,
+    errors: Vec<String>,
+}
+
+impl Reporters {
+    pub fn add(&mut self, reporter: impl Reporter + 'static) {
+        self.reporters.push(Box::new(reporter));
+    }
+
+    pub fn emit(&mut self, event: &Event) {
+        for r in &mut self.reporters {
+            if let Err(e) = r.handle(event) {
+                self.errors.push(e);
+            }
+        }
+    }
+
+    /// Errors the reporters hit (a report that could not be written, say).
+    pub fn errors(&self) -> &[String] {
+        &self.errors
+    }
+}
+
+/// Writes a report file whole or not at all (temp file + rename), creating its folder.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let fail = |e: std::io::Error| format!("cannot write report {}: {e}", path.display());
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let mut tmp = PathBuf::from(path);
+    tmp.set_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        fail(e)
+    })
+}

@@ -1,0 +1,108 @@
+//! The built-in simulator: an Ollama-compatible server with realistic, configurable timings.
+//!
+//! It is how hxrun's own tests stay hermetic and how a user tries hxrun without a GPU. Tokens
+//! are paced on absolute deadlines (first token after load time + TTFT, then one per
+//! 1/tokens_per_s), and the metric fields it reports agree with that pacing, so a client's
+//! measurements can be checked against it.
+
+pub mod models;
+mod ollama;
+mod state;
+pub mod text;
+
+use axum::Router;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub use models::{SimModel, default_models};
+pub use state::SimState;
+
+/// How the simulated server behaves.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub models: Vec<SimModel>,
+    /// Generation speed after the first token.
+    pub tokens_per_s: f64,
+    /// Time from request to first token for a loaded model (prompt processing).
+    pub ttft: Duration,
+    /// Extra delay on a model's first request (or after it was unloaded).
+    pub load_time: Duration,
+    /// What /api/version reports.
+    pub version: String,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            models: default_models(),
+            tokens_per_s: 120.0,
+            ttft: Duration::from_millis(40),
+            load_time: Duration::from_millis(250),
+            version: "0.11.4".to_string(),
+        }
+    }
+}
+
+/// A running simulator; dropping it stops the server.
+pub struct SimServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl SimServer {
+    /// Binds `host:port` (port 0 picks a free one) and serves on the current tokio runtime.
+    pub async fn start(config: SimConfig, host: &str, port: u16) -> std::io::Result<SimServer> {
+        let listener = TcpListener::bind((host, port)).await?;
+        let addr = listener.local_addr()?;
+        let app = router(config);
+        let (stop, stopped) = oneshot::channel::<()>();
+        // Streamed first tokens would wait ~40 ms for delayed ACKs without TCP_NODELAY.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(SimServer {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// Base url, e.g. `http://127.0.0.1:40123`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until the process is stopped (for `hxrun sim`).
+    pub async fn wait(mut self) {
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for SimServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The simulator's routes.
+pub fn router(config: SimConfig) -> Router {
+    ollama::routes(SimState::new(config))
+}

@@ -1,0 +1,159 @@
+//! Which models the simulator has "loaded", and for how long (Ollama's keep_alive).
+
+use super::{SimConfig, SimModel};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Ollama keeps a model loaded this long after a request unless told otherwise.
+const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(300);
+
+#[derive(Clone)]
+pub struct SimState {
+    pub config: Arc<SimConfig>,
+    loaded: Arc<Mutex<HashMap<String, Option<Instant>>>>,
+}
+
+/// keep_alive as Ollama reads it: a duration string, seconds, 0 (unload), negative (forever).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum KeepAlive {
+    Unload,
+    For(Duration),
+    Forever,
+}
+
+impl KeepAlive {
+    pub fn parse(v: Option<&serde_json::Value>) -> KeepAlive {
+        let secs: Option<f64> = match v {
+            None | Some(serde_json::Value::Null) => return KeepAlive::For(DEFAULT_KEEP_ALIVE),
+            Some(serde_json::Value::Number(n)) => n.as_f64(),
+            Some(serde_json::Value::String(s)) => s.trim().parse::<f64>().ok().or_else(|| {
+                humantime::parse_duration(s.trim_start_matches('-'))
+                    .ok()
+                    .map(|d| {
+                        if s.starts_with('-') {
+                            -d.as_secs_f64()
+                        } else {
+                            d.as_secs_f64()
+                        }
+                    })
+            }),
+            _ => None,
+        };
+        match secs {
+            Some(s) if s == 0.0 => KeepAlive::Unload,
+            Some(s) if s < 0.0 => KeepAlive::Forever,
+            Some(s) => KeepAlive::For(Duration::from_secs_f64(s)),
+            None => KeepAlive::For(DEFAULT_KEEP_ALIVE),
+        }
+    }
+}
+
+impl SimState {
+    pub fn new(config: SimConfig) -> Self {
+        SimState {
+            config: Arc::new(config),
+            loaded: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    pub fn model(&self, name: &str) -> Option<&SimModel> {
+        // Ollama accepts a bare name for the :latest tag.
+        let full = if name.contains(':') {
+            name.to_string()
+        } else {
+            format!("{name}:latest")
+        };
+        self.config
+            .models
+            .iter()
+            .find(|m| m.name == name || m.name == full)
+    }
+
+    /// Marks the model in use; returns the load time the request must pay (zero if warm).
+    pub fn acquire(&self, name: &str, keep: KeepAlive) -> Duration {
+        let now = Instant::now();
+        let mut loaded = self.loaded.lock().expect("sim state lock");
+        let warm = loaded
+            .get(name)
+            .is_some_and(|until| until.is_none_or(|t| t > now));
+        let until = match keep {
+            KeepAlive::Unload => {
+                // Unloaded after this request; a later request loads again.
+                loaded.remove(name);
+                return if warm {
+                    Duration::ZERO
+                } else {
+                    self.config.load_time
+                };
+            }
+            KeepAlive::For(d) => Some(now + d),
+            KeepAlive::Forever => None,
+        };
+        loaded.insert(name.to_string(), until);
+        if warm {
+            Duration::ZERO
+        } else {
+            self.config.load_time
+        }
+    }
+
+    pub fn unload(&self, name: &str) {
+        self.loaded.lock().expect("sim state lock").remove(name);
+    }
+
+    /// Loaded models with their expiry (None: kept forever).
+    pub fn loaded(&self) -> Vec<(String, Option<Instant>)> {
+        let now = Instant::now();
+        let mut v: Vec<_> = self
+            .loaded
+            .lock()
+            .expect("sim state lock")
+            .iter()
+            .filter(|(_, until)| until.is_none_or(|t| t > now))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keep_alive_forms() {
+        assert_eq!(KeepAlive::parse(Some(&json!(0))), KeepAlive::Unload);
+        assert_eq!(KeepAlive::parse(Some(&json!("0"))), KeepAlive::Unload);
+        assert_eq!(KeepAlive::parse(Some(&json!("0s"))), KeepAlive::Unload);
+        assert_eq!(KeepAlive::parse(Some(&json!("-1"))), KeepAlive::Forever);
+        assert_eq!(
+            KeepAlive::parse(Some(&json!("10m"))),
+            KeepAlive::For(Duration::from_secs(600))
+        );
+    }
+
+    #[test]
+    fn cold_then_warm_then_unloaded() {
+        let s = SimState::new(SimConfig {
+            load_time: Duration::from_millis(5),
+            ..Default::default()
+        });
+        assert_eq!(
+            s.acquire("phi3:latest", KeepAlive::For(DEFAULT_KEEP_ALIVE)),
+            Duration::from_millis(5)
+        );
+        assert_eq!(
+            s.acquire("phi3:latest", KeepAlive::For(DEFAULT_KEEP_ALIVE)),
+            Duration::ZERO
+        );
+        s.unload("phi3:latest");
+        assert_eq!(
+            s.acquire("phi3:latest", KeepAlive::Unload),
+            Duration::from_millis(5)
+        );
+        assert!(s.loaded().is_empty());
+    }
+}

@@ -1,0 +1,135 @@
+//! Deterministic answers and a tokenizer for the simulator.
+//!
+//! "Return exactly the text: X" answers X (what the seed's inference check asks); any other
+//! prompt gets a sentence chosen by a hash of the prompt, as long as `num_predict` asks.
+
+const WORDS: &[&str] = &[
+    "HX",
+    "Infrastructure",
+    "runs",
+    "reliable",
+    "language",
+    "models",
+    "on",
+    "dedicated",
+    "GPU",
+    "hosts",
+    "with",
+    "monitored",
+    "latency",
+    "and",
+    "steady",
+    "throughput",
+    "for",
+    "every",
+    "team",
+    "that",
+    "needs",
+    "fast",
+    "private",
+    "inference",
+    "across",
+    "the",
+    "stack",
+    "while",
+    "keeping",
+    "costs",
+    "predictable",
+    "in",
+    "production",
+];
+
+/// Default answer length in tokens when `num_predict` is not given.
+pub const DEFAULT_TOKENS: usize = 24;
+
+/// The answer text for a prompt, cut to `max_tokens` tokens when given.
+pub fn answer(prompt: &str, max_tokens: Option<usize>) -> (Vec<String>, bool) {
+    let exact = prompt.find("Return exactly the text:").map(|i| {
+        prompt[i + "Return exactly the text:".len()..]
+            .trim()
+            .to_string()
+    });
+    let tokens = match exact {
+        Some(text) => tokenize(&text),
+        // A free-form answer runs until the token limit when one is given.
+        None => {
+            return (
+                sentence(prompt, max_tokens.unwrap_or(DEFAULT_TOKENS)),
+                max_tokens.is_some(),
+            );
+        }
+    };
+    match max_tokens {
+        Some(n) if tokens.len() > n => (tokens.into_iter().take(n).collect(), true),
+        _ => (tokens, false),
+    }
+}
+
+fn sentence(prompt: &str, n: usize) -> Vec<String> {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in prompt.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        let word = WORDS[(h % WORDS.len() as u64) as usize];
+        let token = if i == 0 {
+            word.to_string()
+        } else {
+            format!(" {word}")
+        };
+        out.push(if i + 1 == n {
+            format!("{token}.")
+        } else {
+            token
+        });
+    }
+    out
+}
+
+/// Splits text into tokens: words with their leading space, punctuation on its own.
+pub fn tokenize(text: &str) -> Vec<String> {
+    let mut tokens: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for c in text.chars() {
+        let boundary = c.is_whitespace() && !current.trim().is_empty()
+            || (!c.is_alphanumeric() && !c.is_whitespace())
+            || (c.is_alphanumeric()
+                && current
+                    .chars()
+                    .last()
+                    .is_some_and(|p| !p.is_alphanumeric() && !p.is_whitespace()));
+        if boundary && !current.is_empty() {
+            tokens.push(std::mem::take(&mut current));
+        }
+        current.push(c);
+    }
+    if !current.is_empty() {
+        tokens.push(current);
+    }
+    tokens
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_answer_and_length() {
+        let (t, cut) = answer("Return exactly the text: HX-OK", None);
+        assert_eq!(t.concat(), "HX-OK");
+        assert_eq!(t, vec!["HX", "-", "OK"]);
+        assert!(!cut);
+        let (t, cut) = answer("Summarize HX Infrastructure in one sentence.", Some(7));
+        assert_eq!(t.len(), 7);
+        assert!(cut);
+        assert_eq!(
+            answer("Summarize HX Infrastructure in one sentence.", Some(7)).0,
+            t
+        );
+        assert_eq!(tokenize("a b, c").concat(), "a b, c");
+    }
+}

@@ -1,0 +1,167 @@
+//! What a test expects (`expect:`): the matchers a suite author writes.
+//!
+//! These are plain data; `assert/` evaluates them against a recorded result.
+
+use super::values::{CodeMatch, Comparison, Pattern};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Expectations on a step's result. Every field given must hold.
+///
+/// Without `status`, an http step must answer 2xx; without `exit_code`, an exec step must
+/// exit 0.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// HTTP status: a code (200), a list ([200, 204]) or a pattern ("2xx").
+    pub status: Option<CodeMatch>,
+    /// Response headers (case-insensitive names) and what their value must match.
+    #[serde(default)]
+    pub headers: BTreeMap<String, TextMatch>,
+    /// The response body as text (http).
+    pub body: Option<TextMatch>,
+    /// JSONPath expressions into the JSON body (http) or stdout (exec), each with a matcher.
+    /// A string starting with an operator is a numeric comparison ("> 0"); any other scalar
+    /// must be equal.
+    #[serde(default)]
+    pub json: BTreeMap<String, JsonMatch>,
+    /// How long the step took, e.g. "< 500ms".
+    pub duration: Option<Comparison>,
+    /// Exit code of an exec step: a code or a list of codes.
+    pub exit_code: Option<CodeMatch>,
+    /// Standard output of an exec step.
+    pub stdout: Option<TextMatch>,
+    /// Standard error of an exec step.
+    pub stderr: Option<TextMatch>,
+}
+
+/// Matchers on text. All given must hold.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TextMatch {
+    /// The whole text, exactly.
+    pub equals: Option<String>,
+    /// The text with leading and trailing whitespace removed.
+    pub trimmed_equals: Option<String>,
+    /// A substring that must appear.
+    pub contains: Option<String>,
+    /// A substring that must not appear.
+    pub not_contains: Option<String>,
+    /// A prefix.
+    pub starts_with: Option<String>,
+    /// A regular expression (Rust regex syntax) that must match somewhere in the text.
+    pub matches: Option<Pattern>,
+    /// true: the text must parse as JSON.
+    pub json: Option<bool>,
+    /// The trimmed text must equal one of these.
+    pub one_of: Option<Vec<String>>,
+}
+
+/// A matcher on the value(s) a JSONPath selects.
+#[derive(Debug, Clone, Serialize)]
+pub enum JsonMatch {
+    /// Shorthand: a numeric comparison ("> 0").
+    Compare(Comparison),
+    /// Shorthand: the value equals this scalar.
+    Equals(serde_json::Value),
+    /// The full form.
+    Full(JsonMatchFull),
+}
+
+/// The full JSON matcher. All given must hold.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JsonMatchFull {
+    /// true: the path selects something; false: it selects nothing.
+    pub exists: Option<bool>,
+    /// The selected value equals this (any JSON value).
+    pub equals: Option<serde_json::Value>,
+    /// The selected value is a string matching this regular expression.
+    pub matches: Option<Pattern>,
+    /// A string containing this substring, or an array containing this element.
+    pub contains: Option<serde_json::Value>,
+    /// An array containing every one of these elements (or a string containing each).
+    pub contains_all: Option<Vec<serde_json::Value>>,
+    /// The JSON type: string, number, integer, boolean, array, object or null.
+    #[serde(rename = "type")]
+    pub type_: Option<JsonType>,
+    /// Length of a string, array or object: a number or a comparison (">= 1").
+    pub length: Option<Comparison>,
+    /// A numeric comparison on the selected number (same as the string shorthand).
+    pub compare: Option<Comparison>,
+}
+
+/// JSON value types for `type:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JsonType {
+    String,
+    Number,
+    Integer,
+    Boolean,
+    Array,
+    Object,
+    Null,
+}
+
+impl<'de> Deserialize<'de> for JsonMatch {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = JsonMatch;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a comparison (\"> 0\"), a value to equal, or a matcher mapping (equals, matches, contains, type, length, exists...)")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<JsonMatch, E> {
+                let t = v.trim_start();
+                if t.starts_with(['<', '>', '=', '!']) {
+                    Comparison::parse(v)
+                        .map(JsonMatch::Compare)
+                        .map_err(E::custom)
+                } else {
+                    Ok(JsonMatch::Equals(serde_json::Value::String(v.to_string())))
+                }
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<JsonMatch, E> {
+                Ok(JsonMatch::Equals(v.into()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<JsonMatch, E> {
+                Ok(JsonMatch::Equals(v.into()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<JsonMatch, E> {
+                Ok(JsonMatch::Equals(v.into()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<JsonMatch, E> {
+                Ok(JsonMatch::Equals(v.into()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<JsonMatch, E> {
+                Ok(JsonMatch::Equals(serde_json::Value::Null))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<JsonMatch, A::Error> {
+                JsonMatchFull::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(JsonMatch::Full)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for JsonMatch {
+    fn schema_name() -> Cow<'static, str> {
+        "JsonMatch".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let full = generator.subschema_for::<JsonMatchFull>();
+        json_schema!({
+            "description": "A comparison (\"> 0\"), a scalar the value must equal, or a matcher mapping.",
+            "anyOf": [
+                { "type": ["string", "number", "boolean", "null"] },
+                full
+            ]
+        })
+    }
+}

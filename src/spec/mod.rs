@@ -1,0 +1,185 @@
+//! The suite format: the Rust types behind the YAML and its JSON Schema.
+//!
+//! `SuiteDoc` is the file as written; each entry of `tests` is checked as a `TestSpec` by the
+//! planner, once per `for_each` combination, after placeholders are filled in. The JSON Schema
+//! (`hxrun schema`) is generated from these types and their doc comments.
+
+pub mod expect;
+pub mod step;
+pub mod values;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub use expect::{Expect, JsonMatch, JsonMatchFull, JsonType, TextMatch};
+pub use step::{ExecStep, HttpStep, Step, TcpStep};
+pub use values::{CodeMatch, Comparison, Skip, Unit};
+
+/// The default step timeout when neither the test, the suite nor --timeout sets one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An hxrun test suite.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "hxrun suite")]
+pub struct SuiteDoc {
+    /// The suite's name (the JUnit classname of its tests).
+    pub suite: String,
+    /// What the suite checks, for people.
+    pub description: Option<String>,
+    /// The server under test.
+    #[serde(default)]
+    pub target: Target,
+    /// KEY=VALUE file(s) whose variables `${KEY}` may use (relative to this file).
+    pub env_file: Option<EnvFiles>,
+    /// Suite variables for `${name}`: text, numbers, or lists (a list can feed `for_each`).
+    #[serde(default)]
+    pub vars: BTreeMap<String, serde_json::Value>,
+    /// Names of variables whose values are secret: they are masked in every report and log.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Settings every test inherits.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// The tests, run in order.
+    #[schemars(with = "Vec<TestSpec>")]
+    #[serde(default)]
+    pub tests: Vec<serde::de::IgnoredAny>,
+}
+
+/// One env file or several.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum EnvFiles {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl EnvFiles {
+    pub fn paths(&self) -> Vec<&str> {
+        match self {
+            EnvFiles::One(p) => vec![p.as_str()],
+            EnvFiles::Many(ps) => ps.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// The server under test.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// Base url, e.g. ${OLLAMA_HOST:-http://127.0.0.1:11434}.
+    #[serde(default = "default_url")]
+    pub url: String,
+    /// The API the server speaks.
+    #[serde(default)]
+    pub api: Api,
+}
+
+impl Default for Target {
+    fn default() -> Self {
+        Target {
+            url: default_url(),
+            api: Api::default(),
+        }
+    }
+}
+
+fn default_url() -> String {
+    "http://127.0.0.1:11434".to_string()
+}
+
+/// Server APIs hxrun speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Api {
+    /// Ollama's native API (/api/...).
+    #[default]
+    Ollama,
+    /// OpenAI-compatible servers (/v1/...): vLLM, llama.cpp's llama-server, TGI, LM Studio.
+    Openai,
+}
+
+/// Settings every test inherits unless it sets its own.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// Step timeout (default 10s).
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<values::DurationText>")]
+    pub timeout: Option<Duration>,
+    /// How many times a failing step is re-run (default 0).
+    pub retries: Option<u32>,
+    /// Pause between attempts (default 1s).
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<values::DurationText>")]
+    pub retry_delay: Option<Duration>,
+    /// Headers sent with every HTTP request.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// One test. It has a name, exactly one step (http, tcp or exec) and optional expectations.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestSpec {
+    /// Unique name; may use {{placeholders}} from for_each.
+    pub name: String,
+    /// What the test checks, for people.
+    pub description: Option<String>,
+    /// Tags to select tests with --tag.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Skip this test (true, or a reason).
+    pub skip: Option<Skip>,
+    /// Step timeout for this test.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<values::DurationText>")]
+    pub timeout: Option<Duration>,
+    /// Re-run a failing step this many times.
+    pub retries: Option<u32>,
+    /// Pause between attempts.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<values::DurationText>")]
+    pub retry_delay: Option<Duration>,
+    /// Run the test once per combination of these lists (cartesian product); each key is a
+    /// {{placeholder}}. A value may be a list or a `${var}` holding one.
+    pub for_each: Option<BTreeMap<String, serde_json::Value>>,
+    /// An HTTP request.
+    pub http: Option<HttpStep>,
+    /// A TCP connect check.
+    pub tcp: Option<TcpStep>,
+    /// A command to run.
+    pub exec: Option<ExecStep>,
+    /// What must hold afterwards.
+    pub expect: Option<Expect>,
+}
+
+/// The step-kind keys a test may use, in the order the docs list them.
+pub const STEP_KINDS: &[&str] = &["http", "tcp", "exec"];
+
+impl TestSpec {
+    /// The test's steps; the planner rejects tests with none or several.
+    pub fn steps(&self) -> Vec<Step> {
+        let mut steps = Vec::new();
+        if let Some(s) = &self.http {
+            steps.push(Step::Http(s.clone()));
+        }
+        if let Some(s) = &self.tcp {
+            steps.push(Step::Tcp(s.clone()));
+        }
+        if let Some(s) = &self.exec {
+            steps.push(Step::Exec(s.clone()));
+        }
+        steps
+    }
+}
+
+/// The suite JSON Schema (draft-07, as yaml-language-server expects).
+pub fn json_schema() -> serde_json::Value {
+    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+    let schema = generator.into_root_schema_for::<SuiteDoc>();
+    serde_json::to_value(schema).expect("a schema is always valid JSON")
+}

@@ -1,0 +1,82 @@
+//! The step kinds a test can run: what to do, not how (that is `execute/`).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// An HTTP request. `path` is joined to the target url; `url` is used as is.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpStep {
+    /// HTTP method (default GET, or POST when `json` or `body` is given).
+    pub method: Option<String>,
+    /// Path joined to the suite's target url, e.g. /api/version.
+    pub path: Option<String>,
+    /// An absolute url, instead of `path`.
+    pub url: Option<String>,
+    /// Request headers (added to `defaults.headers`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Query parameters.
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// A JSON request body (sets Content-Type: application/json).
+    pub json: Option<serde_json::Value>,
+    /// A raw text request body.
+    pub body: Option<String>,
+}
+
+impl HttpStep {
+    /// The method to send: as written, else POST with a body and GET without.
+    pub fn method_name(&self) -> String {
+        match &self.method {
+            Some(m) => m.to_uppercase(),
+            None if self.json.is_some() || self.body.is_some() => "POST".to_string(),
+            None => "GET".to_string(),
+        }
+    }
+}
+
+/// A TCP connection check: does something listen on host:port? Both default to the
+/// target url's (so `tcp: {}` checks that the server's port is bound).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TcpStep {
+    /// Host name or address (default: the target url's host).
+    pub host: Option<String>,
+    /// Port number (default: the target url's port).
+    pub port: Option<u16>,
+}
+
+/// A command run without a shell; `command` is the argument vector.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecStep {
+    /// Program and arguments, e.g. [systemctl, is-active, ollama].
+    pub command: Vec<String>,
+    /// Extra environment variables for the command.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Working directory (relative paths are relative to the suite file).
+    pub cwd: Option<String>,
+}
+
+/// The one thing a test does.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Http(HttpStep),
+    Tcp(TcpStep),
+    Exec(ExecStep),
+}
+
+impl Step {
+    /// The YAML key of this step kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Step::Http(_) => "http",
+            Step::Tcp(_) => "tcp",
+            Step::Exec(_) => "exec",
+        }
+    }
+}
