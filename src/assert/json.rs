@@ -28,7 +28,10 @@ pub fn check_all(
         Err(e) => {
             out.push(fail(
                 "json",
-                format!("json: the {source} is not valid JSON ({e}), so no JSONPath can be checked; got {}", quote(doc_text, 120)),
+                format!(
+                    "json: the {source} is not valid JSON ({e}), so no JSONPath can be checked; got {}",
+                    quote(doc_text, 120)
+                ),
             ));
             return;
         }
@@ -43,10 +46,7 @@ pub fn check(path_text: &str, m: &JsonMatch, doc: &Value) -> Vec<AssertionResult
     let path = match JsonPath::parse(path_text) {
         Ok(p) => p,
         Err(e) => {
-            return vec![fail(
-                label,
-                format!("`{path_text}` is not a valid JSONPath: {e}"),
-            )];
+            return vec![fail(label, format!("`{path_text}` is not a valid JSONPath: {e}"))];
         }
     };
     let nodes = path.query(doc).all();
@@ -56,14 +56,8 @@ pub fn check(path_text: &str, m: &JsonMatch, doc: &Value) -> Vec<AssertionResult
         _ => Some(Value::Array(nodes.into_iter().cloned().collect())),
     };
     let full = match m {
-        JsonMatch::Compare(c) => JsonMatchFull {
-            compare: Some(c.clone()),
-            ..Default::default()
-        },
-        JsonMatch::Equals(v) => JsonMatchFull {
-            equals: Some(v.clone()),
-            ..Default::default()
-        },
+        JsonMatch::Compare(c) => JsonMatchFull { compare: Some(c.clone()), ..Default::default() },
+        JsonMatch::Equals(v) => JsonMatchFull { equals: Some(v.clone()), ..Default::default() },
         JsonMatch::Full(f) => f.clone(),
     };
     let mut out = Vec::new();
@@ -89,10 +83,7 @@ pub fn check(path_text: &str, m: &JsonMatch, doc: &Value) -> Vec<AssertionResult
         || full.compare.is_some();
     let Some(actual) = selected else {
         if wants_value {
-            out.push(fail(
-                label,
-                format!("{path_text}: selects nothing in {}", show(doc)),
-            ));
+            out.push(fail(label, format!("{path_text}: selects nothing in {}", show(doc))));
         }
         return out;
     };
@@ -102,11 +93,7 @@ pub fn check(path_text: &str, m: &JsonMatch, doc: &Value) -> Vec<AssertionResult
         } else {
             fail(
                 format!("{label} equals"),
-                format!(
-                    "{path_text}: expected {}, got {}",
-                    show(want),
-                    show(&actual)
-                ),
+                format!("{path_text}: expected {}, got {}", show(want), show(&actual)),
             )
         });
     }
@@ -117,11 +104,7 @@ pub fn check(path_text: &str, m: &JsonMatch, doc: &Value) -> Vec<AssertionResult
         } else {
             fail(
                 format!("{label} matches"),
-                format!(
-                    "{path_text}: expected a match for /{}/, got {}",
-                    re.0.as_str(),
-                    show(&actual)
-                ),
+                format!("{path_text}: expected a match for /{}/, got {}", re.0.as_str(), show(&actual)),
             )
         });
     }
@@ -136,11 +119,7 @@ pub fn check(path_text: &str, m: &JsonMatch, doc: &Value) -> Vec<AssertionResult
         } else {
             fail(
                 format!("{label} contains"),
-                format!(
-                    "{path_text}: expected it to contain {}, got {}",
-                    show(item),
-                    show(&actual)
-                ),
+                format!("{path_text}: expected it to contain {}, got {}", show(item), show(&actual)),
             )
         });
     }
@@ -151,11 +130,7 @@ pub fn check(path_text: &str, m: &JsonMatch, doc: &Value) -> Vec<AssertionResult
         } else {
             fail(
                 format!("{label} contains_all"),
-                format!(
-                    "{path_text}: missing {} in {}",
-                    missing.join(", "),
-                    show(&actual)
-                ),
+                format!("{path_text}: missing {} in {}", missing.join(", "), show(&actual)),
             )
         });
     }
@@ -167,11 +142,7 @@ pub fn check(path_text: &str, m: &JsonMatch, doc: &Value) -> Vec<AssertionResult
         } else {
             fail(
                 format!("{label} type"),
-                format!(
-                    "{path_text}: expected type {t:?}, got {found:?} {}",
-                    show(&actual)
-                )
-                .to_lowercase(),
+                format!("{path_text}: expected type {t:?}, got {found:?} {}", show(&actual)).to_lowercase(),
             )
         });
     }
@@ -186,10 +157,7 @@ pub fn check(path_text: &str, m: &JsonMatch, doc: &Value) -> Vec<AssertionResult
             Some(n) => compare(&format!("{path_text} length"), c, n as f64),
             None => fail(
                 format!("{label} length"),
-                format!(
-                    "{path_text}: expected something with a length, got {}",
-                    show(&actual)
-                ),
+                format!("{path_text}: expected something with a length, got {}", show(&actual)),
             ),
         });
     }
@@ -201,14 +169,7 @@ pub fn check(path_text: &str, m: &JsonMatch, doc: &Value) -> Vec<AssertionResult
         };
         out.push(match number {
             Some(n) => compare(path_text, c, n),
-            None => fail(
-                label,
-                format!(
-                    "{path_text}: expected a number {}, got {}",
-                    c.text,
-                    show(&actual)
-                ),
-            ),
+            None => fail(label, format!("{path_text}: expected a number {}, got {}", c.text, show(&actual))),
         });
     }
     out
@@ -243,11 +204,7 @@ fn type_of(v: &Value) -> JsonType {
 /// A JSON value shortened for a message.
 fn show(v: &Value) -> String {
     let s = v.to_string();
-    if s.chars().count() > 160 {
-        format!("{}…", s.chars().take(160).collect::<String>())
-    } else {
-        s
-    }
+    if s.chars().count() > 160 { format!("{}…", s.chars().take(160).collect::<String>()) } else { s }
 }
 
 #[cfg(test)]
@@ -270,12 +227,7 @@ mod tests {
         let m = full(|m| m.contains = Some(json!("c")));
         let r = check("$.models[*].name", &m, &doc);
         assert!(!r[0].passed);
-        assert!(
-            r[0].message
-                .as_ref()
-                .unwrap()
-                .contains(r#"expected it to contain "c", got ["a","b"]"#)
-        );
+        assert!(r[0].message.as_ref().unwrap().contains(r#"expected it to contain "c", got ["a","b"]"#));
         let m = full(|m| m.length = Some(Comparison::parse(">= 2").unwrap()));
         assert!(check("$.models", &m, &doc)[0].passed);
     }
@@ -283,19 +235,8 @@ mod tests {
     #[test]
     fn shorthand_compare_and_equals() {
         let doc = json!({"n": 5, "v": "0.11.4"});
-        assert!(
-            check(
-                "$.n",
-                &JsonMatch::Compare(Comparison::parse("> 0").unwrap()),
-                &doc
-            )[0]
-            .passed
-        );
-        let r = check(
-            "$.n",
-            &JsonMatch::Compare(Comparison::parse("> 9").unwrap()),
-            &doc,
-        );
+        assert!(check("$.n", &JsonMatch::Compare(Comparison::parse("> 0").unwrap()), &doc)[0].passed);
+        let r = check("$.n", &JsonMatch::Compare(Comparison::parse("> 9").unwrap()), &doc);
         assert_eq!(r[0].message.as_deref(), Some("$.n: expected > 9, got 5"));
         assert!(check("$.v", &JsonMatch::Equals(json!("0.11.4")), &doc)[0].passed);
         let r = check("$.missing", &JsonMatch::Equals(json!(1)), &doc);

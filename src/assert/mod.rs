@@ -13,18 +13,12 @@ pub fn check(expect: &Expect, obs: &Observation) -> Vec<AssertionResult> {
     let mut out = Vec::new();
     match obs {
         Observation::Http(h) => {
-            let status = expect.status.clone().unwrap_or_else(|| CodeMatch {
-                any_of: vec!["2xx".into()],
-            });
+            let status = expect.status.clone().unwrap_or_else(|| CodeMatch { any_of: vec!["2xx".into()] });
             out.push(code("status", &status, i64::from(h.status), || {
                 format!("; body: {}", text::quote(&h.body, 200))
             }));
             for (name, m) in &expect.headers {
-                let value = h
-                    .headers
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v);
+                let value = h.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
                 match value {
                     Some(v) => out.extend(text::check(&format!("header {name}"), m, v)),
                     None => out.push(fail(
@@ -39,10 +33,7 @@ pub fn check(expect: &Expect, obs: &Observation) -> Vec<AssertionResult> {
             json::check_all(&expect.json, &h.body, "body", &mut out);
         }
         Observation::Exec(e) => {
-            let want = expect
-                .exit_code
-                .clone()
-                .unwrap_or_else(|| CodeMatch::exactly(0));
+            let want = expect.exit_code.clone().unwrap_or_else(|| CodeMatch::exactly(0));
             match e.exit_code {
                 Some(c) => out.push(code("exit_code", &want, i64::from(c), || {
                     format!("; stderr: {}", text::quote(&e.stderr, 200))
@@ -68,19 +59,11 @@ pub fn check(expect: &Expect, obs: &Observation) -> Vec<AssertionResult> {
     out
 }
 
-fn code(
-    what: &str,
-    want: &CodeMatch,
-    actual: i64,
-    context: impl Fn() -> String,
-) -> AssertionResult {
+fn code(what: &str, want: &CodeMatch, actual: i64, context: impl Fn() -> String) -> AssertionResult {
     if want.matches(actual) {
         pass(what)
     } else {
-        fail(
-            what,
-            format!("{what}: expected {want}, got {actual}{}", context()),
-        )
+        fail(what, format!("{what}: expected {want}, got {actual}{}", context()))
     }
 }
 
@@ -89,29 +72,14 @@ pub fn compare(what: &str, c: &Comparison, actual: f64) -> AssertionResult {
     if c.holds(actual) {
         pass(what)
     } else {
-        fail(
-            what,
-            format!(
-                "{what}: expected {}, got {}",
-                c.text,
-                c.format_actual(actual)
-            ),
-        )
+        fail(what, format!("{what}: expected {}, got {}", c.text, c.format_actual(actual)))
     }
 }
 
 pub(crate) fn pass(what: impl Into<String>) -> AssertionResult {
-    AssertionResult {
-        what: what.into(),
-        passed: true,
-        message: None,
-    }
+    AssertionResult { what: what.into(), passed: true, message: None }
 }
 
 pub(crate) fn fail(what: impl Into<String>, message: String) -> AssertionResult {
-    AssertionResult {
-        what: what.into(),
-        passed: false,
-        message: Some(message),
-    }
+    AssertionResult { what: what.into(), passed: false, message: Some(message) }
 }

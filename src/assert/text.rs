@@ -24,18 +24,10 @@ pub fn check(label: &str, m: &TextMatch, actual: &str) -> Vec<AssertionResult> {
         out.push(if actual == want {
             pass(what("equals"))
         } else {
-            let hint = if actual.trim() == want.trim() {
-                " (trimmed_equals would pass)"
-            } else {
-                ""
-            };
+            let hint = if actual.trim() == want.trim() { " (trimmed_equals would pass)" } else { "" };
             fail(
                 what("equals"),
-                format!(
-                    "{label}: expected exactly {}, got {}{hint}",
-                    quote(want, SHOW),
-                    got()
-                ),
+                format!("{label}: expected exactly {}, got {}{hint}", quote(want, SHOW), got()),
             )
         });
     }
@@ -43,11 +35,7 @@ pub fn check(label: &str, m: &TextMatch, actual: &str) -> Vec<AssertionResult> {
         out.push(if actual.trim() == want.trim() {
             pass(what("trimmed_equals"))
         } else {
-            let hint = if actual.contains(want.as_str()) {
-                " (contains would pass)"
-            } else {
-                ""
-            };
+            let hint = if actual.contains(want.as_str()) { " (contains would pass)" } else { "" };
             fail(
                 what("trimmed_equals"),
                 format!(
@@ -64,11 +52,7 @@ pub fn check(label: &str, m: &TextMatch, actual: &str) -> Vec<AssertionResult> {
         } else {
             fail(
                 what("contains"),
-                format!(
-                    "{label}: expected it to contain {}, got {}",
-                    quote(want, SHOW),
-                    got()
-                ),
+                format!("{label}: expected it to contain {}, got {}", quote(want, SHOW), got()),
             )
         });
     }
@@ -78,11 +62,7 @@ pub fn check(label: &str, m: &TextMatch, actual: &str) -> Vec<AssertionResult> {
         } else {
             fail(
                 what("not_contains"),
-                format!(
-                    "{label}: expected it not to contain {}, got {}",
-                    quote(want, SHOW),
-                    got()
-                ),
+                format!("{label}: expected it not to contain {}, got {}", quote(want, SHOW), got()),
             )
         });
     }
@@ -92,11 +72,7 @@ pub fn check(label: &str, m: &TextMatch, actual: &str) -> Vec<AssertionResult> {
         } else {
             fail(
                 what("starts_with"),
-                format!(
-                    "{label}: expected it to start with {}, got {}",
-                    quote(want, SHOW),
-                    got()
-                ),
+                format!("{label}: expected it to start with {}, got {}", quote(want, SHOW), got()),
             )
         });
     }
@@ -104,28 +80,19 @@ pub fn check(label: &str, m: &TextMatch, actual: &str) -> Vec<AssertionResult> {
         out.push(if re.0.is_match(actual) {
             pass(what("matches"))
         } else {
-            fail(
-                what("matches"),
-                format!(
-                    "{label}: expected a match for /{}/, got {}",
-                    re.0.as_str(),
-                    got()
-                ),
-            )
+            fail(what("matches"), format!("{label}: expected a match for /{}/, got {}", re.0.as_str(), got()))
         });
     }
     if let Some(want_json) = m.json {
         let parsed = serde_json::from_str::<serde_json::Value>(actual);
         out.push(match (want_json, parsed) {
             (true, Ok(_)) | (false, Err(_)) => pass(what("json")),
-            (true, Err(e)) => fail(
-                what("json"),
-                format!("{label}: expected valid JSON, but {e}; got {}", got()),
-            ),
-            (false, Ok(_)) => fail(
-                what("json"),
-                format!("{label}: expected text that is not JSON, got {}", got()),
-            ),
+            (true, Err(e)) => {
+                fail(what("json"), format!("{label}: expected valid JSON, but {e}; got {}", got()))
+            }
+            (false, Ok(_)) => {
+                fail(what("json"), format!("{label}: expected text that is not JSON, got {}", got()))
+            }
         });
     }
     if let Some(options) = &m.one_of {
@@ -133,14 +100,7 @@ pub fn check(label: &str, m: &TextMatch, actual: &str) -> Vec<AssertionResult> {
             pass(what("one_of"))
         } else {
             let list: Vec<String> = options.iter().map(|o| quote(o, 40)).collect();
-            fail(
-                what("one_of"),
-                format!(
-                    "{label}: expected one of {}, got {}",
-                    list.join(", "),
-                    got()
-                ),
-            )
+            fail(what("one_of"), format!("{label}: expected one of {}, got {}", list.join(", "), got()))
         });
     }
     out
@@ -161,34 +121,15 @@ mod tests {
         let r = check("text", &m(|t| t.equals = Some("HX-OK".into())), "HX-OK \n");
         assert!(!r[0].passed);
         let msg = r[0].message.as_ref().unwrap();
-        assert!(
-            msg.contains(r#"got "HX-OK \n" (trimmed_equals would pass)"#),
-            "{msg}"
-        );
-        assert!(
-            check(
-                "text",
-                &m(|t| t.trimmed_equals = Some("HX-OK".into())),
-                "HX-OK \n"
-            )[0]
-            .passed
-        );
+        assert!(msg.contains(r#"got "HX-OK \n" (trimmed_equals would pass)"#), "{msg}");
+        assert!(check("text", &m(|t| t.trimmed_equals = Some("HX-OK".into())), "HX-OK \n")[0].passed);
     }
 
     #[test]
     fn json_and_one_of() {
         assert!(check("b", &m(|t| t.json = Some(true)), "{\"a\":1}")[0].passed);
         assert!(!check("b", &m(|t| t.json = Some(true)), "{oops")[0].passed);
-        let r = check(
-            "b",
-            &m(|t| t.one_of = Some(vec!["a".into(), "b".into()])),
-            " c ",
-        );
-        assert!(
-            r[0].message
-                .as_ref()
-                .unwrap()
-                .contains("expected one of \"a\", \"b\"")
-        );
+        let r = check("b", &m(|t| t.one_of = Some(vec!["a".into(), "b".into()])), " c ");
+        assert!(r[0].message.as_ref().unwrap().contains("expected one of \"a\", \"b\""));
     }
 }

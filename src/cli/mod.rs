@@ -116,9 +116,7 @@ pub struct SimArgs {
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
-    let (k, v) = s
-        .split_once('=')
-        .ok_or_else(|| format!("expected KEY=VALUE, got \"{s}\""))?;
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("expected KEY=VALUE, got \"{s}\""))?;
     if k.is_empty() {
         return Err(format!("expected KEY=VALUE, got \"{s}\""));
     }
@@ -126,8 +124,7 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("\"{s}\" is not a duration like 10s or 500ms: {e}"))
+    humantime::parse_duration(s).map_err(|e| format!("\"{s}\" is not a duration like 10s or 500ms: {e}"))
 }
 
 /// Runs the command line; returns the process exit code.

@@ -17,10 +17,7 @@ use std::collections::BTreeMap;
 pub const SIM_VAR: &str = "HXRUN_SIM";
 
 pub fn run(mut args: RunArgs) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -49,23 +46,11 @@ pub fn run(mut args: RunArgs) -> u8 {
             return exit::INVALID;
         };
 
-        let junit = args
-            .junit
-            .clone()
-            .unwrap_or_else(|| args.report_dir.join("junit.xml"));
-        let csv = args
-            .csv
-            .clone()
-            .unwrap_or_else(|| args.report_dir.join("results.csv"));
-        let json = args
-            .json
-            .clone()
-            .unwrap_or_else(|| args.report_dir.join("report.json"));
+        let junit = args.junit.clone().unwrap_or_else(|| args.report_dir.join("junit.xml"));
+        let csv = args.csv.clone().unwrap_or_else(|| args.report_dir.join("results.csv"));
+        let json = args.json.clone().unwrap_or_else(|| args.report_dir.join("report.json"));
         let mut reporters = Reporters::default();
-        reporters.add(ConsoleReporter::new(ConsoleOptions::detect(
-            args.no_progress,
-            args.verbose,
-        )));
+        reporters.add(ConsoleReporter::new(ConsoleOptions::detect(args.no_progress, args.verbose)));
         reporters.add(JunitReporter::new(junit.clone()));
         reporters.add(CsvReporter::new(csv.clone()));
         reporters.add(JsonReporter::new(json.clone()));
@@ -78,16 +63,7 @@ pub fn run(mut args: RunArgs) -> u8 {
             }
             return exit::INTERNAL;
         }
-        println!(
-            "reports: {}, {}, {}",
-            junit.display(),
-            csv.display(),
-            json.display()
-        );
-        if record.failed() {
-            exit::FAILED
-        } else {
-            exit::PASSED
-        }
+        println!("reports: {}, {}, {}", junit.display(), csv.display(), json.display());
+        if record.failed() { exit::FAILED } else { exit::PASSED }
     })
 }

@@ -8,25 +8,17 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
 /// Loads and plans every suite; prints every error of every suite, returns None if any.
-pub fn load_and_plan(
-    args: &SuiteArgs,
-    extra_env: BTreeMap<String, String>,
-) -> Option<Vec<SuitePlan>> {
+pub fn load_and_plan(args: &SuiteArgs, extra_env: BTreeMap<String, String>) -> Option<Vec<SuitePlan>> {
     let mut env: BTreeMap<String, String> = std::env::vars().collect();
     env.extend(extra_env);
-    let load_opts = LoadOptions {
-        vars: args.vars.clone(),
-        env_files: args.env_files.clone(),
-        env,
-    };
+    let load_opts = LoadOptions { vars: args.vars.clone(), env_files: args.env_files.clone(), env };
     let plan_opts = PlanOptions {
         filter: args.filter.clone(),
         tags: args.tags.clone(),
         timeout: args.timeout,
         target_url: args.target.clone(),
     };
-    let color = std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut plans = Vec::new();
     let mut ok = true;
     for path in &args.suites {
@@ -46,12 +38,7 @@ pub fn validate(args: &SuiteArgs) -> u8 {
     match load_and_plan(args, BTreeMap::new()) {
         Some(plans) => {
             for p in &plans {
-                println!(
-                    "{}: ok — suite \"{}\", {} tests",
-                    p.file,
-                    p.name,
-                    p.tests.len()
-                );
+                println!("{}: ok — suite \"{}\", {} tests", p.file, p.name, p.tests.len());
             }
             exit::PASSED
         }
@@ -66,16 +53,8 @@ pub fn list(args: &SuiteArgs) -> u8 {
     for p in &plans {
         println!("{} ({})", p.name, p.file);
         for t in &p.tests {
-            let tags = if t.tags.is_empty() {
-                String::new()
-            } else {
-                format!("  [{}]", t.tags.join(", "))
-            };
-            let skip = t
-                .skip
-                .as_ref()
-                .map(|r| format!("  (skip: {r})"))
-                .unwrap_or_default();
+            let tags = if t.tags.is_empty() { String::new() } else { format!("  [{}]", t.tags.join(", ")) };
+            let skip = t.skip.as_ref().map(|r| format!("  (skip: {r})")).unwrap_or_default();
             println!("  {}{tags}{skip}", t.name);
         }
     }

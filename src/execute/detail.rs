@@ -10,13 +10,7 @@ pub const EXCERPT: usize = 600;
 pub fn describe(obs: &Observation) -> String {
     match obs {
         Observation::Http(h) => {
-            let mut s = format!(
-                "{} {}\n<- {} ({} ms)\n",
-                h.method,
-                h.url,
-                h.status,
-                h.elapsed.as_millis()
-            );
+            let mut s = format!("{} {}\n<- {} ({} ms)\n", h.method, h.url, h.status, h.elapsed.as_millis());
             for (k, v) in &h.headers {
                 s.push_str(&format!("{k}: {v}\n"));
             }
@@ -29,9 +23,7 @@ pub fn describe(obs: &Observation) -> String {
         }
         Observation::Tcp(t) => format!("connect {}: ok ({} ms)", t.address, t.elapsed.as_millis()),
         Observation::Exec(e) => {
-            let code = e.exit_code.map_or("killed by a signal".to_string(), |c| {
-                format!("exit code {c}")
-            });
+            let code = e.exit_code.map_or("killed by a signal".to_string(), |c| format!("exit code {c}"));
             format!(
                 "$ {}\n{} ({} ms)\n--- stdout\n{}\n--- stderr\n{}",
                 e.command.join(" "),

@@ -8,15 +8,9 @@ use std::time::Instant;
 
 pub async fn run(step: &ExecStep, base_dir: &Path) -> Result<ExecObservation, StepError> {
     let shown = step.command.join(" ");
-    let fail = |kind, message: String| StepError {
-        kind,
-        message,
-        detail: format!("$ {shown}"),
-    };
-    let (program, args) = step
-        .command
-        .split_first()
-        .ok_or_else(|| fail(FailureKind::Error, "empty command".to_string()))?;
+    let fail = |kind, message: String| StepError { kind, message, detail: format!("$ {shown}") };
+    let (program, args) =
+        step.command.split_first().ok_or_else(|| fail(FailureKind::Error, "empty command".to_string()))?;
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
         .envs(&step.env)
@@ -37,12 +31,10 @@ pub async fn run(step: &ExecStep, base_dir: &Path) -> Result<ExecObservation, St
         };
         fail(FailureKind::Error, message)
     })?;
-    let output = child.wait_with_output().await.map_err(|e| {
-        fail(
-            FailureKind::Error,
-            format!("waiting for \"{program}\" failed: {e}"),
-        )
-    })?;
+    let output = child
+        .wait_with_output()
+        .await
+        .map_err(|e| fail(FailureKind::Error, format!("waiting for \"{program}\" failed: {e}")))?;
     Ok(ExecObservation {
         command: step.command.clone(),
         exit_code: output.status.code(),

@@ -9,22 +9,12 @@ use std::time::Instant;
 pub const MAX_BODY: usize = 8 * 1024 * 1024;
 
 /// Header names whose values are always masked in reports.
-pub const SENSITIVE_HEADERS: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
-    "x-api-key",
-    "api-key",
-    "cookie",
-    "set-cookie",
-];
+pub const SENSITIVE_HEADERS: &[&str] =
+    &["authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie"];
 
 /// Joins a target base url and a path without doubling or dropping the slash.
 pub fn join_url(base: &str, path: &str) -> String {
-    format!(
-        "{}/{}",
-        base.trim_end_matches('/'),
-        path.trim_start_matches('/')
-    )
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
 }
 
 pub async fn run(
@@ -40,18 +30,9 @@ pub async fn run(
     };
     let method_text = step.method_name();
     let request_line = format!("{} {}", method_text.to_uppercase(), url);
-    let fail = |kind, message: String| StepError {
-        kind,
-        message,
-        detail: request_line.clone(),
-    };
-    let method =
-        reqwest::Method::from_bytes(method_text.to_uppercase().as_bytes()).map_err(|_| {
-            fail(
-                FailureKind::Error,
-                format!("\"{method_text}\" is not an HTTP method"),
-            )
-        })?;
+    let fail = |kind, message: String| StepError { kind, message, detail: request_line.clone() };
+    let method = reqwest::Method::from_bytes(method_text.to_uppercase().as_bytes())
+        .map_err(|_| fail(FailureKind::Error, format!("\"{method_text}\" is not an HTTP method")))?;
     let mut req = client.request(method, &url);
     for (k, v) in default_headers.iter().chain(step.headers.iter()) {
         req = req.header(k, v);
@@ -64,25 +45,15 @@ pub async fn run(
     } else if let Some(body) = &step.body {
         req = req.body(body.clone());
     }
-    let request = req
-        .build()
-        .map_err(|e| fail(FailureKind::Error, describe(&e, &url)))?;
+    let request = req.build().map_err(|e| fail(FailureKind::Error, describe(&e, &url)))?;
     let request_line = format!("{} {}", request.method(), request.url());
     let started = Instant::now();
-    let mut response = client
-        .execute(request)
-        .await
-        .map_err(|e| fail(classify(&e), describe(&e, &url)))?;
+    let mut response = client.execute(request).await.map_err(|e| fail(classify(&e), describe(&e, &url)))?;
     let status = response.status().as_u16();
     let headers = response
         .headers()
         .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
     let mut body = Vec::new();
     let mut truncated = false;
@@ -110,16 +81,8 @@ pub async fn run(
         }
     }
     Ok(HttpObservation {
-        method: request_line
-            .split(' ')
-            .next()
-            .unwrap_or_default()
-            .to_string(),
-        url: request_line
-            .split_once(' ')
-            .map(|x| x.1)
-            .unwrap_or_default()
-            .to_string(),
+        method: request_line.split(' ').next().unwrap_or_default().to_string(),
+        url: request_line.split_once(' ').map(|x| x.1).unwrap_or_default().to_string(),
         status,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
@@ -141,9 +104,7 @@ pub fn describe(e: &reqwest::Error, url: &str) -> String {
     let cause = chain(e);
     if e.is_connect() {
         if cause.contains("refused") {
-            format!(
-                "connection refused by {url}: is the server running and listening on that port?"
-            )
+            format!("connection refused by {url}: is the server running and listening on that port?")
         } else {
             format!("could not connect to {url}: {cause}")
         }

@@ -14,9 +14,7 @@ use crate::plan::{PlannedTest, SuitePlan};
 use crate::report::{Event, Reporters};
 use crate::spec::Step;
 use chrono::Utc;
-use record::{
-    Attempt, FailureKind, Observation, RunRecord, Status, StepError, SuiteRecord, TestResult,
-};
+use record::{Attempt, FailureKind, Observation, RunRecord, Status, StepError, SuiteRecord, TestResult};
 use redact::Redactor;
 use std::time::{Duration, Instant};
 
@@ -45,14 +43,10 @@ impl Executor {
             reporters.emit(&Event::SuiteStarted { suite: plan });
             let suite_started_at = Utc::now();
             let suite_started = Instant::now();
-            let redactor =
-                Redactor::new(plan.secret_values.iter().cloned()).with_headers(&plan.headers);
+            let redactor = Redactor::new(plan.secret_values.iter().cloned()).with_headers(&plan.headers);
             let mut tests = Vec::new();
             for test in &plan.tests {
-                reporters.emit(&Event::TestStarted {
-                    suite: &plan.name,
-                    name: &test.name,
-                });
+                reporters.emit(&Event::TestStarted { suite: &plan.name, name: &test.name });
                 let result = self.run_test(plan, test, &redactor).await;
                 reporters.emit(&Event::TestFinished { result: &result });
                 tests.push(result);
@@ -78,12 +72,7 @@ impl Executor {
         record
     }
 
-    async fn run_test(
-        &self,
-        suite: &SuitePlan,
-        test: &PlannedTest,
-        suite_redactor: &Redactor,
-    ) -> TestResult {
+    async fn run_test(&self, suite: &SuitePlan, test: &PlannedTest, suite_redactor: &Redactor) -> TestResult {
         let started_at = Utc::now();
         let started = Instant::now();
         let mut result = TestResult {
@@ -129,11 +118,8 @@ impl Executor {
             let (passed, message, kind) = match outcome {
                 Ok(obs) => {
                     let assertions = assert::check(&test.expect, &obs);
-                    let failures: Vec<String> = assertions
-                        .iter()
-                        .filter(|a| !a.passed)
-                        .filter_map(|a| a.message.clone())
-                        .collect();
+                    let failures: Vec<String> =
+                        assertions.iter().filter(|a| !a.passed).filter_map(|a| a.message.clone()).collect();
                     result.detail = redactor.text(&detail::describe(&obs));
                     result.observation = Some(redactor.observation(&obs));
                     result.assertions = assertions
@@ -146,11 +132,7 @@ impl Executor {
                     if failures.is_empty() {
                         (true, None, None)
                     } else {
-                        (
-                            false,
-                            Some(redactor.text(&failures.join("\n"))),
-                            Some(FailureKind::Assertion),
-                        )
+                        (false, Some(redactor.text(&failures.join("\n"))), Some(FailureKind::Assertion))
                     }
                 }
                 Err(e) => {
@@ -168,11 +150,7 @@ impl Executor {
             });
             result.message = message;
             result.failure_kind = kind;
-            result.status = if passed {
-                Status::Passed
-            } else {
-                Status::Failed
-            };
+            result.status = if passed { Status::Passed } else { Status::Failed };
             if passed {
                 break;
             }
@@ -182,23 +160,17 @@ impl Executor {
         }
         if result.attempts.len() > 1 && result.status == Status::Failed {
             let n = result.attempts.len();
-            result.message = result
-                .message
-                .map(|m| format!("{m}\n(failed on all {n} attempts)"));
+            result.message = result.message.map(|m| format!("{m}\n(failed on all {n} attempts)"));
         }
         result.duration = started.elapsed();
         result
     }
 
-    async fn run_step(
-        &self,
-        suite: &SuitePlan,
-        test: &PlannedTest,
-    ) -> Result<Observation, StepError> {
+    async fn run_step(&self, suite: &SuitePlan, test: &PlannedTest) -> Result<Observation, StepError> {
         match &test.step {
-            Step::Http(h) => http::run(&self.client, h, &suite.target.url, &suite.headers)
-                .await
-                .map(Observation::Http),
+            Step::Http(h) => {
+                http::run(&self.client, h, &suite.target.url, &suite.headers).await.map(Observation::Http)
+            }
             Step::Tcp(t) => tcp::run(t, &suite.target.url).await.map(Observation::Tcp),
             Step::Exec(e) => exec::run(e, &suite.base_dir).await.map(Observation::Exec),
         }
@@ -215,17 +187,13 @@ impl Default for Executor {
 fn step_summary(step: &Step, base: &str) -> String {
     match step {
         Step::Http(h) => {
-            let url = h
-                .url
-                .clone()
-                .unwrap_or_else(|| http::join_url(base, h.path.as_deref().unwrap_or("")));
+            let url = h.url.clone().unwrap_or_else(|| http::join_url(base, h.path.as_deref().unwrap_or("")));
             format!("{} {url}", h.method_name())
         }
         Step::Tcp(t) => format!(
             "connect {}:{}",
             t.host.as_deref().unwrap_or("(target host)"),
-            t.port
-                .map_or("(target port)".to_string(), |p| p.to_string())
+            t.port.map_or("(target port)".to_string(), |p| p.to_string())
         ),
         Step::Exec(e) => format!("$ {}", e.command.join(" ")),
     }

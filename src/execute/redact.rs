@@ -24,18 +24,12 @@ impl Redactor {
     }
 
     /// Adds the values of credential headers (they are secrets whoever wrote them).
-    pub fn with_headers<'a>(
-        mut self,
-        headers: impl IntoIterator<Item = (&'a String, &'a String)>,
-    ) -> Self {
-        let values = headers
-            .into_iter()
-            .filter(|(k, _)| is_sensitive(k))
-            .flat_map(|(_, v)| {
-                // Mask the token alone too ("Bearer abc" → also "abc").
-                let token = v.split_whitespace().last().unwrap_or(v).to_string();
-                [v.clone(), token]
-            });
+    pub fn with_headers<'a>(mut self, headers: impl IntoIterator<Item = (&'a String, &'a String)>) -> Self {
+        let values = headers.into_iter().filter(|(k, _)| is_sensitive(k)).flat_map(|(_, v)| {
+            // Mask the token alone too ("Bearer abc" → also "abc").
+            let token = v.split_whitespace().last().unwrap_or(v).to_string();
+            [v.clone(), token]
+        });
         let all = self.secrets.drain(..).chain(values).collect::<Vec<_>>();
         Redactor::new(all)
     }
@@ -57,11 +51,7 @@ impl Redactor {
                 h.url = self.text(&h.url);
                 h.body = self.text(&h.body);
                 for (k, v) in &mut h.headers {
-                    *v = if is_sensitive(k) {
-                        MASK.to_string()
-                    } else {
-                        self.text(v)
-                    };
+                    *v = if is_sensitive(k) { MASK.to_string() } else { self.text(v) };
                 }
             }
             Observation::Exec(e) => {
@@ -76,9 +66,7 @@ impl Redactor {
 }
 
 pub fn is_sensitive(header: &str) -> bool {
-    SENSITIVE_HEADERS
-        .iter()
-        .any(|h| h.eq_ignore_ascii_case(header))
+    SENSITIVE_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(header))
 }
 
 #[cfg(test)]
@@ -92,9 +80,6 @@ mod tests {
         headers.insert("Authorization".to_string(), "Bearer sk-12345".to_string());
         let r = Redactor::new(vec!["hunter2".to_string()]).with_headers(&headers);
         assert_eq!(r.text("key sk-12345 pw hunter2"), "key *** pw ***");
-        assert_eq!(
-            r.text("Authorization: Bearer sk-12345"),
-            "Authorization: ***"
-        );
+        assert_eq!(r.text("Authorization: Bearer sk-12345"), "Authorization: ***");
     }
 }

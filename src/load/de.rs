@@ -27,10 +27,7 @@ impl std::error::Error for DeError {}
 
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        DeError {
-            message: msg.to_string(),
-            span: None,
-        }
+        DeError { message: msg.to_string(), span: None }
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
@@ -96,10 +93,13 @@ impl NodeDe<'_> {
             Value::Bool(b) => format!("the boolean {b}"),
             _ => node.kind().to_string(),
         };
-        DeError {
-            message: format!("expected {expected}, found {found}"),
-            span: Some(node.span),
-        }
+        let expected = match expected.to_string().as_str() {
+            "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number (0 or more)".to_string(),
+            "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".to_string(),
+            "f32" | "f64" => "a number".to_string(),
+            other => other.to_string(),
+        };
+        DeError { message: format!("expected {expected}, found {found}"), span: Some(node.span) }
     }
 }
 
@@ -148,13 +148,8 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
             Value::Int(i) => v.visit_i64(*i),
             Value::Float(f) => v.visit_f64(*f),
             Value::Str(s) => v.visit_str(s),
-            Value::Seq(items) => v.visit_seq(SeqDe {
-                items: items.iter(),
-            }),
-            Value::Map(entries) => v.visit_map(MapDe {
-                entries: entries.iter(),
-                value: None,
-            }),
+            Value::Seq(items) => v.visit_seq(SeqDe { items: items.iter() }),
+            Value::Map(entries) => v.visit_map(MapDe { entries: entries.iter(), value: None }),
         }
         .map_err(at(span))
     }
@@ -220,27 +215,17 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
 
     fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
         match &self.0.value {
-            Value::Seq(items) => v
-                .visit_seq(SeqDe {
-                    items: items.iter(),
-                })
-                .map_err(at(self.0.span)),
+            Value::Seq(items) => v.visit_seq(SeqDe { items: items.iter() }).map_err(at(self.0.span)),
             _ => Err(self.invalid(&"a list")),
         }
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
         match &self.0.value {
-            Value::Map(entries) => v
-                .visit_map(MapDe {
-                    entries: entries.iter(),
-                    value: None,
-                })
-                .map_err(at(self.0.span)),
-            Value::Null => v.visit_map(MapDe {
-                entries: [].iter(),
-                value: None,
-            }),
+            Value::Map(entries) => {
+                v.visit_map(MapDe { entries: entries.iter(), value: None }).map_err(at(self.0.span))
+            }
+            Value::Null => v.visit_map(MapDe { entries: [].iter(), value: None }),
             _ => Err(self.invalid(&"a mapping (key: value lines)")),
         }
     }
@@ -262,9 +247,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
     ) -> Result<V::Value, DeError> {
         let span = self.0.span;
         match &self.0.value {
-            Value::Str(s) => v
-                .visit_enum(s.as_str().into_deserializer())
-                .map_err(at(span)),
+            Value::Str(s) => v.visit_enum(s.as_str().into_deserializer()).map_err(at(span)),
             Value::Map(entries) if entries.len() == 1 => {
                 let (key, value) = &entries[0];
                 v.visit_enum(EnumDe { key, value }).map_err(at(span))
@@ -272,11 +255,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
             _ => {
                 let list: Vec<String> = variants.iter().map(|e| format!("`{e}`")).collect();
                 Err(DeError {
-                    message: format!(
-                        "expected exactly one of {}, found {}",
-                        list.join(", "),
-                        self.0.kind()
-                    ),
+                    message: format!("expected exactly one of {}, found {}", list.join(", "), self.0.kind()),
                     span: Some(span),
                 })
             }
@@ -299,15 +278,9 @@ struct SeqDe<'a> {
 impl<'de> de::SeqAccess<'de> for SeqDe<'_> {
     type Error = DeError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, DeError> {
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, DeError> {
         match self.items.next() {
-            Some(node) => seed
-                .deserialize(NodeDe(node))
-                .map(Some)
-                .map_err(at(node.span)),
+            Some(node) => seed.deserialize(NodeDe(node)).map(Some).map_err(at(node.span)),
             None => Ok(None),
         }
     }
@@ -325,10 +298,7 @@ struct MapDe<'a> {
 impl<'de> de::MapAccess<'de> for MapDe<'_> {
     type Error = DeError;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
         match self.entries.next() {
             Some((key, value)) => {
                 self.value = Some(value);
@@ -341,10 +311,7 @@ impl<'de> de::MapAccess<'de> for MapDe<'_> {
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let node = self
-            .value
-            .take()
-            .expect("next_value_seed called before next_key_seed");
+        let node = self.value.take().expect("next_value_seed called before next_key_seed");
         seed.deserialize(NodeDe(node)).map_err(at(node.span))
     }
 }
@@ -358,14 +325,10 @@ impl<'de, 'a> de::EnumAccess<'de> for EnumDe<'a> {
     type Error = DeError;
     type Variant = NodeDe<'a>;
 
-    fn variant_seed<V: DeserializeSeed<'de>>(
-        self,
-        seed: V,
-    ) -> Result<(V::Value, NodeDe<'a>), DeError> {
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, NodeDe<'a>), DeError> {
         let span = self.key.span;
-        let variant = seed
-            .deserialize(self.key.name.as_str().into_deserializer())
-            .map_err(|e: DeError| at(span)(e))?;
+        let variant =
+            seed.deserialize(self.key.name.as_str().into_deserializer()).map_err(|e: DeError| at(span)(e))?;
         Ok((variant, NodeDe(self.value)))
     }
 }
@@ -413,11 +376,7 @@ mod tests {
     fn unknown_field_points_at_key_and_suggests() {
         let node = parse("name: x\ntimeuot: 3\n").unwrap();
         let err = from_node::<T>(&node).unwrap_err();
-        assert!(
-            err.message.contains("did you mean `timeout`"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("did you mean `timeout`"), "{}", err.message);
         let span = err.span.unwrap();
         assert_eq!((span.line, span.col), (2, 1));
     }
@@ -435,10 +394,7 @@ mod tests {
     fn lenient_scalars() {
         let node = parse("name: 12\ntimeout: '7'\nflag: 'true'\n").unwrap();
         let t = from_node::<T>(&node).unwrap();
-        assert_eq!(
-            (t.name.as_str(), t.timeout, t.flag),
-            ("12", Some(7), Some(true))
-        );
+        assert_eq!((t.name.as_str(), t.timeout, t.flag), ("12", Some(7), Some(true)));
     }
 
     #[test]

@@ -27,11 +27,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(source: &Arc<SourceFile>, span: Option<Span>, message: impl Into<String>) -> Self {
-        Diagnostic {
-            source: Arc::clone(source),
-            span,
-            message: message.into(),
-        }
+        Diagnostic { source: Arc::clone(source), span, message: message.into() }
     }
 
     /// `file:line:col` (or just `file` when the position is unknown).
@@ -47,11 +43,7 @@ impl Diagnostic {
         let mut out = format!("error: {}: {}\n", self.location(), self.message);
         if let Some(span) = self.span.filter(Span::is_known) {
             let snippet = Snippet { diag: self, span };
-            let theme = if color {
-                GraphicalTheme::unicode()
-            } else {
-                GraphicalTheme::unicode_nocolor()
-            };
+            let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
             let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
             let mut rendered = String::new();
             if handler.render_report(&mut rendered, &snippet).is_ok() {
@@ -95,16 +87,24 @@ impl miette::Diagnostic for Snippet<'_> {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let text = &self.diag.source.text;
-        let offset = self.span.offset.min(text.len());
-        let len = self
-            .span
-            .len
-            .min(text.len() - offset)
-            .max(usize::from(offset < text.len()));
-        Some(Box::new(std::iter::once(
-            LabeledSpan::new_primary_with_span(Some("here".to_string()), (offset, len)),
-        )))
+        // Recompute the byte offset from line:col (parser errors may not carry one).
+        let offset =
+            offset_of(text, self.span.line, self.span.col).unwrap_or(self.span.offset).min(text.len());
+        let len = self.span.len.min(text.len() - offset).max(usize::from(offset < text.len()));
+        Some(Box::new(std::iter::once(LabeledSpan::new_primary_with_span(
+            Some("here".to_string()),
+            (offset, len),
+        ))))
     }
+}
+
+/// Byte offset of a 1-based line and (character) column.
+fn offset_of(text: &str, line: u32, col: u32) -> Option<usize> {
+    let line_start =
+        if line <= 1 { 0 } else { text.match_indices('\n').nth(line as usize - 2).map(|(i, _)| i + 1)? };
+    let rest = &text[line_start..];
+    let within = rest.char_indices().nth(col.saturating_sub(1) as usize).map_or(rest.len(), |(i, _)| i);
+    Some(line_start + within)
 }
 
 /// Why a suite could not be loaded or planned: every problem found, not just the first.
@@ -113,17 +113,9 @@ pub struct SuiteErrors(pub Vec<Diagnostic>);
 
 impl SuiteErrors {
     pub fn render(&self, color: bool) -> String {
-        let mut out: String = self
-            .0
-            .iter()
-            .map(|d| d.render(color))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let mut out: String = self.0.iter().map(|d| d.render(color)).collect::<Vec<_>>().join("\n");
         let n = self.0.len();
-        out.push_str(&format!(
-            "\n{n} error{} found\n",
-            if n == 1 { "" } else { "s" }
-        ));
+        out.push_str(&format!("\n{n} error{} found\n", if n == 1 { "" } else { "s" }));
         out
     }
 }

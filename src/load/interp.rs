@@ -29,17 +29,10 @@ enum Found<'a> {
 
 impl Scope {
     fn lookup(&self, name: &str) -> Option<Found<'_>> {
-        if let Some(n) = self
-            .cli_vars
-            .get(name)
-            .or_else(|| self.suite_vars.get(name))
-        {
+        if let Some(n) = self.cli_vars.get(name).or_else(|| self.suite_vars.get(name)) {
             return Some(Found::Node(n));
         }
-        self.env
-            .get(name)
-            .or_else(|| self.env_files.get(name))
-            .map(|s| Found::Text(s.as_str()))
+        self.env.get(name).or_else(|| self.env_files.get(name)).map(|s| Found::Text(s.as_str()))
     }
 
     /// The text of a variable, if it is defined (used to collect secret values).
@@ -95,23 +88,15 @@ fn scan(s: &str) -> Result<Vec<Piece<'_>>, String> {
                 (None, Some(p)) => (&inner[..p], None, Some(&inner[p + 2..])),
                 (None, None) => (inner, None, None),
             };
-            let valid = !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+            let valid =
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
             if !valid {
                 return Err(format!(
                     "`${{{inner}}}` is not a variable reference: expected `${{NAME}}` or `${{NAME:-default}}`"
                 ));
             }
             pieces.push(Piece::Text(&s[rest_start..i]));
-            pieces.push(Piece::Ref(Reference {
-                start: i,
-                end: i + close + 1,
-                name,
-                default,
-                alternative,
-            }));
+            pieces.push(Piece::Ref(Reference { start: i, end: i + close + 1, name, default, alternative }));
             i += close + 1;
             rest_start = i;
         } else {
@@ -126,18 +111,10 @@ fn scan(s: &str) -> Result<Vec<Piece<'_>>, String> {
 pub fn interpolate(node: &Node, scope: &Scope, errors: &mut Vec<DeError>) -> Node {
     let value = match &node.value {
         Value::Str(s) => return interpolate_str(s, node.span, scope, errors),
-        Value::Seq(items) => Value::Seq(
-            items
-                .iter()
-                .map(|n| interpolate(n, scope, errors))
-                .collect(),
-        ),
-        Value::Map(entries) => Value::Map(
-            entries
-                .iter()
-                .map(|(k, v)| (k.clone(), interpolate(v, scope, errors)))
-                .collect(),
-        ),
+        Value::Seq(items) => Value::Seq(items.iter().map(|n| interpolate(n, scope, errors)).collect()),
+        Value::Map(entries) => {
+            Value::Map(entries.iter().map(|(k, v)| (k.clone(), interpolate(v, scope, errors))).collect())
+        }
         other => other.clone(),
     };
     Node::new(value, node.span)
@@ -147,10 +124,7 @@ fn interpolate_str(s: &str, span: Span, scope: &Scope, errors: &mut Vec<DeError>
     let pieces = match scan(s) {
         Ok(p) => p,
         Err(message) => {
-            errors.push(DeError {
-                message,
-                span: Some(span),
-            });
+            errors.push(DeError { message, span: Some(span) });
             return Node::new(Value::Str(s.to_string()), span);
         }
     };
@@ -195,8 +169,8 @@ fn interpolate_str(s: &str, span: Span, scope: &Scope, errors: &mut Vec<DeError>
 
 /// Reads a `KEY=VALUE` env file (`#` comments, blank lines, optional `export`, quotes).
 pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read env file {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read env file {}: {e}", path.display()))?;
     parse_env_text(&text).map_err(|(line, msg)| format!("{}:{line}: {msg}", path.display()))
 }
 
@@ -209,18 +183,15 @@ pub fn parse_env_text(text: &str) -> Result<BTreeMap<String, String>, (usize, St
             continue;
         }
         let line = line.strip_prefix("export ").unwrap_or(line);
-        let (key, value) = line
-            .split_once('=')
-            .ok_or_else(|| (i + 1, format!("expected KEY=VALUE, found \"{line}\"")))?;
+        let (key, value) =
+            line.split_once('=').ok_or_else(|| (i + 1, format!("expected KEY=VALUE, found \"{line}\"")))?;
         let key = key.trim();
         if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err((i + 1, format!("\"{key}\" is not a valid variable name")));
         }
         let value = value.trim();
         let value = match (value.chars().next(), value.chars().last()) {
-            (Some(q @ ('"' | '\'')), Some(e)) if q == e && value.len() >= 2 => {
-                &value[1..value.len() - 1]
-            }
+            (Some(q @ ('"' | '\'')), Some(e)) if q == e && value.len() >= 2 => &value[1..value.len() - 1],
             // An unquoted value may carry a trailing ` # comment`.
             _ => value.split(" #").next().unwrap_or(value).trim_end(),
         };
@@ -236,8 +207,7 @@ mod tests {
 
     fn scope() -> Scope {
         let mut s = Scope::default();
-        s.suite_vars
-            .insert("models".into(), parse("[a, b]").unwrap());
+        s.suite_vars.insert("models".into(), parse("[a, b]").unwrap());
         s.suite_vars.insert("who".into(), parse("suite").unwrap());
         s.env.insert("who".into(), "env".into());
         s.env.insert("HOST".into(), "h:1".into());

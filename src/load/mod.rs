@@ -32,10 +32,7 @@ pub struct LoadOptions {
 impl LoadOptions {
     /// Options with the real process environment.
     pub fn from_process_env() -> Self {
-        LoadOptions {
-            env: std::env::vars().collect(),
-            ..Default::default()
-        }
+        LoadOptions { env: std::env::vars().collect(), ..Default::default() }
     }
 }
 
@@ -48,31 +45,25 @@ pub struct LoadedSuite {
     pub tests: Vec<Node>,
     /// Values that must never appear in a report (from `secrets:`).
     pub secret_values: Vec<String>,
+    /// Problems found while loading that did not stop it (an undefined variable, say); the
+    /// planner reports them together with its own.
+    pub errors: Vec<Diagnostic>,
 }
 
-/// Loads and interpolates one suite file. All problems are returned together.
+/// Loads and interpolates one suite file. Problems that leave the suite readable are kept in
+/// `LoadedSuite::errors` so the planner can report them with its own, all at once.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<LoadedSuite, SuiteErrors> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
-        let source = Arc::new(SourceFile {
-            name: name.clone(),
-            text: String::new(),
-        });
-        SuiteErrors(vec![Diagnostic::new(
-            &source,
-            None,
-            format!("cannot read suite: {e}"),
-        )])
+        let source = Arc::new(SourceFile { name: name.clone(), text: String::new() });
+        SuiteErrors(vec![Diagnostic::new(&source, None, format!("cannot read suite: {e}"))])
     })?;
     load_str(path, text, opts)
 }
 
 /// Loads a suite from text; `path` names it in messages and anchors relative paths.
 pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedSuite, SuiteErrors> {
-    let source = Arc::new(SourceFile {
-        name: path.display().to_string(),
-        text,
-    });
+    let source = Arc::new(SourceFile { name: path.display().to_string(), text });
     let diag = |span: Option<Span>, msg: String| Diagnostic::new(&source, span, msg);
     let root = tree::parse(&source.text).map_err(|e| {
         let span = e.location().map(|loc| {
@@ -84,27 +75,18 @@ pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedS
                 len: s.byte_len().unwrap_or(0) as usize,
             }
         });
-        SuiteErrors(vec![diag(
-            span,
-            format!("invalid YAML: {}", first_line(&e.to_string())),
-        )])
+        SuiteErrors(vec![diag(span, format!("invalid YAML: {}", first_line(&e.to_string())))])
     })?;
     if !matches!(root.value, Value::Map(_)) {
         return Err(SuiteErrors(vec![diag(
             Some(root.span),
-            format!(
-                "a suite must be a mapping with `suite:` and `tests:`, found {}",
-                root.kind()
-            ),
+            format!("a suite must be a mapping with `suite:` and `tests:`, found {}", root.kind()),
         )]));
     }
 
     let mut errors: Vec<de::DeError> = Vec::new();
     let base_dir = path.parent().unwrap_or(Path::new("."));
-    let mut scope = Scope {
-        env: opts.env.clone(),
-        ..Default::default()
-    };
+    let mut scope = Scope { env: opts.env.clone(), ..Default::default() };
     let env_only = scope.clone();
 
     // Env files: the suite's (resolved against the environment only), then --env-file.
@@ -113,38 +95,27 @@ pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedS
         for file in scalar_list(&resolved) {
             match interp::read_env_file(&base_dir.join(&file)) {
                 Ok(vars) => scope.env_files.extend(vars),
-                Err(msg) => errors.push(de::DeError {
-                    message: msg,
-                    span: Some(resolved.span),
-                }),
+                Err(msg) => errors.push(de::DeError { message: msg, span: Some(resolved.span) }),
             }
         }
     }
     for file in &opts.env_files {
         match interp::read_env_file(file) {
             Ok(vars) => scope.env_files.extend(vars),
-            Err(msg) => errors.push(de::DeError {
-                message: msg,
-                span: None,
-            }),
+            Err(msg) => errors.push(de::DeError { message: msg, span: None }),
         }
     }
     // Suite vars may use the environment and env files, not each other.
     if let Some(Value::Map(entries)) = root.get("vars").map(|n| &n.value) {
         let lookup = scope.clone();
         for (key, value) in entries {
-            scope.suite_vars.insert(
-                key.name.clone(),
-                interp::interpolate(value, &lookup, &mut errors),
-            );
+            scope.suite_vars.insert(key.name.clone(), interp::interpolate(value, &lookup, &mut errors));
         }
     }
     for (key, value) in &opts.vars {
         match tree::parse(value) {
             Ok(node) => {
-                scope
-                    .cli_vars
-                    .insert(key.clone(), node.respanned(Span::default()));
+                scope.cli_vars.insert(key.clone(), node.respanned(Span::default()));
             }
             Err(e) => errors.push(de::DeError {
                 message: format!(
@@ -166,41 +137,20 @@ pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedS
     };
     let secret_values = doc
         .as_ref()
-        .map(|d| {
-            d.secrets
-                .iter()
-                .filter_map(|n| scope.text_of(n))
-                .filter(|v| !v.is_empty())
-                .collect()
-        })
+        .map(|d| d.secrets.iter().filter_map(|n| scope.text_of(n)).filter(|v| !v.is_empty()).collect())
         .unwrap_or_default();
     let tests = match resolved.get("tests").map(|n| &n.value) {
         Some(Value::Seq(items)) => items.clone(),
         _ => Vec::new(),
     };
+    let errors: Vec<Diagnostic> = errors.into_iter().map(|e| diag(e.span, e.message)).collect();
     match doc {
-        Some(doc) if errors.is_empty() => Ok(LoadedSuite {
-            path: path.to_path_buf(),
-            source,
-            doc,
-            tests,
-            secret_values,
-        }),
-        _ => Err(SuiteErrors(
-            errors
-                .into_iter()
-                .map(|e| diag(e.span, e.message))
-                .collect(),
-        )),
+        Some(doc) => Ok(LoadedSuite { path: path.to_path_buf(), source, doc, tests, secret_values, errors }),
+        None => Err(SuiteErrors(errors)),
     }
 }
 
-fn interpolate_except(
-    root: &Node,
-    skip: &[&str],
-    scope: &Scope,
-    errors: &mut Vec<de::DeError>,
-) -> Node {
+fn interpolate_except(root: &Node, skip: &[&str], scope: &Scope, errors: &mut Vec<de::DeError>) -> Node {
     match &root.value {
         Value::Map(entries) => Node::new(
             Value::Map(

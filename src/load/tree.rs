@@ -74,10 +74,7 @@ impl Node {
     /// The key and value under `key` when this node is a mapping.
     pub fn entry(&self, key: &str) -> Option<(&Key, &Node)> {
         match &self.value {
-            Value::Map(entries) => entries
-                .iter()
-                .find(|(k, _)| k.name == key)
-                .map(|(k, v)| (k, v)),
+            Value::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(k, v)| (k, v)),
             _ => None,
         }
     }
@@ -121,15 +118,7 @@ impl Node {
             Value::Map(entries) => Value::Map(
                 entries
                     .iter()
-                    .map(|(k, v)| {
-                        (
-                            Key {
-                                name: k.name.clone(),
-                                span,
-                            },
-                            v.respanned(span),
-                        )
-                    })
+                    .map(|(k, v)| (Key { name: k.name.clone(), span }, v.respanned(span)))
                     .collect(),
             ),
             other => other.clone(),
@@ -147,12 +136,9 @@ impl Node {
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
             Value::Str(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => J::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.name.clone(), v.to_json()))
-                    .collect(),
-            ),
+            Value::Map(entries) => {
+                J::Object(entries.iter().map(|(k, v)| (k.name.clone(), v.to_json())).collect())
+            }
         }
     }
 }
@@ -162,16 +148,15 @@ pub fn parse(text: &str) -> Result<Node, serde_saphyr::Error> {
     if text.trim().is_empty() {
         return Ok(Node::new(Value::Null, Span::default()));
     }
-    serde_saphyr::from_str::<Node>(text)
+    // YAML 1.2 booleans only: `no`, `off` and `n` stay text (`trimmed_equals: no` means "no").
+    let options = serde_saphyr::options! { strict_booleans: true };
+    serde_saphyr::from_str_with_options::<Node>(text, options)
 }
 
 impl<'de> Deserialize<'de> for Node {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let spanned = Spanned::<RawValue>::deserialize(d)?;
-        Ok(Node {
-            value: spanned.value.0,
-            span: Span::from_location(spanned.defined),
-        })
+        Ok(Node { value: spanned.value.0, span: Span::from_location(spanned.defined) })
     }
 }
 
@@ -229,10 +214,7 @@ impl<'de> Visitor<'de> for RawVisitor {
         let mut entries: Vec<(Key, Node)> = Vec::new();
         while let Some(key) = map.next_key::<Spanned<KeyText>>()? {
             let value = map.next_value::<Node>()?;
-            let key = Key {
-                name: key.value.0,
-                span: Span::from_location(key.referenced),
-            };
+            let key = Key { name: key.value.0, span: Span::from_location(key.referenced) };
             // A later duplicate (or a key overriding a merged one) replaces the earlier value.
             if let Some(slot) = entries.iter_mut().find(|(k, _)| k.name == key.name) {
                 *slot = (key, value);
@@ -250,9 +232,7 @@ impl<'de> Deserialize<'de> for KeyText {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = d.deserialize_any(RawVisitor)?;
         let node = Node::new(value, Span::default());
-        node.scalar_text()
-            .map(KeyText)
-            .ok_or_else(|| de::Error::custom("mapping keys must be plain text"))
+        node.scalar_text().map(KeyText).ok_or_else(|| de::Error::custom("mapping keys must be plain text"))
     }
 }
 
@@ -262,8 +242,7 @@ mod tests {
 
     #[test]
     fn keeps_positions_and_merges() {
-        let text =
-            "base: &b\n  timeout: 5s\nt:\n  <<: *b\n  name: x\n  list: [1, two, 3.5, true, ~]\n";
+        let text = "base: &b\n  timeout: 5s\nt:\n  <<: *b\n  name: x\n  list: [1, two, 3.5, true, ~, no]\n  n: 1\n";
         let root = parse(text).unwrap();
         let t = root.get("t").unwrap();
         assert_eq!(t.get("timeout").unwrap().as_str(), Some("5s"));
@@ -278,9 +257,11 @@ mod tests {
                 assert_eq!(items[2].value, Value::Float(3.5));
                 assert_eq!(items[3].value, Value::Bool(true));
                 assert_eq!(items[4].value, Value::Null);
-                assert_eq!(items[1].span.col, 14);
+                assert_eq!(items[5].value, Value::Str("no".into()));
+                assert_eq!(items[1].span.col, 13);
             }
             other => panic!("expected a list, got {other:?}"),
         }
+        assert!(t.get("n").is_some(), "`n` is a key, not `false`");
     }
 }

@@ -76,10 +76,7 @@ pub fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<SuitePlan, 
         };
         // A test expanded several times keeps its names apart by its parameters unless the
         // name itself uses a placeholder.
-        let name_templated = test
-            .get("name")
-            .and_then(Node::as_str)
-            .is_some_and(|n| n.contains("{{"));
+        let name_templated = test.get("name").and_then(Node::as_str).is_some_and(|n| n.contains("{{"));
         let append_params = combos.len() > 1 && !name_templated;
         let mut reported: Vec<DeError> = Vec::new();
         for bindings in combos {
@@ -120,13 +117,11 @@ pub fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<SuitePlan, 
         }
         errors.extend(reported);
     }
-    if !errors.is_empty() {
-        return Err(SuiteErrors(
-            errors
-                .into_iter()
-                .map(|e| Diagnostic::new(&suite.source, e.span, e.message))
-                .collect(),
-        ));
+    if !errors.is_empty() || !suite.errors.is_empty() {
+        let mut all: Vec<Diagnostic> = suite.errors.clone();
+        all.extend(errors.into_iter().map(|e| Diagnostic::new(&suite.source, e.span, e.message)));
+        all.sort_by_key(|d| d.span.map(|s| (s.line, s.col)));
+        return Err(SuiteErrors(all));
     }
     let tests = tests.into_iter().filter(|t| selected(t, opts)).collect();
     let mut target = suite.doc.target.clone();
@@ -146,26 +141,16 @@ pub fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<SuitePlan, 
 }
 
 fn selected(t: &PlannedTest, opts: &PlanOptions) -> bool {
-    let by_name = opts
-        .filter
-        .as_ref()
-        .is_none_or(|f| t.name.contains(f.as_str()));
+    let by_name = opts.filter.as_ref().is_none_or(|f| t.name.contains(f.as_str()));
     let by_tag = opts.tags.is_empty() || opts.tags.iter().any(|tag| t.tags.contains(tag));
     by_name && by_tag
 }
 
 fn without(node: &Node, key: &str) -> Node {
     match &node.value {
-        Value::Map(entries) => Node::new(
-            Value::Map(
-                entries
-                    .iter()
-                    .filter(|(k, _)| k.name != key)
-                    .cloned()
-                    .collect(),
-            ),
-            node.span,
-        ),
+        Value::Map(entries) => {
+            Node::new(Value::Map(entries.iter().filter(|(k, _)| k.name != key).cloned().collect()), node.span)
+        }
         _ => node.clone(),
     }
 }
@@ -232,11 +217,7 @@ fn resolve(
                 message: format!(
                     "test \"{}\" has no step: add exactly one of {}",
                     spec.name,
-                    spec::STEP_KINDS
-                        .iter()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    spec::STEP_KINDS.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
                 ),
                 span: Some(node.span),
             });
@@ -263,10 +244,8 @@ fn resolve(
         return Err(errors);
     }
 
-    let params: Vec<(String, String)> = bindings
-        .iter()
-        .map(|(k, v)| (k.clone(), template::text_of(v)))
-        .collect();
+    let params: Vec<(String, String)> =
+        bindings.iter().map(|(k, v)| (k.clone(), template::text_of(v))).collect();
     let mut name = spec.name.clone();
     if append_params {
         let list: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -294,21 +273,14 @@ fn resolve(
         timeout,
         timeout_source,
         retries: spec.retries.or(defaults.retries).unwrap_or(0),
-        retry_delay: spec
-            .retry_delay
-            .or(defaults.retry_delay)
-            .unwrap_or(Duration::from_secs(1)),
+        retry_delay: spec.retry_delay.or(defaults.retry_delay).unwrap_or(Duration::from_secs(1)),
         location: format!("{}:{}:{}", suite.source.name, node.span.line, node.span.col),
         params,
     })
 }
 
 fn check_step(step: &Step, node: &Node, errors: &mut Vec<DeError>) {
-    let at = |key: &str| {
-        node.get(step.kind())
-            .and_then(|s| s.get(key))
-            .map(|n| n.span)
-    };
+    let at = |key: &str| node.get(step.kind()).and_then(|s| s.get(key)).map(|n| n.span);
     match step {
         Step::Http(h) => {
             if h.path.is_some() == h.url.is_some() {
@@ -337,14 +309,9 @@ fn check_step(step: &Step, node: &Node, errors: &mut Vec<DeError>) {
 fn check_expect(expect: &Expect, step: &Step, node: &Node, errors: &mut Vec<DeError>) {
     let kind = step.kind();
     let mut wrong = |field: &str, applies: &str| {
-        let span = node
-            .get("expect")
-            .and_then(|e| e.entry(field))
-            .map(|(k, _)| k.span);
+        let span = node.get("expect").and_then(|e| e.entry(field)).map(|(k, _)| k.span);
         errors.push(DeError {
-            message: format!(
-                "`expect.{field}` applies to {applies}, but this test's step is `{kind}`"
-            ),
+            message: format!("`expect.{field}` applies to {applies}, but this test's step is `{kind}`"),
             span,
         });
     };
@@ -383,9 +350,7 @@ fn check_expect(expect: &Expect, step: &Step, node: &Node, errors: &mut Vec<DeEr
                 .and_then(|j| j.entry(path))
                 .map(|(k, _)| k.span);
             errors.push(DeError {
-                message: format!(
-                    "`{path}` is not a valid JSONPath (RFC 9535, e.g. $.models[0].name): {e}"
-                ),
+                message: format!("`{path}` is not a valid JSONPath (RFC 9535, e.g. $.models[0].name): {e}"),
                 span,
             });
         }

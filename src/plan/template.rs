@@ -13,12 +13,9 @@ pub fn fill(node: &Node, bindings: &BTreeMap<String, Node>, errors: &mut Vec<DeE
     let value = match &node.value {
         Value::Str(s) => return fill_str(s, node, bindings, errors),
         Value::Seq(items) => Value::Seq(items.iter().map(|n| fill(n, bindings, errors)).collect()),
-        Value::Map(entries) => Value::Map(
-            entries
-                .iter()
-                .map(|(k, v)| (k.clone(), fill(v, bindings, errors)))
-                .collect(),
-        ),
+        Value::Map(entries) => {
+            Value::Map(entries.iter().map(|(k, v)| (k.clone(), fill(v, bindings, errors))).collect())
+        }
         other => other.clone(),
     };
     Node::new(value, node.span)
@@ -38,12 +35,7 @@ fn placeholders(s: &str) -> Vec<(usize, usize, &str)> {
     found
 }
 
-fn fill_str(
-    s: &str,
-    node: &Node,
-    bindings: &BTreeMap<String, Node>,
-    errors: &mut Vec<DeError>,
-) -> Node {
+fn fill_str(s: &str, node: &Node, bindings: &BTreeMap<String, Node>, errors: &mut Vec<DeError>) -> Node {
     let found = placeholders(s);
     if found.is_empty() {
         return node.clone();
@@ -89,15 +81,9 @@ fn unknown(name: &str, bindings: &BTreeMap<String, Node>, node: &Node) -> DeErro
         message.push_str(": this test has no `for_each`, so no placeholders are defined");
     } else {
         let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-        message.push_str(&format!(
-            ": this test's `for_each` defines {}",
-            list.join(", ")
-        ));
+        message.push_str(&format!(": this test's `for_each` defines {}", list.join(", ")));
     }
-    DeError {
-        message,
-        span: Some(node.span),
-    }
+    DeError { message, span: Some(node.span) }
 }
 
 #[cfg(test)]
@@ -111,11 +97,7 @@ mod tests {
         b.insert("stream".to_string(), parse("true").unwrap());
         b.insert("model".to_string(), parse("phi3:latest").unwrap());
         let mut errs = vec![];
-        let n = fill(
-            &parse("s: '{{stream}}'\nn: run {{ model }} ({{stream}})").unwrap(),
-            &b,
-            &mut errs,
-        );
+        let n = fill(&parse("s: '{{stream}}'\nn: run {{ model }} ({{stream}})").unwrap(), &b, &mut errs);
         assert!(errs.is_empty());
         assert_eq!(n.get("s").unwrap().value, Value::Bool(true));
         assert_eq!(n.get("n").unwrap().as_str(), Some("run phi3:latest (true)"));
@@ -128,11 +110,7 @@ mod tests {
         let mut errs = vec![];
         fill(&parse("a: 1\nn: '{{modle}}'").unwrap(), &b, &mut errs);
         assert_eq!(errs.len(), 1);
-        assert!(
-            errs[0].message.contains("did you mean `{{model}}`"),
-            "{}",
-            errs[0].message
-        );
+        assert!(errs[0].message.contains("did you mean `{{model}}`"), "{}", errs[0].message);
         assert_eq!(errs[0].span.unwrap().line, 2);
     }
 }

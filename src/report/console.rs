@@ -21,11 +21,7 @@ impl ConsoleOptions {
         use std::io::IsTerminal;
         let tty = std::io::stdout().is_terminal();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        ConsoleOptions {
-            progress: tty && !no_progress,
-            color: tty && !no_color,
-            verbose,
-        }
+        ConsoleOptions { progress: tty && !no_progress, color: tty && !no_color, verbose }
     }
 }
 
@@ -41,19 +37,11 @@ impl ConsoleReporter {
     }
 
     pub fn with_writer(opts: ConsoleOptions, out: Box<dyn Write + Send>) -> Self {
-        ConsoleReporter {
-            opts,
-            bar: None,
-            out,
-        }
+        ConsoleReporter { opts, bar: None, out }
     }
 
     fn paint(&self, code: &str, s: &str) -> String {
-        if self.opts.color {
-            format!("\u{1b}[{code}m{s}\u{1b}[0m")
-        } else {
-            s.to_string()
-        }
+        if self.opts.color { format!("\u{1b}[{code}m{s}\u{1b}[0m") } else { s.to_string() }
     }
 
     fn line(&mut self, text: &str) -> Result<(), String> {
@@ -62,8 +50,7 @@ impl ConsoleReporter {
                 bar.println(text);
                 Ok(())
             }
-            None => writeln!(self.out, "{text}")
-                .map_err(|e| format!("cannot write to the console: {e}")),
+            None => writeln!(self.out, "{text}").map_err(|e| format!("cannot write to the console: {e}")),
         }
     }
 
@@ -80,11 +67,8 @@ impl ConsoleReporter {
                 return Ok(());
             }
         }
-        let retries = if t.attempts.len() > 1 {
-            format!(", {} attempts", t.attempts.len())
-        } else {
-            String::new()
-        };
+        let retries =
+            if t.attempts.len() > 1 { format!(", {} attempts", t.attempts.len()) } else { String::new() };
         let mut text = format!(
             "{} {} › {} ({} ms{retries})",
             self.paint(color, word),
@@ -109,42 +93,23 @@ impl ConsoleReporter {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        let failed: Vec<&TestResult> = record
-            .suites
-            .iter()
-            .flat_map(|s| &s.tests)
-            .filter(|t| t.status == Status::Failed)
-            .collect();
+        let failed: Vec<&TestResult> =
+            record.suites.iter().flat_map(|s| &s.tests).filter(|t| t.status == Status::Failed).collect();
         let mut text = String::new();
         if !failed.is_empty() {
             text.push_str(&format!("\n{}\n", self.paint("1", "Failures:")));
             for t in &failed {
-                text.push_str(&format!(
-                    "  {} › {}  ({})\n",
-                    clean(&t.suite),
-                    clean(&t.name),
-                    t.location
-                ));
+                text.push_str(&format!("  {} › {}  ({})\n", clean(&t.suite), clean(&t.name), t.location));
                 for l in clean(t.message.as_deref().unwrap_or("")).lines() {
                     text.push_str(&format!("      {l}\n"));
                 }
             }
         }
-        let (p, f, s) = (
-            record.count(Status::Passed),
-            record.count(Status::Failed),
-            record.count(Status::Skipped),
-        );
+        let (p, f, s) =
+            (record.count(Status::Passed), record.count(Status::Failed), record.count(Status::Skipped));
         let counts = format!("{p} passed, {f} failed, {s} skipped");
-        let counts = if f > 0 {
-            self.paint("31", &counts)
-        } else {
-            self.paint("32", &counts)
-        };
-        text.push_str(&format!(
-            "\n{counts}\ntime: {:.2}s",
-            record.duration.as_secs_f64()
-        ));
+        let counts = if f > 0 { self.paint("31", &counts) } else { self.paint("32", &counts) };
+        text.push_str(&format!("\n{counts}\ntime: {:.2}s", record.duration.as_secs_f64()));
         writeln!(self.out, "{text}").map_err(|e| format!("cannot write to the console: {e}"))
     }
 }
@@ -153,14 +118,10 @@ impl Reporter for ConsoleReporter {
     fn handle(&mut self, event: &Event) -> Result<(), String> {
         match event {
             Event::RunStarted { total } if self.opts.progress => {
-                let bar = ProgressBar::with_draw_target(
-                    Some(*total as u64),
-                    ProgressDrawTarget::stdout(),
-                );
-                let style =
-                    ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {wide_msg}")
-                        .map(|s| s.progress_chars("=> "))
-                        .unwrap_or_else(|_| ProgressStyle::default_bar());
+                let bar = ProgressBar::with_draw_target(Some(*total as u64), ProgressDrawTarget::stdout());
+                let style = ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {wide_msg}")
+                    .map(|s| s.progress_chars("=> "))
+                    .unwrap_or_else(|_| ProgressStyle::default_bar());
                 bar.set_style(style);
                 bar.enable_steady_tick(std::time::Duration::from_millis(100));
                 self.bar = Some(bar);

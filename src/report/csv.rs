@@ -6,15 +6,8 @@ use crate::execute::record::Status;
 use std::path::PathBuf;
 
 /// The results CSV header; one place owns the column list.
-pub const RESULT_COLUMNS: [&str; 7] = [
-    "timestamp",
-    "suite",
-    "test",
-    "status",
-    "duration_ms",
-    "attempts",
-    "message",
-];
+pub const RESULT_COLUMNS: [&str; 7] =
+    ["timestamp", "suite", "test", "status", "duration_ms", "attempts", "message"];
 
 pub struct CsvReporter {
     path: PathBuf,
@@ -44,8 +37,7 @@ impl Reporter for CsvReporter {
         w.write_record(RESULT_COLUMNS).map_err(err)?;
         for t in record.suites.iter().flat_map(|s| &s.tests) {
             w.write_record([
-                t.started_at
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                t.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 t.suite.clone(),
                 t.name.clone(),
                 status_word(t.status).to_string(),

@@ -45,9 +45,7 @@ pub fn render(record: &RunRecord) -> Result<String, String> {
         ts.add_test_cases(suite.tests.iter().map(test_case));
         report.add_test_suite(ts);
     }
-    let xml = report
-        .to_string()
-        .map_err(|e| format!("cannot render JUnit XML: {e}"))?;
+    let xml = report.to_string().map_err(|e| format!("cannot render JUnit XML: {e}"))?;
     Ok(drop_root_skipped(xml))
 }
 
@@ -110,17 +108,8 @@ fn test_case(t: &TestResult) -> TestCase {
     if t.attempts.len() > 1 {
         out.push_str("\n\nattempts:\n");
         for a in &t.attempts {
-            let verdict = if a.passed {
-                "passed".to_string()
-            } else {
-                a.message.clone().unwrap_or_default()
-            };
-            out.push_str(&format!(
-                "  #{} ({} ms): {}\n",
-                a.number,
-                a.duration.as_millis(),
-                clean(&verdict)
-            ));
+            let verdict = if a.passed { "passed".to_string() } else { a.message.clone().unwrap_or_default() };
+            out.push_str(&format!("  #{} ({} ms): {}\n", a.number, a.duration.as_millis(), clean(&verdict)));
         }
     }
     if !out.trim().is_empty() {

@@ -31,12 +31,7 @@ pub fn clean(s: &str) -> String {
 
 /// One line: newlines become " | " (for CSV cells and one-line summaries).
 pub fn one_line(s: &str) -> String {
-    clean(s)
-        .lines()
-        .map(str::trim_end)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" | ")
+    clean(s).lines().map(str::trim_end).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" | ")
 }
 
 #[cfg(test)]
@@ -45,10 +40,7 @@ mod tests {
 
     #[test]
     fn strips_ansi_and_controls() {
-        assert_eq!(
-            clean("\u{1b}[31mred\u{1b}[0m ok\u{7}\r\n"),
-            "red ok\u{fffd}\n"
-        );
+        assert_eq!(clean("\u{1b}[31mred\u{1b}[0m ok\u{7}\r\n"), "red ok\u{fffd}\n");
         assert_eq!(one_line("a\n\nb\n"), "a | b");
     }
 }

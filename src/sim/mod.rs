@@ -70,11 +70,7 @@ impl SimServer {
                 })
                 .await;
         });
-        Ok(SimServer {
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        })
+        Ok(SimServer { addr, stop: Some(stop), task: Some(task) })
     }
 
     /// Base url, e.g. `http://127.0.0.1:40123`.

@@ -16,16 +16,10 @@ pub struct SimModel {
 
 /// The seed report's models: phi3:latest, gemma2:2b, cogito:32b, deepcoder:14b, dolphin3:8b.
 pub fn default_models() -> Vec<SimModel> {
-    [
-        "phi3:latest",
-        "gemma2:2b",
-        "cogito:32b",
-        "deepcoder:14b",
-        "dolphin3:8b",
-    ]
-    .iter()
-    .map(|n| model_named(n))
-    .collect()
+    ["phi3:latest", "gemma2:2b", "cogito:32b", "deepcoder:14b", "dolphin3:8b"]
+        .iter()
+        .map(|n| model_named(n))
+        .collect()
 }
 
 /// A model by name; known names get their real sizes, others a size from their tag.
@@ -53,11 +47,7 @@ pub fn model_named(name: &str) -> SimModel {
     SimModel {
         name: name.to_string(),
         size_bytes: (billions * 0.6e9) as u64,
-        family: name
-            .split([':', '-', '.'])
-            .next()
-            .unwrap_or(name)
-            .to_string(),
+        family: name.split([':', '-', '.']).next().unwrap_or(name).to_string(),
         parameter_size: format!("{billions}B"),
         quantization: "Q4_K_M".to_string(),
         trailing: String::new(),

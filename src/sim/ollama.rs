@@ -84,12 +84,8 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 
 /// Parses a JSON request body, answering as Ollama does when it cannot.
 fn parse(body: &Bytes) -> Result<Value, Response> {
-    serde_json::from_slice::<Value>(body).map_err(|e| {
-        error(
-            StatusCode::BAD_REQUEST,
-            format!("invalid request body: {e}"),
-        )
-    })
+    serde_json::from_slice::<Value>(body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid request body: {e}")))
 }
 
 fn model_of<'a>(s: &'a SimState, req: &Value) -> Result<&'a SimModel, Response> {
@@ -99,8 +95,7 @@ fn model_of<'a>(s: &'a SimState, req: &Value) -> Result<&'a SimModel, Response> 
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
         .ok_or_else(|| error(StatusCode::BAD_REQUEST, "model is required"))?;
-    s.model(name)
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("model '{name}' not found")))
+    s.model(name).ok_or_else(|| error(StatusCode::NOT_FOUND, format!("model '{name}' not found")))
 }
 
 async fn show(State(s): State<SimState>, body: Bytes) -> Response {
@@ -157,11 +152,7 @@ impl Job {
     }
 
     fn end(&self) -> Instant {
-        if self.tokens.is_empty() {
-            self.start + self.load
-        } else {
-            self.due(self.tokens.len() - 1)
-        }
+        if self.tokens.is_empty() { self.start + self.load } else { self.due(self.tokens.len() - 1) }
     }
 
     fn chunk(&self, content: &str, done: bool) -> Value {
@@ -178,17 +169,11 @@ impl Job {
             let eval = self.per_token * self.tokens.len() as u32;
             let obj = v.as_object_mut().expect("chunk is an object");
             obj.insert("done_reason".into(), self.done_reason.into());
-            obj.insert(
-                "total_duration".into(),
-                (self.start.elapsed().as_nanos() as u64).into(),
-            );
+            obj.insert("total_duration".into(), (self.start.elapsed().as_nanos() as u64).into());
             obj.insert("load_duration".into(), (self.load.as_nanos() as u64).into());
             if !self.tokens.is_empty() {
                 obj.insert("prompt_eval_count".into(), self.prompt_tokens.into());
-                obj.insert(
-                    "prompt_eval_duration".into(),
-                    (self.ttft.as_nanos() as u64).into(),
-                );
+                obj.insert("prompt_eval_duration".into(), (self.ttft.as_nanos() as u64).into());
                 obj.insert("eval_count".into(), self.tokens.len().into());
                 obj.insert("eval_duration".into(), (eval.as_nanos() as u64).into());
             }
@@ -214,19 +199,11 @@ async fn respond(s: SimState, body: Bytes, kind: Kind) -> Response {
         Err(r) => return r,
     };
     let prompt = match kind {
-        Kind::Generate => req
-            .get("prompt")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
+        Kind::Generate => req.get("prompt").and_then(Value::as_str).unwrap_or("").to_string(),
         Kind::Chat => req
             .get("messages")
             .and_then(Value::as_array)
-            .and_then(|m| {
-                m.iter()
-                    .rev()
-                    .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
-            })
+            .and_then(|m| m.iter().rev().find(|m| m.get("role").and_then(Value::as_str) == Some("user")))
             .and_then(|m| m.get("content"))
             .and_then(Value::as_str)
             .unwrap_or("")
@@ -235,28 +212,15 @@ async fn respond(s: SimState, body: Bytes, kind: Kind) -> Response {
     let keep = KeepAlive::parse(req.get("keep_alive"));
     let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(true);
     let load = s.acquire(&model, keep);
-    let num_predict = req
-        .pointer("/options/num_predict")
-        .and_then(Value::as_i64)
-        .filter(|n| *n >= 0)
-        .map(|n| n as usize);
+    let num_predict =
+        req.pointer("/options/num_predict").and_then(Value::as_i64).filter(|n| *n >= 0).map(|n| n as usize);
 
     // An empty prompt only loads (or, with keep_alive 0, unloads) the model.
     let (tokens, done_reason) = if prompt.is_empty() {
-        (
-            Vec::new(),
-            if keep == KeepAlive::Unload {
-                "unload"
-            } else {
-                "load"
-            },
-        )
+        (Vec::new(), if keep == KeepAlive::Unload { "unload" } else { "load" })
     } else {
         let (mut tokens, cut) = text::answer(&prompt, num_predict);
-        let trailing = &s
-            .model(&model)
-            .map(|m| m.trailing.clone())
-            .unwrap_or_default();
+        let trailing = &s.model(&model).map(|m| m.trailing.clone()).unwrap_or_default();
         if !cut && !trailing.is_empty() {
             tokens.push(trailing.clone());
         }

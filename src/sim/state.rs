@@ -30,13 +30,7 @@ impl KeepAlive {
             Some(serde_json::Value::String(s)) => s.trim().parse::<f64>().ok().or_else(|| {
                 humantime::parse_duration(s.trim_start_matches('-'))
                     .ok()
-                    .map(|d| {
-                        if s.starts_with('-') {
-                            -d.as_secs_f64()
-                        } else {
-                            d.as_secs_f64()
-                        }
-                    })
+                    .map(|d| if s.starts_with('-') { -d.as_secs_f64() } else { d.as_secs_f64() })
             }),
             _ => None,
         };
@@ -51,51 +45,31 @@ impl KeepAlive {
 
 impl SimState {
     pub fn new(config: SimConfig) -> Self {
-        SimState {
-            config: Arc::new(config),
-            loaded: Arc::new(Mutex::new(HashMap::new())),
-        }
+        SimState { config: Arc::new(config), loaded: Arc::new(Mutex::new(HashMap::new())) }
     }
 
     pub fn model(&self, name: &str) -> Option<&SimModel> {
         // Ollama accepts a bare name for the :latest tag.
-        let full = if name.contains(':') {
-            name.to_string()
-        } else {
-            format!("{name}:latest")
-        };
-        self.config
-            .models
-            .iter()
-            .find(|m| m.name == name || m.name == full)
+        let full = if name.contains(':') { name.to_string() } else { format!("{name}:latest") };
+        self.config.models.iter().find(|m| m.name == name || m.name == full)
     }
 
     /// Marks the model in use; returns the load time the request must pay (zero if warm).
     pub fn acquire(&self, name: &str, keep: KeepAlive) -> Duration {
         let now = Instant::now();
         let mut loaded = self.loaded.lock().expect("sim state lock");
-        let warm = loaded
-            .get(name)
-            .is_some_and(|until| until.is_none_or(|t| t > now));
+        let warm = loaded.get(name).is_some_and(|until| until.is_none_or(|t| t > now));
         let until = match keep {
             KeepAlive::Unload => {
                 // Unloaded after this request; a later request loads again.
                 loaded.remove(name);
-                return if warm {
-                    Duration::ZERO
-                } else {
-                    self.config.load_time
-                };
+                return if warm { Duration::ZERO } else { self.config.load_time };
             }
             KeepAlive::For(d) => Some(now + d),
             KeepAlive::Forever => None,
         };
         loaded.insert(name.to_string(), until);
-        if warm {
-            Duration::ZERO
-        } else {
-            self.config.load_time
-        }
+        if warm { Duration::ZERO } else { self.config.load_time }
     }
 
     pub fn unload(&self, name: &str) {
@@ -129,31 +103,16 @@ mod tests {
         assert_eq!(KeepAlive::parse(Some(&json!("0"))), KeepAlive::Unload);
         assert_eq!(KeepAlive::parse(Some(&json!("0s"))), KeepAlive::Unload);
         assert_eq!(KeepAlive::parse(Some(&json!("-1"))), KeepAlive::Forever);
-        assert_eq!(
-            KeepAlive::parse(Some(&json!("10m"))),
-            KeepAlive::For(Duration::from_secs(600))
-        );
+        assert_eq!(KeepAlive::parse(Some(&json!("10m"))), KeepAlive::For(Duration::from_secs(600)));
     }
 
     #[test]
     fn cold_then_warm_then_unloaded() {
-        let s = SimState::new(SimConfig {
-            load_time: Duration::from_millis(5),
-            ..Default::default()
-        });
-        assert_eq!(
-            s.acquire("phi3:latest", KeepAlive::For(DEFAULT_KEEP_ALIVE)),
-            Duration::from_millis(5)
-        );
-        assert_eq!(
-            s.acquire("phi3:latest", KeepAlive::For(DEFAULT_KEEP_ALIVE)),
-            Duration::ZERO
-        );
+        let s = SimState::new(SimConfig { load_time: Duration::from_millis(5), ..Default::default() });
+        assert_eq!(s.acquire("phi3:latest", KeepAlive::For(DEFAULT_KEEP_ALIVE)), Duration::from_millis(5));
+        assert_eq!(s.acquire("phi3:latest", KeepAlive::For(DEFAULT_KEEP_ALIVE)), Duration::ZERO);
         s.unload("phi3:latest");
-        assert_eq!(
-            s.acquire("phi3:latest", KeepAlive::Unload),
-            Duration::from_millis(5)
-        );
+        assert_eq!(s.acquire("phi3:latest", KeepAlive::Unload), Duration::from_millis(5));
         assert!(s.loaded().is_empty());
     }
 }

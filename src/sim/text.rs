@@ -44,19 +44,14 @@ pub const DEFAULT_TOKENS: usize = 24;
 
 /// The answer text for a prompt, cut to `max_tokens` tokens when given.
 pub fn answer(prompt: &str, max_tokens: Option<usize>) -> (Vec<String>, bool) {
-    let exact = prompt.find("Return exactly the text:").map(|i| {
-        prompt[i + "Return exactly the text:".len()..]
-            .trim()
-            .to_string()
-    });
+    let exact = prompt
+        .find("Return exactly the text:")
+        .map(|i| prompt[i + "Return exactly the text:".len()..].trim().to_string());
     let tokens = match exact {
         Some(text) => tokenize(&text),
         // A free-form answer runs until the token limit when one is given.
         None => {
-            return (
-                sentence(prompt, max_tokens.unwrap_or(DEFAULT_TOKENS)),
-                max_tokens.is_some(),
-            );
+            return (sentence(prompt, max_tokens.unwrap_or(DEFAULT_TOKENS)), max_tokens.is_some());
         }
     };
     match max_tokens {
@@ -76,16 +71,8 @@ fn sentence(prompt: &str, n: usize) -> Vec<String> {
         h ^= h >> 33;
         h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
         let word = WORDS[(h % WORDS.len() as u64) as usize];
-        let token = if i == 0 {
-            word.to_string()
-        } else {
-            format!(" {word}")
-        };
-        out.push(if i + 1 == n {
-            format!("{token}.")
-        } else {
-            token
-        });
+        let token = if i == 0 { word.to_string() } else { format!(" {word}") };
+        out.push(if i + 1 == n { format!("{token}.") } else { token });
     }
     out
 }
@@ -98,10 +85,7 @@ pub fn tokenize(text: &str) -> Vec<String> {
         let boundary = c.is_whitespace() && !current.trim().is_empty()
             || (!c.is_alphanumeric() && !c.is_whitespace())
             || (c.is_alphanumeric()
-                && current
-                    .chars()
-                    .last()
-                    .is_some_and(|p| !p.is_alphanumeric() && !p.is_whitespace()));
+                && current.chars().last().is_some_and(|p| !p.is_alphanumeric() && !p.is_whitespace()));
         if boundary && !current.is_empty() {
             tokens.push(std::mem::take(&mut current));
         }
@@ -126,10 +110,7 @@ mod tests {
         let (t, cut) = answer("Summarize HX Infrastructure in one sentence.", Some(7));
         assert_eq!(t.len(), 7);
         assert!(cut);
-        assert_eq!(
-            answer("Summarize HX Infrastructure in one sentence.", Some(7)).0,
-            t
-        );
+        assert_eq!(answer("Summarize HX Infrastructure in one sentence.", Some(7)).0, t);
         assert_eq!(tokenize("a b, c").concat(), "a b, c");
     }
 }

@@ -119,9 +119,7 @@ impl<'de> Deserialize<'de> for JsonMatch {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<JsonMatch, E> {
                 let t = v.trim_start();
                 if t.starts_with(['<', '>', '=', '!']) {
-                    Comparison::parse(v)
-                        .map(JsonMatch::Compare)
-                        .map_err(E::custom)
+                    Comparison::parse(v).map(JsonMatch::Compare).map_err(E::custom)
                 } else {
                     Ok(JsonMatch::Equals(serde_json::Value::String(v.to_string())))
                 }
@@ -142,8 +140,7 @@ impl<'de> Deserialize<'de> for JsonMatch {
                 Ok(JsonMatch::Equals(serde_json::Value::Null))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<JsonMatch, A::Error> {
-                JsonMatchFull::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(JsonMatch::Full)
+                JsonMatchFull::deserialize(de::value::MapAccessDeserializer::new(map)).map(JsonMatch::Full)
             }
         }
         d.deserialize_any(V)

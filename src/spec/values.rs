@@ -104,12 +104,7 @@ impl Comparison {
                 )
             })?
         };
-        Ok(Comparison {
-            op,
-            value: number * scale,
-            unit,
-            text: t.to_string(),
-        })
+        Ok(Comparison { op, value: number * scale, unit, text: t.to_string() })
     }
 
     /// Whether `actual` (in the same normalised unit) satisfies the comparison.
@@ -163,11 +158,7 @@ fn format_bytes(b: f64) -> String {
 pub fn trim_float(v: f64) -> String {
     let s = format!("{v:.3}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".to_string()
-    } else {
-        s.to_string()
-    }
+    if s == "-0" { "0".to_string() } else { s.to_string() }
 }
 
 impl<'de> Deserialize<'de> for Comparison {
@@ -198,27 +189,21 @@ pub struct CodeMatch {
 
 impl CodeMatch {
     pub fn exactly(code: i64) -> Self {
-        CodeMatch {
-            any_of: vec![code.to_string()],
-        }
+        CodeMatch { any_of: vec![code.to_string()] }
     }
 
     pub fn matches(&self, code: i64) -> bool {
         let code = code.to_string();
         self.any_of.iter().any(|p| {
             p.len() == code.len()
-                && p.chars()
-                    .zip(code.chars())
-                    .all(|(pc, cc)| pc == cc || pc.eq_ignore_ascii_case(&'x'))
+                && p.chars().zip(code.chars()).all(|(pc, cc)| pc == cc || pc.eq_ignore_ascii_case(&'x'))
         })
     }
 
     fn push_pattern<E: de::Error>(&mut self, p: &str) -> Result<(), E> {
         for part in p.split('|').map(str::trim) {
-            let ok = !part.is_empty()
-                && part
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c.eq_ignore_ascii_case(&'x'));
+            let ok =
+                !part.is_empty() && part.chars().all(|c| c.is_ascii_digit() || c.eq_ignore_ascii_case(&'x'));
             if !ok {
                 return Err(E::custom(format!(
                     "\"{part}\" is not a code pattern: expected a number like 200 or a pattern like \"2xx\""
@@ -248,9 +233,7 @@ impl<'de> Deserialize<'de> for CodeMatch {
                 Ok(CodeMatch::exactly(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<CodeMatch, E> {
-                Ok(CodeMatch {
-                    any_of: vec![v.to_string()],
-                })
+                Ok(CodeMatch { any_of: vec![v.to_string()] })
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<CodeMatch, E> {
                 let mut m = CodeMatch { any_of: vec![] };
@@ -348,21 +331,13 @@ impl<'de> Deserialize<'de> for Pattern {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
         regex::Regex::new(&text).map(Pattern).map_err(|e| {
-            de::Error::custom(format!(
-                "invalid regular expression `{text}`: {}",
-                first_line(&e.to_string())
-            ))
+            de::Error::custom(format!("invalid regular expression `{text}`: {}", first_line(&e.to_string())))
         })
     }
 }
 
 fn first_line(s: &str) -> String {
-    s.lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
-        .unwrap_or(s)
-        .trim()
-        .to_string()
+    s.lines().filter(|l| !l.trim().is_empty()).last().unwrap_or(s).trim().to_string()
 }
 
 impl JsonSchema for Pattern {
@@ -402,17 +377,10 @@ mod tests {
         let c = Comparison::parse("< 500ms").unwrap();
         assert_eq!((c.op, c.unit), (Op::Lt, Unit::Seconds));
         assert!((c.value - 0.5).abs() < 1e-12);
-        assert_eq!(
-            Comparison::parse(">= 32GiB").unwrap().value,
-            32.0 * 1073741824.0
-        );
+        assert_eq!(Comparison::parse(">= 32GiB").unwrap().value, 32.0 * 1073741824.0);
         assert_eq!(Comparison::parse("3").unwrap().op, Op::Eq);
         assert!(Comparison::parse("> lots").is_err());
-        assert!(
-            Comparison::parse("> 3 parsecs")
-                .unwrap_err()
-                .contains("unknown unit")
-        );
+        assert!(Comparison::parse("> 3 parsecs").unwrap_err().contains("unknown unit"));
     }
 
     #[test]
@@ -427,9 +395,7 @@ mod tests {
 
     #[test]
     fn code_patterns() {
-        let m = CodeMatch {
-            any_of: vec!["2xx".into(), "404".into()],
-        };
+        let m = CodeMatch { any_of: vec!["2xx".into(), "404".into()] };
         assert!(m.matches(204) && m.matches(404) && !m.matches(500) && !m.matches(20));
     }
 }

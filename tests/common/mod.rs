@@ -1,0 +1,108 @@
+//! Helpers shared by the integration tests: a simulator on a background runtime, suite
+//! files in a temp dir, and the hxrun binary run as a user would run it.
+#![allow(dead_code)]
+
+use hxrun::sim::{SimConfig, SimServer};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// A simulator on 127.0.0.1:0, served by its own runtime thread for the test's lifetime.
+pub struct Sim {
+    pub url: String,
+    _server: SimServer,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Sim {
+    pub fn start(config: SimConfig) -> Sim {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let server = runtime.block_on(SimServer::start(config, "127.0.0.1", 0)).unwrap();
+        Sim { url: server.url(), _server: server, _runtime: runtime }
+    }
+
+    /// Fast pacing so tests spend little time waiting on tokens.
+    pub fn fast() -> Sim {
+        Sim::start(SimConfig {
+            tokens_per_s: 2000.0,
+            ttft: Duration::from_millis(2),
+            load_time: Duration::from_millis(5),
+            ..SimConfig::default()
+        })
+    }
+}
+
+/// The output of one hxrun run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub dir: PathBuf,
+}
+
+impl Run {
+    pub fn report(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join("reports").join(name)).unwrap_or_else(|e| {
+            panic!("report {name} missing: {e}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr)
+        })
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.report("report.json")).unwrap()
+    }
+}
+
+/// A temp dir holding suite files.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Workspace {
+        Workspace { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// Runs `hxrun ARGS` in the workspace with reports in ./reports and a clean environment.
+    pub fn hxrun(&self, args: &[&str]) -> Run {
+        self.hxrun_env(args, &[])
+    }
+
+    pub fn hxrun_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_hxrun"))
+            .args(args)
+            .args(["--report-dir", "reports"].iter().filter(|_| is_run(args)))
+            .current_dir(self.path())
+            .env_remove("OLLAMA_HOST")
+            .env_remove("HXRUN_SIM")
+            .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            dir: self.path().to_path_buf(),
+        }
+    }
+}
+
+fn is_run(args: &[&str]) -> bool {
+    !matches!(args.first(), Some(&"validate") | Some(&"list") | Some(&"schema") | Some(&"sim"))
+}
+
+/// The repository root (for suites/ and examples/).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}

@@ -1,0 +1,183 @@
+//! Failing, hanging and unreachable servers: one failed test each, a message a person
+//! understands in every report, the run goes on, and the exit code says so.
+
+mod common;
+use common::{Sim, Workspace};
+use std::net::TcpListener;
+
+fn suite(url: &str, tests: &str) -> String {
+    format!("suite: failing\ntarget: {{ url: \"{url}\" }}\ntests:\n{tests}")
+}
+
+#[test]
+fn wrong_expectation_shows_expected_and_actual_everywhere() {
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &suite(
+            &sim.url,
+            r#"
+  - name: root says hello
+    http: { path: / }
+    expect:
+      body: { equals: Hello }
+  - name: version still checked
+    http: { path: /api/version }
+    expect:
+      json:
+        $.version: "0.11.4"
+"#,
+        ),
+    );
+    let run = ws.hxrun(&["s.yaml"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let expected = r#"body: expected exactly "Hello", got "Ollama is running""#;
+    assert!(run.stdout.contains(expected), "console:\n{}", run.stdout);
+    assert!(run.stdout.contains("1 passed, 1 failed, 0 skipped"), "{}", run.stdout);
+
+    let junit = run.report("junit.xml");
+    let escaped = "body: expected exactly &quot;Hello&quot;, got &quot;Ollama is running&quot;";
+    assert!(junit.contains(&format!("message=\"{escaped}\"")), "{junit}");
+    assert!(junit.contains(&format!(">{escaped}</failure>")), "{junit}");
+    assert!(junit.contains("type=\"AssertionFailed\""));
+    assert!(junit.contains("GET http"), "request line in system-out: {junit}");
+
+    let csv = run.report("results.csv");
+    let row = csv.lines().find(|l| l.contains("root says hello")).unwrap();
+    assert!(row.contains(",failed,"), "{row}");
+    assert!(row.contains(r#"body: expected exactly ""Hello"", got ""Ollama is running"""#), "{row}");
+}
+
+/// A server that accepts connections and never answers.
+fn silent_server() -> (String, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(4) {
+            held.push(stream);
+        }
+        // Keep the accepted sockets open until the process ends.
+        std::thread::park();
+    });
+    (url, handle)
+}
+
+#[test]
+fn hanging_server_times_out_and_the_run_goes_on() {
+    let (url, _server) = silent_server();
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &format!(
+            r#"suite: hang
+target: {{ url: "{url}" }}
+tests:
+  - name: hangs
+    timeout: 300ms
+    http: {{ path: /api/version }}
+  - name: next test still runs
+    http: {{ url: "{}/api/version" }}
+"#,
+            sim.url
+        ),
+    );
+    let run = ws.hxrun(&["s.yaml"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("timed out after 300ms (the step timeout, set by `timeout` at s.yaml:5:14)"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("PASS hang › next test still runs"), "{}", run.stdout);
+    let junit = run.report("junit.xml");
+    assert!(junit.contains("type=\"Timeout\""), "{junit}");
+    assert_eq!(run.json()["suites"][0]["tests"][1]["status"], "passed");
+}
+
+#[test]
+fn refused_connection_is_a_clear_failure() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &suite(
+            &format!("http://127.0.0.1:{port}"),
+            "  - name: root\n    http: { path: / }\n  - name: port bound\n    tcp: {}\n",
+        ),
+    );
+    let run = ws.hxrun(&["s.yaml"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains(&format!(
+            "connection refused by http://127.0.0.1:{port}/: is the server running and listening on that port?"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains(&format!("nothing is listening on 127.0.0.1:{port} (connection refused)")));
+    assert!(run.report("junit.xml").contains("type=\"ConnectionFailed\""));
+}
+
+#[test]
+fn retries_rerun_and_report_attempts() {
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &suite(
+            &sim.url,
+            "  - name: never 404\n    retries: 2\n    retry_delay: 1ms\n    http: { path: /nope }\n    expect: { status: 200 }\n",
+        ),
+    );
+    let run = ws.hxrun(&["s.yaml"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("status: expected 200, got 404"), "{}", run.stdout);
+    assert!(run.stdout.contains("(failed on all 3 attempts)"), "{}", run.stdout);
+    assert_eq!(run.json()["suites"][0]["tests"][0]["attempts"].as_array().unwrap().len(), 3);
+    assert!(run.report("junit.xml").contains("attempts:\n  #1"));
+}
+
+#[test]
+fn exec_steps_check_exit_code_and_output() {
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        r#"suite: exec
+tests:
+  - name: echo works
+    exec: { command: [sh, -c, "echo active"] }
+    expect: { stdout: { trimmed_equals: active } }
+  - name: failing command
+    exec: { command: [sh, -c, "echo boom >&2; exit 3"] }
+  - name: missing program
+    exec: { command: [definitely-not-a-program-hxrun] }
+  - name: slow command is killed
+    timeout: 200ms
+    exec: { command: [sleep, "30"] }
+"#,
+    );
+    let run = ws.hxrun(&["s.yaml"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("PASS exec › echo works"), "{}", run.stdout);
+    assert!(run.stdout.contains(r#"exit_code: expected 0, got 3; stderr: "boom\n""#), "{}", run.stdout);
+    assert!(run.stdout.contains(r#"command not found: "definitely-not-a-program-hxrun""#), "{}", run.stdout);
+    assert!(run.stdout.contains("timed out after 200ms"), "{}", run.stdout);
+}
+
+#[test]
+fn unwritable_report_is_exit_code_3_and_other_reports_still_written() {
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    ws.write("s.yaml", &suite(&sim.url, "  - name: root\n    http: { path: / }\n"));
+    std::fs::write(ws.path().join("blocker"), "a file where a folder should be").unwrap();
+    let run = ws.hxrun(&["s.yaml", "--junit", "blocker/junit.xml"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("cannot write report blocker/junit.xml"), "{}", run.stderr);
+    assert!(run.report("results.csv").contains(",passed,"));
+}

@@ -1,0 +1,131 @@
+//! Every kind of suite mistake is reported with file:line:col and what was expected, all
+//! errors of a file at once, exit code 2, never a panic.
+
+mod common;
+use common::Workspace;
+
+fn validate(text: &str) -> (i32, String) {
+    let ws = Workspace::new();
+    ws.write("suite.yaml", text);
+    let run = ws.hxrun(&["validate", "suite.yaml"]);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    (run.code, run.stderr)
+}
+
+fn assert_error(text: &str, location: &str, message: &str) {
+    let (code, stderr) = validate(text);
+    assert_eq!(code, 2, "{stderr}");
+    let line = format!("error: suite.yaml:{location}: {message}");
+    assert!(stderr.contains(&line), "expected `{line}` in:\n{stderr}");
+}
+
+#[test]
+fn unknown_field_with_suggestion() {
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    timeuot: 5s\n    http: { path: / }\n",
+        "4:5",
+        "unknown field `timeuot`, did you mean `timeout`?",
+    );
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    http: { pth: / }\n",
+        "4:13",
+        "unknown field `pth`, did you mean `path`?",
+    );
+}
+
+#[test]
+fn wrong_type() {
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    retries: lots\n    http: { path: / }\n",
+        "4:14",
+        "expected a whole number (0 or more), found the string \"lots\"",
+    );
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    tags: smoke\n    http: { path: / }\n",
+        "4:11",
+        "expected a list, found the string \"smoke\"",
+    );
+}
+
+#[test]
+fn missing_and_doubled_step_kinds() {
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    expect: { status: 200 }\n",
+        "3:5",
+        "test \"a\" has no step: add exactly one of `http`, `tcp`, `exec`",
+    );
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    http: { path: / }\n    tcp: { port: 1 }\n",
+        "5:10",
+        "test \"a\" has 2 steps (`http` and `tcp`)",
+    );
+}
+
+#[test]
+fn unknown_placeholder_and_undefined_variable() {
+    assert_error(
+        "suite: s\ntests:\n  - name: a {{modle}}\n    for_each: { model: [x] }\n    http: { path: / }\n",
+        "3:11",
+        "unknown placeholder `{{modle}}`, did you mean `{{model}}`?",
+    );
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    http: { path: \"/${NOT_DEFINED_ANYWHERE}\" }\n",
+        "4:19",
+        "undefined variable `NOT_DEFINED_ANYWHERE`",
+    );
+}
+
+#[test]
+fn yaml_syntax_error_has_position() {
+    assert_error("suite: s\ntests:\n  - name: a\n    http: {path: /\n", "4:11", "invalid YAML");
+}
+
+#[test]
+fn bad_values_inside_expectations() {
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    http: { path: / }\n    expect: { duration: \"< 5 parsecs\" }\n",
+        "5:25",
+        "unknown unit \"parsecs\"",
+    );
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    http: { path: / }\n    expect: { body: { matches: \"(\" } }\n",
+        "5:32",
+        "invalid regular expression `(`",
+    );
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    exec: { command: [x] }\n    expect: { status: 200 }\n",
+        "5:15",
+        "`expect.status` applies to http steps, but this test's step is `exec`",
+    );
+}
+
+#[test]
+fn all_errors_of_a_file_at_once() {
+    let (code, stderr) = validate(
+        "suite: s\ntests:\n  - name: a\n    timeuot: 1s\n    http: { path: / }\n  - name: b\n  - name: c\n    http: { path: \"${NOPE}\" }\n",
+    );
+    assert_eq!(code, 2);
+    assert!(stderr.contains("suite.yaml:4:5: unknown field"), "{stderr}");
+    assert!(stderr.contains("suite.yaml:6:5: test \"b\" has no step"), "{stderr}");
+    assert!(stderr.contains("suite.yaml:8:19: undefined variable `NOPE`"), "{stderr}");
+    assert!(stderr.contains("3 errors found"), "{stderr}");
+    // A caret snippet points at the line.
+    assert!(stderr.contains("4 │     timeuot: 1s"), "{stderr}");
+}
+
+#[test]
+fn duplicate_names_are_refused() {
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    http: { path: / }\n  - name: a\n    http: { path: / }\n",
+        "5:11",
+        "duplicate test name \"a\" (first used at suite.yaml:3:5)",
+    );
+}
+
+#[test]
+fn missing_file_is_exit_2() {
+    let ws = Workspace::new();
+    let run = ws.hxrun(&["validate", "nope.yaml"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("nope.yaml: cannot read suite"), "{}", run.stderr);
+}

@@ -1,0 +1,114 @@
+//! for_each expansion, variables, env files and their precedence.
+
+mod common;
+use common::{Sim, Workspace};
+
+#[test]
+fn for_each_over_a_list_var_expands_names() {
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        r#"suite: s
+vars:
+  models: [phi3:latest, gemma2:2b]
+tests:
+  - name: answer from {{model}} (stream={{stream}})
+    tags: [inference]
+    for_each: { model: "${models}", stream: [false, true] }
+    http: { path: "/api/{{model}}" }
+  - name: unnamed expansion
+    for_each: { n: [1, 2] }
+    http: { path: "/x/{{n}}" }
+"#,
+    );
+    let run = ws.hxrun(&["list", "s.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected = "s (s.yaml)\n  answer from phi3:latest (stream=false)  [inference]\n  \
+answer from phi3:latest (stream=true)  [inference]\n  answer from gemma2:2b (stream=false)  [inference]\n  \
+answer from gemma2:2b (stream=true)  [inference]\n  unnamed expansion [n=1]\n  unnamed expansion [n=2]\n";
+    assert_eq!(run.stdout, expected);
+    // Adding a model is one edit: the --var override proves the list drives everything.
+    let run = ws.hxrun(&["list", "s.yaml", "--var", "models=[cogito:32b]", "--filter", "answer"]);
+    assert_eq!(run.stdout.lines().count(), 3, "{}", run.stdout);
+    assert!(run.stdout.contains("answer from cogito:32b (stream=true)"));
+}
+
+#[test]
+fn precedence_var_over_suite_over_env_over_env_file_over_default() {
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    ws.write("suite.env", "A=from-suite-env-file\nB=from-suite-env-file\nC=from-suite-env-file\nD=from-suite-env-file\n");
+    ws.write("cli.env", "B=from-cli-env-file\n");
+    ws.write(
+        "s.yaml",
+        &format!(
+            r#"suite: s
+target: {{ url: "{}" }}
+env_file: suite.env
+vars:
+  V: from-suite-vars
+tests:
+  - name: probe
+    http:
+      path: /api/show
+      json: {{ model: "${{V}}|${{A}}|${{B}}|${{C}}|${{D}}|${{E:-from-default}}" }}
+    expect: {{ status: 404 }}
+"#,
+            sim.url
+        ),
+    );
+    let run = ws.hxrun_env(
+        &["s.yaml", "--env-file", "cli.env", "--var", "V=from-cli-var"],
+        &[("A", "from-process-env"), ("V", "from-process-env")],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let body = run.json()["suites"][0]["tests"][0]["observation"]["body"].as_str().unwrap().to_string();
+    assert!(
+        body.contains(
+            "model 'from-cli-var|from-process-env|from-cli-env-file|from-suite-env-file|from-suite-env-file|from-default' not found"
+        ),
+        "{body}"
+    );
+    // Without --var, the suite's vars win over the process environment.
+    let run = ws.hxrun_env(&["s.yaml"], &[("V", "from-process-env")]);
+    let body = run.json()["suites"][0]["tests"][0]["observation"]["body"].as_str().unwrap().to_string();
+    assert!(body.contains("'from-suite-vars|from-suite-env-file|from-suite-env-file|"), "{body}");
+}
+
+#[test]
+fn filter_and_tags_select_tests() {
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        "suite: s\ntests:\n  - name: alpha\n    tags: [smoke]\n    tcp: { port: 1 }\n  - name: beta\n    tags: [perf]\n    tcp: { port: 1 }\n  - name: alphabet\n    tcp: { port: 1 }\n",
+    );
+    let names = |args: &[&str]| {
+        let mut a = vec!["list", "s.yaml"];
+        a.extend_from_slice(args);
+        let run = ws.hxrun(&a);
+        run.stdout.lines().skip(1).map(|l| l.split("  [").next().unwrap().trim().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(names(&["--tag", "smoke"]), vec!["alpha"]);
+    assert_eq!(names(&["--filter", "alpha"]), vec!["alpha", "alphabet"]);
+    assert_eq!(names(&["--tag", "smoke", "--tag", "perf"]), vec!["alpha", "beta"]);
+}
+
+#[test]
+fn exit_codes() {
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    let ok = format!("suite: s\ntarget: {{ url: \"{}\" }}\ntests:\n  - name: a\n    http: {{ path: / }}\n", sim.url);
+    ws.write("ok.yaml", &ok);
+    ws.write("fail.yaml", &ok.replace("path: / }", "path: / }\n    expect: { status: 500 }"));
+    ws.write("bad.yaml", "suite: s\ntests: 3\n");
+    assert_eq!(ws.hxrun(&["ok.yaml"]).code, 0);
+    assert_eq!(ws.hxrun(&["run", "ok.yaml"]).code, 0);
+    assert_eq!(ws.hxrun(&["fail.yaml"]).code, 1);
+    assert_eq!(ws.hxrun(&["bad.yaml"]).code, 2);
+    assert_eq!(ws.hxrun(&["ok.yaml", "--no-such-flag"]).code, 2);
+    // One invalid suite stops the whole run before anything is sent.
+    std::fs::remove_dir_all(ws.path().join("reports")).unwrap();
+    let run = ws.hxrun(&["ok.yaml", "bad.yaml"]);
+    assert_eq!(run.code, 2);
+    assert!(!run.dir.join("reports").exists());
+}
