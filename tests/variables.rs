@@ -37,7 +37,10 @@ answer from gemma2:2b (stream=true)  [inference]\n  unnamed expansion [n=1]\n  u
 fn precedence_var_over_suite_over_env_over_env_file_over_default() {
     let sim = Sim::fast();
     let ws = Workspace::new();
-    ws.write("suite.env", "A=from-suite-env-file\nB=from-suite-env-file\nC=from-suite-env-file\nD=from-suite-env-file\n");
+    ws.write(
+        "suite.env",
+        "A=from-suite-env-file\nB=from-suite-env-file\nC=from-suite-env-file\nD=from-suite-env-file\n",
+    );
     ws.write("cli.env", "B=from-cli-env-file\n");
     ws.write(
         "s.yaml",
@@ -86,7 +89,11 @@ fn filter_and_tags_select_tests() {
         let mut a = vec!["list", "s.yaml"];
         a.extend_from_slice(args);
         let run = ws.hxrun(&a);
-        run.stdout.lines().skip(1).map(|l| l.split("  [").next().unwrap().trim().to_string()).collect::<Vec<_>>()
+        run.stdout
+            .lines()
+            .skip(1)
+            .map(|l| l.split("  [").next().unwrap().trim().to_string())
+            .collect::<Vec<_>>()
     };
     assert_eq!(names(&["--tag", "smoke"]), vec!["alpha"]);
     assert_eq!(names(&["--filter", "alpha"]), vec!["alpha", "alphabet"]);
@@ -97,7 +104,10 @@ fn filter_and_tags_select_tests() {
 fn exit_codes() {
     let sim = Sim::fast();
     let ws = Workspace::new();
-    let ok = format!("suite: s\ntarget: {{ url: \"{}\" }}\ntests:\n  - name: a\n    http: {{ path: / }}\n", sim.url);
+    let ok = format!(
+        "suite: s\ntarget: {{ url: \"{}\" }}\ntests:\n  - name: a\n    http: {{ path: / }}\n",
+        sim.url
+    );
     ws.write("ok.yaml", &ok);
     ws.write("fail.yaml", &ok.replace("path: / }", "path: / }\n    expect: { status: 500 }"));
     ws.write("bad.yaml", "suite: s\ntests: 3\n");

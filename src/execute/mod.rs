@@ -40,10 +40,15 @@ impl Executor {
         reporters.emit(&Event::RunStarted { total });
         let mut suites = Vec::new();
         for plan in plans {
-            reporters.emit(&Event::SuiteStarted { suite: plan });
             let suite_started_at = Utc::now();
             let suite_started = Instant::now();
             let redactor = Redactor::new(plan.secret_values.iter().cloned()).with_headers(&plan.headers);
+            let target = redactor.text(&plan.target.url);
+            reporters.emit(&Event::SuiteStarted {
+                name: &plan.name,
+                tests: plan.tests.len(),
+                target: &target,
+            });
             let mut tests = Vec::new();
             for test in &plan.tests {
                 reporters.emit(&Event::TestStarted { suite: &plan.name, name: &test.name });
@@ -54,7 +59,7 @@ impl Executor {
             let record = SuiteRecord {
                 name: plan.name.clone(),
                 file: plan.file.clone(),
-                target: redactor.text(&plan.target.url),
+                target,
                 started_at: suite_started_at,
                 duration: suite_started.elapsed(),
                 tests,

@@ -129,13 +129,15 @@ fn interpolate_str(s: &str, span: Span, scope: &Scope, errors: &mut Vec<DeError>
         }
     };
     // A scalar that is exactly one reference takes the variable's value whole.
-    if let [Piece::Text(""), Piece::Ref(r), Piece::Text("")] = pieces.as_slice() {
-        if r.start == 0 && r.end == s.len() && r.alternative.is_none() {
-            match scope.lookup(r.name) {
-                Some(Found::Node(n)) => return n.respanned(span),
-                Some(Found::Text(t)) => return Node::new(Value::Str(t.to_string()), span),
-                None => {}
-            }
+    if let [Piece::Text(""), Piece::Ref(r), Piece::Text("")] = pieces.as_slice()
+        && r.start == 0
+        && r.end == s.len()
+        && r.alternative.is_none()
+    {
+        match scope.lookup(r.name) {
+            Some(Found::Node(n)) => return n.respanned(span),
+            Some(Found::Text(t)) => return Node::new(Value::Str(t.to_string()), span),
+            None => {}
         }
     }
     let mut out = String::with_capacity(s.len());

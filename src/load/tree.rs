@@ -242,7 +242,8 @@ mod tests {
 
     #[test]
     fn keeps_positions_and_merges() {
-        let text = "base: &b\n  timeout: 5s\nt:\n  <<: *b\n  name: x\n  list: [1, two, 3.5, true, ~, no]\n  n: 1\n";
+        let text =
+            "base: &b\n  timeout: 5s\nt:\n  <<: *b\n  name: x\n  list: [1, two, 3.5, true, ~, no]\n  n: 1\n";
         let root = parse(text).unwrap();
         let t = root.get("t").unwrap();
         assert_eq!(t.get("timeout").unwrap().as_str(), Some("5s"));

@@ -342,7 +342,7 @@ fn check_expect(expect: &Expect, step: &Step, node: &Node, errors: &mut Vec<DeEr
     if !http && !exec && !expect.json.is_empty() {
         wrong("json", "http and exec steps");
     }
-    for (path, _) in &expect.json {
+    for path in expect.json.keys() {
         if let Err(e) = serde_json_path::JsonPath::parse(path) {
             let span = node
                 .get("expect")

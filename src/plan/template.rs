@@ -46,10 +46,10 @@ fn fill_str(s: &str, node: &Node, bindings: &BTreeMap<String, Node>, errors: &mu
             return node.clone();
         }
     }
-    if let [(0, end, name)] = found.as_slice() {
-        if *end == s.len() {
-            return bindings[*name].respanned(node.span);
-        }
+    if let [(0, end, name)] = found.as_slice()
+        && *end == s.len()
+    {
+        return bindings[*name].respanned(node.span);
     }
     let mut out = String::with_capacity(s.len());
     let mut last = 0;

@@ -127,13 +127,12 @@ impl Reporter for ConsoleReporter {
                 self.bar = Some(bar);
                 Ok(())
             }
-            Event::SuiteStarted { suite } => {
+            Event::SuiteStarted { name, tests, target } => {
                 let text = format!(
-                    "{} {} ({} tests) against {}",
+                    "{} {} ({tests} tests) against {}",
                     self.paint("1", "suite"),
-                    clean(&suite.name),
-                    suite.tests.len(),
-                    clean(&suite.target.url)
+                    clean(name),
+                    clean(target)
                 );
                 self.line(&text)
             }

@@ -11,17 +11,32 @@ pub mod junit;
 pub mod text;
 
 use crate::execute::record::{RunRecord, SuiteRecord, TestResult};
-use crate::plan::SuitePlan;
 use std::path::{Path, PathBuf};
 
 /// What happens during a run, in order.
 pub enum Event<'a> {
-    RunStarted { total: usize },
-    SuiteStarted { suite: &'a SuitePlan },
-    TestStarted { suite: &'a str, name: &'a str },
-    TestFinished { result: &'a TestResult },
-    SuiteFinished { record: &'a SuiteRecord },
-    RunFinished { record: &'a RunRecord },
+    RunStarted {
+        total: usize,
+    },
+    /// `target` is the suite's url with secrets masked.
+    SuiteStarted {
+        name: &'a str,
+        tests: usize,
+        target: &'a str,
+    },
+    TestStarted {
+        suite: &'a str,
+        name: &'a str,
+    },
+    TestFinished {
+        result: &'a TestResult,
+    },
+    SuiteFinished {
+        record: &'a SuiteRecord,
+    },
+    RunFinished {
+        record: &'a RunRecord,
+    },
 }
 
 /// Something that turns run events into output.

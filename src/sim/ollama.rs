@@ -78,17 +78,26 @@ async fn ps(State(s): State<SimState>) -> Json<Value> {
     Json(json!({ "models": models }))
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+/// An error answer, shaped as Ollama's: `{"error": "..."}` with a 4xx/5xx status.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
+    ApiError(status, message.into())
 }
 
 /// Parses a JSON request body, answering as Ollama does when it cannot.
-fn parse(body: &Bytes) -> Result<Value, Response> {
+fn parse(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice::<Value>(body)
         .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid request body: {e}")))
 }
 
-fn model_of<'a>(s: &'a SimState, req: &Value) -> Result<&'a SimModel, Response> {
+fn model_of<'a>(s: &'a SimState, req: &Value) -> Result<&'a SimModel, ApiError> {
     let name = req
         .get("model")
         .or_else(|| req.get("name"))
@@ -101,7 +110,7 @@ fn model_of<'a>(s: &'a SimState, req: &Value) -> Result<&'a SimModel, Response> 
 async fn show(State(s): State<SimState>, body: Bytes) -> Response {
     let req = match parse(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     match model_of(&s, &req) {
         Ok(m) => Json(json!({
@@ -114,7 +123,7 @@ async fn show(State(s): State<SimState>, body: Bytes) -> Response {
             "modified_at": "2025-08-14T12:00:00Z",
         }))
         .into_response(),
-        Err(r) => r,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -192,11 +201,11 @@ async fn respond(s: SimState, body: Bytes, kind: Kind) -> Response {
     let start = Instant::now();
     let req = match parse(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let model = match model_of(&s, &req) {
         Ok(m) => m.name.clone(),
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let prompt = match kind {
         Kind::Generate => req.get("prompt").and_then(Value::as_str).unwrap_or("").to_string(),

@@ -35,7 +35,7 @@ impl KeepAlive {
             _ => None,
         };
         match secs {
-            Some(s) if s == 0.0 => KeepAlive::Unload,
+            Some(0.0) => KeepAlive::Unload,
             Some(s) if s < 0.0 => KeepAlive::Forever,
             Some(s) => KeepAlive::For(Duration::from_secs_f64(s)),
             None => KeepAlive::For(DEFAULT_KEEP_ALIVE),
