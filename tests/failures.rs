@@ -181,3 +181,26 @@ fn unwritable_report_is_exit_code_3_and_other_reports_still_written() {
     assert!(run.stderr.contains("cannot write report blocker/junit.xml"), "{}", run.stderr);
     assert!(run.report("results.csv").contains(",passed,"));
 }
+
+#[test]
+fn timeout_flag_replaces_the_default_but_not_a_tests_own() {
+    let (url, _server) = silent_server();
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &format!(
+            "suite: t\ntarget: {{ url: \"{url}\" }}\ndefaults: {{ timeout: 10s }}\ntests:\n  - name: default\n    http: {{ path: / }}\n  - name: own\n    timeout: 150ms\n    http: {{ path: / }}\n"
+        ),
+    );
+    let run = ws.hxrun(&["s.yaml", "--timeout", "100ms"]);
+    assert!(
+        run.stdout.contains("timed out after 100ms (the step timeout, set by --timeout on the command line)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("timed out after 150ms (the step timeout, set by `timeout` at s.yaml:8:14)"),
+        "{}",
+        run.stdout
+    );
+}

@@ -61,7 +61,8 @@ pub struct SuiteArgs {
     /// Override every suite's target url.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
-    /// Override every step's timeout (e.g. 30s).
+    /// Default step timeout, replacing the suites' `defaults.timeout` (a test's own
+    /// `timeout` still wins), e.g. 30s.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
 }

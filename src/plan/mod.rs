@@ -19,7 +19,7 @@ pub struct PlanOptions {
     pub filter: Option<String>,
     /// Keep tests carrying any of these tags (all tests when empty).
     pub tags: Vec<String>,
-    /// `--timeout`: overrides every step timeout.
+    /// `--timeout`: replaces the suites' default step timeout (a test's own still wins).
     pub timeout: Option<Duration>,
     /// `--target`: overrides every suite's target url.
     pub target_url: Option<String>,
@@ -252,10 +252,11 @@ fn resolve(
         name = format!("{name} [{}]", list.join(", "));
     }
     let defaults = &suite.doc.defaults;
-    let (timeout, timeout_source) = if let Some(t) = opts.timeout {
-        (t, "--timeout on the command line".to_string())
-    } else if let Some(t) = spec.timeout {
+    // A test's own timeout wins; --timeout replaces the suite's default.
+    let (timeout, timeout_source) = if let Some(t) = spec.timeout {
         (t, format!("`timeout` at {}", here("timeout")))
+    } else if let Some(t) = opts.timeout {
+        (t, "--timeout on the command line".to_string())
     } else if let Some(t) = defaults.timeout {
         (t, "`defaults.timeout` of the suite".to_string())
     } else {
