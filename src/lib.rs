@@ -11,6 +11,7 @@ pub mod execute;
 pub mod exit;
 pub mod load;
 pub mod plan;
+pub mod protocol;
 pub mod report;
 pub mod sim;
 pub mod spec;

@@ -52,7 +52,7 @@ fn missing_and_doubled_step_kinds() {
     assert_error(
         "suite: s\ntests:\n  - name: a\n    expect: { status: 200 }\n",
         "3:5",
-        "test \"a\" has no step: add exactly one of `http`, `tcp`, `exec`",
+        "test \"a\" has no step: add exactly one of `http`, `tcp`, `exec`, `generate`, `chat`, `pull`, `models`, `unload`",
     );
     assert_error(
         "suite: s\ntests:\n  - name: a\n    http: { path: / }\n    tcp: { port: 1 }\n",
@@ -95,7 +95,7 @@ fn bad_values_inside_expectations() {
     assert_error(
         "suite: s\ntests:\n  - name: a\n    exec: { command: [x] }\n    expect: { status: 200 }\n",
         "5:15",
-        "`expect.status` applies to http steps, but this test's step is `exec`",
+        "`expect.status` applies to `http`, `unload`, `generate`, `chat` steps, but this test's step is `exec`",
     );
 }
 

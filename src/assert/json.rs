@@ -55,6 +55,19 @@ pub fn check(path_text: &str, m: &JsonMatch, doc: &Value) -> Vec<AssertionResult
         1 => Some(nodes[0].clone()),
         _ => Some(Value::Array(nodes.into_iter().cloned().collect())),
     };
+    check_value(path_text, &label, m, selected, || format!("{path_text}: selects nothing in {}", show(doc)))
+}
+
+/// Applies a matcher to an already selected value; `name` starts messages, `missing` explains
+/// an absent value.
+pub fn check_value(
+    name: &str,
+    label: &str,
+    m: &JsonMatch,
+    selected: Option<Value>,
+    missing: impl Fn() -> String,
+) -> Vec<AssertionResult> {
+    let path_text = name;
     let full = match m {
         JsonMatch::Compare(c) => JsonMatchFull { compare: Some(c.clone()), ..Default::default() },
         JsonMatch::Equals(v) => JsonMatchFull { equals: Some(v.clone()), ..Default::default() },
@@ -83,7 +96,7 @@ pub fn check(path_text: &str, m: &JsonMatch, doc: &Value) -> Vec<AssertionResult
         || full.compare.is_some();
     let Some(actual) = selected else {
         if wants_value {
-            out.push(fail(label, format!("{path_text}: selects nothing in {}", show(doc))));
+            out.push(fail(label, missing()));
         }
         return out;
     };

@@ -2,6 +2,7 @@
 //! messages a person understands (expected vs actual, with a short excerpt).
 
 pub mod json;
+pub mod llm;
 pub mod text;
 
 use crate::execute::record::{AssertionResult, Observation};
@@ -51,6 +52,9 @@ pub fn check(expect: &Expect, obs: &Observation) -> Vec<AssertionResult> {
             }
             json::check_all(&expect.json, &e.stdout, "stdout", &mut out);
         }
+        Observation::Llm(l) => llm::check_llm(expect, l, &mut out),
+        Observation::Pull(p) => llm::check_pull(p, &mut out),
+        Observation::Models(m) => llm::check_models(m, &mut out),
         Observation::Tcp(_) => {}
     }
     if let Some(c) = &expect.duration {

@@ -114,6 +114,27 @@ pub struct SimArgs {
     /// Extra time for a model's first (cold) request.
     #[arg(long, default_value = "250ms", value_parser = parse_duration)]
     pub load_time: Duration,
+    /// Require `Authorization: Bearer KEY` on the /v1 endpoints.
+    #[arg(long, value_name = "KEY", env = "HXRUN_SIM_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Fault: pause streams for DURATION after N content chunks (N:DURATION, e.g. 3:2s).
+    #[arg(long, value_name = "N:DURATION", value_parser = parse_stall)]
+    pub stall: Option<(usize, Duration)>,
+    /// Fault: end streams after N content chunks, without the final object or [DONE].
+    #[arg(long, value_name = "N")]
+    pub truncate_after: Option<usize>,
+    /// Fault: send invalid JSON in place of content chunk N (1-based).
+    #[arg(long, value_name = "N")]
+    pub garble_chunk: Option<usize>,
+    /// Fault: report eval_duration multiplied by FACTOR (timings that lie).
+    #[arg(long, value_name = "FACTOR")]
+    pub eval_duration_scale: Option<f64>,
+}
+
+fn parse_stall(s: &str) -> Result<(usize, Duration), String> {
+    let (n, d) = s.split_once(':').ok_or_else(|| format!("expected N:DURATION like 3:2s, got \"{s}\""))?;
+    let n = n.trim().parse().map_err(|_| format!("\"{n}\" is not a chunk count"))?;
+    Ok((n, parse_duration(d.trim())?))
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {

@@ -2,7 +2,7 @@
 
 use super::SimArgs;
 use crate::exit;
-use crate::sim::{SimConfig, SimServer, default_models, models::model_named};
+use crate::sim::{Faults, SimConfig, SimServer, default_models, models::model_named};
 
 pub fn serve(args: SimArgs) -> u8 {
     let config = SimConfig {
@@ -14,6 +14,13 @@ pub fn serve(args: SimArgs) -> u8 {
         tokens_per_s: args.tokens_per_s,
         ttft: args.ttft,
         load_time: args.load_time,
+        api_key: args.api_key.clone(),
+        faults: Faults {
+            stall: args.stall,
+            truncate_after: args.truncate_after,
+            garble_chunk: args.garble_chunk,
+            eval_duration_scale: args.eval_duration_scale,
+        },
         ..SimConfig::default()
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

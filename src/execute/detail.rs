@@ -22,6 +22,42 @@ pub fn describe(obs: &Observation) -> String {
             s
         }
         Observation::Tcp(t) => format!("connect {}: ok ({} ms)", t.address, t.elapsed.as_millis()),
+        Observation::Llm(l) => {
+            let mut s = format!("POST {} (model {}, stream {})\n<- {}", l.url, l.model, l.stream, l.status);
+            if let Some(e) = &l.error {
+                s.push_str(&format!(": {e}"));
+            }
+            let ms = |d: std::time::Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+            s.push_str(&format!("\ne2e {}", ms(l.e2e)));
+            if let Some(t) = l.ttft {
+                s.push_str(&format!(", ttft {}, {} chunks", ms(t), l.chunks));
+            }
+            if let Some(t) = l.client_tokens_per_s {
+                s.push_str(&format!(", client {t:.1} tokens/s"));
+            }
+            if let Some(t) = l.server_tokens_per_s {
+                s.push_str(&format!(", server {t:.1} tokens/s"));
+            }
+            for p in &l.problems {
+                s.push_str(&format!("\nstream problem: {p}"));
+            }
+            s.push_str(&format!("\n\n{}", excerpt(&l.text, EXCERPT)));
+            s
+        }
+        Observation::Pull(p) => {
+            let mut s = format!("pull {}", p.model);
+            if p.already_present {
+                s.push_str(": already present, nothing pulled");
+            }
+            for status in &p.statuses {
+                s.push_str(&format!("\n  {status}"));
+            }
+            if let Some(e) = &p.error {
+                s.push_str(&format!("\nerror: {e}"));
+            }
+            s
+        }
+        Observation::Models(m) => format!("GET {}\nlisted: {}", m.url, m.listed.join(", ")),
         Observation::Exec(e) => {
             let code = e.exit_code.map_or("killed by a signal".to_string(), |c| format!("exit code {c}"));
             format!(

@@ -5,12 +5,15 @@
 pub mod detail;
 pub mod exec;
 pub mod http;
+pub mod lifecycle;
+pub mod llm;
 pub mod record;
 pub mod redact;
 pub mod tcp;
 
 use crate::assert;
 use crate::plan::{PlannedTest, SuitePlan};
+use crate::protocol::{self, LlmCall};
 use crate::report::{Event, Reporters};
 use crate::spec::Step;
 use chrono::Utc;
@@ -52,7 +55,7 @@ impl Executor {
             let mut tests = Vec::new();
             for test in &plan.tests {
                 reporters.emit(&Event::TestStarted { suite: &plan.name, name: &test.name });
-                let result = self.run_test(plan, test, &redactor).await;
+                let result = self.run_test(plan, test, &redactor, reporters).await;
                 reporters.emit(&Event::TestFinished { result: &result });
                 tests.push(result);
             }
@@ -77,7 +80,13 @@ impl Executor {
         record
     }
 
-    async fn run_test(&self, suite: &SuitePlan, test: &PlannedTest, suite_redactor: &Redactor) -> TestResult {
+    async fn run_test(
+        &self,
+        suite: &SuitePlan,
+        test: &PlannedTest,
+        suite_redactor: &Redactor,
+        reporters: &mut Reporters,
+    ) -> TestResult {
         let started_at = Utc::now();
         let started = Instant::now();
         let mut result = TestResult {
@@ -107,7 +116,18 @@ impl Executor {
         };
         for number in 1..=test.retries + 1 {
             let attempt_started = Instant::now();
-            let outcome = tokio::time::timeout(test.timeout, self.run_step(suite, test)).await;
+            let (progress, mut updates) = tokio::sync::mpsc::unbounded_channel();
+            let step = tokio::time::timeout(test.timeout, self.run_step(suite, test, &progress));
+            tokio::pin!(step);
+            // Progress (pull downloads) reaches the reporters while the step runs.
+            let outcome = loop {
+                tokio::select! {
+                    outcome = &mut step => break outcome,
+                    Some((done, total)) = updates.recv() => {
+                        reporters.emit(&Event::Progress { name: &test.name, done, total });
+                    }
+                }
+            };
             let outcome = outcome.unwrap_or_else(|_| {
                 Err(StepError {
                     kind: FailureKind::Timeout,
@@ -171,13 +191,33 @@ impl Executor {
         result
     }
 
-    async fn run_step(&self, suite: &SuitePlan, test: &PlannedTest) -> Result<Observation, StepError> {
+    async fn run_step(
+        &self,
+        suite: &SuitePlan,
+        test: &PlannedTest,
+        progress: &lifecycle::Progress,
+    ) -> Result<Observation, StepError> {
+        let base = suite.target.url.as_str();
+        let key = suite.target.api_key.as_deref();
+        let proto = |api: Option<crate::spec::Api>| protocol::for_api(api.unwrap_or(suite.target.api));
+        let c = &self.client;
         match &test.step {
-            Step::Http(h) => {
-                http::run(&self.client, h, &suite.target.url, &suite.headers).await.map(Observation::Http)
-            }
-            Step::Tcp(t) => tcp::run(t, &suite.target.url).await.map(Observation::Tcp),
+            Step::Http(h) => http::run(c, h, base, &suite.headers).await.map(Observation::Http),
+            Step::Tcp(t) => tcp::run(t, base).await.map(Observation::Tcp),
             Step::Exec(e) => exec::run(e, &suite.base_dir).await.map(Observation::Exec),
+            Step::Generate(g) => {
+                let req = llm::Request { base_url: base, api_key: key, chunk_timeout: g.chunk_timeout };
+                llm::run(c, proto(g.api), LlmCall::Generate(g), &req).await.map(Observation::Llm)
+            }
+            Step::Chat(ch) => {
+                let req = llm::Request { base_url: base, api_key: key, chunk_timeout: ch.chunk_timeout };
+                llm::run(c, proto(ch.api), LlmCall::Chat(ch), &req).await.map(Observation::Llm)
+            }
+            Step::Pull(p) => lifecycle::pull(c, proto(None), p, base, progress).await.map(Observation::Pull),
+            Step::Models(m) => {
+                lifecycle::models(c, proto(m.api), m, base, key).await.map(Observation::Models)
+            }
+            Step::Unload(u) => lifecycle::unload(c, u, base).await.map(Observation::Http),
         }
     }
 }
@@ -201,5 +241,10 @@ fn step_summary(step: &Step, base: &str) -> String {
             t.port.map_or("(target port)".to_string(), |p| p.to_string())
         ),
         Step::Exec(e) => format!("$ {}", e.command.join(" ")),
+        Step::Generate(g) => format!("generate with {}", g.model),
+        Step::Chat(c) => format!("chat with {}", c.model),
+        Step::Pull(p) => format!("pull {}", p.model),
+        Step::Models(_) => "list models".to_string(),
+        Step::Unload(u) => format!("unload {}", u.model),
     }
 }

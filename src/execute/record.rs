@@ -1,5 +1,7 @@
 //! What running a step recorded, and the per-test results reporters consume.
 
+use crate::protocol::ServerFigures;
+use crate::spec::Api;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::time::Duration;
@@ -11,6 +13,9 @@ pub enum Observation {
     Http(HttpObservation),
     Tcp(TcpObservation),
     Exec(ExecObservation),
+    Llm(LlmObservation),
+    Pull(PullObservation),
+    Models(ModelsObservation),
 }
 
 impl Observation {
@@ -19,8 +24,105 @@ impl Observation {
             Observation::Http(o) => o.elapsed,
             Observation::Tcp(o) => o.elapsed,
             Observation::Exec(o) => o.elapsed,
+            Observation::Llm(o) => o.e2e,
+            Observation::Pull(o) => o.elapsed,
+            Observation::Models(o) => o.elapsed,
         }
     }
+}
+
+/// What a generate or chat step measured. Definitions in `spec::llm::METRICS`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LlmObservation {
+    pub api: Api,
+    pub url: String,
+    pub model: String,
+    pub stream: bool,
+    pub status: u16,
+    /// The server's error text (an error status, or an error inside the stream).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub text: String,
+    pub chunks: usize,
+    #[serde(with = "opt_secs")]
+    pub ttft: Option<Duration>,
+    /// Gaps between successive content chunks.
+    #[serde(with = "secs_list")]
+    pub itl: Vec<Duration>,
+    #[serde(with = "secs")]
+    pub e2e: Duration,
+    pub output_tokens: Option<u64>,
+    pub client_tokens_per_s: Option<f64>,
+    pub server_tokens_per_s: Option<f64>,
+    pub server: ServerFigures,
+    /// Broken stream rules: truncation, invalid chunks, stalls, data after the end...
+    pub problems: Vec<String>,
+}
+
+impl LlmObservation {
+    /// Every recorded figure by its `expect.metrics` name (durations in seconds).
+    pub fn metrics(&self) -> serde_json::Map<String, serde_json::Value> {
+        use serde_json::Value;
+        let mut m = serde_json::Map::new();
+        let mut put = |k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                m.insert(k.to_string(), v);
+            }
+        };
+        let secs = |d: Duration| Value::from(d.as_secs_f64());
+        let ns = |n: Option<u64>| n.map(|n| Value::from(n as f64 / 1e9));
+        let s = &self.server;
+        put("ttft", self.ttft.map(secs));
+        put("e2e", Some(secs(self.e2e)));
+        if !self.itl.is_empty() {
+            let total: Duration = self.itl.iter().sum();
+            put("itl_mean", Some(secs(total / self.itl.len() as u32)));
+            put("itl_max", self.itl.iter().max().copied().map(secs));
+        }
+        if self.stream {
+            put("chunks", Some(self.chunks.into()));
+        }
+        put("output_tokens", self.output_tokens.map(Value::from));
+        put("tokens_per_s", self.client_tokens_per_s.map(Value::from));
+        put("server_tokens_per_s", self.server_tokens_per_s.map(Value::from));
+        put("eval_count", s.eval_count.map(Value::from));
+        put("eval_duration", ns(s.eval_duration_ns));
+        put("prompt_eval_count", s.prompt_eval_count.map(Value::from));
+        put("prompt_eval_duration", ns(s.prompt_eval_duration_ns));
+        put("load_duration", ns(s.load_duration_ns));
+        put("total_duration", ns(s.total_duration_ns));
+        put("prompt_tokens", s.prompt_tokens.map(Value::from));
+        put("completion_tokens", s.completion_tokens.map(Value::from));
+        put("done_reason", s.done_reason.clone().map(Value::from));
+        m
+    }
+}
+
+/// What a pull step saw.
+#[derive(Debug, Clone, Serialize)]
+pub struct PullObservation {
+    pub model: String,
+    /// True when `ensure` found the model already listed and nothing was pulled.
+    pub already_present: bool,
+    /// The distinct status lines, in order ("pulling manifest", ..., "success").
+    pub statuses: Vec<String>,
+    pub bytes_total: u64,
+    pub bytes_completed: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(with = "secs")]
+    pub elapsed: Duration,
+}
+
+/// The models a server listed, and what the step required of them.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelsObservation {
+    pub url: String,
+    pub listed: Vec<String>,
+    pub present: Vec<String>,
+    pub absent: Vec<String>,
+    #[serde(with = "secs")]
+    pub elapsed: Duration,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -178,6 +280,27 @@ impl RunRecord {
 
     pub fn failed(&self) -> bool {
         self.count(Status::Failed) > 0
+    }
+}
+
+mod opt_secs {
+    use serde::Serializer;
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+mod secs_list {
+    use serde::Serializer;
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(d.iter().map(Duration::as_secs_f64))
     }
 }
 

@@ -59,6 +59,14 @@ impl Redactor {
                 e.stdout = self.text(&e.stdout);
                 e.stderr = self.text(&e.stderr);
             }
+            Observation::Llm(l) => {
+                l.url = self.text(&l.url);
+                l.text = self.text(&l.text);
+                l.error = l.error.as_deref().map(|e| self.text(e));
+                l.problems = l.problems.iter().map(|p| self.text(p)).collect();
+            }
+            Observation::Pull(p) => p.error = p.error.as_deref().map(|e| self.text(e)),
+            Observation::Models(m) => m.url = self.text(&m.url),
             Observation::Tcp(_) => {}
         }
         obs

@@ -135,9 +135,13 @@ pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedS
             None
         }
     };
+    // Secrets: the values of `secrets:` variables, and the target's API key.
     let secret_values = doc
         .as_ref()
-        .map(|d| d.secrets.iter().filter_map(|n| scope.text_of(n)).filter(|v| !v.is_empty()).collect())
+        .map(|d| {
+            let named = d.secrets.iter().filter_map(|n| scope.text_of(n));
+            named.chain(d.target.api_key.clone()).filter(|v| !v.is_empty()).collect()
+        })
         .unwrap_or_default();
     let tests = match resolved.get("tests").map(|n| &n.value) {
         Some(Value::Seq(items)) => items.clone(),

@@ -1,6 +1,7 @@
 //! Stage 2, plan: loaded suites → concrete tests, with `for_each` expanded, names made
 //! unique, filters applied and every setting resolved. Pure: no I/O.
 
+mod checks;
 pub mod template;
 
 use crate::load::LoadedSuite;
@@ -237,9 +238,9 @@ fn resolve(
             return Err(errors);
         }
     };
-    check_step(&step, node, &mut errors);
+    checks::check_step(&step, suite.doc.target.api, node, &mut errors);
     let expect = spec.expect.clone().unwrap_or_default();
-    check_expect(&expect, &step, node, &mut errors);
+    checks::check_expect(&expect, &step, node, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -278,82 +279,4 @@ fn resolve(
         location: format!("{}:{}:{}", suite.source.name, node.span.line, node.span.col),
         params,
     })
-}
-
-fn check_step(step: &Step, node: &Node, errors: &mut Vec<DeError>) {
-    let at = |key: &str| node.get(step.kind()).and_then(|s| s.get(key)).map(|n| n.span);
-    match step {
-        Step::Http(h) => {
-            if h.path.is_some() == h.url.is_some() {
-                errors.push(DeError {
-                    message: "an http step needs exactly one of `path` (joined to the target url) or `url`"
-                        .to_string(),
-                    span: node.get("http").map(|n| n.span),
-                });
-            }
-            if h.json.is_some() && h.body.is_some() {
-                errors.push(DeError {
-                    message: "an http step takes `json` or `body`, not both".to_string(),
-                    span: at("body"),
-                });
-            }
-        }
-        Step::Exec(e) if e.command.is_empty() => errors.push(DeError {
-            message: "`exec.command` is empty: give the program and its arguments, e.g. [systemctl, is-active, ollama]"
-                .to_string(),
-            span: at("command"),
-        }),
-        _ => {}
-    }
-}
-
-fn check_expect(expect: &Expect, step: &Step, node: &Node, errors: &mut Vec<DeError>) {
-    let kind = step.kind();
-    let mut wrong = |field: &str, applies: &str| {
-        let span = node.get("expect").and_then(|e| e.entry(field)).map(|(k, _)| k.span);
-        errors.push(DeError {
-            message: format!("`expect.{field}` applies to {applies}, but this test's step is `{kind}`"),
-            span,
-        });
-    };
-    let http = matches!(step, Step::Http(_));
-    let exec = matches!(step, Step::Exec(_));
-    if !http {
-        if expect.status.is_some() {
-            wrong("status", "http steps");
-        }
-        if !expect.headers.is_empty() {
-            wrong("headers", "http steps");
-        }
-        if expect.body.is_some() {
-            wrong("body", "http steps");
-        }
-    }
-    if !exec {
-        for (field, set) in [
-            ("exit_code", expect.exit_code.is_some()),
-            ("stdout", expect.stdout.is_some()),
-            ("stderr", expect.stderr.is_some()),
-        ] {
-            if set {
-                wrong(field, "exec steps");
-            }
-        }
-    }
-    if !http && !exec && !expect.json.is_empty() {
-        wrong("json", "http and exec steps");
-    }
-    for path in expect.json.keys() {
-        if let Err(e) = serde_json_path::JsonPath::parse(path) {
-            let span = node
-                .get("expect")
-                .and_then(|e| e.get("json"))
-                .and_then(|j| j.entry(path))
-                .map(|(k, _)| k.span);
-            errors.push(DeError {
-                message: format!("`{path}` is not a valid JSONPath (RFC 9535, e.g. $.models[0].name): {e}"),
-                span,
-            });
-        }
-    }
 }

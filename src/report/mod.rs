@@ -28,6 +28,12 @@ pub enum Event<'a> {
         suite: &'a str,
         name: &'a str,
     },
+    /// A long step's progress (bytes of a model pull).
+    Progress {
+        name: &'a str,
+        done: u64,
+        total: u64,
+    },
     TestFinished {
         result: &'a TestResult,
     },

@@ -1,12 +1,16 @@
-//! The built-in simulator: an Ollama-compatible server with realistic, configurable timings.
+//! The built-in simulator: Ollama's API and the OpenAI-compatible one, with realistic,
+//! configurable timings and injectable faults.
 //!
 //! It is how hxrun's own tests stay hermetic and how a user tries hxrun without a GPU. Tokens
 //! are paced on absolute deadlines (first token after load time + TTFT, then one per
 //! 1/tokens_per_s), and the metric fields it reports agree with that pacing, so a client's
 //! measurements can be checked against it.
 
+mod answer;
+mod lifecycle;
 pub mod models;
 mod ollama;
+mod openai;
 mod state;
 pub mod text;
 
@@ -31,6 +35,26 @@ pub struct SimConfig {
     pub load_time: Duration,
     /// What /api/version reports.
     pub version: String,
+    /// Names `/api/pull` can fetch besides the installed models.
+    pub registry: Vec<String>,
+    /// Download speed of a simulated pull.
+    pub pull_bytes_per_s: f64,
+    /// When set, the /v1 endpoints require `Authorization: Bearer <key>`.
+    pub api_key: Option<String>,
+    pub faults: Faults,
+}
+
+/// Misbehaviour to inject, so tests can prove hxrun catches it. Applies to streamed answers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// After this many content chunks, pause this long before the next.
+    pub stall: Option<(usize, Duration)>,
+    /// End the stream after this many content chunks, with no final object or `[DONE]`.
+    pub truncate_after: Option<usize>,
+    /// Send invalid JSON in place of this content chunk (1-based).
+    pub garble_chunk: Option<usize>,
+    /// Report `eval_duration` multiplied by this (a server whose timings lie).
+    pub eval_duration_scale: Option<f64>,
 }
 
 impl Default for SimConfig {
@@ -41,6 +65,13 @@ impl Default for SimConfig {
             ttft: Duration::from_millis(40),
             load_time: Duration::from_millis(250),
             version: "0.11.4".to_string(),
+            registry: ["llama3.1:8b", "qwen2.5:7b", "mistral:7b", "nomic-embed-text:latest"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            pull_bytes_per_s: 2.0e9,
+            api_key: None,
+            faults: Faults::default(),
         }
     }
 }
@@ -100,5 +131,6 @@ impl Drop for SimServer {
 
 /// The simulator's routes.
 pub fn router(config: SimConfig) -> Router {
-    ollama::routes(SimState::new(config))
+    let state = SimState::new(config);
+    ollama::routes(state.clone()).merge(openai::routes(state))
 }

@@ -1,18 +1,17 @@
 //! Ollama's API, as its documentation describes it: `/`, `/api/version`, `/api/tags`,
 //! `/api/ps`, `/api/show`, `/api/generate` and `/api/chat` (NDJSON streaming or one object).
 
+use super::answer::Answer;
+use super::lifecycle;
 use super::models::SimModel;
 use super::state::{KeepAlive, SimState};
-use super::text;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures_util::stream;
 use serde_json::{Value, json};
-use std::convert::Infallible;
 use std::time::Duration;
 use tokio::time::{Instant, sleep_until};
 
@@ -25,6 +24,8 @@ pub fn routes(state: SimState) -> Router {
         .route("/api/show", post(show))
         .route("/api/generate", post(generate))
         .route("/api/chat", post(chat))
+        .route("/api/pull", post(lifecycle::pull))
+        .route("/api/embed", post(lifecycle::embed))
         .with_state(state)
 }
 
@@ -36,14 +37,13 @@ async fn version(State(s): State<SimState>) -> Json<Value> {
     Json(json!({ "version": s.config.version }))
 }
 
-fn now_text() -> String {
+pub fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 async fn tags(State(s): State<SimState>) -> Json<Value> {
     let models: Vec<Value> = s
-        .config
-        .models
+        .installed()
         .iter()
         .map(|m| {
             json!({
@@ -79,7 +79,7 @@ async fn ps(State(s): State<SimState>) -> Json<Value> {
 }
 
 /// An error answer, shaped as Ollama's: `{"error": "..."}` with a 4xx/5xx status.
-struct ApiError(StatusCode, String);
+pub struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -87,17 +87,17 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
+pub fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
     ApiError(status, message.into())
 }
 
 /// Parses a JSON request body, answering as Ollama does when it cannot.
-fn parse(body: &Bytes) -> Result<Value, ApiError> {
+pub fn parse(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice::<Value>(body)
         .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid request body: {e}")))
 }
 
-fn model_of<'a>(s: &'a SimState, req: &Value) -> Result<&'a SimModel, ApiError> {
+pub fn model_of(s: &SimState, req: &Value) -> Result<SimModel, ApiError> {
     let name = req
         .get("model")
         .or_else(|| req.get("name"))
@@ -141,54 +141,34 @@ async fn chat(State(s): State<SimState>, body: Bytes) -> Response {
     respond(s, body, Kind::Chat).await
 }
 
-/// One generation, planned up front: when each token is due and what the metrics say.
-struct Job {
-    model: String,
-    kind: Kind,
-    tokens: Vec<String>,
-    done_reason: &'static str,
-    prompt_tokens: usize,
-    start: Instant,
-    load: Duration,
-    ttft: Duration,
-    per_token: Duration,
+/// One NDJSON object of an answer: a token chunk, or the final object with the metrics.
+fn object(a: &Answer, kind: Kind, content: &str, done: bool) -> Value {
+    let mut v = match kind {
+        Kind::Generate => {
+            json!({ "model": a.model, "created_at": now_text(), "response": content, "done": done })
+        }
+        Kind::Chat => json!({
+            "model": a.model, "created_at": now_text(),
+            "message": { "role": "assistant", "content": content }, "done": done,
+        }),
+    };
+    if done {
+        let obj = v.as_object_mut().expect("an answer object is a JSON object");
+        obj.insert("done_reason".into(), a.done_reason.into());
+        obj.insert("total_duration".into(), nanos(a.total_duration()).into());
+        obj.insert("load_duration".into(), nanos(a.load).into());
+        if !a.tokens.is_empty() {
+            obj.insert("prompt_eval_count".into(), a.prompt_tokens.into());
+            obj.insert("prompt_eval_duration".into(), nanos(a.ttft).into());
+            obj.insert("eval_count".into(), a.tokens.len().into());
+            obj.insert("eval_duration".into(), nanos(a.eval_duration()).into());
+        }
+    }
+    v
 }
 
-impl Job {
-    /// When token `i` (0-based) is due: after load, prompt evaluation and i+1 token times.
-    fn due(&self, i: usize) -> Instant {
-        self.start + self.load + self.ttft + self.per_token * (i as u32 + 1)
-    }
-
-    fn end(&self) -> Instant {
-        if self.tokens.is_empty() { self.start + self.load } else { self.due(self.tokens.len() - 1) }
-    }
-
-    fn chunk(&self, content: &str, done: bool) -> Value {
-        let mut v = match self.kind {
-            Kind::Generate => {
-                json!({ "model": self.model, "created_at": now_text(), "response": content, "done": done })
-            }
-            Kind::Chat => json!({
-                "model": self.model, "created_at": now_text(),
-                "message": { "role": "assistant", "content": content }, "done": done,
-            }),
-        };
-        if done {
-            let eval = self.per_token * self.tokens.len() as u32;
-            let obj = v.as_object_mut().expect("chunk is an object");
-            obj.insert("done_reason".into(), self.done_reason.into());
-            obj.insert("total_duration".into(), (self.start.elapsed().as_nanos() as u64).into());
-            obj.insert("load_duration".into(), (self.load.as_nanos() as u64).into());
-            if !self.tokens.is_empty() {
-                obj.insert("prompt_eval_count".into(), self.prompt_tokens.into());
-                obj.insert("prompt_eval_duration".into(), (self.ttft.as_nanos() as u64).into());
-                obj.insert("eval_count".into(), self.tokens.len().into());
-                obj.insert("eval_duration".into(), (eval.as_nanos() as u64).into());
-            }
-        }
-        v
-    }
+fn nanos(d: Duration) -> u64 {
+    d.as_nanos() as u64
 }
 
 fn line(v: &Value) -> Bytes {
@@ -204,71 +184,43 @@ async fn respond(s: SimState, body: Bytes, kind: Kind) -> Response {
         Err(e) => return e.into_response(),
     };
     let model = match model_of(&s, &req) {
-        Ok(m) => m.name.clone(),
+        Ok(m) => m.name,
         Err(e) => return e.into_response(),
     };
     let prompt = match kind {
         Kind::Generate => req.get("prompt").and_then(Value::as_str).unwrap_or("").to_string(),
-        Kind::Chat => req
-            .get("messages")
-            .and_then(Value::as_array)
-            .and_then(|m| m.iter().rev().find(|m| m.get("role").and_then(Value::as_str) == Some("user")))
-            .and_then(|m| m.get("content"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
+        Kind::Chat => last_user_message(&req),
     };
     let keep = KeepAlive::parse(req.get("keep_alive"));
     let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(true);
-    let load = s.acquire(&model, keep);
     let num_predict =
         req.pointer("/options/num_predict").and_then(Value::as_i64).filter(|n| *n >= 0).map(|n| n as usize);
+    let answer = Answer::plan(&s, &model, &prompt, num_predict, keep, start);
 
-    // An empty prompt only loads (or, with keep_alive 0, unloads) the model.
-    let (tokens, done_reason) = if prompt.is_empty() {
-        (Vec::new(), if keep == KeepAlive::Unload { "unload" } else { "load" })
-    } else {
-        let (mut tokens, cut) = text::answer(&prompt, num_predict);
-        let trailing = &s.model(&model).map(|m| m.trailing.clone()).unwrap_or_default();
-        if !cut && !trailing.is_empty() {
-            tokens.push(trailing.clone());
-        }
-        (tokens, if cut { "length" } else { "stop" })
-    };
-    let job = Job {
-        model,
-        kind,
-        prompt_tokens: text::tokenize(&prompt).len().max(1),
-        tokens,
-        done_reason,
-        start,
-        load,
-        ttft: s.config.ttft,
-        per_token: Duration::from_secs_f64(1.0 / s.config.tokens_per_s.max(1e-3)),
-    };
-
-    if !stream || job.tokens.is_empty() {
-        sleep_until(job.end()).await;
-        let mut v = job.chunk(&job.tokens.concat(), true);
-        if kind == Kind::Chat && job.tokens.is_empty() {
-            v["message"]["content"] = "".into();
-        }
-        return Json(v).into_response();
+    // An empty prompt only loads (or, with keep_alive 0, unloads) the model: one object.
+    if !stream || answer.tokens.is_empty() {
+        sleep_until(answer.end()).await;
+        return Json(object(&answer, kind, &answer.text(), true)).into_response();
     }
-    let body = stream::unfold((job, 0usize), |(job, i)| async move {
-        if i > job.tokens.len() {
-            return None;
-        }
-        let bytes = if i < job.tokens.len() {
-            sleep_until(job.due(i)).await;
-            line(&job.chunk(&job.tokens[i], false))
-        } else {
-            line(&job.chunk("", true))
-        };
-        Some((Ok::<_, Infallible>(bytes), (job, i + 1)))
-    });
+    let tail = vec![line(&object(&answer, kind, "", true))];
+    let body = answer.stream(
+        |_, token| line(&object(&answer, kind, token, false)),
+        tail,
+        Bytes::from_static(b"{\"model\": oops\n"),
+    );
     Response::builder()
         .header(header::CONTENT_TYPE, "application/x-ndjson")
-        .body(Body::from_stream(body))
+        .body(body)
         .expect("static response parts are valid")
+}
+
+/// The content of the last user message of a chat request.
+pub fn last_user_message(req: &Value) -> String {
+    req.get("messages")
+        .and_then(Value::as_array)
+        .and_then(|m| m.iter().rev().find(|m| m.get("role").and_then(Value::as_str) == Some("user")))
+        .and_then(|m| m.get("content"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }

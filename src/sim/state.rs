@@ -1,4 +1,5 @@
-//! Which models the simulator has "loaded", and for how long (Ollama's keep_alive).
+//! The simulator's mutable state: which models are installed (pull adds some) and which are
+//! "loaded", and for how long (Ollama's keep_alive).
 
 use super::{SimConfig, SimModel};
 use std::collections::HashMap;
@@ -11,6 +12,7 @@ const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(300);
 #[derive(Clone)]
 pub struct SimState {
     pub config: Arc<SimConfig>,
+    installed: Arc<Mutex<Vec<SimModel>>>,
     loaded: Arc<Mutex<HashMap<String, Option<Instant>>>>,
 }
 
@@ -45,13 +47,26 @@ impl KeepAlive {
 
 impl SimState {
     pub fn new(config: SimConfig) -> Self {
-        SimState { config: Arc::new(config), loaded: Arc::new(Mutex::new(HashMap::new())) }
+        let installed = Arc::new(Mutex::new(config.models.clone()));
+        SimState { config: Arc::new(config), installed, loaded: Arc::new(Mutex::new(HashMap::new())) }
     }
 
-    pub fn model(&self, name: &str) -> Option<&SimModel> {
-        // Ollama accepts a bare name for the :latest tag.
-        let full = if name.contains(':') { name.to_string() } else { format!("{name}:latest") };
-        self.config.models.iter().find(|m| m.name == name || m.name == full)
+    /// An installed model by name; Ollama accepts a bare name for the `:latest` tag.
+    pub fn model(&self, name: &str) -> Option<SimModel> {
+        let full = full_name(name);
+        self.installed.lock().expect("sim state lock").iter().find(|m| m.name == full).cloned()
+    }
+
+    pub fn installed(&self) -> Vec<SimModel> {
+        self.installed.lock().expect("sim state lock").clone()
+    }
+
+    /// Adds a pulled model (a no-op when it is already installed).
+    pub fn install(&self, model: SimModel) {
+        let mut installed = self.installed.lock().expect("sim state lock");
+        if !installed.iter().any(|m| m.name == model.name) {
+            installed.push(model);
+        }
     }
 
     /// Marks the model in use; returns the load time the request must pay (zero if warm).
@@ -90,6 +105,11 @@ impl SimState {
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     }
+}
+
+/// `phi3` → `phi3:latest`.
+pub fn full_name(name: &str) -> String {
+    if name.contains(':') { name.to_string() } else { format!("{name}:latest") }
 }
 
 #[cfg(test)]

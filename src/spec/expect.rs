@@ -12,8 +12,8 @@ use std::fmt;
 
 /// Expectations on a step's result. Every field given must hold.
 ///
-/// Without `status`, an http step must answer 2xx; without `exit_code`, an exec step must
-/// exit 0.
+/// Without `status`, an http or LLM step must answer 2xx; without `exit_code`, an exec step
+/// must exit 0.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
@@ -37,6 +37,14 @@ pub struct Expect {
     pub stdout: Option<TextMatch>,
     /// Standard error of an exec step.
     pub stderr: Option<TextMatch>,
+    /// The answer text of a generate or chat step.
+    pub text: Option<TextMatch>,
+    /// Recorded figures of a generate or chat step: `ttft: "< 2s"`, `eval_count: "> 0"`,
+    /// `tokens_per_s: ">= 20"`, `load_duration: "< 5s"`, `done_reason: stop`.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, JsonMatch>,
+    /// Client-measured vs server-reported figures within a tolerance (stream mode).
+    pub agree: Option<super::llm::Agree>,
 }
 
 /// Matchers on text. All given must hold.

@@ -5,6 +5,7 @@
 //! (`hxrun schema`) is generated from these types and their doc comments.
 
 pub mod expect;
+pub mod llm;
 pub mod step;
 pub mod values;
 
@@ -14,6 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub use expect::{Expect, JsonMatch, JsonMatchFull, JsonType, TextMatch};
+pub use llm::{Agree, ChatStep, GenerateStep, Message, ModelsStep, PullStep, Tolerance, UnloadStep};
 pub use step::{ExecStep, HttpStep, Step, TcpStep};
 pub use values::{CodeMatch, Comparison, Skip, Unit};
 
@@ -76,11 +78,14 @@ pub struct Target {
     /// The API the server speaks.
     #[serde(default)]
     pub api: Api,
+    /// API key sent as `Authorization: Bearer <key>`, e.g. ${OPENAI_API_KEY}. Never written
+    /// to any report.
+    pub api_key: Option<String>,
 }
 
 impl Default for Target {
     fn default() -> Self {
-        Target { url: default_url(), api: Api::default() }
+        Target { url: default_url(), api: Api::default(), api_key: None }
     }
 }
 
@@ -118,7 +123,8 @@ pub struct Defaults {
     pub headers: BTreeMap<String, String>,
 }
 
-/// One test. It has a name, exactly one step (http, tcp or exec) and optional expectations.
+/// One test. It has a name, exactly one step (http, tcp, exec, generate, chat, pull, models
+/// or unload) and optional expectations.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestSpec {
@@ -150,12 +156,22 @@ pub struct TestSpec {
     pub tcp: Option<TcpStep>,
     /// A command to run.
     pub exec: Option<ExecStep>,
+    /// A completion from a prompt (stream or not).
+    pub generate: Option<GenerateStep>,
+    /// A chat completion (stream or not).
+    pub chat: Option<ChatStep>,
+    /// Pull (download) a model.
+    pub pull: Option<PullStep>,
+    /// Check which models the server lists.
+    pub models: Option<ModelsStep>,
+    /// Unload a model from memory.
+    pub unload: Option<UnloadStep>,
     /// What must hold afterwards.
     pub expect: Option<Expect>,
 }
 
 /// The step-kind keys a test may use, in the order the docs list them.
-pub const STEP_KINDS: &[&str] = &["http", "tcp", "exec"];
+pub const STEP_KINDS: &[&str] = &["http", "tcp", "exec", "generate", "chat", "pull", "models", "unload"];
 
 impl TestSpec {
     /// The test's steps; the planner rejects tests with none or several.
@@ -169,6 +185,21 @@ impl TestSpec {
         }
         if let Some(s) = &self.exec {
             steps.push(Step::Exec(s.clone()));
+        }
+        if let Some(s) = &self.generate {
+            steps.push(Step::Generate(s.clone()));
+        }
+        if let Some(s) = &self.chat {
+            steps.push(Step::Chat(s.clone()));
+        }
+        if let Some(s) = &self.pull {
+            steps.push(Step::Pull(s.clone()));
+        }
+        if let Some(s) = &self.models {
+            steps.push(Step::Models(s.clone()));
+        }
+        if let Some(s) = &self.unload {
+            steps.push(Step::Unload(s.clone()));
         }
         steps
     }

@@ -1,5 +1,6 @@
 //! The step kinds a test can run: what to do, not how (that is `execute/`).
 
+use super::llm::{ChatStep, GenerateStep, ModelsStep, PullStep, UnloadStep};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -68,6 +69,11 @@ pub enum Step {
     Http(HttpStep),
     Tcp(TcpStep),
     Exec(ExecStep),
+    Generate(GenerateStep),
+    Chat(ChatStep),
+    Pull(PullStep),
+    Models(ModelsStep),
+    Unload(UnloadStep),
 }
 
 impl Step {
@@ -77,6 +83,16 @@ impl Step {
             Step::Http(_) => "http",
             Step::Tcp(_) => "tcp",
             Step::Exec(_) => "exec",
+            Step::Generate(_) => "generate",
+            Step::Chat(_) => "chat",
+            Step::Pull(_) => "pull",
+            Step::Models(_) => "models",
+            Step::Unload(_) => "unload",
         }
+    }
+
+    /// Whether the step asks a model for an answer (so `text`, `metrics`, `agree` apply).
+    pub fn is_llm(&self) -> bool {
+        matches!(self, Step::Generate(_) | Step::Chat(_))
     }
 }

@@ -1,0 +1,142 @@
+//! Verdicts on LLM steps: status and stream integrity, the answer text, recorded figures,
+//! client/server agreement; and on pulls and model lists.
+
+use super::{fail, json, pass, text};
+use crate::execute::record::{AssertionResult, LlmObservation, ModelsObservation, PullObservation};
+use crate::protocol::same_model;
+use crate::spec::{CodeMatch, Expect, Tolerance, llm::METRICS};
+
+pub fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<AssertionResult>) {
+    let status = expect.status.clone().unwrap_or_else(|| CodeMatch { any_of: vec!["2xx".into()] });
+    if !status.matches(i64::from(o.status)) {
+        let why = o.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+        out.push(fail("status", format!("POST {} answered {} (expected {status}){why}", o.url, o.status)));
+        return;
+    }
+    out.push(pass("status"));
+    if !(200..300).contains(&o.status) {
+        // An expected error status: the body is an error, not an answer to check.
+        return;
+    }
+    if o.problems.is_empty() {
+        out.push(pass("stream"));
+    }
+    for p in &o.problems {
+        out.push(fail("stream", format!("stream: {p}")));
+    }
+    if let Some(m) = &expect.text {
+        out.extend(text::check("text", m, &o.text));
+    }
+    let metrics = o.metrics();
+    for (name, m) in &expect.metrics {
+        let why_missing = || {
+            let mode = if o.stream { "this stream" } else { "a non-stream answer (set `stream: true`)" };
+            format!("{name}: not recorded for {mode}: the server or mode does not provide it")
+        };
+        out.extend(json::check_value(
+            name,
+            &format!("metrics {name}"),
+            m,
+            metrics.get(name).cloned(),
+            why_missing,
+        ));
+    }
+    if let Some(agree) = &expect.agree {
+        if let Some(t) = &agree.tokens_per_s {
+            out.push(agreement(
+                "tokens_per_s",
+                t,
+                o.client_tokens_per_s,
+                o.server_tokens_per_s,
+                "client",
+                "server",
+            ));
+        }
+        if let Some(t) = &agree.tokens {
+            let chunks = o.stream.then_some(o.chunks as f64);
+            out.push(agreement(
+                "tokens",
+                t,
+                chunks,
+                o.server.output_tokens().map(|n| n as f64),
+                "content chunks",
+                "server token count",
+            ));
+        }
+    }
+}
+
+fn agreement(
+    what: &str,
+    tol: &Tolerance,
+    client: Option<f64>,
+    server: Option<f64>,
+    client_name: &str,
+    server_name: &str,
+) -> AssertionResult {
+    let label = format!("agree {what}");
+    match (client, server) {
+        (Some(c), Some(s)) if tol.allows(c, s) => pass(label),
+        (Some(c), Some(s)) => {
+            let off = if s != 0.0 { format!(" ({:+.1}%)", (c - s) / s * 100.0) } else { String::new() };
+            fail(
+                label,
+                format!(
+                    "agree.{what}: {client_name} {c:.2} vs {server_name} {s:.2}{off}, beyond the tolerance {tol}: \
+                     the server's (or a proxy's) figures do not match what the client saw"
+                ),
+            )
+        }
+        _ => fail(
+            label,
+            format!(
+                "agree.{what}: needs both the {client_name} and the {server_name} (stream mode, and a server that reports them)"
+            ),
+        ),
+    }
+}
+
+pub fn check_pull(o: &PullObservation, out: &mut Vec<AssertionResult>) {
+    out.push(match (&o.error, o.already_present, o.statuses.last()) {
+        (Some(e), _, _) => fail("pull", format!("pull {}: the server reported an error: {e}", o.model)),
+        (None, true, _) => pass("pull"),
+        (None, false, Some(last)) if last == "success" => pass("pull"),
+        (None, false, last) => fail(
+            "pull",
+            format!(
+                "pull {}: the stream ended without \"success\" (last status: {})",
+                o.model,
+                last.map_or("none".to_string(), |s| format!("\"{s}\""))
+            ),
+        ),
+    });
+}
+
+pub fn check_models(o: &ModelsObservation, out: &mut Vec<AssertionResult>) {
+    let listed = |m: &String| o.listed.iter().any(|l| same_model(l, m));
+    let missing: Vec<&String> = o.present.iter().filter(|m| !listed(m)).collect();
+    let unwanted: Vec<&String> = o.absent.iter().filter(|m| listed(m)).collect();
+    let shown = if o.listed.is_empty() { "nothing".to_string() } else { o.listed.join(", ") };
+    out.push(if missing.is_empty() {
+        pass("models.present")
+    } else {
+        let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+        fail(
+            "models.present",
+            format!("models: {} not listed by the server (it lists {shown})", names.join(", ")),
+        )
+    });
+    if !o.absent.is_empty() {
+        out.push(if unwanted.is_empty() {
+            pass("models.absent")
+        } else {
+            let names: Vec<&str> = unwanted.iter().map(|s| s.as_str()).collect();
+            fail("models.absent", format!("models: {} listed, but expected absent", names.join(", ")))
+        });
+    }
+}
+
+/// The metric names `expect.metrics` accepts.
+pub fn metric_names() -> Vec<&'static str> {
+    METRICS.iter().map(|(n, _)| *n).collect()
+}

@@ -1,0 +1,179 @@
+//! Model lifecycle steps: pull (with progress), the model list, unload.
+
+use super::http::{MAX_BODY, chain, describe, join_url};
+use super::record::{FailureKind, HttpObservation, ModelsObservation, PullObservation, StepError};
+use crate::protocol::{Protocol, same_model};
+use crate::spec::{ModelsStep, PullStep, UnloadStep};
+use futures_util::{StreamExt, TryStreamExt};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::Instant;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::codec::{FramedRead, LinesCodec};
+use tokio_util::io::StreamReader;
+
+/// Bytes done and total of a running download, for a progress bar.
+pub type Progress = UnboundedSender<(u64, u64)>;
+
+fn step_error(kind: FailureKind, message: String, detail: &str) -> StepError {
+    StepError { kind, message, detail: detail.to_string() }
+}
+
+/// The model names a server lists.
+pub async fn list_models(
+    client: &reqwest::Client,
+    protocol: &dyn Protocol,
+    base_url: &str,
+    api_key: Option<&str>,
+) -> Result<(String, Vec<String>), StepError> {
+    let url = join_url(base_url, protocol.models_path());
+    let detail = format!("GET {url}");
+    let mut req = client.get(&url);
+    if let Some(key) = api_key {
+        req = req.bearer_auth(key);
+    }
+    let resp =
+        req.send().await.map_err(|e| step_error(FailureKind::Connection, describe(&e, &url), &detail))?;
+    let status = resp.status();
+    let body = resp.text().await.map_err(|e| step_error(FailureKind::Connection, chain(&e), &detail))?;
+    if !status.is_success() {
+        let why = protocol.error_text(&body).unwrap_or_else(|| super::detail::excerpt(&body, 200));
+        return Err(step_error(FailureKind::Error, format!("{detail} answered {status}: {why}"), &detail));
+    }
+    let v: Value = serde_json::from_str(&body).map_err(|e| {
+        step_error(FailureKind::Error, format!("{detail} did not answer JSON ({e})"), &detail)
+    })?;
+    Ok((url, protocol.model_names(&v)))
+}
+
+pub async fn models(
+    client: &reqwest::Client,
+    protocol: &dyn Protocol,
+    step: &ModelsStep,
+    base_url: &str,
+    api_key: Option<&str>,
+) -> Result<ModelsObservation, StepError> {
+    let started = Instant::now();
+    let (url, listed) = list_models(client, protocol, base_url, api_key).await?;
+    Ok(ModelsObservation {
+        url,
+        listed,
+        present: step.present.clone(),
+        absent: step.absent.clone(),
+        elapsed: started.elapsed(),
+    })
+}
+
+pub async fn pull(
+    client: &reqwest::Client,
+    protocol: &dyn Protocol,
+    step: &PullStep,
+    base_url: &str,
+    progress: &Progress,
+) -> Result<PullObservation, StepError> {
+    let started = Instant::now();
+    let mut obs = PullObservation {
+        model: step.model.clone(),
+        already_present: false,
+        statuses: Vec::new(),
+        bytes_total: 0,
+        bytes_completed: 0,
+        error: None,
+        elapsed: started.elapsed(),
+    };
+    if step.ensure {
+        let (_, listed) = list_models(client, protocol, base_url, None).await?;
+        if listed.iter().any(|m| same_model(m, &step.model)) {
+            obs.already_present = true;
+            obs.elapsed = started.elapsed();
+            return Ok(obs);
+        }
+    }
+    let url = join_url(base_url, "/api/pull");
+    let detail = format!("POST {url} (model {})", step.model);
+    let resp = client
+        .post(&url)
+        .json(&json!({ "model": step.model, "stream": true }))
+        .send()
+        .await
+        .map_err(|e| step_error(FailureKind::Connection, describe(&e, &url), &detail))?;
+    if !resp.status().is_success() {
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        obs.error = Some(format!(
+            "{status}: {}",
+            protocol.error_text(&body).unwrap_or_else(|| super::detail::excerpt(&body, 200))
+        ));
+        obs.elapsed = started.elapsed();
+        return Ok(obs);
+    }
+    // Layers are reported one after another, each with its own total.
+    let mut layers: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let reader = StreamReader::new(resp.bytes_stream().map_err(std::io::Error::other));
+    let mut lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_BODY));
+    while let Some(line) = lines.next().await {
+        let line = line.map_err(|e| {
+            step_error(FailureKind::Connection, format!("the pull stream broke off: {}", chain(&e)), &detail)
+        })?;
+        let Ok(v) = serde_json::from_str::<Value>(&line) else {
+            obs.error = Some(format!(
+                "the pull stream sent a line that is not JSON: {}",
+                super::detail::excerpt(&line, 120)
+            ));
+            break;
+        };
+        if let Some(e) = v.get("error") {
+            obs.error = Some(e.as_str().map_or_else(|| e.to_string(), str::to_string));
+            break;
+        }
+        let status = v.get("status").and_then(Value::as_str).unwrap_or_default().to_string();
+        if let (Some(total), Some(digest)) =
+            (v.get("total").and_then(Value::as_u64), v.get("digest").and_then(Value::as_str))
+        {
+            let done = v.get("completed").and_then(Value::as_u64).unwrap_or(0);
+            layers.insert(digest.to_string(), (done, total));
+            let (done, total) = layers.values().fold((0, 0), |(d, t), (ld, lt)| (d + ld, t + lt));
+            obs.bytes_completed = done;
+            obs.bytes_total = total;
+            let _ = progress.send((done, total));
+        }
+        if !status.is_empty() && obs.statuses.last() != Some(&status) {
+            obs.statuses.push(status);
+        }
+    }
+    obs.elapsed = started.elapsed();
+    Ok(obs)
+}
+
+/// Unloads a model: Ollama's documented empty request with `keep_alive: 0`.
+pub async fn unload(
+    client: &reqwest::Client,
+    step: &UnloadStep,
+    base_url: &str,
+) -> Result<HttpObservation, StepError> {
+    let url = join_url(base_url, "/api/generate");
+    let detail = format!("POST {url} (unload {})", step.model);
+    let started = Instant::now();
+    let resp = client
+        .post(&url)
+        .json(&json!({ "model": step.model, "keep_alive": 0 }))
+        .send()
+        .await
+        .map_err(|e| step_error(FailureKind::Connection, describe(&e, &url), &detail))?;
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let body = resp.text().await.map_err(|e| step_error(FailureKind::Connection, chain(&e), &detail))?;
+    Ok(HttpObservation {
+        method: "POST".to_string(),
+        url,
+        status,
+        headers,
+        body,
+        body_truncated: false,
+        elapsed: started.elapsed(),
+    })
+}

@@ -1,0 +1,328 @@
+//! Generate and chat steps: one request through the step's protocol, the answer measured as
+//! the field's tools measure it (TTFT, inter-chunk gaps, end-to-end, client tokens/s), and
+//! the stream's integrity checked as it arrives.
+
+use super::http::{MAX_BODY, chain, describe, join_url};
+use super::record::{FailureKind, LlmObservation, StepError};
+use crate::protocol::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat, same_model};
+use eventsource_stream::Eventsource;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use serde_json::Value;
+use std::time::Duration;
+use tokio::time::Instant;
+use tokio_util::codec::{FramedRead, LinesCodec};
+use tokio_util::io::StreamReader;
+
+/// Longest NDJSON line accepted (a final object with a long `context` stays well below).
+const MAX_LINE: usize = 4 * 1024 * 1024;
+
+/// Where to send a call and how.
+pub struct Request<'a> {
+    pub base_url: &'a str,
+    pub api_key: Option<&'a str>,
+    pub chunk_timeout: Option<Duration>,
+}
+
+pub async fn run(
+    client: &reqwest::Client,
+    protocol: &dyn Protocol,
+    call: LlmCall<'_>,
+    req: &Request<'_>,
+) -> Result<LlmObservation, StepError> {
+    let url = join_url(req.base_url, protocol.path(&call));
+    let stream = call.stream().unwrap_or_else(|| protocol.default_stream());
+    let detail = format!("POST {url} (model {}, stream {stream})", call.model());
+    let fail = |kind, message: String| StepError { kind, message, detail: detail.clone() };
+    let mut builder = client.post(&url).json(&protocol.body(&call, stream));
+    if let Some(key) = req.api_key {
+        builder = builder.bearer_auth(key);
+    }
+    let started = Instant::now();
+    let response = builder.send().await.map_err(|e| fail(FailureKind::Connection, describe(&e, &url)))?;
+    let mut rec = Recorder::new(started, call.model());
+    let mut obs = LlmObservation {
+        api: protocol.api(),
+        url: url.clone(),
+        model: call.model().to_string(),
+        stream,
+        status: response.status().as_u16(),
+        error: None,
+        text: String::new(),
+        chunks: 0,
+        ttft: None,
+        itl: Vec::new(),
+        e2e: Duration::ZERO,
+        output_tokens: None,
+        client_tokens_per_s: None,
+        server_tokens_per_s: None,
+        server: ServerFigures::default(),
+        problems: Vec::new(),
+    };
+    if !response.status().is_success() {
+        let body = read_body(response).await.map_err(|m| fail(FailureKind::Connection, m))?;
+        obs.error = Some(protocol.error_text(&body).unwrap_or_else(|| super::detail::excerpt(&body, 300)));
+        obs.e2e = started.elapsed();
+        return Ok(obs);
+    }
+    if stream {
+        match protocol.stream_format() {
+            StreamFormat::Ndjson => read_ndjson(response, protocol, &call, req.chunk_timeout, &mut rec).await,
+            StreamFormat::Sse => read_sse(response, protocol, &call, req.chunk_timeout, &mut rec).await,
+        }
+        rec.check_end(protocol);
+    } else {
+        let body = read_body(response).await.map_err(|m| fail(FailureKind::Connection, m))?;
+        match serde_json::from_str::<Value>(&body) {
+            Ok(v) => {
+                let frame = protocol.decode(&call, &v);
+                rec.text = frame.content.clone();
+                rec.take_figures(frame);
+            }
+            Err(e) => rec.problem(format!(
+                "the response is not valid JSON ({e}): {}",
+                super::detail::excerpt(&body, 200)
+            )),
+        }
+    }
+    obs.e2e = started.elapsed();
+    rec.finish(&mut obs);
+    Ok(obs)
+}
+
+async fn read_body(response: reqwest::Response) -> Result<String, String> {
+    let url = response.url().to_string();
+    let bytes =
+        response.bytes().await.map_err(|e| format!("the response from {url} broke off: {}", chain(&e)))?;
+    Ok(String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_BODY)]).into_owned())
+}
+
+/// The next item of a stream, or None when `chunk_timeout` passed first (recorded as a stall).
+async fn next_or_stall<S: Stream + Unpin>(
+    s: &mut S,
+    chunk_timeout: Option<Duration>,
+    rec: &mut Recorder,
+) -> Option<Option<S::Item>> {
+    match chunk_timeout {
+        None => Some(s.next().await),
+        Some(limit) => match tokio::time::timeout(limit, s.next()).await {
+            Ok(item) => Some(item),
+            Err(_) => {
+                rec.stalled(limit);
+                None
+            }
+        },
+    }
+}
+
+async fn read_ndjson(
+    response: reqwest::Response,
+    protocol: &dyn Protocol,
+    call: &LlmCall<'_>,
+    chunk_timeout: Option<Duration>,
+    rec: &mut Recorder,
+) {
+    let reader = StreamReader::new(response.bytes_stream().map_err(std::io::Error::other));
+    let mut lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_LINE));
+    let mut n = 0;
+    while let Some(item) = next_or_stall(&mut lines, chunk_timeout, rec).await {
+        let Some(line) = item else { break };
+        n += 1;
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                rec.problem(format!("stream line {n} could not be read: {}", chain(&e)));
+                break;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Value>(&line) {
+            Ok(v) => rec.message(protocol, call, &v, &format!("line {n}")),
+            Err(e) => {
+                rec.problem(format!(
+                    "stream line {n} is not valid JSON ({e}): {}",
+                    super::detail::excerpt(&line, 120)
+                ));
+                break;
+            }
+        }
+    }
+}
+
+async fn read_sse(
+    response: reqwest::Response,
+    protocol: &dyn Protocol,
+    call: &LlmCall<'_>,
+    chunk_timeout: Option<Duration>,
+    rec: &mut Recorder,
+) {
+    let mut events = response.bytes_stream().eventsource();
+    let mut n = 0;
+    while let Some(item) = next_or_stall(&mut events, chunk_timeout, rec).await {
+        let Some(event) = item else { break };
+        n += 1;
+        let event = match event {
+            Ok(e) => e,
+            Err(e) => {
+                rec.problem(format!("SSE event {n} could not be read: {e}"));
+                break;
+            }
+        };
+        if event.data.trim() == "[DONE]" {
+            rec.terminator(&format!("event {n}"));
+            continue;
+        }
+        match serde_json::from_str::<Value>(&event.data) {
+            Ok(v) => rec.message(protocol, call, &v, &format!("event {n}")),
+            Err(e) => {
+                rec.problem(format!(
+                    "SSE event {n} is not valid JSON ({e}): {}",
+                    super::detail::excerpt(&event.data, 120)
+                ));
+                break;
+            }
+        }
+    }
+}
+
+/// Everything observed while an answer arrives.
+struct Recorder {
+    started: Instant,
+    model: String,
+    arrivals: Vec<Instant>,
+    text: String,
+    figures: ServerFigures,
+    final_message: Option<Value>,
+    terminated: bool,
+    data_after_end: bool,
+    wrong_model: bool,
+    error: Option<String>,
+    problems: Vec<String>,
+}
+
+impl Recorder {
+    fn new(started: Instant, model: &str) -> Self {
+        Recorder {
+            started,
+            model: model.to_string(),
+            arrivals: Vec::new(),
+            text: String::new(),
+            figures: ServerFigures::default(),
+            final_message: None,
+            terminated: false,
+            data_after_end: false,
+            wrong_model: false,
+            error: None,
+            problems: Vec::new(),
+        }
+    }
+
+    fn problem(&mut self, p: String) {
+        self.problems.push(p);
+    }
+
+    fn ended(&self, protocol: &dyn Protocol) -> bool {
+        match protocol.stream_format() {
+            StreamFormat::Ndjson => self.final_message.is_some(),
+            StreamFormat::Sse => self.terminated,
+        }
+    }
+
+    fn message(&mut self, protocol: &dyn Protocol, call: &LlmCall, v: &Value, at: &str) {
+        if self.ended(protocol) && !self.data_after_end {
+            self.data_after_end = true;
+            self.problem(format!("data after the end of the stream ({at})"));
+        }
+        let frame = protocol.decode(call, v);
+        if !frame.content.is_empty() {
+            self.arrivals.push(Instant::now());
+            self.text.push_str(&frame.content);
+        }
+        if let Some(m) = &frame.model
+            && !same_model(m, &self.model)
+            && !self.wrong_model
+        {
+            self.wrong_model = true;
+            self.problem(format!(
+                "chunk model is \"{m}\" but the request asked for \"{}\" ({at})",
+                self.model
+            ));
+        }
+        if frame.is_final && self.final_message.is_none() {
+            self.final_message = Some(v.clone());
+        }
+        self.take_figures(frame);
+    }
+
+    fn take_figures(&mut self, frame: Frame) {
+        if let Some(e) = frame.error {
+            self.problem(format!("the server reported an error: {e}"));
+            self.error = Some(e);
+        }
+        self.figures.merge(frame.figures);
+    }
+
+    fn terminator(&mut self, at: &str) {
+        if self.terminated && !self.data_after_end {
+            self.data_after_end = true;
+            self.problem(format!("data after the end of the stream ({at})"));
+        }
+        self.terminated = true;
+    }
+
+    fn stalled(&mut self, limit: Duration) {
+        let since = self.arrivals.last().copied().unwrap_or(self.started);
+        let gap = since.elapsed();
+        let after = match self.arrivals.len() {
+            0 => "before the first chunk".to_string(),
+            n => format!("after chunk {n}"),
+        };
+        self.problem(format!(
+            "stream stalled: no chunk for {} {after} (chunk_timeout {})",
+            crate::spec::values::format_seconds(gap.as_secs_f64()),
+            humantime::format_duration(limit)
+        ));
+    }
+
+    /// Whether the stream ended the way the protocol says it must.
+    fn check_end(&mut self, protocol: &dyn Protocol) {
+        if self.problems.iter().any(|p| p.starts_with("stream stalled")) {
+            return;
+        }
+        let chunks = self.arrivals.len();
+        match (&self.final_message, protocol.stream_format()) {
+            (None, StreamFormat::Ndjson) => self.problem(format!(
+                "truncated: the stream ended after {chunks} content chunks without the final `done: true` object"
+            )),
+            (None, StreamFormat::Sse) => self.problem(format!(
+                "truncated: the stream ended after {chunks} content chunks without a `finish_reason`"
+            )),
+            (Some(v), _) => {
+                let problems = protocol.final_problems(v);
+                self.problems.extend(problems);
+            }
+        }
+        if protocol.stream_format() == StreamFormat::Sse && !self.terminated {
+            self.problem("the stream ended without the `data: [DONE]` terminator".to_string());
+        }
+    }
+
+    fn finish(self, obs: &mut LlmObservation) {
+        obs.chunks = self.arrivals.len();
+        obs.ttft = self.arrivals.first().map(|t| *t - self.started);
+        obs.itl = self.arrivals.windows(2).map(|w| w[1] - w[0]).collect();
+        obs.output_tokens = self.figures.output_tokens().or(obs.stream.then_some(obs.chunks as u64));
+        obs.client_tokens_per_s = match (self.arrivals.first(), self.arrivals.last(), obs.output_tokens) {
+            (Some(first), Some(last), Some(n)) if last > first && n > 1 => {
+                Some((n - 1) as f64 / (*last - *first).as_secs_f64())
+            }
+            _ => None,
+        };
+        obs.server_tokens_per_s = self.figures.tokens_per_s();
+        obs.text = self.text;
+        obs.server = self.figures;
+        obs.error = self.error;
+        obs.problems = self.problems;
+    }
+}

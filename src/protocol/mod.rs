@@ -1,0 +1,147 @@
+//! The wire formats of the servers hxrun speaks, behind one interface.
+//!
+//! Nothing outside this module knows an endpoint path, a body field or a chunk shape: the
+//! executor asks the protocol for a request body, hands it each decoded stream message, and
+//! records the neutral [`Frame`]s it gets back. Adding a server API means adding a file here.
+
+pub mod ollama;
+pub mod openai;
+
+use crate::spec::{Api, ChatStep, GenerateStep};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A generate or chat step, as the protocols see it.
+#[derive(Debug, Clone, Copy)]
+pub enum LlmCall<'a> {
+    Generate(&'a GenerateStep),
+    Chat(&'a ChatStep),
+}
+
+impl LlmCall<'_> {
+    pub fn model(&self) -> &str {
+        match self {
+            LlmCall::Generate(g) => &g.model,
+            LlmCall::Chat(c) => &c.model,
+        }
+    }
+
+    pub fn stream(&self) -> Option<bool> {
+        match self {
+            LlmCall::Generate(g) => g.stream,
+            LlmCall::Chat(c) => c.stream,
+        }
+    }
+
+    pub fn options(&self) -> &BTreeMap<String, Value> {
+        match self {
+            LlmCall::Generate(g) => &g.options,
+            LlmCall::Chat(c) => &c.options,
+        }
+    }
+}
+
+/// How a protocol frames a streamed answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFormat {
+    /// One JSON object per line (Ollama).
+    Ndjson,
+    /// Server-Sent Events with `data: {json}` and a `data: [DONE]` terminator (OpenAI).
+    Sse,
+}
+
+/// The server's own figures, as reported (durations in nanoseconds, as Ollama sends them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ServerFigures {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_duration_ns: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_eval_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_eval_duration_ns: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_duration_ns: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_duration_ns: Option<u64>,
+    /// Ollama's done_reason or OpenAI's finish_reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub done_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completion_tokens: Option<u64>,
+}
+
+impl ServerFigures {
+    /// Takes every figure `other` has (later chunks win).
+    pub fn merge(&mut self, other: ServerFigures) {
+        macro_rules! take {
+            ($($f:ident)*) => {$( if other.$f.is_some() { self.$f = other.$f; } )*};
+        }
+        take!(eval_count eval_duration_ns prompt_eval_count prompt_eval_duration_ns load_duration_ns
+              total_duration_ns done_reason prompt_tokens completion_tokens);
+    }
+
+    /// The server's output token count, whichever protocol reported it.
+    pub fn output_tokens(&self) -> Option<u64> {
+        self.eval_count.or(self.completion_tokens)
+    }
+
+    /// Server tokens/s = eval_count / eval_duration (Ollama's own timing).
+    pub fn tokens_per_s(&self) -> Option<f64> {
+        match (self.eval_count, self.eval_duration_ns) {
+            (Some(n), Some(d)) if d > 0 => Some(n as f64 / d as f64 * 1e9),
+            _ => None,
+        }
+    }
+}
+
+/// One decoded message of an answer (a stream chunk, or the whole non-stream body).
+#[derive(Debug, Clone, Default)]
+pub struct Frame {
+    /// The text this message adds.
+    pub content: String,
+    pub model: Option<String>,
+    /// The message that ends the answer (Ollama `done: true`, OpenAI a `finish_reason`).
+    pub is_final: bool,
+    pub figures: ServerFigures,
+    /// An error the server reported inside a 2xx stream.
+    pub error: Option<String>,
+}
+
+/// A server API.
+pub trait Protocol: Send + Sync {
+    fn api(&self) -> Api;
+    /// The endpoint path for a call.
+    fn path(&self, call: &LlmCall) -> &'static str;
+    /// The request body.
+    fn body(&self, call: &LlmCall, stream: bool) -> Value;
+    /// Whether the server streams when the request does not say.
+    fn default_stream(&self) -> bool;
+    fn stream_format(&self) -> StreamFormat;
+    /// Decodes one stream message or a whole non-stream body.
+    fn decode(&self, call: &LlmCall, message: &Value) -> Frame;
+    /// What is missing from the final message (Ollama's metric fields), if anything.
+    fn final_problems(&self, final_message: &Value) -> Vec<String>;
+    /// The error text of an error response body, if the body has the protocol's shape.
+    fn error_text(&self, body: &str) -> Option<String>;
+    /// Where the model list lives, and the names in it.
+    fn models_path(&self) -> &'static str;
+    fn model_names(&self, body: &Value) -> Vec<String>;
+}
+
+/// The implementation of an API.
+pub fn for_api(api: Api) -> &'static dyn Protocol {
+    match api {
+        Api::Ollama => &ollama::Ollama,
+        Api::Openai => &openai::OpenAi,
+    }
+}
+
+/// Model names compare without the implicit `:latest` tag.
+pub fn same_model(a: &str, b: &str) -> bool {
+    a.trim_end_matches(":latest") == b.trim_end_matches(":latest")
+}

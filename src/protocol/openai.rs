@@ -1,0 +1,131 @@
+//! OpenAI-compatible servers (vLLM, llama.cpp's llama-server, TGI, LM Studio, Ollama's /v1):
+//! `/v1/completions`, `/v1/chat/completions`, SSE streams ending in `data: [DONE]`,
+//! `/v1/models`.
+//!
+//! Generation parameters arrive with Ollama's names so one test body serves both APIs:
+//! `num_predict` becomes `max_tokens`; temperature, top_p, seed and stop keep their names; any
+//! other key passes through unchanged.
+
+use super::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat};
+use crate::spec::Api;
+use serde_json::{Map, Value, json};
+
+pub struct OpenAi;
+
+/// Ollama option names that OpenAI spells differently.
+const RENAMES: &[(&str, &str)] = &[("num_predict", "max_tokens")];
+
+impl Protocol for OpenAi {
+    fn api(&self) -> Api {
+        Api::Openai
+    }
+
+    fn path(&self, call: &LlmCall) -> &'static str {
+        match call {
+            LlmCall::Generate(_) => "/v1/completions",
+            LlmCall::Chat(_) => "/v1/chat/completions",
+        }
+    }
+
+    fn body(&self, call: &LlmCall, stream: bool) -> Value {
+        let mut body = Map::new();
+        body.insert("model".into(), call.model().into());
+        match call {
+            LlmCall::Generate(g) => {
+                body.insert("prompt".into(), g.prompt.clone().into());
+            }
+            LlmCall::Chat(c) => {
+                let messages: Vec<Value> =
+                    c.messages.iter().map(|m| json!({ "role": m.role, "content": m.content })).collect();
+                body.insert("messages".into(), messages.into());
+            }
+        }
+        for (k, v) in call.options() {
+            let key = RENAMES.iter().find(|(from, _)| from == k).map_or(k.as_str(), |(_, to)| to);
+            body.insert(key.to_string(), v.clone());
+        }
+        body.insert("stream".into(), stream.into());
+        if stream {
+            // Usage in a last chunk, where the server supports it, gives token counts to agree on.
+            body.insert("stream_options".into(), json!({ "include_usage": true }));
+        }
+        Value::Object(body)
+    }
+
+    fn default_stream(&self) -> bool {
+        false
+    }
+
+    fn stream_format(&self) -> StreamFormat {
+        StreamFormat::Sse
+    }
+
+    fn decode(&self, call: &LlmCall, v: &Value) -> Frame {
+        let choice = v.pointer("/choices/0");
+        let content = choice.and_then(|c| match call {
+            LlmCall::Generate(_) => c.get("text"),
+            // Streamed chat carries `delta`, a whole answer `message`.
+            LlmCall::Chat(_) => c.pointer("/delta/content").or_else(|| c.pointer("/message/content")),
+        });
+        let finish = choice.and_then(|c| c.get("finish_reason")).and_then(Value::as_str).map(str::to_string);
+        let usage = |k: &str| v.pointer(&format!("/usage/{k}")).and_then(Value::as_u64);
+        Frame {
+            content: content.and_then(Value::as_str).unwrap_or_default().to_string(),
+            model: v.get("model").and_then(Value::as_str).map(str::to_string),
+            is_final: finish.is_some(),
+            figures: ServerFigures {
+                done_reason: finish,
+                prompt_tokens: usage("prompt_tokens"),
+                completion_tokens: usage("completion_tokens"),
+                ..Default::default()
+            },
+            error: v.get("error").map(|e| {
+                e.get("message").and_then(Value::as_str).map_or_else(|| e.to_string(), str::to_string)
+            }),
+        }
+    }
+
+    fn final_problems(&self, _final_message: &Value) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn error_text(&self, body: &str) -> Option<String> {
+        let v: Value = serde_json::from_str(body).ok()?;
+        let e = v.get("error")?;
+        e.get("message").and_then(Value::as_str).or_else(|| e.as_str()).map(str::to_string)
+    }
+
+    fn models_path(&self) -> &'static str {
+        "/v1/models"
+    }
+
+    fn model_names(&self, body: &Value) -> Vec<String> {
+        body.get("data")
+            .and_then(Value::as_array)
+            .map(|ms| {
+                ms.iter().filter_map(|m| m.get("id").and_then(Value::as_str)).map(str::to_string).collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::GenerateStep;
+
+    #[test]
+    fn maps_ollama_option_names() {
+        let step: GenerateStep = serde_json::from_value(json!({
+            "model": "m", "prompt": "p",
+            "options": { "num_predict": 5, "temperature": 0, "top_k": 3 }
+        }))
+        .unwrap();
+        let body = OpenAi.body(&LlmCall::Generate(&step), true);
+        assert_eq!(body["max_tokens"], 5);
+        assert_eq!(body["temperature"], 0);
+        assert_eq!(body["top_k"], 3, "unknown options pass through");
+        assert_eq!(body["stream_options"]["include_usage"], true);
+        assert!(body.get("num_predict").is_none());
+    }
+}

@@ -1,0 +1,126 @@
+//! `/api/pull` (progress lines paced at the configured download speed) and `/api/embed`.
+
+use super::models::model_named;
+use super::ollama::{error, model_of, parse};
+use super::state::{SimState, full_name};
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream;
+use serde_json::{Value, json};
+use std::convert::Infallible;
+use std::time::Duration;
+use tokio::time::{Instant, sleep_until};
+
+/// Progress lines per layer while it downloads.
+const STEPS: u64 = 8;
+
+fn line(v: Value) -> Bytes {
+    let mut b = serde_json::to_vec(&v).expect("JSON values serialize");
+    b.push(b'\n');
+    Bytes::from(b)
+}
+
+pub async fn pull(State(s): State<SimState>, body: Bytes) -> Response {
+    let req = match parse(&body) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let Some(name) = req.get("model").or_else(|| req.get("name")).and_then(Value::as_str) else {
+        return error(StatusCode::BAD_REQUEST, "model is required").into_response();
+    };
+    let name = full_name(name);
+    let start = Instant::now();
+    let mut lines: Vec<(Instant, Bytes)> = vec![(start, line(json!({ "status": "pulling manifest" })))];
+    let known = s
+        .model(&name)
+        .or_else(|| s.config.registry.iter().any(|r| full_name(r) == name).then(|| model_named(&name)));
+    let Some(model) = known else {
+        lines.push((start, line(json!({ "error": "pull model manifest: file does not exist" }))));
+        return ndjson(lines);
+    };
+    let digest = format!("sha256:{}", model.digest());
+    let layers = [
+        (digest.as_str(), model.size_bytes),
+        ("sha256:4fa551d4f938f68b8c1e6afa9d28befb70e3f33f75d0753248d530364aeea40f", 485),
+    ];
+    let rate = s.config.pull_bytes_per_s.max(1.0);
+    let mut at = start;
+    for (digest, total) in layers {
+        let layer_time = Duration::from_secs_f64(total as f64 / rate);
+        for step in 0..=STEPS {
+            let completed = total * step / STEPS;
+            let due = at + layer_time.mul_f64(step as f64 / STEPS as f64);
+            let status = format!("pulling {}", &digest[7..19]);
+            lines.push((
+                due,
+                line(json!({ "status": status, "digest": digest, "total": total, "completed": completed })),
+            ));
+        }
+        at += layer_time;
+    }
+    for status in ["verifying sha256 digest", "writing manifest", "success"] {
+        lines.push((at, line(json!({ "status": status }))));
+    }
+    s.install(model);
+    ndjson(lines)
+}
+
+fn ndjson(lines: Vec<(Instant, Bytes)>) -> Response {
+    let body = stream::unfold(lines.into_iter(), |mut rest| async move {
+        let (due, bytes) = rest.next()?;
+        sleep_until(due).await;
+        Some((Ok::<_, Infallible>(bytes), rest))
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .body(Body::from_stream(body))
+        .expect("static response parts are valid")
+}
+
+/// Deterministic 8-dimensional unit vectors, one per input.
+pub async fn embed(State(s): State<SimState>, body: Bytes) -> Response {
+    let start = Instant::now();
+    let req = match parse(&body) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let model = match model_of(&s, &req) {
+        Ok(m) => m,
+        Err(e) => return e.into_response(),
+    };
+    let inputs: Vec<String> = match req.get("input") {
+        Some(Value::String(t)) => vec![t.clone()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => return error(StatusCode::BAD_REQUEST, "input is required").into_response(),
+    };
+    let load = s.acquire(&model.name, super::state::KeepAlive::parse(req.get("keep_alive")));
+    let embeddings: Vec<Vec<f64>> = inputs.iter().map(|t| vector(t)).collect();
+    let tokens: usize = inputs.iter().map(|t| super::text::tokenize(t).len()).sum();
+    sleep_until(start + load + s.config.ttft).await;
+    Json(json!({
+        "model": model.name,
+        "embeddings": embeddings,
+        "total_duration": start.elapsed().as_nanos() as u64,
+        "load_duration": load.as_nanos() as u64,
+        "prompt_eval_count": tokens,
+    }))
+    .into_response()
+}
+
+fn vector(text: &str) -> Vec<f64> {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let raw: Vec<f64> = (0..8)
+        .map(|i| {
+            for b in text.bytes().chain([i as u8]) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+            (h % 2000) as f64 / 1000.0 - 1.0
+        })
+        .collect();
+    let norm = raw.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-9);
+    raw.iter().map(|x| x / norm).collect()
+}

@@ -1,0 +1,193 @@
+//! LLM step kinds: prompts and models as first-class steps, protocol-neutral.
+//!
+//! One test body works against either protocol: generation parameters use Ollama's names in
+//! `options` and are mapped for OpenAI-compatible servers (see `protocol/openai.rs`).
+
+use super::Api;
+use super::values::DurationText;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A completion from a prompt: Ollama `/api/generate`, OpenAI `/v1/completions`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GenerateStep {
+    /// Model name, e.g. phi3:latest.
+    pub model: String,
+    /// The prompt.
+    pub prompt: String,
+    /// System prompt (Ollama only).
+    pub system: Option<String>,
+    /// Generation parameters with Ollama's names: temperature, num_predict, top_p, seed, stop...
+    #[serde(default)]
+    pub options: BTreeMap<String, serde_json::Value>,
+    /// Output format: "json" or a JSON schema (Ollama only).
+    pub format: Option<serde_json::Value>,
+    /// How long the server keeps the model loaded afterwards ("5m", 0 unloads; Ollama only).
+    pub keep_alive: Option<serde_json::Value>,
+    /// Send the prompt without the model's template (Ollama only).
+    pub raw: Option<bool>,
+    /// Stream the answer chunk by chunk (default: the server's default — Ollama streams,
+    /// OpenAI does not).
+    pub stream: Option<bool>,
+    /// Use this API instead of the suite's `target.api`.
+    pub api: Option<Api>,
+    /// Fail when no chunk arrives for this long while streaming.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<DurationText>")]
+    pub chunk_timeout: Option<Duration>,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Message {
+    /// system, user or assistant.
+    pub role: String,
+    /// The message text.
+    pub content: String,
+}
+
+/// A chat completion: Ollama `/api/chat`, OpenAI `/v1/chat/completions`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatStep {
+    /// Model name.
+    pub model: String,
+    /// The conversation so far; the answer continues it.
+    pub messages: Vec<Message>,
+    /// Generation parameters with Ollama's names (mapped for OpenAI).
+    #[serde(default)]
+    pub options: BTreeMap<String, serde_json::Value>,
+    /// Output format: "json" or a JSON schema (Ollama only).
+    pub format: Option<serde_json::Value>,
+    /// How long the server keeps the model loaded afterwards (Ollama only).
+    pub keep_alive: Option<serde_json::Value>,
+    /// Stream the answer (default: the server's default).
+    pub stream: Option<bool>,
+    /// Use this API instead of the suite's `target.api`.
+    pub api: Option<Api>,
+    /// Fail when no chunk arrives for this long while streaming.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<DurationText>")]
+    pub chunk_timeout: Option<Duration>,
+}
+
+/// Download a model (Ollama `/api/pull`), with progress.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PullStep {
+    /// Model name.
+    pub model: String,
+    /// Pull only when the server does not list the model yet.
+    #[serde(default)]
+    pub ensure: bool,
+}
+
+/// Which models the server lists (Ollama `/api/tags`, OpenAI `/v1/models`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelsStep {
+    /// Models that must be listed.
+    #[serde(default)]
+    pub present: Vec<String>,
+    /// Models that must not be listed.
+    #[serde(default)]
+    pub absent: Vec<String>,
+    /// Use this API instead of the suite's `target.api`.
+    pub api: Option<Api>,
+}
+
+/// Unload a model from memory (Ollama: an empty request with keep_alive 0), so the next
+/// request measures a cold load.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnloadStep {
+    /// Model name.
+    pub model: String,
+}
+
+/// Client-measured figures must agree with the server's own within a tolerance.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Agree {
+    /// Client tokens/s vs server tokens/s (eval_count / eval_duration), e.g. "10%".
+    pub tokens_per_s: Option<Tolerance>,
+    /// Content chunks received vs the server's output token count, e.g. 0 or "5%".
+    pub tokens: Option<Tolerance>,
+}
+
+/// A tolerance: a percentage ("10%") or an absolute difference (2).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Tolerance {
+    pub value: f64,
+    pub percent: bool,
+}
+
+impl Tolerance {
+    /// Whether `a` and `b` agree within the tolerance (percent of `b`, the server figure).
+    pub fn allows(&self, a: f64, b: f64) -> bool {
+        let diff = (a - b).abs();
+        if self.percent { diff <= b.abs() * self.value / 100.0 + 1e-9 } else { diff <= self.value + 1e-9 }
+    }
+}
+
+impl std::fmt::Display for Tolerance {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        if self.percent { write!(f, "{}%", self.value) } else { write!(f, "{}", self.value) }
+    }
+}
+
+impl<'de> Deserialize<'de> for Tolerance {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let t = text.trim();
+        let (num, percent) = match t.strip_suffix('%') {
+            Some(n) => (n.trim(), true),
+            None => (t, false),
+        };
+        num.parse::<f64>().ok().filter(|v| *v >= 0.0).map(|value| Tolerance { value, percent }).ok_or_else(
+            || {
+                serde::de::Error::custom(format!(
+                    "\"{text}\" is not a tolerance: expected a percentage like \"10%\" or a number like 2"
+                ))
+            },
+        )
+    }
+}
+
+impl JsonSchema for Tolerance {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Tolerance".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A tolerance: a percentage (\"10%\") or an absolute difference (2).",
+            "type": ["string", "number"]
+        })
+    }
+}
+
+/// The figures an LLM step records, usable under `expect.metrics` (durations in seconds,
+/// compared with units: `ttft: "< 2s"`). One place owns the list; the README repeats it.
+pub const METRICS: &[(&str, &str)] = &[
+    ("ttft", "time to first token: request sent → first non-empty content chunk (stream mode)"),
+    ("e2e", "end-to-end latency: request sent → last byte"),
+    ("itl_mean", "mean gap between successive content chunks (stream mode)"),
+    ("itl_max", "largest gap between successive content chunks (stream mode)"),
+    ("chunks", "content chunks received (stream mode)"),
+    ("output_tokens", "output tokens: the server's count, else the content chunks"),
+    ("tokens_per_s", "client tokens/s: (output_tokens − 1) / (last chunk − first chunk)"),
+    ("server_tokens_per_s", "server tokens/s: eval_count / eval_duration (Ollama)"),
+    ("eval_count", "Ollama: output tokens"),
+    ("eval_duration", "Ollama: time generating output tokens"),
+    ("prompt_eval_count", "Ollama: prompt tokens"),
+    ("prompt_eval_duration", "Ollama: time evaluating the prompt"),
+    ("load_duration", "Ollama: time loading the model (0 when it was warm)"),
+    ("total_duration", "Ollama: the server's total time"),
+    ("prompt_tokens", "OpenAI usage: prompt tokens"),
+    ("completion_tokens", "OpenAI usage: output tokens"),
+    ("done_reason", "why generation stopped: Ollama done_reason or OpenAI finish_reason (text)"),
+];
