@@ -142,6 +142,19 @@ impl Reporter for ConsoleReporter {
                 }
                 Ok(())
             }
+            Event::Progress { name, done, total } => {
+                // Byte progress only where a bar is drawn: CI logs get the result line alone.
+                if let Some(bar) = &self.bar {
+                    let pct = if *total > 0 { *done * 100 / *total } else { 0 };
+                    bar.set_message(format!(
+                        "{}: {} / {} ({pct}%)",
+                        clean(name),
+                        indicatif::HumanBytes(*done),
+                        indicatif::HumanBytes(*total)
+                    ));
+                }
+                Ok(())
+            }
             Event::TestFinished { result } => self.finished(result),
             Event::RunFinished { record } => self.summary(record),
             _ => Ok(()),

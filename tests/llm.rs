@@ -1,0 +1,331 @@
+//! LLM steps against the simulator: both protocols in both modes, stream measurements, every
+//! way a stream can break, pulls, agreement checks, and API keys that never leak.
+
+mod common;
+use common::{Run, Sim, Workspace};
+use hxrun::sim::{Faults, SimConfig};
+use serde_json::Value;
+use std::time::Duration;
+
+fn sim(f: impl FnOnce(&mut SimConfig)) -> Sim {
+    let mut c = SimConfig {
+        tokens_per_s: 1000.0,
+        ttft: Duration::from_millis(2),
+        load_time: Duration::from_millis(5),
+        ..SimConfig::default()
+    };
+    f(&mut c);
+    Sim::start(c)
+}
+
+fn run_suite(sim: &Sim, tests: &str, args: &[&str]) -> Run {
+    let ws = Workspace::new();
+    ws.write("s.yaml", &format!("suite: llm\ntarget: {{ url: \"{}\" }}\ntests:\n{tests}", sim.url));
+    // Keep the workspace alive as long as the run's reports are read.
+    let mut all = vec!["s.yaml"];
+    all.extend_from_slice(args);
+    let run = ws.hxrun(&all);
+    std::mem::forget(ws);
+    run
+}
+
+fn tests(run: &Run) -> Vec<Value> {
+    run.json()["suites"][0]["tests"].as_array().unwrap().clone()
+}
+
+#[test]
+fn both_protocols_both_modes_give_text_and_metrics() {
+    let sim = sim(|_| {});
+    let run = run_suite(
+        &sim,
+        r#"
+  - name: generate {{api}} stream={{stream}}
+    for_each: { api: [ollama, openai], stream: [false, true] }
+    generate: { api: "{{api}}", model: phi3:latest, prompt: "Return exactly the text: HX-OK", stream: "{{stream}}" }
+    expect:
+      text: { equals: HX-OK }
+      metrics: { output_tokens: "== 3", done_reason: stop }
+  - name: chat {{api}} stream={{stream}}
+    for_each: { api: [ollama, openai], stream: [false, true] }
+    chat:
+      api: "{{api}}"
+      model: gemma2:2b
+      messages: [{ role: system, content: be terse }, { role: user, content: "Return exactly the text: HX-OK" }]
+      stream: "{{stream}}"
+    expect:
+      text: { trimmed_equals: HX-OK, equals: "HX-OK \n" }
+"#,
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let tests = tests(&run);
+    assert_eq!(tests.len(), 8);
+    for t in &tests {
+        let o = &t["observation"];
+        let stream = o["stream"].as_bool().unwrap();
+        assert_eq!(o["status"], 200);
+        assert_eq!(o["problems"], Value::Array(vec![]), "{t}");
+        assert!(o["e2e"].as_f64().unwrap() > 0.0);
+        if stream {
+            assert!(o["ttft"].as_f64().unwrap() > 0.0, "{t}");
+            assert_eq!(o["itl"].as_array().unwrap().len(), o["chunks"].as_u64().unwrap() as usize - 1);
+        } else {
+            assert!(o["ttft"].is_null());
+        }
+        match o["api"].as_str().unwrap() {
+            "ollama" => assert!(o["server"]["eval_count"].as_u64().unwrap() > 0, "{t}"),
+            _ => assert!(o["server"]["completion_tokens"].as_u64().unwrap() > 0, "{t}"),
+        }
+    }
+}
+
+/// The median of hxrun's measurement error against the simulator's configured pacing.
+#[test]
+fn ttft_and_e2e_match_the_simulators_pacing_within_5ms() {
+    let sim = sim(|c| {
+        c.tokens_per_s = 100.0;
+        c.ttft = Duration::from_millis(50);
+        c.load_time = Duration::ZERO;
+    });
+    let run = run_suite(
+        &sim,
+        r#"
+  - name: paced {{api}} {{n}}
+    for_each: { api: [ollama, openai], n: [1, 2, 3, 4, 5] }
+    generate: { api: "{{api}}", model: phi3:latest, prompt: "Return exactly the text: HX-OK", stream: true }
+"#,
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    for api in ["ollama", "openai"] {
+        let mut ttft_err = Vec::new();
+        let mut e2e_err = Vec::new();
+        for t in tests(&run).iter().filter(|t| t["name"].as_str().unwrap().contains(api)) {
+            let o = &t["observation"];
+            // 3 tokens: the first after TTFT + 1 token time, the last 2 token times later.
+            ttft_err.push((o["ttft"].as_f64().unwrap() - 0.060).abs());
+            e2e_err.push((o["e2e"].as_f64().unwrap() - 0.080).abs());
+        }
+        ttft_err.sort_by(f64::total_cmp);
+        e2e_err.sort_by(f64::total_cmp);
+        assert!(ttft_err[2] < 0.005, "{api} TTFT errors: {ttft_err:?}");
+        assert!(e2e_err[2] < 0.005, "{api} e2e errors: {e2e_err:?}");
+    }
+}
+
+#[test]
+fn a_stalled_stream_fails_on_chunk_timeout() {
+    let sim = sim(|c| c.faults = Faults { stall: Some((2, Duration::from_secs(3))), ..Faults::default() });
+    let run = run_suite(
+        &sim,
+        r#"
+  - name: stall {{api}}
+    for_each: { api: [ollama, openai] }
+    generate: { api: "{{api}}", model: phi3:latest, prompt: "Summarize", stream: true, chunk_timeout: 300ms, options: { num_predict: 6 } }
+"#,
+        &[],
+    );
+    assert_eq!(run.code, 1);
+    for t in tests(&run) {
+        let message = t["message"].as_str().unwrap();
+        assert!(message.starts_with("stream: stream stalled: no chunk for 30"), "{message}");
+        assert!(message.ends_with("ms after chunk 2 (chunk_timeout 300ms)"), "{message}");
+        // The answer stops at the stall: two chunks were recorded.
+        assert_eq!(t["observation"]["chunks"], 2);
+    }
+}
+
+#[test]
+fn a_truncated_stream_fails() {
+    let sim = sim(|c| c.faults = Faults { truncate_after: Some(2), ..Faults::default() });
+    let run = run_suite(
+        &sim,
+        r#"
+  - name: cut {{api}}
+    for_each: { api: [ollama, openai] }
+    generate: { api: "{{api}}", model: phi3:latest, prompt: "Summarize", stream: true, options: { num_predict: 6 } }
+"#,
+        &[],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains(
+            "stream: truncated: the stream ended after 2 content chunks without the final `done: true` object"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("stream: truncated: the stream ended after 2 content chunks without a `finish_reason`"));
+    assert!(run.stdout.contains("stream: the stream ended without the `data: [DONE]` terminator"));
+}
+
+#[test]
+fn an_invalid_chunk_fails_with_its_position() {
+    let sim = sim(|c| c.faults = Faults { garble_chunk: Some(3), ..Faults::default() });
+    let run = run_suite(
+        &sim,
+        r#"
+  - name: garbled {{api}}
+    for_each: { api: [ollama, openai] }
+    chat: { api: "{{api}}", model: phi3:latest, messages: [{ role: user, content: hi }], stream: true, options: { num_predict: 6 } }
+"#,
+        &[],
+    );
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("stream: stream line 3 is not valid JSON (expected value at line 1 column 11)"), "{}", run.stdout);
+    assert!(run.stdout.contains("stream: SSE event 3 is not valid JSON"), "{}", run.stdout);
+}
+
+#[test]
+fn unknown_model_fails_with_the_servers_words() {
+    let sim = sim(|_| {});
+    let run = run_suite(
+        &sim,
+        r#"
+  - name: unknown {{api}}
+    for_each: { api: [ollama, openai] }
+    generate: { api: "{{api}}", model: "no-such:7b", prompt: hi }
+  - name: expected 404
+    generate: { model: "no-such:7b", prompt: hi }
+    expect: { status: 404 }
+"#,
+        &[],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains("/api/generate answered 404 (expected 2xx): model 'no-such:7b' not found"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("/v1/completions answered 404 (expected 2xx): model 'no-such:7b' not found"));
+    assert!(run.stdout.contains("PASS llm › expected 404"), "{}", run.stdout);
+}
+
+#[test]
+fn pull_progress_is_parsed_and_errors_fail() {
+    let sim = sim(|c| c.pull_bytes_per_s = 5e10);
+    let run = run_suite(
+        &sim,
+        r#"
+  - name: pull new
+    pull: { model: "qwen2.5:7b" }
+  - name: now listed
+    models: { present: ["qwen2.5:7b", phi3], absent: ["mistral:7b"] }
+  - name: ensure skips
+    pull: { model: "qwen2.5:7b", ensure: true }
+  - name: not in the registry
+    pull: { model: "no-such:1b" }
+"#,
+        &[],
+    );
+    assert_eq!(run.code, 1);
+    let tests = tests(&run);
+    let o = &tests[0]["observation"];
+    assert_eq!(tests[0]["status"], "passed");
+    let statuses: Vec<&str> = o["statuses"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert_eq!(statuses.first(), Some(&"pulling manifest"));
+    assert_eq!(statuses.last(), Some(&"success"));
+    assert!(statuses.iter().any(|s| s.starts_with("pulling ") && s.len() == "pulling ".len() + 12), "{statuses:?}");
+    let total = o["bytes_total"].as_u64().unwrap();
+    assert!(total > 4_000_000_000, "{o}");
+    assert_eq!(o["bytes_completed"].as_u64().unwrap(), total);
+    assert_eq!(tests[1]["status"], "passed");
+    assert_eq!(tests[2]["observation"]["already_present"], true);
+    assert!(
+        run.stdout.contains("pull no-such:1b: the server reported an error: pull model manifest: file does not exist"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn agree_catches_a_server_whose_timings_lie() {
+    let tests_yaml = r#"
+  - name: agree
+    generate: { model: phi3:latest, prompt: Summarize, stream: true, options: { num_predict: 40 } }
+    expect:
+      agree: { tokens_per_s: 10%, tokens: 0 }
+"#;
+    let honest = sim(|c| c.tokens_per_s = 400.0);
+    let run = run_suite(&honest, tests_yaml, &[]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let liar = sim(|c| {
+        c.tokens_per_s = 400.0;
+        c.faults = Faults { eval_duration_scale: Some(0.5), ..Faults::default() };
+    });
+    let run = run_suite(&liar, tests_yaml, &[]);
+    assert_eq!(run.code, 1);
+    let client: f64 = run
+        .stdout
+        .split("agree.tokens_per_s: client ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no agree failure in {}", run.stdout));
+    assert!((360.0..440.0).contains(&client), "the client measured the true 400 tokens/s: {client}");
+    assert!(run.stdout.contains("vs server 800.00 (-"), "{}", run.stdout);
+    assert!(run.stdout.contains("beyond the tolerance 10%"), "{}", run.stdout);
+    assert!(!run.stdout.contains("agree.tokens:"), "token counts still agree: {}", run.stdout);
+}
+
+#[test]
+fn cold_load_after_unload() {
+    let sim = sim(|c| c.load_time = Duration::from_millis(120));
+    let run = run_suite(
+        &sim,
+        r#"
+  - name: warm up
+    generate: { model: phi3:latest, prompt: hi, stream: false }
+  - name: warm
+    generate: { model: phi3:latest, prompt: hi, stream: false }
+    expect: { metrics: { load_duration: "< 1ms" } }
+  - name: unload
+    unload: { model: phi3:latest }
+    expect: { json: { $.done_reason: unload } }
+  - name: cold
+    generate: { model: phi3:latest, prompt: hi, stream: false }
+    expect: { metrics: { load_duration: ">= 120ms" } }
+  - name: no ttft without a stream
+    generate: { model: phi3:latest, prompt: hi, stream: false }
+    expect: { metrics: { ttft: "< 1s" } }
+"#,
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("PASS llm › cold"), "{}", run.stdout);
+    // ttft is not measured without streaming, and the message says so.
+    assert!(run.stdout.contains("ttft: not recorded for a non-stream answer (set `stream: true`)"), "{}", run.stdout);
+}
+
+#[test]
+fn the_api_key_never_appears_in_any_output() {
+    let key = "sk-hxrun-test-9f8e7d6c5b4a";
+    let sim = sim(|c| c.api_key = Some(key.to_string()));
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &format!(
+            r#"suite: keys
+target: {{ url: "{}", api: openai, api_key: "${{OPENAI_API_KEY}}" }}
+tests:
+  - name: models with the key
+    models: {{ present: [phi3:latest] }}
+  - name: chat with the key
+    chat: {{ model: phi3:latest, messages: [{{ role: user, content: "Return exactly the text: {key}" }}], stream: true }}
+    expect: {{ text: {{ equals: wrong }} }}
+  - name: wrong key is refused
+    http: {{ path: /v1/models, headers: {{ Authorization: "Bearer {key}-wrong" }} }}
+"#,
+            sim.url
+        ),
+    );
+    let run = ws.hxrun_env(&["s.yaml", "--verbose"], &[("OPENAI_API_KEY", key)]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("PASS keys › models with the key"), "{}", run.stdout);
+    assert!(run.stdout.contains("text: expected exactly \"wrong\", got \"***\""), "{}", run.stdout);
+    assert!(run.stdout.contains("status: expected 2xx, got 401"), "{}", run.stdout);
+    for text in [run.stdout.clone(), run.stderr.clone(), run.report("junit.xml"), run.report("results.csv"), run.report("report.json")] {
+        assert!(!text.contains(key), "the API key leaked:\n{text}");
+        assert!(!text.contains("9f8e7d6c5b4a"), "part of the API key leaked:\n{text}");
+    }
+}
