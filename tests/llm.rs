@@ -155,7 +155,10 @@ fn a_truncated_stream_fails() {
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("stream: truncated: the stream ended after 2 content chunks without a `finish_reason`"));
+    assert!(
+        run.stdout
+            .contains("stream: truncated: the stream ended after 2 content chunks without a `finish_reason`")
+    );
     assert!(run.stdout.contains("stream: the stream ended without the `data: [DONE]` terminator"));
 }
 
@@ -172,7 +175,11 @@ fn an_invalid_chunk_fails_with_its_position() {
         &[],
     );
     assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("stream: stream line 3 is not valid JSON (expected value at line 1 column 11)"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("stream: stream line 3 is not valid JSON (expected value at line 1 column 11)"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("stream: SSE event 3 is not valid JSON"), "{}", run.stdout);
 }
 
@@ -225,14 +232,19 @@ fn pull_progress_is_parsed_and_errors_fail() {
     let statuses: Vec<&str> = o["statuses"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
     assert_eq!(statuses.first(), Some(&"pulling manifest"));
     assert_eq!(statuses.last(), Some(&"success"));
-    assert!(statuses.iter().any(|s| s.starts_with("pulling ") && s.len() == "pulling ".len() + 12), "{statuses:?}");
+    assert!(
+        statuses.iter().any(|s| s.starts_with("pulling ") && s.len() == "pulling ".len() + 12),
+        "{statuses:?}"
+    );
     let total = o["bytes_total"].as_u64().unwrap();
     assert!(total > 4_000_000_000, "{o}");
     assert_eq!(o["bytes_completed"].as_u64().unwrap(), total);
     assert_eq!(tests[1]["status"], "passed");
     assert_eq!(tests[2]["observation"]["already_present"], true);
     assert!(
-        run.stdout.contains("pull no-such:1b: the server reported an error: pull model manifest: file does not exist"),
+        run.stdout.contains(
+            "pull no-such:1b: the server reported an error: pull model manifest: file does not exist"
+        ),
         "{}",
         run.stdout
     );
@@ -294,7 +306,11 @@ fn cold_load_after_unload() {
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(run.stdout.contains("PASS llm › cold"), "{}", run.stdout);
     // ttft is not measured without streaming, and the message says so.
-    assert!(run.stdout.contains("ttft: not recorded for a non-stream answer (set `stream: true`)"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("ttft: not recorded for a non-stream answer (set `stream: true`)"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -324,7 +340,13 @@ tests:
     assert!(run.stdout.contains("PASS keys › models with the key"), "{}", run.stdout);
     assert!(run.stdout.contains("text: expected exactly \"wrong\", got \"***\""), "{}", run.stdout);
     assert!(run.stdout.contains("status: expected 2xx, got 401"), "{}", run.stdout);
-    for text in [run.stdout.clone(), run.stderr.clone(), run.report("junit.xml"), run.report("results.csv"), run.report("report.json")] {
+    for text in [
+        run.stdout.clone(),
+        run.stderr.clone(),
+        run.report("junit.xml"),
+        run.report("results.csv"),
+        run.report("report.json"),
+    ] {
         assert!(!text.contains(key), "the API key leaked:\n{text}");
         assert!(!text.contains("9f8e7d6c5b4a"), "part of the API key leaked:\n{text}");
     }

@@ -13,15 +13,28 @@ fn phase6_passes_against_the_simulator() {
     assert!(run.stdout.contains("0 failed"), "{}", run.stdout);
     let report = run.json();
     let tests = report["suites"][0]["tests"].as_array().unwrap();
-    // 2 runtime + 3 smoke/registry + 5 show + 5 inference checks.
-    assert_eq!(tests.len(), 15);
+    // 2 runtime + 3 smoke + 5 pulls + 1 list + 5 details + 5 models × 2 modes of inference.
+    assert_eq!(tests.len(), 26);
     let names: Vec<&str> = tests.iter().map(|t| t["name"].as_str().unwrap()).collect();
-    assert!(names.contains(&"exact answer from gemma2:2b (non-stream)"), "{names:?}");
+    for model in ["phi3:latest", "gemma2:2b", "cogito:32b", "deepcoder:14b", "dolphin3:8b"] {
+        for stream in [false, true] {
+            let name = format!("exact answer from {model} (stream={stream})");
+            let t = tests
+                .iter()
+                .find(|t| t["name"] == name.as_str())
+                .unwrap_or_else(|| panic!("{name} in {names:?}"));
+            let o = &t["observation"];
+            assert_eq!(o["stream"], stream);
+            assert!(o["server"]["eval_count"].as_u64().unwrap() > 0, "final metrics present: {o}");
+        }
+    }
+    let gemma = tests.iter().find(|t| t["name"] == "exact answer from gemma2:2b (stream=true)").unwrap();
+    assert_eq!(gemma["observation"]["text"], "HX-OK \n", "the seed's gemma2 whitespace is simulated");
     let junit = run.report("junit.xml");
-    assert_eq!(junit.matches("<testcase ").count(), 15);
+    assert_eq!(junit.matches("<testcase ").count(), 26);
     let csv = run.report("results.csv");
     assert!(csv.starts_with("timestamp,suite,test,status,duration_ms,attempts,message\n"));
-    assert_eq!(csv.lines().count(), 16);
+    assert_eq!(csv.lines().count(), 27);
 }
 
 #[test]
@@ -33,7 +46,7 @@ fn sim_flag_runs_phase6_in_process() {
     assert!(run.stderr.contains("built-in simulator listening on http://127.0.0.1:"));
     // The systemd check cannot run against the simulator and says why.
     assert!(run.stdout.contains("SKIP phase6 › ollama service active"), "{}", run.stdout);
-    assert!(run.stdout.contains("14 passed, 0 failed, 1 skipped"), "{}", run.stdout);
+    assert!(run.stdout.contains("25 passed, 0 failed, 1 skipped"), "{}", run.stdout);
 }
 
 #[test]
@@ -45,4 +58,42 @@ fn smoke_suites_pass() {
         let run = ws.hxrun(&[suite.to_str().unwrap(), "--target", &sim.url]);
         assert_eq!(run.code, 0, "{name}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
     }
+}
+
+#[test]
+fn adding_a_model_is_one_edit() {
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    let text = std::fs::read_to_string(repo().join("suites/phase6.yaml")).unwrap();
+    let edited = text.replace("dolphin3:8b]", "dolphin3:8b, llama3.1:8b]");
+    assert_ne!(text, edited, "the models list is where the README says");
+    ws.write("phase6.yaml", &edited);
+    let run = ws.hxrun(&["phase6.yaml", "--target", &sim.url, "--var", "HXRUN_SIM=1"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    // Pulled (it is in the simulator's registry), listed, and answering in both modes.
+    for name in [
+        "llama3.1:8b is installed",
+        "llama3.1:8b details",
+        "exact answer from llama3.1:8b (stream=false)",
+        "exact answer from llama3.1:8b (stream=true)",
+    ] {
+        assert!(run.stdout.contains(&format!("PASS phase6 › {name}")), "{name}: {}", run.stdout);
+    }
+}
+
+#[test]
+fn openai_example_passes_against_the_simulator_with_a_key() {
+    let key = "sk-example-key-123456";
+    let sim = Sim::start(hxrun::sim::SimConfig {
+        tokens_per_s: 2000.0,
+        ttft: std::time::Duration::from_millis(2),
+        api_key: Some(key.to_string()),
+        ..Default::default()
+    });
+    let ws = Workspace::new();
+    let suite = repo().join("examples/openai-compatible.yaml");
+    let run = ws.hxrun_env(&[suite.to_str().unwrap(), "--target", &sim.url], &[("OPENAI_API_KEY", key)]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("5 passed, 0 failed"), "{}", run.stdout);
+    assert!(!run.report("report.json").contains(key));
 }

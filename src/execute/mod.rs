@@ -198,7 +198,7 @@ impl Executor {
         progress: &lifecycle::Progress,
     ) -> Result<Observation, StepError> {
         let base = suite.target.url.as_str();
-        let key = suite.target.api_key.as_deref();
+        let key = suite.target.api_key.as_deref().filter(|k| !k.is_empty());
         let proto = |api: Option<crate::spec::Api>| protocol::for_api(api.unwrap_or(suite.target.api));
         let c = &self.client;
         match &test.step {
@@ -207,11 +207,15 @@ impl Executor {
             Step::Exec(e) => exec::run(e, &suite.base_dir).await.map(Observation::Exec),
             Step::Generate(g) => {
                 let req = llm::Request { base_url: base, api_key: key, chunk_timeout: g.chunk_timeout };
-                llm::run(c, proto(g.api), LlmCall::Generate(g), &req).await.map(Observation::Llm)
+                llm::run(c, proto(g.api), LlmCall::Generate(g), &req)
+                    .await
+                    .map(|o| Observation::Llm(Box::new(o)))
             }
             Step::Chat(ch) => {
                 let req = llm::Request { base_url: base, api_key: key, chunk_timeout: ch.chunk_timeout };
-                llm::run(c, proto(ch.api), LlmCall::Chat(ch), &req).await.map(Observation::Llm)
+                llm::run(c, proto(ch.api), LlmCall::Chat(ch), &req)
+                    .await
+                    .map(|o| Observation::Llm(Box::new(o)))
             }
             Step::Pull(p) => lifecycle::pull(c, proto(None), p, base, progress).await.map(Observation::Pull),
             Step::Models(m) => {

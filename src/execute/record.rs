@@ -13,7 +13,8 @@ pub enum Observation {
     Http(HttpObservation),
     Tcp(TcpObservation),
     Exec(ExecObservation),
-    Llm(LlmObservation),
+    // Boxed: an LLM observation is several times larger than the others.
+    Llm(Box<LlmObservation>),
     Pull(PullObservation),
     Models(ModelsObservation),
 }

@@ -145,7 +145,7 @@ impl Reporter for ConsoleReporter {
             Event::Progress { name, done, total } => {
                 // Byte progress only where a bar is drawn: CI logs get the result line alone.
                 if let Some(bar) = &self.bar {
-                    let pct = if *total > 0 { *done * 100 / *total } else { 0 };
+                    let pct = (*done * 100).checked_div(*total).unwrap_or(0);
                     bar.set_message(format!(
                         "{}: {} / {} ({pct}%)",
                         clean(name),

@@ -32,13 +32,13 @@ fn error(status: StatusCode, message: impl Into<String>, kind: &str) -> Response
 }
 
 /// Checks `Authorization: Bearer` when the simulator was given an API key.
-fn authorised(s: &SimState, headers: &HeaderMap) -> Result<(), Response> {
+fn authorised(s: &SimState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let Some(key) = &s.config.api_key else { return Ok(()) };
     let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
     if sent.strip_prefix("Bearer ") == Some(key.as_str()) {
         Ok(())
     } else {
-        Err(error(StatusCode::UNAUTHORIZED, "invalid API key", "invalid_request_error"))
+        Err(Box::new(error(StatusCode::UNAUTHORIZED, "invalid API key", "invalid_request_error")))
     }
 }
 
@@ -48,7 +48,7 @@ fn created() -> u64 {
 
 async fn models(State(s): State<SimState>, headers: HeaderMap) -> Response {
     if let Err(r) = authorised(&s, &headers) {
-        return r;
+        return *r;
     }
     let data: Vec<Value> = s
         .installed()
@@ -79,7 +79,7 @@ fn sse(v: &Value) -> Bytes {
 async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Response {
     let start = Instant::now();
     if let Err(r) = authorised(&s, &headers) {
-        return r;
+        return *r;
     }
     let req: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
