@@ -5,6 +5,7 @@
 use super::http::{MAX_BODY, chain, describe, join_url};
 use super::record::{FailureKind, LlmObservation, StepError};
 use crate::protocol::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat, same_model};
+use bytes::Bytes;
 use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt, TryStreamExt};
 use serde_json::Value;
@@ -39,25 +40,7 @@ pub async fn run(
     }
     let started = Instant::now();
     let response = builder.send().await.map_err(|e| fail(FailureKind::Connection, describe(&e, &url)))?;
-    let mut rec = Recorder::new(started, call.model());
-    let mut obs = LlmObservation {
-        api: protocol.api(),
-        url: url.clone(),
-        model: call.model().to_string(),
-        stream,
-        status: response.status().as_u16(),
-        error: None,
-        text: String::new(),
-        chunks: 0,
-        ttft: None,
-        itl: Vec::new(),
-        e2e: Duration::ZERO,
-        output_tokens: None,
-        client_tokens_per_s: None,
-        server_tokens_per_s: None,
-        server: ServerFigures::default(),
-        problems: Vec::new(),
-    };
+    let mut obs = LlmObservation::new(protocol.api(), &url, call.model(), stream, response.status().as_u16());
     if !response.status().is_success() {
         let body = read_body(response).await.map_err(|m| fail(FailureKind::Connection, m))?;
         obs.error = Some(protocol.error_text(&body).unwrap_or_else(|| super::detail::excerpt(&body, 300)));
@@ -65,24 +48,19 @@ pub async fn run(
         return Ok(obs);
     }
     if stream {
-        match protocol.stream_format() {
-            StreamFormat::Ndjson => read_ndjson(response, protocol, &call, req.chunk_timeout, &mut rec).await,
-            StreamFormat::Sse => read_sse(response, protocol, &call, req.chunk_timeout, &mut rec).await,
+        read_stream(response.bytes_stream(), protocol, call, req.chunk_timeout, started, &mut obs).await;
+        return Ok(obs);
+    }
+    let mut rec = Recorder::new(started, call.model());
+    let body = read_body(response).await.map_err(|m| fail(FailureKind::Connection, m))?;
+    match serde_json::from_str::<Value>(&body) {
+        Ok(v) => {
+            let frame = protocol.decode(&call, &v);
+            rec.text = frame.content.clone();
+            rec.take_figures(frame);
         }
-        rec.check_end(protocol);
-    } else {
-        let body = read_body(response).await.map_err(|m| fail(FailureKind::Connection, m))?;
-        match serde_json::from_str::<Value>(&body) {
-            Ok(v) => {
-                let frame = protocol.decode(&call, &v);
-                rec.text = frame.content.clone();
-                rec.take_figures(frame);
-            }
-            Err(e) => rec.problem(format!(
-                "the response is not valid JSON ({e}): {}",
-                super::detail::excerpt(&body, 200)
-            )),
-        }
+        Err(e) => rec
+            .problem(format!("the response is not valid JSON ({e}): {}", super::detail::excerpt(&body, 200))),
     }
     obs.e2e = started.elapsed();
     rec.finish(&mut obs);
@@ -114,14 +92,40 @@ async fn next_or_stall<S: Stream + Unpin>(
     }
 }
 
-async fn read_ndjson(
-    response: reqwest::Response,
+/// Reads a streamed answer from any byte stream (a response body, or memory in the
+/// benchmark), records it into `obs` and checks how it ended.
+pub async fn read_stream<S, E>(
+    bytes: S,
+    protocol: &dyn Protocol,
+    call: LlmCall<'_>,
+    chunk_timeout: Option<Duration>,
+    started: Instant,
+    obs: &mut LlmObservation,
+) where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let mut rec = Recorder::new(started, call.model());
+    match protocol.stream_format() {
+        StreamFormat::Ndjson => read_ndjson(bytes, protocol, &call, chunk_timeout, &mut rec).await,
+        StreamFormat::Sse => read_sse(bytes, protocol, &call, chunk_timeout, &mut rec).await,
+    }
+    rec.check_end(protocol);
+    obs.e2e = started.elapsed();
+    rec.finish(obs);
+}
+
+async fn read_ndjson<S, E>(
+    bytes: S,
     protocol: &dyn Protocol,
     call: &LlmCall<'_>,
     chunk_timeout: Option<Duration>,
     rec: &mut Recorder,
-) {
-    let reader = StreamReader::new(response.bytes_stream().map_err(std::io::Error::other));
+) where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let reader = StreamReader::new(bytes.map_err(std::io::Error::other));
     let mut lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_LINE));
     let mut n = 0;
     while let Some(item) = next_or_stall(&mut lines, chunk_timeout, rec).await {
@@ -150,14 +154,17 @@ async fn read_ndjson(
     }
 }
 
-async fn read_sse(
-    response: reqwest::Response,
+async fn read_sse<S, E>(
+    bytes: S,
     protocol: &dyn Protocol,
     call: &LlmCall<'_>,
     chunk_timeout: Option<Duration>,
     rec: &mut Recorder,
-) {
-    let mut events = response.bytes_stream().eventsource();
+) where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let mut events = bytes.eventsource();
     let mut n = 0;
     while let Some(item) = next_or_stall(&mut events, chunk_timeout, rec).await {
         let Some(event) = item else { break };

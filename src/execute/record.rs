@@ -61,6 +61,28 @@ pub struct LlmObservation {
 }
 
 impl LlmObservation {
+    /// An observation before anything was read.
+    pub fn new(api: Api, url: &str, model: &str, stream: bool, status: u16) -> Self {
+        LlmObservation {
+            api,
+            url: url.to_string(),
+            model: model.to_string(),
+            stream,
+            status,
+            error: None,
+            text: String::new(),
+            chunks: 0,
+            ttft: None,
+            itl: Vec::new(),
+            e2e: Duration::ZERO,
+            output_tokens: None,
+            client_tokens_per_s: None,
+            server_tokens_per_s: None,
+            server: ServerFigures::default(),
+            problems: Vec::new(),
+        }
+    }
+
     /// Every recorded figure by its `expect.metrics` name (durations in seconds).
     pub fn metrics(&self) -> serde_json::Map<String, serde_json::Value> {
         use serde_json::Value;
