@@ -10,6 +10,7 @@ pub mod cli;
 pub mod execute;
 pub mod exit;
 pub mod load;
+pub mod perf;
 pub mod plan;
 pub mod protocol;
 pub mod report;

@@ -3,14 +3,17 @@
 
 pub mod json;
 pub mod llm;
+pub mod perf;
 pub mod text;
 
 use crate::execute::record::{AssertionResult, Observation};
-use crate::spec::{CodeMatch, Comparison, Expect};
+use crate::plan::PlannedTest;
+use crate::spec::{CodeMatch, Comparison};
 
-/// Evaluates every expectation that applies to the observation, including the defaults
-/// (2xx for http, exit code 0 for exec).
-pub fn check(expect: &Expect, obs: &Observation) -> Vec<AssertionResult> {
+/// Evaluates every expectation of a test that applies to the observation, including the
+/// defaults (2xx for http, exit code 0 for exec, no failed requests in a perf loop).
+pub fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResult> {
+    let expect = &test.expect;
     let mut out = Vec::new();
     match obs {
         Observation::Http(h) => {
@@ -55,6 +58,7 @@ pub fn check(expect: &Expect, obs: &Observation) -> Vec<AssertionResult> {
         Observation::Llm(l) => llm::check_llm(expect, l, &mut out),
         Observation::Pull(p) => llm::check_pull(p, &mut out),
         Observation::Models(m) => llm::check_models(m, &mut out),
+        Observation::Perf(p) => perf::check_perf(test, p, &mut out),
         Observation::Tcp(_) => {}
     }
     if let Some(c) = &expect.duration {

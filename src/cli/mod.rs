@@ -61,6 +61,9 @@ pub struct SuiteArgs {
     /// Override every suite's target url.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
+    /// Compare perf tests with this stored run (an hxrun JSON report).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
     /// Default step timeout, replacing the suites' `defaults.timeout` (a test's own
     /// `timeout` still wins), e.g. 30s.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -83,6 +86,12 @@ pub struct RunArgs {
     /// Write the JSON report here instead of DIR/report.json.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Append every perf test's per-request rows to FILE (instead of each test's `csv`).
+    #[arg(long, value_name = "FILE")]
+    pub perf_csv: Option<PathBuf>,
+    /// Also write the JSON report to FILE, to compare later runs with (--baseline).
+    #[arg(long, value_name = "FILE")]
+    pub save_baseline: Option<PathBuf>,
     /// Start the built-in simulator on a free loopback port and point the suites at it.
     #[arg(long)]
     pub sim: bool,
@@ -114,6 +123,15 @@ pub struct SimArgs {
     /// Extra time for a model's first (cold) request.
     #[arg(long, default_value = "250ms", value_parser = parse_duration)]
     pub load_time: Duration,
+    /// Prompt processing speed (TTFT grows with the prompt); 0 makes prompts free.
+    #[arg(long, default_value_t = 2000.0)]
+    pub prompt_tokens_per_s: f64,
+    /// Per-request speed variation, percent (5 = ±5%).
+    #[arg(long, default_value_t = 5.0)]
+    pub jitter: f64,
+    /// Answer at most N requests at once; others queue (a saturating server).
+    #[arg(long, value_name = "N")]
+    pub capacity: Option<usize>,
     /// Require `Authorization: Bearer KEY` on the /v1 endpoints.
     #[arg(long, value_name = "KEY", env = "HXRUN_SIM_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,

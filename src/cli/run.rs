@@ -9,6 +9,8 @@ use crate::report::console::{ConsoleOptions, ConsoleReporter};
 use crate::report::csv::CsvReporter;
 use crate::report::json::JsonReporter;
 use crate::report::junit::JunitReporter;
+use crate::report::perf_csv::PerfCsvReporter;
+use crate::report::perf_summary::PerfSummaryReporter;
 use crate::sim::{SimConfig, SimServer};
 use std::collections::BTreeMap;
 
@@ -27,7 +29,7 @@ pub fn run(mut args: RunArgs) -> u8 {
     runtime.block_on(async move {
         let mut extra_env = BTreeMap::new();
         let sim = if args.sim {
-            match SimServer::start(SimConfig::default(), "127.0.0.1", 0).await {
+            match SimServer::start(SimConfig::realistic(), "127.0.0.1", 0).await {
                 Ok(server) => {
                     eprintln!("hxrun: built-in simulator listening on {}", server.url());
                     args.suite.target = Some(server.url());
@@ -54,6 +56,11 @@ pub fn run(mut args: RunArgs) -> u8 {
         reporters.add(JunitReporter::new(junit.clone()));
         reporters.add(CsvReporter::new(csv.clone()));
         reporters.add(JsonReporter::new(json.clone()));
+        reporters.add(PerfCsvReporter::new(args.report_dir.clone(), args.perf_csv.clone()));
+        reporters.add(PerfSummaryReporter::new(args.report_dir.join("perf-summary.csv")));
+        if let Some(path) = &args.save_baseline {
+            reporters.add(JsonReporter::new(path.clone()));
+        }
 
         let record = Executor::new().run(&plans, &mut reporters).await;
         drop(sim);

@@ -15,13 +15,16 @@ pub fn serve(args: SimArgs) -> u8 {
         ttft: args.ttft,
         load_time: args.load_time,
         api_key: args.api_key.clone(),
+        prompt_tokens_per_s: (args.prompt_tokens_per_s > 0.0).then_some(args.prompt_tokens_per_s),
+        jitter: args.jitter / 100.0,
+        capacity: args.capacity,
         faults: Faults {
             stall: args.stall,
             truncate_after: args.truncate_after,
             garble_chunk: args.garble_chunk,
             eval_duration_scale: args.eval_duration_scale,
         },
-        ..SimConfig::default()
+        ..SimConfig::realistic()
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

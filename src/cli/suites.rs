@@ -11,7 +11,12 @@ use std::io::IsTerminal;
 pub fn load_and_plan(args: &SuiteArgs, extra_env: BTreeMap<String, String>) -> Option<Vec<SuitePlan>> {
     let mut env: BTreeMap<String, String> = std::env::vars().collect();
     env.extend(extra_env);
-    let load_opts = LoadOptions { vars: args.vars.clone(), env_files: args.env_files.clone(), env };
+    let load_opts = LoadOptions {
+        vars: args.vars.clone(),
+        env_files: args.env_files.clone(),
+        env,
+        baseline: args.baseline.clone(),
+    };
     let plan_opts = PlanOptions {
         filter: args.filter.clone(),
         tags: args.tags.clone(),

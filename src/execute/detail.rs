@@ -58,6 +58,7 @@ pub fn describe(obs: &Observation) -> String {
             s
         }
         Observation::Models(m) => format!("GET {}\nlisted: {}", m.url, m.listed.join(", ")),
+        Observation::Perf(p) => perf_summary(p),
         Observation::Exec(e) => {
             let code = e.exit_code.map_or("killed by a signal".to_string(), |c| format!("exit code {c}"));
             format!(
@@ -80,4 +81,43 @@ pub fn excerpt(s: &str, max: usize) -> String {
         let cut: String = s.chars().take(max).collect();
         format!("{cut}… [{} more characters]", s.chars().count() - max)
     }
+}
+
+/// One line per concurrency level with the figures people look at first.
+pub fn perf_summary(p: &crate::perf::result::PerfObservation) -> String {
+    use crate::spec::values::format_seconds;
+    let mut lines = vec![format!(
+        "perf {} {} against {} (warm-up {}{})",
+        p.request,
+        p.model.as_deref().unwrap_or(""),
+        p.target,
+        p.warmup,
+        if p.cold { ", cold loads" } else { "" }
+    )];
+    for l in &p.levels {
+        let f = |k: &str| l.figures.get(k).copied();
+        let mut parts = vec![format!("c={}: {} requests, {} failed", l.concurrency, l.requests, l.errors)];
+        if let (Some(m), Some(c)) = (f("tokens_per_s.mean"), f("tokens_per_s.cov")) {
+            parts.push(format!("tokens/s mean {m:.2} (cov {c:.1}%)"));
+        }
+        if let (Some(m), Some(c)) = (f("server_tokens_per_s.mean"), f("server_tokens_per_s.cov")) {
+            parts.push(format!("server tokens/s mean {m:.2} (cov {c:.1}%)"));
+        }
+        for k in ["ttft.p95", "e2e.p95", "load_duration.mean"] {
+            if let Some(v) = f(k) {
+                parts.push(format!("{k} {}", format_seconds(v)));
+            }
+        }
+        if let Some(v) = f("request_throughput") {
+            parts.push(format!("{v:.2} req/s"));
+        }
+        if let Some(v) = f("output_token_throughput").filter(|v| *v > 0.0) {
+            parts.push(format!("{v:.1} output tokens/s"));
+        }
+        lines.push(parts.join(", "));
+    }
+    if let Some(k) = &p.knee {
+        lines.push(k.describe());
+    }
+    lines.join("\n")
 }

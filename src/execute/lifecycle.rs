@@ -12,8 +12,16 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::codec::{FramedRead, LinesCodec};
 use tokio_util::io::StreamReader;
 
-/// Bytes done and total of a running download, for a progress bar.
-pub type Progress = UnboundedSender<(u64, u64)>;
+/// Progress of a long step (a download in bytes, a perf loop in requests).
+#[derive(Debug, Clone, Copy)]
+pub struct ProgressUpdate {
+    pub done: u64,
+    /// 0 when unknown (a perf loop that runs for a duration).
+    pub total: u64,
+    pub unit: &'static str,
+}
+
+pub type Progress = UnboundedSender<ProgressUpdate>;
 
 fn step_error(kind: FailureKind, message: String, detail: &str) -> StepError {
     StepError { kind, message, detail: detail.to_string() }
@@ -135,7 +143,7 @@ pub async fn pull(
             let (done, total) = layers.values().fold((0, 0), |(d, t), (ld, lt)| (d + ld, t + lt));
             obs.bytes_completed = done;
             obs.bytes_total = total;
-            let _ = progress.send((done, total));
+            let _ = progress.send(ProgressUpdate { done, total, unit: "bytes" });
         }
         if !status.is_empty() && obs.statuses.last() != Some(&status) {
             obs.statuses.push(status);

@@ -7,6 +7,7 @@ pub mod exec;
 pub mod http;
 pub mod lifecycle;
 pub mod llm;
+pub mod perf;
 pub mod record;
 pub mod redact;
 pub mod tcp;
@@ -117,14 +118,16 @@ impl Executor {
         for number in 1..=test.retries + 1 {
             let attempt_started = Instant::now();
             let (progress, mut updates) = tokio::sync::mpsc::unbounded_channel();
-            let step = tokio::time::timeout(test.timeout, self.run_step(suite, test, &progress));
+            // A perf loop runs as long as its iterations take; its timeout is per request.
+            let limit = if matches!(test.step, Step::Perf(_)) { Duration::MAX } else { test.timeout };
+            let step = tokio::time::timeout(limit, self.run_step(suite, test, &progress));
             tokio::pin!(step);
             // Progress (pull downloads) reaches the reporters while the step runs.
             let outcome = loop {
                 tokio::select! {
                     outcome = &mut step => break outcome,
-                    Some((done, total)) = updates.recv() => {
-                        reporters.emit(&Event::Progress { name: &test.name, done, total });
+                    Some(u) = updates.recv() => {
+                        reporters.emit(&Event::Progress { name: &test.name, done: u.done, total: u.total, unit: u.unit });
                     }
                 }
             };
@@ -142,7 +145,7 @@ impl Executor {
             });
             let (passed, message, kind) = match outcome {
                 Ok(obs) => {
-                    let assertions = assert::check(&test.expect, &obs);
+                    let assertions = assert::check(test, &obs);
                     let failures: Vec<String> =
                         assertions.iter().filter(|a| !a.passed).filter_map(|a| a.message.clone()).collect();
                     result.detail = redactor.text(&detail::describe(&obs));
@@ -222,6 +225,10 @@ impl Executor {
                 lifecycle::models(c, proto(m.api), m, base, key).await.map(Observation::Models)
             }
             Step::Unload(u) => lifecycle::unload(c, u, base).await.map(Observation::Http),
+            Step::Perf(p) => {
+                let ctx = perf::PerfContext { client: c, suite, request_timeout: test.timeout, progress };
+                perf::run(&ctx, p).await.map(|o| Observation::Perf(Box::new(o)))
+            }
         }
     }
 }
@@ -250,5 +257,6 @@ fn step_summary(step: &Step, base: &str) -> String {
         Step::Pull(p) => format!("pull {}", p.model),
         Step::Models(_) => "list models".to_string(),
         Step::Unload(u) => format!("unload {}", u.model),
+        Step::Perf(_) => "perf loop".to_string(),
     }
 }

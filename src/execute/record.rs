@@ -17,6 +17,7 @@ pub enum Observation {
     Llm(Box<LlmObservation>),
     Pull(PullObservation),
     Models(ModelsObservation),
+    Perf(Box<crate::perf::result::PerfObservation>),
 }
 
 impl Observation {
@@ -28,6 +29,7 @@ impl Observation {
             Observation::Llm(o) => o.e2e,
             Observation::Pull(o) => o.elapsed,
             Observation::Models(o) => o.elapsed,
+            Observation::Perf(o) => o.elapsed,
         }
     }
 }

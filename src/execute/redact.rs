@@ -67,6 +67,12 @@ impl Redactor {
             }
             Observation::Pull(p) => p.error = p.error.as_deref().map(|e| self.text(e)),
             Observation::Models(m) => m.url = self.text(&m.url),
+            Observation::Perf(p) => {
+                p.target = self.text(&p.target);
+                for s in p.levels.iter_mut().flat_map(|l| l.samples.iter_mut()) {
+                    s.error = s.error.as_deref().map(|e| self.text(e));
+                }
+            }
             Observation::Tcp(_) => {}
         }
         obs

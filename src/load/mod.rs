@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tree::{Node, Span, Value};
 
+use crate::perf::baseline::Baseline;
 use crate::spec::SuiteDoc;
 
 /// What the command line adds to every suite.
@@ -27,6 +28,8 @@ pub struct LoadOptions {
     pub env_files: Vec<PathBuf>,
     /// The process environment (injected so tests do not depend on the real one).
     pub env: BTreeMap<String, String>,
+    /// `--baseline FILE`: a stored run for perf comparisons (overrides the suite's).
+    pub baseline: Option<PathBuf>,
 }
 
 impl LoadOptions {
@@ -48,6 +51,8 @@ pub struct LoadedSuite {
     /// Problems found while loading that did not stop it (an undefined variable, say); the
     /// planner reports them together with its own.
     pub errors: Vec<Diagnostic>,
+    /// The stored run perf tests compare with, if any.
+    pub baseline: Option<Baseline>,
 }
 
 /// Loads and interpolates one suite file. Problems that leave the suite readable are kept in
@@ -147,9 +152,22 @@ pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedS
         Some(Value::Seq(items)) => items.clone(),
         _ => Vec::new(),
     };
+    let baseline_path = opts
+        .baseline
+        .clone()
+        .or_else(|| doc.as_ref().and_then(|d| d.baseline.as_ref()).map(|b| base_dir.join(b)));
+    let baseline = baseline_path.and_then(|p| {
+        let span = resolved.get("baseline").map(|n| n.span).filter(|_| opts.baseline.is_none());
+        let read = std::fs::read_to_string(&p)
+            .map_err(|e| format!("cannot read baseline {}: {e}", p.display()))
+            .and_then(|text| Baseline::parse(&p.display().to_string(), &text));
+        read.map_err(|message| errors.push(de::DeError { message, span })).ok()
+    });
     let errors: Vec<Diagnostic> = errors.into_iter().map(|e| diag(e.span, e.message)).collect();
     match doc {
-        Some(doc) => Ok(LoadedSuite { path: path.to_path_buf(), source, doc, tests, secret_values, errors }),
+        Some(doc) => {
+            Ok(LoadedSuite { path: path.to_path_buf(), source, doc, tests, secret_values, errors, baseline })
+        }
         None => Err(SuiteErrors(errors)),
     }
 }

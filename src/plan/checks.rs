@@ -4,7 +4,8 @@
 use crate::assert::llm::metric_names;
 use crate::load::de::{DeError, did_you_mean};
 use crate::load::tree::Node;
-use crate::spec::{Api, Expect, Step};
+use crate::spec::perf::{PERF_AGGREGATES, PERF_METRICS, STATISTICS};
+use crate::spec::{Api, Expect, Step, TestSpec};
 
 pub fn check_step(step: &Step, suite_api: Api, node: &Node, errors: &mut Vec<DeError>) {
     let kind = step.kind();
@@ -131,4 +132,99 @@ pub fn check_expect(expect: &Expect, step: &Step, node: &Node, errors: &mut Vec<
             });
         }
     }
+}
+
+/// Perf steps: one request inside, iterations or duration, cold loads only where they can
+/// be measured; thresholds and regressions name real figures and only on perf tests.
+pub fn check_perf(spec: &TestSpec, step: &Step, suite_api: Api, node: &Node, errors: &mut Vec<DeError>) {
+    let perf_node = node.get("perf");
+    let key_span = |key: &str| perf_node.and_then(|s| s.entry(key)).map(|(k, _)| k.span);
+    let mut err = |message: String, span| errors.push(DeError { message, span });
+    if let Step::Perf(p) = step {
+        let inner = [p.generate.is_some(), p.chat.is_some(), p.http.is_some()].iter().filter(|x| **x).count();
+        if inner != 1 {
+            err(
+                format!(
+                    "a perf step repeats exactly one request (`generate`, `chat` or `http`); this one has {inner}"
+                ),
+                perf_node.map(|n| n.span),
+            );
+        }
+        if p.iterations.is_some() && p.duration.is_some() {
+            err("a perf step takes `iterations` or `duration`, not both".to_string(), key_span("duration"));
+        }
+        if p.iterations == Some(0) {
+            err("`iterations` must be at least 1".to_string(), key_span("iterations"));
+        }
+        if p.cold {
+            let api = p
+                .generate
+                .as_ref()
+                .and_then(|g| g.api)
+                .or(p.chat.as_ref().and_then(|c| c.api))
+                .unwrap_or(suite_api);
+            let sequential =
+                p.concurrency.as_ref().is_none_or(|c| c.0.iter().all(|l| *l == 1)) && p.rate.is_none();
+            if p.http.is_some() || api != Api::Ollama || !sequential {
+                err(
+                    "`cold: true` unloads the model before each request, so it needs an Ollama `generate` or \
+                     `chat` at concurrency 1 without `rate`"
+                        .to_string(),
+                    key_span("cold"),
+                );
+            }
+        }
+        if spec.expect.is_some() {
+            err(
+                "a perf test is judged by `thresholds` (and `regression`), not `expect`".to_string(),
+                node.entry("expect").map(|(k, _)| k.span),
+            );
+        }
+    }
+    let is_perf = matches!(step, Step::Perf(_));
+    for (field, names) in [
+        ("thresholds", spec.thresholds.keys().collect::<Vec<_>>()),
+        ("regression", spec.regression.keys().collect::<Vec<_>>()),
+    ] {
+        let field_node = node.get(field);
+        if !is_perf && !names.is_empty() {
+            err(
+                format!("`{field}` applies to perf tests; this test's step is `{}`", step.kind()),
+                node.entry(field).map(|(k, _)| k.span),
+            );
+            continue;
+        }
+        for name in names {
+            if let Err(message) = check_figure_name(name) {
+                err(message, field_node.and_then(|f| f.entry(name)).map(|(k, _)| k.span));
+            }
+        }
+    }
+}
+
+/// Every name a threshold may use: `metric.statistic` or an aggregate.
+pub fn figure_names() -> Vec<String> {
+    let mut names: Vec<String> = PERF_AGGREGATES.iter().map(|(n, _, _)| n.to_string()).collect();
+    for (m, _, _) in PERF_METRICS {
+        names.extend(STATISTICS.iter().map(|s| format!("{m}.{s}")));
+    }
+    names
+}
+
+fn check_figure_name(name: &str) -> Result<(), String> {
+    let names = figure_names();
+    if names.iter().any(|n| n == name) {
+        return Ok(());
+    }
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let hint = did_you_mean(name, &refs).map(|b| format!(", did you mean `{b}`?")).unwrap_or_default();
+    let metrics: Vec<&str> = PERF_METRICS.iter().map(|(n, _, _)| *n).collect();
+    let aggregates: Vec<&str> = PERF_AGGREGATES.iter().map(|(n, _, _)| *n).collect();
+    Err(format!(
+        "unknown perf figure `{name}`{hint} — use METRIC.STATISTIC with a metric of {} and a statistic of {}, \
+         or one of {}",
+        metrics.join(", "),
+        STATISTICS.join(", "),
+        aggregates.join(", ")
+    ))
 }

@@ -8,7 +8,8 @@ use crate::load::LoadedSuite;
 use crate::load::de::{self, DeError};
 use crate::load::error::{Diagnostic, SuiteErrors};
 use crate::load::tree::{Node, Value};
-use crate::spec::{self, Expect, Skip, Step, Target, TestSpec};
+use crate::perf::baseline::LevelFigures;
+use crate::spec::{self, Comparison, Expect, Skip, Step, Target, TestSpec, Tolerance};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -58,6 +59,19 @@ pub struct PlannedTest {
     pub location: String,
     /// The `for_each` values of this expansion.
     pub params: Vec<(String, String)>,
+    /// Perf figures that must hold, by name.
+    pub thresholds: BTreeMap<String, Comparison>,
+    /// Perf figures to compare with the baseline, and how much worse they may get.
+    pub regression: BTreeMap<String, Tolerance>,
+    /// This test's figures in the baseline run, when one was given and has the test.
+    pub baseline: Option<BaselineFigures>,
+}
+
+/// A test's figures in a stored run.
+#[derive(Debug, Clone)]
+pub struct BaselineFigures {
+    pub source: String,
+    pub levels: LevelFigures,
 }
 
 /// Plans one loaded suite. All problems of the suite are returned together.
@@ -241,6 +255,7 @@ fn resolve(
     checks::check_step(&step, suite.doc.target.api, node, &mut errors);
     let expect = spec.expect.clone().unwrap_or_default();
     checks::check_expect(&expect, &step, node, &mut errors);
+    checks::check_perf(&spec, &step, suite.doc.target.api, node, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -264,7 +279,6 @@ fn resolve(
         (spec::DEFAULT_TIMEOUT, "the built-in default".to_string())
     };
     Ok(PlannedTest {
-        name,
         tags: spec.tags.clone(),
         skip: match spec.skip {
             Some(Skip::Yes(reason)) => Some(reason.unwrap_or_else(|| "skip: true".to_string())),
@@ -277,6 +291,16 @@ fn resolve(
         retries: spec.retries.or(defaults.retries).unwrap_or(0),
         retry_delay: spec.retry_delay.or(defaults.retry_delay).unwrap_or(Duration::from_secs(1)),
         location: format!("{}:{}:{}", suite.source.name, node.span.line, node.span.col),
+        thresholds: spec.thresholds.clone(),
+        regression: match (&suite.baseline, spec.regression.is_empty()) {
+            (Some(_), true) => crate::perf::baseline::default_tolerances(),
+            _ => spec.regression.clone(),
+        },
+        baseline: suite.baseline.as_ref().and_then(|b| {
+            b.lookup(&suite.doc.suite, &name)
+                .map(|levels| BaselineFigures { source: b.source.clone(), levels: levels.clone() })
+        }),
+        name,
         params,
     })
 }

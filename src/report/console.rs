@@ -63,7 +63,8 @@ impl ConsoleReporter {
         if let Some(bar) = &self.bar {
             bar.inc(1);
             bar.set_message(clean(&t.name));
-            if t.status == Status::Passed {
+            let perf = matches!(t.observation, Some(crate::execute::record::Observation::Perf(_)));
+            if t.status == Status::Passed && !perf {
                 return Ok(());
             }
         }
@@ -79,6 +80,11 @@ impl ConsoleReporter {
         if let Some(m) = &t.message {
             for l in clean(m).lines() {
                 text.push_str(&format!("\n      {l}"));
+            }
+        }
+        if let Some(crate::execute::record::Observation::Perf(p)) = &t.observation {
+            for l in crate::execute::detail::perf_summary(p).lines().skip(1) {
+                text.push_str(&format!("\n      {}", clean(l)));
             }
         }
         if self.opts.verbose && t.status == Status::Failed && !t.detail.is_empty() {
@@ -142,16 +148,23 @@ impl Reporter for ConsoleReporter {
                 }
                 Ok(())
             }
-            Event::Progress { name, done, total } => {
-                // Byte progress only where a bar is drawn: CI logs get the result line alone.
+            Event::Progress { name, done, total, unit } => {
+                // Progress only where a bar is drawn: CI logs get the result line alone.
                 if let Some(bar) = &self.bar {
-                    let pct = (*done * 100).checked_div(*total).unwrap_or(0);
-                    bar.set_message(format!(
-                        "{}: {} / {} ({pct}%)",
-                        clean(name),
-                        indicatif::HumanBytes(*done),
-                        indicatif::HumanBytes(*total)
-                    ));
+                    let amount = |n: u64| {
+                        if *unit == "bytes" {
+                            indicatif::HumanBytes(n).to_string()
+                        } else {
+                            format!("{n} {unit}")
+                        }
+                    };
+                    let text = match (*done * 100).checked_div(*total) {
+                        Some(pct) => {
+                            format!("{}: {} / {} ({pct}%)", clean(name), amount(*done), amount(*total))
+                        }
+                        None => format!("{}: {}", clean(name), amount(*done)),
+                    };
+                    bar.set_message(text);
                 }
                 Ok(())
             }

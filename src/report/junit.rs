@@ -42,6 +42,17 @@ pub fn render(record: &RunRecord) -> Result<String, String> {
         ts.set_timestamp(suite.started_at).set_time(suite.duration);
         ts.add_property(Property::new("file", clean(&suite.file)));
         ts.add_property(Property::new("target", clean(&suite.target)));
+        // Perf statistics as suite properties (Jenkins' schema allows none on a testcase).
+        for t in &suite.tests {
+            if let Some(crate::execute::record::Observation::Perf(p)) = &t.observation {
+                for l in &p.levels {
+                    for (figure, v) in &l.figures {
+                        let name = format!("{} [c={}] {figure}", clean(&t.name), l.concurrency);
+                        ts.add_property(Property::new(name, format!("{v:.6}")));
+                    }
+                }
+            }
+        }
         ts.add_test_cases(suite.tests.iter().map(test_case));
         report.add_test_suite(ts);
     }

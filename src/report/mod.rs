@@ -8,6 +8,8 @@ pub mod console;
 pub mod csv;
 pub mod json;
 pub mod junit;
+pub mod perf_csv;
+pub mod perf_summary;
 pub mod text;
 
 use crate::execute::record::{RunRecord, SuiteRecord, TestResult};
@@ -28,11 +30,12 @@ pub enum Event<'a> {
         suite: &'a str,
         name: &'a str,
     },
-    /// A long step's progress (bytes of a model pull).
+    /// A long step's progress (bytes of a model pull, requests of a perf loop).
     Progress {
         name: &'a str,
         done: u64,
         total: u64,
+        unit: &'static str,
     },
     TestFinished {
         result: &'a TestResult,

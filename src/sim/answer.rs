@@ -7,6 +7,7 @@ use axum::body::{Body, Bytes};
 use futures_util::stream;
 use std::convert::Infallible;
 use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, sleep_until};
 
 pub struct Answer {
@@ -19,18 +20,24 @@ pub struct Answer {
     pub ttft: Duration,
     pub per_token: Duration,
     pub faults: Faults,
+    /// Held while the answer is produced (capacity-capped simulators).
+    slot: Option<OwnedSemaphorePermit>,
 }
 
 impl Answer {
     /// Plans the answer to `prompt` by an installed model; pays the load time if it is cold.
-    pub fn plan(
+    /// Plans the answer to `prompt` by an installed model: waits for a free slot when the
+    /// simulator's capacity is capped, pays the load time if the model is cold, and draws
+    /// this request's speed (within the configured jitter).
+    pub async fn start(
         s: &SimState,
         model: &str,
         prompt: &str,
         max_tokens: Option<usize>,
         keep: KeepAlive,
-        start: Instant,
     ) -> Answer {
+        let slot = s.slot().await;
+        let start = Instant::now();
         let load = s.acquire(model, keep);
         let (tokens, done_reason) = if prompt.is_empty() {
             (Vec::new(), if keep == KeepAlive::Unload { "unload" } else { "load" })
@@ -42,17 +49,29 @@ impl Answer {
             }
             (tokens, if cut { "length" } else { "stop" })
         };
+        let prompt_tokens = text::tokenize(prompt).len().max(1);
+        let prompt_time = s
+            .config
+            .prompt_tokens_per_s
+            .map_or(Duration::ZERO, |r| Duration::from_secs_f64(prompt_tokens as f64 / r.max(1e-3)));
+        let speed = s.config.tokens_per_s.max(1e-3) * s.jitter_factor();
         Answer {
             model: model.to_string(),
-            prompt_tokens: text::tokenize(prompt).len().max(1),
+            prompt_tokens,
             tokens,
             done_reason,
             start,
             load,
-            ttft: s.config.ttft,
-            per_token: Duration::from_secs_f64(1.0 / s.config.tokens_per_s.max(1e-3)),
+            ttft: s.config.ttft + prompt_time,
+            per_token: Duration::from_secs_f64(1.0 / speed),
             faults: s.config.faults.clone(),
+            slot,
         }
+    }
+
+    /// The capacity slot, to be held by the streamed body until it ends.
+    pub fn take_slot(&mut self) -> Option<OwnedSemaphorePermit> {
+        self.slot.take()
     }
 
     /// When token `i` (0-based) is due: after load, prompt evaluation and i+1 token times
@@ -83,12 +102,19 @@ impl Answer {
     }
 
     /// A streamed body: `chunk(i, token)` for each token at its time, then `tail` (the final
-    /// object, or the final events), with the configured faults applied.
-    pub fn stream(&self, chunk: impl Fn(usize, &str) -> Bytes, tail: Vec<Bytes>, garbled: Bytes) -> Body {
+    /// object, or the final events), with the configured faults applied; `slot` is released
+    /// when the body ends.
+    pub fn stream(
+        &self,
+        slot: Option<OwnedSemaphorePermit>,
+        chunk: impl Fn(usize, &str) -> Bytes,
+        tail: Vec<Bytes>,
+        garbled: Bytes,
+    ) -> Body {
         let mut pieces: Vec<(Instant, Bytes)> = Vec::with_capacity(self.tokens.len() + tail.len());
         for (i, token) in self.tokens.iter().enumerate() {
             if self.faults.truncate_after == Some(i) {
-                return paced(pieces);
+                return paced(pieces, slot);
             }
             let bytes =
                 if self.faults.garble_chunk == Some(i + 1) { garbled.clone() } else { chunk(i, token) };
@@ -96,16 +122,16 @@ impl Answer {
         }
         let end = self.end();
         pieces.extend(tail.into_iter().map(|b| (end, b)));
-        paced(pieces)
+        paced(pieces, slot)
     }
 }
 
-/// A body that releases each piece at its instant.
-fn paced(pieces: Vec<(Instant, Bytes)>) -> Body {
-    let body = stream::unfold(pieces.into_iter(), |mut rest| async move {
+/// A body that releases each piece at its instant (and its capacity slot at the end).
+fn paced(pieces: Vec<(Instant, Bytes)>, slot: Option<OwnedSemaphorePermit>) -> Body {
+    let body = stream::unfold((pieces.into_iter(), slot), |(mut rest, slot)| async move {
         let (due, bytes) = rest.next()?;
         sleep_until(due).await;
-        Some((Ok::<_, Infallible>(bytes), rest))
+        Some((Ok::<_, Infallible>(bytes), (rest, slot)))
     });
     Body::from_stream(body)
 }

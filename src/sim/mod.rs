@@ -41,6 +41,12 @@ pub struct SimConfig {
     pub pull_bytes_per_s: f64,
     /// When set, the /v1 endpoints require `Authorization: Bearer <key>`.
     pub api_key: Option<String>,
+    /// Prompt processing speed: TTFT grows by prompt tokens / this (None: prompts are free).
+    pub prompt_tokens_per_s: Option<f64>,
+    /// Each request's generation speed varies by up to this fraction (0.05 = ±5%).
+    pub jitter: f64,
+    /// Answer at most this many requests at once; the others queue (a saturating server).
+    pub capacity: Option<usize>,
     pub faults: Faults,
 }
 
@@ -71,8 +77,19 @@ impl Default for SimConfig {
                 .collect(),
             pull_bytes_per_s: 2.0e9,
             api_key: None,
+            prompt_tokens_per_s: None,
+            jitter: 0.0,
+            capacity: None,
             faults: Faults::default(),
         }
+    }
+}
+
+impl SimConfig {
+    /// The defaults of `hxrun sim` and `--sim`: the exact pacing of `default()` plus what a
+    /// real server shows — prompt processing that grows with the prompt, ±5% speed jitter.
+    pub fn realistic() -> Self {
+        SimConfig { prompt_tokens_per_s: Some(2000.0), jitter: 0.05, ..SimConfig::default() }
     }
 }
 

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use std::time::Duration;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::sleep_until;
 
 pub fn routes(state: SimState) -> Router {
     Router::new()
@@ -178,7 +178,6 @@ fn line(v: &Value) -> Bytes {
 }
 
 async fn respond(s: SimState, body: Bytes, kind: Kind) -> Response {
-    let start = Instant::now();
     let req = match parse(&body) {
         Ok(v) => v,
         Err(e) => return e.into_response(),
@@ -195,7 +194,7 @@ async fn respond(s: SimState, body: Bytes, kind: Kind) -> Response {
     let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(true);
     let num_predict =
         req.pointer("/options/num_predict").and_then(Value::as_i64).filter(|n| *n >= 0).map(|n| n as usize);
-    let answer = Answer::plan(&s, &model, &prompt, num_predict, keep, start);
+    let mut answer = Answer::start(&s, &model, &prompt, num_predict, keep).await;
 
     // An empty prompt only loads (or, with keep_alive 0, unloads) the model: one object.
     if !stream || answer.tokens.is_empty() {
@@ -203,7 +202,9 @@ async fn respond(s: SimState, body: Bytes, kind: Kind) -> Response {
         return Json(object(&answer, kind, &answer.text(), true)).into_response();
     }
     let tail = vec![line(&object(&answer, kind, "", true))];
+    let slot = answer.take_slot();
     let body = answer.stream(
+        slot,
         |_, token| line(&object(&answer, kind, token, false)),
         tail,
         Bytes::from_static(b"{\"model\": oops\n"),

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tokio::time::{Instant, sleep_until};
+use tokio::time::sleep_until;
 
 pub fn routes(state: SimState) -> Router {
     Router::new()
@@ -77,7 +77,6 @@ fn sse(v: &Value) -> Bytes {
 }
 
 async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Response {
-    let start = Instant::now();
     if let Err(r) = authorised(&s, &headers) {
         return *r;
     }
@@ -104,7 +103,8 @@ async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Re
     let max_tokens = req.get("max_tokens").and_then(Value::as_u64).map(|n| n as usize);
     let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let usage_asked = req.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
-    let answer = Answer::plan(&s, &model.name, &prompt, max_tokens, KeepAlive::parse(None), start);
+    let mut answer = Answer::start(&s, &model.name, &prompt, max_tokens, KeepAlive::parse(None)).await;
+    let slot = answer.take_slot();
     let id = format!(
         "{}-{}",
         if kind == Kind::Chat { "chatcmpl" } else { "cmpl" },
@@ -158,7 +158,7 @@ async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Re
         tail.push(sse(&v));
     }
     tail.push(Bytes::from_static(b"data: [DONE]\n\n"));
-    let body = answer.stream(chunk, tail, Bytes::from_static(b"data: {\"choices\": [oops\n\n"));
+    let body = answer.stream(slot, chunk, tail, Bytes::from_static(b"data: {\"choices\": [oops\n\n"));
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache")

@@ -3,8 +3,10 @@
 
 use super::{SimConfig, SimModel};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Ollama keeps a model loaded this long after a request unless told otherwise.
 const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(300);
@@ -12,6 +14,9 @@ const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(300);
 #[derive(Clone)]
 pub struct SimState {
     pub config: Arc<SimConfig>,
+    /// Requests answered at once when the capacity is capped.
+    slots: Option<Arc<Semaphore>>,
+    draws: Arc<AtomicU64>,
     installed: Arc<Mutex<Vec<SimModel>>>,
     loaded: Arc<Mutex<HashMap<String, Option<Instant>>>>,
 }
@@ -48,7 +53,37 @@ impl KeepAlive {
 impl SimState {
     pub fn new(config: SimConfig) -> Self {
         let installed = Arc::new(Mutex::new(config.models.clone()));
-        SimState { config: Arc::new(config), installed, loaded: Arc::new(Mutex::new(HashMap::new())) }
+        let slots = config.capacity.map(|n| Arc::new(Semaphore::new(n.max(1))));
+        SimState {
+            config: Arc::new(config),
+            slots,
+            draws: Arc::new(AtomicU64::new(0)),
+            installed,
+            loaded: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Waits for a free answering slot (only when the capacity is capped).
+    pub async fn slot(&self) -> Option<OwnedSemaphorePermit> {
+        match &self.slots {
+            Some(s) => Arc::clone(s).acquire_owned().await.ok(),
+            None => None,
+        }
+    }
+
+    /// A speed factor in [1 − jitter, 1 + jitter], from a deterministic sequence.
+    pub fn jitter_factor(&self) -> f64 {
+        let j = self.config.jitter.clamp(0.0, 0.9);
+        if j == 0.0 {
+            return 1.0;
+        }
+        let n = self.draws.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
+        let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        x ^= x >> 31;
+        x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x ^= x >> 29;
+        let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+        1.0 + j * (2.0 * u - 1.0)
     }
 
     /// An installed model by name; Ollama accepts a bare name for the `:latest` tag.

@@ -6,6 +6,7 @@
 
 pub mod expect;
 pub mod llm;
+pub mod perf;
 pub mod step;
 pub mod values;
 
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 pub use expect::{Expect, JsonMatch, JsonMatchFull, JsonType, TextMatch};
 pub use llm::{Agree, ChatStep, GenerateStep, Message, ModelsStep, PullStep, Tolerance, UnloadStep};
+pub use perf::PerfStep;
 pub use step::{ExecStep, HttpStep, Step, TcpStep};
 pub use values::{CodeMatch, Comparison, Skip, Unit};
 
@@ -45,6 +47,9 @@ pub struct SuiteDoc {
     /// Settings every test inherits.
     #[serde(default)]
     pub defaults: Defaults,
+    /// A stored run (hxrun JSON report) that perf tests are compared with; relative to this
+    /// file. `--baseline` overrides it.
+    pub baseline: Option<String>,
     /// The tests, run in order.
     #[schemars(with = "Vec<TestSpec>")]
     #[serde(default)]
@@ -166,12 +171,22 @@ pub struct TestSpec {
     pub models: Option<ModelsStep>,
     /// Unload a model from memory.
     pub unload: Option<UnloadStep>,
+    /// Repeat a request and measure: warm-up, iterations, concurrency, rate.
+    pub perf: Option<PerfStep>,
+    /// Perf figures that must hold, e.g. `tokens_per_s.mean: ">= 50"`, `ttft.p95: "< 2s"`,
+    /// `tokens_per_s.cov: "< 20%"`, `error_rate: "== 0"` (checked at every concurrency level).
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, Comparison>,
+    /// How much worse than the baseline a perf figure may get: `tokens_per_s.mean: 10%`.
+    #[serde(default)]
+    pub regression: BTreeMap<String, Tolerance>,
     /// What must hold afterwards.
     pub expect: Option<Expect>,
 }
 
 /// The step-kind keys a test may use, in the order the docs list them.
-pub const STEP_KINDS: &[&str] = &["http", "tcp", "exec", "generate", "chat", "pull", "models", "unload"];
+pub const STEP_KINDS: &[&str] =
+    &["http", "tcp", "exec", "generate", "chat", "pull", "models", "unload", "perf"];
 
 impl TestSpec {
     /// The test's steps; the planner rejects tests with none or several.
@@ -200,6 +215,9 @@ impl TestSpec {
         }
         if let Some(s) = &self.unload {
             steps.push(Step::Unload(s.clone()));
+        }
+        if let Some(s) = &self.perf {
+            steps.push(Step::Perf(s.clone()));
         }
         steps
     }

@@ -1,6 +1,7 @@
 //! The step kinds a test can run: what to do, not how (that is `execute/`).
 
 use super::llm::{ChatStep, GenerateStep, ModelsStep, PullStep, UnloadStep};
+use super::perf::PerfStep;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -74,6 +75,7 @@ pub enum Step {
     Pull(PullStep),
     Models(ModelsStep),
     Unload(UnloadStep),
+    Perf(PerfStep),
 }
 
 impl Step {
@@ -88,6 +90,7 @@ impl Step {
             Step::Pull(_) => "pull",
             Step::Models(_) => "models",
             Step::Unload(_) => "unload",
+            Step::Perf(_) => "perf",
         }
     }
 

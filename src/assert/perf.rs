@@ -1,0 +1,97 @@
+//! Verdicts on perf steps: thresholds at every concurrency level (a failure lists every
+//! threshold with its actual value), failed requests, and regressions against a baseline.
+
+use super::{fail, pass};
+use crate::execute::record::AssertionResult;
+use crate::perf::baseline;
+use crate::perf::result::{LevelResult, PerfObservation};
+use crate::plan::PlannedTest;
+use crate::spec::perf::format_figure;
+use crate::spec::{Comparison, Unit};
+
+pub fn check_perf(test: &PlannedTest, o: &PerfObservation, out: &mut Vec<AssertionResult>) {
+    let many = o.levels.len() > 1;
+    for level in &o.levels {
+        let at = if many { format!("[concurrency {}] ", level.concurrency) } else { String::new() };
+        thresholds(test, level, &at, out);
+        errors(test, level, &at, out);
+        regressions(test, level, &at, out);
+    }
+}
+
+/// An actual figure in the threshold's unit (durations are stored in seconds).
+fn show(c: &Comparison, figure: &str, v: f64) -> String {
+    match c.unit {
+        Unit::None => format_figure(figure, v),
+        _ => c.format_actual(v),
+    }
+}
+
+fn thresholds(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<AssertionResult>) {
+    let verdicts: Vec<(String, Comparison, Option<f64>, bool)> = test
+        .thresholds
+        .iter()
+        .map(|(name, c)| {
+            let actual = level.figures.get(name).copied();
+            let ok = actual.is_some_and(|v| c.holds(v));
+            (name.clone(), c.clone(), actual, ok)
+        })
+        .collect();
+    if verdicts.is_empty() {
+        return;
+    }
+    let table: Vec<String> = verdicts
+        .iter()
+        .map(|(name, c, actual, ok)| {
+            let shown = actual.map_or("not measured".to_string(), |v| show(c, name, v));
+            format!("{} {name} = {shown} (expected {})", if *ok { "✓" } else { "✗" }, c.text)
+        })
+        .collect();
+    for (name, c, actual, ok) in &verdicts {
+        let label = format!("{at}threshold {name}");
+        if *ok {
+            out.push(pass(label));
+            continue;
+        }
+        let why = match actual {
+            Some(v) => format!("expected {}, got {}", c.text, show(c, name, *v)),
+            None => "not measured (no successful request produced it)".to_string(),
+        };
+        out.push(fail(label, format!("{at}{name}: {why}\n    all thresholds: {}", table.join("; "))));
+    }
+}
+
+/// Failed requests fail the test unless a threshold on `error_rate`/`errors` says how many
+/// are acceptable.
+fn errors(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<AssertionResult>) {
+    let judged = test.thresholds.keys().any(|k| k == "error_rate" || k == "errors");
+    if judged {
+        return;
+    }
+    out.push(if level.errors == 0 {
+        pass(format!("{at}errors"))
+    } else {
+        fail(
+            format!("{at}errors"),
+            format!(
+                "{at}{} of {} requests failed (first: {}); set a threshold on error_rate to tolerate some",
+                level.errors,
+                level.requests,
+                level.first_error().unwrap_or("unknown")
+            ),
+        )
+    });
+}
+
+fn regressions(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<AssertionResult>) {
+    let Some(base) = &test.baseline else { return };
+    let Some(old) = base.levels.get(&level.concurrency) else { return };
+    for change in baseline::compare(old, &level.figures, &test.regression) {
+        let label = format!("{at}regression {}", change.figure);
+        if change.regressed {
+            out.push(fail(label, format!("{at}regression against {}: {}", base.source, change.describe())));
+        } else {
+            out.push(pass(label));
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! What a perf step measured: every request (a `Sample`), and per concurrency level the
+//! statistics and aggregates that thresholds, baselines and reports read by name.
+
+use super::knee::Knee;
+use super::stats::Stats;
+use crate::protocol::ServerFigures;
+use crate::spec::perf::PERF_METRICS;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// One measured request.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sample {
+    pub started_at: DateTime<Utc>,
+    /// 1-based, within its concurrency level.
+    pub iter: u32,
+    pub concurrency: u32,
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Seconds.
+    pub e2e: f64,
+    pub ttft: Option<f64>,
+    /// Gaps between content chunks, seconds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub itl: Vec<f64>,
+    pub output_tokens: Option<u64>,
+    /// Client tokens/s of this request.
+    pub tokens_per_s: Option<f64>,
+    pub server: ServerFigures,
+}
+
+impl Sample {
+    /// This request's value of a per-request metric (`PERF_METRICS`), if it has one.
+    pub fn metric(&self, name: &str) -> Vec<f64> {
+        let s = &self.server;
+        let one = |v: Option<f64>| v.into_iter().collect();
+        match name {
+            "ttft" => one(self.ttft),
+            "itl" => self.itl.clone(),
+            "tpot" => one(match (self.ttft, self.output_tokens) {
+                (Some(t), Some(n)) if n > 1 => Some((self.e2e - t) / (n - 1) as f64),
+                _ => None,
+            }),
+            "e2e" => vec![self.e2e],
+            "tokens_per_s" => one(self.tokens_per_s),
+            "server_tokens_per_s" => one(s.tokens_per_s()),
+            "prompt_tokens_per_s" => one(match (s.prompt_eval_count, s.prompt_eval_duration_ns) {
+                (Some(n), Some(d)) if d > 0 => Some(n as f64 / d as f64 * 1e9),
+                _ => None,
+            }),
+            "load_duration" => one(s.load_duration_ns.map(|n| n as f64 / 1e9)),
+            "output_tokens" => one(self.output_tokens.map(|n| n as f64)),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// One concurrency level's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct LevelResult {
+    pub concurrency: u32,
+    pub requests: usize,
+    pub errors: usize,
+    /// Wall time of the measured phase, seconds.
+    pub elapsed: f64,
+    /// Statistics per metric (successful requests only).
+    pub stats: BTreeMap<String, Stats>,
+    /// Every figure by its threshold name: `ttft.p95`, `tokens_per_s.cov`, `error_rate`...
+    pub figures: BTreeMap<String, f64>,
+    pub samples: Vec<Sample>,
+}
+
+impl LevelResult {
+    pub fn new(concurrency: u32, elapsed: Duration, samples: Vec<Sample>) -> Self {
+        let ok: Vec<&Sample> = samples.iter().filter(|s| s.ok).collect();
+        let mut stats = BTreeMap::new();
+        for (name, _, _) in PERF_METRICS {
+            let values: Vec<f64> = ok.iter().flat_map(|s| s.metric(name)).collect();
+            if let Some(st) = Stats::of(&values) {
+                stats.insert(name.to_string(), st);
+            }
+        }
+        let requests = samples.len();
+        let errors = requests - ok.len();
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        let mut figures = BTreeMap::new();
+        for (name, st) in &stats {
+            for stat in crate::spec::perf::STATISTICS {
+                if let Some(v) = st.get(stat) {
+                    figures.insert(format!("{name}.{stat}"), v);
+                }
+            }
+        }
+        let output_tokens: u64 = ok.iter().filter_map(|s| s.output_tokens).sum();
+        figures.insert("requests".into(), requests as f64);
+        figures.insert("errors".into(), errors as f64);
+        figures.insert(
+            "error_rate".into(),
+            if requests > 0 { errors as f64 / requests as f64 * 100.0 } else { 0.0 },
+        );
+        figures.insert("request_throughput".into(), ok.len() as f64 / secs);
+        figures.insert("output_token_throughput".into(), output_tokens as f64 / secs);
+        LevelResult { concurrency, requests, errors, elapsed: elapsed.as_secs_f64(), stats, figures, samples }
+    }
+
+    /// The first failed request's error, for messages.
+    pub fn first_error(&self) -> Option<&str> {
+        self.samples.iter().find_map(|s| s.error.as_deref())
+    }
+}
+
+/// A perf step's whole result.
+#[derive(Debug, Clone, Serialize)]
+pub struct PerfObservation {
+    /// What was measured: `generate`, `chat` or `http`.
+    pub request: &'static str,
+    pub model: Option<String>,
+    pub target: String,
+    pub warmup: u32,
+    pub cold: bool,
+    /// The per-request CSV this step appends to (relative to the report directory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csv: Option<String>,
+    pub levels: Vec<LevelResult>,
+    /// Where a concurrency sweep stopped scaling.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub knee: Option<Knee>,
+    #[serde(skip_serializing)]
+    pub elapsed: Duration,
+}

@@ -1,0 +1,123 @@
+//! Summary statistics, as the LLM perf tools compute them: percentiles by sorting and linear
+//! interpolation between closest ranks (numpy's default), population standard deviation
+//! (numpy.std's default), CoV = stddev / mean in percent.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    pub count: usize,
+    pub mean: f64,
+    pub min: f64,
+    pub max: f64,
+    pub stddev: f64,
+    /// Coefficient of variation, percent (0 when the mean is 0).
+    pub cov: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+}
+
+impl Stats {
+    /// Statistics of the finite values; None when there are none.
+    pub fn of(values: &[f64]) -> Option<Stats> {
+        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+        let stddev = var.sqrt();
+        Some(Stats {
+            count: v.len(),
+            mean,
+            min: v[0],
+            max: v[v.len() - 1],
+            stddev,
+            cov: if mean != 0.0 { stddev / mean.abs() * 100.0 } else { 0.0 },
+            p50: percentile(&v, 50.0),
+            p90: percentile(&v, 90.0),
+            p95: percentile(&v, 95.0),
+            p99: percentile(&v, 99.0),
+        })
+    }
+
+    /// A statistic by its name in thresholds (`mean`, `p95`, `cov`...).
+    pub fn get(&self, name: &str) -> Option<f64> {
+        Some(match name {
+            "count" => self.count as f64,
+            "mean" => self.mean,
+            "min" => self.min,
+            "max" => self.max,
+            "stddev" => self.stddev,
+            "cov" => self.cov,
+            "p50" => self.p50,
+            "p90" => self.p90,
+            "p95" => self.p95,
+            "p99" => self.p99,
+            _ => return None,
+        })
+    }
+}
+
+/// The p-th percentile of sorted values, interpolating linearly between closest ranks.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    match sorted.len() {
+        0 => f64::NAN,
+        1 => sorted[0],
+        n => {
+            let rank = p / 100.0 * (n - 1) as f64;
+            let lo = rank.floor() as usize;
+            let hi = rank.ceil() as usize;
+            sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-9
+    }
+
+    #[test]
+    fn hand_computed_values() {
+        // numpy: np.percentile([1,2,3,4,5,6,7,8,9,10], [50,90,95,99]) = 5.5, 9.1, 9.55, 9.91
+        let s = Stats::of(&[10.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]).unwrap();
+        assert_eq!(s.count, 10);
+        assert!(close(s.mean, 5.5));
+        assert!(close(s.p50, 5.5));
+        assert!(close(s.p90, 9.1));
+        assert!(close(s.p95, 9.55));
+        assert!(close(s.p99, 9.91));
+        // np.std([1..10]) = 2.8722813232690143; CoV = 52.2233%
+        assert!(close(s.stddev, 2.872_281_323_269_014_3));
+        assert!((s.cov - 52.223_296_786_709_35).abs() < 1e-9);
+        assert_eq!((s.min, s.max), (1.0, 10.0));
+    }
+
+    #[test]
+    fn seed_like_throughput_series() {
+        // Three tokens/s readings: mean 127.36, population stddev 3.6225, CoV 2.844%.
+        let s = Stats::of(&[122.40, 130.95, 128.73]).unwrap();
+        assert!((s.mean - 127.36).abs() < 1e-9);
+        assert!((s.stddev - 3.622_457_729_221_963).abs() < 1e-9, "{}", s.stddev);
+        assert!((s.cov - 2.844_266_433_120_26).abs() < 1e-9, "{}", s.cov);
+        // p99 of three values interpolates between the 2nd and 3rd of [122.40, 128.73, 130.95].
+        assert!((s.p99 - (128.73 + (130.95 - 128.73) * 0.98)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn edge_cases() {
+        assert!(Stats::of(&[]).is_none());
+        assert!(Stats::of(&[f64::NAN]).is_none());
+        let one = Stats::of(&[4.0]).unwrap();
+        assert_eq!((one.p99, one.stddev, one.cov), (4.0, 0.0, 0.0));
+        assert_eq!(Stats::of(&[0.0, 0.0]).unwrap().cov, 0.0);
+    }
+}

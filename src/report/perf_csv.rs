@@ -1,0 +1,167 @@
+//! The per-request perf CSV the team already trends on, appended to safely.
+//!
+//! The first nine columns are exactly the seed's baseline.sh columns, in order (server
+//! figures, ms from ns); hxrun's own columns follow. Appending locks the file, checks the
+//! header, and writes all rows in one call, so two hxrun processes appending at once never
+//! tear a line or write a second header; a file with another header is refused untouched.
+
+use super::text::one_line;
+use super::{Event, Reporter};
+use crate::execute::record::Observation;
+use crate::perf::result::{PerfObservation, Sample};
+use std::fs::OpenOptions;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// The seed's columns, first and in this order.
+pub const SEED_COLUMNS: [&str; 9] = [
+    "timestamp",
+    "model",
+    "iter",
+    "total_duration_ms",
+    "prompt_tokens",
+    "prompt_eval_ms",
+    "gen_tokens",
+    "gen_eval_ms",
+    "tokens_per_s",
+];
+
+/// hxrun's columns after them.
+pub const EXTRA_COLUMNS: [&str; 8] =
+    ["ttft_ms", "e2e_ms", "client_tokens_per_s", "concurrency", "target", "test", "status", "error"];
+
+pub fn header() -> String {
+    SEED_COLUMNS.iter().chain(EXTRA_COLUMNS.iter()).copied().collect::<Vec<_>>().join(",")
+}
+
+pub struct PerfCsvReporter {
+    report_dir: PathBuf,
+    /// `--perf-csv`: every perf test's rows go here.
+    path_override: Option<PathBuf>,
+}
+
+impl PerfCsvReporter {
+    pub fn new(report_dir: PathBuf, path_override: Option<PathBuf>) -> Self {
+        PerfCsvReporter { report_dir, path_override }
+    }
+}
+
+impl Reporter for PerfCsvReporter {
+    fn handle(&mut self, event: &Event) -> Result<(), String> {
+        let Event::TestFinished { result } = event else { return Ok(()) };
+        let Some(Observation::Perf(p)) = &result.observation else { return Ok(()) };
+        let path = match (&self.path_override, &p.csv) {
+            (Some(path), _) => path.clone(),
+            (None, Some(rel)) => self.report_dir.join(rel),
+            (None, None) => return Ok(()),
+        };
+        append(&path, &rows(p, &result.name))
+    }
+}
+
+fn ms(ns: Option<u64>) -> String {
+    ns.map(|n| format!("{:.2}", n as f64 / 1e6)).unwrap_or_default()
+}
+
+fn num(v: Option<f64>, decimals: usize) -> String {
+    v.map(|x| format!("{x:.decimals$}")).unwrap_or_default()
+}
+
+fn cell(s: &str) -> String {
+    let s = one_line(s);
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+}
+
+fn row(p: &PerfObservation, test: &str, s: &Sample) -> String {
+    let f = &s.server;
+    [
+        s.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        cell(p.model.as_deref().unwrap_or("")),
+        s.iter.to_string(),
+        ms(f.total_duration_ns),
+        f.prompt_eval_count.or(f.prompt_tokens).map(|n| n.to_string()).unwrap_or_default(),
+        ms(f.prompt_eval_duration_ns),
+        f.eval_count.or(f.completion_tokens).map(|n| n.to_string()).unwrap_or_default(),
+        ms(f.eval_duration_ns),
+        num(f.tokens_per_s(), 2),
+        num(s.ttft.map(|t| t * 1000.0), 2),
+        format!("{:.2}", s.e2e * 1000.0),
+        num(s.tokens_per_s, 2),
+        s.concurrency.to_string(),
+        cell(&p.target),
+        cell(test),
+        if s.ok { "ok" } else { "error" }.to_string(),
+        cell(s.error.as_deref().unwrap_or("")),
+    ]
+    .join(",")
+}
+
+fn rows(p: &PerfObservation, test: &str) -> String {
+    let mut out = String::new();
+    for s in p.levels.iter().flat_map(|l| &l.samples) {
+        out.push_str(&row(p, test, s));
+        out.push('\n');
+    }
+    out
+}
+
+/// Appends rows under an exclusive lock; writes the header to a new or empty file, refuses
+/// a file whose header differs.
+pub fn append(path: &Path, rows: &str) -> Result<(), String> {
+    let fail = |e: std::io::Error| format!("cannot append to perf CSV {}: {e}", path.display());
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let mut file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(fail)?;
+    file.lock().map_err(fail)?;
+    let header = header();
+    let result = (|| {
+        let mut out = String::new();
+        if file.metadata().map_err(fail)?.len() == 0 {
+            out.push_str(&header);
+            out.push('\n');
+        } else {
+            let mut first = String::new();
+            BufReader::new(&file).read_line(&mut first).map_err(fail)?;
+            let first = first.trim_end_matches(['\n', '\r']);
+            if first != header {
+                return Err(format!(
+                    "refusing to append to {}: its header is not hxrun's perf CSV header, so its columns \
+                     would not line up.\n  found:    {first}\n  expected: {header}\nUse another file \
+                     (perf.csv or --perf-csv), or move this one aside",
+                    path.display()
+                ));
+            }
+        }
+        out.push_str(rows);
+        file.write_all(out.as_bytes()).map_err(fail)
+    })();
+    let _ = file.unlock();
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_starts_with_the_seed_columns() {
+        assert!(header().starts_with(
+            "timestamp,model,iter,total_duration_ms,prompt_tokens,prompt_eval_ms,gen_tokens,gen_eval_ms,tokens_per_s,"
+        ));
+    }
+
+    #[test]
+    fn appends_once_headed_and_refuses_foreign_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("perf/baseline.csv");
+        append(&path, "a\n").unwrap();
+        append(&path, "b\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{}\na\nb\n", header()));
+        let foreign = dir.path().join("other.csv");
+        std::fs::write(&foreign, "timestamp,model,iter\n1,2,3\n").unwrap();
+        let err = append(&foreign, "c\n").unwrap_err();
+        assert!(err.contains("refusing to append"), "{err}");
+        assert_eq!(std::fs::read_to_string(&foreign).unwrap(), "timestamp,model,iter\n1,2,3\n");
+    }
+}

@@ -1,0 +1,197 @@
+//! The `perf:` step: a request step run many times — warm-up, iterations or a duration,
+//! concurrency (or a sweep of it), an optional open-loop rate — with statistics that
+//! thresholds and baselines judge.
+
+use super::llm::{ChatStep, GenerateStep};
+use super::step::HttpStep;
+use super::values::DurationText;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::time::Duration;
+
+/// A performance loop around one request step (exactly one of generate, chat, http).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PerfStep {
+    /// The request to repeat: a completion.
+    pub generate: Option<GenerateStep>,
+    /// The request to repeat: a chat completion.
+    pub chat: Option<ChatStep>,
+    /// The request to repeat: any HTTP request.
+    pub http: Option<HttpStep>,
+    /// Requests run first and left out of the statistics (default 0).
+    #[serde(default)]
+    pub warmup: u32,
+    /// Measured requests per concurrency level (default 10 unless `duration` is given).
+    pub iterations: Option<u32>,
+    /// Measure for this long per concurrency level instead of a request count.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<DurationText>")]
+    pub duration: Option<Duration>,
+    /// Requests in flight at once; a list sweeps the levels ([1, 2, 4, 8, 16]) and reports
+    /// where throughput stops rising while latency climbs.
+    pub concurrency: Option<Concurrency>,
+    /// Open loop: start requests at this rate ("5/s", "300/m") instead of back to back.
+    pub rate: Option<Rate>,
+    /// Arrival process for `rate`: uniform (default) or poisson.
+    #[serde(default)]
+    pub arrival: Arrival,
+    /// Unload the model before every iteration, so `load_duration` measures cold loads
+    /// (Ollama, concurrency 1).
+    #[serde(default)]
+    pub cold: bool,
+    /// Per-request CSV in the team's baseline format, appended to; relative to the report
+    /// directory. `--perf-csv` overrides it.
+    pub csv: Option<String>,
+}
+
+/// The default number of measured requests per level.
+pub const DEFAULT_ITERATIONS: u32 = 10;
+
+/// One concurrency level or a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Concurrency(pub Vec<u32>);
+
+impl<'de> Deserialize<'de> for Concurrency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Concurrency;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number of requests in flight (4) or a list to sweep ([1, 2, 4, 8])")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Concurrency, E> {
+                u32::try_from(v)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map(|n| Concurrency(vec![n]))
+                    .ok_or_else(|| E::custom(format!("concurrency must be at least 1, got {v}")))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Concurrency, E> {
+                self.visit_i64(i64::try_from(v).unwrap_or(-1))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Concurrency, E> {
+                v.trim()
+                    .parse::<i64>()
+                    .map_err(|_| E::custom(format!("\"{v}\" is not a concurrency")))
+                    .and_then(|n| self.visit_i64(n))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Concurrency, A::Error> {
+                let mut levels = Vec::new();
+                while let Some(level) = seq.next_element::<Concurrency>()? {
+                    levels.extend(level.0);
+                }
+                if levels.is_empty() {
+                    return Err(serde::de::Error::custom("the concurrency sweep is empty"));
+                }
+                Ok(Concurrency(levels))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Concurrency {
+    fn schema_name() -> Cow<'static, str> {
+        "Concurrency".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Requests in flight at once (4), or a list of levels to sweep ([1, 2, 4, 8, 16]).",
+            "anyOf": [
+                { "type": "integer", "minimum": 1 },
+                { "type": "array", "items": { "type": "integer", "minimum": 1 }, "minItems": 1 }
+            ]
+        })
+    }
+}
+
+/// Requests started per second.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Rate(pub f64);
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let t = text.trim();
+        let (num, per) = t.split_once('/').unwrap_or((t, "s"));
+        let seconds = match per.trim() {
+            "s" | "sec" | "second" => 1.0,
+            "m" | "min" | "minute" => 60.0,
+            "h" | "hour" => 3600.0,
+            _ => 0.0,
+        };
+        match num.trim().parse::<f64>() {
+            Ok(n) if n > 0.0 && seconds > 0.0 => Ok(Rate(n / seconds)),
+            _ => Err(serde::de::Error::custom(format!(
+                "\"{text}\" is not a rate: expected requests per second or minute, like \"5/s\" or \"300/m\""
+            ))),
+        }
+    }
+}
+
+impl JsonSchema for Rate {
+    fn schema_name() -> Cow<'static, str> {
+        "Rate".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Requests started per second or minute: \"5/s\", \"300/m\".",
+            "type": ["string", "number"]
+        })
+    }
+}
+
+/// How open-loop requests are spaced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrival {
+    /// Evenly spaced.
+    #[default]
+    Uniform,
+    /// Exponential gaps (a Poisson process), as real traffic arrives.
+    Poisson,
+}
+
+/// Statistics every per-request metric gets, by name (`ttft.p95`, `tokens_per_s.cov`).
+pub const STATISTICS: &[&str] = &["count", "mean", "min", "max", "stddev", "cov", "p50", "p90", "p95", "p99"];
+
+/// Per-request metrics of a perf step, with whether higher is better (for regressions).
+pub const PERF_METRICS: &[(&str, bool, &str)] = &[
+    ("ttft", false, "time to first token (s)"),
+    ("itl", false, "inter-token latency: every gap between content chunks, pooled (s)"),
+    ("tpot", false, "time per output token after the first: (e2e − ttft) / (output_tokens − 1) (s)"),
+    ("e2e", false, "end-to-end request latency (s)"),
+    ("tokens_per_s", true, "client output tokens/s per request"),
+    ("server_tokens_per_s", true, "server tokens/s: eval_count / eval_duration"),
+    ("prompt_tokens_per_s", true, "server prompt tokens/s: prompt_eval_count / prompt_eval_duration"),
+    ("load_duration", false, "model load time reported by the server (s)"),
+    ("output_tokens", true, "output tokens per request"),
+];
+
+/// Whole-run figures of a perf step (no statistic suffix).
+pub const PERF_AGGREGATES: &[(&str, bool, &str)] = &[
+    ("request_throughput", true, "successful requests per second"),
+    ("output_token_throughput", true, "output tokens per second, all requests together"),
+    ("error_rate", false, "failed requests, percent of all"),
+    ("requests", true, "requests measured"),
+    ("errors", false, "failed requests"),
+];
+
+/// Whether a figure (`ttft.p95`) is a duration, stored in seconds.
+pub fn is_duration_figure(figure: &str) -> bool {
+    let (metric, stat) = figure.split_once('.').unwrap_or((figure, ""));
+    matches!(metric, "ttft" | "itl" | "tpot" | "e2e" | "load_duration") && !matches!(stat, "count" | "cov")
+}
+
+/// A figure's value for people: durations as `52.1ms`, CoV as a percentage.
+pub fn format_figure(figure: &str, v: f64) -> String {
+    if is_duration_figure(figure) {
+        super::values::format_seconds(v)
+    } else if figure.ends_with(".cov") || figure == "error_rate" {
+        format!("{}%", super::values::trim_float(v))
+    } else {
+        super::values::trim_float(v)
+    }
+}
