@@ -13,8 +13,9 @@ fn phase6_passes_against_the_simulator() {
     assert!(run.stdout.contains("0 failed"), "{}", run.stdout);
     let report = run.json();
     let tests = report["suites"][0]["tests"].as_array().unwrap();
-    // 2 runtime + 3 smoke + 5 pulls + 1 list + 5 details + 5 models × 2 modes of inference.
-    assert_eq!(tests.len(), 26);
+    // 2 runtime + 3 smoke + 5 pulls + 1 list + 5 details + 5 models × 2 modes of inference
+    // + 5 baselines + 5 cold loads.
+    assert_eq!(tests.len(), 36);
     let names: Vec<&str> = tests.iter().map(|t| t["name"].as_str().unwrap()).collect();
     for model in ["phi3:latest", "gemma2:2b", "cogito:32b", "deepcoder:14b", "dolphin3:8b"] {
         for stream in [false, true] {
@@ -31,10 +32,21 @@ fn phase6_passes_against_the_simulator() {
     let gemma = tests.iter().find(|t| t["name"] == "exact answer from gemma2:2b (stream=true)").unwrap();
     assert_eq!(gemma["observation"]["text"], "HX-OK \n", "the seed's gemma2 whitespace is simulated");
     let junit = run.report("junit.xml");
-    assert_eq!(junit.matches("<testcase ").count(), 26);
+    assert_eq!(junit.matches("<testcase ").count(), 36);
     let csv = run.report("results.csv");
     assert!(csv.starts_with("timestamp,suite,test,status,duration_ms,attempts,message\n"));
-    assert_eq!(csv.lines().count(), 27);
+    assert_eq!(csv.lines().count(), 37);
+    // Task 6.4: the seed-format CSV, three rows per model.
+    let perf = run.report("perf/baseline.csv");
+    assert!(perf.starts_with(
+        "timestamp,model,iter,total_duration_ms,prompt_tokens,prompt_eval_ms,gen_tokens,gen_eval_ms,tokens_per_s,"
+    ));
+    assert_eq!(perf.lines().count(), 1 + 5 * 3);
+    let baseline = tests.iter().find(|t| t["name"] == "baseline cogito:32b").unwrap();
+    let figures = &baseline["observation"]["levels"][0]["figures"];
+    assert!(figures["server_tokens_per_s.cov"].as_f64().unwrap() < 20.0, "{figures}");
+    let cold = tests.iter().find(|t| t["name"] == "cold load time of phi3:latest").unwrap();
+    assert_eq!(cold["observation"]["levels"][0]["figures"]["load_duration.min"], 0.005);
 }
 
 #[test]
@@ -46,7 +58,7 @@ fn sim_flag_runs_phase6_in_process() {
     assert!(run.stderr.contains("built-in simulator listening on http://127.0.0.1:"));
     // The systemd check cannot run against the simulator and says why.
     assert!(run.stdout.contains("SKIP phase6 › ollama service active"), "{}", run.stdout);
-    assert!(run.stdout.contains("25 passed, 0 failed, 1 skipped"), "{}", run.stdout);
+    assert!(run.stdout.contains("35 passed, 0 failed, 1 skipped"), "{}", run.stdout);
 }
 
 #[test]
@@ -76,6 +88,7 @@ fn adding_a_model_is_one_edit() {
         "llama3.1:8b details",
         "exact answer from llama3.1:8b (stream=false)",
         "exact answer from llama3.1:8b (stream=true)",
+        "baseline llama3.1:8b",
     ] {
         assert!(run.stdout.contains(&format!("PASS phase6 › {name}")), "{name}: {}", run.stdout);
     }
@@ -96,4 +109,30 @@ fn openai_example_passes_against_the_simulator_with_a_key() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("5 passed, 0 failed"), "{}", run.stdout);
     assert!(!run.report("report.json").contains(key));
+}
+
+#[test]
+fn capacity_and_prompt_length_suites_run() {
+    // Fast pacing, but the realistic simulator's shape: 4 answers at once, prompt cost.
+    let sim = Sim::start(hxrun::sim::SimConfig {
+        tokens_per_s: 4000.0,
+        ttft: std::time::Duration::from_millis(2),
+        capacity: Some(4),
+        prompt_tokens_per_s: Some(20000.0),
+        ..Default::default()
+    });
+    let ws = Workspace::new();
+    for name in ["capacity.yaml", "prompt-lengths.yaml"] {
+        let suite = repo().join("suites").join(name);
+        let run = ws.hxrun(&[suite.to_str().unwrap(), "--target", &sim.url]);
+        assert_eq!(run.code, 0, "{name}\n{}\n{}", run.stdout, run.stderr);
+        if name == "capacity.yaml" {
+            assert!(run.stdout.contains("throughput stops rising at concurrency 4"), "{}", run.stdout);
+        } else {
+            let tests = run.json()["suites"][0]["tests"].as_array().unwrap().clone();
+            let ttft =
+                |i: usize| tests[i]["observation"]["levels"][0]["figures"]["ttft.mean"].as_f64().unwrap();
+            assert!(ttft(1) < ttft(2) && ttft(2) < ttft(3), "TTFT grows with the prompt");
+        }
+    }
 }

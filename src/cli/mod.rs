@@ -129,9 +129,10 @@ pub struct SimArgs {
     /// Per-request speed variation, percent (5 = ±5%).
     #[arg(long, default_value_t = 5.0)]
     pub jitter: f64,
-    /// Answer at most N requests at once; others queue (a saturating server).
-    #[arg(long, value_name = "N")]
-    pub capacity: Option<usize>,
+    /// Answer at most N requests at once, others queue, like Ollama's OLLAMA_NUM_PARALLEL
+    /// (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub capacity: usize,
     /// Require `Authorization: Bearer KEY` on the /v1 endpoints.
     #[arg(long, value_name = "KEY", env = "HXRUN_SIM_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,

@@ -17,7 +17,7 @@ pub fn serve(args: SimArgs) -> u8 {
         api_key: args.api_key.clone(),
         prompt_tokens_per_s: (args.prompt_tokens_per_s > 0.0).then_some(args.prompt_tokens_per_s),
         jitter: args.jitter / 100.0,
-        capacity: args.capacity,
+        capacity: (args.capacity > 0).then_some(args.capacity),
         faults: Faults {
             stall: args.stall,
             truncate_after: args.truncate_after,

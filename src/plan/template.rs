@@ -40,26 +40,41 @@ fn fill_str(s: &str, node: &Node, bindings: &BTreeMap<String, Node>, errors: &mu
     if found.is_empty() {
         return node.clone();
     }
+    let mut values = Vec::with_capacity(found.len());
     for (_, _, name) in &found {
-        if !bindings.contains_key(*name) {
-            errors.push(unknown(name, bindings, node));
-            return node.clone();
+        match lookup(name, bindings) {
+            Some(v) => values.push(v),
+            None => {
+                errors.push(unknown(name, bindings, node));
+                return node.clone();
+            }
         }
     }
-    if let [(0, end, name)] = found.as_slice()
+    if let [(0, end, _)] = found.as_slice()
         && *end == s.len()
     {
-        return bindings[*name].respanned(node.span);
+        return values[0].respanned(node.span);
     }
     let mut out = String::with_capacity(s.len());
     let mut last = 0;
-    for (start, end, name) in found {
-        out.push_str(&s[last..start]);
-        out.push_str(&text_of(&bindings[name]));
-        last = end;
+    for ((start, end, _), value) in found.iter().zip(values) {
+        out.push_str(&s[last..*start]);
+        out.push_str(&text_of(value));
+        last = *end;
     }
     out.push_str(&s[last..]);
     Node::new(Value::Str(out), node.span)
+}
+
+/// `name` or `name.field.field` (a field of a mapping value, so one `for_each` list of
+/// mappings can pair values: `{{case.prompt}}` with `{{case.size}}`).
+fn lookup<'a>(name: &str, bindings: &'a BTreeMap<String, Node>) -> Option<&'a Node> {
+    let mut parts = name.split('.');
+    let mut node = bindings.get(parts.next()?)?;
+    for field in parts {
+        node = node.get(field)?;
+    }
+    Some(node)
 }
 
 /// A bound value as text (lists joined with ", ").
@@ -101,6 +116,18 @@ mod tests {
         assert!(errs.is_empty());
         assert_eq!(n.get("s").unwrap().value, Value::Bool(true));
         assert_eq!(n.get("n").unwrap().as_str(), Some("run phi3:latest (true)"));
+    }
+
+    #[test]
+    fn fields_of_mapping_values() {
+        let mut b = BTreeMap::new();
+        b.insert("case".to_string(), parse("{ size: short, n: 3 }").unwrap());
+        let mut errs = vec![];
+        let n =
+            fill(&parse("a: '{{case.size}} x'\nb: '{{case.n}}'\nc: '{{case.nope}}'").unwrap(), &b, &mut errs);
+        assert_eq!(n.get("a").unwrap().as_str(), Some("short x"));
+        assert_eq!(n.get("b").unwrap().value, Value::Int(3));
+        assert_eq!(errs.len(), 1, "unknown field is an error");
     }
 
     #[test]

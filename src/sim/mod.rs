@@ -87,9 +87,15 @@ impl Default for SimConfig {
 
 impl SimConfig {
     /// The defaults of `hxrun sim` and `--sim`: the exact pacing of `default()` plus what a
-    /// real server shows — prompt processing that grows with the prompt, ±5% speed jitter.
+    /// real server shows — prompt processing that grows with the prompt, ±5% speed jitter,
+    /// and 4 requests answered at once (Ollama's usual OLLAMA_NUM_PARALLEL); more queue.
     pub fn realistic() -> Self {
-        SimConfig { prompt_tokens_per_s: Some(2000.0), jitter: 0.05, ..SimConfig::default() }
+        SimConfig {
+            prompt_tokens_per_s: Some(2000.0),
+            jitter: 0.05,
+            capacity: Some(4),
+            ..SimConfig::default()
+        }
     }
 }
 

@@ -1,0 +1,259 @@
+//! Perf loops against the simulator: thresholds at their boundary, warm-up, errors, cold
+//! loads, the saturation knee, the seed-format CSV and its appends, baselines.
+
+mod common;
+use common::{Run, Sim, Workspace};
+use hxrun::sim::SimConfig;
+use serde_json::Value;
+use std::time::Duration;
+
+fn sim(f: impl FnOnce(&mut SimConfig)) -> Sim {
+    let mut c = SimConfig {
+        tokens_per_s: 500.0,
+        ttft: Duration::from_millis(2),
+        load_time: Duration::from_millis(30),
+        ..SimConfig::default()
+    };
+    f(&mut c);
+    Sim::start(c)
+}
+
+fn suite(sim: &Sim, tests: &str) -> String {
+    format!("suite: perf\ntarget: {{ url: \"{}\" }}\ntests:\n{tests}", sim.url)
+}
+
+fn level(run: &Run, test: usize, level: usize) -> Value {
+    run.json()["suites"][0]["tests"][test]["observation"]["levels"][level].clone()
+}
+
+const SEED_HEADER: &str =
+    "timestamp,model,iter,total_duration_ms,prompt_tokens,prompt_eval_ms,gen_tokens,gen_eval_ms,tokens_per_s";
+
+#[test]
+fn thresholds_pass_and_fail_at_the_boundary() {
+    let sim = sim(|_| {});
+    let ws = Workspace::new();
+    let test = |name: &str, threshold: &str| {
+        format!(
+            "  - name: {name}\n    perf:\n      generate: {{ model: phi3:latest, prompt: Summarize, options: {{ num_predict: 10 }} }}\n      iterations: 2\n    thresholds:\n      server_tokens_per_s.mean: \"{threshold}\"\n      output_tokens.max: \"== 10\"\n"
+        )
+    };
+    ws.write("s.yaml", &suite(&sim, &(test("at the bound", ">= 500") + &test("just over", "> 500"))));
+    let run = ws.hxrun(&["s.yaml"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("PASS perf › at the bound"), "{}", run.stdout);
+    assert!(run.stdout.contains("server_tokens_per_s.mean: expected > 500, got 500"), "{}", run.stdout);
+    // A failure lists every threshold with its actual value.
+    assert!(run.stdout.contains("✓ output_tokens.max = 10 (expected == 10)"), "{}", run.stdout);
+    assert!(run.stdout.contains("✗ server_tokens_per_s.mean = 500 (expected > 500)"), "{}", run.stdout);
+    let junit = run.report("junit.xml");
+    assert!(
+        junit.contains("<property name=\"just over [c=1] server_tokens_per_s.mean\" value=\"500.000000\"/>"),
+        "{junit}"
+    );
+}
+
+#[test]
+fn warmup_is_excluded_and_cold_loads_are_measured() {
+    let sim = sim(|_| {});
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &suite(
+            &sim,
+            r#"
+  - name: warm
+    perf:
+      generate: { model: gemma2:2b, prompt: hi, stream: false }
+      warmup: 2
+      iterations: 3
+      csv: warm.csv
+    thresholds:
+      load_duration.max: "== 0"
+  - name: cold
+    perf:
+      generate: { model: phi3:latest, prompt: hi, stream: false }
+      iterations: 3
+      cold: true
+    thresholds:
+      load_duration.min: ">= 30ms"
+      load_duration.count: "== 3"
+"#,
+        ),
+    );
+    let run = ws.hxrun(&["s.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let warm = level(&run, 0, 0);
+    assert_eq!(warm["requests"], 3, "warm-up requests are not counted");
+    assert_eq!(warm["samples"].as_array().unwrap().len(), 3);
+    let csv = run.report("warm.csv");
+    assert_eq!(csv.lines().count(), 4, "header + 3 measured rows: {csv}");
+    assert_eq!(level(&run, 1, 0)["figures"]["load_duration.mean"], 0.03);
+}
+
+#[test]
+fn failed_requests_are_counted_not_dropped() {
+    let sim = sim(|_| {});
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &suite(
+            &sim,
+            r#"
+  - name: unknown model
+    perf:
+      chat: { model: "no-such:1b", messages: [{ role: user, content: hi }] }
+      iterations: 3
+      csv: errors.csv
+  - name: tolerated
+    perf:
+      http: { path: /api/missing }
+      iterations: 4
+    thresholds:
+      error_rate: "<= 100%"
+"#,
+        ),
+    );
+    let run = ws.hxrun(&["s.yaml"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains("3 of 3 requests failed (first: HTTP 404: model 'no-such:1b' not found)"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("PASS perf › tolerated"), "{}", run.stdout);
+    let l = level(&run, 1, 0);
+    assert_eq!((l["requests"].as_u64(), l["errors"].as_u64()), (Some(4), Some(4)));
+    assert_eq!(l["figures"]["error_rate"], 100.0);
+    let csv = run.report("errors.csv");
+    assert_eq!(
+        csv.lines().filter(|l| l.contains(",error,HTTP 404: model 'no-such:1b' not found")).count(),
+        3,
+        "{csv}"
+    );
+}
+
+#[test]
+fn sweep_finds_the_knee_of_a_capped_server() {
+    let sim = sim(|c| {
+        c.capacity = Some(2);
+        c.tokens_per_s = 1000.0;
+    });
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &suite(
+            &sim,
+            r#"
+  - name: capacity
+    perf:
+      generate: { model: phi3:latest, prompt: Summarize, stream: false, options: { num_predict: 20 } }
+      iterations: 12
+      concurrency: [1, 2, 4, 8]
+"#,
+        ),
+    );
+    let run = ws.hxrun(&["s.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let knee = &run.json()["suites"][0]["tests"][0]["observation"]["knee"];
+    assert_eq!(knee["concurrency"], 2, "{knee}");
+    assert_eq!(knee["next"], 4);
+    assert!(
+        run.stdout.contains("throughput stops rising at concurrency 2: going to 4 gave"),
+        "{}",
+        run.stdout
+    );
+    let summary = run.report("perf-summary.csv");
+    assert_eq!(summary.lines().count(), 5, "header + one row per level: {summary}");
+}
+
+#[test]
+fn seed_csv_columns_append_and_refusal() {
+    let sim = sim(|_| {});
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &suite(&sim, "  - name: baseline\n    perf:\n      generate: { model: phi3:latest, prompt: Summarize }\n      iterations: 3\n      csv: perf/baseline.csv\n"),
+    );
+    assert_eq!(ws.hxrun(&["s.yaml"]).code, 0);
+    let run = ws.hxrun(&["s.yaml"]);
+    assert_eq!(run.code, 0);
+    let csv = run.report("perf/baseline.csv");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!(
+            "{SEED_HEADER},ttft_ms,e2e_ms,client_tokens_per_s,concurrency,target,test,status,error"
+        )),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines.len(), 7, "one header, two runs of three rows: {csv}");
+    assert_eq!(csv.matches("timestamp,").count(), 1);
+    let row: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(row.len(), 17);
+    assert!(row[0].ends_with('Z') && row[0].len() == 20, "UTC ISO timestamp: {}", row[0]);
+    assert_eq!(&row[1..3], &["phi3:latest", "1"]);
+    assert_eq!(row[8], "500.00", "server tokens/s from eval_count / eval_duration");
+    assert_eq!(row[6], "24", "gen_tokens = eval_count");
+
+    // A file with another header is refused, untouched, and the run says so (exit 3).
+    let foreign = "timestamp,model,iter,tokens_per_s\n2025-08-14T00:00:00Z,phi3:latest,1,128.7\n";
+    std::fs::write(ws.path().join("reports/perf/baseline.csv"), foreign).unwrap();
+    let run = ws.hxrun(&["s.yaml"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("refusing to append to reports/perf/baseline.csv"), "{}", run.stderr);
+    assert_eq!(run.report("perf/baseline.csv"), foreign);
+}
+
+#[test]
+fn two_processes_append_at_once_without_torn_lines() {
+    let sim = sim(|c| c.tokens_per_s = 20000.0);
+    let ws = Workspace::new();
+    let shared = ws.path().join("shared.csv");
+    ws.write(
+        "s.yaml",
+        &suite(&sim, "  - name: writer\n    perf:\n      generate: { model: phi3:latest, prompt: Summarize }\n      iterations: 40\n      concurrency: 4\n"),
+    );
+    let spawn = |dir: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hxrun"))
+            .args(["s.yaml", "--no-progress", "--report-dir", dir, "--perf-csv", shared.to_str().unwrap()])
+            .current_dir(ws.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn("a"), spawn("b"));
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    let csv = std::fs::read_to_string(&shared).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 81, "one header and 80 rows");
+    assert_eq!(lines.iter().filter(|l| l.starts_with("timestamp,")).count(), 1);
+    assert!(lines[1..].iter().all(|l| l.split(',').count() == 17 && l.contains(",ok,")), "{csv}");
+}
+
+#[test]
+fn baseline_regression_detected_and_tolerance_respected() {
+    let tests = "  - name: speed\n    perf:\n      generate: { model: phi3:latest, prompt: Summarize, options: { num_predict: 20 } }\n      iterations: 3\n    regression:\n      server_tokens_per_s.mean: 10%\n";
+    let ws = Workspace::new();
+    let run_against = |tps: f64, args: &[&str]| {
+        let s = sim(|c| c.tokens_per_s = tps);
+        ws.write("s.yaml", &suite(&s, tests));
+        let mut all = vec!["s.yaml"];
+        all.extend_from_slice(args);
+        ws.hxrun(&all)
+    };
+    assert_eq!(run_against(500.0, &["--save-baseline", "base.json"]).code, 0);
+    let slower = run_against(400.0, &["--baseline", "base.json"]);
+    assert_eq!(slower.code, 1, "{}", slower.stdout);
+    assert!(
+        slower.stdout.contains(
+            "regression against base.json: server_tokens_per_s.mean: 500 → 400 (-20.0%, worse beyond 10%)"
+        ),
+        "{}",
+        slower.stdout
+    );
+    let close = run_against(480.0, &["--baseline", "base.json"]);
+    assert_eq!(close.code, 0, "4% slower is within 10%: {}", close.stdout);
+    let faster = run_against(1000.0, &["--baseline", "base.json"]);
+    assert_eq!(faster.code, 0, "faster is never a regression: {}", faster.stdout);
+}
