@@ -217,7 +217,7 @@ impl TestSpec {
             steps.push(Step::Unload(s.clone()));
         }
         if let Some(s) = &self.perf {
-            steps.push(Step::Perf(s.clone()));
+            steps.push(Step::Perf(Box::new(s.clone())));
         }
         steps
     }

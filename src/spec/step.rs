@@ -75,7 +75,8 @@ pub enum Step {
     Pull(PullStep),
     Models(ModelsStep),
     Unload(UnloadStep),
-    Perf(PerfStep),
+    // Boxed: it holds a whole request step of its own.
+    Perf(Box<PerfStep>),
 }
 
 impl Step {
