@@ -6,6 +6,7 @@
 //! suite format and [`sim`] the built-in server used for hermetic tests.
 
 pub mod assert;
+pub mod bench;
 pub mod cli;
 pub mod execute;
 pub mod exit;

@@ -38,6 +38,21 @@ pub enum Command {
     Schema,
     /// Run the built-in Ollama simulator as a server.
     Sim(SimArgs),
+    /// Measure hxrun's own overhead (request rate vs wrk, timing error, parser CPU, memory).
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Length of each request-rate run.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Connections for the request-rate comparison with wrk.
+    #[arg(long, default_value_t = 64)]
+    pub connections: u32,
+    /// Concurrent streams for the memory measurement.
+    #[arg(long, default_value_t = 1000)]
+    pub streams: u32,
 }
 
 /// Which suites, and what the command line adds to them.
@@ -180,6 +195,24 @@ pub fn main(cli: Cli) -> u8 {
             exit::PASSED
         }
         Some(Command::Sim(args)) => sim::serve(args),
+        Some(Command::Bench(args)) => {
+            let opts = crate::bench::BenchOptions {
+                duration: args.duration,
+                connections: args.connections,
+                streams: args.streams,
+                ..Default::default()
+            };
+            match crate::bench::run(&opts) {
+                Ok(rows) => {
+                    print!("{}", crate::bench::table(&rows));
+                    exit::PASSED
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    exit::INTERNAL
+                }
+            }
+        }
     }
 }
 

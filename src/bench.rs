@@ -1,0 +1,431 @@
+//! `hxrun bench`: hxrun's own overhead, measured side by side on this machine.
+//!
+//! A test runner's overhead must vanish next to what it measures. Four measurements, each
+//! against the simulator running as a separate process (so it is not sharing hxrun's runtime):
+//! request rate against wrk, timing error against injected delays, CPU per streamed token
+//! through the NDJSON and SSE parsers, and memory with 1,000 concurrent streams.
+
+use crate::execute::llm;
+use crate::execute::perf::{PerfContext, run as run_perf};
+use crate::execute::record::LlmObservation;
+use crate::perf::stats::Stats;
+use crate::plan::SuitePlan;
+use crate::protocol::{self, LlmCall};
+use crate::spec::perf::{Concurrency, PerfStep};
+use crate::spec::{Api, GenerateStep, HttpStep, Target};
+use bytes::Bytes;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// What `hxrun bench` measures, and for how long.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Length of each request-rate run (wrk and hxrun).
+    pub duration: Duration,
+    /// Connections for the request-rate comparison.
+    pub connections: u32,
+    /// Streamed requests for the timing-error measurement.
+    pub timing_requests: u32,
+    /// Tokens pushed through each parser.
+    pub parser_tokens: usize,
+    /// Concurrent streams for the memory measurement.
+    pub streams: u32,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions {
+            duration: Duration::from_secs(5),
+            connections: 64,
+            timing_requests: 60,
+            parser_tokens: 200_000,
+            streams: 1000,
+        }
+    }
+}
+
+/// One line of the results table.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub what: String,
+    pub result: String,
+    pub target: String,
+    pub met: Option<bool>,
+}
+
+/// The simulator as a child process, stopped on drop.
+struct SimProcess {
+    child: Child,
+    url: String,
+}
+
+impl SimProcess {
+    fn start(args: &[&str]) -> Result<SimProcess, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find the hxrun binary: {e}"))?;
+        let mut child = Command::new(exe)
+            .args(["sim", "--port", "0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start the simulator: {e}"))?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().ok_or("the simulator has no stdout")?;
+        BufReader::new(stdout).read_line(&mut line).map_err(|e| e.to_string())?;
+        let url = line
+            .trim()
+            .strip_prefix("hxrun sim listening on ")
+            .ok_or("the simulator did not start")?
+            .to_string();
+        Ok(SimProcess { child, url })
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn suite_plan(url: &str) -> SuitePlan {
+    SuitePlan {
+        name: "bench".into(),
+        file: "bench".into(),
+        description: None,
+        target: Target { url: url.to_string(), api: Api::Ollama, api_key: None },
+        headers: Default::default(),
+        base_dir: Default::default(),
+        secret_values: Vec::new(),
+        tests: Vec::new(),
+    }
+}
+
+fn perf_step(http: Option<HttpStep>, generate: Option<GenerateStep>, c: u32) -> PerfStep {
+    PerfStep {
+        generate,
+        chat: None,
+        http,
+        warmup: 0,
+        iterations: None,
+        duration: None,
+        concurrency: Some(Concurrency(vec![c])),
+        rate: None,
+        arrival: Default::default(),
+        cold: false,
+        csv: None,
+    }
+}
+
+/// Runs every measurement; each row says whether its target was met.
+pub fn run(opts: &BenchOptions) -> Result<Vec<Row>, String> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let mut rows = Vec::new();
+    rows.extend(request_rate(&rt, opts)?);
+    rows.extend(timing_error(&rt, opts)?);
+    rows.extend(parser_cost(opts));
+    rows.push(memory(&rt, opts)?);
+    Ok(rows)
+}
+
+fn request_rate(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Vec<Row>, String> {
+    let sim = SimProcess::start(&[])?;
+    let url = format!("{}/api/version", sim.url);
+    let secs = opts.duration.as_secs().max(1);
+    let wrk = Command::new("wrk")
+        .args(["-t2", &format!("-c{}", opts.connections), &format!("-d{secs}s"), &url])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| {
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            text.lines()
+                .find_map(|l| l.strip_prefix("Requests/sec:").map(|n| n.trim().parse::<f64>().ok()))
+                .flatten()
+        });
+    let plan = suite_plan(&sim.url);
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let client = reqwest::Client::new();
+    let ctx = PerfContext {
+        client: &client,
+        suite: &plan,
+        request_timeout: Duration::from_secs(10),
+        progress: &tx,
+    };
+    let mut step = perf_step(
+        Some(HttpStep { path: Some("/api/version".into()), ..Default::default() }),
+        None,
+        opts.connections,
+    );
+    step.duration = Some(Duration::from_secs(secs));
+    let obs = rt.block_on(run_perf(&ctx, &step)).map_err(|e| e.message)?;
+    let ours = obs.levels[0].figures.get("request_throughput").copied().unwrap_or(0.0);
+    let mut rows = vec![Row {
+        what: format!("request rate, GET /api/version, {} connections, {secs}s: hxrun", opts.connections),
+        result: format!("{ours:.0} req/s"),
+        target: String::new(),
+        met: None,
+    }];
+    rows.push(match wrk {
+        Some(w) => Row {
+            what: "request rate: wrk -t2 on the same endpoint; ratio hxrun / wrk".to_string(),
+            result: format!("{w:.0} req/s; ratio {:.2}×", ours / w),
+            target: "≥ 0.90×".to_string(),
+            met: Some(ours / w >= 0.9),
+        },
+        None => Row {
+            what: "request rate: wrk".to_string(),
+            result: "wrk not found (apt-get install wrk)".to_string(),
+            target: "≥ 0.90×".to_string(),
+            met: None,
+        },
+    });
+    Ok(rows)
+}
+
+fn timing_error(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Vec<Row>, String> {
+    // Exact pacing: TTFT 50 ms + one token at 100 tokens/s; three tokens, the last 20 ms later.
+    let sim = SimProcess::start(&[
+        "--ttft",
+        "50ms",
+        "--tokens-per-s",
+        "100",
+        "--load-time",
+        "0s",
+        "--jitter",
+        "0",
+        "--prompt-tokens-per-s",
+        "0",
+        "--capacity",
+        "0",
+    ])?;
+    let client = reqwest::Client::new();
+    let (want_ttft, want_e2e) = (0.060, 0.080);
+    let mut rows = Vec::new();
+    for api in [Api::Ollama, Api::Openai] {
+        let step = GenerateStep {
+            model: "phi3:latest".into(),
+            prompt: "Return exactly the text: HX-OK".into(),
+            system: None,
+            options: Default::default(),
+            format: None,
+            keep_alive: None,
+            raw: None,
+            stream: Some(true),
+            api: Some(api),
+            chunk_timeout: None,
+        };
+        let req = llm::Request { base_url: &sim.url, api_key: None, chunk_timeout: None };
+        let proto = protocol::for_api(api);
+        let (mut ttft_err, mut e2e_err) = (Vec::new(), Vec::new());
+        for _ in 0..opts.timing_requests {
+            let o = rt
+                .block_on(llm::run(&client, proto, LlmCall::Generate(&step), &req))
+                .map_err(|e| e.message)?;
+            let ttft = o.ttft.ok_or("no TTFT measured")?.as_secs_f64();
+            ttft_err.push((ttft - want_ttft).abs() * 1000.0);
+            e2e_err.push((o.e2e.as_secs_f64() - want_e2e).abs() * 1000.0);
+        }
+        let (t, e) = (Stats::of(&ttft_err).ok_or("no samples")?, Stats::of(&e2e_err).ok_or("no samples")?);
+        rows.push(Row {
+            what: format!(
+                "timing error vs injected delays, {api:?} stream, {} requests (TTFT | e2e)",
+                opts.timing_requests
+            ),
+            result: format!("p50 {:.3} | {:.3} ms; p99 {:.3} | {:.3} ms", t.p50, e.p50, t.p99, e.p99),
+            target: "p99 ≤ 1 ms".to_string(),
+            met: Some(t.p99 <= 1.0 && e.p99 <= 1.0),
+        });
+    }
+    Ok(rows)
+}
+
+/// CPU time of this thread, from the scheduler's own accounting (Linux), else wall time.
+fn thread_cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
+        .map(Duration::from_nanos)
+        .unwrap_or_else(|| {
+            static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+            START.get_or_init(std::time::Instant::now).elapsed()
+        })
+}
+
+/// A stream of `n` token chunks in a protocol's wire format, one network read per chunk.
+pub fn synthetic_stream(api: Api, n: usize) -> Vec<Bytes> {
+    let mut chunks = Vec::with_capacity(n + 3);
+    for i in 0..n {
+        let word = if i == 0 { "The" } else { " word" };
+        chunks.push(Bytes::from(match api {
+            Api::Ollama => format!(
+                "{{\"model\":\"phi3:latest\",\"created_at\":\"2026-11-27T12:00:00.000000000Z\",\"message\":{{\"role\":\"assistant\",\"content\":\"{word}\"}},\"done\":false}}\n"
+            ),
+            Api::Openai => format!(
+                "data: {{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"phi3:latest\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{word}\"}},\"finish_reason\":null}}]}}\n\n"
+            ),
+        }));
+    }
+    match api {
+        Api::Ollama => chunks.push(Bytes::from(format!(
+            "{{\"model\":\"phi3:latest\",\"created_at\":\"2026-11-27T12:00:01Z\",\"message\":{{\"role\":\"assistant\",\"content\":\"\"}},\"done\":true,\"done_reason\":\"length\",\"total_duration\":1,\"load_duration\":0,\"prompt_eval_count\":1,\"prompt_eval_duration\":1,\"eval_count\":{n},\"eval_duration\":1000}}\n"
+        ))),
+        Api::Openai => {
+            chunks.push(Bytes::from_static(
+                b"data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"phi3:latest\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"length\"}]}\n\n",
+            ));
+            chunks.push(Bytes::from_static(b"data: [DONE]\n\n"));
+        }
+    }
+    chunks
+}
+
+/// Parses a synthetic stream through the same code path as a real answer.
+pub fn parse_synthetic(api: Api, chunks: Vec<Bytes>) -> LlmObservation {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime");
+    let call = crate::spec::ChatStep {
+        model: "phi3:latest".into(),
+        messages: Vec::new(),
+        options: Default::default(),
+        format: None,
+        keep_alive: None,
+        stream: Some(true),
+        api: Some(api),
+        chunk_timeout: None,
+    };
+    let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
+    let mut obs = LlmObservation::new(api, "memory", "phi3:latest", true, 200);
+    rt.block_on(llm::read_stream(
+        stream,
+        protocol::for_api(api),
+        LlmCall::Chat(&call),
+        None,
+        tokio::time::Instant::now(),
+        &mut obs,
+    ));
+    obs
+}
+
+fn parser_cost(opts: &BenchOptions) -> Vec<Row> {
+    [Api::Ollama, Api::Openai]
+        .into_iter()
+        .map(|api| {
+            let chunks = synthetic_stream(api, opts.parser_tokens);
+            let before = thread_cpu();
+            let obs = parse_synthetic(api, chunks);
+            let per_token = (thread_cpu() - before).as_secs_f64() * 1e6 / opts.parser_tokens as f64;
+            let ok = obs.chunks == opts.parser_tokens && obs.problems.is_empty();
+            Row {
+                what: format!(
+                    "CPU per streamed token, {} parser, {} tokens",
+                    if api == Api::Ollama { "NDJSON (Ollama)" } else { "SSE (OpenAI)" },
+                    opts.parser_tokens
+                ),
+                result: if ok {
+                    format!("{per_token:.3} µs")
+                } else {
+                    format!("parse failed: {:?}", obs.problems)
+                },
+                target: "≤ 2 µs".to_string(),
+                met: Some(ok && per_token <= 2.0),
+            }
+        })
+        .collect()
+}
+
+/// Peak and current resident memory of this process (VmHWM, VmRSS), in MiB.
+fn memory_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse::<f64>().ok()))
+            .map_or(f64::NAN, |kib| kib / 1024.0)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+fn memory(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Row, String> {
+    // Slow streams (40 tokens at 20 tokens/s ≈ 2 s) so all of them are open at once.
+    let sim = SimProcess::start(&[
+        "--tokens-per-s",
+        "20",
+        "--ttft",
+        "10ms",
+        "--load-time",
+        "0s",
+        "--capacity",
+        "0",
+    ])?;
+    let plan = suite_plan(&sim.url);
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let client = reqwest::Client::new();
+    let ctx = PerfContext {
+        client: &client,
+        suite: &plan,
+        request_timeout: Duration::from_secs(60),
+        progress: &tx,
+    };
+    let mut options = std::collections::BTreeMap::new();
+    options.insert("num_predict".to_string(), serde_json::json!(40));
+    let generate = GenerateStep {
+        model: "phi3:latest".into(),
+        prompt: "Summarize HX Infrastructure in one sentence.".into(),
+        system: None,
+        options,
+        format: None,
+        keep_alive: None,
+        raw: None,
+        stream: Some(true),
+        api: None,
+        chunk_timeout: None,
+    };
+    let mut step = perf_step(None, Some(generate), opts.streams);
+    step.iterations = Some(opts.streams);
+    let (_, before) = memory_mib();
+    let obs = rt.block_on(run_perf(&ctx, &step)).map_err(|e| e.message)?;
+    let (peak, _) = memory_mib();
+    let level = &obs.levels[0];
+    Ok(Row {
+        what: format!(
+            "peak RSS (VmHWM) of hxrun with {} concurrent streams ({} ok, {} failed); RSS before: {before:.1} MiB",
+            opts.streams,
+            level.requests - level.errors,
+            level.errors
+        ),
+        result: format!("{peak:.1} MiB"),
+        target: "< 150 MiB".to_string(),
+        met: Some(peak < 150.0 && level.errors == 0),
+    })
+}
+
+/// The rows as a Markdown table.
+pub fn table(rows: &[Row]) -> String {
+    let mut out = String::from("| measurement | result | target | met |\n|---|---|---|---|\n");
+    for r in rows {
+        let met = match r.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "",
+        };
+        out.push_str(&format!("| {} | {} | {} | {met} |\n", r.what, r.result, r.target));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_streams_parse_cleanly() {
+        for api in [Api::Ollama, Api::Openai] {
+            let obs = parse_synthetic(api, synthetic_stream(api, 50));
+            assert_eq!(obs.chunks, 50, "{api:?}");
+            assert!(obs.problems.is_empty(), "{api:?}: {:?}", obs.problems);
+            assert!(obs.text.starts_with("The word word"));
+        }
+    }
+}
