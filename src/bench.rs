@@ -118,15 +118,25 @@ fn perf_step(http: Option<HttpStep>, generate: Option<GenerateStep>, c: u32) -> 
     }
 }
 
-/// Runs every measurement; each row says whether its target was met.
-pub fn run(opts: &BenchOptions) -> Result<Vec<Row>, String> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
-    let mut rows = Vec::new();
-    rows.extend(request_rate(&rt, opts)?);
-    rows.extend(timing_error(&rt, opts)?);
-    rows.extend(parser_cost(opts));
-    rows.push(memory(&rt, opts)?);
-    Ok(rows)
+/// The measurements, each run in a process of its own so none inherits another's memory
+/// peak or warm caches.
+pub const PARTS: &[&str] = &["rate", "timing", "parsers", "memory"];
+
+/// Runs one measurement in this process.
+pub fn run_part(part: &str, opts: &BenchOptions) -> Result<Vec<Row>, String> {
+    let rt = if std::env::var_os("HXRUN_BENCH_CT").is_some() {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    }
+    .map_err(|e| e.to_string())?;
+    match part {
+        "rate" => request_rate(&rt, opts),
+        "timing" => timing_error(&rt, opts),
+        "parsers" => Ok(parser_cost(opts)),
+        "memory" => memory(&rt, opts).map(|r| vec![r]),
+        other => Err(format!("unknown bench part \"{other}\": expected one of {}", PARTS.join(", "))),
+    }
 }
 
 fn request_rate(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Vec<Row>, String> {
@@ -145,13 +155,14 @@ fn request_rate(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Vec
                 .flatten()
         });
     let plan = suite_plan(&sim.url);
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    // Nobody listens to progress here: a closed channel makes each report a no-op.
+    let (tx, _) = tokio::sync::mpsc::unbounded_channel();
     let client = reqwest::Client::new();
     let ctx = PerfContext {
-        client: &client,
-        suite: &plan,
+        client: client.clone(),
+        suite: std::sync::Arc::new(plan),
         request_timeout: Duration::from_secs(10),
-        progress: &tx,
+        progress: tx,
     };
     let mut step = perf_step(
         Some(HttpStep { path: Some("/api/version".into()), ..Default::default() }),
@@ -159,7 +170,7 @@ fn request_rate(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Vec
         opts.connections,
     );
     step.duration = Some(Duration::from_secs(secs));
-    let obs = rt.block_on(run_perf(&ctx, &step)).map_err(|e| e.message)?;
+    let obs = rt.block_on(run_perf(ctx, &step)).map_err(|e| e.message)?;
     let ours = obs.levels[0].figures.get("request_throughput").copied().unwrap_or(0.0);
     let mut rows = vec![Row {
         what: format!("request rate, GET /api/version, {} connections, {secs}s: hxrun", opts.connections),
@@ -199,6 +210,7 @@ fn timing_error(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Vec
         "0",
         "--capacity",
         "0",
+        "--precise",
     ])?;
     let client = reqwest::Client::new();
     let (want_ttft, want_e2e) = (0.060, 0.080);
@@ -228,6 +240,19 @@ fn timing_error(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Vec
             e2e_err.push((o.e2e.as_secs_f64() - want_e2e).abs() * 1000.0);
         }
         let (t, e) = (Stats::of(&ttft_err).ok_or("no samples")?, Stats::of(&e2e_err).ok_or("no samples")?);
+        if api == Api::Ollama {
+            let floor = reference_ttft_error(&sim.url, opts.timing_requests)?;
+            rows.push(Row {
+                what: format!(
+                    "reference: a blocking raw-socket client's TTFT error on the same server, {} requests \
+                     (the floor set by the simulator and the kernel)",
+                    opts.timing_requests
+                ),
+                result: format!("p50 {:.3} ms; p99 {:.3} ms", floor.p50, floor.p99),
+                target: String::new(),
+                met: None,
+            });
+        }
         rows.push(Row {
             what: format!(
                 "timing error vs injected delays, {api:?} stream, {} requests (TTFT | e2e)",
@@ -239,6 +264,42 @@ fn timing_error(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Vec
         });
     }
     Ok(rows)
+}
+
+/// TTFT error of the simplest possible client: a blocking socket, the request written by
+/// hand, the clock stopped when the first token's bytes arrive. What hxrun adds is the
+/// difference between its error and this one.
+fn reference_ttft_error(url: &str, requests: u32) -> Result<Stats, String> {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://");
+    let body = r#"{"model":"phi3:latest","prompt":"Return exactly the text: HX-OK","stream":true}"#;
+    let request = format!(
+        "POST /api/generate HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut errors = Vec::new();
+    let mut s = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    s.set_nodelay(true).map_err(|e| e.to_string())?;
+    let mut buf = [0u8; 16384];
+    for _ in 0..requests {
+        let t0 = std::time::Instant::now();
+        s.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
+        let mut seen = Vec::new();
+        let mut first = None;
+        while !seen.windows(5).any(|w| w == b"0\r\n\r\n") {
+            let n = s.read(&mut buf).map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("the simulator closed the connection".into());
+            }
+            seen.extend_from_slice(&buf[..n]);
+            if first.is_none() && seen.windows(15).any(|w| w == b"\"response\":\"HX\"") {
+                first = Some(t0.elapsed());
+            }
+        }
+        let ttft = first.ok_or("no first token")?;
+        errors.push((ttft.as_secs_f64() - 0.060).abs() * 1000.0);
+    }
+    Stats::of(&errors).ok_or_else(|| "no samples".to_string())
 }
 
 /// CPU time of this thread, from the scheduler's own accounting (Linux), else wall time.
@@ -360,13 +421,14 @@ fn memory(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Row, Stri
         "0",
     ])?;
     let plan = suite_plan(&sim.url);
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    // Nobody listens to progress here: a closed channel makes each report a no-op.
+    let (tx, _) = tokio::sync::mpsc::unbounded_channel();
     let client = reqwest::Client::new();
     let ctx = PerfContext {
-        client: &client,
-        suite: &plan,
+        client: client.clone(),
+        suite: std::sync::Arc::new(plan),
         request_timeout: Duration::from_secs(60),
-        progress: &tx,
+        progress: tx,
     };
     let mut options = std::collections::BTreeMap::new();
     options.insert("num_predict".to_string(), serde_json::json!(40));
@@ -385,7 +447,7 @@ fn memory(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Row, Stri
     let mut step = perf_step(None, Some(generate), opts.streams);
     step.iterations = Some(opts.streams);
     let (_, before) = memory_mib();
-    let obs = rt.block_on(run_perf(&ctx, &step)).map_err(|e| e.message)?;
+    let obs = rt.block_on(run_perf(ctx, &step)).map_err(|e| e.message)?;
     let (peak, _) = memory_mib();
     let level = &obs.levels[0];
     Ok(Row {
@@ -401,9 +463,12 @@ fn memory(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Row, Stri
     })
 }
 
-/// The rows as a Markdown table.
-pub fn table(rows: &[Row]) -> String {
-    let mut out = String::from("| measurement | result | target | met |\n|---|---|---|---|\n");
+/// The header of the results table.
+pub const TABLE_HEADER: &str = "| measurement | result | target | met |\n|---|---|---|---|\n";
+
+/// The rows of the results table (Markdown).
+pub fn table_rows(rows: &[Row]) -> String {
+    let mut out = String::new();
     for r in rows {
         let met = match r.met {
             Some(true) => "yes",

@@ -53,6 +53,9 @@ pub struct BenchArgs {
     /// Concurrent streams for the memory measurement.
     #[arg(long, default_value_t = 1000)]
     pub streams: u32,
+    /// Run only this measurement, in this process (rate, timing, parsers, memory).
+    #[arg(long, value_name = "PART")]
+    pub part: Option<String>,
 }
 
 /// Which suites, and what the command line adds to them.
@@ -148,6 +151,9 @@ pub struct SimArgs {
     /// (0: no limit).
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub capacity: usize,
+    /// Pace tokens to the microsecond, spending CPU (for timing measurements).
+    #[arg(long)]
+    pub precise: bool,
     /// Require `Authorization: Bearer KEY` on the /v1 endpoints.
     #[arg(long, value_name = "KEY", env = "HXRUN_SIM_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
@@ -202,16 +208,7 @@ pub fn main(cli: Cli) -> u8 {
                 streams: args.streams,
                 ..Default::default()
             };
-            match crate::bench::run(&opts) {
-                Ok(rows) => {
-                    print!("{}", crate::bench::table(&rows));
-                    exit::PASSED
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    exit::INTERNAL
-                }
-            }
+            bench(&args, &opts)
         }
     }
 }
@@ -219,4 +216,46 @@ pub fn main(cli: Cli) -> u8 {
 /// The JSON Schema as committed in schemas/suite.schema.json.
 pub fn schema_text() -> String {
     serde_json::to_string_pretty(&crate::spec::json_schema()).expect("schema serializes")
+}
+
+/// `hxrun bench`: each measurement in a child process, one table.
+fn bench(args: &BenchArgs, opts: &crate::bench::BenchOptions) -> u8 {
+    use crate::bench;
+    if let Some(part) = &args.part {
+        return match bench::run_part(part, opts) {
+            Ok(rows) => {
+                print!("{}", bench::table_rows(&rows));
+                exit::PASSED
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                exit::INTERNAL
+            }
+        };
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        eprintln!("error: cannot find the hxrun binary to run the measurements");
+        return exit::INTERNAL;
+    };
+    print!("{}", bench::TABLE_HEADER);
+    let mut code = exit::PASSED;
+    for part in bench::PARTS {
+        let out = std::process::Command::new(&exe)
+            .args(["bench", "--part", part, "--connections", &args.connections.to_string()])
+            .args(["--streams", &args.streams.to_string(), "--duration"])
+            .arg(humantime::format_duration(args.duration).to_string())
+            .output();
+        match out {
+            Ok(o) if o.status.success() => print!("{}", String::from_utf8_lossy(&o.stdout)),
+            Ok(o) => {
+                eprintln!("error: bench part {part} failed: {}", String::from_utf8_lossy(&o.stderr).trim());
+                code = exit::INTERNAL;
+            }
+            Err(e) => {
+                eprintln!("error: cannot run bench part {part}: {e}");
+                code = exit::INTERNAL;
+            }
+        }
+    }
+    code
 }

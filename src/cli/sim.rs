@@ -18,6 +18,7 @@ pub fn serve(args: SimArgs) -> u8 {
         prompt_tokens_per_s: (args.prompt_tokens_per_s > 0.0).then_some(args.prompt_tokens_per_s),
         jitter: args.jitter / 100.0,
         capacity: (args.capacity > 0).then_some(args.capacity),
+        precise: args.precise,
         faults: Faults {
             stall: args.stall,
             truncate_after: args.truncate_after,

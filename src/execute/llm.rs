@@ -8,7 +8,6 @@ use crate::protocol::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat, sam
 use bytes::Bytes;
 use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt, TryStreamExt};
-use serde_json::Value;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::codec::{FramedRead, LinesCodec};
@@ -53,14 +52,14 @@ pub async fn run(
     }
     let mut rec = Recorder::new(started, call.model());
     let body = read_body(response).await.map_err(|m| fail(FailureKind::Connection, m))?;
-    match serde_json::from_str::<Value>(&body) {
-        Ok(v) => {
-            let frame = protocol.decode(&call, &v);
-            rec.text = frame.content.clone();
+    match protocol.decode(&call, &body) {
+        Ok(frame) => {
+            rec.text = frame.content.to_string();
             rec.take_figures(frame);
         }
-        Err(e) => rec
-            .problem(format!("the response is not valid JSON ({e}): {}", super::detail::excerpt(&body, 200))),
+        Err(e) => {
+            rec.problem(format!("the response {}: {}", json_problem(&e), super::detail::excerpt(&body, 200)))
+        }
     }
     obs.e2e = started.elapsed();
     rec.finish(&mut obs);
@@ -141,15 +140,8 @@ async fn read_ndjson<S, E>(
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<Value>(&line) {
-            Ok(v) => rec.message(protocol, call, &v, &format!("line {n}")),
-            Err(e) => {
-                rec.problem(format!(
-                    "stream line {n} is not valid JSON ({e}): {}",
-                    super::detail::excerpt(&line, 120)
-                ));
-                break;
-            }
+        if !rec.message(protocol, call, &line, At::Line(n)) {
+            break;
         }
     }
 }
@@ -177,19 +169,36 @@ async fn read_sse<S, E>(
             }
         };
         if event.data.trim() == "[DONE]" {
-            rec.terminator(&format!("event {n}"));
+            rec.terminator(At::Event(n));
             continue;
         }
-        match serde_json::from_str::<Value>(&event.data) {
-            Ok(v) => rec.message(protocol, call, &v, &format!("event {n}")),
-            Err(e) => {
-                rec.problem(format!(
-                    "SSE event {n} is not valid JSON ({e}): {}",
-                    super::detail::excerpt(&event.data, 120)
-                ));
-                break;
-            }
+        if !rec.message(protocol, call, &event.data, At::Event(n)) {
+            break;
         }
+    }
+}
+
+/// Where in a stream a message was (for messages about it).
+#[derive(Clone, Copy)]
+enum At {
+    Line(usize),
+    Event(usize),
+}
+
+impl std::fmt::Display for At {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            At::Line(n) => write!(f, "stream line {n}"),
+            At::Event(n) => write!(f, "SSE event {n}"),
+        }
+    }
+}
+
+/// "is not valid JSON (...)" or "does not have the expected shape (...)".
+fn json_problem(e: &serde_json::Error) -> String {
+    match e.classify() {
+        serde_json::error::Category::Data => format!("does not have the expected shape ({e})"),
+        _ => format!("is not valid JSON ({e})"),
     }
 }
 
@@ -200,7 +209,8 @@ struct Recorder {
     arrivals: Vec<Instant>,
     text: String,
     figures: ServerFigures,
-    final_message: Option<Value>,
+    /// The figures of the message that ended the answer, once it came.
+    final_figures: Option<ServerFigures>,
     terminated: bool,
     data_after_end: bool,
     wrong_model: bool,
@@ -216,7 +226,7 @@ impl Recorder {
             arrivals: Vec::new(),
             text: String::new(),
             figures: ServerFigures::default(),
-            final_message: None,
+            final_figures: None,
             terminated: false,
             data_after_end: false,
             wrong_model: false,
@@ -231,24 +241,31 @@ impl Recorder {
 
     fn ended(&self, protocol: &dyn Protocol) -> bool {
         match protocol.stream_format() {
-            StreamFormat::Ndjson => self.final_message.is_some(),
+            StreamFormat::Ndjson => self.final_figures.is_some(),
             StreamFormat::Sse => self.terminated,
         }
     }
 
-    fn message(&mut self, protocol: &dyn Protocol, call: &LlmCall, v: &Value, at: &str) {
+    /// Records one stream message; false when it cannot be decoded (reading stops).
+    fn message(&mut self, protocol: &dyn Protocol, call: &LlmCall, text: &str, at: At) -> bool {
         if self.ended(protocol) && !self.data_after_end {
             self.data_after_end = true;
             self.problem(format!("data after the end of the stream ({at})"));
         }
-        let frame = protocol.decode(call, v);
+        let frame = match protocol.decode(call, text) {
+            Ok(f) => f,
+            Err(e) => {
+                self.problem(format!("{at} {}: {}", json_problem(&e), super::detail::excerpt(text, 120)));
+                return false;
+            }
+        };
         if !frame.content.is_empty() {
             self.arrivals.push(Instant::now());
             self.text.push_str(&frame.content);
         }
         if let Some(m) = &frame.model
-            && !same_model(m, &self.model)
             && !self.wrong_model
+            && !same_model(m, &self.model)
         {
             self.wrong_model = true;
             self.problem(format!(
@@ -256,13 +273,14 @@ impl Recorder {
                 self.model
             ));
         }
-        if frame.is_final && self.final_message.is_none() {
-            self.final_message = Some(v.clone());
+        if frame.is_final && self.final_figures.is_none() {
+            self.final_figures = Some(frame.figures.clone());
         }
         self.take_figures(frame);
+        true
     }
 
-    fn take_figures(&mut self, frame: Frame) {
+    fn take_figures(&mut self, frame: Frame<'_>) {
         if let Some(e) = frame.error {
             self.problem(format!("the server reported an error: {e}"));
             self.error = Some(e);
@@ -270,7 +288,7 @@ impl Recorder {
         self.figures.merge(frame.figures);
     }
 
-    fn terminator(&mut self, at: &str) {
+    fn terminator(&mut self, at: At) {
         if self.terminated && !self.data_after_end {
             self.data_after_end = true;
             self.problem(format!("data after the end of the stream ({at})"));
@@ -298,15 +316,15 @@ impl Recorder {
             return;
         }
         let chunks = self.arrivals.len();
-        match (&self.final_message, protocol.stream_format()) {
+        match (&self.final_figures, protocol.stream_format()) {
             (None, StreamFormat::Ndjson) => self.problem(format!(
                 "truncated: the stream ended after {chunks} content chunks without the final `done: true` object"
             )),
             (None, StreamFormat::Sse) => self.problem(format!(
                 "truncated: the stream ended after {chunks} content chunks without a `finish_reason`"
             )),
-            (Some(v), _) => {
-                let problems = protocol.final_problems(v);
+            (Some(f), _) => {
+                let problems = protocol.final_problems(f);
                 self.problems.extend(problems);
             }
         }

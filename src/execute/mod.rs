@@ -4,6 +4,7 @@
 
 pub mod detail;
 pub mod exec;
+pub mod h1;
 pub mod http;
 pub mod lifecycle;
 pub mod llm;
@@ -226,8 +227,13 @@ impl Executor {
             }
             Step::Unload(u) => lifecycle::unload(c, u, base).await.map(Observation::Http),
             Step::Perf(p) => {
-                let ctx = perf::PerfContext { client: c, suite, request_timeout: test.timeout, progress };
-                perf::run(&ctx, p).await.map(|o| Observation::Perf(Box::new(o)))
+                let ctx = perf::PerfContext {
+                    client: c.clone(),
+                    suite: std::sync::Arc::new(suite.clone()),
+                    request_timeout: test.timeout,
+                    progress: progress.clone(),
+                };
+                perf::run(ctx, p).await.map(|o| Observation::Perf(Box::new(o)))
             }
         }
     }

@@ -1,8 +1,9 @@
 //! The perf loop: warm-up, then per concurrency level a closed loop (N workers back to back)
 //! or an open loop (arrivals at a rate, uniform or Poisson, at most N in flight), until the
 //! iterations are done or the duration is up. Every request becomes a `Sample`; failures are
-//! counted, never dropped.
+//! counted, never dropped. Workers are tasks of their own, so a loop uses every core.
 
+use super::h1::H1Client;
 use super::lifecycle::{self, Progress, ProgressUpdate};
 use super::llm;
 use super::record::{FailureKind, StepError};
@@ -10,22 +11,55 @@ use crate::perf::knee;
 use crate::perf::result::{LevelResult, PerfObservation, Sample};
 use crate::plan::SuitePlan;
 use crate::protocol::{self, LlmCall};
-use crate::spec::UnloadStep;
 use crate::spec::perf::{Arrival, DEFAULT_ITERATIONS, PerfStep};
+use crate::spec::{HttpStep, UnloadStep};
 use chrono::Utc;
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
+use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until};
 
 /// What every request of a perf step shares.
-pub struct PerfContext<'a> {
-    pub client: &'a reqwest::Client,
-    pub suite: &'a SuitePlan,
+pub struct PerfContext {
+    pub client: reqwest::Client,
+    pub suite: Arc<SuitePlan>,
     /// Each request's own timeout (the test's `timeout`).
     pub request_timeout: Duration,
-    pub progress: &'a Progress,
+    pub progress: Progress,
+}
+
+/// The context, the step, and the loop's counters, shared by its tasks.
+struct Shared {
+    ctx: PerfContext,
+    step: PerfStep,
+    /// The lean HTTP/1.1 client for a plain-http `http` request.
+    lean: Option<H1Client>,
+    done: AtomicU64,
+    total: u64,
+    last_report: AtomicU64,
+    started: std::time::Instant,
+}
+
+/// Prepares the lean client for an http request to a plain `http://` url.
+fn lean_client(suite: &SuitePlan, h: &HttpStep) -> Option<H1Client> {
+    let base = &suite.target.url;
+    let url = h.url.clone().unwrap_or_else(|| super::http::join_url(base, h.path.as_deref().unwrap_or("")));
+    let mut url = reqwest::Url::parse(&url).ok()?;
+    if !h.query.is_empty() {
+        url.query_pairs_mut().extend_pairs(h.query.iter());
+    }
+    let mut headers: Vec<(String, String)> =
+        suite.headers.iter().chain(h.headers.iter()).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let body = match (&h.json, &h.body) {
+        (Some(j), _) => {
+            headers.push(("Content-Type".into(), "application/json".into()));
+            serde_json::to_vec(j).ok()?
+        }
+        (None, Some(b)) => b.clone().into_bytes(),
+        (None, None) => Vec::new(),
+    };
+    H1Client::new(&h.method_name(), &url, &headers, &body)
 }
 
 /// When a level stops issuing requests.
@@ -35,26 +69,32 @@ enum Stop {
     At(Instant),
 }
 
-pub async fn run(ctx: &PerfContext<'_>, step: &PerfStep) -> Result<PerfObservation, StepError> {
+pub async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObservation, StepError> {
     let started = std::time::Instant::now();
     let levels = step.concurrency.as_ref().map_or(vec![1], |c| c.0.clone());
     let per_level = step.iterations.unwrap_or(DEFAULT_ITERATIONS);
-    let total = if step.duration.is_some() { 0 } else { u64::from(per_level) * levels.len() as u64 };
-    let done = AtomicU64::new(0);
+    let shared = Arc::new(Shared {
+        lean: step.http.as_ref().and_then(|h| lean_client(&ctx.suite, h)),
+        ctx,
+        step: step.clone(),
+        done: AtomicU64::new(0),
+        total: if step.duration.is_some() { 0 } else { u64::from(per_level) * levels.len() as u64 },
+        last_report: AtomicU64::new(0),
+        started,
+    });
     let mut results = Vec::new();
     for &c in &levels {
         if step.warmup > 0 {
-            closed_loop(ctx, step, c, Stop::After(step.warmup), None).await;
+            closed_loop(&shared, c, Stop::After(step.warmup), false).await;
         }
         let stop = match step.duration {
             Some(d) => Stop::At(Instant::now() + d),
             None => Stop::After(per_level),
         };
         let level_started = Instant::now();
-        let counter = Some((&done, total));
         let samples = match step.rate {
-            Some(rate) => open_loop(ctx, step, c, stop, rate.0, counter).await,
-            None => closed_loop(ctx, step, c, stop, counter).await,
+            Some(rate) => open_loop(&shared, c, stop, rate.0).await,
+            None => closed_loop(&shared, c, stop, true).await,
         };
         results.push(LevelResult::new(c, level_started.elapsed(), samples));
     }
@@ -72,7 +112,7 @@ pub async fn run(ctx: &PerfContext<'_>, step: &PerfStep) -> Result<PerfObservati
             .as_ref()
             .map(|g| g.model.clone())
             .or(step.chat.as_ref().map(|c| c.model.clone())),
-        target: ctx.suite.target.url.clone(),
+        target: shared.ctx.suite.target.url.clone(),
         warmup: step.warmup,
         cold: step.cold,
         csv: step.csv.clone(),
@@ -82,64 +122,61 @@ pub async fn run(ctx: &PerfContext<'_>, step: &PerfStep) -> Result<PerfObservati
     })
 }
 
-type Counter<'a> = Option<(&'a AtomicU64, u64)>;
-
-fn tick(ctx: &PerfContext<'_>, counter: Counter<'_>) {
-    if let Some((done, total)) = counter {
-        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-        let _ = ctx.progress.send(ProgressUpdate { done: n, total, unit: "requests" });
+/// Counts a finished request; reports progress at most every 100 ms (and at the end), so a
+/// loop of 100k requests/s does not flood the reporters.
+fn tick(shared: &Shared) {
+    let n = shared.done.fetch_add(1, Ordering::Relaxed) + 1;
+    let now = shared.started.elapsed().as_millis() as u64;
+    let last = shared.last_report.load(Ordering::Relaxed);
+    let due = now >= last + 100
+        && shared.last_report.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok();
+    if due || n == shared.total {
+        let _ = shared.ctx.progress.send(ProgressUpdate { done: n, total: shared.total, unit: "requests" });
     }
 }
 
-/// `c` workers, each sending its next request as soon as the last one finished.
-async fn closed_loop(
-    ctx: &PerfContext<'_>,
-    step: &PerfStep,
-    c: u32,
-    stop: Stop,
-    counter: Counter<'_>,
-) -> Vec<Sample> {
-    let issued = AtomicU32::new(0);
-    let worker = || async {
-        let mut samples = Vec::new();
-        loop {
-            let iter = issued.fetch_add(1, Ordering::Relaxed) + 1;
-            let go = match stop {
-                Stop::After(n) => iter <= n,
-                Stop::At(t) => Instant::now() < t,
-            };
-            if !go {
-                break;
+/// `c` worker tasks, each sending its next request as soon as the last one finished.
+async fn closed_loop(shared: &Arc<Shared>, c: u32, stop: Stop, measured: bool) -> Vec<Sample> {
+    let issued = Arc::new(AtomicU32::new(0));
+    let mut workers = JoinSet::new();
+    for _ in 0..c {
+        let (shared, issued) = (Arc::clone(shared), Arc::clone(&issued));
+        workers.spawn(async move {
+            let mut samples = Vec::new();
+            loop {
+                let iter = issued.fetch_add(1, Ordering::Relaxed) + 1;
+                let go = match stop {
+                    Stop::After(n) => iter <= n,
+                    Stop::At(t) => Instant::now() < t,
+                };
+                if !go {
+                    break;
+                }
+                samples.push(one(&shared, c, iter).await);
+                if measured {
+                    tick(&shared);
+                }
             }
-            samples.push(one(ctx, step, c, iter).await);
-            tick(ctx, counter);
-        }
-        samples
-    };
-    let all = futures_util::future::join_all((0..c).map(|_| worker())).await;
-    let mut samples: Vec<Sample> = all.into_iter().flatten().collect();
+            samples
+        });
+    }
+    let mut samples: Vec<Sample> = workers.join_all().await.into_iter().flatten().collect();
     samples.sort_by_key(|s| s.iter);
     samples
 }
 
-/// Requests started on a schedule (`rate` per second), at most `c` in flight; an arrival
-/// that finds all slots busy waits for one.
-async fn open_loop(
-    ctx: &PerfContext<'_>,
-    step: &PerfStep,
-    c: u32,
-    stop: Stop,
-    rate: f64,
-    counter: Counter<'_>,
-) -> Vec<Sample> {
+/// Requests started on a schedule (`rate` per second), each its own task, at most `c` in
+/// flight; an arrival that finds all slots busy waits for one.
+async fn open_loop(shared: &Arc<Shared>, c: u32, stop: Stop, rate: f64) -> Vec<Sample> {
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
-    let mut gap = || match step.arrival {
+    let arrival = shared.step.arrival;
+    let mut gap = || match arrival {
         Arrival::Uniform => Duration::from_secs_f64(1.0 / rate),
         Arrival::Poisson => Duration::from_secs_f64(-rng.unit().ln() / rate),
     };
     let mut next_at = Instant::now();
     let mut issued = 0u32;
-    let mut inflight = FuturesUnordered::new();
+    let mut inflight = JoinSet::new();
     let mut samples = Vec::new();
     loop {
         let more = match stop {
@@ -152,12 +189,15 @@ async fn open_loop(
         tokio::select! {
             _ = sleep_until(next_at), if more && inflight.len() < c as usize => {
                 issued += 1;
-                inflight.push(one(ctx, step, c, issued));
+                let (shared, iter) = (Arc::clone(shared), issued);
+                inflight.spawn(async move { one(&shared, c, iter).await });
                 next_at += gap();
             }
-            Some(sample) = inflight.next(), if !inflight.is_empty() => {
-                samples.push(sample);
-                tick(ctx, counter);
+            Some(done) = inflight.join_next(), if !inflight.is_empty() => {
+                if let Ok(sample) = done {
+                    samples.push(sample);
+                    tick(shared);
+                }
             }
         }
     }
@@ -179,13 +219,14 @@ impl XorShift {
 }
 
 /// One measured request (after unloading the model for a cold measurement).
-async fn one(ctx: &PerfContext<'_>, step: &PerfStep, c: u32, iter: u32) -> Sample {
+async fn one(shared: &Shared, c: u32, iter: u32) -> Sample {
+    let (ctx, step) = (&shared.ctx, &shared.step);
     let base = ctx.suite.target.url.as_str();
     if step.cold {
         let model =
             step.generate.as_ref().map(|g| g.model.clone()).or(step.chat.as_ref().map(|c| c.model.clone()));
         if let Some(model) = model
-            && let Err(e) = lifecycle::unload(ctx.client, &UnloadStep { model }, base).await
+            && let Err(e) = lifecycle::unload(&ctx.client, &UnloadStep { model }, base).await
         {
             return failed(
                 c,
@@ -198,7 +239,7 @@ async fn one(ctx: &PerfContext<'_>, step: &PerfStep, c: u32, iter: u32) -> Sampl
     }
     let started_at = Utc::now();
     let t0 = Instant::now();
-    match tokio::time::timeout(ctx.request_timeout, request(ctx, step)).await {
+    match tokio::time::timeout(ctx.request_timeout, request(shared)).await {
         Ok(Ok(mut sample)) => {
             sample.started_at = started_at;
             sample.iter = iter;
@@ -235,8 +276,9 @@ fn failed(c: u32, iter: u32, started_at: chrono::DateTime<Utc>, e2e: Duration, e
     }
 }
 
-async fn request(ctx: &PerfContext<'_>, step: &PerfStep) -> Result<Sample, StepError> {
-    let suite = ctx.suite;
+async fn request(shared: &Shared) -> Result<Sample, StepError> {
+    let (ctx, step) = (&shared.ctx, &shared.step);
+    let suite = &ctx.suite;
     let key = suite.target.api_key.as_deref().filter(|k| !k.is_empty());
     let llm_call = match (&step.generate, &step.chat) {
         (Some(g), _) => Some((LlmCall::Generate(g), g.api, g.chunk_timeout)),
@@ -246,7 +288,7 @@ async fn request(ctx: &PerfContext<'_>, step: &PerfStep) -> Result<Sample, StepE
     if let Some((call, api, chunk_timeout)) = llm_call {
         let proto = protocol::for_api(api.unwrap_or(suite.target.api));
         let req = llm::Request { base_url: &suite.target.url, api_key: key, chunk_timeout };
-        let o = llm::run(ctx.client, proto, call, &req).await?;
+        let o = llm::run(&ctx.client, proto, call, &req).await?;
         let error = if !(200..300).contains(&o.status) {
             Some(format!("HTTP {}: {}", o.status, o.error.clone().unwrap_or_default()))
         } else if !o.problems.is_empty() {
@@ -275,19 +317,32 @@ async fn request(ctx: &PerfContext<'_>, step: &PerfStep) -> Result<Sample, StepE
             detail: String::new(),
         });
     };
-    let o = super::http::run(ctx.client, h, &suite.target.url, &suite.headers).await?;
+    if let Some(lean) = &shared.lean {
+        let t0 = Instant::now();
+        let r = lean.send().await?;
+        let e2e = t0.elapsed().as_secs_f64();
+        let ok = (200..300).contains(&r.status);
+        let error = (!ok).then(|| format!("HTTP {}: {}", r.status, String::from_utf8_lossy(&r.body)));
+        return Ok(http_sample(ok, error, e2e));
+    }
+    let o = super::http::run(&ctx.client, h, &suite.target.url, &suite.headers).await?;
     let ok = (200..300).contains(&o.status);
-    Ok(Sample {
+    let error = (!ok).then(|| format!("HTTP {}: {}", o.status, super::detail::excerpt(&o.body, 200)));
+    Ok(http_sample(ok, error, o.elapsed.as_secs_f64()))
+}
+
+fn http_sample(ok: bool, error: Option<String>, e2e: f64) -> Sample {
+    Sample {
         started_at: Utc::now(),
         iter: 0,
         concurrency: 0,
         ok,
-        error: (!ok).then(|| format!("HTTP {}: {}", o.status, super::detail::excerpt(&o.body, 200))),
-        e2e: o.elapsed.as_secs_f64(),
+        error,
+        e2e,
         ttft: None,
         itl: Vec::new(),
         output_tokens: None,
         tokens_per_s: None,
         server: Default::default(),
-    })
+    }
 }

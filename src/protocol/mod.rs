@@ -10,6 +10,7 @@ pub mod openai;
 use crate::spec::{Api, ChatStep, GenerateStep};
 use serde::Serialize;
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// A generate or chat step, as the protocols see it.
@@ -99,12 +100,13 @@ impl ServerFigures {
     }
 }
 
-/// One decoded message of an answer (a stream chunk, or the whole non-stream body).
+/// One decoded message of an answer (a stream chunk, or the whole non-stream body). It
+/// borrows from the message text where it can: the stream path decodes one per token.
 #[derive(Debug, Clone, Default)]
-pub struct Frame {
+pub struct Frame<'a> {
     /// The text this message adds.
-    pub content: String,
-    pub model: Option<String>,
+    pub content: Cow<'a, str>,
+    pub model: Option<Cow<'a, str>>,
     /// The message that ends the answer (Ollama `done: true`, OpenAI a `finish_reason`).
     pub is_final: bool,
     pub figures: ServerFigures,
@@ -122,10 +124,10 @@ pub trait Protocol: Send + Sync {
     /// Whether the server streams when the request does not say.
     fn default_stream(&self) -> bool;
     fn stream_format(&self) -> StreamFormat;
-    /// Decodes one stream message or a whole non-stream body.
-    fn decode(&self, call: &LlmCall, message: &Value) -> Frame;
+    /// Decodes one stream message or a whole non-stream body (JSON text).
+    fn decode<'a>(&self, call: &LlmCall, message: &'a str) -> Result<Frame<'a>, serde_json::Error>;
     /// What is missing from the final message (Ollama's metric fields), if anything.
-    fn final_problems(&self, final_message: &Value) -> Vec<String>;
+    fn final_problems(&self, final_frame: &ServerFigures) -> Vec<String>;
     /// The error text of an error response body, if the body has the protocol's shape.
     fn error_text(&self, body: &str) -> Option<String>;
     /// Where the model list lives, and the names in it.
@@ -144,4 +146,12 @@ pub fn for_api(api: Api) -> &'static dyn Protocol {
 /// Model names compare without the implicit `:latest` tag.
 pub fn same_model(a: &str, b: &str) -> bool {
     a.trim_end_matches(":latest") == b.trim_end_matches(":latest")
+}
+
+/// An `error` field as text: a string, or an object's `message`, or the JSON.
+pub fn error_text(e: &Value) -> String {
+    e.as_str()
+        .map(str::to_string)
+        .or_else(|| e.get("message").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| e.to_string())
 }

@@ -2,15 +2,37 @@
 
 use super::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat};
 use crate::spec::Api;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
 pub struct Ollama;
 
-/// The metric fields Ollama puts in the final object of every answer.
-const FINAL_FIELDS: &[&str] = &["total_duration", "load_duration", "eval_count", "eval_duration"];
+/// One NDJSON object of an answer (generate or chat), borrowing its text where it can.
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    response: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    message: Option<ChunkMessage<'a>>,
+    done: Option<bool>,
+    #[serde(borrow)]
+    done_reason: Option<Cow<'a, str>>,
+    eval_count: Option<u64>,
+    eval_duration: Option<u64>,
+    prompt_eval_count: Option<u64>,
+    prompt_eval_duration: Option<u64>,
+    load_duration: Option<u64>,
+    total_duration: Option<u64>,
+    error: Option<Value>,
+}
 
-fn u64_of(v: &Value, key: &str) -> Option<u64> {
-    v.get(key).and_then(Value::as_u64)
+#[derive(Deserialize)]
+struct ChunkMessage<'a> {
+    #[serde(borrow)]
+    content: Option<Cow<'a, str>>,
 }
 
 impl Protocol for Ollama {
@@ -67,32 +89,38 @@ impl Protocol for Ollama {
         StreamFormat::Ndjson
     }
 
-    fn decode(&self, call: &LlmCall, v: &Value) -> Frame {
+    fn decode<'a>(&self, call: &LlmCall, message: &'a str) -> Result<Frame<'a>, serde_json::Error> {
+        let c: Chunk<'a> = serde_json::from_str(message)?;
         let content = match call {
-            LlmCall::Generate(_) => v.get("response"),
-            LlmCall::Chat(_) => v.pointer("/message/content"),
+            LlmCall::Generate(_) => c.response,
+            LlmCall::Chat(_) => c.message.and_then(|m| m.content),
         };
-        let is_final = v.get("done").and_then(Value::as_bool).unwrap_or(false);
-        Frame {
-            content: content.and_then(Value::as_str).unwrap_or_default().to_string(),
-            model: v.get("model").and_then(Value::as_str).map(str::to_string),
-            is_final,
+        Ok(Frame {
+            content: content.unwrap_or_default(),
+            model: c.model,
+            is_final: c.done.unwrap_or(false),
             figures: ServerFigures {
-                eval_count: u64_of(v, "eval_count"),
-                eval_duration_ns: u64_of(v, "eval_duration"),
-                prompt_eval_count: u64_of(v, "prompt_eval_count"),
-                prompt_eval_duration_ns: u64_of(v, "prompt_eval_duration"),
-                load_duration_ns: u64_of(v, "load_duration"),
-                total_duration_ns: u64_of(v, "total_duration"),
-                done_reason: v.get("done_reason").and_then(Value::as_str).map(str::to_string),
+                eval_count: c.eval_count,
+                eval_duration_ns: c.eval_duration,
+                prompt_eval_count: c.prompt_eval_count,
+                prompt_eval_duration_ns: c.prompt_eval_duration,
+                load_duration_ns: c.load_duration,
+                total_duration_ns: c.total_duration,
+                done_reason: c.done_reason.map(Cow::into_owned),
                 ..Default::default()
             },
-            error: v.get("error").map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_string)),
-        }
+            error: c.error.as_ref().map(super::error_text),
+        })
     }
 
-    fn final_problems(&self, v: &Value) -> Vec<String> {
-        let missing: Vec<&str> = FINAL_FIELDS.iter().copied().filter(|f| v.get(*f).is_none()).collect();
+    fn final_problems(&self, f: &ServerFigures) -> Vec<String> {
+        let present = [
+            ("total_duration", f.total_duration_ns.is_some()),
+            ("load_duration", f.load_duration_ns.is_some()),
+            ("eval_count", f.eval_count.is_some()),
+            ("eval_duration", f.eval_duration_ns.is_some()),
+        ];
+        let missing: Vec<&str> = present.iter().filter(|(_, p)| !p).map(|(n, _)| *n).collect();
         if missing.is_empty() {
             Vec::new()
         } else {

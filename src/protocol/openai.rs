@@ -8,9 +8,46 @@
 
 use super::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat};
 use crate::spec::Api;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
 pub struct OpenAi;
+
+/// One chunk (or whole answer) of a completion, borrowing its text where it can.
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    choices: Option<Vec<Choice<'a>>>,
+    usage: Option<Usage>,
+    error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct Choice<'a> {
+    #[serde(borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    delta: Option<Delta<'a>>,
+    #[serde(borrow)]
+    message: Option<Delta<'a>>,
+    #[serde(borrow)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(borrow)]
+    content: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Usage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+}
 
 /// Ollama option names that OpenAI spells differently.
 const RENAMES: &[(&str, &str)] = &[("num_predict", "max_tokens")];
@@ -60,32 +97,35 @@ impl Protocol for OpenAi {
         StreamFormat::Sse
     }
 
-    fn decode(&self, call: &LlmCall, v: &Value) -> Frame {
-        let choice = v.pointer("/choices/0");
-        let content = choice.and_then(|c| match call {
-            LlmCall::Generate(_) => c.get("text"),
-            // Streamed chat carries `delta`, a whole answer `message`.
-            LlmCall::Chat(_) => c.pointer("/delta/content").or_else(|| c.pointer("/message/content")),
-        });
-        let finish = choice.and_then(|c| c.get("finish_reason")).and_then(Value::as_str).map(str::to_string);
-        let usage = |k: &str| v.pointer(&format!("/usage/{k}")).and_then(Value::as_u64);
-        Frame {
-            content: content.and_then(Value::as_str).unwrap_or_default().to_string(),
-            model: v.get("model").and_then(Value::as_str).map(str::to_string),
+    fn decode<'a>(&self, call: &LlmCall, message: &'a str) -> Result<Frame<'a>, serde_json::Error> {
+        let c: Chunk<'a> = serde_json::from_str(message)?;
+        let choice = c.choices.and_then(|cs| cs.into_iter().next());
+        let (content, finish) = match choice {
+            Some(ch) => {
+                let content = match call {
+                    LlmCall::Generate(_) => ch.text,
+                    // Streamed chat carries `delta`, a whole answer `message`.
+                    LlmCall::Chat(_) => ch.delta.or(ch.message).and_then(|d| d.content),
+                };
+                (content, ch.finish_reason)
+            }
+            None => (None, None),
+        };
+        Ok(Frame {
+            content: content.unwrap_or_default(),
+            model: c.model,
             is_final: finish.is_some(),
             figures: ServerFigures {
-                done_reason: finish,
-                prompt_tokens: usage("prompt_tokens"),
-                completion_tokens: usage("completion_tokens"),
+                done_reason: finish.map(Cow::into_owned),
+                prompt_tokens: c.usage.as_ref().and_then(|u| u.prompt_tokens),
+                completion_tokens: c.usage.as_ref().and_then(|u| u.completion_tokens),
                 ..Default::default()
             },
-            error: v.get("error").map(|e| {
-                e.get("message").and_then(Value::as_str).map_or_else(|| e.to_string(), str::to_string)
-            }),
-        }
+            error: c.error.as_ref().map(super::error_text),
+        })
     }
 
-    fn final_problems(&self, _final_message: &Value) -> Vec<String> {
+    fn final_problems(&self, _final_frame: &ServerFigures) -> Vec<String> {
         Vec::new()
     }
 

@@ -22,6 +22,8 @@ pub struct Answer {
     pub faults: Faults,
     /// Held while the answer is produced (capacity-capped simulators).
     slot: Option<OwnedSemaphorePermit>,
+    /// Pace to the microsecond instead of the timer's millisecond.
+    pub precise: bool,
 }
 
 impl Answer {
@@ -31,13 +33,16 @@ impl Answer {
     /// this request's speed (within the configured jitter).
     pub async fn start(
         s: &SimState,
+        arrived: Instant,
         model: &str,
         prompt: &str,
         max_tokens: Option<usize>,
         keep: KeepAlive,
     ) -> Answer {
+        // The timeline starts when the request arrived, plus any time it queued for a slot.
+        let queued = Instant::now();
         let slot = s.slot().await;
-        let start = Instant::now();
+        let start = arrived + queued.elapsed();
         let load = s.acquire(model, keep);
         let (tokens, done_reason) = if prompt.is_empty() {
             (Vec::new(), if keep == KeepAlive::Unload { "unload" } else { "load" })
@@ -66,6 +71,7 @@ impl Answer {
             per_token: Duration::from_secs_f64(1.0 / speed),
             faults: s.config.faults.clone(),
             slot,
+            precise: s.config.precise,
         }
     }
 
@@ -114,7 +120,7 @@ impl Answer {
         let mut pieces: Vec<(Instant, Bytes)> = Vec::with_capacity(self.tokens.len() + tail.len());
         for (i, token) in self.tokens.iter().enumerate() {
             if self.faults.truncate_after == Some(i) {
-                return paced(pieces, slot);
+                return paced(pieces, slot, self.precise);
             }
             let bytes =
                 if self.faults.garble_chunk == Some(i + 1) { garbled.clone() } else { chunk(i, token) };
@@ -122,15 +128,30 @@ impl Answer {
         }
         let end = self.end();
         pieces.extend(tail.into_iter().map(|b| (end, b)));
-        paced(pieces, slot)
+        paced(pieces, slot, self.precise)
+    }
+}
+
+/// Waits until `due`. Tokio's timer ticks in whole milliseconds, so a plain sleep can end up
+/// to 1 ms late; with `precise`, the timer wakes the task 0.5–1.5 ms early and the task
+/// yields until the exact instant (CPU for accuracy: right for a reference server that a
+/// client's timing is measured against, wrong for a loaded one).
+pub async fn wait_until(due: Instant, precise: bool) {
+    if !precise {
+        sleep_until(due).await;
+        return;
+    }
+    sleep_until(due.checked_sub(Duration::from_micros(1500)).unwrap_or(due)).await;
+    while Instant::now() < due {
+        tokio::task::yield_now().await;
     }
 }
 
 /// A body that releases each piece at its instant (and its capacity slot at the end).
-fn paced(pieces: Vec<(Instant, Bytes)>, slot: Option<OwnedSemaphorePermit>) -> Body {
-    let body = stream::unfold((pieces.into_iter(), slot), |(mut rest, slot)| async move {
+fn paced(pieces: Vec<(Instant, Bytes)>, slot: Option<OwnedSemaphorePermit>, precise: bool) -> Body {
+    let body = stream::unfold((pieces.into_iter(), slot), move |(mut rest, slot)| async move {
         let (due, bytes) = rest.next()?;
-        sleep_until(due).await;
+        wait_until(due, precise).await;
         Some((Ok::<_, Infallible>(bytes), (rest, slot)))
     });
     Body::from_stream(body)

@@ -47,6 +47,8 @@ pub struct SimConfig {
     pub jitter: f64,
     /// Answer at most this many requests at once; the others queue (a saturating server).
     pub capacity: Option<usize>,
+    /// Pace tokens to the microsecond (spending CPU) rather than the timer's millisecond.
+    pub precise: bool,
     pub faults: Faults,
 }
 
@@ -80,6 +82,7 @@ impl Default for SimConfig {
             prompt_tokens_per_s: None,
             jitter: 0.0,
             capacity: None,
+            precise: false,
             faults: Faults::default(),
         }
     }

@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use std::time::Duration;
-use tokio::time::sleep_until;
+use tokio::time::Instant;
 
 pub fn routes(state: SimState) -> Router {
     Router::new()
@@ -178,6 +178,7 @@ fn line(v: &Value) -> Bytes {
 }
 
 async fn respond(s: SimState, body: Bytes, kind: Kind) -> Response {
+    let arrived = Instant::now();
     let req = match parse(&body) {
         Ok(v) => v,
         Err(e) => return e.into_response(),
@@ -194,11 +195,11 @@ async fn respond(s: SimState, body: Bytes, kind: Kind) -> Response {
     let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(true);
     let num_predict =
         req.pointer("/options/num_predict").and_then(Value::as_i64).filter(|n| *n >= 0).map(|n| n as usize);
-    let mut answer = Answer::start(&s, &model, &prompt, num_predict, keep).await;
+    let mut answer = Answer::start(&s, arrived, &model, &prompt, num_predict, keep).await;
 
     // An empty prompt only loads (or, with keep_alive 0, unloads) the model: one object.
     if !stream || answer.tokens.is_empty() {
-        sleep_until(answer.end()).await;
+        super::answer::wait_until(answer.end(), answer.precise).await;
         return Json(object(&answer, kind, &answer.text(), true)).into_response();
     }
     let tail = vec![line(&object(&answer, kind, "", true))];

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use tokio::time::sleep_until;
+use tokio::time::Instant;
 
 pub fn routes(state: SimState) -> Router {
     Router::new()
@@ -77,6 +77,7 @@ fn sse(v: &Value) -> Bytes {
 }
 
 async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Response {
+    let arrived = Instant::now();
     if let Err(r) = authorised(&s, &headers) {
         return *r;
     }
@@ -103,7 +104,8 @@ async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Re
     let max_tokens = req.get("max_tokens").and_then(Value::as_u64).map(|n| n as usize);
     let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let usage_asked = req.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
-    let mut answer = Answer::start(&s, &model.name, &prompt, max_tokens, KeepAlive::parse(None)).await;
+    let mut answer =
+        Answer::start(&s, arrived, &model.name, &prompt, max_tokens, KeepAlive::parse(None)).await;
     let slot = answer.take_slot();
     let id = format!(
         "{}-{}",
@@ -126,7 +128,7 @@ async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Re
                 "system_fingerprint": "fp_hxrun_sim", "choices": choices })
     };
     if !stream {
-        sleep_until(answer.end()).await;
+        super::answer::wait_until(answer.end(), answer.precise).await;
         let choice = match kind {
             Kind::Chat => {
                 json!({ "index": 0, "message": { "role": "assistant", "content": answer.text() }, "finish_reason": finish })
