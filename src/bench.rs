@@ -115,6 +115,7 @@ fn perf_step(http: Option<HttpStep>, generate: Option<GenerateStep>, c: u32) -> 
         arrival: Default::default(),
         cold: false,
         csv: None,
+        gpu_interval: None,
     }
 }
 
@@ -163,6 +164,8 @@ fn request_rate(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Vec
         suite: std::sync::Arc::new(plan),
         request_timeout: Duration::from_secs(10),
         progress: tx,
+        test: "bench".into(),
+        gpu: None,
     };
     let mut step = perf_step(
         Some(HttpStep { path: Some("/api/version".into()), ..Default::default() }),
@@ -429,6 +432,8 @@ fn memory(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Row, Stri
         suite: std::sync::Arc::new(plan),
         request_timeout: Duration::from_secs(60),
         progress: tx,
+        test: "bench".into(),
+        gpu: None,
     };
     let mut options = std::collections::BTreeMap::new();
     options.insert("num_predict".to_string(), serde_json::json!(40));

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod cli;
 pub mod execute;
 pub mod exit;
+pub mod gpu;
 pub mod load;
 pub mod perf;
 pub mod plan;

@@ -13,9 +13,9 @@ fn phase6_passes_against_the_simulator() {
     assert!(run.stdout.contains("0 failed"), "{}", run.stdout);
     let report = run.json();
     let tests = report["suites"][0]["tests"].as_array().unwrap();
-    // 2 runtime + 3 smoke + 5 pulls + 1 list + 5 details + 5 models × 2 modes of inference
+    // 3 runtime + 3 smoke + 5 pulls + 1 list + 5 details + 5 models × 2 modes of inference
     // + 5 baselines + 5 cold loads.
-    assert_eq!(tests.len(), 36);
+    assert_eq!(tests.len(), 37);
     let names: Vec<&str> = tests.iter().map(|t| t["name"].as_str().unwrap()).collect();
     for model in ["phi3:latest", "gemma2:2b", "cogito:32b", "deepcoder:14b", "dolphin3:8b"] {
         for stream in [false, true] {
@@ -32,10 +32,10 @@ fn phase6_passes_against_the_simulator() {
     let gemma = tests.iter().find(|t| t["name"] == "exact answer from gemma2:2b (stream=true)").unwrap();
     assert_eq!(gemma["observation"]["text"], "HX-OK \n", "the seed's gemma2 whitespace is simulated");
     let junit = run.report("junit.xml");
-    assert_eq!(junit.matches("<testcase ").count(), 36);
+    assert_eq!(junit.matches("<testcase ").count(), 37);
     let csv = run.report("results.csv");
     assert!(csv.starts_with("timestamp,suite,test,status,duration_ms,attempts,message\n"));
-    assert_eq!(csv.lines().count(), 37);
+    assert_eq!(csv.lines().count(), 38);
     // Task 6.4: the seed-format CSV, three rows per model.
     let perf = run.report("perf/baseline.csv");
     assert!(perf.starts_with(
@@ -53,12 +53,14 @@ fn phase6_passes_against_the_simulator() {
 fn sim_flag_runs_phase6_in_process() {
     let ws = Workspace::new();
     let suite = repo().join("suites/phase6.yaml");
-    let run = ws.hxrun(&[suite.to_str().unwrap(), "--sim"]);
+    let run = ws.hxrun_env(&[suite.to_str().unwrap(), "--sim"], &[("HXRUN_GPU_FAKE", "none")]);
     assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("built-in simulator listening on http://127.0.0.1:"));
     // The systemd check cannot run against the simulator and says why.
     assert!(run.stdout.contains("SKIP phase6 › ollama service active"), "{}", run.stdout);
-    assert!(run.stdout.contains("35 passed, 0 failed, 1 skipped"), "{}", run.stdout);
+    // Without a systemd service or an NVIDIA GPU, those two checks say why they were skipped.
+    assert!(run.stdout.contains("35 passed, 0 failed, 2 skipped"), "{}", run.stdout);
+    assert!(run.stdout.contains("SKIP phase6 › GPUs present"), "{}", run.stdout);
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Stage 4, assert: pure functions from an observation and the expectations to verdicts with
 //! messages a person understands (expected vs actual, with a short excerpt).
 
+pub mod gpu;
 pub mod json;
 pub mod llm;
 pub mod perf;
@@ -59,6 +60,11 @@ pub fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResult> {
         Observation::Pull(p) => llm::check_pull(p, &mut out),
         Observation::Models(m) => llm::check_models(m, &mut out),
         Observation::Perf(p) => perf::check_perf(test, p, &mut out),
+        Observation::Gpu(g) => {
+            if let crate::spec::Step::Gpu(step) = &test.step {
+                gpu::check_gpu(step, g, &mut out);
+            }
+        }
         Observation::Tcp(_) => {}
     }
     if let Some(c) = &expect.duration {

@@ -1,5 +1,6 @@
 //! The command line: `hxrun [run] SUITE...`, `validate`, `list`, `schema`, `sim`.
 
+mod monitor;
 mod run;
 mod sim;
 mod suites;
@@ -40,6 +41,21 @@ pub enum Command {
     Sim(SimArgs),
     /// Measure hxrun's own overhead (request rate vs wrk, timing error, parser CPU, memory).
     Bench(BenchArgs),
+    /// Watch the GPUs: a live table on a terminal, CSV lines otherwise.
+    Monitor(MonitorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    /// Append samples to FILE (gpu.csv columns); created with a header when new.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
+    /// Sampling interval (at least 100ms).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+    pub interval: Duration,
+    /// Stop after N samplings (default: until SIGINT or SIGTERM).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +126,12 @@ pub struct RunArgs {
     /// Also write the JSON report to FILE, to compare later runs with (--baseline).
     #[arg(long, value_name = "FILE")]
     pub save_baseline: Option<PathBuf>,
+    /// Sample GPUs for the whole run (not only during perf tests) into DIR/gpu.csv.
+    #[arg(long)]
+    pub gpu_sample: bool,
+    /// GPU sampling interval (at least 100ms).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+    pub gpu_interval: Duration,
     /// Start the built-in simulator on a free loopback port and point the suites at it.
     #[arg(long)]
     pub sim: bool,
@@ -177,6 +199,14 @@ fn parse_stall(s: &str) -> Result<(usize, Duration), String> {
     Ok((n, parse_duration(d.trim())?))
 }
 
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < crate::gpu::sampler::MIN_INTERVAL {
+        return Err(format!("\"{s}\" is too short: GPUs are sampled at most every 100ms"));
+    }
+    Ok(d)
+}
+
 fn parse_var(s: &str) -> Result<(String, String), String> {
     let (k, v) = s.split_once('=').ok_or_else(|| format!("expected KEY=VALUE, got \"{s}\""))?;
     if k.is_empty() {
@@ -201,6 +231,7 @@ pub fn main(cli: Cli) -> u8 {
             exit::PASSED
         }
         Some(Command::Sim(args)) => sim::serve(args),
+        Some(Command::Monitor(args)) => monitor::monitor(args),
         Some(Command::Bench(args)) => {
             let opts = crate::bench::BenchOptions {
                 duration: args.duration,

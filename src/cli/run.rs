@@ -2,11 +2,12 @@
 
 use super::RunArgs;
 use super::suites::load_and_plan;
-use crate::execute::Executor;
+use crate::execute::{Executor, ExecutorOptions};
 use crate::exit;
 use crate::report::Reporters;
 use crate::report::console::{ConsoleOptions, ConsoleReporter};
 use crate::report::csv::CsvReporter;
+use crate::report::gpu_csv::GpuCsvReporter;
 use crate::report::json::JsonReporter;
 use crate::report::junit::JunitReporter;
 use crate::report::perf_csv::PerfCsvReporter;
@@ -58,11 +59,16 @@ pub fn run(mut args: RunArgs) -> u8 {
         reporters.add(JsonReporter::new(json.clone()));
         reporters.add(PerfCsvReporter::new(args.report_dir.clone(), args.perf_csv.clone()));
         reporters.add(PerfSummaryReporter::new(args.report_dir.join("perf-summary.csv")));
+        reporters.add(GpuCsvReporter::new(args.report_dir.join("gpu.csv"), args.gpu_sample));
         if let Some(path) = &args.save_baseline {
             reporters.add(JsonReporter::new(path.clone()));
         }
 
-        let record = Executor::new().run(&plans, &mut reporters).await;
+        let executor = Executor::with_options(ExecutorOptions {
+            gpu_interval: args.gpu_interval,
+            gpu_sample: args.gpu_sample,
+        });
+        let record = executor.run(&plans, &mut reporters).await;
         drop(sim);
         if !reporters.errors().is_empty() {
             for e in reporters.errors() {

@@ -59,6 +59,27 @@ pub fn describe(obs: &Observation) -> String {
         }
         Observation::Models(m) => format!("GET {}\nlisted: {}", m.url, m.listed.join(", ")),
         Observation::Perf(p) => perf_summary(p),
+        Observation::Gpu(g) => match (&g.snapshot, &g.error) {
+            (Some(s), _) => {
+                let mut text = format!(
+                    "driver {}, CUDA {}, {} GPU(s)",
+                    s.driver_version,
+                    s.cuda_driver_version.as_deref().unwrap_or("unknown"),
+                    s.gpus.len()
+                );
+                for gpu in &s.gpus {
+                    text.push_str(&format!(
+                        "\n  GPU {}: {}, {} MiB total, {} MiB used",
+                        gpu.index,
+                        gpu.name,
+                        gpu.memory_total / 1048576,
+                        gpu.memory_used / 1048576
+                    ));
+                }
+                text
+            }
+            (None, e) => e.clone().unwrap_or_default(),
+        },
         Observation::Exec(e) => {
             let code = e.exit_code.map_or("killed by a signal".to_string(), |c| format!("exit code {c}"));
             format!(

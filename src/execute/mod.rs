@@ -4,6 +4,7 @@
 
 pub mod detail;
 pub mod exec;
+pub mod gpu;
 pub mod h1;
 pub mod http;
 pub mod lifecycle;
@@ -14,6 +15,7 @@ pub mod redact;
 pub mod tcp;
 
 use crate::assert;
+use crate::gpu::sampler::Sampler;
 use crate::plan::{PlannedTest, SuitePlan};
 use crate::protocol::{self, LlmCall};
 use crate::report::{Event, Reporters};
@@ -26,15 +28,36 @@ use std::time::{Duration, Instant};
 /// Runs suites; owns the connection pool shared by all steps.
 pub struct Executor {
     client: reqwest::Client,
+    opts: ExecutorOptions,
+    gpu: gpu::GpuHandle,
+}
+
+/// How the executor samples GPUs.
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    /// Sampling interval for perf steps (a step's `gpu_interval` wins) and `--gpu-sample`.
+    pub gpu_interval: Duration,
+    /// Sample GPUs for the whole run, not only during perf steps.
+    pub gpu_sample: bool,
+}
+
+impl Default for ExecutorOptions {
+    fn default() -> Self {
+        ExecutorOptions { gpu_interval: crate::gpu::sampler::DEFAULT_INTERVAL, gpu_sample: false }
+    }
 }
 
 impl Executor {
     pub fn new() -> Self {
+        Self::with_options(ExecutorOptions::default())
+    }
+
+    pub fn with_options(opts: ExecutorOptions) -> Self {
         let client = reqwest::Client::builder()
             .user_agent(concat!("hxrun/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the HTTP client configuration is static and valid");
-        Executor { client }
+        Executor { client, opts, gpu: gpu::GpuHandle::default() }
     }
 
     /// Runs every suite of the plan and returns the whole record.
@@ -43,6 +66,11 @@ impl Executor {
         let started = Instant::now();
         let total = plans.iter().map(|p| p.tests.len()).sum();
         reporters.emit(&Event::RunStarted { total });
+        let run_sampler = if self.opts.gpu_sample {
+            self.gpu.get(reporters).ok().map(|s| Sampler::start(s, self.opts.gpu_interval, None))
+        } else {
+            None
+        };
         let mut suites = Vec::new();
         for plan in plans {
             let suite_started_at = Utc::now();
@@ -57,6 +85,9 @@ impl Executor {
             let mut tests = Vec::new();
             for test in &plan.tests {
                 reporters.emit(&Event::TestStarted { suite: &plan.name, name: &test.name });
+                if let Some(s) = &run_sampler {
+                    s.set_tag(Some(test.name.clone()));
+                }
                 let result = self.run_test(plan, test, &redactor, reporters).await;
                 reporters.emit(&Event::TestFinished { result: &result });
                 tests.push(result);
@@ -72,11 +103,16 @@ impl Executor {
             reporters.emit(&Event::SuiteFinished { record: &record });
             suites.push(record);
         }
+        let gpu_samples = match run_sampler {
+            Some(s) => s.stop().await.0,
+            None => Vec::new(),
+        };
         let record = RunRecord {
             hxrun_version: env!("CARGO_PKG_VERSION"),
             started_at,
             duration: started.elapsed(),
             suites,
+            gpu_samples,
         };
         reporters.emit(&Event::RunFinished { record: &record });
         record
@@ -116,12 +152,16 @@ impl Executor {
             Step::Http(h) => suite_redactor.clone().with_headers(&h.headers),
             _ => suite_redactor.clone(),
         };
+        let gpu = match &test.step {
+            Step::Gpu(_) | Step::Perf(_) => Some(self.gpu.get(reporters)),
+            _ => None,
+        };
         for number in 1..=test.retries + 1 {
             let attempt_started = Instant::now();
             let (progress, mut updates) = tokio::sync::mpsc::unbounded_channel();
             // A perf loop runs as long as its iterations take; its timeout is per request.
             let limit = if matches!(test.step, Step::Perf(_)) { Duration::MAX } else { test.timeout };
-            let step = tokio::time::timeout(limit, self.run_step(suite, test, &progress));
+            let step = tokio::time::timeout(limit, self.run_step(suite, test, &progress, gpu.clone()));
             tokio::pin!(step);
             // Progress (pull downloads) reaches the reporters while the step runs.
             let outcome = loop {
@@ -187,6 +227,15 @@ impl Executor {
                 tokio::time::sleep(test.retry_delay).await;
             }
         }
+        // An optional gpu check on a machine without the driver is skipped, with the reason.
+        if let (Step::Gpu(g), Some(Observation::Gpu(o))) = (&test.step, &result.observation)
+            && g.optional
+            && let Some(e) = &o.error
+        {
+            result.status = Status::Skipped;
+            result.message = Some(e.clone());
+            result.failure_kind = None;
+        }
         if result.attempts.len() > 1 && result.status == Status::Failed {
             let n = result.attempts.len();
             result.message = result.message.map(|m| format!("{m}\n(failed on all {n} attempts)"));
@@ -200,6 +249,7 @@ impl Executor {
         suite: &SuitePlan,
         test: &PlannedTest,
         progress: &lifecycle::Progress,
+        gpu_source: Option<Result<std::sync::Arc<dyn crate::gpu::GpuSource>, String>>,
     ) -> Result<Observation, StepError> {
         let base = suite.target.url.as_str();
         let key = suite.target.api_key.as_deref().filter(|k| !k.is_empty());
@@ -232,8 +282,16 @@ impl Executor {
                     suite: std::sync::Arc::new(suite.clone()),
                     request_timeout: test.timeout,
                     progress: progress.clone(),
+                    test: test.name.clone(),
+                    gpu: gpu_source
+                        .and_then(Result::ok)
+                        .map(|s| (s, p.gpu_interval.unwrap_or(self.opts.gpu_interval))),
                 };
                 perf::run(ctx, p).await.map(|o| Observation::Perf(Box::new(o)))
+            }
+            Step::Gpu(g) => {
+                let source = gpu_source.unwrap_or_else(|| Err("no GPU source".to_string()));
+                Ok(Observation::Gpu(gpu::run(g, source)))
             }
         }
     }
@@ -264,5 +322,6 @@ fn step_summary(step: &Step, base: &str) -> String {
         Step::Models(_) => "list models".to_string(),
         Step::Unload(u) => format!("unload {}", u.model),
         Step::Perf(_) => "perf loop".to_string(),
+        Step::Gpu(_) => "read GPUs through NVML".to_string(),
     }
 }

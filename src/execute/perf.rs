@@ -7,6 +7,8 @@ use super::h1::H1Client;
 use super::lifecycle::{self, Progress, ProgressUpdate};
 use super::llm;
 use super::record::{FailureKind, StepError};
+use crate::gpu::GpuSource;
+use crate::gpu::sampler::Sampler;
 use crate::perf::knee;
 use crate::perf::result::{LevelResult, PerfObservation, Sample};
 use crate::plan::SuitePlan;
@@ -27,6 +29,10 @@ pub struct PerfContext {
     /// Each request's own timeout (the test's `timeout`).
     pub request_timeout: Duration,
     pub progress: Progress,
+    /// The test's name (GPU samples carry it).
+    pub test: String,
+    /// Where to sample GPUs during each level, and how often; None without a GPU.
+    pub gpu: Option<(Arc<dyn GpuSource>, Duration)>,
 }
 
 /// The context, the step, and the loop's counters, shared by its tasks.
@@ -92,11 +98,24 @@ pub async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObservation, S
             None => Stop::After(per_level),
         };
         let level_started = Instant::now();
+        let sampler = shared.ctx.gpu.as_ref().map(|(source, interval)| {
+            Sampler::start(Arc::clone(source), *interval, Some(shared.ctx.test.clone()))
+        });
         let samples = match step.rate {
             Some(rate) => open_loop(&shared, c, stop, rate.0).await,
             None => closed_loop(&shared, c, stop, true).await,
         };
-        results.push(LevelResult::new(c, level_started.elapsed(), samples));
+        let mut level = LevelResult::new(c, level_started.elapsed(), samples);
+        if let Some(sampler) = sampler {
+            let (gpu_samples, error) = sampler.stop().await;
+            level.figures.extend(crate::gpu::sampler::figures(&gpu_samples));
+            level.gpu_samples = gpu_samples;
+            level.gpu_error = error;
+        }
+        if let Some(vram) = model_vram(&shared).await {
+            level.figures.insert("model_vram".into(), vram as f64);
+        }
+        results.push(level);
     }
     let knee = if results.len() > 1 { knee::find(&results) } else { None };
     Ok(PerfObservation {
@@ -203,6 +222,27 @@ async fn open_loop(shared: &Arc<Shared>, c: u32, stop: Stop, rate: f64) -> Vec<S
     }
     samples.sort_by_key(|s| s.iter);
     samples
+}
+
+/// The model's VRAM as Ollama's `/api/ps` reports it (`size_vram`), for Ollama LLM loops.
+async fn model_vram(shared: &Shared) -> Option<u64> {
+    let (model, api) = match (&shared.step.generate, &shared.step.chat) {
+        (Some(g), _) => (&g.model, g.api),
+        (None, Some(c)) => (&c.model, c.api),
+        _ => return None,
+    };
+    let suite = &shared.ctx.suite;
+    if api.unwrap_or(suite.target.api) != crate::spec::Api::Ollama {
+        return None;
+    }
+    let url = super::http::join_url(&suite.target.url, "/api/ps");
+    let ps: serde_json::Value = shared.ctx.client.get(url).send().await.ok()?.json().await.ok()?;
+    ps.get("models")?.as_array()?.iter().find_map(|m| {
+        let name = m.get("name").and_then(serde_json::Value::as_str)?;
+        protocol::same_model(name, model)
+            .then(|| m.get("size_vram").and_then(serde_json::Value::as_u64))
+            .flatten()
+    })
 }
 
 /// A small deterministic generator for Poisson gaps (no dependency, reproducible runs).

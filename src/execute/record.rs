@@ -18,6 +18,7 @@ pub enum Observation {
     Pull(PullObservation),
     Models(ModelsObservation),
     Perf(Box<crate::perf::result::PerfObservation>),
+    Gpu(GpuObservation),
 }
 
 impl Observation {
@@ -30,6 +31,7 @@ impl Observation {
             Observation::Pull(o) => o.elapsed,
             Observation::Models(o) => o.elapsed,
             Observation::Perf(o) => o.elapsed,
+            Observation::Gpu(o) => o.elapsed,
         }
     }
 }
@@ -121,6 +123,16 @@ impl LlmObservation {
         put("done_reason", s.done_reason.clone().map(Value::from));
         m
     }
+}
+
+/// What a gpu step saw: the GPUs, or why there are none.
+#[derive(Debug, Clone, Serialize)]
+pub struct GpuObservation {
+    pub snapshot: Option<crate::gpu::GpuSnapshot>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(with = "secs")]
+    pub elapsed: Duration,
 }
 
 /// What a pull step saw.
@@ -296,6 +308,9 @@ pub struct RunRecord {
     #[serde(with = "secs")]
     pub duration: Duration,
     pub suites: Vec<SuiteRecord>,
+    /// Samples of the whole run (`--gpu-sample`), each tagged with the test it fell in.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gpu_samples: Vec<crate::gpu::GpuSample>,
 }
 
 impl RunRecord {

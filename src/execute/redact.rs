@@ -73,7 +73,7 @@ impl Redactor {
                     s.error = s.error.as_deref().map(|e| self.text(e));
                 }
             }
-            Observation::Tcp(_) => {}
+            Observation::Tcp(_) | Observation::Gpu(_) => {}
         }
         obs
     }

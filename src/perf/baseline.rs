@@ -2,7 +2,7 @@
 //! by how much, and whether beyond the tolerance.
 
 use crate::spec::Tolerance;
-use crate::spec::perf::{PERF_AGGREGATES, PERF_METRICS, format_figure};
+use crate::spec::perf::{GPU_FIGURES, PERF_AGGREGATES, PERF_METRICS, format_figure};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -70,6 +70,9 @@ pub fn higher_is_better(figure: &str) -> bool {
     let (metric, stat) = figure.split_once('.').unwrap_or((figure, ""));
     if matches!(stat, "stddev" | "cov") {
         return false;
+    }
+    if let Some((_, up, _)) = GPU_FIGURES.iter().find(|(n, _, _)| *n == figure) {
+        return *up;
     }
     PERF_METRICS.iter().chain(PERF_AGGREGATES).find(|(n, _, _)| *n == metric).is_some_and(|(_, up, _)| *up)
 }

@@ -73,6 +73,8 @@ mod tests {
             stats: BTreeMap::new(),
             figures,
             samples: vec![],
+            gpu_samples: vec![],
+            gpu_error: None,
         }
     }
 

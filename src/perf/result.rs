@@ -71,6 +71,12 @@ pub struct LevelResult {
     /// Every figure by its threshold name: `ttft.p95`, `tokens_per_s.cov`, `error_rate`...
     pub figures: BTreeMap<String, f64>,
     pub samples: Vec<Sample>,
+    /// GPU samples taken while this level ran (empty without a GPU).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gpu_samples: Vec<crate::gpu::GpuSample>,
+    /// Why GPU sampling stopped early, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gpu_error: Option<String>,
 }
 
 impl LevelResult {
@@ -103,7 +109,17 @@ impl LevelResult {
         );
         figures.insert("request_throughput".into(), ok.len() as f64 / secs);
         figures.insert("output_token_throughput".into(), output_tokens as f64 / secs);
-        LevelResult { concurrency, requests, errors, elapsed: elapsed.as_secs_f64(), stats, figures, samples }
+        LevelResult {
+            concurrency,
+            requests,
+            errors,
+            elapsed: elapsed.as_secs_f64(),
+            stats,
+            figures,
+            samples,
+            gpu_samples: Vec::new(),
+            gpu_error: None,
+        }
     }
 
     /// The first failed request's error, for messages.

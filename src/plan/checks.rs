@@ -4,7 +4,7 @@
 use crate::assert::llm::metric_names;
 use crate::load::de::{DeError, did_you_mean};
 use crate::load::tree::Node;
-use crate::spec::perf::{PERF_AGGREGATES, PERF_METRICS, STATISTICS};
+use crate::spec::perf::{GPU_FIGURES, PERF_AGGREGATES, PERF_METRICS, STATISTICS};
 use crate::spec::{Api, Expect, Step, TestSpec};
 
 pub fn check_step(step: &Step, suite_api: Api, node: &Node, errors: &mut Vec<DeError>) {
@@ -153,6 +153,12 @@ pub fn check_perf(spec: &TestSpec, step: &Step, suite_api: Api, node: &Node, err
         if p.iterations.is_some() && p.duration.is_some() {
             err("a perf step takes `iterations` or `duration`, not both".to_string(), key_span("duration"));
         }
+        if p.gpu_interval.is_some_and(|i| i < crate::gpu::sampler::MIN_INTERVAL) {
+            err(
+                "`gpu_interval` must be at least 100ms (NVML updates about that often)".to_string(),
+                key_span("gpu_interval"),
+            );
+        }
         if p.iterations == Some(0) {
             err("`iterations` must be at least 1".to_string(), key_span("iterations"));
         }
@@ -204,7 +210,8 @@ pub fn check_perf(spec: &TestSpec, step: &Step, suite_api: Api, node: &Node, err
 
 /// Every name a threshold may use: `metric.statistic` or an aggregate.
 pub fn figure_names() -> Vec<String> {
-    let mut names: Vec<String> = PERF_AGGREGATES.iter().map(|(n, _, _)| n.to_string()).collect();
+    let mut names: Vec<String> =
+        PERF_AGGREGATES.iter().chain(GPU_FIGURES).map(|(n, _, _)| n.to_string()).collect();
     for (m, _, _) in PERF_METRICS {
         names.extend(STATISTICS.iter().map(|s| format!("{m}.{s}")));
     }

@@ -169,6 +169,10 @@ impl Reporter for ConsoleReporter {
                 Ok(())
             }
             Event::TestFinished { result } => self.finished(result),
+            Event::Note { message } => {
+                let text = format!("{} {}", self.paint("33", "note:"), clean(message));
+                self.line(&text)
+            }
             Event::RunFinished { record } => self.summary(record),
             _ => Ok(()),
         }

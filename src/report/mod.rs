@@ -4,8 +4,10 @@
 //! fails (a file that cannot be written) does not stop the run or the other reporters; its
 //! error is kept and turns the exit code into 3 at the end.
 
+pub mod append;
 pub mod console;
 pub mod csv;
+pub mod gpu_csv;
 pub mod json;
 pub mod junit;
 pub mod perf_csv;
@@ -19,6 +21,10 @@ use std::path::{Path, PathBuf};
 pub enum Event<'a> {
     RunStarted {
         total: usize,
+    },
+    /// Something the run says once (no GPU on this machine, say).
+    Note {
+        message: String,
     },
     /// `target` is the suite's url with secrets masked.
     SuiteStarted {

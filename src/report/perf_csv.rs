@@ -1,16 +1,12 @@
 //! The per-request perf CSV the team already trends on, appended to safely.
 //!
 //! The first nine columns are exactly the seed's baseline.sh columns, in order (server
-//! figures, ms from ns); hxrun's own columns follow. Appending locks the file, checks the
-//! header, and writes all rows in one call, so two hxrun processes appending at once never
-//! tear a line or write a second header; a file with another header is refused untouched.
+//! figures, ms from ns); hxrun's own columns follow. Appends are safe (`append.rs`).
 
 use super::text::one_line;
 use super::{Event, Reporter};
 use crate::execute::record::Observation;
 use crate::perf::result::{PerfObservation, Sample};
-use std::fs::OpenOptions;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 /// The seed's columns, first and in this order.
@@ -105,39 +101,9 @@ fn rows(p: &PerfObservation, test: &str) -> String {
     out
 }
 
-/// Appends rows under an exclusive lock; writes the header to a new or empty file, refuses
-/// a file whose header differs.
+/// Appends rows to a perf CSV (see `append::append`).
 pub fn append(path: &Path, rows: &str) -> Result<(), String> {
-    let fail = |e: std::io::Error| format!("cannot append to perf CSV {}: {e}", path.display());
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(fail)?;
-    }
-    let mut file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(fail)?;
-    file.lock().map_err(fail)?;
-    let header = header();
-    let result = (|| {
-        let mut out = String::new();
-        if file.metadata().map_err(fail)?.len() == 0 {
-            out.push_str(&header);
-            out.push('\n');
-        } else {
-            let mut first = String::new();
-            BufReader::new(&file).read_line(&mut first).map_err(fail)?;
-            let first = first.trim_end_matches(['\n', '\r']);
-            if first != header {
-                return Err(format!(
-                    "refusing to append to {}: its header is not hxrun's perf CSV header, so its columns \
-                     would not line up.\n  found:    {first}\n  expected: {header}\nUse another file \
-                     (perf.csv or --perf-csv), or move this one aside",
-                    path.display()
-                ));
-            }
-        }
-        out.push_str(rows);
-        file.write_all(out.as_bytes()).map_err(fail)
-    })();
-    let _ = file.unlock();
-    result
+    super::append::append(path, &header(), rows)
 }
 
 #[cfg(test)]

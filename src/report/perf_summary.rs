@@ -3,7 +3,7 @@
 
 use super::{Event, Reporter, write_file};
 use crate::execute::record::Observation;
-use crate::spec::perf::{PERF_METRICS, STATISTICS};
+use crate::spec::perf::{GPU_FIGURES, PERF_METRICS, STATISTICS};
 use std::path::PathBuf;
 
 const DURATIONS: &[&str] = &["ttft", "itl", "tpot", "e2e", "load_duration"];
@@ -65,6 +65,8 @@ impl Reporter for PerfSummaryReporter {
                 keys.push((format!("{m}.{s}"), scale));
             }
         }
+        header.extend(GPU_FIGURES.iter().map(|(k, _, _)| k.replace('.', "_")));
+        header.push("model_vram".to_string());
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(&header).map_err(|e| e.to_string())?;
         for (t, p) in perf {
@@ -85,6 +87,10 @@ impl Reporter for PerfSummaryReporter {
                 for (key, scale) in &keys {
                     row.push(l.figures.get(key).map(|v| format!("{:.4}", v * scale)).unwrap_or_default());
                 }
+                for (key, _, _) in GPU_FIGURES {
+                    row.push(l.figures.get(*key).map(|v| format!("{v:.4}")).unwrap_or_default());
+                }
+                row.push(f("model_vram"));
                 w.write_record(&row).map_err(|e| e.to_string())?;
             }
         }

@@ -5,6 +5,7 @@
 //! (`hxrun schema`) is generated from these types and their doc comments.
 
 pub mod expect;
+pub mod gpu;
 pub mod llm;
 pub mod perf;
 pub mod step;
@@ -173,6 +174,8 @@ pub struct TestSpec {
     pub unload: Option<UnloadStep>,
     /// Repeat a request and measure: warm-up, iterations, concurrency, rate.
     pub perf: Option<PerfStep>,
+    /// Check the host's NVIDIA GPUs.
+    pub gpu: Option<gpu::GpuStep>,
     /// Perf figures that must hold, e.g. `tokens_per_s.mean: ">= 50"`, `ttft.p95: "< 2s"`,
     /// `tokens_per_s.cov: "< 20%"`, `error_rate: "== 0"` (checked at every concurrency level).
     #[serde(default)]
@@ -186,7 +189,7 @@ pub struct TestSpec {
 
 /// The step-kind keys a test may use, in the order the docs list them.
 pub const STEP_KINDS: &[&str] =
-    &["http", "tcp", "exec", "generate", "chat", "pull", "models", "unload", "perf"];
+    &["http", "tcp", "exec", "generate", "chat", "pull", "models", "unload", "perf", "gpu"];
 
 impl TestSpec {
     /// The test's steps; the planner rejects tests with none or several.
@@ -218,6 +221,9 @@ impl TestSpec {
         }
         if let Some(s) = &self.perf {
             steps.push(Step::Perf(Box::new(s.clone())));
+        }
+        if let Some(s) = &self.gpu {
+            steps.push(Step::Gpu(Box::new(s.clone())));
         }
         steps
     }

@@ -44,6 +44,10 @@ pub struct PerfStep {
     /// Per-request CSV in the team's baseline format, appended to; relative to the report
     /// directory. `--perf-csv` overrides it.
     pub csv: Option<String>,
+    /// How often GPUs are sampled during the loop (default 1s, at least 100ms).
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<DurationText>")]
+    pub gpu_interval: Option<Duration>,
 }
 
 /// The default number of measured requests per level.
@@ -177,6 +181,22 @@ pub const PERF_AGGREGATES: &[(&str, bool, &str)] = &[
     ("error_rate", false, "failed requests, percent of all"),
     ("requests", true, "requests measured"),
     ("errors", false, "failed requests"),
+    ("model_vram", false, "the model's VRAM as Ollama's /api/ps reports it (size_vram), bytes"),
+];
+
+/// GPU figures of a perf level, from the samples taken while it ran (NVML). Memory and power
+/// are summed over the GPUs at each instant; utilisation and temperature per GPU.
+pub const GPU_FIGURES: &[(&str, bool, &str)] = &[
+    ("gpu.memory_used.max", false, "most GPU memory in use, all GPUs together (bytes)"),
+    ("gpu.memory_used.mean", false, "mean GPU memory in use, all GPUs together (bytes)"),
+    ("gpu.util.mean", true, "mean GPU utilisation, percent"),
+    ("gpu.util.max", true, "highest GPU utilisation, percent"),
+    ("gpu.power.max", false, "highest power draw, all GPUs together (W)"),
+    ("gpu.power.mean", false, "mean power draw, all GPUs together (W)"),
+    ("gpu.temp.max", false, "hottest GPU temperature (°C)"),
+    ("gpu.temp.mean", false, "mean GPU temperature (°C)"),
+    ("gpu.throttled", false, "samples of a GPU slowed by power or thermal limits"),
+    ("gpu.samples", true, "sampling instants"),
 ];
 
 /// Whether a figure (`ttft.p95`) is a duration, stored in seconds.
@@ -189,7 +209,9 @@ pub fn is_duration_figure(figure: &str) -> bool {
 pub fn format_figure(figure: &str, v: f64) -> String {
     if is_duration_figure(figure) {
         super::values::format_seconds(v)
-    } else if figure.ends_with(".cov") || figure == "error_rate" {
+    } else if figure.starts_with("gpu.memory_used") || figure == "model_vram" {
+        format!("{}GiB", super::values::trim_float(v / 1073741824.0))
+    } else if figure.ends_with(".cov") || figure == "error_rate" || figure.starts_with("gpu.util") {
         format!("{}%", super::values::trim_float(v))
     } else {
         super::values::trim_float(v)

@@ -1,5 +1,6 @@
 //! The step kinds a test can run: what to do, not how (that is `execute/`).
 
+use super::gpu::GpuStep;
 use super::llm::{ChatStep, GenerateStep, ModelsStep, PullStep, UnloadStep};
 use super::perf::PerfStep;
 use schemars::JsonSchema;
@@ -77,6 +78,8 @@ pub enum Step {
     Unload(UnloadStep),
     // Boxed: it holds a whole request step of its own.
     Perf(Box<PerfStep>),
+    // Boxed: its matchers make it the largest step by far.
+    Gpu(Box<GpuStep>),
 }
 
 impl Step {
@@ -92,6 +95,7 @@ impl Step {
             Step::Models(_) => "models",
             Step::Unload(_) => "unload",
             Step::Perf(_) => "perf",
+            Step::Gpu(_) => "gpu",
         }
     }
 

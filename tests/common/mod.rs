@@ -86,6 +86,8 @@ impl Workspace {
             .env_remove("OLLAMA_HOST")
             .env_remove("HXRUN_SIM")
             .env("NO_COLOR", "1")
+            // GPU-free unless a test scripts readings: results must not depend on the host.
+            .env("HXRUN_GPU_FAKE", "none")
             .envs(env.iter().copied())
             .output()
             .unwrap();
@@ -99,7 +101,7 @@ impl Workspace {
 }
 
 fn is_run(args: &[&str]) -> bool {
-    !matches!(args.first(), Some(&"validate") | Some(&"list") | Some(&"schema") | Some(&"sim"))
+    !matches!(args.first(), Some(&"validate" | &"list" | &"schema" | &"sim" | &"monitor" | &"bench"))
 }
 
 /// The repository root (for suites/ and examples/).

@@ -1,0 +1,119 @@
+//! `hxrun monitor`: the seed's "Run G-Mon" in one command — a live table on a terminal, CSV
+//! lines otherwise (`--csv FILE` appends to a file). Stops cleanly on SIGINT or SIGTERM: every
+//! sample is written whole, so the file is intact whenever it stops.
+
+use super::MonitorArgs;
+use crate::exit;
+use crate::gpu::{self, GpuSample};
+use crate::report::gpu_csv;
+use std::io::{IsTerminal, Write};
+
+pub fn monitor(args: MonitorArgs) -> u8 {
+    let source = match gpu::open() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("hxrun monitor: {e}");
+            return exit::INTERNAL;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::INTERNAL;
+        }
+    };
+    let table = std::io::stdout().is_terminal();
+    runtime.block_on(async move {
+        let mut stop = Box::pin(shutdown());
+        let mut ticks = tokio::time::interval(args.interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut taken = 0u64;
+        if !table && args.csv.is_none() {
+            println!("{}", gpu_csv::header());
+        }
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = ticks.tick() => {}
+            }
+            let samples = match source.sample() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("hxrun monitor: {e}");
+                    return exit::INTERNAL;
+                }
+            };
+            if let Some(path) = &args.csv
+                && let Err(e) =
+                    crate::report::append::append(path, &gpu_csv::header(), &gpu_csv::rows(&samples))
+            {
+                eprintln!("hxrun monitor: {e}");
+                return exit::INTERNAL;
+            }
+            if table {
+                print!("\u{1b}[H\u{1b}[2J{}", render(&samples, args.csv.as_deref()));
+            } else if args.csv.is_none() {
+                print!("{}", gpu_csv::rows(&samples));
+            }
+            let _ = std::io::stdout().flush();
+            taken += 1;
+            if args.count.is_some_and(|n| taken >= n) {
+                break;
+            }
+        }
+        exit::PASSED
+    })
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (systemd's stop).
+async fn shutdown() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn render(samples: &[GpuSample], csv: Option<&std::path::Path>) -> String {
+    let mut out = format!(
+        "hxrun monitor — {} (Ctrl-C to stop){}\n\n{:>3}  {:<28} {:>6} {:>17} {:>8} {:>6} {:>8}  throttle\n",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC"),
+        csv.map(|p| format!(", appending to {}", p.display())).unwrap_or_default(),
+        "gpu",
+        "name",
+        "util%",
+        "memory MiB",
+        "power W",
+        "°C",
+        "SM MHz"
+    );
+    let opt = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.0}"));
+    for s in samples {
+        out.push_str(&format!(
+            "{:>3}  {:<28} {:>6} {:>17} {:>8} {:>6} {:>8}  {}\n",
+            s.gpu,
+            s.name.chars().take(28).collect::<String>(),
+            opt(s.util_pct),
+            format!("{} / {}", s.mem_used / 1048576, s.mem_total / 1048576),
+            opt(s.power_w),
+            opt(s.temp_c),
+            s.sm_clock_mhz.map_or("-".to_string(), |c| c.to_string()),
+            if s.throttle.is_empty() { "-".to_string() } else { s.throttle.join("|") }
+        ));
+    }
+    out
+}

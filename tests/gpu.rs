@@ -1,0 +1,185 @@
+//! GPU checks and sampling, with scripted readings (the fake source) and without a driver.
+
+mod common;
+use common::{Sim, Workspace, repo};
+
+fn script() -> String {
+    repo().join("tests/fixtures/gpus-2x5060ti.yaml").display().to_string()
+}
+
+#[test]
+fn gpu_step_without_a_driver_fails_or_skips_and_says_so_once() {
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &format!(
+            r#"suite: nogpu
+target: {{ url: "{}" }}
+tests:
+  - name: required
+    gpu: {{ count: ">= 1" }}
+  - name: optional
+    gpu: {{ count: ">= 1", optional: true }}
+  - name: perf without a sampler
+    perf: {{ http: {{ path: /api/version }}, iterations: 5 }}
+"#,
+            sim.url
+        ),
+    );
+    let run = ws.hxrun_env(&["s.yaml"], &[("HXRUN_GPU_FAKE", "none")]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("FAIL nogpu › required"), "{}", run.stdout);
+    assert!(run.stdout.contains("SKIP nogpu › optional"), "{}", run.stdout);
+    assert!(run.stdout.contains("PASS nogpu › perf without a sampler"), "{}", run.stdout);
+    assert_eq!(
+        run.stdout.matches("note: no NVIDIA GPU: libnvidia-ml.so.1 could not be loaded").count(),
+        1,
+        "{}",
+        run.stdout
+    );
+    let tests = run.json()["suites"][0]["tests"].clone();
+    assert_eq!(tests[0]["message"], "no NVIDIA GPU: libnvidia-ml.so.1 could not be loaded");
+    assert_eq!(tests[1]["message"], "no NVIDIA GPU: libnvidia-ml.so.1 could not be loaded");
+    assert!(!run.dir.join("reports/gpu.csv").exists(), "no samples, no gpu.csv");
+}
+
+#[test]
+fn gpu_step_sums_and_each() {
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        r#"suite: gpus
+tests:
+  - name: seed host
+    gpu:
+      count: "== 2"
+      memory_total: ">= 32GB"
+      name: { contains: RTX 5060 Ti }
+      driver_version: { starts_with: "575." }
+      cuda_version: { equals: "12.9" }
+      each: { memory_total: ">= 15GiB", memory_used: "< 1GiB" }
+  - name: too few and too small
+    gpu:
+      count: ">= 4"
+      memory_total: ">= 32GiB"
+      each: { memory_total: ">= 24GiB" }
+"#,
+    );
+    let run = ws.hxrun_env(&["s.yaml"], &[("HXRUN_GPU_FAKE", &script())]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("PASS gpus › seed host"), "{}", run.stdout);
+    assert!(run.stdout.contains("gpu count: expected >= 4, got 2"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("gpu memory_total (all GPUs): expected >= 32GiB, got 31.857GiB"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("gpu 0 memory_total: expected >= 24GiB, got 15.929GiB"), "{}", run.stdout);
+    assert!(run.stdout.contains("gpu 1 memory_total: expected >= 24GiB"), "{}", run.stdout);
+    let o = &run.json()["suites"][0]["tests"][0]["observation"]["snapshot"];
+    assert_eq!(o["gpus"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn perf_samples_gpus_into_thresholds_junit_and_csv() {
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &format!(
+            r#"suite: sampled
+target: {{ url: "{}" }}
+tests:
+  - name: under load
+    perf:
+      generate: {{ model: phi3:latest, prompt: hi, stream: false }}
+      rate: 20/s
+      duration: 450ms
+      gpu_interval: 100ms
+    thresholds:
+      gpu.util.max: "> 90%"
+      gpu.memory_used.max: "< 30GiB"
+      gpu.samples: ">= 3"
+      gpu.throttled: "== 0"
+      model_vram: "< 3GiB"
+"#,
+            sim.url
+        ),
+    );
+    let env = [("HXRUN_GPU_FAKE", script())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = ws.hxrun_env(&["s.yaml"], &env);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    // Only the power-capped samples fail the run, and the failure shows every threshold.
+    assert!(run.stdout.contains("gpu.throttled: expected == 0, got "), "{}", run.stdout);
+    assert!(run.stdout.contains("✓ gpu.util.max = 97% (expected > 90%)"), "{}", run.stdout);
+    assert!(run.stdout.contains("✓ gpu.memory_used.max = 2.988GiB (expected < 30GiB)"), "{}", run.stdout);
+    assert!(run.stdout.contains("✓ model_vram = 2.027GiB (expected < 3GiB)"), "{}", run.stdout);
+    let junit = run.report("junit.xml");
+    assert!(junit.contains("name=\"under load [c=1] gpu.util.max\" value=\"97.000000\""), "{junit}");
+    let csv = run.report("gpu.csv");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "timestamp,gpu,name,util_pct,mem_used_mib,mem_total_mib,power_w,temp_c,sm_clock_mhz,throttle,test"
+    );
+    assert!(lines.len() >= 7, "two GPUs per sampling, at least three samplings: {csv}");
+    assert!(lines[1..].iter().all(|l| l.ends_with(",under load")), "{csv}");
+    assert!(
+        csv.contains(",0,NVIDIA GeForce RTX 5060 Ti,97.0,2650,16311,180.0,68.0,2602,SW_POWER_CAP,under load")
+    );
+    // A second run appends without a second header.
+    ws.hxrun_env(&["s.yaml"], &env);
+    let again = run.report("gpu.csv");
+    assert_eq!(again.matches("timestamp,gpu").count(), 1);
+    assert!(again.lines().count() > lines.len());
+}
+
+#[test]
+fn gpu_sample_covers_the_whole_run_with_test_names() {
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &format!(
+            "suite: whole\ntarget: {{ url: \"{}\" }}\ntests:\n  - name: first\n    generate: {{ model: phi3:latest, prompt: hi, stream: false }}\n  - name: second\n    exec: {{ command: [sleep, \"0.3\"] }}\n",
+            sim.url
+        ),
+    );
+    let run = ws
+        .hxrun_env(&["s.yaml", "--gpu-sample", "--gpu-interval", "100ms"], &[("HXRUN_GPU_FAKE", &script())]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let csv = run.report("gpu.csv");
+    assert!(csv.lines().any(|l| l.ends_with(",second")), "{csv}");
+    assert!(csv.lines().skip(1).all(|l| l.ends_with(",first") || l.ends_with(",second")), "{csv}");
+}
+
+#[test]
+fn monitor_writes_csv_and_stops_on_sigterm_with_the_file_intact() {
+    let ws = Workspace::new();
+    let out = ws.path().join("gmon.csv");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hxrun"))
+        .args(["monitor", "--csv", out.to_str().unwrap(), "--interval", "100ms"])
+        .env("HXRUN_GPU_FAKE", script())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until a few samplings are on disk, then stop it as systemd would.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::fs::read_to_string(&out).map(|t| t.lines().count()).unwrap_or(0) < 7 {
+        assert!(std::time::Instant::now() < deadline, "monitor wrote nothing");
+        std::thread::yield_now();
+    }
+    let status =
+        std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success(), "a clean stop exits 0");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.ends_with('\n'));
+    assert!(text.lines().skip(1).all(|l| l.split(',').count() == 11), "{text}");
+    // Without a driver it says so and exits 3.
+    let run = ws.hxrun_env(&["monitor", "--count", "1"], &[("HXRUN_GPU_FAKE", "none")]);
+    assert_eq!(run.code, 3);
+    assert!(run.stderr.contains("no NVIDIA GPU: libnvidia-ml.so.1 could not be loaded"));
+}
