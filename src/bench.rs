@@ -102,6 +102,20 @@ fn suite_plan(url: &str) -> SuitePlan {
     }
 }
 
+/// A perf loop's context against `url`, without GPU sampling or progress reports.
+fn perf_context(url: &str, request_timeout: Duration) -> PerfContext {
+    // Nobody listens to progress here: a closed channel makes each report a no-op.
+    let (progress, _) = tokio::sync::mpsc::unbounded_channel();
+    PerfContext {
+        client: reqwest::Client::new(),
+        suite: std::sync::Arc::new(suite_plan(url)),
+        request_timeout,
+        progress,
+        test: "bench".into(),
+        gpu: None,
+    }
+}
+
 fn perf_step(http: Option<HttpStep>, generate: Option<GenerateStep>, c: u32) -> PerfStep {
     PerfStep {
         generate,
@@ -155,18 +169,7 @@ fn request_rate(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Vec
                 .find_map(|l| l.strip_prefix("Requests/sec:").map(|n| n.trim().parse::<f64>().ok()))
                 .flatten()
         });
-    let plan = suite_plan(&sim.url);
-    // Nobody listens to progress here: a closed channel makes each report a no-op.
-    let (tx, _) = tokio::sync::mpsc::unbounded_channel();
-    let client = reqwest::Client::new();
-    let ctx = PerfContext {
-        client: client.clone(),
-        suite: std::sync::Arc::new(plan),
-        request_timeout: Duration::from_secs(10),
-        progress: tx,
-        test: "bench".into(),
-        gpu: None,
-    };
+    let ctx = perf_context(&sim.url, Duration::from_secs(10));
     let mut step = perf_step(
         Some(HttpStep { path: Some("/api/version".into()), ..Default::default() }),
         None,
@@ -423,18 +426,7 @@ fn memory(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Row, Stri
         "--capacity",
         "0",
     ])?;
-    let plan = suite_plan(&sim.url);
-    // Nobody listens to progress here: a closed channel makes each report a no-op.
-    let (tx, _) = tokio::sync::mpsc::unbounded_channel();
-    let client = reqwest::Client::new();
-    let ctx = PerfContext {
-        client: client.clone(),
-        suite: std::sync::Arc::new(plan),
-        request_timeout: Duration::from_secs(60),
-        progress: tx,
-        test: "bench".into(),
-        gpu: None,
-    };
+    let ctx = perf_context(&sim.url, Duration::from_secs(60));
     let mut options = std::collections::BTreeMap::new();
     options.insert("num_predict".to_string(), serde_json::json!(40));
     let generate = GenerateStep {

@@ -33,13 +33,7 @@ tests:
     );
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(run.stdout.contains("token=*** bearer=***"), "the failure is still explained: {}", run.stdout);
-    for text in [
-        run.stdout.clone(),
-        run.stderr.clone(),
-        run.report("junit.xml"),
-        run.report("results.csv"),
-        run.report("report.json"),
-    ] {
+    for text in run.everything() {
         assert!(!text.contains("sk-live-0123456789"), "API key leaked:\n{text}");
         assert!(!text.contains("tok-abcdefgh"), "bearer token leaked:\n{text}");
     }

@@ -290,3 +290,16 @@ fn bench(args: &BenchArgs, opts: &crate::bench::BenchOptions) -> u8 {
     }
     code
 }
+
+/// The async runtime a command runs on, or the exit code when it cannot start.
+fn runtime(multi_thread: bool) -> Result<tokio::runtime::Runtime, u8> {
+    let built = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    };
+    built.map_err(|e| {
+        eprintln!("error: cannot start the async runtime: {e}");
+        exit::INTERNAL
+    })
+}

@@ -16,12 +16,9 @@ pub fn monitor(args: MonitorArgs) -> u8 {
             return exit::INTERNAL;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match super::runtime(false) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::INTERNAL;
-        }
+        Err(code) => return code,
     };
     let table = std::io::stdout().is_terminal();
     runtime.block_on(async move {

@@ -20,12 +20,9 @@ use std::collections::BTreeMap;
 pub const SIM_VAR: &str = "HXRUN_SIM";
 
 pub fn run(mut args: RunArgs) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match super::runtime(true) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::INTERNAL;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async move {
         let mut extra_env = BTreeMap::new();

@@ -27,12 +27,9 @@ pub fn serve(args: SimArgs) -> u8 {
         },
         ..SimConfig::realistic()
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match super::runtime(true) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::INTERNAL;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async move {
         let server = match SimServer::start(config, &args.host, args.port).await {

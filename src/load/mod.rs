@@ -71,15 +71,7 @@ pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedS
     let source = Arc::new(SourceFile { name: path.display().to_string(), text });
     let diag = |span: Option<Span>, msg: String| Diagnostic::new(&source, span, msg);
     let root = tree::parse(&source.text).map_err(|e| {
-        let span = e.location().map(|loc| {
-            let s = loc.span();
-            Span {
-                line: loc.line() as u32,
-                col: loc.column() as u32,
-                offset: s.byte_offset().unwrap_or(0) as usize,
-                len: s.byte_len().unwrap_or(0) as usize,
-            }
-        });
+        let span = e.location().map(Span::from_location);
         SuiteErrors(vec![diag(span, format!("invalid YAML: {}", first_line(&e.to_string())))])
     })?;
     if !matches!(root.value, Value::Map(_)) {

@@ -19,7 +19,7 @@ pub struct Span {
 }
 
 impl Span {
-    fn from_location(loc: serde_saphyr::Location) -> Self {
+    pub fn from_location(loc: serde_saphyr::Location) -> Self {
         let span = loc.span();
         Span {
             line: loc.line() as u32,

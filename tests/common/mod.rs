@@ -48,6 +48,13 @@ impl Run {
         })
     }
 
+    /// Everything a person or a CI server could read: console, stderr and every report.
+    pub fn everything(&self) -> Vec<String> {
+        let mut all = vec![self.stdout.clone(), self.stderr.clone()];
+        all.extend(["junit.xml", "results.csv", "report.json"].iter().map(|r| self.report(r)));
+        all
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.report("report.json")).unwrap()
     }
