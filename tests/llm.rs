@@ -340,13 +340,7 @@ tests:
     assert!(run.stdout.contains("PASS keys › models with the key"), "{}", run.stdout);
     assert!(run.stdout.contains("text: expected exactly \"wrong\", got \"***\""), "{}", run.stdout);
     assert!(run.stdout.contains("status: expected 2xx, got 401"), "{}", run.stdout);
-    for text in [
-        run.stdout.clone(),
-        run.stderr.clone(),
-        run.report("junit.xml"),
-        run.report("results.csv"),
-        run.report("report.json"),
-    ] {
+    for text in run.everything() {
         assert!(!text.contains(key), "the API key leaked:\n{text}");
         assert!(!text.contains("9f8e7d6c5b4a"), "part of the API key leaked:\n{text}");
     }
