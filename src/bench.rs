@@ -113,6 +113,7 @@ fn perf_context(url: &str, request_timeout: Duration) -> PerfContext {
         progress,
         test: "bench".into(),
         gpu: None,
+        pool: Default::default(),
     }
 }
 
@@ -219,6 +220,7 @@ fn timing_error(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Vec
         "--precise",
     ])?;
     let client = reqwest::Client::new();
+    let pool = std::sync::Arc::new(crate::execute::h1::Pool::default());
     let (want_ttft, want_e2e) = (0.060, 0.080);
     let mut rows = Vec::new();
     for api in [Api::Ollama, Api::Openai] {
@@ -234,7 +236,7 @@ fn timing_error(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Vec
             api: Some(api),
             chunk_timeout: None,
         };
-        let req = llm::Request { base_url: &sim.url, api_key: None, chunk_timeout: None };
+        let req = llm::Request { base_url: &sim.url, api_key: None, chunk_timeout: None, pool: Some(&pool) };
         let proto = protocol::for_api(api);
         let (mut ttft_err, mut e2e_err) = (Vec::new(), Vec::new());
         for _ in 0..opts.timing_requests {

@@ -1,132 +1,122 @@
-//! A lean HTTP/1.1 keep-alive client for perf loops over plain `http://`.
+//! A lean HTTP/1.1 keep-alive client for plain `http://`: perf loops and LLM requests.
 //!
-//! A perf loop sends the same request thousands of times; the general client (reqwest over
-//! hyper) spends most of its time on per-request machinery the loop does not need, and
-//! measured at 0.4× wrk's request rate against the simulator. This client serializes the
-//! request once, keeps one connection per in-flight request, parses responses with httparse
-//! (Content-Length, chunked, or read-to-close), and reaches wrk's rate. It follows no
-//! redirects and speaks no TLS: `https://` targets keep using the general client.
+//! The general client (reqwest over hyper) runs each connection in a task of its own and
+//! spends most of its time on per-request machinery; measured against the simulator it
+//! reached 0.4× wrk's request rate, and every streamed chunk crossed a task boundary before
+//! hxrun could stamp its arrival. This client reads the socket in the task that measures,
+//! parses heads with httparse, decodes Content-Length, chunked and read-to-close bodies
+//! incrementally, and keeps connections alive in a pool. It follows no redirects and speaks
+//! no TLS: `https://` targets (and runs behind a proxy) keep using the general client.
 
 use super::record::{FailureKind, StepError};
-use bytes::{Buf, BytesMut};
-use std::sync::Mutex;
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::Stream;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
-/// Body bytes kept for messages (the rest is read and dropped).
+/// Body bytes kept by `send` for messages (the rest is read and dropped).
 const KEEP_BODY: usize = 4096;
 
-/// A request serialized once, with connections to its server.
-pub struct H1Client {
-    addr: String,
-    request: Vec<u8>,
-    idle: Mutex<Vec<Connection>>,
+/// Whether the lean client may serve `url`: plain http, and no proxy configured.
+pub fn serves(url: &reqwest::Url) -> bool {
+    let proxied = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|p| !p.is_empty()));
+    url.scheme() == "http" && !proxied
 }
 
-struct Connection {
+/// A request's head: `METHOD target HTTP/1.1`, Host and the given headers, and the body.
+pub fn serialize(
+    method: &str,
+    url: &reqwest::Url,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Option<(String, Vec<u8>)> {
+    let host = url.host_str()?;
+    let port = url.port_or_known_default()?;
+    let host_header = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    };
+    let target = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    };
+    let mut head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: hxrun/{}\r\nAccept: */*\r\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !body.is_empty() || !matches!(method, "GET" | "HEAD") {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    let mut request = head.into_bytes();
+    request.extend_from_slice(body);
+    let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+    Some((addr, request))
+}
+
+/// Idle keep-alive connections by address.
+#[derive(Default)]
+pub struct Pool {
+    idle: Mutex<HashMap<String, Vec<Connection>>>,
+}
+
+impl Pool {
+    fn take(&self, addr: &str) -> Option<Connection> {
+        self.idle.lock().expect("connection pool lock").get_mut(addr).and_then(Vec::pop)
+    }
+
+    fn give(&self, addr: &str, conn: Connection) {
+        self.idle.lock().expect("connection pool lock").entry(addr.to_string()).or_default().push(conn);
+    }
+
+    /// Sends a serialized request (on an idle connection if there is one) and reads the head.
+    pub async fn open(self: &Arc<Self>, addr: &str, request: &[u8]) -> Result<Response, StepError> {
+        if let Some(mut conn) = self.take(addr)
+            && let Ok(head) = send_head(&mut conn, request).await
+        {
+            return Ok(Response::new(head, conn, Arc::clone(self), addr));
+        }
+        // No idle connection, or the server closed it meanwhile: a new one.
+        let mut conn = connect(addr).await?;
+        let head = send_head(&mut conn, request).await?;
+        Ok(Response::new(head, conn, Arc::clone(self), addr))
+    }
+}
+
+/// One connection and the bytes read from it but not consumed yet.
+pub struct Connection {
     stream: TcpStream,
     buf: BytesMut,
 }
 
-/// What one exchange returned.
-#[derive(Debug)]
-pub struct H1Response {
-    pub status: u16,
-    /// The first bytes of the body (for error messages).
-    pub body: Vec<u8>,
-}
-
-fn error(kind: FailureKind, message: String) -> StepError {
-    StepError { kind, message, detail: String::new() }
-}
-
-impl H1Client {
-    /// Prepares `method url` with headers and body; None for anything but plain http.
-    pub fn new(
-        method: &str,
-        url: &reqwest::Url,
-        headers: &[(String, String)],
-        body: &[u8],
-    ) -> Option<H1Client> {
-        if url.scheme() != "http" {
-            return None;
-        }
-        let host = url.host_str()?;
-        let port = url.port_or_known_default()?;
-        let host_header = match url.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.to_string(),
+async fn connect(addr: &str) -> Result<Connection, StepError> {
+    let stream = TcpStream::connect(addr).await.map_err(|e| {
+        let message = if e.kind() == std::io::ErrorKind::ConnectionRefused {
+            format!("connection refused by {addr}: is the server running and listening on that port?")
+        } else {
+            format!("could not connect to {addr}: {e}")
         };
-        let target = match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_string(),
-        };
-        let mut head = format!(
-            "{method} {target} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: hxrun/{}\r\nAccept: */*\r\n",
-            env!("CARGO_PKG_VERSION")
-        );
-        for (k, v) in headers {
-            head.push_str(&format!("{k}: {v}\r\n"));
-        }
-        if !body.is_empty() || !matches!(method, "GET" | "HEAD") {
-            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        head.push_str("\r\n");
-        let mut request = head.into_bytes();
-        request.extend_from_slice(body);
-        let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-        Some(H1Client { addr, request, idle: Mutex::new(Vec::new()) })
-    }
-
-    /// Sends the request once (on an idle connection if there is one) and reads the response.
-    pub async fn send(&self) -> Result<H1Response, StepError> {
-        let reused = self.idle.lock().expect("connection pool lock").pop();
-        let fresh = reused.is_none();
-        let mut conn = match reused {
-            Some(c) => c,
-            None => self.connect().await?,
-        };
-        match exchange(&mut conn, &self.request).await {
-            Ok((response, keep)) => {
-                if keep {
-                    self.idle.lock().expect("connection pool lock").push(conn);
-                }
-                Ok(response)
-            }
-            // A kept-alive connection the server closed meanwhile: once more on a new one.
-            Err(_) if !fresh => {
-                let mut conn = self.connect().await?;
-                let (response, keep) = exchange(&mut conn, &self.request).await?;
-                if keep {
-                    self.idle.lock().expect("connection pool lock").push(conn);
-                }
-                Ok(response)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn connect(&self) -> Result<Connection, StepError> {
-        let stream = TcpStream::connect(&self.addr).await.map_err(|e| {
-            let message = if e.kind() == std::io::ErrorKind::ConnectionRefused {
-                format!(
-                    "connection refused by {}: is the server running and listening on that port?",
-                    self.addr
-                )
-            } else {
-                format!("could not connect to {}: {e}", self.addr)
-            };
-            error(FailureKind::Connection, message)
-        })?;
-        let _ = stream.set_nodelay(true);
-        Ok(Connection { stream, buf: BytesMut::with_capacity(8192) })
-    }
+        StepError { kind: FailureKind::Connection, message, detail: String::new() }
+    })?;
+    let _ = stream.set_nodelay(true);
+    Ok(Connection { stream, buf: BytesMut::with_capacity(8192) })
 }
 
 fn broken(e: impl std::fmt::Display) -> StepError {
-    error(FailureKind::Connection, format!("the connection broke: {e}"))
+    StepError {
+        kind: FailureKind::Connection,
+        message: format!("the connection broke: {e}"),
+        detail: String::new(),
+    }
 }
 
 /// Reads more bytes into the buffer; false at end of stream.
@@ -138,33 +128,43 @@ async fn fill(conn: &mut Connection) -> Result<bool, StepError> {
     Ok(n > 0)
 }
 
-/// One request/response; returns whether the connection may be reused.
-async fn exchange(conn: &mut Connection, request: &[u8]) -> Result<(H1Response, bool), StepError> {
+/// What the head says about the body.
+struct Head {
+    status: u16,
+    body: BodyState,
+    close: bool,
+}
+
+async fn send_head(conn: &mut Connection, request: &[u8]) -> Result<Head, StepError> {
     conn.stream.write_all(request).await.map_err(broken)?;
-    let (status, framing, close, head_len) = loop {
+    loop {
         let mut headers = [httparse::EMPTY_HEADER; 64];
         let mut resp = httparse::Response::new(&mut headers);
         match resp.parse(&conn.buf) {
             Ok(httparse::Status::Complete(n)) => {
-                let mut framing = Framing::UntilClose;
+                let mut body = BodyState::UntilClose;
                 let mut close = resp.version == Some(0);
                 for h in resp.headers.iter() {
                     if h.name.eq_ignore_ascii_case("content-length") {
                         let len = std::str::from_utf8(h.value).ok().and_then(|v| v.trim().parse().ok());
-                        framing = Framing::Length(len.ok_or_else(|| broken("invalid Content-Length"))?);
+                        body = BodyState::Length(len.ok_or_else(|| broken("invalid Content-Length"))?);
                     } else if h.name.eq_ignore_ascii_case("transfer-encoding")
                         && h.value.eq_ignore_ascii_case(b"chunked")
                     {
-                        framing = Framing::Chunked;
+                        body = BodyState::ChunkSize;
                     } else if h.name.eq_ignore_ascii_case("connection") {
                         close = h.value.eq_ignore_ascii_case(b"close");
                     }
                 }
                 let status = resp.code.unwrap_or(0);
                 if status == 204 || status == 304 || (100..200).contains(&status) {
-                    framing = Framing::Length(0);
+                    body = BodyState::Length(0);
                 }
-                break (status, framing, close, n);
+                if matches!(body, BodyState::UntilClose) {
+                    close = true;
+                }
+                conn.buf.advance(n);
+                return Ok(Head { status, body, close });
             }
             Ok(httparse::Status::Partial) => {
                 if conn.buf.len() > MAX_HEAD {
@@ -176,85 +176,181 @@ async fn exchange(conn: &mut Connection, request: &[u8]) -> Result<(H1Response, 
             }
             Err(e) => return Err(broken(format!("invalid HTTP response ({e})"))),
         }
-    };
-    conn.buf.advance(head_len);
-    let mut body = Vec::new();
-    let mut keep = |bytes: &[u8]| {
-        let room = KEEP_BODY.saturating_sub(body.len());
-        body.extend_from_slice(&bytes[..bytes.len().min(room)]);
-    };
-    let reusable = match framing {
-        Framing::Length(mut left) => {
-            while left > 0 {
+    }
+}
+
+/// Where the body decoder is.
+enum BodyState {
+    Length(usize),
+    ChunkSize,
+    ChunkData(usize),
+    /// The CRLF after a chunk's data.
+    ChunkEnd,
+    /// The CRLF after the last (empty) chunk.
+    LastChunkEnd,
+    UntilClose,
+    Done,
+}
+
+/// The next piece of the body, or None at its end.
+async fn next_piece(conn: &mut Connection, state: &mut BodyState) -> Result<Option<Bytes>, StepError> {
+    loop {
+        match state {
+            BodyState::Done | BodyState::Length(0) => {
+                *state = BodyState::Done;
+                return Ok(None);
+            }
+            BodyState::Length(left) | BodyState::ChunkData(left) => {
                 if conn.buf.is_empty() && !fill(conn).await? {
                     return Err(broken("closed in the middle of the body"));
                 }
-                let take = left.min(conn.buf.len());
-                keep(&conn.buf[..take]);
-                conn.buf.advance(take);
-                left -= take;
+                let take = (*left).min(conn.buf.len());
+                let piece = conn.buf.split_to(take).freeze();
+                *left -= take;
+                if *left == 0 && matches!(state, BodyState::ChunkData(_)) {
+                    *state = BodyState::ChunkEnd;
+                }
+                return Ok(Some(piece));
             }
-            !close
-        }
-        Framing::Chunked => {
-            loop {
-                let size = loop {
-                    if let Some(pos) = conn.buf.windows(2).position(|w| w == b"\r\n") {
-                        let line = std::str::from_utf8(&conn.buf[..pos]).map_err(broken)?;
-                        let size = usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16)
-                            .map_err(|_| broken("invalid chunk size"))?;
-                        conn.buf.advance(pos + 2);
-                        break size;
-                    }
+            BodyState::ChunkSize => match conn.buf.windows(2).position(|w| w == b"\r\n") {
+                Some(pos) => {
+                    let line = std::str::from_utf8(&conn.buf[..pos]).map_err(broken)?;
+                    let size = usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16)
+                        .map_err(|_| broken("invalid chunk size"))?;
+                    conn.buf.advance(pos + 2);
+                    *state = if size == 0 { BodyState::LastChunkEnd } else { BodyState::ChunkData(size) };
+                }
+                None if !fill(conn).await? => return Err(broken("closed in the middle of a chunked body")),
+                None => {}
+            },
+            BodyState::ChunkEnd | BodyState::LastChunkEnd => {
+                if conn.buf.len() < 2 {
                     if !fill(conn).await? {
                         return Err(broken("closed in the middle of a chunked body"));
                     }
+                    continue;
+                }
+                conn.buf.advance(2);
+                *state = if matches!(state, BodyState::LastChunkEnd) {
+                    BodyState::Done
+                } else {
+                    BodyState::ChunkSize
                 };
-                // The chunk, then its CRLF (the last, empty chunk is followed by one CRLF too).
-                let mut left = size + 2;
-                while left > 0 {
-                    if conn.buf.is_empty() && !fill(conn).await? {
-                        return Err(broken("closed in the middle of a chunk"));
-                    }
-                    let take = left.min(conn.buf.len());
-                    let data = take.min(left.saturating_sub(2));
-                    keep(&conn.buf[..data]);
-                    conn.buf.advance(take);
-                    left -= take;
-                }
-                if size == 0 {
-                    break;
-                }
             }
-            !close
-        }
-        Framing::UntilClose => {
-            loop {
-                keep(&conn.buf);
-                conn.buf.clear();
-                if !fill(conn).await? {
-                    break;
+            BodyState::UntilClose => {
+                if conn.buf.is_empty() && !fill(conn).await? {
+                    *state = BodyState::Done;
+                    return Ok(None);
                 }
+                let all = conn.buf.len();
+                return Ok(Some(conn.buf.split_to(all).freeze()));
             }
-            false
         }
-    };
-    Ok((H1Response { status, body }, reusable))
+    }
 }
 
-enum Framing {
-    Length(usize),
-    Chunked,
-    UntilClose,
+/// A response whose body has not been read yet; the connection goes back to the pool when
+/// the body is read to its end (and not when it is dropped half-way).
+pub struct Response {
+    pub status: u16,
+    conn: Connection,
+    body: BodyState,
+    close: bool,
+    pool: Arc<Pool>,
+    addr: String,
+}
+
+impl Response {
+    fn new(head: Head, conn: Connection, pool: Arc<Pool>, addr: &str) -> Self {
+        Response {
+            status: head.status,
+            conn,
+            body: head.body,
+            close: head.close,
+            pool,
+            addr: addr.to_string(),
+        }
+    }
+
+    fn recycle(self) {
+        if !self.close {
+            self.pool.give(&self.addr, self.conn);
+        }
+    }
+
+    /// The whole body (the first `keep` bytes of it; the rest is read and dropped).
+    pub async fn bytes(mut self, keep: usize) -> Result<Vec<u8>, StepError> {
+        let mut out = Vec::new();
+        while let Some(piece) = next_piece(&mut self.conn, &mut self.body).await? {
+            let room = keep.saturating_sub(out.len());
+            out.extend_from_slice(&piece[..piece.len().min(room)]);
+        }
+        self.recycle();
+        Ok(out)
+    }
+
+    /// The body as a stream of pieces, as they arrive.
+    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send {
+        Box::pin(futures_util::stream::unfold(Some(self), |state| async move {
+            let mut r = state?;
+            match next_piece(&mut r.conn, &mut r.body).await {
+                Ok(Some(piece)) => Some((Ok(piece), Some(r))),
+                Ok(None) => {
+                    r.recycle();
+                    None
+                }
+                Err(e) => Some((Err(std::io::Error::other(e.message)), None)),
+            }
+        }))
+    }
+}
+
+/// A request serialized once and sent many times (a perf loop's `http` request).
+pub struct H1Client {
+    addr: String,
+    request: Vec<u8>,
+    pool: Arc<Pool>,
+}
+
+/// What one exchange returned.
+#[derive(Debug)]
+pub struct H1Response {
+    pub status: u16,
+    /// The first bytes of the body (for error messages).
+    pub body: Vec<u8>,
+}
+
+impl H1Client {
+    /// Prepares `method url` with headers and body; None for anything the lean client does
+    /// not serve.
+    pub fn new(
+        method: &str,
+        url: &reqwest::Url,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Option<H1Client> {
+        if !serves(url) {
+            return None;
+        }
+        let (addr, request) = serialize(method, url, headers, body)?;
+        Some(H1Client { addr, request, pool: Arc::default() })
+    }
+
+    /// Sends the request once and reads the whole response.
+    pub async fn send(&self) -> Result<H1Response, StepError> {
+        let response = self.pool.open(&self.addr, &self.request).await?;
+        let status = response.status;
+        Ok(H1Response { status, body: response.bytes(KEEP_BODY).await? })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncReadExt;
+    use futures_util::StreamExt;
     use tokio::net::TcpListener;
 
-    /// A server that answers each request on a connection with the next canned response.
+    /// A server that answers each request on one connection with the next canned response.
     async fn serve(responses: Vec<&'static str>) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/x?a=1", listener.local_addr().unwrap());
@@ -280,6 +376,7 @@ mod tests {
             "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
             "HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
             "HTTP/1.1 204 No Content\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nline\r\n1\r\n\n\r\n0\r\n\r\n",
         ])
         .await;
         let c = H1Client::new("GET", &reqwest::Url::parse(&url).unwrap(), &[], b"").unwrap();
@@ -288,7 +385,10 @@ mod tests {
         let b = c.send().await.unwrap();
         assert_eq!((b.status, b.body.as_slice()), (404, &b"abcde"[..]));
         assert_eq!(c.send().await.unwrap().status, 204);
-        assert_eq!(c.idle.lock().unwrap().len(), 1, "one connection, kept alive");
+        let streamed = c.pool.open(&c.addr, &c.request).await.unwrap();
+        let pieces: Vec<Bytes> = streamed.into_stream().map(|p| p.unwrap()).collect().await;
+        assert_eq!(pieces, vec![Bytes::from_static(b"line"), Bytes::from_static(b"\n")]);
+        assert_eq!(c.pool.idle.lock().unwrap()[&c.addr].len(), 1, "one connection, kept alive");
     }
 
     #[test]

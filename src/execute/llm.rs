@@ -2,12 +2,14 @@
 //! the field's tools measure it (TTFT, inter-chunk gaps, end-to-end, client tokens/s), and
 //! the stream's integrity checked as it arrives.
 
+use super::h1;
 use super::http::{MAX_BODY, chain, describe, join_url};
 use super::record::{FailureKind, LlmObservation, StepError};
 use crate::protocol::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat, same_model};
 use bytes::Bytes;
 use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt, TryStreamExt};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::codec::{FramedRead, LinesCodec};
@@ -21,6 +23,8 @@ pub struct Request<'a> {
     pub base_url: &'a str,
     pub api_key: Option<&'a str>,
     pub chunk_timeout: Option<Duration>,
+    /// Connections of the lean HTTP/1.1 client, used for plain-http targets.
+    pub pool: Option<&'a Arc<h1::Pool>>,
 }
 
 pub async fn run(
@@ -33,6 +37,13 @@ pub async fn run(
     let stream = call.stream().unwrap_or_else(|| protocol.default_stream());
     let detail = format!("POST {url} (model {}, stream {stream})", call.model());
     let fail = |kind, message: String| StepError { kind, message, detail: detail.clone() };
+    let parsed = reqwest::Url::parse(&url).ok().filter(h1::serves);
+    if let (Some(pool), Some(parsed)) = (req.pool, parsed) {
+        return run_lean(pool, protocol, call, req, &parsed, stream).await.map_err(|mut e| {
+            e.detail = detail.clone();
+            e
+        });
+    }
     let mut builder = client.post(&url).json(&protocol.body(&call, stream));
     if let Some(key) = req.api_key {
         builder = builder.bearer_auth(key);
@@ -52,6 +63,55 @@ pub async fn run(
     }
     let mut rec = Recorder::new(started, call.model());
     let body = read_body(response).await.map_err(|m| fail(FailureKind::Connection, m))?;
+    match protocol.decode(&call, &body) {
+        Ok(frame) => {
+            rec.text = frame.content.to_string();
+            rec.take_figures(frame);
+        }
+        Err(e) => {
+            rec.problem(format!("the response {}: {}", json_problem(&e), super::detail::excerpt(&body, 200)))
+        }
+    }
+    obs.e2e = started.elapsed();
+    rec.finish(&mut obs);
+    Ok(obs)
+}
+
+/// The same exchange through the lean HTTP/1.1 client: the socket is read in this task, so
+/// each chunk is stamped as soon as it arrives.
+async fn run_lean(
+    pool: &Arc<h1::Pool>,
+    protocol: &dyn Protocol,
+    call: LlmCall<'_>,
+    req: &Request<'_>,
+    url: &reqwest::Url,
+    stream: bool,
+) -> Result<LlmObservation, StepError> {
+    let body = serde_json::to_vec(&protocol.body(&call, stream)).expect("a JSON value serializes");
+    let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
+    if let Some(key) = req.api_key {
+        headers.push(("Authorization".to_string(), format!("Bearer {key}")));
+    }
+    let (addr, request) = h1::serialize("POST", url, &headers, &body).ok_or_else(|| StepError {
+        kind: FailureKind::Error,
+        message: format!("invalid url {url}"),
+        detail: String::new(),
+    })?;
+    let started = Instant::now();
+    let response = pool.open(&addr, &request).await?;
+    let mut obs = LlmObservation::new(protocol.api(), url.as_str(), call.model(), stream, response.status);
+    if !(200..300).contains(&response.status) {
+        let body = String::from_utf8_lossy(&response.bytes(MAX_BODY).await?).into_owned();
+        obs.error = Some(protocol.error_text(&body).unwrap_or_else(|| super::detail::excerpt(&body, 300)));
+        obs.e2e = started.elapsed();
+        return Ok(obs);
+    }
+    if stream {
+        read_stream(response.into_stream(), protocol, call, req.chunk_timeout, started, &mut obs).await;
+        return Ok(obs);
+    }
+    let mut rec = Recorder::new(started, call.model());
+    let body = String::from_utf8_lossy(&response.bytes(MAX_BODY).await?).into_owned();
     match protocol.decode(&call, &body) {
         Ok(frame) => {
             rec.text = frame.content.to_string();

@@ -30,6 +30,8 @@ pub struct Executor {
     client: reqwest::Client,
     opts: ExecutorOptions,
     gpu: gpu::GpuHandle,
+    /// Keep-alive connections of the lean HTTP/1.1 client (LLM requests to plain http).
+    pool: std::sync::Arc<h1::Pool>,
 }
 
 /// How the executor samples GPUs.
@@ -57,7 +59,7 @@ impl Executor {
             .user_agent(concat!("hxrun/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the HTTP client configuration is static and valid");
-        Executor { client, opts, gpu: gpu::GpuHandle::default() }
+        Executor { client, opts, gpu: gpu::GpuHandle::default(), pool: Default::default() }
     }
 
     /// Runs every suite of the plan and returns the whole record.
@@ -260,13 +262,23 @@ impl Executor {
             Step::Tcp(t) => tcp::run(t, base).await.map(Observation::Tcp),
             Step::Exec(e) => exec::run(e, &suite.base_dir).await.map(Observation::Exec),
             Step::Generate(g) => {
-                let req = llm::Request { base_url: base, api_key: key, chunk_timeout: g.chunk_timeout };
+                let req = llm::Request {
+                    base_url: base,
+                    api_key: key,
+                    chunk_timeout: g.chunk_timeout,
+                    pool: Some(&self.pool),
+                };
                 llm::run(c, proto(g.api), LlmCall::Generate(g), &req)
                     .await
                     .map(|o| Observation::Llm(Box::new(o)))
             }
             Step::Chat(ch) => {
-                let req = llm::Request { base_url: base, api_key: key, chunk_timeout: ch.chunk_timeout };
+                let req = llm::Request {
+                    base_url: base,
+                    api_key: key,
+                    chunk_timeout: ch.chunk_timeout,
+                    pool: Some(&self.pool),
+                };
                 llm::run(c, proto(ch.api), LlmCall::Chat(ch), &req)
                     .await
                     .map(|o| Observation::Llm(Box::new(o)))
@@ -283,6 +295,7 @@ impl Executor {
                     request_timeout: test.timeout,
                     progress: progress.clone(),
                     test: test.name.clone(),
+                    pool: std::sync::Arc::clone(&self.pool),
                     gpu: gpu_source
                         .and_then(Result::ok)
                         .map(|s| (s, p.gpu_interval.unwrap_or(self.opts.gpu_interval))),

@@ -33,6 +33,8 @@ pub struct PerfContext {
     pub test: String,
     /// Where to sample GPUs during each level, and how often; None without a GPU.
     pub gpu: Option<(Arc<dyn GpuSource>, Duration)>,
+    /// Keep-alive connections of the lean HTTP/1.1 client.
+    pub pool: Arc<super::h1::Pool>,
 }
 
 /// The context, the step, and the loop's counters, shared by its tasks.
@@ -327,7 +329,8 @@ async fn request(shared: &Shared) -> Result<Sample, StepError> {
     };
     if let Some((call, api, chunk_timeout)) = llm_call {
         let proto = protocol::for_api(api.unwrap_or(suite.target.api));
-        let req = llm::Request { base_url: &suite.target.url, api_key: key, chunk_timeout };
+        let req =
+            llm::Request { base_url: &suite.target.url, api_key: key, chunk_timeout, pool: Some(&ctx.pool) };
         let o = llm::run(&ctx.client, proto, call, &req).await?;
         let error = if !(200..300).contains(&o.status) {
             Some(format!("HTTP {}: {}", o.status, o.error.clone().unwrap_or_default()))
