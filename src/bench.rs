@@ -263,10 +263,10 @@ fn timing_error(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Vec
         }
         rows.push(Row {
             what: format!(
-                "timing error vs injected delays, {api:?} stream, {} requests (TTFT | e2e)",
+                "timing error vs injected delays, {api:?} stream, {} requests (TTFT / e2e)",
                 opts.timing_requests
             ),
-            result: format!("p50 {:.3} | {:.3} ms; p99 {:.3} | {:.3} ms", t.p50, e.p50, t.p99, e.p99),
+            result: format!("p50 {:.3} / {:.3} ms; p99 {:.3} / {:.3} ms", t.p50, e.p50, t.p99, e.p99),
             target: "p99 ≤ 1 ms".to_string(),
             met: Some(t.p99 <= 1.0 && e.p99 <= 1.0),
         });
