@@ -53,28 +53,44 @@ pub async fn run(
     let mut obs = LlmObservation::new(protocol.api(), &url, call.model(), stream, response.status().as_u16());
     if !response.status().is_success() {
         let body = read_body(response).await.map_err(|m| fail(FailureKind::Connection, m))?;
-        obs.error = Some(protocol.error_text(&body).unwrap_or_else(|| super::detail::excerpt(&body, 300)));
-        obs.e2e = started.elapsed();
+        record_error(protocol, &body, started, &mut obs);
         return Ok(obs);
     }
     if stream {
         read_stream(response.bytes_stream(), protocol, call, req.chunk_timeout, started, &mut obs).await;
         return Ok(obs);
     }
-    let mut rec = Recorder::new(started, call.model());
     let body = read_body(response).await.map_err(|m| fail(FailureKind::Connection, m))?;
-    match protocol.decode(&call, &body) {
+    record_whole(protocol, call, &body, started, &mut obs);
+    Ok(obs)
+}
+
+/// Records a whole (non-stream) answer.
+fn record_whole(
+    protocol: &dyn Protocol,
+    call: LlmCall<'_>,
+    body: &str,
+    started: Instant,
+    obs: &mut LlmObservation,
+) {
+    let mut rec = Recorder::new(started, call.model());
+    match protocol.decode(&call, body) {
         Ok(frame) => {
             rec.text = frame.content.to_string();
             rec.take_figures(frame);
         }
         Err(e) => {
-            rec.problem(format!("the response {}: {}", json_problem(&e), super::detail::excerpt(&body, 200)))
+            rec.problem(format!("the response {}: {}", json_problem(&e), super::detail::excerpt(body, 200)))
         }
     }
     obs.e2e = started.elapsed();
-    rec.finish(&mut obs);
-    Ok(obs)
+    rec.finish(obs);
+}
+
+/// Records an error answer: the server's words, in its protocol's shape if it has one.
+fn record_error(protocol: &dyn Protocol, body: &str, started: Instant, obs: &mut LlmObservation) {
+    obs.error = Some(protocol.error_text(body).unwrap_or_else(|| super::detail::excerpt(body, 300)));
+    obs.e2e = started.elapsed();
 }
 
 /// The same exchange through the lean HTTP/1.1 client: the socket is read in this task, so
@@ -102,27 +118,15 @@ async fn run_lean(
     let mut obs = LlmObservation::new(protocol.api(), url.as_str(), call.model(), stream, response.status);
     if !(200..300).contains(&response.status) {
         let body = String::from_utf8_lossy(&response.bytes(MAX_BODY).await?).into_owned();
-        obs.error = Some(protocol.error_text(&body).unwrap_or_else(|| super::detail::excerpt(&body, 300)));
-        obs.e2e = started.elapsed();
+        record_error(protocol, &body, started, &mut obs);
         return Ok(obs);
     }
     if stream {
         read_stream(response.into_stream(), protocol, call, req.chunk_timeout, started, &mut obs).await;
         return Ok(obs);
     }
-    let mut rec = Recorder::new(started, call.model());
     let body = String::from_utf8_lossy(&response.bytes(MAX_BODY).await?).into_owned();
-    match protocol.decode(&call, &body) {
-        Ok(frame) => {
-            rec.text = frame.content.to_string();
-            rec.take_figures(frame);
-        }
-        Err(e) => {
-            rec.problem(format!("the response {}: {}", json_problem(&e), super::detail::excerpt(&body, 200)))
-        }
-    }
-    obs.e2e = started.elapsed();
-    rec.finish(&mut obs);
+    record_whole(protocol, call, &body, started, &mut obs);
     Ok(obs)
 }
 
