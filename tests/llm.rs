@@ -345,3 +345,26 @@ tests:
         assert!(!text.contains("9f8e7d6c5b4a"), "part of the API key leaked:\n{text}");
     }
 }
+
+#[test]
+fn chunks_naming_another_model_fail_the_stream() {
+    let sim = sim(|c| c.faults = Faults { wrong_model: Some("gemma2:2b".into()), ..Faults::default() });
+    let run = run_suite(
+        &sim,
+        r#"
+  - name: misrouted {{api}}
+    for_each: { api: [ollama, openai] }
+    generate: { api: "{{api}}", model: phi3, prompt: "Return exactly the text: HX-OK", stream: true }
+"#,
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "stream: chunk model is \"gemma2:2b\" but the request asked for \"phi3\" (stream line 1)"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("(SSE event 1)"), "{}", run.stdout);
+}

@@ -191,6 +191,9 @@ pub struct SimArgs {
     /// Fault: report eval_duration multiplied by FACTOR (timings that lie).
     #[arg(long, value_name = "FACTOR")]
     pub eval_duration_scale: Option<f64>,
+    /// Fault: name MODEL in every chunk instead of the one asked for.
+    #[arg(long, value_name = "MODEL")]
+    pub wrong_model: Option<String>,
 }
 
 fn parse_stall(s: &str) -> Result<(usize, Duration), String> {

@@ -24,6 +24,7 @@ pub fn serve(args: SimArgs) -> u8 {
             truncate_after: args.truncate_after,
             garble_chunk: args.garble_chunk,
             eval_duration_scale: args.eval_duration_scale,
+            wrong_model: args.wrong_model.clone(),
         },
         ..SimConfig::realistic()
     };

@@ -94,6 +94,11 @@ impl Answer {
         if self.tokens.is_empty() { self.start + self.load } else { self.due(self.tokens.len() - 1) }
     }
 
+    /// The model name the chunks carry (another one under the `wrong_model` fault).
+    pub fn reported_model(&self) -> &str {
+        self.faults.wrong_model.as_deref().unwrap_or(&self.model)
+    }
+
     pub fn text(&self) -> String {
         self.tokens.concat()
     }

@@ -63,6 +63,8 @@ pub struct Faults {
     pub garble_chunk: Option<usize>,
     /// Report `eval_duration` multiplied by this (a server whose timings lie).
     pub eval_duration_scale: Option<f64>,
+    /// Name this model in every chunk instead of the one asked for (a misrouting proxy).
+    pub wrong_model: Option<String>,
 }
 
 impl Default for SimConfig {

@@ -145,10 +145,10 @@ async fn chat(State(s): State<SimState>, body: Bytes) -> Response {
 fn object(a: &Answer, kind: Kind, content: &str, done: bool) -> Value {
     let mut v = match kind {
         Kind::Generate => {
-            json!({ "model": a.model, "created_at": now_text(), "response": content, "done": done })
+            json!({ "model": a.reported_model(), "created_at": now_text(), "response": content, "done": done })
         }
         Kind::Chat => json!({
-            "model": a.model, "created_at": now_text(),
+            "model": a.reported_model(), "created_at": now_text(),
             "message": { "role": "assistant", "content": content }, "done": done,
         }),
     };

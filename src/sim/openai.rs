@@ -124,7 +124,7 @@ async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Re
     });
     let finish = answer.done_reason;
     let envelope = |choices: Value| {
-        json!({ "id": id, "object": object, "created": created(), "model": full_name(&answer.model),
+        json!({ "id": id, "object": object, "created": created(), "model": full_name(answer.reported_model()),
                 "system_fingerprint": "fp_hxrun_sim", "choices": choices })
     };
     if !stream {
