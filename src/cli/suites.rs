@@ -9,14 +9,11 @@ use std::io::IsTerminal;
 
 /// Loads and plans every suite; prints every error of every suite, returns None if any.
 pub fn load_and_plan(args: &SuiteArgs, extra_env: BTreeMap<String, String>) -> Option<Vec<SuitePlan>> {
-    let mut env: BTreeMap<String, String> = std::env::vars().collect();
-    env.extend(extra_env);
-    let load_opts = LoadOptions {
-        vars: args.vars.clone(),
-        env_files: args.env_files.clone(),
-        env,
-        baseline: args.baseline.clone(),
-    };
+    let mut load_opts = LoadOptions::from_process_env();
+    load_opts.env.extend(extra_env);
+    load_opts.vars = args.vars.clone();
+    load_opts.env_files = args.env_files.clone();
+    load_opts.baseline = args.baseline.clone();
     let plan_opts = PlanOptions {
         filter: args.filter.clone(),
         tags: args.tags.clone(),

@@ -230,9 +230,8 @@ struct KeyText(String);
 
 impl<'de> Deserialize<'de> for KeyText {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = d.deserialize_any(RawVisitor)?;
-        let node = Node::new(value, Span::default());
-        node.scalar_text().map(KeyText).ok_or_else(|| de::Error::custom("mapping keys must be plain text"))
+        // Keys as written: `1.0:` stays "1.0", `on:` stays "on".
+        String::deserialize(d).map(KeyText)
     }
 }
 
@@ -242,8 +241,7 @@ mod tests {
 
     #[test]
     fn keeps_positions_and_merges() {
-        let text =
-            "base: &b\n  timeout: 5s\nt:\n  <<: *b\n  name: x\n  list: [1, two, 3.5, true, ~, no]\n  n: 1\n";
+        let text = "base: &b\n  timeout: 5s\nt:\n  <<: *b\n  name: x\n  list: [1, two, 3.5, true, ~, no]\n  n: 1\n  1.10: v\n";
         let root = parse(text).unwrap();
         let t = root.get("t").unwrap();
         assert_eq!(t.get("timeout").unwrap().as_str(), Some("5s"));
@@ -264,5 +262,6 @@ mod tests {
             other => panic!("expected a list, got {other:?}"),
         }
         assert!(t.get("n").is_some(), "`n` is a key, not `false`");
+        assert!(t.get("1.10").is_some(), "keys keep their text");
     }
 }

@@ -137,10 +137,6 @@ impl SimServer {
         format!("http://{}", self.addr)
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// Serves until the process is stopped (for `hxrun sim`).
     pub async fn wait(mut self) {
         if let Some(task) = self.task.take() {

@@ -98,9 +98,4 @@ impl Step {
             Step::Gpu(_) => "gpu",
         }
     }
-
-    /// Whether the step asks a model for an answer (so `text`, `metrics`, `agree` apply).
-    pub fn is_llm(&self) -> bool {
-        matches!(self, Step::Generate(_) | Step::Chat(_))
-    }
 }
