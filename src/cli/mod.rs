@@ -1,5 +1,6 @@
 //! The command line: `hxrun [run] SUITE...`, `validate`, `list`, `schema`, `sim`.
 
+mod bench;
 mod monitor;
 mod run;
 mod sim;
@@ -235,63 +236,13 @@ pub fn main(cli: Cli) -> u8 {
         }
         Some(Command::Sim(args)) => sim::serve(args),
         Some(Command::Monitor(args)) => monitor::monitor(args),
-        Some(Command::Bench(args)) => {
-            let opts = crate::bench::BenchOptions {
-                duration: args.duration,
-                connections: args.connections,
-                streams: args.streams,
-                ..Default::default()
-            };
-            bench(&args, &opts)
-        }
+        Some(Command::Bench(args)) => bench::bench(&args),
     }
 }
 
 /// The JSON Schema as committed in schemas/suite.schema.json.
 pub fn schema_text() -> String {
     serde_json::to_string_pretty(&crate::spec::json_schema()).expect("schema serializes")
-}
-
-/// `hxrun bench`: each measurement in a child process, one table.
-fn bench(args: &BenchArgs, opts: &crate::bench::BenchOptions) -> u8 {
-    use crate::bench;
-    if let Some(part) = &args.part {
-        return match bench::run_part(part, opts) {
-            Ok(rows) => {
-                print!("{}", bench::table_rows(&rows));
-                exit::PASSED
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                exit::INTERNAL
-            }
-        };
-    }
-    let Ok(exe) = std::env::current_exe() else {
-        eprintln!("error: cannot find the hxrun binary to run the measurements");
-        return exit::INTERNAL;
-    };
-    print!("{}", bench::TABLE_HEADER);
-    let mut code = exit::PASSED;
-    for part in bench::PARTS {
-        let out = std::process::Command::new(&exe)
-            .args(["bench", "--part", part, "--connections", &args.connections.to_string()])
-            .args(["--streams", &args.streams.to_string(), "--duration"])
-            .arg(humantime::format_duration(args.duration).to_string())
-            .output();
-        match out {
-            Ok(o) if o.status.success() => print!("{}", String::from_utf8_lossy(&o.stdout)),
-            Ok(o) => {
-                eprintln!("error: bench part {part} failed: {}", String::from_utf8_lossy(&o.stderr).trim());
-                code = exit::INTERNAL;
-            }
-            Err(e) => {
-                eprintln!("error: cannot run bench part {part}: {e}");
-                code = exit::INTERNAL;
-            }
-        }
-    }
-    code
 }
 
 /// The async runtime a command runs on, or the exit code when it cannot start.

@@ -321,19 +321,20 @@ pub struct H1Response {
 }
 
 impl H1Client {
-    /// Prepares `method url` with headers and body; None for anything the lean client does
-    /// not serve.
+    /// Prepares `method url` with headers and body, its connections kept in `pool`; None for
+    /// anything the lean client does not serve.
     pub fn new(
         method: &str,
         url: &reqwest::Url,
         headers: &[(String, String)],
         body: &[u8],
+        pool: Arc<Pool>,
     ) -> Option<H1Client> {
         if !serves(url) {
             return None;
         }
         let (addr, request) = serialize(method, url, headers, body)?;
-        Some(H1Client { addr, request, pool: Arc::default() })
+        Some(H1Client { addr, request, pool })
     }
 
     /// Sends the request once and reads the whole response.
@@ -379,7 +380,7 @@ mod tests {
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nline\r\n1\r\n\n\r\n0\r\n\r\n",
         ])
         .await;
-        let c = H1Client::new("GET", &reqwest::Url::parse(&url).unwrap(), &[], b"").unwrap();
+        let c = H1Client::new("GET", &reqwest::Url::parse(&url).unwrap(), &[], b"", Arc::default()).unwrap();
         let a = c.send().await.unwrap();
         assert_eq!((a.status, a.body.as_slice()), (200, &b"hello"[..]));
         let b = c.send().await.unwrap();
@@ -394,6 +395,6 @@ mod tests {
     #[test]
     fn only_plain_http() {
         let https = reqwest::Url::parse("https://example.invalid/").unwrap();
-        assert!(H1Client::new("GET", &https, &[], b"").is_none());
+        assert!(H1Client::new("GET", &https, &[], b"", Arc::default()).is_none());
     }
 }

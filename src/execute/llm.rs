@@ -165,80 +165,65 @@ pub async fn read_stream<S, E>(
     started: Instant,
     obs: &mut LlmObservation,
 ) where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
     E: std::error::Error + Send + Sync + 'static,
 {
     let mut rec = Recorder::new(started, call.model());
-    match protocol.stream_format() {
-        StreamFormat::Ndjson => read_ndjson(bytes, protocol, &call, chunk_timeout, &mut rec).await,
-        StreamFormat::Sse => read_sse(bytes, protocol, &call, chunk_timeout, &mut rec).await,
+    let format = protocol.stream_format();
+    let mut messages = messages(bytes, format);
+    let mut n = 0;
+    while let Some(item) = next_or_stall(&mut messages, chunk_timeout, &mut rec).await {
+        let Some(message) = item else { break };
+        n += 1;
+        let at = match format {
+            StreamFormat::Ndjson => At::Line(n),
+            StreamFormat::Sse => At::Event(n),
+        };
+        match message {
+            Err(e) => {
+                rec.problem(format!("{at} could not be read: {e}"));
+                break;
+            }
+            Ok(Message::Terminator) => rec.terminator(at),
+            Ok(Message::Data(text)) if text.trim().is_empty() => {}
+            Ok(Message::Data(text)) => {
+                if !rec.message(protocol, &call, &text, at) {
+                    break;
+                }
+            }
+        }
     }
     rec.check_end(protocol);
     obs.e2e = started.elapsed();
     rec.finish(obs);
 }
 
-async fn read_ndjson<S, E>(
-    bytes: S,
-    protocol: &dyn Protocol,
-    call: &LlmCall<'_>,
-    chunk_timeout: Option<Duration>,
-    rec: &mut Recorder,
-) where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::error::Error + Send + Sync + 'static,
-{
-    let reader = StreamReader::new(bytes.map_err(std::io::Error::other));
-    let mut lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_LINE));
-    let mut n = 0;
-    while let Some(item) = next_or_stall(&mut lines, chunk_timeout, rec).await {
-        let Some(line) = item else { break };
-        n += 1;
-        let line = match line {
-            Ok(l) => l,
-            Err(e) => {
-                rec.problem(format!("stream line {n} could not be read: {}", chain(&e)));
-                break;
-            }
-        };
-        if line.trim().is_empty() {
-            continue;
-        }
-        if !rec.message(protocol, call, &line, At::Line(n)) {
-            break;
-        }
-    }
+/// One message of a stream, whatever its framing.
+enum Message {
+    Data(String),
+    /// OpenAI's `data: [DONE]`.
+    Terminator,
 }
 
-async fn read_sse<S, E>(
-    bytes: S,
-    protocol: &dyn Protocol,
-    call: &LlmCall<'_>,
-    chunk_timeout: Option<Duration>,
-    rec: &mut Recorder,
-) where
-    S: Stream<Item = Result<Bytes, E>> + Unpin,
+type Messages<'a> = std::pin::Pin<Box<dyn Stream<Item = Result<Message, String>> + Send + 'a>>;
+
+/// Splits a byte stream into messages: NDJSON lines (with a length cap) or SSE events.
+fn messages<'a, S, E>(bytes: S, format: StreamFormat) -> Messages<'a>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'a,
     E: std::error::Error + Send + Sync + 'static,
 {
-    let mut events = bytes.eventsource();
-    let mut n = 0;
-    while let Some(item) = next_or_stall(&mut events, chunk_timeout, rec).await {
-        let Some(event) = item else { break };
-        n += 1;
-        let event = match event {
-            Ok(e) => e,
-            Err(e) => {
-                rec.problem(format!("SSE event {n} could not be read: {e}"));
-                break;
-            }
-        };
-        if event.data.trim() == "[DONE]" {
-            rec.terminator(At::Event(n));
-            continue;
+    match format {
+        StreamFormat::Ndjson => {
+            let reader = StreamReader::new(bytes.map_err(std::io::Error::other));
+            let lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_LINE));
+            Box::pin(lines.map(|line| line.map(Message::Data).map_err(|e| chain(&e))))
         }
-        if !rec.message(protocol, call, &event.data, At::Event(n)) {
-            break;
-        }
+        StreamFormat::Sse => Box::pin(bytes.eventsource().map(|event| match event {
+            Ok(e) if e.data.trim() == "[DONE]" => Ok(Message::Terminator),
+            Ok(e) => Ok(Message::Data(e.data)),
+            Err(e) => Err(e.to_string()),
+        })),
     }
 }
 

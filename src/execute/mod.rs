@@ -261,27 +261,15 @@ impl Executor {
             Step::Http(h) => http::run(c, h, base, &suite.headers).await.map(Observation::Http),
             Step::Tcp(t) => tcp::run(t, base).await.map(Observation::Tcp),
             Step::Exec(e) => exec::run(e, &suite.base_dir).await.map(Observation::Exec),
-            Step::Generate(g) => {
+            Step::Generate(_) | Step::Chat(_) => {
+                let call = LlmCall::of_step(&test.step).expect("a generate or chat step");
                 let req = llm::Request {
                     base_url: base,
                     api_key: key,
-                    chunk_timeout: g.chunk_timeout,
+                    chunk_timeout: call.chunk_timeout(),
                     pool: Some(&self.pool),
                 };
-                llm::run(c, proto(g.api), LlmCall::Generate(g), &req)
-                    .await
-                    .map(|o| Observation::Llm(Box::new(o)))
-            }
-            Step::Chat(ch) => {
-                let req = llm::Request {
-                    base_url: base,
-                    api_key: key,
-                    chunk_timeout: ch.chunk_timeout,
-                    pool: Some(&self.pool),
-                };
-                llm::run(c, proto(ch.api), LlmCall::Chat(ch), &req)
-                    .await
-                    .map(|o| Observation::Llm(Box::new(o)))
+                llm::run(c, proto(call.api()), call, &req).await.map(|o| Observation::Llm(Box::new(o)))
             }
             Step::Pull(p) => lifecycle::pull(c, proto(None), p, base, progress).await.map(Observation::Pull),
             Step::Models(m) => {

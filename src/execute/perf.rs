@@ -50,7 +50,7 @@ struct Shared {
 }
 
 /// Prepares the lean client for an http request to a plain `http://` url.
-fn lean_client(suite: &SuitePlan, h: &HttpStep) -> Option<H1Client> {
+fn lean_client(suite: &SuitePlan, h: &HttpStep, pool: &Arc<super::h1::Pool>) -> Option<H1Client> {
     let base = &suite.target.url;
     let url = h.url.clone().unwrap_or_else(|| super::http::join_url(base, h.path.as_deref().unwrap_or("")));
     let mut url = reqwest::Url::parse(&url).ok()?;
@@ -67,7 +67,7 @@ fn lean_client(suite: &SuitePlan, h: &HttpStep) -> Option<H1Client> {
         (None, Some(b)) => b.clone().into_bytes(),
         (None, None) => Vec::new(),
     };
-    H1Client::new(&h.method_name(), &url, &headers, &body)
+    H1Client::new(&h.method_name(), &url, &headers, &body, Arc::clone(pool))
 }
 
 /// When a level stops issuing requests.
@@ -82,7 +82,7 @@ pub async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObservation, S
     let levels = step.concurrency.as_ref().map_or(vec![1], |c| c.0.clone());
     let per_level = step.iterations.unwrap_or(DEFAULT_ITERATIONS);
     let shared = Arc::new(Shared {
-        lean: step.http.as_ref().and_then(|h| lean_client(&ctx.suite, h)),
+        lean: step.http.as_ref().and_then(|h| lean_client(&ctx.suite, h, &ctx.pool)),
         ctx,
         step: step.clone(),
         done: AtomicU64::new(0),
@@ -121,18 +121,8 @@ pub async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObservation, S
     }
     let knee = if results.len() > 1 { knee::find(&results) } else { None };
     Ok(PerfObservation {
-        request: if step.generate.is_some() {
-            "generate"
-        } else if step.chat.is_some() {
-            "chat"
-        } else {
-            "http"
-        },
-        model: step
-            .generate
-            .as_ref()
-            .map(|g| g.model.clone())
-            .or(step.chat.as_ref().map(|c| c.model.clone())),
+        request: LlmCall::of_perf(step).map_or("http", |c| c.kind()),
+        model: LlmCall::of_perf(step).map(|c| c.model().to_string()),
         target: shared.ctx.suite.target.url.clone(),
         warmup: step.warmup,
         cold: step.cold,
@@ -228,11 +218,8 @@ async fn open_loop(shared: &Arc<Shared>, c: u32, stop: Stop, rate: f64) -> Vec<S
 
 /// The model's VRAM as Ollama's `/api/ps` reports it (`size_vram`), for Ollama LLM loops.
 async fn model_vram(shared: &Shared) -> Option<u64> {
-    let (model, api) = match (&shared.step.generate, &shared.step.chat) {
-        (Some(g), _) => (&g.model, g.api),
-        (None, Some(c)) => (&c.model, c.api),
-        _ => return None,
-    };
+    let call = LlmCall::of_perf(&shared.step)?;
+    let (model, api) = (call.model(), call.api());
     let suite = &shared.ctx.suite;
     if api.unwrap_or(suite.target.api) != crate::spec::Api::Ollama {
         return None;
@@ -262,75 +249,52 @@ impl XorShift {
 
 /// One measured request (after unloading the model for a cold measurement).
 async fn one(shared: &Shared, c: u32, iter: u32) -> Sample {
-    let (ctx, step) = (&shared.ctx, &shared.step);
-    let base = ctx.suite.target.url.as_str();
-    if step.cold {
-        let model =
-            step.generate.as_ref().map(|g| g.model.clone()).or(step.chat.as_ref().map(|c| c.model.clone()));
-        if let Some(model) = model
-            && let Err(e) = lifecycle::unload(&ctx.client, &UnloadStep { model }, base).await
-        {
-            return failed(
-                c,
-                iter,
-                Utc::now(),
-                Duration::ZERO,
-                format!("unloading before the cold request failed: {}", e.message),
-            );
-        }
-    }
+    let ctx = &shared.ctx;
+    let unloaded = cold_unload(shared).await;
     let started_at = Utc::now();
     let t0 = Instant::now();
-    match tokio::time::timeout(ctx.request_timeout, request(shared)).await {
-        Ok(Ok(mut sample)) => {
-            sample.started_at = started_at;
-            sample.iter = iter;
-            sample.concurrency = c;
-            sample
-        }
-        Ok(Err(e)) => failed(c, iter, started_at, t0.elapsed(), e.message),
-        Err(_) => failed(
-            c,
-            iter,
-            started_at,
-            t0.elapsed(),
-            format!(
-                "timed out after {} (the test's timeout, per request)",
-                humantime::format_duration(ctx.request_timeout)
+    let mut sample = match unloaded {
+        Err(e) => Sample::bare(Some(format!("unloading before the cold request failed: {e}")), 0.0),
+        Ok(()) => match tokio::time::timeout(ctx.request_timeout, request(shared)).await {
+            Ok(Ok(sample)) => sample,
+            Ok(Err(e)) => Sample::bare(Some(e.message), t0.elapsed().as_secs_f64()),
+            Err(_) => Sample::bare(
+                Some(format!(
+                    "timed out after {} (the test's timeout, per request)",
+                    humantime::format_duration(ctx.request_timeout)
+                )),
+                t0.elapsed().as_secs_f64(),
             ),
-        ),
-    }
+        },
+    };
+    sample.started_at = started_at;
+    sample.iter = iter;
+    sample.concurrency = c;
+    sample
 }
 
-fn failed(c: u32, iter: u32, started_at: chrono::DateTime<Utc>, e2e: Duration, error: String) -> Sample {
-    Sample {
-        started_at,
-        iter,
-        concurrency: c,
-        ok: false,
-        error: Some(error),
-        e2e: e2e.as_secs_f64(),
-        ttft: None,
-        itl: Vec::new(),
-        output_tokens: None,
-        tokens_per_s: None,
-        server: Default::default(),
-    }
+/// With `cold: true`, unloads the model so the next request pays the load.
+async fn cold_unload(shared: &Shared) -> Result<(), String> {
+    let Some(call) = LlmCall::of_perf(&shared.step).filter(|_| shared.step.cold) else { return Ok(()) };
+    let unload = UnloadStep { model: call.model().to_string() };
+    lifecycle::unload(&shared.ctx.client, &unload, &shared.ctx.suite.target.url)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.message)
 }
 
 async fn request(shared: &Shared) -> Result<Sample, StepError> {
     let (ctx, step) = (&shared.ctx, &shared.step);
     let suite = &ctx.suite;
     let key = suite.target.api_key.as_deref().filter(|k| !k.is_empty());
-    let llm_call = match (&step.generate, &step.chat) {
-        (Some(g), _) => Some((LlmCall::Generate(g), g.api, g.chunk_timeout)),
-        (None, Some(c)) => Some((LlmCall::Chat(c), c.api, c.chunk_timeout)),
-        _ => None,
-    };
-    if let Some((call, api, chunk_timeout)) = llm_call {
-        let proto = protocol::for_api(api.unwrap_or(suite.target.api));
-        let req =
-            llm::Request { base_url: &suite.target.url, api_key: key, chunk_timeout, pool: Some(&ctx.pool) };
+    if let Some(call) = LlmCall::of_perf(step) {
+        let proto = protocol::for_api(call.api().unwrap_or(suite.target.api));
+        let req = llm::Request {
+            base_url: &suite.target.url,
+            api_key: key,
+            chunk_timeout: call.chunk_timeout(),
+            pool: Some(&ctx.pool),
+        };
         let o = llm::run(&ctx.client, proto, call, &req).await?;
         let error = if !(200..300).contains(&o.status) {
             Some(format!("HTTP {}: {}", o.status, o.error.clone().unwrap_or_default()))
@@ -339,19 +303,13 @@ async fn request(shared: &Shared) -> Result<Sample, StepError> {
         } else {
             None
         };
-        return Ok(Sample {
-            started_at: Utc::now(),
-            iter: 0,
-            concurrency: 0,
-            ok: error.is_none(),
-            error,
-            e2e: o.e2e.as_secs_f64(),
-            ttft: o.ttft.map(|d| d.as_secs_f64()),
-            itl: o.itl.iter().map(Duration::as_secs_f64).collect(),
-            output_tokens: o.output_tokens,
-            tokens_per_s: o.client_tokens_per_s,
-            server: o.server,
-        });
+        let mut sample = Sample::bare(error, o.e2e.as_secs_f64());
+        sample.ttft = o.ttft.map(|d| d.as_secs_f64());
+        sample.itl = o.itl.iter().map(Duration::as_secs_f64).collect();
+        sample.output_tokens = o.output_tokens;
+        sample.tokens_per_s = o.client_tokens_per_s;
+        sample.server = o.server;
+        return Ok(sample);
     }
     let Some(h) = &step.http else {
         return Err(StepError {
@@ -364,28 +322,12 @@ async fn request(shared: &Shared) -> Result<Sample, StepError> {
         let t0 = Instant::now();
         let r = lean.send().await?;
         let e2e = t0.elapsed().as_secs_f64();
-        let ok = (200..300).contains(&r.status);
-        let error = (!ok).then(|| format!("HTTP {}: {}", r.status, String::from_utf8_lossy(&r.body)));
-        return Ok(http_sample(ok, error, e2e));
+        let error = (!(200..300).contains(&r.status))
+            .then(|| format!("HTTP {}: {}", r.status, String::from_utf8_lossy(&r.body)));
+        return Ok(Sample::bare(error, e2e));
     }
     let o = super::http::run(&ctx.client, h, &suite.target.url, &suite.headers).await?;
-    let ok = (200..300).contains(&o.status);
-    let error = (!ok).then(|| format!("HTTP {}: {}", o.status, super::detail::excerpt(&o.body, 200)));
-    Ok(http_sample(ok, error, o.elapsed.as_secs_f64()))
-}
-
-fn http_sample(ok: bool, error: Option<String>, e2e: f64) -> Sample {
-    Sample {
-        started_at: Utc::now(),
-        iter: 0,
-        concurrency: 0,
-        ok,
-        error,
-        e2e,
-        ttft: None,
-        itl: Vec::new(),
-        output_tokens: None,
-        tokens_per_s: None,
-        server: Default::default(),
-    }
+    let error = (!(200..300).contains(&o.status))
+        .then(|| format!("HTTP {}: {}", o.status, super::detail::excerpt(&o.body, 200)));
+    Ok(Sample::bare(error, o.elapsed.as_secs_f64()))
 }

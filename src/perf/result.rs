@@ -33,28 +33,49 @@ pub struct Sample {
 }
 
 impl Sample {
-    /// This request's value of a per-request metric (`PERF_METRICS`), if it has one.
-    pub fn metric(&self, name: &str) -> Vec<f64> {
+    /// A request that measured only its end-to-end time (and failed when `error` is set);
+    /// the caller fills in what else it measured, and when and where it ran.
+    pub fn bare(error: Option<String>, e2e: f64) -> Sample {
+        Sample {
+            started_at: Utc::now(),
+            iter: 0,
+            concurrency: 0,
+            ok: error.is_none(),
+            error,
+            e2e,
+            ttft: None,
+            itl: Vec::new(),
+            output_tokens: None,
+            tokens_per_s: None,
+            server: ServerFigures::default(),
+        }
+    }
+
+    /// Adds this request's values of a per-request metric (`PERF_METRICS`) to `out`.
+    pub fn metric(&self, name: &str, out: &mut Vec<f64>) {
         let s = &self.server;
-        let one = |v: Option<f64>| v.into_iter().collect();
-        match name {
-            "ttft" => one(self.ttft),
-            "itl" => self.itl.clone(),
-            "tpot" => one(match (self.ttft, self.output_tokens) {
+        let value = match name {
+            "ttft" => self.ttft,
+            "itl" => {
+                out.extend_from_slice(&self.itl);
+                return;
+            }
+            "tpot" => match (self.ttft, self.output_tokens) {
                 (Some(t), Some(n)) if n > 1 => Some((self.e2e - t) / (n - 1) as f64),
                 _ => None,
-            }),
-            "e2e" => vec![self.e2e],
-            "tokens_per_s" => one(self.tokens_per_s),
-            "server_tokens_per_s" => one(s.tokens_per_s()),
-            "prompt_tokens_per_s" => one(match (s.prompt_eval_count, s.prompt_eval_duration_ns) {
+            },
+            "e2e" => Some(self.e2e),
+            "tokens_per_s" => self.tokens_per_s,
+            "server_tokens_per_s" => s.tokens_per_s(),
+            "prompt_tokens_per_s" => match (s.prompt_eval_count, s.prompt_eval_duration_ns) {
                 (Some(n), Some(d)) if d > 0 => Some(n as f64 / d as f64 * 1e9),
                 _ => None,
-            }),
-            "load_duration" => one(s.load_duration_ns.map(|n| n as f64 / 1e9)),
-            "output_tokens" => one(self.output_tokens.map(|n| n as f64)),
-            _ => Vec::new(),
-        }
+            },
+            "load_duration" => s.load_duration_ns.map(|n| n as f64 / 1e9),
+            "output_tokens" => self.output_tokens.map(|n| n as f64),
+            _ => None,
+        };
+        out.extend(value);
     }
 }
 
@@ -84,7 +105,10 @@ impl LevelResult {
         let ok: Vec<&Sample> = samples.iter().filter(|s| s.ok).collect();
         let mut stats = BTreeMap::new();
         for (name, _, _) in PERF_METRICS {
-            let values: Vec<f64> = ok.iter().flat_map(|s| s.metric(name)).collect();
+            let mut values = Vec::with_capacity(ok.len());
+            for s in &ok {
+                s.metric(name, &mut values);
+            }
             if let Some(st) = Stats::of(&values) {
                 stats.insert(name.to_string(), st);
             }

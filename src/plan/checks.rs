@@ -4,6 +4,7 @@
 use crate::assert::llm::metric_names;
 use crate::load::de::{DeError, did_you_mean};
 use crate::load::tree::Node;
+use crate::protocol::LlmCall;
 use crate::spec::perf::{GPU_FIGURES, PERF_AGGREGATES, PERF_METRICS, STATISTICS};
 use crate::spec::{Api, Expect, Step, TestSpec};
 
@@ -163,12 +164,7 @@ pub fn check_perf(spec: &TestSpec, step: &Step, suite_api: Api, node: &Node, err
             err("`iterations` must be at least 1".to_string(), key_span("iterations"));
         }
         if p.cold {
-            let api = p
-                .generate
-                .as_ref()
-                .and_then(|g| g.api)
-                .or(p.chat.as_ref().and_then(|c| c.api))
-                .unwrap_or(suite_api);
+            let api = LlmCall::of_perf(p).and_then(|c| c.api()).unwrap_or(suite_api);
             let sequential =
                 p.concurrency.as_ref().is_none_or(|c| c.0.iter().all(|l| *l == 1)) && p.rate.is_none();
             if p.http.is_some() || api != Api::Ollama || !sequential {

@@ -7,7 +7,7 @@
 pub mod ollama;
 pub mod openai;
 
-use crate::spec::{Api, ChatStep, GenerateStep};
+use crate::spec::{Api, ChatStep, GenerateStep, PerfStep, Step};
 use serde::Serialize;
 use serde_json::Value;
 use std::borrow::Cow;
@@ -20,7 +20,48 @@ pub enum LlmCall<'a> {
     Chat(&'a ChatStep),
 }
 
-impl LlmCall<'_> {
+impl<'a> LlmCall<'a> {
+    /// The call a step makes, if it is a generate or chat step.
+    pub fn of_step(step: &'a Step) -> Option<LlmCall<'a>> {
+        match step {
+            Step::Generate(g) => Some(LlmCall::Generate(g)),
+            Step::Chat(c) => Some(LlmCall::Chat(c)),
+            _ => None,
+        }
+    }
+
+    /// The call a perf loop repeats, if it repeats a generate or chat request.
+    pub fn of_perf(step: &'a PerfStep) -> Option<LlmCall<'a>> {
+        match (&step.generate, &step.chat) {
+            (Some(g), _) => Some(LlmCall::Generate(g)),
+            (None, Some(c)) => Some(LlmCall::Chat(c)),
+            _ => None,
+        }
+    }
+
+    /// The step's own `api:`, if it overrides the suite's.
+    pub fn api(&self) -> Option<Api> {
+        match self {
+            LlmCall::Generate(g) => g.api,
+            LlmCall::Chat(c) => c.api,
+        }
+    }
+
+    pub fn chunk_timeout(&self) -> Option<std::time::Duration> {
+        match self {
+            LlmCall::Generate(g) => g.chunk_timeout,
+            LlmCall::Chat(c) => c.chunk_timeout,
+        }
+    }
+
+    /// `generate` or `chat`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LlmCall::Generate(_) => "generate",
+            LlmCall::Chat(_) => "chat",
+        }
+    }
+
     pub fn model(&self) -> &str {
         match self {
             LlmCall::Generate(g) => &g.model,

@@ -1,6 +1,7 @@
 //! `gpu.csv` in the report directory: every GPU sample, with the test it was taken during, in
 //! the GPU monitor's columns (the same as `hxrun monitor --csv`), appended safely.
 
+use super::text::csv_cell as cell;
 use super::{Event, Reporter};
 use crate::execute::record::Observation;
 use crate::gpu::GpuSample;
@@ -27,9 +28,6 @@ pub fn header() -> String {
 
 /// One CSV line per sample.
 pub fn rows(samples: &[GpuSample]) -> String {
-    let cell = |s: &str| {
-        if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
-    };
     let opt = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_default();
     let mut out = String::new();
     for s in samples {

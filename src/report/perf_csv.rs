@@ -3,7 +3,7 @@
 //! The first nine columns are exactly the seed's baseline.sh columns, in order (server
 //! figures, ms from ns); hxrun's own columns follow. Appends are safe (`append.rs`).
 
-use super::text::one_line;
+use super::text::csv_cell as cell;
 use super::{Event, Reporter};
 use crate::execute::record::Observation;
 use crate::perf::result::{PerfObservation, Sample};
@@ -61,11 +61,6 @@ fn ms(ns: Option<u64>) -> String {
 
 fn num(v: Option<f64>, decimals: usize) -> String {
     v.map(|x| format!("{x:.decimals$}")).unwrap_or_default()
-}
-
-fn cell(s: &str) -> String {
-    let s = one_line(s);
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
 }
 
 fn row(p: &PerfObservation, test: &str, s: &Sample) -> String {

@@ -3,10 +3,8 @@
 
 use super::{Event, Reporter, write_file};
 use crate::execute::record::Observation;
-use crate::spec::perf::{GPU_FIGURES, PERF_METRICS, STATISTICS};
+use crate::spec::perf::{GPU_FIGURES, PERF_METRICS, STATISTICS, is_duration_figure};
 use std::path::PathBuf;
-
-const DURATIONS: &[&str] = &["ttft", "itl", "tpot", "e2e", "load_duration"];
 
 pub struct PerfSummaryReporter {
     path: PathBuf,
@@ -19,7 +17,7 @@ impl PerfSummaryReporter {
 }
 
 fn column(metric: &str, stat: &str) -> (String, f64) {
-    match (DURATIONS.contains(&metric), stat) {
+    match (is_duration_figure(&format!("{metric}.{stat}")), stat) {
         (_, "count") => (format!("{metric}_{stat}"), 1.0),
         (_, "cov") => (format!("{metric}_cov_pct"), 1.0),
         (true, _) => (format!("{metric}_{stat}_ms"), 1000.0),

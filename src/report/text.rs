@@ -34,6 +34,13 @@ pub fn one_line(s: &str) -> String {
     clean(s).lines().map(str::trim_end).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" | ")
 }
 
+/// One CSV cell written by hand (for files appended line by line): one line, quoted when it
+/// holds a comma or a quote.
+pub fn csv_cell(s: &str) -> String {
+    let s = one_line(s);
+    if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -153,7 +153,11 @@ pub async fn wait_until(due: Instant, precise: bool) {
 }
 
 /// A body that releases each piece at its instant (and its capacity slot at the end).
-fn paced(pieces: Vec<(Instant, Bytes)>, slot: Option<OwnedSemaphorePermit>, precise: bool) -> Body {
+pub(super) fn paced(
+    pieces: Vec<(Instant, Bytes)>,
+    slot: Option<OwnedSemaphorePermit>,
+    precise: bool,
+) -> Body {
     let body = stream::unfold((pieces.into_iter(), slot), move |(mut rest, slot)| async move {
         let (due, bytes) = rest.next()?;
         wait_until(due, precise).await;

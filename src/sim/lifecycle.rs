@@ -4,13 +4,11 @@ use super::models::model_named;
 use super::ollama::{error, model_of, parse};
 use super::state::{SimState, full_name};
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream;
 use serde_json::{Value, json};
-use std::convert::Infallible;
 use std::time::Duration;
 use tokio::time::{Instant, sleep_until};
 
@@ -69,14 +67,9 @@ pub async fn pull(State(s): State<SimState>, body: Bytes) -> Response {
 }
 
 fn ndjson(lines: Vec<(Instant, Bytes)>) -> Response {
-    let body = stream::unfold(lines.into_iter(), |mut rest| async move {
-        let (due, bytes) = rest.next()?;
-        sleep_until(due).await;
-        Some((Ok::<_, Infallible>(bytes), rest))
-    });
     Response::builder()
         .header(header::CONTENT_TYPE, "application/x-ndjson")
-        .body(Body::from_stream(body))
+        .body(super::answer::paced(lines, None, false))
         .expect("static response parts are valid")
 }
 
@@ -111,13 +104,10 @@ pub async fn embed(State(s): State<SimState>, body: Bytes) -> Response {
 }
 
 fn vector(text: &str) -> Vec<f64> {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h = super::text::FNV_OFFSET;
     let raw: Vec<f64> = (0..8)
         .map(|i| {
-            for b in text.bytes().chain([i as u8]) {
-                h ^= u64::from(b);
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            }
+            h = super::text::fnv1a(h, text.bytes().chain([i as u8]));
             (h % 2000) as f64 / 1000.0 - 1.0
         })
         .collect();

@@ -58,12 +58,9 @@ impl SimModel {
     /// A stable fake sha256 digest (64 hex characters) derived from the name.
     pub fn digest(&self) -> String {
         let mut out = String::with_capacity(64);
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut h = super::text::FNV_OFFSET;
         for round in 0..4u8 {
-            for b in self.name.bytes().chain([round]) {
-                h ^= u64::from(b);
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            }
+            h = super::text::fnv1a(h, self.name.bytes().chain([round]));
             out.push_str(&format!("{h:016x}"));
         }
         out

@@ -60,12 +60,21 @@ pub fn answer(prompt: &str, max_tokens: Option<usize>) -> (Vec<String>, bool) {
     }
 }
 
-fn sentence(prompt: &str, n: usize) -> Vec<String> {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in prompt.bytes() {
+/// FNV-1a's starting state.
+pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// Continues an FNV-1a hash over `bytes`: the simulator's one source of stable "randomness"
+/// (answers, digests, embeddings), so equal inputs always give equal outputs.
+pub fn fnv1a(mut h: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
+    for b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
+    h
+}
+
+fn sentence(prompt: &str, n: usize) -> Vec<String> {
+    let mut h = fnv1a(FNV_OFFSET, prompt.bytes());
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         h ^= h >> 33;
