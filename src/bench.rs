@@ -114,6 +114,8 @@ fn perf_context(url: &str, request_timeout: Duration) -> PerfContext {
         test: "bench".into(),
         gpu: None,
         pool: Default::default(),
+        control: Default::default(),
+        limits: Default::default(),
     }
 }
 
@@ -236,7 +238,13 @@ fn timing_error(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Vec
             api: Some(api),
             chunk_timeout: None,
         };
-        let req = llm::Request { base_url: &sim.url, api_key: None, chunk_timeout: None, pool: Some(&pool) };
+        let req = llm::Request {
+            base_url: &sim.url,
+            api_key: None,
+            chunk_timeout: None,
+            pool: Some(&pool),
+            limits: Default::default(),
+        };
         let proto = protocol::for_api(api);
         let (mut ttft_err, mut e2e_err) = (Vec::new(), Vec::new());
         for _ in 0..opts.timing_requests {
@@ -370,6 +378,8 @@ pub fn parse_synthetic(api: Api, chunks: Vec<Bytes>) -> LlmObservation {
         protocol::for_api(api),
         LlmCall::Chat(&call),
         None,
+        // Large enough for any benchmark stream: the cap is not what is measured.
+        crate::execute::Limits { max_body: usize::MAX },
         tokio::time::Instant::now(),
         &mut obs,
     ));

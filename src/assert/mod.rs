@@ -32,10 +32,14 @@ pub fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResult> {
                     )),
                 }
             }
+            let from = out.len();
             if let Some(m) = &expect.body {
                 out.extend(text::check("body", m, &h.body));
             }
             json::check_all(&expect.json, &h.body, "body", &mut out);
+            if h.body_truncated {
+                note_cut(&mut out[from..], "the body");
+            }
         }
         Observation::Exec(e) => {
             let want = expect.exit_code.clone().unwrap_or_else(|| CodeMatch::exactly(0));
@@ -48,6 +52,7 @@ pub fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResult> {
                     format!("exit_code: expected {want}, but the process was killed by a signal"),
                 )),
             }
+            let from = out.len();
             if let Some(m) = &expect.stdout {
                 out.extend(text::check("stdout", m, &e.stdout));
             }
@@ -55,6 +60,9 @@ pub fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResult> {
                 out.extend(text::check("stderr", m, &e.stderr));
             }
             json::check_all(&expect.json, &e.stdout, "stdout", &mut out);
+            if e.output_truncated {
+                note_cut(&mut out[from..], "the command's output");
+            }
         }
         Observation::Llm(l) => llm::check_llm(expect, l, &mut out),
         Observation::Pull(p) => llm::check_pull(p, &mut out),
@@ -71,6 +79,17 @@ pub fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResult> {
         out.push(compare("duration", c, obs.elapsed().as_secs_f64()));
     }
     out
+}
+
+/// Says on each failed check that it saw only the first part of what was sent.
+fn note_cut(results: &mut [AssertionResult], what: &str) {
+    for r in results.iter_mut().filter(|r| !r.passed) {
+        if let Some(m) = &mut r.message {
+            m.push_str(&format!(
+                " (hxrun kept only the first part of {what}: it was longer than --max-body allows)"
+            ));
+        }
+    }
 }
 
 fn code(what: &str, want: &CodeMatch, actual: i64, context: impl Fn() -> String) -> AssertionResult {

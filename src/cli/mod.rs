@@ -142,6 +142,14 @@ pub struct RunArgs {
     /// No progress bar, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+    /// Stop the whole run after DURATION (e.g. 20m): the test in flight fails as interrupted,
+    /// the rest are listed as not run, every report is written, and the exit code is 1.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_time: Option<Duration>,
+    /// Keep at most SIZE of each response body, streamed answer and command output (e.g.
+    /// 64MiB); past it hxrun stops reading and says so. Default 8MiB.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_body: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -217,6 +225,15 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
         return Err(format!("expected KEY=VALUE, got \"{s}\""));
     }
     Ok((k.to_string(), v.to_string()))
+}
+
+fn parse_size(s: &str) -> Result<usize, String> {
+    let bad = || format!("\"{s}\" is not a size like 8MiB, 512KiB or 1GB");
+    let c = crate::spec::Comparison::parse(&format!(">= {s}")).map_err(|_| bad())?;
+    if c.unit != crate::spec::values::Unit::Bytes || c.value < 1024.0 {
+        return Err(format!("\"{s}\" is not a size of at least 1KiB, like 8MiB, 512KiB or 1GB"));
+    }
+    Ok(c.value as usize)
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

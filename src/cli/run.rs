@@ -2,11 +2,13 @@
 
 use super::RunArgs;
 use super::suites::load_and_plan;
-use crate::execute::{Executor, ExecutorOptions};
+use crate::execute::control::{RunControl, StopReason};
+use crate::execute::{Executor, ExecutorOptions, Limits};
 use crate::exit;
 use crate::report::Reporters;
 use crate::report::console::{ConsoleOptions, ConsoleReporter};
 use crate::report::csv::CsvReporter;
+use crate::report::events::EventLogReporter;
 use crate::report::gpu_csv::GpuCsvReporter;
 use crate::report::json::JsonReporter;
 use crate::report::junit::JunitReporter;
@@ -54,6 +56,7 @@ pub fn run(mut args: RunArgs) -> u8 {
         reporters.add(JunitReporter::new(junit.clone()));
         reporters.add(CsvReporter::new(csv.clone()));
         reporters.add(JsonReporter::new(json.clone()));
+        reporters.add(EventLogReporter::new(args.report_dir.join("events.jsonl")));
         reporters.add(PerfCsvReporter::new(args.report_dir.clone(), args.perf_csv.clone()));
         reporters.add(PerfSummaryReporter::new(args.report_dir.join("perf-summary.csv")));
         reporters.add(GpuCsvReporter::new(args.report_dir.join("gpu.csv"), args.gpu_sample));
@@ -61,19 +64,69 @@ pub fn run(mut args: RunArgs) -> u8 {
             reporters.add(JsonReporter::new(path.clone()));
         }
 
+        let control = RunControl::default();
+        watch_signals(control.clone());
+        if let Some(limit) = args.max_time {
+            let control = control.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(limit).await;
+                control.stop(StopReason::Deadline(limit));
+            });
+        }
         let executor = Executor::with_options(ExecutorOptions {
             gpu_interval: args.gpu_interval,
             gpu_sample: args.gpu_sample,
+            limits: Limits { max_body: args.max_body.unwrap_or(crate::execute::DEFAULT_MAX_BODY) },
+            control: control.clone(),
         });
         let record = executor.run(&plans, &mut reporters).await;
         drop(sim);
-        if !reporters.errors().is_empty() {
-            for e in reporters.errors() {
-                eprintln!("error: {e}");
-            }
-            return exit::INTERNAL;
+        for e in reporters.errors() {
+            eprintln!("error: {e}");
         }
-        println!("reports: {}, {}, {}", junit.display(), csv.display(), json.display());
-        if record.failed() { exit::FAILED } else { exit::PASSED }
+        if reporters.errors().is_empty() {
+            // A closed stdout (`hxrun ... | head`) is no reason to fail the run.
+            crate::report::console::say(&format!(
+                "reports: {}, {}, {}",
+                junit.display(),
+                csv.display(),
+                json.display()
+            ));
+        }
+        match control.reason() {
+            Some(StopReason::Signal(number, _)) => 128u8.saturating_add(*number as u8),
+            _ if !reporters.errors().is_empty() => exit::INTERNAL,
+            Some(StopReason::Deadline(_)) => exit::FAILED,
+            None if record.failed() => exit::FAILED,
+            None => exit::PASSED,
+        }
     })
+}
+
+/// The first SIGINT or SIGTERM stops the run (reports are still written); a second one
+/// exits at once.
+fn watch_signals(control: RunControl) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        eprintln!("hxrun: cannot watch for SIGINT/SIGTERM: a signal will end the run without reports");
+        return;
+    };
+    tokio::spawn(async move {
+        let (number, name) = tokio::select! {
+            _ = int.recv() => (libc::SIGINT, "SIGINT"),
+            _ = term.recv() => (libc::SIGTERM, "SIGTERM"),
+        };
+        eprintln!(
+            "hxrun: {name} received: stopping — the test in flight is cut short, every report is \
+             written (a second signal exits at once)"
+        );
+        control.stop(StopReason::Signal(number, name));
+        let again = tokio::select! {
+            _ = int.recv() => libc::SIGINT,
+            _ = term.recv() => libc::SIGTERM,
+        };
+        eprintln!("hxrun: second signal: exiting without finishing the reports");
+        std::process::exit(128 + again);
+    });
 }

@@ -9,6 +9,7 @@
 //! no TLS: `https://` targets (and runs behind a proxy) keep using the general client.
 
 use super::record::{FailureKind, StepError};
+use crate::spec::step::{is_header_value, is_token};
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::Stream;
 use std::collections::HashMap;
@@ -20,6 +21,9 @@ use tokio::net::TcpStream;
 const MAX_HEAD: usize = 64 * 1024;
 /// Body bytes kept by `send` for messages (the rest is read and dropped).
 const KEEP_BODY: usize = 4096;
+/// Longest chunk-size or trailer line accepted (a size and its extensions): a line that never
+/// ends is refused once it passes this, instead of being buffered and searched again.
+const MAX_CHUNK_LINE: usize = 4096;
 
 /// Whether the lean client may serve `url`: plain http, and no proxy configured.
 pub fn serves(url: &reqwest::Url) -> bool {
@@ -29,15 +33,26 @@ pub fn serves(url: &reqwest::Url) -> bool {
     url.scheme() == "http" && !proxied
 }
 
-/// A request's head: `METHOD target HTTP/1.1`, Host and the given headers, and the body.
+/// A request's head: `METHOD target HTTP/1.1`, Host and the given headers, and the body;
+/// with the address to connect to. A method, header name or value that would break the
+/// framing is refused (the loader refuses them first; this is the last line).
 pub fn serialize(
     method: &str,
     url: &reqwest::Url,
     headers: &[(String, String)],
     body: &[u8],
-) -> Option<(String, Vec<u8>)> {
-    let host = url.host_str()?;
-    let port = url.port_or_known_default()?;
+) -> Result<(String, Vec<u8>), String> {
+    let host = url.host_str().ok_or_else(|| format!("the url {url} has no host"))?;
+    let port = url.port_or_known_default().ok_or_else(|| format!("the url {url} has no port"))?;
+    if !is_token(method) {
+        return Err(format!("\"{method}\" is not an HTTP method"));
+    }
+    if let Some((k, _)) = headers.iter().find(|(k, v)| !is_token(k) || !is_header_value(v)) {
+        return Err(format!(
+            "header \"{}\" has a name or value that cannot be sent (CR, LF or NUL)",
+            k.escape_debug()
+        ));
+    }
     let host_header = match url.port() {
         Some(p) => format!("{host}:{p}"),
         None => host.to_string(),
@@ -60,7 +75,7 @@ pub fn serialize(
     let mut request = head.into_bytes();
     request.extend_from_slice(body);
     let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-    Some((addr, request))
+    Ok((addr, request))
 }
 
 /// Idle keep-alive connections by address.
@@ -186,10 +201,16 @@ enum BodyState {
     ChunkData(usize),
     /// The CRLF after a chunk's data.
     ChunkEnd,
-    /// The CRLF after the last (empty) chunk.
-    LastChunkEnd,
+    /// After the last (empty) chunk: trailer lines, then an empty line.
+    Trailers,
     UntilClose,
     Done,
+}
+
+/// Where the CRLF ending the line at the start of `buf` is, searching no further than a
+/// chunk line may be long.
+fn line_end(buf: &[u8]) -> Option<usize> {
+    buf[..buf.len().min(MAX_CHUNK_LINE + 2)].windows(2).position(|w| w == b"\r\n")
 }
 
 /// The next piece of the body, or None at its end.
@@ -212,30 +233,50 @@ async fn next_piece(conn: &mut Connection, state: &mut BodyState) -> Result<Opti
                 }
                 return Ok(Some(piece));
             }
-            BodyState::ChunkSize => match conn.buf.windows(2).position(|w| w == b"\r\n") {
+            BodyState::ChunkSize => match line_end(&conn.buf) {
                 Some(pos) => {
                     let line = std::str::from_utf8(&conn.buf[..pos]).map_err(broken)?;
                     let size = usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16)
                         .map_err(|_| broken("invalid chunk size"))?;
                     conn.buf.advance(pos + 2);
-                    *state = if size == 0 { BodyState::LastChunkEnd } else { BodyState::ChunkData(size) };
+                    *state = if size == 0 { BodyState::Trailers } else { BodyState::ChunkData(size) };
+                }
+                None if conn.buf.len() > MAX_CHUNK_LINE => {
+                    return Err(broken(
+                        "a chunk-size line longer than 4 KiB: the response is not valid HTTP",
+                    ));
                 }
                 None if !fill(conn).await? => return Err(broken("closed in the middle of a chunked body")),
                 None => {}
             },
-            BodyState::ChunkEnd | BodyState::LastChunkEnd => {
+            // Trailer lines after the last chunk, up to the empty line that ends the body.
+            BodyState::Trailers => match line_end(&conn.buf) {
+                Some(pos) => {
+                    conn.buf.advance(pos + 2);
+                    if pos == 0 {
+                        *state = BodyState::Done;
+                    }
+                }
+                None if conn.buf.len() > MAX_CHUNK_LINE => {
+                    return Err(broken("a trailer line longer than 4 KiB: the response is not valid HTTP"));
+                }
+                None if !fill(conn).await? => return Err(broken("closed in the middle of a chunked body")),
+                None => {}
+            },
+            BodyState::ChunkEnd => {
                 if conn.buf.len() < 2 {
                     if !fill(conn).await? {
                         return Err(broken("closed in the middle of a chunked body"));
                     }
                     continue;
                 }
+                if &conn.buf[..2] != b"\r\n" {
+                    return Err(broken(
+                        "a chunk is longer than its size says: the response is not valid HTTP",
+                    ));
+                }
                 conn.buf.advance(2);
-                *state = if matches!(state, BodyState::LastChunkEnd) {
-                    BodyState::Done
-                } else {
-                    BodyState::ChunkSize
-                };
+                *state = BodyState::ChunkSize;
             }
             BodyState::UntilClose => {
                 if conn.buf.is_empty() && !fill(conn).await? {
@@ -278,7 +319,8 @@ impl Response {
         }
     }
 
-    /// The whole body (the first `keep` bytes of it; the rest is read and dropped).
+    /// The whole body (the first `keep` bytes of it; the rest is read and dropped, so the
+    /// connection can be used again).
     pub async fn bytes(mut self, keep: usize) -> Result<Vec<u8>, StepError> {
         let mut out = Vec::new();
         while let Some(piece) = next_piece(&mut self.conn, &mut self.body).await? {
@@ -287,6 +329,21 @@ impl Response {
         }
         self.recycle();
         Ok(out)
+    }
+
+    /// The body up to `cap` bytes; true when it was longer. Reading stops at the cap (the
+    /// connection is then closed, not reused).
+    pub async fn capped(mut self, cap: usize) -> Result<(Vec<u8>, bool), StepError> {
+        let mut out = Vec::new();
+        while let Some(piece) = next_piece(&mut self.conn, &mut self.body).await? {
+            let room = cap.saturating_sub(out.len());
+            out.extend_from_slice(&piece[..piece.len().min(room)]);
+            if piece.len() > room {
+                return Ok((out, true));
+            }
+        }
+        self.recycle();
+        Ok((out, false))
     }
 
     /// The body as a stream of pieces, as they arrive.
@@ -333,7 +390,7 @@ impl H1Client {
         if !serves(url) {
             return None;
         }
-        let (addr, request) = serialize(method, url, headers, body)?;
+        let (addr, request) = serialize(method, url, headers, body).ok()?;
         Some(H1Client { addr, request, pool })
     }
 

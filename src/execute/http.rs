@@ -5,9 +5,6 @@ use crate::spec::HttpStep;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-/// Bodies longer than this are cut (and marked so): a test runner is not a download tool.
-pub const MAX_BODY: usize = 8 * 1024 * 1024;
-
 /// Header names whose values are always masked in reports.
 pub const SENSITIVE_HEADERS: &[&str] =
     &["authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie"];
@@ -17,11 +14,46 @@ pub fn join_url(base: &str, path: &str) -> String {
     format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
 }
 
+/// Reads a response body up to `cap` bytes; true when the body was longer (reading stops at
+/// the cap: the rest is never read, so a hostile server cannot make hxrun hold it).
+pub async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<(Vec<u8>, bool), String> {
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = cap.saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if chunk.len() > room {
+                    return Ok((body, true));
+                }
+            }
+            Ok(None) => return Ok((body, false)),
+            Err(e) => {
+                return Err(format!(
+                    "the response from {} broke off after {} bytes: {}",
+                    response.url(),
+                    body.len(),
+                    chain(&e)
+                ));
+            }
+        }
+    }
+}
+
+/// "the body is longer than 8 MiB (--max-body): ..." for a cut body.
+pub fn cut_note(cap: usize) -> String {
+    format!(
+        "the body is longer than {} (--max-body): hxrun kept the first {0} and stopped reading",
+        crate::spec::values::format_bytes(cap as f64)
+    )
+}
+
 pub async fn run(
     client: &reqwest::Client,
     step: &HttpStep,
     base_url: &str,
     default_headers: &BTreeMap<String, String>,
+    limits: super::Limits,
 ) -> Result<HttpObservation, StepError> {
     let url = match (&step.url, &step.path) {
         (Some(u), _) => u.clone(),
@@ -48,38 +80,11 @@ pub async fn run(
     let request = req.build().map_err(|e| fail(FailureKind::Error, describe(&e, &url)))?;
     let request_line = format!("{} {}", request.method(), request.url());
     let started = Instant::now();
-    let mut response = client.execute(request).await.map_err(|e| fail(classify(&e), describe(&e, &url)))?;
+    let response = client.execute(request).await.map_err(|e| fail(classify(&e), describe(&e, &url)))?;
     let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-        .collect();
-    let mut body = Vec::new();
-    let mut truncated = false;
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = MAX_BODY.saturating_sub(body.len());
-                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                if chunk.len() > room {
-                    truncated = true;
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                return Err(fail(
-                    FailureKind::Connection,
-                    format!(
-                        "the response to {request_line} broke off after {} bytes: {}",
-                        body.len(),
-                        chain(&e)
-                    ),
-                ));
-            }
-        }
-    }
+    let headers = header_list(response.headers());
+    let (body, truncated) =
+        read_capped(response, limits.max_body).await.map_err(|m| fail(FailureKind::Connection, m))?;
     Ok(HttpObservation {
         method: request_line.split(' ').next().unwrap_or_default().to_string(),
         url: request_line.split_once(' ').map(|x| x.1).unwrap_or_default().to_string(),
@@ -89,6 +94,14 @@ pub async fn run(
         body_truncated: truncated,
         elapsed: started.elapsed(),
     })
+}
+
+/// Response headers as (name, value) text pairs.
+pub fn header_list(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect()
 }
 
 fn classify(e: &reqwest::Error) -> FailureKind {

@@ -1,6 +1,7 @@
 //! Model lifecycle steps: pull (with progress), the model list, unload.
 
-use super::http::{MAX_BODY, chain, describe, join_url};
+use super::Limits;
+use super::http::{chain, describe, header_list, join_url, read_capped};
 use super::record::{FailureKind, HttpObservation, ModelsObservation, PullObservation, StepError};
 use crate::protocol::{Protocol, same_model};
 use crate::spec::{ModelsStep, PullStep, UnloadStep};
@@ -27,12 +28,19 @@ fn step_error(kind: FailureKind, message: String, detail: &str) -> StepError {
     StepError { kind, message, detail: detail.to_string() }
 }
 
+/// Longest line of a pull's progress stream.
+const MAX_PULL_LINE: usize = 64 * 1024;
+/// Distinct status lines and layers a pull records (a hostile stream could send endless new
+/// ones; a real pull has a handful).
+const MAX_PULL_ENTRIES: usize = 1024;
+
 /// The model names a server lists.
 pub async fn list_models(
     client: &reqwest::Client,
     protocol: &dyn Protocol,
     base_url: &str,
     api_key: Option<&str>,
+    limits: Limits,
 ) -> Result<(String, Vec<String>), StepError> {
     let url = join_url(base_url, protocol.models_path());
     let detail = format!("GET {url}");
@@ -43,7 +51,14 @@ pub async fn list_models(
     let resp =
         req.send().await.map_err(|e| step_error(FailureKind::Connection, describe(&e, &url), &detail))?;
     let status = resp.status();
-    let body = resp.text().await.map_err(|e| step_error(FailureKind::Connection, chain(&e), &detail))?;
+    let (body, cut) = read_capped(resp, limits.max_body)
+        .await
+        .map_err(|m| step_error(FailureKind::Connection, m, &detail))?;
+    let body = String::from_utf8_lossy(&body);
+    if cut {
+        let message = format!("{detail}: {}", super::http::cut_note(limits.max_body));
+        return Err(step_error(FailureKind::Error, message, &detail));
+    }
     if !status.is_success() {
         let why = protocol.error_text(&body).unwrap_or_else(|| super::detail::excerpt(&body, 200));
         return Err(step_error(FailureKind::Error, format!("{detail} answered {status}: {why}"), &detail));
@@ -60,9 +75,10 @@ pub async fn models(
     step: &ModelsStep,
     base_url: &str,
     api_key: Option<&str>,
+    limits: Limits,
 ) -> Result<ModelsObservation, StepError> {
     let started = Instant::now();
-    let (url, listed) = list_models(client, protocol, base_url, api_key).await?;
+    let (url, listed) = list_models(client, protocol, base_url, api_key, limits).await?;
     Ok(ModelsObservation {
         url,
         listed,
@@ -78,6 +94,7 @@ pub async fn pull(
     step: &PullStep,
     base_url: &str,
     progress: &Progress,
+    limits: Limits,
 ) -> Result<PullObservation, StepError> {
     let started = Instant::now();
     let mut obs = PullObservation {
@@ -90,7 +107,7 @@ pub async fn pull(
         elapsed: started.elapsed(),
     };
     if step.ensure {
-        let (_, listed) = list_models(client, protocol, base_url, None).await?;
+        let (_, listed) = list_models(client, protocol, base_url, None, limits).await?;
         if listed.iter().any(|m| same_model(m, &step.model)) {
             obs.already_present = true;
             obs.elapsed = started.elapsed();
@@ -107,7 +124,8 @@ pub async fn pull(
         .map_err(|e| step_error(FailureKind::Connection, describe(&e, &url), &detail))?;
     if !resp.status().is_success() {
         let status = resp.status();
-        let body = resp.text().await.unwrap_or_default();
+        let body = read_capped(resp, limits.max_body).await.map(|(b, _)| b).unwrap_or_default();
+        let body = String::from_utf8_lossy(&body);
         obs.error = Some(format!(
             "{status}: {}",
             protocol.error_text(&body).unwrap_or_else(|| super::detail::excerpt(&body, 200))
@@ -118,7 +136,7 @@ pub async fn pull(
     // Layers are reported one after another, each with its own total.
     let mut layers: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let reader = StreamReader::new(resp.bytes_stream().map_err(std::io::Error::other));
-    let mut lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_BODY));
+    let mut lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_PULL_LINE));
     while let Some(line) = lines.next().await {
         let line = line.map_err(|e| {
             step_error(FailureKind::Connection, format!("the pull stream broke off: {}", chain(&e)), &detail)
@@ -139,13 +157,16 @@ pub async fn pull(
             (v.get("total").and_then(Value::as_u64), v.get("digest").and_then(Value::as_str))
         {
             let done = v.get("completed").and_then(Value::as_u64).unwrap_or(0);
-            layers.insert(digest.to_string(), (done, total));
+            if layers.len() < MAX_PULL_ENTRIES || layers.contains_key(digest) {
+                layers.insert(digest.to_string(), (done, total));
+            }
             let (done, total) = layers.values().fold((0, 0), |(d, t), (ld, lt)| (d + ld, t + lt));
             obs.bytes_completed = done;
             obs.bytes_total = total;
             let _ = progress.send(ProgressUpdate { done, total, unit: "bytes" });
         }
-        if !status.is_empty() && obs.statuses.last() != Some(&status) {
+        if !status.is_empty() && obs.statuses.last() != Some(&status) && obs.statuses.len() < MAX_PULL_ENTRIES
+        {
             obs.statuses.push(status);
         }
     }
@@ -158,6 +179,7 @@ pub async fn unload(
     client: &reqwest::Client,
     step: &UnloadStep,
     base_url: &str,
+    limits: Limits,
 ) -> Result<HttpObservation, StepError> {
     let url = join_url(base_url, "/api/generate");
     let detail = format!("POST {url} (unload {})", step.model);
@@ -169,19 +191,17 @@ pub async fn unload(
         .await
         .map_err(|e| step_error(FailureKind::Connection, describe(&e, &url), &detail))?;
     let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-        .collect();
-    let body = resp.text().await.map_err(|e| step_error(FailureKind::Connection, chain(&e), &detail))?;
+    let headers = header_list(resp.headers());
+    let (body, cut) = read_capped(resp, limits.max_body)
+        .await
+        .map_err(|m| step_error(FailureKind::Connection, m, &detail))?;
     Ok(HttpObservation {
         method: "POST".to_string(),
         url,
         status,
         headers,
-        body,
-        body_truncated: false,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        body_truncated: cut,
         elapsed: started.elapsed(),
     })
 }

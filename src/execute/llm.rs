@@ -2,21 +2,23 @@
 //! the field's tools measure it (TTFT, inter-chunk gaps, end-to-end, client tokens/s), and
 //! the stream's integrity checked as it arrives.
 
+use super::Limits;
 use super::h1;
-use super::http::{MAX_BODY, chain, describe, join_url};
+use super::http::{chain, describe, join_url, read_capped};
 use super::record::{FailureKind, LlmObservation, StepError};
 use crate::protocol::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat, same_model};
 use bytes::Bytes;
 use eventsource_stream::Eventsource;
-use futures_util::{Stream, StreamExt, TryStreamExt};
+use futures_util::{Stream, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::codec::{FramedRead, LinesCodec};
 use tokio_util::io::StreamReader;
 
-/// Longest NDJSON line accepted (a final object with a long `context` stays well below).
-const MAX_LINE: usize = 4 * 1024 * 1024;
+/// Longest stream line accepted, NDJSON or SSE (a final object with a long `context` stays
+/// well below). It also bounds what the SSE parser buffers for an unterminated line.
+const MAX_LINE: usize = 1024 * 1024;
 
 /// Where to send a call and how.
 pub struct Request<'a> {
@@ -25,6 +27,7 @@ pub struct Request<'a> {
     pub chunk_timeout: Option<Duration>,
     /// Connections of the lean HTTP/1.1 client, used for plain-http targets.
     pub pool: Option<&'a Arc<h1::Pool>>,
+    pub limits: Limits,
 }
 
 pub async fn run(
@@ -52,28 +55,40 @@ pub async fn run(
     let response = builder.send().await.map_err(|e| fail(FailureKind::Connection, describe(&e, &url)))?;
     let mut obs = LlmObservation::new(protocol.api(), &url, call.model(), stream, response.status().as_u16());
     if !response.status().is_success() {
-        let body = read_body(response).await.map_err(|m| fail(FailureKind::Connection, m))?;
-        record_error(protocol, &body, started, &mut obs);
+        let (body, _) =
+            read_capped(response, req.limits.max_body).await.map_err(|m| fail(FailureKind::Connection, m))?;
+        record_error(protocol, &String::from_utf8_lossy(&body), started, &mut obs);
         return Ok(obs);
     }
     if stream {
-        read_stream(response.bytes_stream(), protocol, call, req.chunk_timeout, started, &mut obs).await;
+        let bytes = response.bytes_stream();
+        read_stream(bytes, protocol, call, req.chunk_timeout, req.limits, started, &mut obs).await;
         return Ok(obs);
     }
-    let body = read_body(response).await.map_err(|m| fail(FailureKind::Connection, m))?;
-    record_whole(protocol, call, &body, started, &mut obs);
+    let whole =
+        read_capped(response, req.limits.max_body).await.map_err(|m| fail(FailureKind::Connection, m))?;
+    record_whole(protocol, call, whole, req.limits, started, &mut obs);
     Ok(obs)
 }
 
-/// Records a whole (non-stream) answer.
+/// Records a whole (non-stream) answer: the body, and whether it was cut at the cap.
 fn record_whole(
     protocol: &dyn Protocol,
     call: LlmCall<'_>,
-    body: &str,
+    (body, cut): (Vec<u8>, bool),
+    limits: Limits,
     started: Instant,
     obs: &mut LlmObservation,
 ) {
     let mut rec = Recorder::new(started, call.model());
+    let body = String::from_utf8_lossy(&body);
+    let body = body.as_ref();
+    if cut {
+        rec.problem(format!("the answer: {}", super::http::cut_note(limits.max_body)));
+        obs.e2e = started.elapsed();
+        rec.finish(obs);
+        return;
+    }
     match protocol.decode(&call, body) {
         Ok(frame) => {
             rec.text = frame.content.to_string();
@@ -108,33 +123,27 @@ async fn run_lean(
     if let Some(key) = req.api_key {
         headers.push(("Authorization".to_string(), format!("Bearer {key}")));
     }
-    let (addr, request) = h1::serialize("POST", url, &headers, &body).ok_or_else(|| StepError {
+    let (addr, request) = h1::serialize("POST", url, &headers, &body).map_err(|message| StepError {
         kind: FailureKind::Error,
-        message: format!("invalid url {url}"),
+        message,
         detail: String::new(),
     })?;
     let started = Instant::now();
     let response = pool.open(&addr, &request).await?;
     let mut obs = LlmObservation::new(protocol.api(), url.as_str(), call.model(), stream, response.status);
     if !(200..300).contains(&response.status) {
-        let body = String::from_utf8_lossy(&response.bytes(MAX_BODY).await?).into_owned();
-        record_error(protocol, &body, started, &mut obs);
+        let (body, _) = response.capped(req.limits.max_body).await?;
+        record_error(protocol, &String::from_utf8_lossy(&body), started, &mut obs);
         return Ok(obs);
     }
     if stream {
-        read_stream(response.into_stream(), protocol, call, req.chunk_timeout, started, &mut obs).await;
+        let bytes = response.into_stream();
+        read_stream(bytes, protocol, call, req.chunk_timeout, req.limits, started, &mut obs).await;
         return Ok(obs);
     }
-    let body = String::from_utf8_lossy(&response.bytes(MAX_BODY).await?).into_owned();
-    record_whole(protocol, call, &body, started, &mut obs);
+    let whole = response.capped(req.limits.max_body).await?;
+    record_whole(protocol, call, whole, req.limits, started, &mut obs);
     Ok(obs)
-}
-
-async fn read_body(response: reqwest::Response) -> Result<String, String> {
-    let url = response.url().to_string();
-    let bytes =
-        response.bytes().await.map_err(|e| format!("the response from {url} broke off: {}", chain(&e)))?;
-    Ok(String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_BODY)]).into_owned())
 }
 
 /// The next item of a stream, or None when `chunk_timeout` passed first (recorded as a stall).
@@ -162,6 +171,7 @@ pub async fn read_stream<S, E>(
     protocol: &dyn Protocol,
     call: LlmCall<'_>,
     chunk_timeout: Option<Duration>,
+    limits: Limits,
     started: Instant,
     obs: &mut LlmObservation,
 ) where
@@ -170,7 +180,7 @@ pub async fn read_stream<S, E>(
 {
     let mut rec = Recorder::new(started, call.model());
     let format = protocol.stream_format();
-    let mut messages = messages(bytes, format);
+    let mut messages = messages(guarded(bytes, limits.max_body), format);
     let mut n = 0;
     while let Some(item) = next_or_stall(&mut messages, chunk_timeout, &mut rec).await {
         let Some(message) = item else { break };
@@ -198,6 +208,41 @@ pub async fn read_stream<S, E>(
     rec.finish(obs);
 }
 
+/// The byte stream, failing once it is longer than `max_total` bytes or a line grows past
+/// `MAX_LINE`: an endless stream or an unterminated line costs a bounded amount of memory and
+/// time, whichever parser reads it.
+fn guarded<S, E>(
+    bytes: S,
+    max_total: usize,
+) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let (mut total, mut line) = (0usize, 0usize);
+    bytes.map(move |piece| {
+        let piece = piece.map_err(std::io::Error::other)?;
+        total += piece.len();
+        line = match piece.iter().rposition(|&b| b == b'\n' || b == b'\r') {
+            Some(end) => piece.len() - end - 1,
+            None => line + piece.len(),
+        };
+        if total > max_total {
+            return Err(std::io::Error::other(format!(
+                "the stream is longer than {} (--max-body): hxrun stopped reading it",
+                crate::spec::values::format_bytes(max_total as f64)
+            )));
+        }
+        if line > MAX_LINE {
+            return Err(std::io::Error::other(format!(
+                "a line of the stream is longer than {} without an end: hxrun stopped reading it",
+                crate::spec::values::format_bytes(MAX_LINE as f64)
+            )));
+        }
+        Ok(piece)
+    })
+}
+
 /// One message of a stream, whatever its framing.
 enum Message {
     Data(String),
@@ -208,14 +253,13 @@ enum Message {
 type Messages<'a> = std::pin::Pin<Box<dyn Stream<Item = Result<Message, String>> + Send + 'a>>;
 
 /// Splits a byte stream into messages: NDJSON lines (with a length cap) or SSE events.
-fn messages<'a, S, E>(bytes: S, format: StreamFormat) -> Messages<'a>
+fn messages<'a, S>(bytes: S, format: StreamFormat) -> Messages<'a>
 where
-    S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'a,
-    E: std::error::Error + Send + Sync + 'static,
+    S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send + 'a,
 {
     match format {
         StreamFormat::Ndjson => {
-            let reader = StreamReader::new(bytes.map_err(std::io::Error::other));
+            let reader = StreamReader::new(bytes);
             let lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_LINE));
             Box::pin(lines.map(|line| line.map(Message::Data).map_err(|e| chain(&e))))
         }

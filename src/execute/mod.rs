@@ -2,6 +2,7 @@
 //! and hands every event to the reporters. A failing or hanging server costs one failed test;
 //! the run goes on.
 
+pub mod control;
 pub mod detail;
 pub mod exec;
 pub mod gpu;
@@ -21,6 +22,7 @@ use crate::protocol::{self, LlmCall};
 use crate::report::{Event, Reporters};
 use crate::spec::Step;
 use chrono::Utc;
+use control::RunControl;
 use record::{Attempt, FailureKind, Observation, RunRecord, Status, StepError, SuiteRecord, TestResult};
 use redact::Redactor;
 use std::time::{Duration, Instant};
@@ -41,11 +43,38 @@ pub struct ExecutorOptions {
     pub gpu_interval: Duration,
     /// Sample GPUs for the whole run, not only during perf steps.
     pub gpu_sample: bool,
+    /// Caps on what the run keeps in memory.
+    pub limits: Limits,
+    /// Tells the run to stop early (a signal, the run's deadline).
+    pub control: RunControl,
+}
+
+/// Caps on what hxrun keeps of what servers and commands send, so a hostile or broken
+/// server cannot take the runner's memory. Beyond a cap the rest is dropped and the step says
+/// so (or fails where its check needs the whole).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Bytes kept of a response body, a streamed answer or a command's output (each stream).
+    pub max_body: usize,
+}
+
+/// The default `--max-body`.
+pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_body: DEFAULT_MAX_BODY }
+    }
 }
 
 impl Default for ExecutorOptions {
     fn default() -> Self {
-        ExecutorOptions { gpu_interval: crate::gpu::sampler::DEFAULT_INTERVAL, gpu_sample: false }
+        ExecutorOptions {
+            gpu_interval: crate::gpu::sampler::DEFAULT_INTERVAL,
+            gpu_sample: false,
+            limits: Limits::default(),
+            control: RunControl::default(),
+        }
     }
 }
 
@@ -90,7 +119,10 @@ impl Executor {
                 if let Some(s) = &run_sampler {
                     s.set_tag(Some(test.name.clone()));
                 }
-                let result = self.run_test(plan, test, &redactor, reporters).await;
+                let result = match self.opts.control.reason() {
+                    Some(reason) => not_run(plan, test, &redactor, reason),
+                    None => self.run_test(plan, test, &redactor, reporters).await,
+                };
                 reporters.emit(&Event::TestFinished { result: &result });
                 tests.push(result);
             }
@@ -115,6 +147,7 @@ impl Executor {
             duration: started.elapsed(),
             suites,
             gpu_samples,
+            stopped: self.opts.control.reason().map(ToString::to_string),
         };
         reporters.emit(&Event::RunFinished { record: &record });
         record
@@ -127,25 +160,8 @@ impl Executor {
         suite_redactor: &Redactor,
         reporters: &mut Reporters,
     ) -> TestResult {
-        let started_at = Utc::now();
         let started = Instant::now();
-        let mut result = TestResult {
-            suite: suite.name.clone(),
-            name: test.name.clone(),
-            tags: test.tags.clone(),
-            location: test.location.clone(),
-            params: test.params.clone(),
-            step: test.step.kind(),
-            status: Status::Skipped,
-            message: None,
-            failure_kind: None,
-            started_at,
-            duration: Duration::ZERO,
-            attempts: Vec::new(),
-            assertions: Vec::new(),
-            detail: String::new(),
-            observation: None,
-        };
+        let mut result = blank_result(suite, test);
         if let Some(reason) = &test.skip {
             result.message = Some(reason.clone());
             return result;
@@ -165,14 +181,31 @@ impl Executor {
             let limit = if matches!(test.step, Step::Perf(_)) { Duration::MAX } else { test.timeout };
             let step = tokio::time::timeout(limit, self.run_step(suite, test, &progress, gpu.clone()));
             tokio::pin!(step);
+            let control = &self.opts.control;
+            // A perf loop obeys a stop itself and keeps what it measured; any other step is
+            // dropped where it stands (an exec step's process group is killed with it).
+            let perf = matches!(test.step, Step::Perf(_));
             // Progress (pull downloads) reaches the reporters while the step runs.
             let outcome = loop {
                 tokio::select! {
-                    outcome = &mut step => break outcome,
+                    outcome = &mut step => break Some(outcome),
+                    () = control.stopped(), if !perf => break None,
                     Some(u) = updates.recv() => {
                         reporters.emit(&Event::Progress { name: &test.name, done: u.done, total: u.total, unit: u.unit });
                     }
                 }
+            };
+            let outcome = match (outcome, control.reason()) {
+                (None, reason) => Ok(Err(StepError {
+                    kind: FailureKind::Interrupted,
+                    message: format!(
+                        "{} after {}: the step did not finish",
+                        reason.map_or("stopped".to_string(), ToString::to_string),
+                        crate::spec::values::format_seconds(attempt_started.elapsed().as_secs_f64())
+                    ),
+                    detail: step_summary(&test.step, &suite.target.url),
+                })),
+                (Some(o), _) => o,
             };
             let outcome = outcome.unwrap_or_else(|_| {
                 Err(StepError {
@@ -222,11 +255,28 @@ impl Executor {
             result.message = message;
             result.failure_kind = kind;
             result.status = if passed { Status::Passed } else { Status::Failed };
-            if passed {
+            if let (true, Some(reason)) = (perf, control.reason()) {
+                let measured = match &result.observation {
+                    Some(Observation::Perf(p)) => p.levels.iter().map(|l| l.samples.len()).sum(),
+                    _ => 0,
+                };
+                let message = format!(
+                    "{reason}: the perf loop stopped after {measured} measured requests; its figures \
+                     cover those"
+                );
+                result.attempts.last_mut().expect("an attempt was recorded").message = Some(message.clone());
+                result.message = Some(message);
+                result.failure_kind = Some(FailureKind::Interrupted);
+                result.status = Status::Failed;
+            }
+            if passed || control.is_stopped() {
                 break;
             }
             if number <= test.retries {
-                tokio::time::sleep(test.retry_delay).await;
+                tokio::select! {
+                    () = tokio::time::sleep(test.retry_delay) => {}
+                    () = control.stopped() => break,
+                }
             }
         }
         // An optional gpu check on a machine without the driver is skipped, with the reason.
@@ -257,10 +307,11 @@ impl Executor {
         let key = suite.target.api_key.as_deref().filter(|k| !k.is_empty());
         let proto = |api: Option<crate::spec::Api>| protocol::for_api(api.unwrap_or(suite.target.api));
         let c = &self.client;
+        let limits = self.opts.limits;
         match &test.step {
-            Step::Http(h) => http::run(c, h, base, &suite.headers).await.map(Observation::Http),
+            Step::Http(h) => http::run(c, h, base, &suite.headers, limits).await.map(Observation::Http),
             Step::Tcp(t) => tcp::run(t, base).await.map(Observation::Tcp),
-            Step::Exec(e) => exec::run(e, &suite.base_dir).await.map(Observation::Exec),
+            Step::Exec(e) => exec::run(e, &suite.base_dir, limits).await.map(Observation::Exec),
             Step::Generate(_) | Step::Chat(_) => {
                 let call = LlmCall::of_step(&test.step).expect("a generate or chat step");
                 let req = llm::Request {
@@ -268,14 +319,17 @@ impl Executor {
                     api_key: key,
                     chunk_timeout: call.chunk_timeout(),
                     pool: Some(&self.pool),
+                    limits,
                 };
                 llm::run(c, proto(call.api()), call, &req).await.map(|o| Observation::Llm(Box::new(o)))
             }
-            Step::Pull(p) => lifecycle::pull(c, proto(None), p, base, progress).await.map(Observation::Pull),
-            Step::Models(m) => {
-                lifecycle::models(c, proto(m.api), m, base, key).await.map(Observation::Models)
+            Step::Pull(p) => {
+                lifecycle::pull(c, proto(None), p, base, progress, limits).await.map(Observation::Pull)
             }
-            Step::Unload(u) => lifecycle::unload(c, u, base).await.map(Observation::Http),
+            Step::Models(m) => {
+                lifecycle::models(c, proto(m.api), m, base, key, limits).await.map(Observation::Models)
+            }
+            Step::Unload(u) => lifecycle::unload(c, u, base, limits).await.map(Observation::Http),
             Step::Perf(p) => {
                 let ctx = perf::PerfContext {
                     client: c.clone(),
@@ -284,6 +338,8 @@ impl Executor {
                     progress: progress.clone(),
                     test: test.name.clone(),
                     pool: std::sync::Arc::clone(&self.pool),
+                    control: self.opts.control.clone(),
+                    limits,
                     gpu: gpu_source
                         .and_then(Result::ok)
                         .map(|s| (s, p.gpu_interval.unwrap_or(self.opts.gpu_interval))),
@@ -296,6 +352,39 @@ impl Executor {
             }
         }
     }
+}
+
+/// A result before the test ran: skipped, with no message yet.
+fn blank_result(suite: &SuitePlan, test: &PlannedTest) -> TestResult {
+    TestResult {
+        suite: suite.name.clone(),
+        name: test.name.clone(),
+        tags: test.tags.clone(),
+        location: test.location.clone(),
+        params: test.params.clone(),
+        step: test.step.kind(),
+        status: Status::Skipped,
+        message: None,
+        failure_kind: None,
+        started_at: Utc::now(),
+        duration: Duration::ZERO,
+        attempts: Vec::new(),
+        assertions: Vec::new(),
+        detail: String::new(),
+        observation: None,
+    }
+}
+
+/// A test the run did not reach before it was stopped: listed, skipped, with the reason.
+fn not_run(
+    suite: &SuitePlan,
+    test: &PlannedTest,
+    redactor: &Redactor,
+    reason: &control::StopReason,
+) -> TestResult {
+    let mut result = blank_result(suite, test);
+    result.message = Some(redactor.text(&format!("not run: {reason}")));
+    result
 }
 
 impl Default for Executor {

@@ -35,6 +35,9 @@ pub struct PerfContext {
     pub gpu: Option<(Arc<dyn GpuSource>, Duration)>,
     /// Keep-alive connections of the lean HTTP/1.1 client.
     pub pool: Arc<super::h1::Pool>,
+    /// A stop ends the loop: requests in flight are dropped, the measured ones kept.
+    pub control: super::control::RunControl,
+    pub limits: super::Limits,
 }
 
 /// The context, the step, and the loop's counters, shared by its tasks.
@@ -92,6 +95,9 @@ pub async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObservation, S
     });
     let mut results = Vec::new();
     for &c in &levels {
+        if shared.ctx.control.is_stopped() {
+            break;
+        }
         if step.warmup > 0 {
             closed_loop(&shared, c, Stop::After(step.warmup), false).await;
         }
@@ -114,7 +120,7 @@ pub async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObservation, S
             level.gpu_samples = gpu_samples;
             level.gpu_error = error;
         }
-        if let Some(vram) = model_vram(&shared).await {
+        if let Some(vram) = model_vram(&shared).await.filter(|_| !shared.ctx.control.is_stopped()) {
             level.figures.insert("model_vram".into(), vram as f64);
         }
         results.push(level);
@@ -160,10 +166,14 @@ async fn closed_loop(shared: &Arc<Shared>, c: u32, stop: Stop, measured: bool) -
                     Stop::After(n) => iter <= n,
                     Stop::At(t) => Instant::now() < t,
                 };
-                if !go {
+                if !go || shared.ctx.control.is_stopped() {
                     break;
                 }
-                samples.push(one(&shared, c, iter).await);
+                let sample = tokio::select! {
+                    sample = one(&shared, c, iter) => sample,
+                    () = shared.ctx.control.stopped() => break,
+                };
+                samples.push(sample);
                 if measured {
                     tick(&shared);
                 }
@@ -194,10 +204,11 @@ async fn open_loop(shared: &Arc<Shared>, c: u32, stop: Stop, rate: f64) -> Vec<S
             Stop::After(n) => issued < n,
             Stop::At(t) => next_at < t,
         };
-        if !more && inflight.is_empty() {
+        if (!more && inflight.is_empty()) || shared.ctx.control.is_stopped() {
             break;
         }
         tokio::select! {
+            () = shared.ctx.control.stopped() => break,
             _ = sleep_until(next_at), if more && inflight.len() < c as usize => {
                 issued += 1;
                 let (shared, iter) = (Arc::clone(shared), issued);
@@ -225,7 +236,12 @@ async fn model_vram(shared: &Shared) -> Option<u64> {
         return None;
     }
     let url = super::http::join_url(&suite.target.url, "/api/ps");
-    let ps: serde_json::Value = shared.ctx.client.get(url).send().await.ok()?.json().await.ok()?;
+    let ask = async {
+        let response = shared.ctx.client.get(url).send().await.ok()?;
+        super::http::read_capped(response, shared.ctx.limits.max_body).await.ok()
+    };
+    let (body, _) = tokio::time::timeout(shared.ctx.request_timeout, ask).await.ok()??;
+    let ps: serde_json::Value = serde_json::from_slice(&body).ok()?;
     ps.get("models")?.as_array()?.iter().find_map(|m| {
         let name = m.get("name").and_then(serde_json::Value::as_str)?;
         protocol::same_model(name, model)
@@ -250,7 +266,13 @@ impl XorShift {
 /// One measured request (after unloading the model for a cold measurement).
 async fn one(shared: &Shared, c: u32, iter: u32) -> Sample {
     let ctx = &shared.ctx;
-    let unloaded = cold_unload(shared).await;
+    let unloaded =
+        tokio::time::timeout(ctx.request_timeout, cold_unload(shared)).await.unwrap_or_else(|_| {
+            Err(format!(
+                "no answer within {} (the test's timeout)",
+                humantime::format_duration(ctx.request_timeout)
+            ))
+        });
     let started_at = Utc::now();
     let t0 = Instant::now();
     let mut sample = match unloaded {
@@ -277,7 +299,7 @@ async fn one(shared: &Shared, c: u32, iter: u32) -> Sample {
 async fn cold_unload(shared: &Shared) -> Result<(), String> {
     let Some(call) = LlmCall::of_perf(&shared.step).filter(|_| shared.step.cold) else { return Ok(()) };
     let unload = UnloadStep { model: call.model().to_string() };
-    lifecycle::unload(&shared.ctx.client, &unload, &shared.ctx.suite.target.url)
+    lifecycle::unload(&shared.ctx.client, &unload, &shared.ctx.suite.target.url, shared.ctx.limits)
         .await
         .map(|_| ())
         .map_err(|e| e.message)
@@ -294,6 +316,7 @@ async fn request(shared: &Shared) -> Result<Sample, StepError> {
             api_key: key,
             chunk_timeout: call.chunk_timeout(),
             pool: Some(&ctx.pool),
+            limits: ctx.limits,
         };
         let o = llm::run(&ctx.client, proto, call, &req).await?;
         let error = if !(200..300).contains(&o.status) {
@@ -326,7 +349,7 @@ async fn request(shared: &Shared) -> Result<Sample, StepError> {
             .then(|| format!("HTTP {}: {}", r.status, String::from_utf8_lossy(&r.body)));
         return Ok(Sample::bare(error, e2e));
     }
-    let o = super::http::run(&ctx.client, h, &suite.target.url, &suite.headers).await?;
+    let o = super::http::run(&ctx.client, h, &suite.target.url, &suite.headers, ctx.limits).await?;
     let error = (!(200..300).contains(&o.status))
         .then(|| format!("HTTP {}: {}", o.status, super::detail::excerpt(&o.body, 200)));
     Ok(Sample::bare(error, o.elapsed.as_secs_f64()))

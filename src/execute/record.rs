@@ -189,6 +189,8 @@ pub struct ExecObservation {
     pub exit_code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+    /// True when stdout or stderr was longer than hxrun keeps and was cut.
+    pub output_truncated: bool,
     #[serde(with = "secs")]
     pub elapsed: Duration,
 }
@@ -205,6 +207,8 @@ pub enum FailureKind {
     Connection,
     /// Anything else that stopped the step (bad url, command not found...).
     Error,
+    /// The run was stopped (a signal, `--max-time`) while the step ran.
+    Interrupted,
 }
 
 impl FailureKind {
@@ -215,6 +219,7 @@ impl FailureKind {
             FailureKind::Timeout => "Timeout",
             FailureKind::Connection => "ConnectionFailed",
             FailureKind::Error => "StepError",
+            FailureKind::Interrupted => "Interrupted",
         }
     }
 }
@@ -311,6 +316,10 @@ pub struct RunRecord {
     /// Samples of the whole run (`--gpu-sample`), each tagged with the test it fell in.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub gpu_samples: Vec<crate::gpu::GpuSample>,
+    /// Why the run stopped before its end (a signal, `--max-time`); the tests it did not
+    /// reach are listed as skipped with that reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 impl RunRecord {

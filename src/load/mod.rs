@@ -132,6 +132,15 @@ pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedS
             None
         }
     };
+    if let Some(d) = &doc {
+        let headers = resolved.get("defaults").and_then(|n| n.get("headers"));
+        for (name, value) in &d.defaults.headers {
+            if let Some(message) = crate::spec::step::header_problem(name, value) {
+                let span = headers.and_then(|h| h.get(name)).or(headers).map(|n| n.span);
+                errors.push(de::DeError { message, span });
+            }
+        }
+    }
     // Secrets: the values of `secrets:` variables, and the target's API key.
     let secret_values = doc
         .as_ref()

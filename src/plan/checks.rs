@@ -23,6 +23,11 @@ pub fn check_step(step: &Step, suite_api: Api, node: &Node, errors: &mut Vec<DeE
             if h.json.is_some() && h.body.is_some() {
                 err("an http step takes `json` or `body`, not both".to_string(), key_span("body"));
             }
+            check_http_request(h, node.get(kind), errors);
+        }
+        Step::Perf(p) if p.http.is_some() => {
+            let inner = node.get(kind).and_then(|n| n.get("http"));
+            check_http_request(p.http.as_ref().expect("checked"), inner, errors);
         }
         Step::Exec(e) if e.command.is_empty() => err(
             "`exec.command` is empty: give the program and its arguments, e.g. [systemctl, is-active, ollama]"
@@ -56,6 +61,20 @@ pub fn check_step(step: &Step, suite_api: Api, node: &Node, errors: &mut Vec<DeE
             node.get(kind).map(|n| n.span),
         ),
         _ => {}
+    }
+}
+
+/// A method and headers that can be sent as written (no header injection).
+fn check_http_request(h: &crate::spec::HttpStep, node: Option<&Node>, errors: &mut Vec<DeError>) {
+    let span = |key: &str| node.and_then(|n| n.get(key)).map(|n| n.span).or(node.map(|n| n.span));
+    if let Some(message) = h.method.as_deref().and_then(crate::spec::step::method_problem) {
+        errors.push(DeError { message, span: span("method") });
+    }
+    for (name, value) in &h.headers {
+        if let Some(message) = crate::spec::step::header_problem(name, value) {
+            let at = node.and_then(|n| n.get("headers")).and_then(|h| h.get(name)).map(|n| n.span);
+            errors.push(DeError { message, span: at.or(span("headers")) });
+        }
     }
 }
 
@@ -135,6 +154,9 @@ pub fn check_expect(expect: &Expect, step: &Step, node: &Node, errors: &mut Vec<
     }
 }
 
+/// Most requests a perf level keeps in flight (each is a task and a connection).
+pub const MAX_CONCURRENCY: u32 = 10_000;
+
 /// Perf steps: one request inside, iterations or duration, cold loads only where they can
 /// be measured; thresholds and regressions name real figures and only on perf tests.
 pub fn check_perf(spec: &TestSpec, step: &Step, suite_api: Api, node: &Node, errors: &mut Vec<DeError>) {
@@ -162,6 +184,18 @@ pub fn check_perf(spec: &TestSpec, step: &Step, suite_api: Api, node: &Node, err
         }
         if p.iterations == Some(0) {
             err("`iterations` must be at least 1".to_string(), key_span("iterations"));
+        }
+        if let Some(c) =
+            p.concurrency.as_ref().and_then(|c| c.0.iter().find(|l| **l == 0 || **l > MAX_CONCURRENCY))
+        {
+            err(
+                format!(
+                    "concurrency {c} is out of range: a level keeps 1 to {MAX_CONCURRENCY} requests in flight \
+                     (one client machine opens no more connections than that usefully; for more load, run \
+                     hxrun on several machines)"
+                ),
+                key_span("concurrency"),
+            );
         }
         if p.cold {
             let api = LlmCall::of_perf(p).and_then(|c| c.api()).unwrap_or(suite_api);

@@ -82,6 +82,15 @@ pub fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<SuitePlan, 
     let loc = |node: &Node| format!("{}:{}:{}", suite.source.name, node.span.line, node.span.col);
 
     for test in &suite.tests {
+        if tests.len() > MAX_SUITE_TESTS {
+            errors.push(DeError {
+                message: format!(
+                    "the suite expands to more than {MAX_SUITE_TESTS} tests: split it into several suites"
+                ),
+                span: Some(test.span),
+            });
+            break;
+        }
         let combos = match expand(test) {
             Ok(c) => c,
             Err(e) => {
@@ -170,6 +179,12 @@ fn without(node: &Node, key: &str) -> Node {
     }
 }
 
+/// Most tests one `for_each` may expand to, and one suite may hold after expansion: beyond
+/// them a suite is a mistake (five lists of 100 values are 10 billion tests), refused with
+/// its place before any memory goes to it.
+pub const MAX_EXPANSION: usize = 10_000;
+pub const MAX_SUITE_TESTS: usize = 100_000;
+
 /// The cartesian product of a test's `for_each` lists, in the order written.
 fn expand(test: &Node) -> Result<Vec<BTreeMap<String, Node>>, DeError> {
     let Some(for_each) = test.get("for_each") else {
@@ -184,6 +199,25 @@ fn expand(test: &Node) -> Result<Vec<BTreeMap<String, Node>>, DeError> {
             span: Some(for_each.span),
         });
     };
+    let count = axes.iter().try_fold(1usize, |n, (_, list)| match &list.value {
+        Value::Seq(values) => n.checked_mul(values.len()),
+        _ => Some(n),
+    });
+    if count.is_none_or(|n| n > MAX_EXPANSION) {
+        let sizes: Vec<String> = axes
+            .iter()
+            .map(|(k, l)| format!("{} ({})", k.name, if let Value::Seq(v) = &l.value { v.len() } else { 1 }))
+            .collect();
+        return Err(DeError {
+            message: format!(
+                "`for_each` expands to {} tests ({}), more than the {MAX_EXPANSION} one test may expand to: \
+                 split the test or shorten its lists",
+                count.map_or("too many".to_string(), |n| n.to_string()),
+                sizes.join(" × ")
+            ),
+            span: Some(for_each.span),
+        });
+    }
     let mut combos = vec![BTreeMap::new()];
     for (key, list) in axes {
         let Value::Seq(values) = &list.value else {

@@ -29,6 +29,13 @@ pub struct ConsoleReporter {
     opts: ConsoleOptions,
     bar: Option<ProgressBar>,
     out: Box<dyn Write + Send>,
+    /// The reader went away (`hxrun ... | head`): the run goes on, the console stays quiet.
+    closed: bool,
+}
+
+/// Prints a line on stdout; a closed stdout is ignored (the reports still tell the story).
+pub fn say(text: &str) {
+    let _ = writeln!(std::io::stdout(), "{text}");
 }
 
 impl ConsoleReporter {
@@ -37,7 +44,7 @@ impl ConsoleReporter {
     }
 
     pub fn with_writer(opts: ConsoleOptions, out: Box<dyn Write + Send>) -> Self {
-        ConsoleReporter { opts, bar: None, out }
+        ConsoleReporter { opts, bar: None, out, closed: false }
     }
 
     fn paint(&self, code: &str, s: &str) -> String {
@@ -50,7 +57,21 @@ impl ConsoleReporter {
                 bar.println(text);
                 Ok(())
             }
-            None => writeln!(self.out, "{text}").map_err(|e| format!("cannot write to the console: {e}")),
+            None => self.write(text),
+        }
+    }
+
+    /// Writes to the console; a reader that went away (EPIPE) silences it without an error.
+    fn write(&mut self, text: &str) -> Result<(), String> {
+        if self.closed {
+            return Ok(());
+        }
+        match writeln!(self.out, "{text}").and_then(|()| self.out.flush()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other.map_err(|e| format!("cannot write to the console: {e}")),
         }
     }
 
@@ -116,7 +137,10 @@ impl ConsoleReporter {
         let counts = format!("{p} passed, {f} failed, {s} skipped");
         let counts = if f > 0 { self.paint("31", &counts) } else { self.paint("32", &counts) };
         text.push_str(&format!("\n{counts}\ntime: {:.2}s", record.duration.as_secs_f64()));
-        writeln!(self.out, "{text}").map_err(|e| format!("cannot write to the console: {e}"))
+        if let Some(why) = &record.stopped {
+            text.push_str(&format!("\n{}", self.paint("31", &format!("run stopped early: {}", clean(why)))));
+        }
+        self.write(&text)
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod append;
 pub mod console;
 pub mod csv;
+pub mod events;
 pub mod gpu_csv;
 pub mod json;
 pub mod junit;
@@ -15,7 +16,7 @@ pub mod perf_summary;
 pub mod text;
 
 use crate::execute::record::{RunRecord, SuiteRecord, TestResult};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What happens during a run, in order.
 pub enum Event<'a> {
@@ -86,16 +87,46 @@ impl Reporters {
 }
 
 /// Writes a report file whole or not at all (temp file + rename), creating its folder.
+///
+/// A path that is not a regular file — a FIFO, a device such as `/dev/stdout`, or a symlink —
+/// is written through (a symlink to a regular file atomically at its target), never replaced
+/// by a file of our own. A failed write leaves no temp file behind.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let fail = |e: std::io::Error| format!("cannot write report {}: {e}", path.display());
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(path) {
+            Ok(resolved) if resolved.is_file() => resolved,
+            // A link to a FIFO or device, or a dangling one: write through it.
+            _ => return write_through(path, bytes).map_err(fail),
+        },
+        Ok(m) if !m.is_file() => return write_through(path, bytes).map_err(fail),
+        _ => path.to_path_buf(),
+    };
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let mut tmp = target.clone();
+    tmp.set_extension(format!("tmp.{}", std::process::id()));
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &target));
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        fail(e)
+    })
+}
+
+fn write_through(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
+    f.write_all(bytes)?;
+    f.flush()
+}
+
+/// Opens a report file that is written as the run goes (creating its folder); a FIFO, device
+/// or symlink is written through.
+pub fn create_file(path: &Path) -> Result<std::fs::File, String> {
     let fail = |e: std::io::Error| format!("cannot write report {}: {e}", path.display());
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
-    let mut tmp = PathBuf::from(path);
-    tmp.set_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        fail(e)
-    })
+    std::fs::File::create(path).map_err(fail)
 }

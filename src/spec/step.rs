@@ -40,6 +40,44 @@ impl HttpStep {
     }
 }
 
+/// Whether `s` is an HTTP token (a method or a header name, RFC 9110 §5.6.2).
+pub fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Whether `s` may be sent as a header value: no CR, LF or NUL, which would end the header
+/// and let the rest be read as another header, or another request.
+pub fn is_header_value(s: &str) -> bool {
+    !s.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0))
+}
+
+/// What is wrong with a header a suite asks to send, if anything.
+pub fn header_problem(name: &str, value: &str) -> Option<String> {
+    if !is_token(name) {
+        Some(format!(
+            "header name \"{}\" cannot be sent: a name is letters, digits and !#$%&'*+-.^_`|~ only",
+            name.escape_debug()
+        ))
+    } else if !is_header_value(value) {
+        Some(format!(
+            "the value of header \"{name}\" holds a line break or NUL, which would end the header early \
+             (header injection): remove it"
+        ))
+    } else {
+        None
+    }
+}
+
+/// What is wrong with a method a suite asks to send, if anything.
+pub fn method_problem(method: &str) -> Option<String> {
+    (!is_token(method)).then(|| {
+        format!(
+            "\"{}\" is not an HTTP method: write GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS",
+            method.escape_debug()
+        )
+    })
+}
+
 /// A TCP connection check: does something listen on host:port? Both default to the
 /// target url's (so `tcp: {}` checks that the server's port is bound).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -142,13 +142,15 @@ pub fn format_seconds(s: f64) -> String {
     }
 }
 
-fn format_bytes(b: f64) -> String {
+pub fn format_bytes(b: f64) -> String {
     const GIB: f64 = 1073741824.0;
     const MIB: f64 = 1048576.0;
     if b >= GIB {
         format!("{}GiB", trim_float(b / GIB))
     } else if b >= MIB {
         format!("{}MiB", trim_float(b / MIB))
+    } else if b >= 1024.0 {
+        format!("{}KiB", trim_float(b / 1024.0))
     } else {
         format!("{}B", trim_float(b))
     }

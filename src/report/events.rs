@@ -1,0 +1,61 @@
+//! `events.jsonl`: the run as it happens, one JSON object per line, each line flushed.
+//!
+//! report.json is written when the run ends; this log is what survives when it never does
+//! (SIGKILL, the OOM killer, a lost machine): every finished test is on disk, whole, as soon
+//! as it finished. Lines: `run_started`, `suite_started`, `test_finished` (the full result, as
+//! in report.json), `suite_finished`, `run_finished` (counts, and why the run stopped early).
+
+use super::{Event, Reporter};
+use crate::execute::record::Status;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::PathBuf;
+
+pub struct EventLogReporter {
+    path: PathBuf,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl EventLogReporter {
+    pub fn new(path: PathBuf) -> Self {
+        EventLogReporter { path, file: None }
+    }
+
+    fn line(&mut self, value: &Value) -> Result<(), String> {
+        let Some(f) = self.file.as_mut() else { return Ok(()) };
+        let written = serde_json::to_writer(&mut *f, value)
+            .map_err(std::io::Error::from)
+            .and_then(|()| f.write_all(b"\n"))
+            .and_then(|()| f.flush());
+        written.map_err(|e| format!("cannot write report {}: {e}", self.path.display()))
+    }
+}
+
+impl Reporter for EventLogReporter {
+    fn handle(&mut self, event: &Event) -> Result<(), String> {
+        let value = match event {
+            Event::RunStarted { total } => {
+                self.file = Some(std::io::BufWriter::new(super::create_file(&self.path)?));
+                json!({ "event": "run_started", "tests": total, "hxrun_version": env!("CARGO_PKG_VERSION"),
+                        "at": chrono::Utc::now() })
+            }
+            Event::SuiteStarted { name, tests, target } => {
+                json!({ "event": "suite_started", "suite": name, "tests": tests, "target": target })
+            }
+            Event::TestFinished { result } => json!({ "event": "test_finished", "result": result }),
+            Event::SuiteFinished { record } => json!({
+                "event": "suite_finished", "suite": record.name,
+                "passed": record.count(Status::Passed), "failed": record.count(Status::Failed),
+                "skipped": record.count(Status::Skipped), "duration": record.duration.as_secs_f64(),
+            }),
+            Event::RunFinished { record } => json!({
+                "event": "run_finished",
+                "passed": record.count(Status::Passed), "failed": record.count(Status::Failed),
+                "skipped": record.count(Status::Skipped), "duration": record.duration.as_secs_f64(),
+                "stopped": record.stopped,
+            }),
+            Event::Note { .. } | Event::TestStarted { .. } | Event::Progress { .. } => return Ok(()),
+        };
+        self.line(&value)
+    }
+}
