@@ -129,3 +129,45 @@ fn missing_file_is_exit_2() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("nope.yaml: cannot read suite"), "{}", run.stderr);
 }
+
+#[test]
+fn header_injection_and_bad_methods_are_refused_before_anything_runs() {
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    http:\n      path: /\n      headers: { X-Note: \"a\\r\\nX-Injected: 1\" }\n",
+        "6:26",
+        "the value of header \"X-Note\" holds a line break or NUL",
+    );
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    http: { path: /, method: \"GET / HTTP/1.1\\r\\n\" }\n",
+        "4:30",
+        "\"GET / HTTP/1.1\\r\\n\" is not an HTTP method",
+    );
+    assert_error(
+        "suite: s\ndefaults:\n  headers: { \"Bad Name\": x }\ntests:\n  - name: a\n    http: { path: / }\n",
+        "3:26",
+        "header name \"Bad Name\" cannot be sent",
+    );
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    perf:\n      http: { path: /, headers: { X: \"1\\n2\" } }\n      iterations: 1\n",
+        "5:38",
+        "the value of header \"X\" holds a line break",
+    );
+}
+
+#[test]
+fn expansions_and_concurrency_past_their_caps_are_refused_with_a_place() {
+    let list = format!("[{}]", (0..100).map(|i| i.to_string()).collect::<Vec<_>>().join(", "));
+    let text = format!(
+        "suite: s\ntests:\n  - name: t {{{{a}}}} {{{{b}}}} {{{{c}}}} {{{{d}}}} {{{{e}}}}\n    for_each: {{ a: {list}, b: {list}, c: {list}, d: {list}, e: {list} }}\n    http: {{ path: / }}\n"
+    );
+    assert_error(
+        &text,
+        "4:15",
+        "`for_each` expands to 10000000000 tests (a (100) × b (100) × c (100) × d (100) × e (100)), more than the 10000",
+    );
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    perf:\n      http: { path: / }\n      concurrency: 100000000\n",
+        "6:7",
+        "concurrency 100000000 is out of range: a level keeps 1 to 10000 requests in flight",
+    );
+}

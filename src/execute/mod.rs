@@ -225,7 +225,9 @@ impl Executor {
                     let failures: Vec<String> =
                         assertions.iter().filter(|a| !a.passed).filter_map(|a| a.message.clone()).collect();
                     result.detail = redactor.text(&detail::describe(&obs));
-                    result.observation = Some(redactor.observation(&obs));
+                    let mut kept = redactor.observation(&obs);
+                    kept.trim_for_report(record::REPORT_TEXT);
+                    result.observation = Some(kept);
                     result.assertions = assertions
                         .into_iter()
                         .map(|mut a| {

@@ -21,7 +21,42 @@ pub enum Observation {
     Gpu(GpuObservation),
 }
 
+/// Bytes of a body, an answer or a command's output that a report keeps: assertions see all
+/// that was read (up to --max-body), reports an excerpt this long, so report.json stays small
+/// however large the answers.
+pub const REPORT_TEXT: usize = 64 * 1024;
+
+/// Cuts `s` to at most `max` bytes (at a character boundary), saying how much was left out.
+fn trim_text(s: &mut String, max: usize) -> bool {
+    if s.len() <= max {
+        return false;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    let left = s.len() - end;
+    s.truncate(end);
+    s.push_str(&format!("…[{left} more bytes not kept in reports]"));
+    true
+}
+
 impl Observation {
+    /// Keeps reports small: long texts cut to `max` bytes. Call after secrets are masked, so
+    /// a cut never leaves part of a secret behind.
+    pub fn trim_for_report(&mut self, max: usize) {
+        match self {
+            Observation::Http(h) => h.body_truncated |= trim_text(&mut h.body, max),
+            Observation::Exec(e) => {
+                e.output_truncated |= trim_text(&mut e.stdout, max) | trim_text(&mut e.stderr, max);
+            }
+            Observation::Llm(l) => {
+                trim_text(&mut l.text, max);
+            }
+            _ => {}
+        }
+    }
+
     pub fn elapsed(&self) -> Duration {
         match self {
             Observation::Http(o) => o.elapsed,

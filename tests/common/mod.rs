@@ -2,6 +2,8 @@
 //! files in a temp dir, and the hxrun binary run as a user would run it.
 #![allow(dead_code)]
 
+pub mod faults;
+
 use hxrun::sim::{SimConfig, SimServer};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -114,4 +116,64 @@ fn is_run(args: &[&str]) -> bool {
 /// The repository root (for suites/ and examples/).
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One hxrun run with its peak memory (resident set, KiB) and wall time.
+pub struct Measured {
+    pub run: Run,
+    pub max_rss_kib: u64,
+    pub wall: Duration,
+}
+
+/// The peak resident set of a running process (VmHWM), if it still runs.
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+impl Workspace {
+    /// Runs `hxrun ARGS` like `hxrun`, watching the process's peak RSS. (VmHWM is read while
+    /// it runs: wait4's ru_maxrss would count the forking test process's own memory.)
+    pub fn hxrun_measured(&self, args: &[&str]) -> Measured {
+        let started = std::time::Instant::now();
+        let child = Command::new(env!("CARGO_BIN_EXE_hxrun"))
+            .args(args)
+            .args(["--report-dir", "reports", "--no-progress"])
+            .current_dir(self.path())
+            .env_remove("OLLAMA_HOST")
+            .env("NO_COLOR", "1")
+            .env("HXRUN_GPU_FAKE", "none")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watcher = {
+            let done = std::sync::Arc::clone(&done);
+            std::thread::spawn(move || {
+                let mut peak = 0;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Some(kib) = vm_hwm_kib(pid) {
+                        peak = peak.max(kib);
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                peak
+            })
+        };
+        let out = child.wait_with_output().unwrap();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        Measured {
+            run: Run {
+                code: out.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                dir: self.path().to_path_buf(),
+            },
+            max_rss_kib: watcher.join().unwrap(),
+            wall: started.elapsed(),
+        }
+    }
 }
