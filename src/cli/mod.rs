@@ -1,6 +1,7 @@
 //! The command line: `hxrun [run] SUITE...`, `validate`, `list`, `schema`, `sim`.
 
 mod bench;
+mod fuzz;
 mod monitor;
 mod run;
 mod sim;
@@ -44,6 +45,21 @@ pub enum Command {
     Bench(BenchArgs),
     /// Watch the GPUs: a live table on a terminal, CSV lines otherwise.
     Monitor(MonitorArgs),
+    /// Mutate suites and load + plan each mutant: no panic, every error with a position.
+    Fuzz(FuzzArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FuzzArgs {
+    /// Suites to mutate (default: suites/*.yaml and examples/*.yaml).
+    #[arg(value_name = "SUITE")]
+    pub suites: Vec<PathBuf>,
+    /// How many mutants to try.
+    #[arg(long, default_value_t = 100_000)]
+    pub cases: u64,
+    /// Seed of the mutations (the same seed tries the same mutants).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -254,6 +270,7 @@ pub fn main(cli: Cli) -> u8 {
         Some(Command::Sim(args)) => sim::serve(args),
         Some(Command::Monitor(args)) => monitor::monitor(args),
         Some(Command::Bench(args)) => bench::bench(&args),
+        Some(Command::Fuzz(args)) => fuzz::fuzz(&args),
     }
 }
 

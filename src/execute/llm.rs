@@ -8,7 +8,6 @@ use super::http::{chain, describe, join_url, read_capped};
 use super::record::{FailureKind, LlmObservation, StepError};
 use crate::protocol::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat, same_model};
 use bytes::Bytes;
-use eventsource_stream::Eventsource;
 use futures_util::{Stream, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -252,22 +251,59 @@ enum Message {
 
 type Messages<'a> = std::pin::Pin<Box<dyn Stream<Item = Result<Message, String>> + Send + 'a>>;
 
-/// Splits a byte stream into messages: NDJSON lines (with a length cap) or SSE events.
+/// Splits a byte stream into messages: NDJSON lines or SSE events, both framed by
+/// tokio-util's line codec with a length cap.
+///
+/// SSE events are assembled here from those lines (`data:` fields joined by newlines, an
+/// empty line ends the event, `:` comments and other fields skipped, an unfinished event at
+/// the end dropped, as the EventSource spec says) rather than by eventsource-stream: that
+/// crate searches its whole buffer again on every read, so one unterminated line cost time
+/// quadratic in its length (a hostile 1 MiB line took seconds of CPU); the codec remembers
+/// where it stopped. Lone-CR line ends, which no LLM server sends, are not supported.
 fn messages<'a, S>(bytes: S, format: StreamFormat) -> Messages<'a>
 where
     S: Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send + 'a,
 {
+    let lines = FramedRead::new(StreamReader::new(bytes), LinesCodec::new_with_max_length(MAX_LINE));
     match format {
-        StreamFormat::Ndjson => {
-            let reader = StreamReader::new(bytes);
-            let lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_LINE));
-            Box::pin(lines.map(|line| line.map(Message::Data).map_err(|e| chain(&e))))
+        StreamFormat::Ndjson => Box::pin(lines.map(|line| line.map(Message::Data).map_err(|e| chain(&e)))),
+        StreamFormat::Sse => {
+            let events = futures_util::stream::unfold(
+                (lines, String::new(), false),
+                |(mut lines, mut data, mut has)| async move {
+                    loop {
+                        let line = match lines.next().await? {
+                            Ok(line) => line,
+                            Err(e) => return Some((Err(chain(&e)), (lines, data, has))),
+                        };
+                        if line.is_empty() {
+                            if !has {
+                                continue;
+                            }
+                            let event = std::mem::take(&mut data);
+                            let message = if event.trim() == "[DONE]" {
+                                Message::Terminator
+                            } else {
+                                Message::Data(event)
+                            };
+                            return Some((Ok(message), (lines, data, false)));
+                        }
+                        let (field, value) = match line.split_once(':') {
+                            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+                            None => (line.as_str(), ""),
+                        };
+                        if field == "data" {
+                            if has {
+                                data.push('\n');
+                            }
+                            data.push_str(value);
+                            has = true;
+                        }
+                    }
+                },
+            );
+            Box::pin(events)
         }
-        StreamFormat::Sse => Box::pin(bytes.eventsource().map(|event| match event {
-            Ok(e) if e.data.trim() == "[DONE]" => Ok(Message::Terminator),
-            Ok(e) => Ok(Message::Data(e.data)),
-            Err(e) => Err(e.to_string()),
-        })),
     }
 }
 
@@ -442,5 +478,48 @@ impl Recorder {
         obs.server = self.figures;
         obs.error = self.error;
         obs.problems = self.problems;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(pieces: &[&'static str]) -> Vec<Result<String, String>> {
+        let bytes = futures_util::stream::iter(pieces.iter().map(|p| Ok(Bytes::from_static(p.as_bytes()))));
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(messages(bytes, StreamFormat::Sse).collect::<Vec<_>>())
+            .into_iter()
+            .map(|m| {
+                m.map(|m| match m {
+                    Message::Data(d) => d,
+                    Message::Terminator => "<DONE>".to_string(),
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn sse_events_from_lines_split_anywhere() {
+        let got = events(&[
+            ": keep-alive comment\r\n\r\nda",
+            "ta: {\"a\":1}\r",
+            "\n\r\nevent: x\ndata:first\ndata: second\nid: 7\n\n",
+            "data: [DONE]\n\ndata: {\"cut\"",
+        ]);
+        let want: Vec<Result<String, String>> = vec![
+            Ok("{\"a\":1}".into()),
+            Ok("first\nsecond".into()),
+            Ok("<DONE>".into()),
+        ];
+        assert_eq!(got, want, "an event without its blank line at the end is dropped");
+    }
+
+    #[test]
+    fn an_unterminated_sse_line_fails_at_the_cap() {
+        let long: &'static str = Box::leak("x".repeat(MAX_LINE + 10).into_boxed_str());
+        let got = events(&["data: ", long]);
+        assert_eq!(got.len(), 1);
+        assert!(got[0].as_ref().is_err_and(|e| e.contains("max line length")), "{got:?}");
     }
 }

@@ -75,8 +75,10 @@ pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedS
         SuiteErrors(vec![diag(span, format!("invalid YAML: {}", first_line(&e.to_string())))])
     })?;
     if !matches!(root.value, Value::Map(_)) {
+        // An empty document has no node to point at: its first line is the place.
+        let span = if root.span.is_known() { root.span } else { Span { line: 1, col: 1, offset: 0, len: 0 } };
         return Err(SuiteErrors(vec![diag(
-            Some(root.span),
+            Some(span),
             format!("a suite must be a mapping with `suite:` and `tests:`, found {}", root.kind()),
         )]));
     }

@@ -110,7 +110,10 @@ impl Workspace {
 }
 
 fn is_run(args: &[&str]) -> bool {
-    !matches!(args.first(), Some(&"validate" | &"list" | &"schema" | &"sim" | &"monitor" | &"bench"))
+    !matches!(
+        args.first(),
+        Some(&"validate" | &"list" | &"schema" | &"sim" | &"monitor" | &"bench" | &"fuzz")
+    )
 }
 
 /// The repository root (for suites/ and examples/).
