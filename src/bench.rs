@@ -107,15 +107,13 @@ fn perf_context(url: &str, request_timeout: Duration) -> PerfContext {
     // Nobody listens to progress here: a closed channel makes each report a no-op.
     let (progress, _) = tokio::sync::mpsc::unbounded_channel();
     PerfContext {
-        client: reqwest::Client::new(),
+        transport: std::sync::Arc::new(crate::execute::transport::Transport::new(Default::default())),
         suite: std::sync::Arc::new(suite_plan(url)),
         request_timeout,
         progress,
         test: "bench".into(),
         gpu: None,
-        pool: Default::default(),
         control: Default::default(),
-        limits: Default::default(),
     }
 }
 
@@ -221,8 +219,7 @@ fn timing_error(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Vec
         "0",
         "--precise",
     ])?;
-    let client = reqwest::Client::new();
-    let pool = std::sync::Arc::new(crate::execute::h1::Pool::default());
+    let transport = crate::execute::transport::Transport::new(Default::default());
     let (want_ttft, want_e2e) = (0.060, 0.080);
     let mut rows = Vec::new();
     for api in [Api::Ollama, Api::Openai] {
@@ -238,18 +235,12 @@ fn timing_error(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Vec
             api: Some(api),
             chunk_timeout: None,
         };
-        let req = llm::Request {
-            base_url: &sim.url,
-            api_key: None,
-            chunk_timeout: None,
-            pool: Some(&pool),
-            limits: Default::default(),
-        };
+        let req = llm::Request { base_url: &sim.url, api_key: None, chunk_timeout: None };
         let proto = protocol::for_api(api);
         let (mut ttft_err, mut e2e_err) = (Vec::new(), Vec::new());
         for _ in 0..opts.timing_requests {
             let o = rt
-                .block_on(llm::run(&client, proto, LlmCall::Generate(&step), &req))
+                .block_on(llm::run(&transport, proto, LlmCall::Generate(&step), &req))
                 .map_err(|e| e.message)?;
             let ttft = o.ttft.ok_or("no TTFT measured")?.as_secs_f64();
             ttft_err.push((ttft - want_ttft).abs() * 1000.0);

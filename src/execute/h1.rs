@@ -93,16 +93,22 @@ impl Pool {
         self.idle.lock().expect("connection pool lock").entry(addr.to_string()).or_default().push(conn);
     }
 
-    /// Sends a serialized request (on an idle connection if there is one) and reads the head.
-    pub async fn open(self: &Arc<Self>, addr: &str, request: &[u8]) -> Result<Response, StepError> {
+    /// Sends a serialized request (on an idle connection if there is one) and reads the head;
+    /// with `keep_headers` the response headers are kept (perf loops need none).
+    pub async fn open(
+        self: &Arc<Self>,
+        addr: &str,
+        request: &[u8],
+        keep_headers: bool,
+    ) -> Result<Response, StepError> {
         if let Some(mut conn) = self.take(addr)
-            && let Ok(head) = send_head(&mut conn, request).await
+            && let Ok(head) = send_head(&mut conn, request, keep_headers).await
         {
             return Ok(Response::new(head, conn, Arc::clone(self), addr));
         }
         // No idle connection, or the server closed it meanwhile: a new one.
         let mut conn = connect(addr).await?;
-        let head = send_head(&mut conn, request).await?;
+        let head = send_head(&mut conn, request, keep_headers).await?;
         Ok(Response::new(head, conn, Arc::clone(self), addr))
     }
 }
@@ -146,11 +152,12 @@ async fn fill(conn: &mut Connection) -> Result<bool, StepError> {
 /// What the head says about the body.
 struct Head {
     status: u16,
+    headers: Vec<(String, String)>,
     body: BodyState,
     close: bool,
 }
 
-async fn send_head(conn: &mut Connection, request: &[u8]) -> Result<Head, StepError> {
+async fn send_head(conn: &mut Connection, request: &[u8], keep_headers: bool) -> Result<Head, StepError> {
     conn.stream.write_all(request).await.map_err(broken)?;
     loop {
         let mut headers = [httparse::EMPTY_HEADER; 64];
@@ -172,6 +179,12 @@ async fn send_head(conn: &mut Connection, request: &[u8]) -> Result<Head, StepEr
                     }
                 }
                 let status = resp.code.unwrap_or(0);
+                let headers = if keep_headers {
+                    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                    resp.headers.iter().map(|h| (h.name.to_string(), text(h.value))).collect()
+                } else {
+                    Vec::new()
+                };
                 if status == 204 || status == 304 || (100..200).contains(&status) {
                     body = BodyState::Length(0);
                 }
@@ -179,7 +192,7 @@ async fn send_head(conn: &mut Connection, request: &[u8]) -> Result<Head, StepEr
                     close = true;
                 }
                 conn.buf.advance(n);
-                return Ok(Head { status, body, close });
+                return Ok(Head { status, headers, body, close });
             }
             Ok(httparse::Status::Partial) => {
                 if conn.buf.len() > MAX_HEAD {
@@ -294,6 +307,8 @@ async fn next_piece(conn: &mut Connection, state: &mut BodyState) -> Result<Opti
 /// the body is read to its end (and not when it is dropped half-way).
 pub struct Response {
     pub status: u16,
+    /// The response headers, when asked for.
+    pub headers: Vec<(String, String)>,
     conn: Connection,
     body: BodyState,
     close: bool,
@@ -305,6 +320,7 @@ impl Response {
     fn new(head: Head, conn: Connection, pool: Arc<Pool>, addr: &str) -> Self {
         Response {
             status: head.status,
+            headers: head.headers,
             conn,
             body: head.body,
             close: head.close,
@@ -396,7 +412,7 @@ impl H1Client {
 
     /// Sends the request once and reads the whole response.
     pub async fn send(&self) -> Result<H1Response, StepError> {
-        let response = self.pool.open(&self.addr, &self.request).await?;
+        let response = self.pool.open(&self.addr, &self.request, false).await?;
         let status = response.status;
         Ok(H1Response { status, body: response.bytes(KEEP_BODY).await? })
     }
@@ -443,7 +459,7 @@ mod tests {
         let b = c.send().await.unwrap();
         assert_eq!((b.status, b.body.as_slice()), (404, &b"abcde"[..]));
         assert_eq!(c.send().await.unwrap().status, 204);
-        let streamed = c.pool.open(&c.addr, &c.request).await.unwrap();
+        let streamed = c.pool.open(&c.addr, &c.request, false).await.unwrap();
         let pieces: Vec<Bytes> = streamed.into_stream().map(|p| p.unwrap()).collect().await;
         assert_eq!(pieces, vec![Bytes::from_static(b"line"), Bytes::from_static(b"\n")]);
         assert_eq!(c.pool.idle.lock().unwrap()[&c.addr].len(), 1, "one connection, kept alive");

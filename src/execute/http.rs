@@ -1,6 +1,7 @@
-//! The `http` step: one request, the response recorded in full (up to a size cap).
+//! The `http` step: one request, the response recorded in full (up to `--max-body`).
 
 use super::record::{FailureKind, HttpObservation, StepError};
+use super::transport::{Purpose, Request, Transport};
 use crate::spec::HttpStep;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -12,6 +13,73 @@ pub const SENSITIVE_HEADERS: &[&str] =
 /// Joins a target base url and a path without doubling or dropping the slash.
 pub fn join_url(base: &str, path: &str) -> String {
     format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+/// The request an http step sends: its url (with the query), the suite's and its own headers,
+/// and its body.
+pub fn request(
+    step: &HttpStep,
+    base_url: &str,
+    default_headers: &BTreeMap<String, String>,
+) -> Result<Request, String> {
+    let url = match (&step.url, &step.path) {
+        (Some(u), _) => u.clone(),
+        (None, Some(p)) => join_url(base_url, p),
+        (None, None) => base_url.to_string(),
+    };
+    let url = if step.query.is_empty() {
+        url
+    } else {
+        let mut parsed = reqwest::Url::parse(&url).map_err(|e| format!("invalid url \"{url}\": {e}"))?;
+        parsed.query_pairs_mut().extend_pairs(step.query.iter());
+        parsed.to_string()
+    };
+    let mut headers: Vec<(String, String)> =
+        default_headers.iter().chain(step.headers.iter()).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let body = match (&step.json, &step.body) {
+        (Some(j), _) => {
+            headers.push(("Content-Type".into(), "application/json".into()));
+            serde_json::to_vec(j).expect("a JSON value serializes")
+        }
+        (None, Some(b)) => b.clone().into_bytes(),
+        (None, None) => Vec::new(),
+    };
+    Ok(Request { method: step.method_name(), url, headers, body })
+}
+
+pub async fn run(
+    transport: &Transport,
+    step: &HttpStep,
+    base_url: &str,
+    default_headers: &BTreeMap<String, String>,
+) -> Result<HttpObservation, StepError> {
+    let req = request(step, base_url, default_headers).map_err(|message| StepError {
+        kind: FailureKind::Error,
+        message,
+        detail: format!(
+            "{} {}",
+            step.method_name(),
+            step.path.as_deref().or(step.url.as_deref()).unwrap_or("")
+        ),
+    })?;
+    let line = req.line();
+    let with_line = |mut e: StepError| {
+        e.detail = line.clone();
+        e
+    };
+    let started = Instant::now();
+    let response = transport.send(&req, Purpose::Step).await.map_err(with_line)?;
+    let (status, headers) = (response.status, response.headers.clone());
+    let (body, truncated) = response.text().await.map_err(with_line)?;
+    Ok(HttpObservation {
+        method: req.method,
+        url: req.url,
+        status,
+        headers,
+        body,
+        body_truncated: truncated,
+        elapsed: started.elapsed(),
+    })
 }
 
 /// Reads a response body up to `cap` bytes; true when the body was longer (reading stops at
@@ -48,68 +116,12 @@ pub fn cut_note(cap: usize) -> String {
     )
 }
 
-pub async fn run(
-    client: &reqwest::Client,
-    step: &HttpStep,
-    base_url: &str,
-    default_headers: &BTreeMap<String, String>,
-    limits: super::Limits,
-) -> Result<HttpObservation, StepError> {
-    let url = match (&step.url, &step.path) {
-        (Some(u), _) => u.clone(),
-        (None, Some(p)) => join_url(base_url, p),
-        (None, None) => base_url.to_string(),
-    };
-    let method_text = step.method_name();
-    let request_line = format!("{} {}", method_text.to_uppercase(), url);
-    let fail = |kind, message: String| StepError { kind, message, detail: request_line.clone() };
-    let method = reqwest::Method::from_bytes(method_text.to_uppercase().as_bytes())
-        .map_err(|_| fail(FailureKind::Error, format!("\"{method_text}\" is not an HTTP method")))?;
-    let mut req = client.request(method, &url);
-    for (k, v) in default_headers.iter().chain(step.headers.iter()) {
-        req = req.header(k, v);
-    }
-    if !step.query.is_empty() {
-        req = req.query(&step.query);
-    }
-    if let Some(json) = &step.json {
-        req = req.json(json);
-    } else if let Some(body) = &step.body {
-        req = req.body(body.clone());
-    }
-    let request = req.build().map_err(|e| fail(FailureKind::Error, describe(&e, &url)))?;
-    let request_line = format!("{} {}", request.method(), request.url());
-    let started = Instant::now();
-    let response = client.execute(request).await.map_err(|e| fail(classify(&e), describe(&e, &url)))?;
-    let status = response.status().as_u16();
-    let headers = header_list(response.headers());
-    let (body, truncated) =
-        read_capped(response, limits.max_body).await.map_err(|m| fail(FailureKind::Connection, m))?;
-    Ok(HttpObservation {
-        method: request_line.split(' ').next().unwrap_or_default().to_string(),
-        url: request_line.split_once(' ').map(|x| x.1).unwrap_or_default().to_string(),
-        status,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-        body_truncated: truncated,
-        elapsed: started.elapsed(),
-    })
-}
-
 /// Response headers as (name, value) text pairs.
 pub fn header_list(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect()
-}
-
-fn classify(e: &reqwest::Error) -> FailureKind {
-    if e.is_connect() || e.is_request() || e.is_body() || e.is_decode() {
-        FailureKind::Connection
-    } else {
-        FailureKind::Error
-    }
 }
 
 /// A reqwest error as a sentence a person can act on.

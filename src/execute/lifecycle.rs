@@ -1,11 +1,11 @@
 //! Model lifecycle steps: pull (with progress), the model list, unload.
 
-use super::Limits;
-use super::http::{chain, describe, header_list, join_url, read_capped};
+use super::http::{chain, join_url};
 use super::record::{FailureKind, HttpObservation, ModelsObservation, PullObservation, StepError};
+use super::transport::{Purpose, Request, Transport};
 use crate::protocol::{Protocol, same_model};
 use crate::spec::{ModelsStep, PullStep, UnloadStep};
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -36,30 +36,26 @@ const MAX_PULL_ENTRIES: usize = 1024;
 
 /// The model names a server lists.
 pub async fn list_models(
-    client: &reqwest::Client,
+    transport: &Transport,
     protocol: &dyn Protocol,
     base_url: &str,
     api_key: Option<&str>,
-    limits: Limits,
 ) -> Result<(String, Vec<String>), StepError> {
     let url = join_url(base_url, protocol.models_path());
     let detail = format!("GET {url}");
-    let mut req = client.get(&url);
-    if let Some(key) = api_key {
-        req = req.bearer_auth(key);
-    }
+    let with_detail = |mut e: StepError| {
+        e.detail = detail.clone();
+        e
+    };
     let resp =
-        req.send().await.map_err(|e| step_error(FailureKind::Connection, describe(&e, &url), &detail))?;
-    let status = resp.status();
-    let (body, cut) = read_capped(resp, limits.max_body)
-        .await
-        .map_err(|m| step_error(FailureKind::Connection, m, &detail))?;
-    let body = String::from_utf8_lossy(&body);
+        transport.send(&Request::get(&url).bearer(api_key), Purpose::Api).await.map_err(with_detail)?;
+    let status = resp.status;
+    let (body, cut) = resp.text().await.map_err(with_detail)?;
     if cut {
-        let message = format!("{detail}: {}", super::http::cut_note(limits.max_body));
+        let message = format!("{detail}: {}", super::http::cut_note(transport.limits.max_body));
         return Err(step_error(FailureKind::Error, message, &detail));
     }
-    if !status.is_success() {
+    if !(200..300).contains(&status) {
         let why = protocol.error_text(&body).unwrap_or_else(|| super::detail::excerpt(&body, 200));
         return Err(step_error(FailureKind::Error, format!("{detail} answered {status}: {why}"), &detail));
     }
@@ -70,15 +66,14 @@ pub async fn list_models(
 }
 
 pub async fn models(
-    client: &reqwest::Client,
+    transport: &Transport,
     protocol: &dyn Protocol,
     step: &ModelsStep,
     base_url: &str,
     api_key: Option<&str>,
-    limits: Limits,
 ) -> Result<ModelsObservation, StepError> {
     let started = Instant::now();
-    let (url, listed) = list_models(client, protocol, base_url, api_key, limits).await?;
+    let (url, listed) = list_models(transport, protocol, base_url, api_key).await?;
     Ok(ModelsObservation {
         url,
         listed,
@@ -89,12 +84,11 @@ pub async fn models(
 }
 
 pub async fn pull(
-    client: &reqwest::Client,
+    transport: &Transport,
     protocol: &dyn Protocol,
     step: &PullStep,
     base_url: &str,
     progress: &Progress,
-    limits: Limits,
 ) -> Result<PullObservation, StepError> {
     let started = Instant::now();
     let mut obs = PullObservation {
@@ -107,7 +101,7 @@ pub async fn pull(
         elapsed: started.elapsed(),
     };
     if step.ensure {
-        let (_, listed) = list_models(client, protocol, base_url, None, limits).await?;
+        let (_, listed) = list_models(transport, protocol, base_url, None).await?;
         if listed.iter().any(|m| same_model(m, &step.model)) {
             obs.already_present = true;
             obs.elapsed = started.elapsed();
@@ -116,16 +110,15 @@ pub async fn pull(
     }
     let url = join_url(base_url, "/api/pull");
     let detail = format!("POST {url} (model {})", step.model);
-    let resp = client
-        .post(&url)
-        .json(&json!({ "model": step.model, "stream": true }))
-        .send()
-        .await
-        .map_err(|e| step_error(FailureKind::Connection, describe(&e, &url), &detail))?;
-    if !resp.status().is_success() {
-        let status = resp.status();
-        let body = read_capped(resp, limits.max_body).await.map(|(b, _)| b).unwrap_or_default();
-        let body = String::from_utf8_lossy(&body);
+    let with_detail = |mut e: StepError| {
+        e.detail = detail.clone();
+        e
+    };
+    let request = Request::json(&url, &json!({ "model": step.model, "stream": true }));
+    let resp = transport.send(&request, Purpose::Api).await.map_err(with_detail)?;
+    if !resp.is_success() {
+        let status = resp.status;
+        let body = resp.text().await.map(|(b, _)| b).unwrap_or_default();
         obs.error = Some(format!(
             "{status}: {}",
             protocol.error_text(&body).unwrap_or_else(|| super::detail::excerpt(&body, 200))
@@ -135,7 +128,7 @@ pub async fn pull(
     }
     // Layers are reported one after another, each with its own total.
     let mut layers: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    let reader = StreamReader::new(resp.bytes_stream().map_err(std::io::Error::other));
+    let reader = StreamReader::new(resp.into_stream());
     let mut lines = FramedRead::new(reader, LinesCodec::new_with_max_length(MAX_PULL_LINE));
     while let Some(line) = lines.next().await {
         let line = line.map_err(|e| {
@@ -176,31 +169,27 @@ pub async fn pull(
 
 /// Unloads a model: Ollama's documented empty request with `keep_alive: 0`.
 pub async fn unload(
-    client: &reqwest::Client,
+    transport: &Transport,
     step: &UnloadStep,
     base_url: &str,
-    limits: Limits,
 ) -> Result<HttpObservation, StepError> {
     let url = join_url(base_url, "/api/generate");
     let detail = format!("POST {url} (unload {})", step.model);
+    let with_detail = |mut e: StepError| {
+        e.detail = detail.clone();
+        e
+    };
     let started = Instant::now();
-    let resp = client
-        .post(&url)
-        .json(&json!({ "model": step.model, "keep_alive": 0 }))
-        .send()
-        .await
-        .map_err(|e| step_error(FailureKind::Connection, describe(&e, &url), &detail))?;
-    let status = resp.status().as_u16();
-    let headers = header_list(resp.headers());
-    let (body, cut) = read_capped(resp, limits.max_body)
-        .await
-        .map_err(|m| step_error(FailureKind::Connection, m, &detail))?;
+    let request = Request::json(&url, &json!({ "model": step.model, "keep_alive": 0 }));
+    let resp = transport.send(&request, Purpose::Api).await.map_err(with_detail)?;
+    let (status, headers) = (resp.status, resp.headers.clone());
+    let (body, cut) = resp.text().await.map_err(with_detail)?;
     Ok(HttpObservation {
         method: "POST".to_string(),
         url,
         status,
         headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
+        body,
         body_truncated: cut,
         elapsed: started.elapsed(),
     })

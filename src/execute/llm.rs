@@ -3,13 +3,12 @@
 //! the stream's integrity checked as it arrives.
 
 use super::Limits;
-use super::h1;
-use super::http::{chain, describe, join_url, read_capped};
-use super::record::{FailureKind, LlmObservation, StepError};
+use super::http::{chain, join_url};
+use super::record::{LlmObservation, StepError};
+use super::transport::{self, Purpose, Transport};
 use crate::protocol::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat, same_model};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::codec::{FramedRead, LinesCodec};
@@ -24,13 +23,10 @@ pub struct Request<'a> {
     pub base_url: &'a str,
     pub api_key: Option<&'a str>,
     pub chunk_timeout: Option<Duration>,
-    /// Connections of the lean HTTP/1.1 client, used for plain-http targets.
-    pub pool: Option<&'a Arc<h1::Pool>>,
-    pub limits: Limits,
 }
 
 pub async fn run(
-    client: &reqwest::Client,
+    transport: &Transport,
     protocol: &dyn Protocol,
     call: LlmCall<'_>,
     req: &Request<'_>,
@@ -38,35 +34,27 @@ pub async fn run(
     let url = join_url(req.base_url, protocol.path(&call));
     let stream = call.stream().unwrap_or_else(|| protocol.default_stream());
     let detail = format!("POST {url} (model {}, stream {stream})", call.model());
-    let fail = |kind, message: String| StepError { kind, message, detail: detail.clone() };
-    let parsed = reqwest::Url::parse(&url).ok().filter(h1::serves);
-    if let (Some(pool), Some(parsed)) = (req.pool, parsed) {
-        return run_lean(pool, protocol, call, req, &parsed, stream).await.map_err(|mut e| {
-            e.detail = detail.clone();
-            e
-        });
-    }
-    let mut builder = client.post(&url).json(&protocol.body(&call, stream));
-    if let Some(key) = req.api_key {
-        builder = builder.bearer_auth(key);
-    }
+    let with_detail = |mut e: StepError| {
+        e.detail = detail.clone();
+        e
+    };
+    let request = transport::Request::json(&url, &protocol.body(&call, stream)).bearer(req.api_key);
+    let limits = transport.limits;
     let started = Instant::now();
-    let response = builder.send().await.map_err(|e| fail(FailureKind::Connection, describe(&e, &url)))?;
-    let mut obs = LlmObservation::new(protocol.api(), &url, call.model(), stream, response.status().as_u16());
-    if !response.status().is_success() {
-        let (body, _) =
-            read_capped(response, req.limits.max_body).await.map_err(|m| fail(FailureKind::Connection, m))?;
-        record_error(protocol, &String::from_utf8_lossy(&body), started, &mut obs);
+    let response = transport.send(&request, Purpose::Api).await.map_err(with_detail)?;
+    let mut obs = LlmObservation::new(protocol.api(), &url, call.model(), stream, response.status);
+    if !response.is_success() {
+        let (body, _) = response.text().await.map_err(with_detail)?;
+        record_error(protocol, &body, started, &mut obs);
         return Ok(obs);
     }
     if stream {
-        let bytes = response.bytes_stream();
-        read_stream(bytes, protocol, call, req.chunk_timeout, req.limits, started, &mut obs).await;
+        read_stream(response.into_stream(), protocol, call, req.chunk_timeout, limits, started, &mut obs)
+            .await;
         return Ok(obs);
     }
-    let whole =
-        read_capped(response, req.limits.max_body).await.map_err(|m| fail(FailureKind::Connection, m))?;
-    record_whole(protocol, call, whole, req.limits, started, &mut obs);
+    let whole = response.body().await.map_err(with_detail)?;
+    record_whole(protocol, call, whole, limits, started, &mut obs);
     Ok(obs)
 }
 
@@ -105,44 +93,6 @@ fn record_whole(
 fn record_error(protocol: &dyn Protocol, body: &str, started: Instant, obs: &mut LlmObservation) {
     obs.error = Some(protocol.error_text(body).unwrap_or_else(|| super::detail::excerpt(body, 300)));
     obs.e2e = started.elapsed();
-}
-
-/// The same exchange through the lean HTTP/1.1 client: the socket is read in this task, so
-/// each chunk is stamped as soon as it arrives.
-async fn run_lean(
-    pool: &Arc<h1::Pool>,
-    protocol: &dyn Protocol,
-    call: LlmCall<'_>,
-    req: &Request<'_>,
-    url: &reqwest::Url,
-    stream: bool,
-) -> Result<LlmObservation, StepError> {
-    let body = serde_json::to_vec(&protocol.body(&call, stream)).expect("a JSON value serializes");
-    let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
-    if let Some(key) = req.api_key {
-        headers.push(("Authorization".to_string(), format!("Bearer {key}")));
-    }
-    let (addr, request) = h1::serialize("POST", url, &headers, &body).map_err(|message| StepError {
-        kind: FailureKind::Error,
-        message,
-        detail: String::new(),
-    })?;
-    let started = Instant::now();
-    let response = pool.open(&addr, &request).await?;
-    let mut obs = LlmObservation::new(protocol.api(), url.as_str(), call.model(), stream, response.status);
-    if !(200..300).contains(&response.status) {
-        let (body, _) = response.capped(req.limits.max_body).await?;
-        record_error(protocol, &String::from_utf8_lossy(&body), started, &mut obs);
-        return Ok(obs);
-    }
-    if stream {
-        let bytes = response.into_stream();
-        read_stream(bytes, protocol, call, req.chunk_timeout, req.limits, started, &mut obs).await;
-        return Ok(obs);
-    }
-    let whole = response.capped(req.limits.max_body).await?;
-    record_whole(protocol, call, whole, req.limits, started, &mut obs);
-    Ok(obs)
 }
 
 /// The next item of a stream, or None when `chunk_timeout` passed first (recorded as a stall).
@@ -507,11 +457,8 @@ mod tests {
             "\n\r\nevent: x\ndata:first\ndata: second\nid: 7\n\n",
             "data: [DONE]\n\ndata: {\"cut\"",
         ]);
-        let want: Vec<Result<String, String>> = vec![
-            Ok("{\"a\":1}".into()),
-            Ok("first\nsecond".into()),
-            Ok("<DONE>".into()),
-        ];
+        let want: Vec<Result<String, String>> =
+            vec![Ok("{\"a\":1}".into()), Ok("first\nsecond".into()), Ok("<DONE>".into())];
         assert_eq!(got, want, "an event without its blank line at the end is dropped");
     }
 

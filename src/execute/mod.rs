@@ -14,6 +14,7 @@ pub mod perf;
 pub mod record;
 pub mod redact;
 pub mod tcp;
+pub mod transport;
 
 use crate::assert;
 use crate::gpu::sampler::Sampler;
@@ -27,13 +28,11 @@ use record::{Attempt, FailureKind, Observation, RunRecord, Status, StepError, Su
 use redact::Redactor;
 use std::time::{Duration, Instant};
 
-/// Runs suites; owns the connection pool shared by all steps.
+/// Runs suites; owns the transport (clients and connections) shared by all steps.
 pub struct Executor {
-    client: reqwest::Client,
+    transport: std::sync::Arc<transport::Transport>,
     opts: ExecutorOptions,
     gpu: gpu::GpuHandle,
-    /// Keep-alive connections of the lean HTTP/1.1 client (LLM requests to plain http).
-    pool: std::sync::Arc<h1::Pool>,
 }
 
 /// How the executor samples GPUs.
@@ -84,11 +83,8 @@ impl Executor {
     }
 
     pub fn with_options(opts: ExecutorOptions) -> Self {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("hxrun/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client configuration is static and valid");
-        Executor { client, opts, gpu: gpu::GpuHandle::default(), pool: Default::default() }
+        let transport = std::sync::Arc::new(transport::Transport::new(opts.limits));
+        Executor { transport, opts, gpu: gpu::GpuHandle::default() }
     }
 
     /// Runs every suite of the plan and returns the whole record.
@@ -308,40 +304,30 @@ impl Executor {
         let base = suite.target.url.as_str();
         let key = suite.target.api_key.as_deref().filter(|k| !k.is_empty());
         let proto = |api: Option<crate::spec::Api>| protocol::for_api(api.unwrap_or(suite.target.api));
-        let c = &self.client;
+        let t = self.transport.as_ref();
         let limits = self.opts.limits;
         match &test.step {
-            Step::Http(h) => http::run(c, h, base, &suite.headers, limits).await.map(Observation::Http),
+            Step::Http(h) => http::run(t, h, base, &suite.headers).await.map(Observation::Http),
             Step::Tcp(t) => tcp::run(t, base).await.map(Observation::Tcp),
             Step::Exec(e) => exec::run(e, &suite.base_dir, limits).await.map(Observation::Exec),
             Step::Generate(_) | Step::Chat(_) => {
                 let call = LlmCall::of_step(&test.step).expect("a generate or chat step");
-                let req = llm::Request {
-                    base_url: base,
-                    api_key: key,
-                    chunk_timeout: call.chunk_timeout(),
-                    pool: Some(&self.pool),
-                    limits,
-                };
-                llm::run(c, proto(call.api()), call, &req).await.map(|o| Observation::Llm(Box::new(o)))
+                let req = llm::Request { base_url: base, api_key: key, chunk_timeout: call.chunk_timeout() };
+                llm::run(t, proto(call.api()), call, &req).await.map(|o| Observation::Llm(Box::new(o)))
             }
-            Step::Pull(p) => {
-                lifecycle::pull(c, proto(None), p, base, progress, limits).await.map(Observation::Pull)
-            }
+            Step::Pull(p) => lifecycle::pull(t, proto(None), p, base, progress).await.map(Observation::Pull),
             Step::Models(m) => {
-                lifecycle::models(c, proto(m.api), m, base, key, limits).await.map(Observation::Models)
+                lifecycle::models(t, proto(m.api), m, base, key).await.map(Observation::Models)
             }
-            Step::Unload(u) => lifecycle::unload(c, u, base, limits).await.map(Observation::Http),
+            Step::Unload(u) => lifecycle::unload(t, u, base).await.map(Observation::Http),
             Step::Perf(p) => {
                 let ctx = perf::PerfContext {
-                    client: c.clone(),
+                    transport: std::sync::Arc::clone(&self.transport),
                     suite: std::sync::Arc::new(suite.clone()),
                     request_timeout: test.timeout,
                     progress: progress.clone(),
                     test: test.name.clone(),
-                    pool: std::sync::Arc::clone(&self.pool),
                     control: self.opts.control.clone(),
-                    limits,
                     gpu: gpu_source
                         .and_then(Result::ok)
                         .map(|s| (s, p.gpu_interval.unwrap_or(self.opts.gpu_interval))),

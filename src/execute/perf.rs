@@ -13,8 +13,8 @@ use crate::perf::knee;
 use crate::perf::result::{LevelResult, PerfObservation, Sample};
 use crate::plan::SuitePlan;
 use crate::protocol::{self, LlmCall};
+use crate::spec::UnloadStep;
 use crate::spec::perf::{Arrival, DEFAULT_ITERATIONS, PerfStep};
-use crate::spec::{HttpStep, UnloadStep};
 use chrono::Utc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -24,7 +24,7 @@ use tokio::time::{Instant, sleep_until};
 
 /// What every request of a perf step shares.
 pub struct PerfContext {
-    pub client: reqwest::Client,
+    pub transport: Arc<super::transport::Transport>,
     pub suite: Arc<SuitePlan>,
     /// Each request's own timeout (the test's `timeout`).
     pub request_timeout: Duration,
@@ -33,11 +33,8 @@ pub struct PerfContext {
     pub test: String,
     /// Where to sample GPUs during each level, and how often; None without a GPU.
     pub gpu: Option<(Arc<dyn GpuSource>, Duration)>,
-    /// Keep-alive connections of the lean HTTP/1.1 client.
-    pub pool: Arc<super::h1::Pool>,
     /// A stop ends the loop: requests in flight are dropped, the measured ones kept.
     pub control: super::control::RunControl,
-    pub limits: super::Limits,
 }
 
 /// The context, the step, and the loop's counters, shared by its tasks.
@@ -52,27 +49,6 @@ struct Shared {
     started: std::time::Instant,
 }
 
-/// Prepares the lean client for an http request to a plain `http://` url.
-fn lean_client(suite: &SuitePlan, h: &HttpStep, pool: &Arc<super::h1::Pool>) -> Option<H1Client> {
-    let base = &suite.target.url;
-    let url = h.url.clone().unwrap_or_else(|| super::http::join_url(base, h.path.as_deref().unwrap_or("")));
-    let mut url = reqwest::Url::parse(&url).ok()?;
-    if !h.query.is_empty() {
-        url.query_pairs_mut().extend_pairs(h.query.iter());
-    }
-    let mut headers: Vec<(String, String)> =
-        suite.headers.iter().chain(h.headers.iter()).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let body = match (&h.json, &h.body) {
-        (Some(j), _) => {
-            headers.push(("Content-Type".into(), "application/json".into()));
-            serde_json::to_vec(j).ok()?
-        }
-        (None, Some(b)) => b.clone().into_bytes(),
-        (None, None) => Vec::new(),
-    };
-    H1Client::new(&h.method_name(), &url, &headers, &body, Arc::clone(pool))
-}
-
 /// When a level stops issuing requests.
 #[derive(Clone, Copy)]
 enum Stop {
@@ -85,7 +61,10 @@ pub async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObservation, S
     let levels = step.concurrency.as_ref().map_or(vec![1], |c| c.0.clone());
     let per_level = step.iterations.unwrap_or(DEFAULT_ITERATIONS);
     let shared = Arc::new(Shared {
-        lean: step.http.as_ref().and_then(|h| lean_client(&ctx.suite, h, &ctx.pool)),
+        lean: step.http.as_ref().and_then(|h| {
+            let request = super::http::request(h, &ctx.suite.target.url, &ctx.suite.headers).ok()?;
+            ctx.transport.prepare(&request)
+        }),
         ctx,
         step: step.clone(),
         done: AtomicU64::new(0),
@@ -237,8 +216,9 @@ async fn model_vram(shared: &Shared) -> Option<u64> {
     }
     let url = super::http::join_url(&suite.target.url, "/api/ps");
     let ask = async {
-        let response = shared.ctx.client.get(url).send().await.ok()?;
-        super::http::read_capped(response, shared.ctx.limits.max_body).await.ok()
+        let request = super::transport::Request::get(&url);
+        let response = shared.ctx.transport.send(&request, super::transport::Purpose::Api).await.ok()?;
+        response.body().await.ok()
     };
     let (body, _) = tokio::time::timeout(shared.ctx.request_timeout, ask).await.ok()??;
     let ps: serde_json::Value = serde_json::from_slice(&body).ok()?;
@@ -299,7 +279,7 @@ async fn one(shared: &Shared, c: u32, iter: u32) -> Sample {
 async fn cold_unload(shared: &Shared) -> Result<(), String> {
     let Some(call) = LlmCall::of_perf(&shared.step).filter(|_| shared.step.cold) else { return Ok(()) };
     let unload = UnloadStep { model: call.model().to_string() };
-    lifecycle::unload(&shared.ctx.client, &unload, &shared.ctx.suite.target.url, shared.ctx.limits)
+    lifecycle::unload(&shared.ctx.transport, &unload, &shared.ctx.suite.target.url)
         .await
         .map(|_| ())
         .map_err(|e| e.message)
@@ -311,14 +291,9 @@ async fn request(shared: &Shared) -> Result<Sample, StepError> {
     let key = suite.target.api_key.as_deref().filter(|k| !k.is_empty());
     if let Some(call) = LlmCall::of_perf(step) {
         let proto = protocol::for_api(call.api().unwrap_or(suite.target.api));
-        let req = llm::Request {
-            base_url: &suite.target.url,
-            api_key: key,
-            chunk_timeout: call.chunk_timeout(),
-            pool: Some(&ctx.pool),
-            limits: ctx.limits,
-        };
-        let o = llm::run(&ctx.client, proto, call, &req).await?;
+        let req =
+            llm::Request { base_url: &suite.target.url, api_key: key, chunk_timeout: call.chunk_timeout() };
+        let o = llm::run(&ctx.transport, proto, call, &req).await?;
         let error = if !(200..300).contains(&o.status) {
             Some(format!("HTTP {}: {}", o.status, o.error.clone().unwrap_or_default()))
         } else if !o.problems.is_empty() {
@@ -349,7 +324,7 @@ async fn request(shared: &Shared) -> Result<Sample, StepError> {
             .then(|| format!("HTTP {}: {}", r.status, String::from_utf8_lossy(&r.body)));
         return Ok(Sample::bare(error, e2e));
     }
-    let o = super::http::run(&ctx.client, h, &suite.target.url, &suite.headers, ctx.limits).await?;
+    let o = super::http::run(&ctx.transport, h, &suite.target.url, &suite.headers).await?;
     let error = (!(200..300).contains(&o.status))
         .then(|| format!("HTTP {}: {}", o.status, super::detail::excerpt(&o.body, 200)));
     Ok(Sample::bare(error, o.elapsed.as_secs_f64()))

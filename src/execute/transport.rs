@@ -1,0 +1,186 @@
+//! The one way hxrun sends HTTP: every request of every step — http steps, LLM calls, model
+//! lifecycle calls, hxrun's own `/api/ps` and unloads, perf loops — goes through `Transport`,
+//! which picks the client and applies the caps.
+//!
+//! Two clients sit behind it. The lean HTTP/1.1 client (`h1`) serves plain `http://` API
+//! calls: it reads the socket in the measuring task (first tokens are stamped as they arrive)
+//! and reaches wrk's request rate in perf loops. The general client (reqwest) serves `https://`,
+//! runs behind a proxy, and http steps, which follow redirects as curl -L does. API calls follow
+//! no redirect on either client: a 30x from an inference endpoint is reported as such. Bodies
+//! are kept up to `Limits::max_body` whichever client read them.
+
+use super::Limits;
+use super::h1;
+use super::http::{chain, describe, header_list};
+use super::record::{FailureKind, StepError};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A response body as it arrives.
+pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
+
+/// Both clients, their connections and the caps.
+pub struct Transport {
+    /// http steps: redirects followed.
+    steps: reqwest::Client,
+    /// API calls over TLS or a proxy: no redirects, as on the lean client.
+    api: reqwest::Client,
+    pool: Arc<h1::Pool>,
+    pub limits: Limits,
+}
+
+/// What to send.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn get(url: &str) -> Self {
+        Request { method: "GET".into(), url: url.into(), headers: Vec::new(), body: Vec::new() }
+    }
+
+    /// A POST of a JSON value.
+    pub fn json(url: &str, value: &serde_json::Value) -> Self {
+        let body = serde_json::to_vec(value).expect("a JSON value serializes");
+        let headers = vec![("Content-Type".to_string(), "application/json".to_string())];
+        Request { method: "POST".into(), url: url.into(), headers, body }
+    }
+
+    /// `METHOD url`, for messages and reports.
+    pub fn line(&self) -> String {
+        format!("{} {}", self.method, self.url)
+    }
+
+    /// Adds `Authorization: Bearer KEY` when there is a key.
+    pub fn bearer(mut self, key: Option<&str>) -> Self {
+        if let Some(key) = key {
+            self.headers.push(("Authorization".to_string(), format!("Bearer {key}")));
+        }
+        self
+    }
+}
+
+/// Which kind of request: an http step (redirects followed) or an API call.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Step,
+    Api,
+}
+
+/// A response whose body has not been read yet.
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// The url that answered (after redirects).
+    pub url: String,
+    body: Body,
+    max_body: usize,
+}
+
+enum Body {
+    Lean(h1::Response),
+    General(reqwest::Response),
+}
+
+impl Transport {
+    pub fn new(limits: Limits) -> Self {
+        let build = |redirects| {
+            reqwest::Client::builder()
+                .user_agent(concat!("hxrun/", env!("CARGO_PKG_VERSION")))
+                .redirect(redirects)
+                .build()
+                .expect("the HTTP client configuration is static and valid")
+        };
+        Transport {
+            steps: build(reqwest::redirect::Policy::default()),
+            api: build(reqwest::redirect::Policy::none()),
+            pool: Arc::default(),
+            limits,
+        }
+    }
+
+    /// The lean client's url, when it serves this request.
+    fn lean_url(&self, url: &str, purpose: Purpose) -> Option<reqwest::Url> {
+        (purpose == Purpose::Api).then(|| reqwest::Url::parse(url).ok()).flatten().filter(h1::serves)
+    }
+
+    /// Sends a request and reads the response head.
+    pub async fn send(&self, req: &Request, purpose: Purpose) -> Result<Response, StepError> {
+        let fail = |kind, message: String| StepError { kind, message, detail: String::new() };
+        if let Some(url) = self.lean_url(&req.url, purpose) {
+            let (addr, bytes) = h1::serialize(&req.method, &url, &req.headers, &req.body)
+                .map_err(|m| fail(FailureKind::Error, m))?;
+            let response = self.pool.open(&addr, &bytes, true).await?;
+            return Ok(Response {
+                status: response.status,
+                headers: response.headers.clone(),
+                url: url.to_string(),
+                body: Body::Lean(response),
+                max_body: self.limits.max_body,
+            });
+        }
+        let client = if purpose == Purpose::Step { &self.steps } else { &self.api };
+        let method = reqwest::Method::from_bytes(req.method.as_bytes())
+            .map_err(|_| fail(FailureKind::Error, format!("\"{}\" is not an HTTP method", req.method)))?;
+        let mut builder = client.request(method, &req.url).body(req.body.clone());
+        for (k, v) in &req.headers {
+            builder = builder.header(k, v);
+        }
+        let response = builder.send().await.map_err(|e| {
+            let kind = if e.is_builder() { FailureKind::Error } else { FailureKind::Connection };
+            fail(kind, describe(&e, &req.url))
+        })?;
+        Ok(Response {
+            status: response.status().as_u16(),
+            headers: header_list(response.headers()),
+            url: response.url().to_string(),
+            body: Body::General(response),
+            max_body: self.limits.max_body,
+        })
+    }
+
+    /// A request prepared once and sent many times by the lean client (a perf loop's http
+    /// request); None when the lean client does not serve it.
+    pub fn prepare(&self, req: &Request) -> Option<h1::H1Client> {
+        let url = self.lean_url(&req.url, Purpose::Api)?;
+        h1::H1Client::new(&req.method, &url, &req.headers, &req.body, Arc::clone(&self.pool))
+    }
+}
+
+impl Response {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The body up to `--max-body`, and whether there was more (reading stops at the cap).
+    pub async fn body(self) -> Result<(Vec<u8>, bool), StepError> {
+        match self.body {
+            Body::Lean(r) => r.capped(self.max_body).await,
+            Body::General(r) => super::http::read_capped(r, self.max_body).await.map_err(|message| {
+                StepError { kind: FailureKind::Connection, message, detail: String::new() }
+            }),
+        }
+    }
+
+    /// The body up to `--max-body`, as text (invalid UTF-8 replaced).
+    pub async fn text(self) -> Result<(String, bool), StepError> {
+        let (bytes, cut) = self.body().await?;
+        Ok((String::from_utf8_lossy(&bytes).into_owned(), cut))
+    }
+
+    /// The body as it arrives (its length capped by whoever reads it).
+    pub fn into_stream(self) -> BodyStream {
+        match self.body {
+            Body::Lean(r) => Box::pin(r.into_stream()),
+            Body::General(r) => Box::pin(r.bytes_stream().map(|piece| {
+                piece.map_err(|e| std::io::Error::other(format!("the response broke off: {}", chain(&e))))
+            })),
+        }
+    }
+}
