@@ -18,11 +18,13 @@ pub fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<AssertionRes
         // An expected error status: the body is an error, not an answer to check.
         return;
     }
+    // Problems of a streamed answer are the stream's; of a whole answer, the answer's.
+    let what = if o.stream { "stream" } else { "answer" };
     if o.problems.is_empty() {
-        out.push(pass("stream"));
+        out.push(pass(what));
     }
     for p in &o.problems {
-        out.push(fail("stream", format!("stream: {p}")));
+        out.push(fail(what, format!("{what}: {p}")));
     }
     if let Some(m) = &expect.text {
         out.extend(text::check("text", m, &o.text));

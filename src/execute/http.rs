@@ -130,6 +130,11 @@ pub fn describe(e: &reqwest::Error, url: &str) -> String {
     if e.is_connect() {
         if cause.contains("refused") {
             format!("connection refused by {url}: is the server running and listening on that port?")
+        } else if url.starts_with("https:") && cause.contains("handshake") {
+            format!(
+                "could not connect to {url}: the TLS handshake failed ({cause}); does the server speak \
+                 HTTPS on that port? For a plain-HTTP server write http://"
+            )
         } else {
             format!("could not connect to {url}: {cause}")
         }

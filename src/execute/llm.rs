@@ -71,7 +71,7 @@ fn record_whole(
     let body = String::from_utf8_lossy(&body);
     let body = body.as_ref();
     if cut {
-        rec.problem(format!("the answer: {}", super::http::cut_note(limits.max_body)));
+        rec.problem(super::http::cut_note(limits.max_body));
         obs.e2e = started.elapsed();
         rec.finish(obs);
         return;
