@@ -143,7 +143,7 @@ fn gpu_sample_covers_the_whole_run_with_test_names() {
     ws.write(
         "s.yaml",
         &format!(
-            "suite: whole\ntarget: {{ url: \"{}\" }}\ntests:\n  - name: first\n    generate: {{ model: phi3:latest, prompt: hi, stream: false }}\n  - name: second\n    exec: {{ command: [sleep, \"0.3\"] }}\n",
+            "suite: whole\ntarget: {{ url: \"{}\" }}\ntests:\n  - name: first\n    generate: {{ model: phi3:latest, prompt: hi, stream: false }}\n  - name: second\n    exec: {{ command: [sleep, \"1\"] }}\n",
             sim.url
         ),
     );

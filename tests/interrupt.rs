@@ -171,6 +171,12 @@ fn a_stopped_perf_loop_keeps_what_it_measured() {
     assert_eq!(test["failure_kind"], "interrupted", "{test}");
     let message = test["message"].as_str().unwrap();
     assert!(message.contains("the perf loop stopped after"), "{message}");
-    let measured = test["observation"]["levels"][0]["samples"].as_array().map_or(0, Vec::len);
+    let level = &test["observation"]["levels"][0];
+    let measured = level["requests"].as_u64().unwrap();
     assert!(message.contains(&format!("after {measured} measured requests")), "{message}");
+    // report.json keeps the first 1000 requests whole; the figures cover every one.
+    let kept = level["samples"].as_array().unwrap().len() as u64;
+    assert_eq!(kept, measured.min(1000));
+    assert_eq!(level["samples_not_in_report"].as_u64().unwrap_or(0), measured - kept);
+    assert_eq!(level["stats"]["e2e"]["count"].as_u64().unwrap(), measured);
 }

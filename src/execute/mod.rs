@@ -255,7 +255,7 @@ impl Executor {
             result.status = if passed { Status::Passed } else { Status::Failed };
             if let (true, Some(reason)) = (perf, control.reason()) {
                 let measured = match &result.observation {
-                    Some(Observation::Perf(p)) => p.levels.iter().map(|l| l.samples.len()).sum(),
+                    Some(Observation::Perf(p)) => p.levels.iter().map(|l| l.requests).sum(),
                     _ => 0,
                 };
                 let message = format!(

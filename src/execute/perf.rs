@@ -11,13 +11,14 @@ use crate::gpu::GpuSource;
 use crate::gpu::sampler::Sampler;
 use crate::perf::knee;
 use crate::perf::result::{LevelResult, PerfObservation, Sample};
+use crate::perf::samples::SampleStore;
 use crate::plan::SuitePlan;
 use crate::protocol::{self, LlmCall};
 use crate::spec::UnloadStep;
 use crate::spec::perf::{Arrival, DEFAULT_ITERATIONS, PerfStep};
 use chrono::Utc;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until};
@@ -88,11 +89,11 @@ pub async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObservation, S
         let sampler = shared.ctx.gpu.as_ref().map(|(source, interval)| {
             Sampler::start(Arc::clone(source), *interval, Some(shared.ctx.test.clone()))
         });
-        let samples = match step.rate {
+        let store = match step.rate {
             Some(rate) => open_loop(&shared, c, stop, rate.0).await,
             None => closed_loop(&shared, c, stop, true).await,
         };
-        let mut level = LevelResult::new(c, level_started.elapsed(), samples);
+        let mut level = LevelResult::new(c, level_started.elapsed(), store.finish());
         if let Some(sampler) = sampler {
             let (gpu_samples, error) = sampler.stop().await;
             level.figures.extend(crate::gpu::sampler::figures(&gpu_samples));
@@ -131,14 +132,15 @@ fn tick(shared: &Shared) {
     }
 }
 
-/// `c` worker tasks, each sending its next request as soon as the last one finished.
-async fn closed_loop(shared: &Arc<Shared>, c: u32, stop: Stop, measured: bool) -> Vec<Sample> {
+/// `c` worker tasks, each sending its next request as soon as the last one finished. The
+/// samples of a warm-up (`measured` false) are dropped.
+async fn closed_loop(shared: &Arc<Shared>, c: u32, stop: Stop, measured: bool) -> SampleStore {
     let issued = Arc::new(AtomicU32::new(0));
+    let store = Arc::new(Mutex::new(SampleStore::default()));
     let mut workers = JoinSet::new();
     for _ in 0..c {
-        let (shared, issued) = (Arc::clone(shared), Arc::clone(&issued));
+        let (shared, issued, store) = (Arc::clone(shared), Arc::clone(&issued), Arc::clone(&store));
         workers.spawn(async move {
-            let mut samples = Vec::new();
             loop {
                 let iter = issued.fetch_add(1, Ordering::Relaxed) + 1;
                 let go = match stop {
@@ -152,22 +154,21 @@ async fn closed_loop(shared: &Arc<Shared>, c: u32, stop: Stop, measured: bool) -
                     sample = one(&shared, c, iter) => sample,
                     () = shared.ctx.control.stopped() => break,
                 };
-                samples.push(sample);
                 if measured {
+                    store.lock().expect("sample store lock").push(sample);
                     tick(&shared);
                 }
             }
-            samples
         });
     }
-    let mut samples: Vec<Sample> = workers.join_all().await.into_iter().flatten().collect();
-    samples.sort_by_key(|s| s.iter);
-    samples
+    workers.join_all().await;
+    let store = Arc::try_unwrap(store).map_err(|_| ()).expect("every worker has ended");
+    store.into_inner().expect("sample store lock")
 }
 
 /// Requests started on a schedule (`rate` per second), each its own task, at most `c` in
 /// flight; an arrival that finds all slots busy waits for one.
-async fn open_loop(shared: &Arc<Shared>, c: u32, stop: Stop, rate: f64) -> Vec<Sample> {
+async fn open_loop(shared: &Arc<Shared>, c: u32, stop: Stop, rate: f64) -> SampleStore {
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let arrival = shared.step.arrival;
     let mut gap = || match arrival {
@@ -177,7 +178,7 @@ async fn open_loop(shared: &Arc<Shared>, c: u32, stop: Stop, rate: f64) -> Vec<S
     let mut next_at = Instant::now();
     let mut issued = 0u32;
     let mut inflight = JoinSet::new();
-    let mut samples = Vec::new();
+    let mut store = SampleStore::default();
     loop {
         let more = match stop {
             Stop::After(n) => issued < n,
@@ -196,14 +197,13 @@ async fn open_loop(shared: &Arc<Shared>, c: u32, stop: Stop, rate: f64) -> Vec<S
             }
             Some(done) = inflight.join_next(), if !inflight.is_empty() => {
                 if let Ok(sample) = done {
-                    samples.push(sample);
+                    store.push(sample);
                     tick(shared);
                 }
             }
         }
     }
-    samples.sort_by_key(|s| s.iter);
-    samples
+    store
 }
 
 /// The model's VRAM as Ollama's `/api/ps` reports it (`size_vram`), for Ollama LLM loops.

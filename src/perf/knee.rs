@@ -73,6 +73,10 @@ mod tests {
             stats: BTreeMap::new(),
             figures,
             samples: vec![],
+            samples_not_in_report: 0,
+            spilled: None,
+            first_error: None,
+            samples_error: None,
             gpu_samples: vec![],
             gpu_error: None,
         }

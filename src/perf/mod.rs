@@ -5,4 +5,5 @@
 pub mod baseline;
 pub mod knee;
 pub mod result;
+pub mod samples;
 pub mod stats;

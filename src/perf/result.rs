@@ -2,29 +2,30 @@
 //! statistics and aggregates that thresholds, baselines and reports read by name.
 
 use super::knee::Knee;
+use super::samples::{Spilled, Summary};
 use super::stats::Stats;
 use crate::protocol::ServerFigures;
-use crate::spec::perf::PERF_METRICS;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One measured request.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Sample {
     pub started_at: DateTime<Utc>,
     /// 1-based, within its concurrency level.
     pub iter: u32,
     pub concurrency: u32,
     pub ok: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Seconds.
     pub e2e: f64,
     pub ttft: Option<f64>,
     /// Gaps between content chunks, seconds.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub itl: Vec<f64>,
     pub output_tokens: Option<u64>,
     /// Client tokens/s of this request.
@@ -87,11 +88,22 @@ pub struct LevelResult {
     pub errors: usize,
     /// Wall time of the measured phase, seconds.
     pub elapsed: f64,
-    /// Statistics per metric (successful requests only).
+    /// Statistics per metric (successful requests only), over every request of the level.
     pub stats: BTreeMap<String, Stats>,
     /// Every figure by its threshold name: `ttft.p95`, `tokens_per_s.cov`, `error_rate`...
     pub figures: BTreeMap<String, f64>,
+    /// The first `perf::samples::KEEP` requests; the rest are in `spilled` (and the perf CSV).
     pub samples: Vec<Sample>,
+    /// Requests measured past those in `samples` (not in report.json).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub samples_not_in_report: usize,
+    #[serde(skip)]
+    pub spilled: Option<Arc<Spilled>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+    /// Why samples past the kept ones could not be stored (a full temp disk); figures hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub samples_error: Option<String>,
     /// GPU samples taken while this level ran (empty without a GPU).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub gpu_samples: Vec<crate::gpu::GpuSample>,
@@ -100,21 +112,15 @@ pub struct LevelResult {
     pub gpu_error: Option<String>,
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 impl LevelResult {
-    pub fn new(concurrency: u32, elapsed: Duration, samples: Vec<Sample>) -> Self {
-        let ok: Vec<&Sample> = samples.iter().filter(|s| s.ok).collect();
-        let mut stats = BTreeMap::new();
-        for (name, _, _) in PERF_METRICS {
-            let mut values = Vec::with_capacity(ok.len());
-            for s in &ok {
-                s.metric(name, &mut values);
-            }
-            if let Some(st) = Stats::of(&values) {
-                stats.insert(name.to_string(), st);
-            }
-        }
-        let requests = samples.len();
-        let errors = requests - ok.len();
+    pub fn new(concurrency: u32, elapsed: Duration, summary: Summary) -> Self {
+        let Summary { kept, spilled, stats, requests, errors, output_tokens, first_error, spill_error } =
+            summary;
+        let ok = requests - errors;
         let secs = elapsed.as_secs_f64().max(1e-9);
         let mut figures = BTreeMap::new();
         for (name, st) in &stats {
@@ -124,14 +130,13 @@ impl LevelResult {
                 }
             }
         }
-        let output_tokens: u64 = ok.iter().filter_map(|s| s.output_tokens).sum();
         figures.insert("requests".into(), requests as f64);
         figures.insert("errors".into(), errors as f64);
         figures.insert(
             "error_rate".into(),
             if requests > 0 { errors as f64 / requests as f64 * 100.0 } else { 0.0 },
         );
-        figures.insert("request_throughput".into(), ok.len() as f64 / secs);
+        figures.insert("request_throughput".into(), ok as f64 / secs);
         figures.insert("output_token_throughput".into(), output_tokens as f64 / secs);
         LevelResult {
             concurrency,
@@ -140,7 +145,11 @@ impl LevelResult {
             elapsed: elapsed.as_secs_f64(),
             stats,
             figures,
-            samples,
+            samples_not_in_report: spilled.as_ref().map_or(0, |s| s.count),
+            samples: kept,
+            spilled,
+            first_error,
+            samples_error: spill_error,
             gpu_samples: Vec::new(),
             gpu_error: None,
         }
@@ -148,7 +157,12 @@ impl LevelResult {
 
     /// The first failed request's error, for messages.
     pub fn first_error(&self) -> Option<&str> {
-        self.samples.iter().find_map(|s| s.error.as_deref())
+        self.first_error.as_deref()
+    }
+
+    /// Every measured request: those kept in memory, then those spilled to disk.
+    pub fn each_sample(&self) -> impl Iterator<Item = Sample> + '_ {
+        self.samples.iter().cloned().chain(self.spilled.iter().flat_map(|s| s.samples()))
     }
 }
 

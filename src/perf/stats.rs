@@ -23,25 +23,58 @@ impl Stats {
     /// Statistics of the finite values; None when there are none.
     pub fn of(values: &[f64]) -> Option<Stats> {
         let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-        if v.is_empty() {
+        v.sort_by(f64::total_cmp);
+        Stats::of_sorted(v.len(), || v.iter().copied())
+    }
+
+    /// Statistics of `n` finite values that `sorted()` yields in ascending order, read twice
+    /// (the mean, then the spread). Values too many for memory come from sorted runs on disk
+    /// (`perf::samples`) through the same arithmetic, in the same order, so the figures are
+    /// identical to the in-memory ones, to the bit.
+    pub fn of_sorted<I: Iterator<Item = f64>>(n: usize, sorted: impl Fn() -> I) -> Option<Stats> {
+        if n == 0 {
             return None;
         }
-        v.sort_by(f64::total_cmp);
-        let n = v.len() as f64;
-        let mean = v.iter().sum::<f64>() / n;
-        let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+        const PS: [f64; 4] = [50.0, 90.0, 95.0, 99.0];
+        // The ranks each percentile interpolates between, and the extremes.
+        let ranks: Vec<(usize, usize, f64)> = PS
+            .iter()
+            .map(|p| {
+                let rank = p / 100.0 * (n - 1) as f64;
+                (rank.floor() as usize, rank.ceil() as usize, rank - rank.floor())
+            })
+            .collect();
+        let mut wanted: Vec<usize> = ranks.iter().flat_map(|r| [r.0, r.1]).chain([0, n - 1]).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut at = std::collections::BTreeMap::new();
+        let mut sum = 0.0;
+        let mut next = 0;
+        for (i, x) in sorted().enumerate() {
+            sum += x;
+            if next < wanted.len() && wanted[next] == i {
+                at.insert(i, x);
+                next += 1;
+            }
+        }
+        let mean = sum / n as f64;
+        let var = sorted().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n as f64;
         let stddev = var.sqrt();
+        let pct = |(lo, hi, frac): (usize, usize, f64)| {
+            let (a, b) = (at[&lo], at[&hi]);
+            if n == 1 { a } else { a + (b - a) * frac }
+        };
         Some(Stats {
-            count: v.len(),
+            count: n,
             mean,
-            min: v[0],
-            max: v[v.len() - 1],
+            min: at[&0],
+            max: at[&(n - 1)],
             stddev,
             cov: if mean != 0.0 { stddev / mean.abs() * 100.0 } else { 0.0 },
-            p50: percentile(&v, 50.0),
-            p90: percentile(&v, 90.0),
-            p95: percentile(&v, 95.0),
-            p99: percentile(&v, 99.0),
+            p50: pct(ranks[0]),
+            p90: pct(ranks[1]),
+            p95: pct(ranks[2]),
+            p99: pct(ranks[3]),
         })
     }
 
@@ -60,20 +93,6 @@ impl Stats {
             "p99" => self.p99,
             _ => return None,
         })
-    }
-}
-
-/// The p-th percentile of sorted values, interpolating linearly between closest ranks.
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
-    match sorted.len() {
-        0 => f64::NAN,
-        1 => sorted[0],
-        n => {
-            let rank = p / 100.0 * (n - 1) as f64;
-            let lo = rank.floor() as usize;
-            let hi = rank.ceil() as usize;
-            sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
-        }
     }
 }
 

@@ -94,7 +94,7 @@ pub enum StreamFormat {
 }
 
 /// The server's own figures, as reported (durations in nanoseconds, as Ollama sends them).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct ServerFigures {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eval_count: Option<u64>,

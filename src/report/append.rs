@@ -14,11 +14,21 @@ use std::path::Path;
 /// Appends rows under an exclusive lock; writes the header to a new or empty file, refuses
 /// a file whose header differs.
 pub fn append(path: &Path, header: &str, rows: &str) -> Result<(), String> {
+    append_with(path, header, &mut |w| w.write_all(rows.as_bytes()))
+}
+
+/// `append`, with the rows written by `rows` into a buffered writer (a perf loop of millions
+/// of requests is never one string in memory). Under the lock, so still all or nothing.
+pub fn append_with(
+    path: &Path,
+    header: &str,
+    rows: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), String> {
     let fail = |e: std::io::Error| format!("cannot append to {}: {e}", path.display());
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
-    let mut file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(fail)?;
+    let file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(fail)?;
     file.lock().map_err(fail)?;
     let result = (|| {
         let regular = file.metadata().map_err(fail)?.is_file();
@@ -40,8 +50,10 @@ pub fn append(path: &Path, header: &str, rows: &str) -> Result<(), String> {
                 ));
             }
         }
-        out.push_str(rows);
-        file.write_all(out.as_bytes()).map_err(|e| {
+        let mut w = std::io::BufWriter::with_capacity(256 * 1024, &file);
+        let written = w.write_all(out.as_bytes()).and_then(|()| rows(&mut w)).and_then(|()| w.flush());
+        drop(w);
+        written.map_err(|e| {
             // All or nothing: no half row for the next append to glue onto.
             if regular {
                 let _ = file.set_len(len);

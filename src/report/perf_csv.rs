@@ -51,7 +51,12 @@ impl Reporter for PerfCsvReporter {
             (None, Some(rel)) => self.report_dir.join(rel),
             (None, None) => return Ok(()),
         };
-        append(&path, &rows(p, &result.name))
+        super::append::append_with(&path, &header(), &mut |w| {
+            for s in p.levels.iter().flat_map(|l| l.each_sample()) {
+                writeln!(w, "{}", row(p, &result.name, &s))?;
+            }
+            Ok(())
+        })
     }
 }
 
@@ -85,15 +90,6 @@ fn row(p: &PerfObservation, test: &str, s: &Sample) -> String {
         cell(s.error.as_deref().unwrap_or("")),
     ]
     .join(",")
-}
-
-fn rows(p: &PerfObservation, test: &str) -> String {
-    let mut out = String::new();
-    for s in p.levels.iter().flat_map(|l| &l.samples) {
-        out.push_str(&row(p, test, s));
-        out.push('\n');
-    }
-    out
 }
 
 /// Appends rows to a perf CSV (see `append::append`).

@@ -1,0 +1,335 @@
+//! Where a perf level's samples go while it runs: memory that does not grow with the run.
+//!
+//! A soak at tens of thousands of requests per second would hold millions of samples. The
+//! store keeps the first `KEEP` whole (for report.json and messages); the rest go, as JSON
+//! lines, to an anonymous temp file (gone when the run ends, whatever way it ends) from which
+//! the per-request CSV is written. Statistics stay exact: each metric's values are buffered,
+//! and past `SPILL_VALUES` sorted and written out as a run; at the end the runs are merged in
+//! order and `Stats::of_sorted` reads them twice — the same arithmetic in the same order as the
+//! in-memory path, so the figures are identical to the bit (a unit test holds them to it).
+
+use super::result::Sample;
+use super::stats::Stats;
+use crate::spec::perf::PERF_METRICS;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+/// Samples a level keeps whole in memory (and in report.json).
+pub const KEEP: usize = 1000;
+/// Values of one metric buffered before they are sorted and written out.
+const SPILL_VALUES: usize = 1 << 19;
+
+/// The samples past `KEEP`, as JSON lines in an anonymous temp file.
+#[derive(Debug)]
+pub struct Spilled {
+    file: File,
+    pub count: usize,
+}
+
+impl Spilled {
+    /// Every spilled sample, in the order they were measured.
+    pub fn samples(&self) -> impl Iterator<Item = Sample> + '_ {
+        let reader = BufReader::with_capacity(64 * 1024, At { file: &self.file, pos: 0 });
+        reader.lines().map_while(Result::ok).filter_map(|l| serde_json::from_str(&l).ok())
+    }
+}
+
+/// Reads a file from a position of its own (clones of a level read it independently).
+struct At<'a> {
+    file: &'a File,
+    pos: u64,
+}
+
+impl Read for At<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// One metric's values: a buffer, and the sorted runs already on disk.
+struct Values {
+    name: &'static str,
+    buf: Vec<f64>,
+    runs: Vec<(File, usize)>,
+    count: usize,
+}
+
+impl Values {
+    fn spill(&mut self) -> std::io::Result<()> {
+        self.buf.sort_by(f64::total_cmp);
+        let mut w = BufWriter::new(tempfile::tempfile()?);
+        for x in &self.buf {
+            w.write_all(&x.to_le_bytes())?;
+        }
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        self.runs.push((file, self.buf.len()));
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn stats(mut self) -> Option<Stats> {
+        self.buf.sort_by(f64::total_cmp);
+        if self.runs.is_empty() {
+            return Stats::of_sorted(self.count, || self.buf.iter().copied());
+        }
+        let (runs, buf) = (&self.runs, &self.buf);
+        Stats::of_sorted(self.count, || Merge::new(runs, buf))
+    }
+}
+
+/// The values of sorted runs and a sorted buffer, in ascending order.
+struct Merge<'a> {
+    heap: BinaryHeap<Head>,
+    readers: Vec<Box<dyn Iterator<Item = f64> + 'a>>,
+}
+
+struct Head(f64, usize);
+
+impl PartialEq for Head {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Head {}
+impl PartialOrd for Head {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Head {
+    // Smallest first, and between equal values the earlier source first.
+    fn cmp(&self, o: &Self) -> Ordering {
+        o.0.total_cmp(&self.0).then(o.1.cmp(&self.1))
+    }
+}
+
+impl<'a> Merge<'a> {
+    fn new(runs: &'a [(File, usize)], buf: &'a [f64]) -> Self {
+        let mut readers: Vec<Box<dyn Iterator<Item = f64> + 'a>> = runs
+            .iter()
+            .map(|(file, _)| {
+                let mut r = BufReader::with_capacity(64 * 1024, At { file, pos: 0 });
+                Box::new(std::iter::from_fn(move || {
+                    let mut b = [0u8; 8];
+                    r.read_exact(&mut b).ok().map(|()| f64::from_le_bytes(b))
+                })) as Box<dyn Iterator<Item = f64>>
+            })
+            .collect();
+        readers.push(Box::new(buf.iter().copied()));
+        let mut heap = BinaryHeap::new();
+        for (i, r) in readers.iter_mut().enumerate() {
+            if let Some(x) = r.next() {
+                heap.push(Head(x, i));
+            }
+        }
+        Merge { heap, readers }
+    }
+}
+
+impl Iterator for Merge<'_> {
+    type Item = f64;
+    fn next(&mut self) -> Option<f64> {
+        let Head(x, i) = self.heap.pop()?;
+        if let Some(y) = self.readers[i].next() {
+            self.heap.push(Head(y, i));
+        }
+        Some(x)
+    }
+}
+
+/// A level's samples as they arrive.
+pub struct SampleStore {
+    kept: Vec<Sample>,
+    spilled: Option<(BufWriter<File>, usize)>,
+    values: Vec<Values>,
+    requests: usize,
+    errors: usize,
+    output_tokens: u64,
+    first_error: Option<String>,
+    /// A temp file that could not be written: the figures still hold, the rows past KEEP are lost.
+    spill_error: Option<String>,
+    scratch: Vec<f64>,
+    /// Values of a metric buffered before a sorted run is written (`SPILL_VALUES`).
+    spill_at: usize,
+}
+
+/// What a level's samples add up to.
+pub struct Summary {
+    pub kept: Vec<Sample>,
+    pub spilled: Option<Arc<Spilled>>,
+    pub stats: BTreeMap<String, Stats>,
+    pub requests: usize,
+    pub errors: usize,
+    pub output_tokens: u64,
+    pub first_error: Option<String>,
+    pub spill_error: Option<String>,
+}
+
+impl Default for SampleStore {
+    fn default() -> Self {
+        SampleStore {
+            kept: Vec::new(),
+            spilled: None,
+            values: PERF_METRICS
+                .iter()
+                .map(|(name, _, _)| Values { name, buf: Vec::new(), runs: Vec::new(), count: 0 })
+                .collect(),
+            requests: 0,
+            errors: 0,
+            output_tokens: 0,
+            first_error: None,
+            spill_error: None,
+            scratch: Vec::new(),
+            spill_at: SPILL_VALUES,
+        }
+    }
+}
+
+impl SampleStore {
+    pub fn push(&mut self, sample: Sample) {
+        self.requests += 1;
+        if sample.ok {
+            self.output_tokens += sample.output_tokens.unwrap_or(0);
+            for v in &mut self.values {
+                self.scratch.clear();
+                sample.metric(v.name, &mut self.scratch);
+                let finite = self.scratch.iter().copied().filter(|x| x.is_finite());
+                let before = v.buf.len();
+                v.buf.extend(finite);
+                v.count += v.buf.len() - before;
+                if v.buf.len() >= self.spill_at
+                    && let Err(e) = v.spill()
+                {
+                    self.spill_error.get_or_insert(format!("cannot write samples to a temp file: {e}"));
+                }
+            }
+        } else {
+            self.errors += 1;
+            if self.first_error.is_none() {
+                self.first_error.clone_from(&sample.error);
+            }
+        }
+        if self.kept.len() < KEEP {
+            self.kept.push(sample);
+        } else if let Err(e) = self.spill_sample(&sample) {
+            self.spill_error.get_or_insert(format!("cannot write samples to a temp file: {e}"));
+        }
+    }
+
+    fn spill_sample(&mut self, sample: &Sample) -> std::io::Result<()> {
+        if self.spilled.is_none() {
+            self.spilled = Some((BufWriter::with_capacity(256 * 1024, tempfile::tempfile()?), 0));
+        }
+        let (w, n) = self.spilled.as_mut().expect("just made");
+        serde_json::to_writer(&mut *w, sample)?;
+        w.write_all(b"\n")?;
+        *n += 1;
+        Ok(())
+    }
+
+    /// The level's samples, summed up: kept, spilled, exact statistics.
+    pub fn finish(mut self) -> Summary {
+        self.kept.sort_by_key(|s| s.iter);
+        let spilled = self
+            .spilled
+            .and_then(|(w, count)| w.into_inner().ok().map(|file| Arc::new(Spilled { file, count })));
+        let mut stats = BTreeMap::new();
+        for v in self.values {
+            let name = v.name;
+            if let Some(st) = v.stats() {
+                stats.insert(name.to_string(), st);
+            }
+        }
+        Summary {
+            kept: self.kept,
+            spilled,
+            stats,
+            requests: self.requests,
+            errors: self.errors,
+            output_tokens: self.output_tokens,
+            first_error: self.first_error,
+            spill_error: self.spill_error,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(i: u32, e2e: f64, ok: bool) -> Sample {
+        let mut s = Sample::bare((!ok).then(|| format!("error {i}")), e2e);
+        s.iter = i;
+        s.ttft = Some(e2e / 3.0);
+        s.itl = vec![e2e / 7.0, e2e / 11.0];
+        s.output_tokens = Some(3);
+        s
+    }
+
+    /// Pseudo-random values with repeats, spread over magnitudes.
+    fn values(n: usize) -> Vec<f64> {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ((x % 100_000) as f64 / 997.0).powf(1.7) + if x.is_multiple_of(5) { 0.5 } else { 0.0 }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn spilled_statistics_equal_in_memory_ones_to_the_bit() {
+        // Enough values that e2e, ttft and itl each go to disk in several sorted runs.
+        let n = 30_123;
+        let e2e = values(n);
+        let mut store = SampleStore { spill_at: 4096, ..SampleStore::default() };
+        for (i, x) in e2e.iter().enumerate() {
+            store.push(sample(i as u32 + 1, *x, i % 1000 != 7));
+        }
+        let runs: Vec<usize> = store.values.iter().map(|v| v.runs.len()).collect();
+        assert!(runs.iter().filter(|r| **r >= 2).count() >= 3, "several metrics spilled runs: {runs:?}");
+        let summary = store.finish();
+        let ok: Vec<Sample> = e2e
+            .iter()
+            .enumerate()
+            .map(|(i, x)| sample(i as u32 + 1, *x, i % 1000 != 7))
+            .filter(|s| s.ok)
+            .collect();
+        for name in ["e2e", "ttft", "itl", "tpot", "output_tokens"] {
+            let mut all = Vec::new();
+            for s in &ok {
+                s.metric(name, &mut all);
+            }
+            assert_eq!(summary.stats.get(name), Stats::of(&all).as_ref(), "{name}");
+        }
+        assert_eq!(summary.requests, n);
+        assert_eq!(summary.errors, n.div_ceil(1000));
+        assert_eq!(summary.first_error.as_deref(), Some("error 8"));
+        assert_eq!(summary.kept.len(), KEEP);
+        let spilled = summary.spilled.expect("samples past KEEP are spilled");
+        assert_eq!(spilled.count, n - KEEP);
+        let back: Vec<Sample> = spilled.samples().collect();
+        assert_eq!(back.len(), n - KEEP);
+        assert_eq!((back[0].iter, back[0].e2e), (KEEP as u32 + 1, e2e[KEEP]));
+    }
+
+    #[test]
+    fn a_short_level_stays_in_memory() {
+        let mut store = SampleStore::default();
+        for i in 1..=10 {
+            store.push(sample(i, f64::from(i), true));
+        }
+        let s = store.finish();
+        assert!(s.spilled.is_none());
+        assert_eq!(s.kept.len(), 10);
+        assert_eq!(s.stats["e2e"].p50, 5.5);
+    }
+}
