@@ -12,6 +12,7 @@ pub mod execute;
 pub mod exit;
 pub mod gpu;
 pub mod load;
+pub mod mask;
 pub mod perf;
 pub mod plan;
 pub mod protocol;

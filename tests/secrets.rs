@@ -39,3 +39,130 @@ tests:
     }
     assert!(run.report("report.json").contains("key=***"));
 }
+
+/// Every form an output could hold `s` in.
+fn encodings(s: &str) -> Vec<String> {
+    let json = serde_json::to_string(s).unwrap();
+    let pct = |plus: bool| {
+        s.bytes()
+            .map(|b| match b {
+                b if b.is_ascii_alphanumeric() || b"-._~".contains(&b) => (b as char).to_string(),
+                b' ' if plus => "+".to_string(),
+                b => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    vec![
+        s.to_string(),
+        json[1..json.len() - 1].to_string(),
+        s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;"),
+        s.replace('"', "\"\""),
+        pct(false),
+        pct(true),
+        pct(false).to_lowercase(),
+    ]
+}
+
+fn b64(data: &[u8]) -> String {
+    const STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    data.chunks(3)
+        .flat_map(|c| {
+            let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+            let v = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            (0..4).map(
+                move |i| if i <= c.len() { STD[((v >> (18 - 6 * i)) & 0x3f) as usize] as char } else { '=' },
+            )
+        })
+        .collect()
+}
+
+/// Every file under `dir`, as text.
+fn all_files(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(all_files(&p));
+        } else {
+            out.push((
+                p.display().to_string(),
+                String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_secret_is_masked_in_every_encoding_in_every_output() {
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    // Characters that every encoding changes: space, quotes, <&>, slash, plus, non-ASCII.
+    let secret = r#"Zq9 "k"/<&>+é-key"#;
+    let user_secret = format!("admin:{secret}");
+    ws.write(
+        "s.yaml",
+        &format!(
+            r#"suite: secrets
+target: {{ url: "{url}" }}
+vars:
+  keys: ["${{KEY}}", other-value]
+secrets: [keys]
+tests:
+  - name: with {{{{key}}}}
+    for_each: {{ key: "${{keys}}" }}
+    http:
+      path: "/nope/{{{{key}}}}"
+      query: {{ q: "{{{{key}}}}" }}
+      headers: {{ Authorization: "Basic {basic}", X-Note: "{{{{key}}}}" }}
+      json: {{ k: "{{{{key}}}}" }}
+  - name: echoes it
+    exec: {{ command: [echo, "${{KEY}}"] }}
+    expect: {{ stdout: {{ equals: nothing }} }}
+  - name: perf with it
+    perf:
+      http: {{ path: "/nope", query: {{ q: "${{KEY}}" }} }}
+      iterations: 2
+      csv: perf.csv
+"#,
+            url = sim.url,
+            basic = b64(user_secret.as_bytes()),
+        ),
+    );
+    let run = ws.hxrun_env(&["s.yaml", "--verbose"], &[("KEY", secret)]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("with ***"),
+        "the test named after the secret is there, masked: {}",
+        run.stdout
+    );
+    let mut outputs =
+        vec![("stdout".to_string(), run.stdout.clone()), ("stderr".to_string(), run.stderr.clone())];
+    outputs.extend(all_files(&ws.path().join("reports")));
+    assert!(
+        outputs.len() >= 8,
+        "console and every report: {:?}",
+        outputs.iter().map(|o| &o.0).collect::<Vec<_>>()
+    );
+    let mut forms = encodings(secret);
+    forms.push(b64(user_secret.as_bytes()));
+    for (name, text) in &outputs {
+        for form in &forms {
+            assert!(!text.contains(form.as_str()), "{name} holds the secret as {form:?}:\n{text}");
+        }
+        assert!(!text.contains("Zq9"), "{name} holds part of the secret:\n{text}");
+    }
+}
+
+#[test]
+fn a_secret_naming_no_variable_is_an_error() {
+    let ws = Workspace::new();
+    ws.write("s.yaml", "suite: s\nsecrets: [API_KEY, TYPO_KEY]\nvars: { API_KEY: x123 }\ntests:\n  - name: a\n    http: { path: / }\n");
+    let run = ws.hxrun(&["validate", "s.yaml"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("s.yaml:2:20: `secrets` names `TYPO_KEY`, which is not defined"),
+        "{}",
+        run.stderr
+    );
+}

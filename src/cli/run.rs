@@ -5,6 +5,7 @@ use super::suites::load_and_plan;
 use crate::execute::control::{RunControl, StopReason};
 use crate::execute::{Executor, ExecutorOptions, Limits};
 use crate::exit;
+use crate::mask::Mask;
 use crate::report::Reporters;
 use crate::report::console::{ConsoleOptions, ConsoleReporter};
 use crate::report::csv::CsvReporter;
@@ -51,7 +52,7 @@ pub fn run(mut args: RunArgs) -> u8 {
         let junit = args.junit.clone().unwrap_or_else(|| args.report_dir.join("junit.xml"));
         let csv = args.csv.clone().unwrap_or_else(|| args.report_dir.join("results.csv"));
         let json = args.json.clone().unwrap_or_else(|| args.report_dir.join("report.json"));
-        let mut reporters = Reporters::default();
+        let mut reporters = Reporters::masking(Mask::new(plans.iter().flat_map(|p| p.secrets())));
         reporters.add(ConsoleReporter::new(ConsoleOptions::detect(args.no_progress, args.verbose)));
         reporters.add(JunitReporter::new(junit.clone()));
         reporters.add(CsvReporter::new(csv.clone()));

@@ -6,10 +6,6 @@ use crate::spec::HttpStep;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-/// Header names whose values are always masked in reports.
-pub const SENSITIVE_HEADERS: &[&str] =
-    &["authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie"];
-
 /// Joins a target base url and a path without doubling or dropping the slash.
 pub fn join_url(base: &str, path: &str) -> String {
     format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))

@@ -102,7 +102,7 @@ impl Executor {
         for plan in plans {
             let suite_started_at = Utc::now();
             let suite_started = Instant::now();
-            let redactor = Redactor::new(plan.secret_values.iter().cloned()).with_headers(&plan.headers);
+            let redactor = Redactor::new(plan.secrets());
             let target = redactor.text(&plan.target.url);
             reporters.emit(&Event::SuiteStarted {
                 name: &plan.name,
@@ -162,10 +162,7 @@ impl Executor {
             result.message = Some(reason.clone());
             return result;
         }
-        let redactor = match &test.step {
-            Step::Http(h) => suite_redactor.clone().with_headers(&h.headers),
-            _ => suite_redactor.clone(),
-        };
+        let redactor = suite_redactor;
         let gpu = match &test.step {
             Step::Gpu(_) | Step::Perf(_) => Some(self.gpu.get(reporters)),
             _ => None,

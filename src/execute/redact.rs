@@ -1,47 +1,29 @@
 //! Masks secrets before anything leaves the executor.
 //!
-//! Results are redacted once, where they are made, so no reporter (and no future one) can
-//! leak a key: values of variables listed under `secrets:` and the values of credential
-//! headers are replaced by `***`.
+//! Results are redacted where they are made — messages, details, observations — with the
+//! suite's secrets (`SuitePlan::secrets`: `secrets:` values, API keys, credential headers) in
+//! every encoding (`crate::mask`). The reporters mask everything they write once more at the
+//! output boundary; this layer keeps report.json's observations and every message clean
+//! whichever reporter reads them.
 
-use super::http::SENSITIVE_HEADERS;
 use super::record::Observation;
+use crate::mask::Mask;
+use crate::spec::step::is_sensitive;
 
 const MASK: &str = "***";
 
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
-    secrets: Vec<String>,
+    mask: Mask,
 }
 
 impl Redactor {
     pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
-        let mut secrets: Vec<String> = secrets.into_iter().filter(|s| s.len() >= 3).collect();
-        // Longest first, so a secret containing another is masked whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets.dedup();
-        Redactor { secrets }
-    }
-
-    /// Adds the values of credential headers (they are secrets whoever wrote them).
-    pub fn with_headers<'a>(mut self, headers: impl IntoIterator<Item = (&'a String, &'a String)>) -> Self {
-        let values = headers.into_iter().filter(|(k, _)| is_sensitive(k)).flat_map(|(_, v)| {
-            // Mask the token alone too ("Bearer abc" → also "abc").
-            let token = v.split_whitespace().last().unwrap_or(v).to_string();
-            [v.clone(), token]
-        });
-        let all = self.secrets.drain(..).chain(values).collect::<Vec<_>>();
-        Redactor::new(all)
+        Redactor { mask: Mask::new(secrets) }
     }
 
     pub fn text(&self, s: &str) -> String {
-        let mut out = s.to_string();
-        for secret in &self.secrets {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), MASK);
-            }
-        }
-        out
+        self.mask.apply(s)
     }
 
     pub fn observation(&self, obs: &Observation) -> Observation {
@@ -79,10 +61,6 @@ impl Redactor {
     }
 }
 
-pub fn is_sensitive(header: &str) -> bool {
-    SENSITIVE_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(header))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,7 +70,8 @@ mod tests {
     fn masks_secrets_and_bearer_tokens() {
         let mut headers = BTreeMap::new();
         headers.insert("Authorization".to_string(), "Bearer sk-12345".to_string());
-        let r = Redactor::new(vec!["hunter2".to_string()]).with_headers(&headers);
+        let secrets = crate::spec::step::credentials(&headers).into_iter().chain(["hunter2".to_string()]);
+        let r = Redactor::new(secrets);
         assert_eq!(r.text("key sk-12345 pw hunter2"), "key *** pw ***");
         assert_eq!(r.text("Authorization: Bearer sk-12345"), "Authorization: ***");
     }

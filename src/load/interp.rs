@@ -44,6 +44,17 @@ impl Scope {
     }
 }
 
+impl Scope {
+    /// A variable's text, and for a list each item's text too (each may be used alone).
+    pub fn texts_of(&self, name: &str) -> Option<Vec<String>> {
+        let mut out = vec![self.text_of(name)?];
+        if let Some(Found::Node(Node { value: Value::Seq(items), .. })) = self.lookup(name) {
+            out.extend(items.iter().map(joined_text));
+        }
+        Some(out)
+    }
+}
+
 fn joined_text(node: &Node) -> String {
     match &node.value {
         Value::Seq(items) => items.iter().map(joined_text).collect::<Vec<_>>().join(", "),

@@ -143,14 +143,32 @@ pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedS
             }
         }
     }
-    // Secrets: the values of `secrets:` variables, and the target's API key.
-    let secret_values = doc
-        .as_ref()
-        .map(|d| {
-            let named = d.secrets.iter().filter_map(|n| scope.text_of(n));
-            named.chain(d.target.api_key.clone()).filter(|v| !v.is_empty()).collect()
-        })
-        .unwrap_or_default();
+    // Secrets: the values of `secrets:` variables (a list's items each, and joined), and the
+    // target's API key. A name that defines nothing is a mistake that would leak silently.
+    let mut secret_values: Vec<String> = Vec::new();
+    if let Some(d) = &doc {
+        let entries = resolved.get("secrets");
+        for (i, name) in d.secrets.iter().enumerate() {
+            match scope.texts_of(name) {
+                Some(texts) => secret_values.extend(texts),
+                None => {
+                    let span = match entries.map(|n| &n.value) {
+                        Some(Value::Seq(items)) => items.get(i).map(|n| n.span),
+                        _ => entries.map(|n| n.span),
+                    };
+                    errors.push(de::DeError {
+                        message: format!(
+                            "`secrets` names `{name}`, which is not defined: a secret to mask must be a \
+                             variable (under `vars:`, in the environment or an env file)"
+                        ),
+                        span,
+                    });
+                }
+            }
+        }
+        secret_values.extend(d.target.api_key.clone());
+        secret_values.retain(|v| !v.is_empty());
+    }
     let tests = match resolved.get("tests").map(|n| &n.value) {
         Some(Value::Seq(items)) => items.clone(),
         _ => Vec::new(),

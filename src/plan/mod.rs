@@ -41,6 +41,25 @@ pub struct SuitePlan {
     pub tests: Vec<PlannedTest>,
 }
 
+impl SuitePlan {
+    /// Every secret this suite knows: `secrets:` values, the API key, and the values of
+    /// credential headers (the suite's defaults and each http request's own).
+    pub fn secrets(&self) -> Vec<String> {
+        use crate::spec::step::credentials;
+        let mut out = self.secret_values.clone();
+        out.extend(credentials(&self.headers));
+        for t in &self.tests {
+            let http = match &t.step {
+                Step::Http(h) => Some(h),
+                Step::Perf(p) => p.http.as_ref(),
+                _ => None,
+            };
+            out.extend(http.map(|h| credentials(&h.headers)).unwrap_or_default());
+        }
+        out
+    }
+}
+
 /// One concrete test.
 #[derive(Debug, Clone)]
 pub struct PlannedTest {

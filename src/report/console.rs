@@ -2,7 +2,7 @@
 //! (CI logs), then a summary with every failure's message. Honours NO_COLOR.
 
 use super::text::clean;
-use super::{Event, Reporter};
+use super::{Event, Output, Reporter};
 use crate::execute::record::{RunRecord, Status, TestResult};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
@@ -51,7 +51,8 @@ impl ConsoleReporter {
         if self.opts.color { format!("\u{1b}[{code}m{s}\u{1b}[0m") } else { s.to_string() }
     }
 
-    fn line(&mut self, text: &str) -> Result<(), String> {
+    fn line(&mut self, out: &Output, text: &str) -> Result<(), String> {
+        let text = &out.text(text);
         match &self.bar {
             Some(bar) => {
                 bar.println(text);
@@ -75,7 +76,7 @@ impl ConsoleReporter {
         }
     }
 
-    fn finished(&mut self, t: &TestResult) -> Result<(), String> {
+    fn finished(&mut self, out: &Output, t: &TestResult) -> Result<(), String> {
         let (word, color) = match t.status {
             Status::Passed => ("PASS", "32"),
             Status::Failed => ("FAIL", "31"),
@@ -83,7 +84,7 @@ impl ConsoleReporter {
         };
         if let Some(bar) = &self.bar {
             bar.inc(1);
-            bar.set_message(clean(&t.name));
+            bar.set_message(out.text(&clean(&t.name)));
             let perf = matches!(t.observation, Some(crate::execute::record::Observation::Perf(_)));
             if t.status == Status::Passed && !perf {
                 return Ok(());
@@ -113,10 +114,10 @@ impl ConsoleReporter {
                 text.push_str(&format!("\n      │ {l}"));
             }
         }
-        self.line(&text)
+        self.line(out, &text)
     }
 
-    fn summary(&mut self, record: &RunRecord) -> Result<(), String> {
+    fn summary(&mut self, out: &Output, record: &RunRecord) -> Result<(), String> {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
@@ -140,12 +141,12 @@ impl ConsoleReporter {
         if let Some(why) = &record.stopped {
             text.push_str(&format!("\n{}", self.paint("31", &format!("run stopped early: {}", clean(why)))));
         }
-        self.write(&text)
+        self.write(&out.text(&text))
     }
 }
 
 impl Reporter for ConsoleReporter {
-    fn handle(&mut self, event: &Event) -> Result<(), String> {
+    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), String> {
         match event {
             Event::RunStarted { total } if self.opts.progress => {
                 let bar = ProgressBar::with_draw_target(Some(*total as u64), ProgressDrawTarget::stdout());
@@ -164,11 +165,11 @@ impl Reporter for ConsoleReporter {
                     clean(name),
                     clean(target)
                 );
-                self.line(&text)
+                self.line(out, &text)
             }
             Event::TestStarted { name, .. } => {
                 if let Some(bar) = &self.bar {
-                    bar.set_message(clean(name));
+                    bar.set_message(out.text(&clean(name)));
                 }
                 Ok(())
             }
@@ -188,16 +189,16 @@ impl Reporter for ConsoleReporter {
                         }
                         None => format!("{}: {}", clean(name), amount(*done)),
                     };
-                    bar.set_message(text);
+                    bar.set_message(out.text(&text));
                 }
                 Ok(())
             }
-            Event::TestFinished { result } => self.finished(result),
+            Event::TestFinished { result } => self.finished(out, result),
             Event::Note { message } => {
                 let text = format!("{} {}", self.paint("33", "note:"), clean(message));
-                self.line(&text)
+                self.line(out, &text)
             }
-            Event::RunFinished { record } => self.summary(record),
+            Event::RunFinished { record } => self.summary(out, record),
             _ => Ok(()),
         }
     }

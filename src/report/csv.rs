@@ -4,9 +4,8 @@
 //! (SIGKILL, the OOM killer, a machine that goes away) leaves every finished test on disk.
 
 use super::text::one_line;
-use super::{Event, Reporter};
+use super::{Event, Lines, Output, Reporter};
 use crate::execute::record::{Status, TestResult};
-use std::fs::File;
 use std::path::PathBuf;
 
 /// The results CSV header; one place owns the column list.
@@ -15,33 +14,33 @@ pub const RESULT_COLUMNS: [&str; 7] =
 
 pub struct CsvReporter {
     path: PathBuf,
-    file: Option<csv::Writer<File>>,
+    file: Option<Lines>,
 }
 
 impl CsvReporter {
     pub fn new(path: PathBuf) -> Self {
         CsvReporter { path, file: None }
     }
+}
 
-    fn fail(&self, e: impl std::fmt::Display) -> String {
-        format!("cannot write report {}: {e}", self.path.display())
-    }
+/// One CSV record as a line (quoted as the csv crate quotes), without its line end.
+fn record<const N: usize>(fields: [&str; N]) -> Result<String, String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(fields).map_err(|e| e.to_string())?;
+    let bytes = w.into_inner().map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&bytes).trim_end_matches(['\r', '\n']).to_string())
+}
 
-    fn row(&mut self, t: &TestResult) -> Result<(), String> {
-        let Some(w) = self.file.as_mut() else { return Ok(()) };
-        let written = w
-            .write_record([
-                t.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                t.suite.clone(),
-                t.name.clone(),
-                status_word(t.status).to_string(),
-                format!("{:.3}", t.duration.as_secs_f64() * 1000.0),
-                t.attempts.len().to_string(),
-                one_line(t.message.as_deref().unwrap_or("")),
-            ])
-            .and_then(|()| w.flush().map_err(csv::Error::from));
-        written.map_err(|e| self.fail(e))
-    }
+fn row(t: &TestResult) -> Result<String, String> {
+    record([
+        &t.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        &t.suite,
+        &t.name,
+        status_word(t.status),
+        &format!("{:.3}", t.duration.as_secs_f64() * 1000.0),
+        &t.attempts.len().to_string(),
+        &one_line(t.message.as_deref().unwrap_or("")),
+    ])
 }
 
 pub fn status_word(s: Status) -> &'static str {
@@ -53,24 +52,18 @@ pub fn status_word(s: Status) -> &'static str {
 }
 
 impl Reporter for CsvReporter {
-    fn handle(&mut self, event: &Event) -> Result<(), String> {
+    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), String> {
         match event {
             Event::RunStarted { .. } => {
-                let file = super::create_file(&self.path)?;
-                let mut w = csv::Writer::from_writer(file);
-                let header =
-                    w.write_record(RESULT_COLUMNS).and_then(|()| w.flush().map_err(csv::Error::from));
-                header.map_err(|e| self.fail(e))?;
-                self.file = Some(w);
+                let mut file = out.create(&self.path)?;
+                file.line(out, &record(RESULT_COLUMNS)?)?;
+                self.file = Some(file);
                 Ok(())
             }
-            Event::TestFinished { result } => self.row(result),
-            Event::RunFinished { .. } => {
-                if let Some(mut w) = self.file.take() {
-                    w.flush().map_err(|e| self.fail(e))?;
-                }
-                Ok(())
-            }
+            Event::TestFinished { result } => match self.file.as_mut() {
+                Some(file) => file.line(out, &row(result)?),
+                None => Ok(()),
+            },
             _ => Ok(()),
         }
     }

@@ -5,15 +5,14 @@
 //! as it finished. Lines: `run_started`, `suite_started`, `test_finished` (the full result, as
 //! in report.json), `suite_finished`, `run_finished` (counts, and why the run stopped early).
 
-use super::{Event, Reporter};
+use super::{Event, Lines, Output, Reporter};
 use crate::execute::record::Status;
 use serde_json::{Value, json};
-use std::io::Write;
 use std::path::PathBuf;
 
 pub struct EventLogReporter {
     path: PathBuf,
-    file: Option<std::io::BufWriter<std::fs::File>>,
+    file: Option<Lines>,
 }
 
 impl EventLogReporter {
@@ -21,21 +20,17 @@ impl EventLogReporter {
         EventLogReporter { path, file: None }
     }
 
-    fn line(&mut self, value: &Value) -> Result<(), String> {
+    fn line(&mut self, value: &Value, out: &Output) -> Result<(), String> {
         let Some(f) = self.file.as_mut() else { return Ok(()) };
-        let written = serde_json::to_writer(&mut *f, value)
-            .map_err(std::io::Error::from)
-            .and_then(|()| f.write_all(b"\n"))
-            .and_then(|()| f.flush());
-        written.map_err(|e| format!("cannot write report {}: {e}", self.path.display()))
+        f.line(out, &value.to_string())
     }
 }
 
 impl Reporter for EventLogReporter {
-    fn handle(&mut self, event: &Event) -> Result<(), String> {
+    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), String> {
         let value = match event {
             Event::RunStarted { total } => {
-                self.file = Some(std::io::BufWriter::new(super::create_file(&self.path)?));
+                self.file = Some(out.create(&self.path)?);
                 json!({ "event": "run_started", "tests": total, "hxrun_version": env!("CARGO_PKG_VERSION"),
                         "at": chrono::Utc::now() })
             }
@@ -56,6 +51,6 @@ impl Reporter for EventLogReporter {
             }),
             Event::Note { .. } | Event::TestStarted { .. } | Event::Progress { .. } => return Ok(()),
         };
-        self.line(&value)
+        self.line(&value, out)
     }
 }

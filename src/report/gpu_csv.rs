@@ -2,7 +2,7 @@
 //! the GPU monitor's columns (the same as `hxrun monitor --csv`), appended safely.
 
 use super::text::csv_cell as cell;
-use super::{Event, Reporter};
+use super::{Event, Output, Reporter};
 use crate::execute::record::Observation;
 use crate::gpu::GpuSample;
 use std::path::PathBuf;
@@ -64,7 +64,7 @@ impl GpuCsvReporter {
 }
 
 impl Reporter for GpuCsvReporter {
-    fn handle(&mut self, event: &Event) -> Result<(), String> {
+    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), String> {
         let samples: Vec<GpuSample> = match event {
             Event::TestFinished { result } if !self.whole_run => match &result.observation {
                 Some(Observation::Perf(p)) => {
@@ -78,6 +78,6 @@ impl Reporter for GpuCsvReporter {
         if samples.is_empty() {
             return Ok(());
         }
-        super::append::append(&self.path, &header(), &rows(&samples))
+        out.append(&self.path, &header(), &mut |row| rows(&samples).lines().try_for_each(&mut *row))
     }
 }

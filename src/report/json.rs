@@ -1,6 +1,6 @@
 //! The whole run as JSON, for machines (and, later, as a baseline to compare against).
 
-use super::{Event, Reporter, write_file};
+use super::{Event, Output, Reporter};
 use std::path::PathBuf;
 
 pub struct JsonReporter {
@@ -14,12 +14,12 @@ impl JsonReporter {
 }
 
 impl Reporter for JsonReporter {
-    fn handle(&mut self, event: &Event) -> Result<(), String> {
+    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), String> {
         let Event::RunFinished { record } = event else {
             return Ok(());
         };
-        let mut bytes = serde_json::to_vec_pretty(record).map_err(|e| e.to_string())?;
-        bytes.push(b'\n');
-        write_file(&self.path, &bytes)
+        let mut text = serde_json::to_string_pretty(record).map_err(|e| e.to_string())?;
+        text.push('\n');
+        out.write_file(&self.path, &text)
     }
 }

@@ -7,7 +7,7 @@
 //! xunit schema allows is written (checked in CI with shared/tools/junitcheck).
 
 use super::text::clean;
-use super::{Event, Reporter, write_file};
+use super::{Event, Output, Reporter};
 use crate::execute::record::{RunRecord, Status, TestResult};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
@@ -24,12 +24,12 @@ impl JunitReporter {
 }
 
 impl Reporter for JunitReporter {
-    fn handle(&mut self, event: &Event) -> Result<(), String> {
+    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), String> {
         let Event::RunFinished { record } = event else {
             return Ok(());
         };
         let xml = render(record)?;
-        write_file(&self.path, xml.as_bytes())
+        out.write_file(&self.path, &xml)
     }
 }
 

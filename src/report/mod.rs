@@ -55,9 +55,10 @@ pub enum Event<'a> {
     },
 }
 
-/// Something that turns run events into output.
+/// Something that turns run events into output. Everything it writes goes through `out`,
+/// the redacting boundary.
 pub trait Reporter {
-    fn handle(&mut self, event: &Event) -> Result<(), String>;
+    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), String>;
 }
 
 /// Every reporter of a run, with the errors they hit.
@@ -65,17 +66,23 @@ pub trait Reporter {
 pub struct Reporters {
     reporters: Vec<Box<dyn Reporter>>,
     errors: Vec<String>,
+    output: Output,
 }
 
 impl Reporters {
+    /// Reporters whose output masks these secrets (`Mask`).
+    pub fn masking(mask: crate::mask::Mask) -> Self {
+        Reporters { output: Output { mask }, ..Default::default() }
+    }
+
     pub fn add(&mut self, reporter: impl Reporter + 'static) {
         self.reporters.push(Box::new(reporter));
     }
 
     pub fn emit(&mut self, event: &Event) {
         for r in &mut self.reporters {
-            if let Err(e) = r.handle(event) {
-                self.errors.push(e);
+            if let Err(e) = r.handle(event, &self.output) {
+                self.errors.push(self.output.text(&e));
             }
         }
     }
@@ -86,12 +93,69 @@ impl Reporters {
     }
 }
 
+/// The only way out for a reporter: every text it writes is masked on the way.
+#[derive(Default)]
+pub struct Output {
+    mask: crate::mask::Mask,
+}
+
+impl Output {
+    /// The text with every secret masked.
+    pub fn text(&self, s: &str) -> String {
+        self.mask.apply(s)
+    }
+
+    /// Writes a whole report file (atomically, see `write_file`).
+    pub fn write_file(&self, path: &Path, text: &str) -> Result<(), String> {
+        write_file(path, self.text(text).as_bytes())
+    }
+
+    /// Opens a report written line by line as the run goes.
+    pub fn create(&self, path: &Path) -> Result<Lines, String> {
+        Ok(Lines { file: std::io::BufWriter::new(create_file(path)?), path: path.to_path_buf() })
+    }
+
+    /// Appends rows to a shared CSV (`append::append_with`); `rows` hands each row to the
+    /// function it is given, which masks and writes it.
+    pub fn append(
+        &self,
+        path: &Path,
+        header: &str,
+        rows: &mut dyn FnMut(&mut dyn FnMut(&str) -> std::io::Result<()>) -> std::io::Result<()>,
+    ) -> Result<(), String> {
+        append::append_with(path, header, &mut |w| {
+            rows(&mut |row| {
+                w.write_all(self.text(row).as_bytes())?;
+                w.write_all(b"\n")
+            })
+        })
+    }
+}
+
+/// A report file written a line at a time, each line masked and flushed.
+pub struct Lines {
+    file: std::io::BufWriter<std::fs::File>,
+    path: std::path::PathBuf,
+}
+
+impl Lines {
+    pub fn line(&mut self, out: &Output, text: &str) -> Result<(), String> {
+        use std::io::Write;
+        let written = self
+            .file
+            .write_all(out.text(text).as_bytes())
+            .and_then(|()| self.file.write_all(b"\n"))
+            .and_then(|()| self.file.flush());
+        written.map_err(|e| format!("cannot write report {}: {e}", self.path.display()))
+    }
+}
+
 /// Writes a report file whole or not at all (temp file + rename), creating its folder.
 ///
 /// A path that is not a regular file — a FIFO, a device such as `/dev/stdout`, or a symlink —
 /// is written through (a symlink to a regular file atomically at its target), never replaced
 /// by a file of our own. A failed write leaves no temp file behind.
-pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let fail = |e: std::io::Error| format!("cannot write report {}: {e}", path.display());
     let target = match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(path) {
@@ -123,7 +187,7 @@ fn write_through(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Opens a report file that is written as the run goes (creating its folder); a FIFO, device
 /// or symlink is written through.
-pub fn create_file(path: &Path) -> Result<std::fs::File, String> {
+fn create_file(path: &Path) -> Result<std::fs::File, String> {
     let fail = |e: std::io::Error| format!("cannot write report {}: {e}", path.display());
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(fail)?;

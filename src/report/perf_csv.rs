@@ -4,7 +4,7 @@
 //! figures, ms from ns); hxrun's own columns follow. Appends are safe (`append.rs`).
 
 use super::text::csv_cell as cell;
-use super::{Event, Reporter};
+use super::{Event, Output, Reporter};
 use crate::execute::record::Observation;
 use crate::perf::result::{PerfObservation, Sample};
 use std::path::{Path, PathBuf};
@@ -43,7 +43,7 @@ impl PerfCsvReporter {
 }
 
 impl Reporter for PerfCsvReporter {
-    fn handle(&mut self, event: &Event) -> Result<(), String> {
+    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), String> {
         let Event::TestFinished { result } = event else { return Ok(()) };
         let Some(Observation::Perf(p)) = &result.observation else { return Ok(()) };
         let path = match (&self.path_override, &p.csv) {
@@ -51,11 +51,8 @@ impl Reporter for PerfCsvReporter {
             (None, Some(rel)) => self.report_dir.join(rel),
             (None, None) => return Ok(()),
         };
-        super::append::append_with(&path, &header(), &mut |w| {
-            for s in p.levels.iter().flat_map(|l| l.each_sample()) {
-                writeln!(w, "{}", row(p, &result.name, &s))?;
-            }
-            Ok(())
+        out.append(&path, &header(), &mut |write| {
+            p.levels.iter().flat_map(|l| l.each_sample()).try_for_each(|s| write(&row(p, &result.name, &s)))
         })
     }
 }

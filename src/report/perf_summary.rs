@@ -1,7 +1,7 @@
 //! `perf-summary.csv`: one row per perf test and concurrency level, every statistic of every
 //! metric (durations in ms), for spreadsheets and trend tools.
 
-use super::{Event, Reporter, write_file};
+use super::{Event, Output, Reporter};
 use crate::execute::record::Observation;
 use crate::spec::perf::{GPU_FIGURES, PERF_METRICS, STATISTICS, is_duration_figure};
 use std::path::PathBuf;
@@ -26,7 +26,7 @@ fn column(metric: &str, stat: &str) -> (String, f64) {
 }
 
 impl Reporter for PerfSummaryReporter {
-    fn handle(&mut self, event: &Event) -> Result<(), String> {
+    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), String> {
         let Event::RunFinished { record } = event else { return Ok(()) };
         let perf: Vec<_> = record
             .suites
@@ -93,6 +93,6 @@ impl Reporter for PerfSummaryReporter {
             }
         }
         let bytes = w.into_inner().map_err(|e| e.to_string())?;
-        write_file(&self.path, &bytes)
+        out.write_file(&self.path, &String::from_utf8_lossy(&bytes))
     }
 }

@@ -40,6 +40,24 @@ impl HttpStep {
     }
 }
 
+/// Header names whose values are credentials, masked in every report whoever wrote them.
+pub const SENSITIVE_HEADERS: &[&str] =
+    &["authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie"];
+
+pub fn is_sensitive(header: &str) -> bool {
+    SENSITIVE_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(header))
+}
+
+/// The secret values among headers: each credential header's value, and its last word alone
+/// (`Bearer abc` → also `abc`).
+pub fn credentials<'a>(headers: impl IntoIterator<Item = (&'a String, &'a String)>) -> Vec<String> {
+    headers
+        .into_iter()
+        .filter(|(k, _)| is_sensitive(k))
+        .flat_map(|(_, v)| [v.clone(), v.split_whitespace().last().unwrap_or(v).to_string()])
+        .collect()
+}
+
 /// Whether `s` is an HTTP token (a method or a header name, RFC 9110 §5.6.2).
 pub fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
