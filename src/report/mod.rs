@@ -121,7 +121,7 @@ impl Output {
         &self,
         path: &Path,
         header: &str,
-        rows: &mut dyn FnMut(&mut dyn FnMut(&str) -> std::io::Result<()>) -> std::io::Result<()>,
+        rows: &mut dyn FnMut(&mut RowWriter) -> std::io::Result<()>,
     ) -> Result<(), String> {
         append::append_with(path, header, &mut |w| {
             rows(&mut |row| {
@@ -131,6 +131,9 @@ impl Output {
         })
     }
 }
+
+/// Takes one row (without its line end) and writes it, masked.
+pub type RowWriter<'a> = dyn FnMut(&str) -> std::io::Result<()> + 'a;
 
 /// A report file written a line at a time, each line masked and flushed.
 pub struct Lines {
