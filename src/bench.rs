@@ -99,6 +99,8 @@ fn suite_plan(url: &str) -> SuitePlan {
         base_dir: Default::default(),
         secret_values: Vec::new(),
         tests: Vec::new(),
+        expanded: 0,
+        tags: Default::default(),
     }
 }
 

@@ -103,6 +103,9 @@ pub struct SuiteArgs {
     /// Run only tests with this tag (repeatable: any of them).
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
+    /// Leave out tests with this tag (repeatable; wins over --tag).
+    #[arg(long = "exclude-tag", value_name = "TAG")]
+    pub exclude_tags: Vec<String>,
     /// Set a variable, overriding the suite's `vars` (VALUE is YAML: `models=[a, b]`).
     #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
     pub vars: Vec<(String, String)>,
@@ -158,6 +161,9 @@ pub struct RunArgs {
     /// No progress bar, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+    /// Stop at the first failed test: the rest are listed as not run, every report is written.
+    #[arg(long)]
+    pub fail_fast: bool,
     /// Stop the whole run after DURATION (e.g. 20m): the test in flight fails as interrupted,
     /// the rest are listed as not run, every report is written, and the exit code is 1.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]

@@ -79,6 +79,7 @@ pub fn run(mut args: RunArgs) -> u8 {
             gpu_sample: args.gpu_sample,
             limits: Limits { max_body: args.max_body.unwrap_or(crate::execute::DEFAULT_MAX_BODY) },
             control: control.clone(),
+            fail_fast: args.fail_fast,
         });
         let record = executor.run(&plans, &mut reporters).await;
         drop(sim);
@@ -97,7 +98,7 @@ pub fn run(mut args: RunArgs) -> u8 {
         match control.reason() {
             Some(StopReason::Signal(number, _)) => 128u8.saturating_add(*number as u8),
             _ if !reporters.errors().is_empty() => exit::INTERNAL,
-            Some(StopReason::Deadline(_)) => exit::FAILED,
+            Some(StopReason::Deadline(_) | StopReason::FailFast(_)) => exit::FAILED,
             None if record.failed() => exit::FAILED,
             None => exit::PASSED,
         }

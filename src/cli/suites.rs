@@ -17,6 +17,7 @@ pub fn load_and_plan(args: &SuiteArgs, extra_env: BTreeMap<String, String>) -> O
     let plan_opts = PlanOptions {
         filter: args.filter.clone(),
         tags: args.tags.clone(),
+        exclude_tags: args.exclude_tags.clone(),
         timeout: args.timeout,
         target_url: args.target.clone(),
     };
@@ -33,7 +34,33 @@ pub fn load_and_plan(args: &SuiteArgs, extra_env: BTreeMap<String, String>) -> O
             }
         }
     }
+    if ok && plans.iter().all(|p| p.tests.is_empty()) {
+        eprintln!("error: {}", nothing_selected(args, &plans));
+        return None;
+    }
     ok.then_some(plans)
+}
+
+/// Why a run selected no test: which filter, and what it could have matched.
+fn nothing_selected(args: &SuiteArgs, plans: &[SuitePlan]) -> String {
+    let mut filters = Vec::new();
+    if let Some(f) = &args.filter {
+        filters.push(format!("--filter {f:?}"));
+    }
+    filters.extend(args.tags.iter().map(|t| format!("--tag {t}")));
+    filters.extend(args.exclude_tags.iter().map(|t| format!("--exclude-tag {t}")));
+    let expanded: usize = plans.iter().map(|p| p.expanded).sum();
+    let tags: std::collections::BTreeSet<&String> = plans.iter().flat_map(|p| &p.tags).collect();
+    let known = if tags.is_empty() {
+        "the tests carry no tags".to_string()
+    } else {
+        format!("their tags: {}", tags.into_iter().map(String::as_str).collect::<Vec<_>>().join(", "))
+    };
+    format!(
+        "no test selected: {} matched none of the {expanded} tests ({known}). A run of nothing would \
+         pass unseen: check the spelling, or `hxrun list` the suites to see names and tags",
+        filters.join(" and ")
+    )
 }
 
 pub fn validate(args: &SuiteArgs) -> u8 {

@@ -17,6 +17,8 @@ pub enum StopReason {
     Signal(i32, &'static str),
     /// `--max-time` ran out.
     Deadline(Duration),
+    /// `--fail-fast`: this test failed.
+    FailFast(String),
 }
 
 impl std::fmt::Display for StopReason {
@@ -26,6 +28,7 @@ impl std::fmt::Display for StopReason {
             StopReason::Deadline(d) => {
                 write!(f, "the run's time limit (--max-time {}) was reached", humantime::format_duration(*d))
             }
+            StopReason::FailFast(test) => write!(f, "--fail-fast: \"{test}\" failed"),
         }
     }
 }

@@ -46,6 +46,8 @@ pub struct ExecutorOptions {
     pub limits: Limits,
     /// Tells the run to stop early (a signal, the run's deadline).
     pub control: RunControl,
+    /// Stop at the first failed test (`--fail-fast`).
+    pub fail_fast: bool,
 }
 
 /// Caps on what hxrun keeps of what servers and commands send, so a hostile or broken
@@ -73,6 +75,7 @@ impl Default for ExecutorOptions {
             gpu_sample: false,
             limits: Limits::default(),
             control: RunControl::default(),
+            fail_fast: false,
         }
     }
 }
@@ -120,6 +123,9 @@ impl Executor {
                     None => self.run_test(plan, test, &redactor, reporters).await,
                 };
                 reporters.emit(&Event::TestFinished { result: &result });
+                if self.opts.fail_fast && result.status == Status::Failed {
+                    self.opts.control.stop(control::StopReason::FailFast(result.name.clone()));
+                }
                 tests.push(result);
             }
             let record = SuiteRecord {

@@ -46,6 +46,8 @@ pub struct LoadedSuite {
     pub source: Arc<SourceFile>,
     pub doc: SuiteDoc,
     pub tests: Vec<Node>,
+    /// Where `tests:` is written (for "the suite has no tests").
+    pub tests_span: Option<Span>,
     /// Values that must never appear in a report (from `secrets:`).
     pub secret_values: Vec<String>,
     /// Problems found while loading that did not stop it (an undefined variable, say); the
@@ -187,7 +189,17 @@ pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedS
     let errors: Vec<Diagnostic> = errors.into_iter().map(|e| diag(e.span, e.message)).collect();
     match doc {
         Some(doc) => {
-            Ok(LoadedSuite { path: path.to_path_buf(), source, doc, tests, secret_values, errors, baseline })
+            let tests_span = resolved.get("tests").map(|n| n.span).or(Some(resolved.span));
+            Ok(LoadedSuite {
+                path: path.to_path_buf(),
+                source,
+                doc,
+                tests,
+                tests_span,
+                secret_values,
+                errors,
+                baseline,
+            })
         }
         None => Err(SuiteErrors(errors)),
     }

@@ -21,6 +21,8 @@ pub struct PlanOptions {
     pub filter: Option<String>,
     /// Keep tests carrying any of these tags (all tests when empty).
     pub tags: Vec<String>,
+    /// Drop tests carrying any of these tags.
+    pub exclude_tags: Vec<String>,
     /// `--timeout`: replaces the suites' default step timeout (a test's own still wins).
     pub timeout: Option<Duration>,
     /// `--target`: overrides every suite's target url.
@@ -39,6 +41,10 @@ pub struct SuitePlan {
     pub base_dir: PathBuf,
     pub secret_values: Vec<String>,
     pub tests: Vec<PlannedTest>,
+    /// Tests before the command line's filters, and the tags they carry (to explain a run
+    /// that selects nothing).
+    pub expanded: usize,
+    pub tags: std::collections::BTreeSet<String>,
 }
 
 impl SuitePlan {
@@ -166,6 +172,13 @@ pub fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<SuitePlan, 
         all.sort_by_key(|d| d.span.map(|s| (s.line, s.col)));
         return Err(SuiteErrors(all));
     }
+    if tests.is_empty() {
+        let span = suite.tests_span;
+        let message = "the suite has no tests: add at least one under `tests:` (a run of nothing would pass)";
+        return Err(SuiteErrors(vec![Diagnostic::new(&suite.source, span, message)]));
+    }
+    let expanded = tests.len();
+    let tags = tests.iter().flat_map(|t| t.tags.iter().cloned()).collect();
     let tests = tests.into_iter().filter(|t| selected(t, opts)).collect();
     let mut target = suite.doc.target.clone();
     if let Some(url) = &opts.target_url {
@@ -180,13 +193,16 @@ pub fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<SuitePlan, 
         base_dir: suite.path.parent().map(PathBuf::from).unwrap_or_default(),
         secret_values: suite.secret_values.clone(),
         tests,
+        expanded,
+        tags,
     })
 }
 
 fn selected(t: &PlannedTest, opts: &PlanOptions) -> bool {
     let by_name = opts.filter.as_ref().is_none_or(|f| t.name.contains(f.as_str()));
     let by_tag = opts.tags.is_empty() || opts.tags.iter().any(|tag| t.tags.contains(tag));
-    by_name && by_tag
+    let excluded = opts.exclude_tags.iter().any(|tag| t.tags.contains(tag));
+    by_name && by_tag && !excluded
 }
 
 fn without(node: &Node, key: &str) -> Node {
@@ -249,6 +265,16 @@ fn expand(test: &Node) -> Result<Vec<BTreeMap<String, Node>>, DeError> {
                 span: Some(list.span),
             });
         };
+        if values.is_empty() {
+            return Err(DeError {
+                message: format!(
+                    "`for_each.{}` is an empty list: the test would run zero times and pass unseen; give it \
+                     values, or `skip:` the test",
+                    key.name
+                ),
+                span: Some(list.span),
+            });
+        }
         combos = combos
             .into_iter()
             .flat_map(|c| {

@@ -1,0 +1,86 @@
+//! A run that selects nothing is an error, never a green run of nothing; --exclude-tag and
+//! --fail-fast.
+
+mod common;
+use common::{Sim, Workspace};
+
+fn suite(url: &str) -> String {
+    format!(
+        r#"suite: sel
+target: {{ url: "{url}" }}
+tests:
+  - name: root
+    tags: [smoke]
+    http: {{ path: / }}
+  - name: version
+    tags: [smoke, inference]
+    http: {{ path: /api/version }}
+  - name: missing page
+    tags: [extra]
+    http: {{ path: /nope }}
+  - name: last
+    http: {{ path: / }}
+"#
+    )
+}
+
+#[test]
+fn a_misspelt_tag_or_filter_selects_nothing_and_exits_2() {
+    let ws = Workspace::new();
+    ws.write("s.yaml", &suite("http://127.0.0.1:9"));
+    for args in
+        [vec!["s.yaml", "--tag", "infrence"], vec!["validate", "s.yaml", "--filter", "nothing like it"]]
+    {
+        let run = ws.hxrun(&args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("error: no test selected: "), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("matched none of the 4 tests (their tags: extra, inference, smoke)"),
+            "{}",
+            run.stderr
+        );
+    }
+    let run = ws.hxrun(&["s.yaml", "--tag", "infrence"]);
+    assert!(run.stderr.contains("--tag infrence matched none"), "{}", run.stderr);
+    assert!(!ws.path().join("reports/junit.xml").exists(), "nothing ran, nothing reported");
+}
+
+#[test]
+fn an_empty_suite_or_for_each_list_is_an_error_with_its_place() {
+    let ws = Workspace::new();
+    ws.write("empty.yaml", "suite: e\ntests: []\n");
+    let run = ws.hxrun(&["validate", "empty.yaml"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("empty.yaml:2:8: the suite has no tests"), "{}", run.stderr);
+    ws.write(
+        "list.yaml",
+        "suite: l\nvars: { models: [] }\ntests:\n  - name: m {{model}}\n    for_each: { model: \"${models}\" }\n    http: { path: / }\n",
+    );
+    let run = ws.hxrun(&["validate", "list.yaml"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("list.yaml:5:24: `for_each.model` is an empty list"), "{}", run.stderr);
+}
+
+#[test]
+fn exclude_tag_leaves_tests_out() {
+    let ws = Workspace::new();
+    ws.write("s.yaml", &suite("http://127.0.0.1:9"));
+    let run = ws.hxrun(&["list", "s.yaml", "--tag", "smoke", "--exclude-tag", "inference"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("  root"), "{}", run.stdout);
+    assert!(!run.stdout.contains("version") && !run.stdout.contains("last"), "{}", run.stdout);
+}
+
+#[test]
+fn fail_fast_stops_at_the_first_failure_with_every_report() {
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    ws.write("s.yaml", &suite(&sim.url));
+    let run = ws.hxrun(&["s.yaml", "--fail-fast"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let tests = run.json()["suites"][0]["tests"].as_array().unwrap().clone();
+    let status: Vec<&str> = tests.iter().map(|t| t["status"].as_str().unwrap()).collect();
+    assert_eq!(status, ["passed", "passed", "failed", "skipped"]);
+    assert_eq!(tests[3]["message"], "not run: --fail-fast: \"missing page\" failed");
+    assert!(run.report("junit.xml").contains("tests=\"4\""));
+}
