@@ -101,6 +101,7 @@ fn suite_plan(url: &str) -> SuitePlan {
         tests: Vec::new(),
         expanded: 0,
         tags: Default::default(),
+        notes: Vec::new(),
     }
 }
 

@@ -171,3 +171,22 @@ fn expansions_and_concurrency_past_their_caps_are_refused_with_a_place() {
         "concurrency 100000000 is out of range: a level keeps 1 to 10000 requests in flight",
     );
 }
+
+#[test]
+fn urls_and_comparisons_are_checked_before_anything_runs() {
+    assert_error(
+        "suite: s\ntarget: { url: \"htp:/127.0.0.1::9\" }\ntests:\n  - name: a\n    http: { path: / }\n",
+        "2:16",
+        "target.url: \"htp:/127.0.0.1::9\" has the scheme `htp`: hxrun speaks http:// and https:// only",
+    );
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    http: { url: \"ftp://files.example/x\" }\n",
+        "4:18",
+        "url: \"ftp://files.example/x\" has the scheme `ftp`",
+    );
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    generate: { model: m, prompt: hi }\n    expect:\n      metrics: { ttft: \"~= 5s\" }\n",
+        "6:24",
+        "\"~= 5s\" is not a comparison: expected an operator (<, <=, >, >=, ==, !=)",
+    );
+}

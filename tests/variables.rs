@@ -122,3 +122,21 @@ fn exit_codes() {
     assert_eq!(run.code, 2);
     assert!(!run.dir.join("reports").exists());
 }
+
+#[test]
+fn a_target_without_a_scheme_gets_http_as_ollama_does() {
+    let sim = common::Sim::fast();
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        "suite: s\ntarget: { url: \"${OLLAMA_HOST}\" }\ntests:\n  - name: root\n    http: { path: / }\n",
+    );
+    let bare = sim.url.trim_start_matches("http://").to_string();
+    let run = ws.hxrun_env(&["s.yaml", "-v"], &[("OLLAMA_HOST", &bare)]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!("target.url: \"{bare}\" has no scheme: using http://{bare}")),
+        "{}",
+        run.stderr
+    );
+}

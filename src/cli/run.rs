@@ -48,11 +48,17 @@ pub fn run(mut args: RunArgs) -> u8 {
         let Some(plans) = load_and_plan(&args.suite, extra_env) else {
             return exit::INVALID;
         };
+        let mask = Mask::new(plans.iter().flat_map(|p| p.secrets()));
+        if args.verbose {
+            for (plan, note) in plans.iter().flat_map(|p| p.notes.iter().map(move |n| (p, n))) {
+                eprintln!("note: {}", mask.apply(&format!("{}: {note}", plan.file)));
+            }
+        }
 
         let junit = args.junit.clone().unwrap_or_else(|| args.report_dir.join("junit.xml"));
         let csv = args.csv.clone().unwrap_or_else(|| args.report_dir.join("results.csv"));
         let json = args.json.clone().unwrap_or_else(|| args.report_dir.join("report.json"));
-        let mut reporters = Reporters::masking(Mask::new(plans.iter().flat_map(|p| p.secrets())));
+        let mut reporters = Reporters::masking(mask);
         reporters.add(ConsoleReporter::new(ConsoleOptions::detect(args.no_progress, args.verbose)));
         reporters.add(JunitReporter::new(junit.clone()));
         reporters.add(CsvReporter::new(csv.clone()));

@@ -48,6 +48,8 @@ pub struct LoadedSuite {
     pub tests: Vec<Node>,
     /// Where `tests:` is written (for "the suite has no tests").
     pub tests_span: Option<Span>,
+    /// What loading changed that a user may want to know (-v shows them).
+    pub notes: Vec<String>,
     /// Values that must never appear in a report (from `secrets:`).
     pub secret_values: Vec<String>,
     /// Problems found while loading that did not stop it (an undefined variable, say); the
@@ -129,7 +131,24 @@ pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedS
     }
 
     let resolved = interpolate_except(&root, &["vars", "env_file"], &scope, &mut errors);
-    let doc: Option<SuiteDoc> = match de::from_node(&resolved) {
+    let mut notes = Vec::new();
+    let doc = match de::from_node::<SuiteDoc>(&resolved) {
+        Ok(mut doc) => {
+            match crate::spec::check_url(&doc.target.url) {
+                Ok((url, note)) => {
+                    doc.target.url = url;
+                    notes.extend(note.map(|n| format!("target.url: {n}")));
+                }
+                Err(message) => {
+                    let span = resolved.get("target").and_then(|t| t.get("url").or(Some(t))).map(|n| n.span);
+                    errors.push(de::DeError { message: format!("target.url: {message}"), span });
+                }
+            }
+            Ok(doc)
+        }
+        Err(e) => Err(e),
+    };
+    let doc: Option<SuiteDoc> = match doc {
         Ok(doc) => Some(doc),
         Err(e) => {
             errors.push(e);
@@ -196,6 +215,7 @@ pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedS
                 doc,
                 tests,
                 tests_span,
+                notes,
                 secret_values,
                 errors,
                 baseline,

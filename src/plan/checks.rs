@@ -70,6 +70,14 @@ fn check_http_request(h: &crate::spec::HttpStep, node: Option<&Node>, errors: &m
     if let Some(message) = h.method.as_deref().and_then(crate::spec::step::method_problem) {
         errors.push(DeError { message, span: span("method") });
     }
+    if let Some(url) = &h.url
+        && let Err(message) = crate::spec::check_url(url).and_then(|(full, note)| match note {
+            None => Ok(()),
+            Some(_) => Err(format!("\"{url}\" has no scheme: write {full}")),
+        })
+    {
+        errors.push(DeError { message: format!("url: {message}"), span: span("url") });
+    }
     for (name, value) in &h.headers {
         if let Some(message) = crate::spec::step::header_problem(name, value) {
             let at = node.and_then(|n| n.get("headers")).and_then(|h| h.get(name)).map(|n| n.span);

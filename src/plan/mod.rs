@@ -45,6 +45,8 @@ pub struct SuitePlan {
     /// that selects nothing).
     pub expanded: usize,
     pub tags: std::collections::BTreeSet<String>,
+    /// What loading and planning changed that a user may want to know (-v shows them).
+    pub notes: Vec<String>,
 }
 
 impl SuitePlan {
@@ -181,8 +183,13 @@ pub fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<SuitePlan, 
     let tags = tests.iter().flat_map(|t| t.tags.iter().cloned()).collect();
     let tests = tests.into_iter().filter(|t| selected(t, opts)).collect();
     let mut target = suite.doc.target.clone();
+    let mut notes = suite.notes.clone();
     if let Some(url) = &opts.target_url {
-        target.url = url.clone();
+        let (url, note) = spec::check_url(url).map_err(|message| {
+            SuiteErrors(vec![Diagnostic::new(&suite.source, None, format!("--target: {message}"))])
+        })?;
+        target.url = url;
+        notes.extend(note.map(|n| format!("--target: {n}")));
     }
     Ok(SuitePlan {
         name: suite.doc.suite.clone(),
@@ -195,6 +202,7 @@ pub fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<SuitePlan, 
         tests,
         expanded,
         tags,
+        notes,
     })
 }
 

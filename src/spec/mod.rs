@@ -99,6 +99,39 @@ fn default_url() -> String {
     "http://127.0.0.1:11434".to_string()
 }
 
+/// A base or request url as hxrun will use it: `http://` or `https://`, a host, a valid port.
+/// A url without a scheme (`127.0.0.1:11434`, how Ollama's own docs write OLLAMA_HOST) gets
+/// `http://`, as Ollama's client does; the second value then says so.
+pub fn check_url(url: &str) -> Result<(String, Option<String>), String> {
+    let trimmed = url.trim();
+    // `name:/...` is a scheme (even a misspelt one); `host:port` is not.
+    let has_scheme = trimmed.split_once(':').is_some_and(|(scheme, rest)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+            && rest.starts_with('/')
+    });
+    let (full, note) = if has_scheme {
+        (trimmed.to_string(), None)
+    } else {
+        let full = format!("http://{trimmed}");
+        let note = format!("\"{trimmed}\" has no scheme: using {full}, as Ollama's own client does");
+        (full, Some(note))
+    };
+    let parsed = reqwest::Url::parse(&full).map_err(|e| {
+        format!("\"{url}\" is not a valid url ({e}): write it like http://127.0.0.1:11434 or https://llm.example.com")
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "\"{url}\" has the scheme `{}`: hxrun speaks http:// and https:// only",
+            parsed.scheme()
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("\"{url}\" names no host: write it like http://127.0.0.1:11434"));
+    }
+    Ok((full, note))
+}
+
 /// Server APIs hxrun speaks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]

@@ -68,6 +68,22 @@ const UNITS: &[(&str, f64, Unit)] = &[
     ("%", 1.0, Unit::Percent),
 ];
 
+/// Whether a text is meant as a comparison: it starts with an operator-like character
+/// (`<`, `>`, `=`, `!`, `~`, `≤`, `≥`, `≈`), or with a word such as "less" or "at most" and
+/// has a number in it. Such a text must then parse as one — a misspelt operator is an error
+/// with the accepted forms, never a text to equal that could never match.
+pub fn looks_like_comparison(text: &str) -> bool {
+    let t = text.trim_start().to_ascii_lowercase();
+    if t.starts_with(['<', '>', '=', '!', '~', '≤', '≥', '≈']) {
+        return true;
+    }
+    const WORDS: &[&str] = &[
+        "less", "more", "greater", "fewer", "under", "over", "below", "above", "at least", "at most", "lt ",
+        "gt ", "le ", "ge ", "eq ", "ne ", "lte", "gte", "max ", "min ",
+    ];
+    WORDS.iter().any(|w| t.starts_with(w)) && t.chars().any(|c| c.is_ascii_digit())
+}
+
 impl Comparison {
     /// Parses `OP NUMBER[UNIT]`; a bare number means `==`.
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -382,6 +398,13 @@ mod tests {
         assert_eq!(Comparison::parse(">= 32GiB").unwrap().value, 32.0 * 1073741824.0);
         assert_eq!(Comparison::parse("3").unwrap().op, Op::Eq);
         assert!(Comparison::parse("> lots").is_err());
+        for meant in ["~= 5s", "=> 3", "≤ 2s", "less than 2s", "at most 10", "gte 5"] {
+            assert!(looks_like_comparison(meant), "{meant}");
+            assert!(Comparison::parse(meant).is_err(), "{meant}");
+        }
+        for text in ["stop", "length", "less is more", "HX-OK"] {
+            assert!(!looks_like_comparison(text), "{text}");
+        }
         assert!(Comparison::parse("> 3 parsecs").unwrap_err().contains("unknown unit"));
     }
 
