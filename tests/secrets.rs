@@ -161,7 +161,7 @@ fn a_secret_naming_no_variable_is_an_error() {
     let run = ws.hxrun(&["validate", "s.yaml"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
-        run.stderr.contains("s.yaml:2:20: `secrets` names `TYPO_KEY`, which is not defined"),
+        run.stderr.contains("s.yaml:2:20: `secrets` names `TYPO_KEY`, which is neither defined nor used"),
         "{}",
         run.stderr
     );

@@ -170,8 +170,14 @@ pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedS
     if let Some(d) = &doc {
         let entries = resolved.get("secrets");
         for (i, name) in d.secrets.iter().enumerate() {
+            // A variable the suite uses but that is unset now has nothing to mask; one it never
+            // uses and nobody defines is a misspelling.
+            let used = [format!("${{{name}}}"), format!("${{{name}:")]
+                .iter()
+                .any(|u| source.text.contains(u.as_str()));
             match scope.texts_of(name) {
                 Some(texts) => secret_values.extend(texts),
+                None if used => {}
                 None => {
                     let span = match entries.map(|n| &n.value) {
                         Some(Value::Seq(items)) => items.get(i).map(|n| n.span),
@@ -179,8 +185,8 @@ pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedS
                     };
                     errors.push(de::DeError {
                         message: format!(
-                            "`secrets` names `{name}`, which is not defined: a secret to mask must be a \
-                             variable (under `vars:`, in the environment or an env file)"
+                            "`secrets` names `{name}`, which is neither defined nor used: a secret to mask \
+                             must be a variable (under `vars:`, in the environment or an env file)"
                         ),
                         span,
                     });
