@@ -14,16 +14,21 @@ use std::path::Path;
 /// Appends rows under an exclusive lock; writes the header to a new or empty file, refuses
 /// a file whose header differs.
 pub fn append(path: &Path, header: &str, rows: &str) -> Result<(), String> {
-    append_with(path, header, &mut |w| w.write_all(rows.as_bytes()))
+    append_with(path, &[header], &mut |w, _| w.write_all(rows.as_bytes()))
 }
 
 /// `append`, with the rows written by `rows` into a buffered writer (a perf loop of millions
 /// of requests is never one string in memory). Under the lock, so still all or nothing.
+///
+/// `headers` are the headers hxrun accepts in an existing file, the first one written to a new
+/// file; `rows` is told which one the file has (the perf CSV continues a file that has only the
+/// seed's nine columns with rows of those nine).
 pub fn append_with(
     path: &Path,
-    header: &str,
-    rows: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+    headers: &[&str],
+    rows: &mut dyn FnMut(&mut dyn Write, usize) -> std::io::Result<()>,
 ) -> Result<(), String> {
+    let header = headers[0];
     let fail = |e: std::io::Error| format!("cannot append to {}: {e}", path.display());
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(fail)?;
@@ -34,6 +39,7 @@ pub fn append_with(
         let regular = file.metadata().map_err(fail)?.is_file();
         let len = if regular { complete_rows(&file).map_err(fail)? } else { 0 };
         let mut out = String::new();
+        let mut which = 0;
         if len == 0 {
             out.push_str(header);
             out.push('\n');
@@ -41,17 +47,20 @@ pub fn append_with(
             let mut first = String::new();
             BufReader::new(&file).read_line(&mut first).map_err(fail)?;
             let first = first.trim_end_matches(['\n', '\r']);
-            if first != header {
+            let Some(i) = headers.iter().position(|h| *h == first) else {
+                let accepted: Vec<String> = headers.iter().map(|h| format!("\n  expected: {h}")).collect();
                 return Err(format!(
-                    "refusing to append to {}: its header is not the one hxrun writes there, so its \
-                     columns would not line up.\n  found:    {first}\n  expected: {header}\nUse another file, \
-                     or move this one aside",
-                    path.display()
+                    "refusing to append to {}: its header is not one hxrun writes there, so its \
+                     columns would not line up.\n  found:    {first}{}\nUse another file, or move this \
+                     one aside",
+                    path.display(),
+                    accepted.join("")
                 ));
-            }
+            };
+            which = i;
         }
         let mut w = std::io::BufWriter::with_capacity(256 * 1024, &file);
-        let written = w.write_all(out.as_bytes()).and_then(|()| rows(&mut w)).and_then(|()| w.flush());
+        let written = w.write_all(out.as_bytes()).and_then(|()| rows(&mut w, which)).and_then(|()| w.flush());
         drop(w);
         written.map_err(|e| {
             // All or nothing: no half row for the next append to glue onto.

@@ -78,6 +78,6 @@ impl Reporter for GpuCsvReporter {
         if samples.is_empty() {
             return Ok(());
         }
-        out.append(&self.path, &header(), &mut |row| rows(&samples).lines().try_for_each(&mut *row))
+        out.append(&self.path, &[&header()], &mut |row, _| rows(&samples).lines().try_for_each(&mut *row))
     }
 }

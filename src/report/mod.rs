@@ -115,19 +115,21 @@ impl Output {
         Ok(Lines { file: std::io::BufWriter::new(create_file(path)?), path: path.to_path_buf() })
     }
 
-    /// Appends rows to a shared CSV (`append::append_with`); `rows` hands each row to the
-    /// function it is given, which masks and writes it.
+    /// Appends rows to a shared CSV (`append::append_with`: `headers` accepted, the first
+    /// for a new file); `rows` hands each row to the function it is given, which masks and
+    /// writes it, and is told which header the file has.
     pub fn append(
         &self,
         path: &Path,
-        header: &str,
-        rows: &mut dyn FnMut(&mut RowWriter) -> std::io::Result<()>,
+        headers: &[&str],
+        rows: &mut dyn FnMut(&mut RowWriter, usize) -> std::io::Result<()>,
     ) -> Result<(), String> {
-        append::append_with(path, header, &mut |w| {
-            rows(&mut |row| {
+        append::append_with(path, headers, &mut |w, which| {
+            let mut write = |row: &str| {
                 w.write_all(self.text(row).as_bytes())?;
                 w.write_all(b"\n")
-            })
+            };
+            rows(&mut write, which)
         })
     }
 }

@@ -51,8 +51,14 @@ impl Reporter for PerfCsvReporter {
             (None, Some(rel)) => self.report_dir.join(rel),
             (None, None) => return Ok(()),
         };
-        out.append(&path, &header(), &mut |write| {
-            p.levels.iter().flat_map(|l| l.each_sample()).try_for_each(|s| write(&row(p, &result.name, &s)))
+        // A file the team started with the seed's nine columns goes on with rows of nine.
+        let seed = SEED_COLUMNS.join(",");
+        out.append(&path, &[&header(), &seed], &mut |write, which| {
+            p.levels.iter().flat_map(|l| l.each_sample()).try_for_each(|s| {
+                let cells = row(p, &result.name, &s);
+                let n = if which == 1 { SEED_COLUMNS.len() } else { cells.len() };
+                write(&cells[..n].join(","))
+            })
         })
     }
 }
@@ -65,7 +71,8 @@ fn num(v: Option<f64>, decimals: usize) -> String {
     v.map(|x| format!("{x:.decimals$}")).unwrap_or_default()
 }
 
-fn row(p: &PerfObservation, test: &str, s: &Sample) -> String {
+/// One request's cells, in the header's order.
+fn row(p: &PerfObservation, test: &str, s: &Sample) -> [String; SEED_COLUMNS.len() + EXTRA_COLUMNS.len()] {
     let f = &s.server;
     [
         s.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -86,7 +93,6 @@ fn row(p: &PerfObservation, test: &str, s: &Sample) -> String {
         if s.ok { "ok" } else { "error" }.to_string(),
         cell(s.error.as_deref().unwrap_or("")),
     ]
-    .join(",")
 }
 
 /// Appends rows to a perf CSV (see `append::append`).
