@@ -206,7 +206,11 @@ fn seed_csv_columns_append_and_refusal() {
     assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("refusing to append to reports/perf/baseline.csv"), "{}", run.stderr);
     assert!(run.stderr.contains("found:    timestamp,model,iter,tokens_per_s"), "{}", run.stderr);
-    assert!(run.stderr.contains(&format!("expected: {SEED_HEADER}\n")), "both accepted headers shown: {}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("expected: {SEED_HEADER}\n")),
+        "both accepted headers shown: {}",
+        run.stderr
+    );
     assert_eq!(run.report("perf/baseline.csv"), foreign);
 }
 
@@ -219,7 +223,8 @@ fn the_seed_csv_with_its_nine_columns_is_continued_in_nine() {
         &suite(&sim, "  - name: baseline\n    perf:\n      generate: { model: phi3:latest, prompt: Summarize }\n      iterations: 2\n      csv: baseline.csv\n"),
     );
     // The trend file the seed's baseline.sh built, as it was.
-    let history = format!("{SEED_HEADER}\n2025-08-14T09:12:03Z,phi3:latest,1,2811.20,15,52.10,120,2401.30,49.97\n");
+    let history =
+        format!("{SEED_HEADER}\n2025-08-14T09:12:03Z,phi3:latest,1,2811.20,15,52.10,120,2401.30,49.97\n");
     std::fs::create_dir_all(ws.path().join("reports")).unwrap();
     std::fs::write(ws.path().join("reports/baseline.csv"), &history).unwrap();
     let run = ws.hxrun(&["s.yaml"]);

@@ -84,3 +84,25 @@ fn fail_fast_stops_at_the_first_failure_with_every_report() {
     assert_eq!(tests[3]["message"], "not run: --fail-fast: \"missing page\" failed");
     assert!(run.report("junit.xml").contains("tests=\"4\""));
 }
+
+#[test]
+fn junit_testcases_stay_unique_when_a_suite_runs_twice() {
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    let one = format!(
+        "suite: same\ntarget: {{ url: \"{}\" }}\ntests:\n  - name: root\n    http: {{ path: / }}\n",
+        sim.url
+    );
+    ws.write("a.yaml", &one);
+    ws.write("b.yaml", &one);
+    let run = ws.hxrun(&["a.yaml", "a.yaml", "b.yaml"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let junit = run.report("junit.xml");
+    let suites: Vec<&str> =
+        junit.split("<testsuite name=\"").skip(1).map(|s| s.split('"').next().unwrap()).collect();
+    assert_eq!(suites, ["same (a.yaml) #1", "same (a.yaml) #2", "same (b.yaml)"], "{junit}");
+    let classes: Vec<&str> =
+        junit.split("classname=\"").skip(1).map(|s| s.split('"').next().unwrap()).collect();
+    let unique: std::collections::BTreeSet<&&str> = classes.iter().collect();
+    assert_eq!(unique.len(), 3, "classname + name identify each case: {classes:?}");
+}

@@ -37,8 +37,9 @@ impl Reporter for JunitReporter {
 pub fn render(record: &RunRecord) -> Result<String, String> {
     let mut report = Report::new("hxrun");
     report.set_time(record.duration);
-    for suite in &record.suites {
-        let mut ts = TestSuite::new(clean(&suite.name));
+    let names = suite_names(record);
+    for (suite, name) in record.suites.iter().zip(names) {
+        let mut ts = TestSuite::new(name.clone());
         ts.set_timestamp(suite.started_at).set_time(suite.duration);
         ts.add_property(Property::new("file", clean(&suite.file)));
         ts.add_property(Property::new("target", clean(&suite.target)));
@@ -53,7 +54,7 @@ pub fn render(record: &RunRecord) -> Result<String, String> {
                 }
             }
         }
-        ts.add_test_cases(suite.tests.iter().map(test_case));
+        ts.add_test_cases(suite.tests.iter().map(|t| test_case(t, &name)));
         report.add_test_suite(ts);
     }
     let xml = report.to_string().map_err(|e| format!("cannot render JUnit XML: {e}"))?;
@@ -82,7 +83,51 @@ fn drop_root_skipped(xml: String) -> String {
     out
 }
 
-fn test_case(t: &TestResult) -> TestCase {
+/// A distinct `<testsuite>` name for each suite run: its name, then, where two runs share
+/// it (one suite file given twice, two files naming the same suite, one suite against two
+/// targets), the file, then the target, then a count. GitLab and Jenkins key test cases by
+/// suite (classname) and name, and would drop or merge the repeats.
+fn suite_names(record: &RunRecord) -> Vec<String> {
+    let plain: Vec<String> = record.suites.iter().map(|s| clean(&s.name)).collect();
+    let count = |names: &[String], n: &String| names.iter().filter(|m| *m == n).count();
+    let with_file: Vec<String> = record
+        .suites
+        .iter()
+        .zip(&plain)
+        .map(|(s, n)| if count(&plain, n) > 1 { format!("{n} ({})", clean(&s.file)) } else { n.clone() })
+        .collect();
+    let with_target: Vec<String> = record
+        .suites
+        .iter()
+        .zip(&with_file)
+        .map(|(s, n)| {
+            // The target, where it tells the repeats apart.
+            let targets: std::collections::BTreeSet<&str> = record
+                .suites
+                .iter()
+                .zip(&with_file)
+                .filter(|(_, m)| *m == n)
+                .map(|(o, _)| o.target.as_str())
+                .collect();
+            if targets.len() > 1 {
+                format!("{} @ {})", n.trim_end_matches(')'), clean(&s.target))
+            } else {
+                n.clone()
+            }
+        })
+        .collect();
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    with_target
+        .iter()
+        .map(|n| {
+            let k = seen.entry(n.clone()).or_default();
+            *k += 1;
+            if count(&with_target, n) > 1 { format!("{n} #{k}") } else { n.clone() }
+        })
+        .collect()
+}
+
+fn test_case(t: &TestResult, suite: &str) -> TestCase {
     let status = match t.status {
         Status::Passed => TestCaseStatus::success(),
         Status::Skipped => {
@@ -102,7 +147,7 @@ fn test_case(t: &TestResult) -> TestCase {
         }
     };
     let mut case = TestCase::new(clean(&t.name), status);
-    case.set_classname(clean(&t.suite)).set_time(t.duration);
+    case.set_classname(suite).set_time(t.duration);
     // Jenkins' schema allows no properties, timestamp or assertions on a testcase: the
     // test's own facts go first in system-out instead.
     let mut out = format!("{} step at {}\n", t.step, t.location);
