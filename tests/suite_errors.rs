@@ -190,3 +190,67 @@ fn urls_and_comparisons_are_checked_before_anything_runs() {
         "\"~= 5s\" is not a comparison: expected an operator (<, <=, >, >=, ==, !=)",
     );
 }
+
+#[test]
+fn common_yaml_slips_get_a_hint_and_no_library_words() {
+    let cases = [
+        (
+            "suite: s\ntests:\n  - name: a\n    generate: { model: m, prompt: Summarize HX Infrastructure: in one sentence }\n",
+            "a value that contains `: ` must be quoted",
+        ),
+        (
+            "suite: s\ntests:\n  - name: a\n    for_each: { model: [a] }\n    generate:\n      model: {{model}}\n      prompt: hi\n",
+            "a `{{placeholder}}` value must be quoted",
+        ),
+        (
+            "suite: s\ntests:\n  - name: a\n    generate: { model: m, prompt: hi }\n    expect:\n      metrics:\n        eval_count: > 0\n",
+            "a comparison must be quoted — write \"> 0\"",
+        ),
+        ("suite: s\ntests:\n  - name: a\n\thttp: { path: / }\n", "4:1: a tab is used for indentation"),
+        (
+            "suite: s\ntests:\n  - name: a\n    http: { path: / }\n    http: { path: /x }\n",
+            "5:5: `http` is written twice in the same mapping",
+        ),
+        (
+            "suite: s\ntests:\n  - name: a\n    http: { path: / }\n    expect: { body: { matches: \"(x\" } }\n",
+            "invalid regular expression `(x`: unclosed group",
+        ),
+    ];
+    for (text, want) in cases {
+        let (code, stderr) = validate(text);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stderr.contains(want), "expected `{want}` in:\n{stderr}");
+        for word in ["DuplicateKeyPolicy", "budget", "error: error", "error: line", "Options"] {
+            assert!(!stderr.contains(word), "library words `{word}` in:\n{stderr}");
+        }
+    }
+}
+
+#[test]
+fn a_non_utf8_suite_names_the_place_of_the_bad_byte() {
+    let ws = Workspace::new();
+    std::fs::write(
+        ws.path().join("s.yaml"),
+        [b"suite: s\ntests:\n  - name: caf".as_slice(), &[0xE9], b"\n"].concat(),
+    )
+    .unwrap();
+    let run = ws.hxrun(&["validate", "s.yaml"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("s.yaml:3:14: the file is not UTF-8: byte 0xE9 at 3:14"), "{}", run.stderr);
+}
+
+#[test]
+fn a_ten_megabyte_suite_loads() {
+    // Big prompts: 10 MB of text in 500 tests, then a list of 300,000 values (past the YAML
+    // library's default budget of 250,000 nodes, which refused valid suites).
+    let prompt = "word ".repeat(4000);
+    let mut text = String::from("suite: big\nvars:\n  many: [");
+    text.push_str(&vec!["1"; 300_000].join(","));
+    text.push_str("]\ntests:\n");
+    for i in 0..500 {
+        text.push_str(&format!("  - name: t{i}\n    generate: {{ model: m, prompt: \"{prompt}\" }}\n"));
+    }
+    assert!(text.len() > 10_000_000, "{}", text.len());
+    let (code, stderr) = validate(&text);
+    assert_eq!(code, 0, "{}", &stderr[..stderr.len().min(2000)]);
+}

@@ -6,6 +6,7 @@
 
 pub mod de;
 pub mod error;
+mod hints;
 pub mod interp;
 pub mod tree;
 
@@ -63,10 +64,20 @@ pub struct LoadedSuite {
 /// `LoadedSuite::errors` so the planner can report them with its own, all at once.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<LoadedSuite, SuiteErrors> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        let source = Arc::new(SourceFile { name: name.clone(), text: String::new() });
-        SuiteErrors(vec![Diagnostic::new(&source, None, format!("cannot read suite: {e}"))])
-    })?;
+    let fail = |text: String, span, message: String| {
+        let source = Arc::new(SourceFile { name: name.clone(), text });
+        SuiteErrors(vec![Diagnostic::new(&source, span, message)])
+    };
+    let bytes =
+        std::fs::read(path).map_err(|e| fail(String::new(), None, format!("cannot read suite: {e}")))?;
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let (message, span) = hints::not_utf8(e.as_bytes(), &e.utf8_error());
+            let readable = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            return Err(fail(readable, Some(span), message));
+        }
+    };
     load_str(path, text, opts)
 }
 
@@ -75,8 +86,13 @@ pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedS
     let source = Arc::new(SourceFile { name: path.display().to_string(), text });
     let diag = |span: Option<Span>, msg: String| Diagnostic::new(&source, span, msg);
     let root = tree::parse(&source.text).map_err(|e| {
-        let span = e.location().map(Span::from_location);
-        SuiteErrors(vec![diag(span, format!("invalid YAML: {}", first_line(&e.to_string())))])
+        let (message, span) = match e {
+            tree::ParseError::Yaml(e) => {
+                hints::explain(&e.to_string(), e.location().map(Span::from_location), &source.text)
+            }
+            tree::ParseError::TooLarge(why) => (why, None),
+        };
+        SuiteErrors(vec![diag(span, message)])
     })?;
     if !matches!(root.value, Value::Map(_)) {
         // An empty document has no node to point at: its first line is the place.

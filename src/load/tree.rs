@@ -144,13 +144,64 @@ impl Node {
 }
 
 /// Parses YAML text into a tree. The error is serde-saphyr's, with its location.
-pub fn parse(text: &str) -> Result<Node, serde_saphyr::Error> {
+/// Largest suite file hxrun reads, and most YAML nodes in it: far above any real suite (a
+/// 10 MB suite of 20,000 tests has about 600,000 nodes), low enough that a runaway file is
+/// refused before it takes the machine's memory.
+pub const MAX_SUITE_BYTES: usize = 64 * 1024 * 1024;
+const MAX_NODES: usize = 4_000_000;
+
+/// Why a text is not a tree.
+#[derive(Debug)]
+pub enum ParseError {
+    Yaml(serde_saphyr::Error),
+    /// Past `MAX_SUITE_BYTES` or the node budget, said in words.
+    TooLarge(String),
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            ParseError::Yaml(e) => {
+                let text = e.to_string();
+                let first = text.lines().next().unwrap_or(&text);
+                let first = first.strip_prefix("error: ").unwrap_or(first);
+                let first =
+                    first.strip_prefix("line ").and_then(|r| r.split_once(": ")).map_or(first, |(_, m)| m);
+                f.write_str(first)
+            }
+            ParseError::TooLarge(why) => f.write_str(why),
+        }
+    }
+}
+
+pub fn parse(text: &str) -> Result<Node, ParseError> {
     if text.trim().is_empty() {
         return Ok(Node::new(Value::Null, Span::default()));
     }
+    if text.len() > MAX_SUITE_BYTES {
+        return Err(ParseError::TooLarge(format!(
+            "the suite is {} MiB, more than the {} MiB hxrun reads: split it into several suites",
+            text.len() / (1024 * 1024),
+            MAX_SUITE_BYTES / (1024 * 1024)
+        )));
+    }
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = MAX_NODES;
+    budget.max_events = MAX_NODES * 4;
+    budget.max_total_scalar_bytes = MAX_SUITE_BYTES * 2;
     // YAML 1.2 booleans only: `no`, `off` and `n` stay text (`trimmed_equals: no` means "no").
-    let options = serde_saphyr::options! { strict_booleans: true };
-    serde_saphyr::from_str_with_options::<Node>(text, options)
+    let options = serde_saphyr::options! { strict_booleans: true, budget: Some(budget) };
+    serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
+        let text = e.to_string();
+        if text.contains("budget") {
+            ParseError::TooLarge(format!(
+                "the suite is too large to load (more than {MAX_NODES} YAML values or nested too deep): split \
+                 it into several suites"
+            ))
+        } else {
+            ParseError::Yaml(e)
+        }
+    })
 }
 
 impl<'de> Deserialize<'de> for Node {

@@ -354,8 +354,10 @@ impl<'de> Deserialize<'de> for Pattern {
     }
 }
 
+/// The regex crate's last line ("error: unclosed group"), without its "error: ".
 fn first_line(s: &str) -> String {
-    s.lines().rfind(|l| !l.trim().is_empty()).unwrap_or(s).trim().to_string()
+    let last = s.lines().rfind(|l| !l.trim().is_empty()).unwrap_or(s).trim();
+    last.strip_prefix("error: ").unwrap_or(last).to_string()
 }
 
 impl JsonSchema for Pattern {
