@@ -193,7 +193,7 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
     let options = serde_saphyr::options! { strict_booleans: true, budget: Some(budget) };
     serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
         let text = e.to_string();
-        if text.contains("budget") {
+        if text.lines().next().is_some_and(|l| l.contains("budget breached")) {
             ParseError::TooLarge(format!(
                 "the suite is too large to load (more than {MAX_NODES} YAML values or nested too deep): split \
                  it into several suites"
