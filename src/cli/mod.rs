@@ -2,6 +2,7 @@
 
 mod bench;
 mod fuzz;
+mod init;
 mod monitor;
 mod run;
 mod sim;
@@ -37,8 +38,11 @@ pub enum Command {
     Validate(SuiteArgs),
     /// List the tests a suite expands to (after for_each), with their tags.
     List(SuiteArgs),
-    /// Print the suite JSON Schema (for editor completion).
-    Schema,
+    /// Print the suite JSON Schema (for editor completion), or write it to a file.
+    Schema(SchemaArgs),
+    /// Start a suite in your own repository: the schema and a starter suite whose modeline
+    /// points at it.
+    Init(InitArgs),
     /// Run the built-in Ollama simulator as a server.
     Sim(SimArgs),
     /// Measure hxrun's own overhead (request rate vs wrk, timing error, parser CPU, memory).
@@ -47,6 +51,36 @@ pub enum Command {
     Monitor(MonitorArgs),
     /// Mutate suites and load + plan each mutant: no panic, every error with a position.
     Fuzz(FuzzArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Write the schema to FILE instead of printing it (e.g. hxrun.schema.json beside your
+    /// suites; point their modeline at it).
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Folder to write into.
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// The starter suite's file name.
+    #[arg(long, default_value = "hxrun-suite.yaml")]
+    pub name: String,
+    /// The server's url (the suite reads OLLAMA_HOST first).
+    #[arg(long, default_value = "http://127.0.0.1:11434")]
+    pub target: String,
+    /// The API it speaks: ollama or openai.
+    #[arg(long, value_parser = ["ollama", "openai"])]
+    pub api: Option<String>,
+    /// Models to test (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// Replace an existing suite of that name.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -269,10 +303,14 @@ pub fn main(cli: Cli) -> u8 {
         None => run::run(cli.run),
         Some(Command::Validate(args)) => suites::validate(&args),
         Some(Command::List(args)) => suites::list(&args),
-        Some(Command::Schema) => {
-            println!("{}", schema_text());
-            exit::PASSED
-        }
+        Some(Command::Schema(args)) => match &args.write {
+            Some(path) => init::write_schema(path),
+            None => {
+                println!("{}", schema_text());
+                exit::PASSED
+            }
+        },
+        Some(Command::Init(args)) => init::init(&args),
         Some(Command::Sim(args)) => sim::serve(args),
         Some(Command::Monitor(args)) => monitor::monitor(args),
         Some(Command::Bench(args)) => bench::bench(&args),

@@ -1,11 +1,10 @@
 //! Checks a typed test cannot express by its types alone: which expectations fit which step,
 //! which fields a protocol supports, well-formed JSONPaths and metric names.
 
-use crate::assert::llm::metric_names;
 use crate::load::de::{DeError, did_you_mean};
 use crate::load::tree::Node;
 use crate::protocol::LlmCall;
-use crate::spec::perf::{GPU_FIGURES, PERF_AGGREGATES, PERF_METRICS, STATISTICS};
+use crate::spec::perf::{PERF_AGGREGATES, PERF_METRICS, STATISTICS};
 use crate::spec::{Api, Expect, Step, TestSpec};
 
 pub fn check_step(step: &Step, suite_api: Api, node: &Node, errors: &mut Vec<DeError>) {
@@ -143,7 +142,7 @@ pub fn check_expect(expect: &Expect, step: &Step, node: &Node, errors: &mut Vec<
             });
         }
     }
-    let names = metric_names();
+    let names: Vec<&str> = crate::spec::llm::METRICS.iter().map(|(n, _)| *n).collect();
     for name in expect.metrics.keys() {
         if !names.contains(&name.as_str()) {
             let hint =
@@ -248,12 +247,7 @@ pub fn check_perf(spec: &TestSpec, step: &Step, suite_api: Api, node: &Node, err
 
 /// Every name a threshold may use: `metric.statistic` or an aggregate.
 pub fn figure_names() -> Vec<String> {
-    let mut names: Vec<String> =
-        PERF_AGGREGATES.iter().chain(GPU_FIGURES).map(|(n, _, _)| n.to_string()).collect();
-    for (m, _, _) in PERF_METRICS {
-        names.extend(STATISTICS.iter().map(|s| format!("{m}.{s}")));
-    }
-    names
+    crate::spec::perf::figure_catalogue().into_iter().map(|(n, _)| n).collect()
 }
 
 fn check_figure_name(name: &str) -> Result<(), String> {

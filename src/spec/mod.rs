@@ -8,6 +8,7 @@ pub mod expect;
 pub mod gpu;
 pub mod llm;
 pub mod perf;
+pub mod schema;
 pub mod step;
 pub mod values;
 
@@ -19,6 +20,7 @@ use std::time::Duration;
 pub use expect::{Expect, JsonMatch, JsonMatchFull, JsonType, TextMatch};
 pub use llm::{Agree, ChatStep, GenerateStep, Message, ModelsStep, PullStep, Tolerance, UnloadStep};
 pub use perf::PerfStep;
+pub use schema::json_schema;
 pub use step::{ExecStep, HttpStep, Step, TcpStep};
 pub use values::{CodeMatch, Comparison, Skip, Unit};
 
@@ -259,57 +261,5 @@ impl TestSpec {
             steps.push(Step::Gpu(Box::new(s.clone())));
         }
         steps
-    }
-}
-
-/// The suite JSON Schema (draft-07, as yaml-language-server expects).
-///
-/// Any number, boolean or list may also be written as a `${var}` or `{{placeholder}}`
-/// reference (interpolation happens before typing), so those schemas accept a reference
-/// string too.
-pub fn json_schema() -> serde_json::Value {
-    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
-    let schema = generator.into_root_schema_for::<SuiteDoc>();
-    let mut value = serde_json::to_value(schema).expect("a schema is always valid JSON");
-    allow_references(&mut value);
-    if let Some(defs) = value.get_mut("definitions").and_then(serde_json::Value::as_object_mut) {
-        defs.insert(
-            "Reference".to_string(),
-            serde_json::json!({
-                "description": "A ${var} or {{placeholder}} reference, replaced before the value is checked.",
-                "type": "string",
-                "pattern": "^(\\$\\{[^}]+\\}|\\{\\{[^}]+\\}\\})$"
-            }),
-        );
-    }
-    value
-}
-
-fn allow_references(schema: &mut serde_json::Value) {
-    use serde_json::Value;
-    let Value::Object(map) = schema else { return };
-    for (key, child) in map.iter_mut() {
-        // Children of keywords that hold schemas (properties, items, definitions, anyOf...).
-        if key != "enum" && key != "const" && key != "required" && key != "examples" {
-            match child {
-                Value::Object(_) => allow_references(child),
-                Value::Array(items) => items.iter_mut().for_each(allow_references),
-                _ => {}
-            }
-        }
-    }
-    let non_string = |t: &Value| matches!(t.as_str(), Some("integer" | "number" | "boolean" | "array"));
-    let wrap = match map.get("type") {
-        Some(t @ Value::String(_)) => non_string(t),
-        Some(Value::Array(ts)) => ts.iter().any(non_string) && !ts.iter().any(|t| t == "string"),
-        _ => false,
-    };
-    if wrap {
-        let description = map.remove("description");
-        let inner = Value::Object(std::mem::take(map));
-        map.insert("anyOf".into(), serde_json::json!([inner, { "$ref": "#/definitions/Reference" }]));
-        if let Some(d) = description {
-            map.insert("description".into(), d);
-        }
     }
 }

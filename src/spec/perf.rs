@@ -199,6 +199,17 @@ pub const GPU_FIGURES: &[(&str, bool, &str)] = &[
     ("gpu.samples", true, "sampling instants"),
 ];
 
+/// Every perf figure a threshold or regression may name, with what it is: `METRIC.STATISTIC`
+/// for each per-request metric, the aggregates, the GPU figures.
+pub fn figure_catalogue() -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> =
+        PERF_AGGREGATES.iter().chain(GPU_FIGURES).map(|(n, _, d)| (n.to_string(), d.to_string())).collect();
+    for (m, _, d) in PERF_METRICS {
+        out.extend(STATISTICS.iter().map(|s| (format!("{m}.{s}"), format!("{s} of {d}"))));
+    }
+    out
+}
+
 /// Whether a figure (`ttft.p95`) is a duration, stored in seconds.
 pub fn is_duration_figure(figure: &str) -> bool {
     let (metric, stat) = figure.split_once('.').unwrap_or((figure, ""));

@@ -47,7 +47,8 @@ pub enum Op {
     Ne,
 }
 
-const UNITS: &[(&str, f64, Unit)] = &[
+/// The units a comparison may carry, with their scale to the normalised unit.
+pub const UNITS: &[(&str, f64, Unit)] = &[
     ("ns", 1e-9, Unit::Seconds),
     ("us", 1e-6, Unit::Seconds),
     ("µs", 1e-6, Unit::Seconds),

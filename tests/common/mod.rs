@@ -112,7 +112,7 @@ impl Workspace {
 fn is_run(args: &[&str]) -> bool {
     !matches!(
         args.first(),
-        Some(&"validate" | &"list" | &"schema" | &"sim" | &"monitor" | &"bench" | &"fuzz")
+        Some(&"validate" | &"list" | &"schema" | &"sim" | &"monitor" | &"bench" | &"fuzz" | &"init")
     )
 }
 
