@@ -4,7 +4,7 @@
 
 use super::InitArgs;
 use crate::exit;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The schema file's name beside a user's suites.
 pub const SCHEMA_FILE: &str = "hxrun.schema.json";
@@ -47,12 +47,8 @@ pub fn init(args: &InitArgs) -> u8 {
         return exit::INTERNAL;
     }
     println!("wrote {}", suite.display());
-    println!("next: hxrun validate {0}   then   hxrun {0}", display(&suite));
+    println!("next: hxrun validate {0}   then   hxrun {0}", suite.display());
     exit::PASSED
-}
-
-fn display(p: &PathBuf) -> String {
-    p.display().to_string()
 }
 
 /// A starter suite: the server answers, lists the models, and each model gives an exact

@@ -60,7 +60,10 @@ fn repeat(stream: &mut TcpStream, piece: &[u8]) {
 
 fn serve(mut s: TcpStream) {
     let Some(path) = read_head(&s) else { return };
-    let ok = |body: &str| format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+    // One request per connection, and said so: a client may then not reuse it.
+    let ok = |body: &str| {
+        format!("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+    };
     match path.as_str() {
         "/ok" => {
             let _ = s.write_all(ok("fine").as_bytes());
