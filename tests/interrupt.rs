@@ -98,34 +98,31 @@ fn check_stopped_reports(ws: &Workspace, why: &str) {
     assert_eq!(csv.lines().count(), 4, "{csv}");
 }
 
-#[test]
-fn sigterm_mid_run_keeps_every_finished_result() {
+/// Sends `sig` once the first test has finished and the second hangs; checks the exit code
+/// and every report.
+fn stop_mid_run(sig: i32, name: &str, code: i32) {
     let fault = FaultServer::start();
     let ws = Workspace::new();
     three_tests(&ws, &fault);
     let child = start(&ws, &["s.yaml"]);
     wait_for_finished(&ws, 1);
     std::thread::sleep(Duration::from_millis(300));
-    signal(&child, libc::SIGTERM);
-    let (code, stdout, stderr) = finish(child);
-    assert_eq!(code, 143, "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(stderr.contains("SIGTERM received"), "{stderr}");
-    assert!(stdout.contains("run stopped early: interrupted by SIGTERM"), "{stdout}");
-    check_stopped_reports(&ws, "interrupted by SIGTERM");
+    signal(&child, sig);
+    let (got, stdout, stderr) = finish(child);
+    assert_eq!(got, code, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains(&format!("{name} received")), "{stderr}");
+    assert!(stdout.contains(&format!("run stopped early: interrupted by {name}")), "{stdout}");
+    check_stopped_reports(&ws, &format!("interrupted by {name}"));
+}
+
+#[test]
+fn sigterm_mid_run_keeps_every_finished_result() {
+    stop_mid_run(libc::SIGTERM, "SIGTERM", 143);
 }
 
 #[test]
 fn sigint_mid_run_exits_130_with_reports() {
-    let fault = FaultServer::start();
-    let ws = Workspace::new();
-    three_tests(&ws, &fault);
-    let child = start(&ws, &["s.yaml"]);
-    wait_for_finished(&ws, 1);
-    std::thread::sleep(Duration::from_millis(300));
-    signal(&child, libc::SIGINT);
-    let (code, stdout, stderr) = finish(child);
-    assert_eq!(code, 130, "stdout:\n{stdout}\nstderr:\n{stderr}");
-    check_stopped_reports(&ws, "interrupted by SIGINT");
+    stop_mid_run(libc::SIGINT, "SIGINT", 130);
 }
 
 #[test]
