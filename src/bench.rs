@@ -7,10 +7,10 @@
 
 use crate::execute::llm;
 use crate::execute::perf::{PerfContext, run as run_perf};
-use crate::execute::record::LlmObservation;
 use crate::perf::stats::Stats;
 use crate::plan::SuitePlan;
 use crate::protocol::{self, LlmCall};
+use crate::record::LlmObservation;
 use crate::spec::perf::{Concurrency, PerfStep};
 use crate::spec::{Api, GenerateStep, HttpStep, Target};
 use bytes::Bytes;

@@ -16,6 +16,7 @@ pub mod mask;
 pub mod perf;
 pub mod plan;
 pub mod protocol;
+pub mod record;
 pub mod report;
 pub mod sim;
 pub mod spec;

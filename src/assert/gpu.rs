@@ -1,7 +1,7 @@
 //! Verdicts on a `gpu:` step: counts, memory (summed or per GPU), names, driver and CUDA.
 
 use super::{compare, fail, text};
-use crate::execute::record::{AssertionResult, GpuObservation};
+use crate::record::{AssertionResult, GpuObservation};
 use crate::spec::gpu::GpuStep;
 
 pub fn check_gpu(step: &GpuStep, o: &GpuObservation, out: &mut Vec<AssertionResult>) {

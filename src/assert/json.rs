@@ -5,7 +5,7 @@
 //! among the selected values".
 
 use super::{compare, fail, pass};
-use crate::execute::record::AssertionResult;
+use crate::record::AssertionResult;
 use crate::spec::{JsonMatch, JsonMatchFull, JsonType};
 use serde_json::Value;
 use serde_json_path::JsonPath;

@@ -2,8 +2,8 @@
 //! client/server agreement; and on pulls and model lists.
 
 use super::{fail, json, pass, text};
-use crate::execute::record::{AssertionResult, LlmObservation, ModelsObservation, PullObservation};
 use crate::protocol::same_model;
+use crate::record::{AssertionResult, LlmObservation, ModelsObservation, PullObservation};
 use crate::spec::{CodeMatch, Expect, Tolerance, llm::METRICS};
 
 pub fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<AssertionResult>) {

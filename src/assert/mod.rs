@@ -7,8 +7,8 @@ pub mod llm;
 pub mod perf;
 pub mod text;
 
-use crate::execute::record::{AssertionResult, Observation};
 use crate::plan::PlannedTest;
+use crate::record::{AssertionResult, Observation};
 use crate::spec::{CodeMatch, Comparison};
 
 /// Evaluates every expectation of a test that applies to the observation, including the

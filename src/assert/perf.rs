@@ -2,10 +2,10 @@
 //! threshold with its actual value), failed requests, and regressions against a baseline.
 
 use super::{fail, pass};
-use crate::execute::record::AssertionResult;
 use crate::perf::baseline;
 use crate::perf::result::{LevelResult, PerfObservation};
 use crate::plan::PlannedTest;
+use crate::record::AssertionResult;
 use crate::spec::perf::format_figure;
 use crate::spec::{Comparison, Unit};
 

@@ -1,7 +1,7 @@
 //! Text matchers (`body`, `stdout`, `stderr`, headers; LLM `text` later).
 
 use super::{fail, pass};
-use crate::execute::record::AssertionResult;
+use crate::record::AssertionResult;
 use crate::spec::TextMatch;
 
 /// `s` quoted with escapes visible (`"HX-OK \n"`), cut to about `max` characters.

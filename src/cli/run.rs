@@ -80,14 +80,17 @@ pub fn run(mut args: RunArgs) -> u8 {
                 control.stop(StopReason::Deadline(limit));
             });
         }
-        let executor = Executor::with_options(ExecutorOptions {
-            gpu_interval: args.gpu_interval,
-            gpu_sample: args.gpu_sample,
-            limits: Limits { max_body: args.max_body.unwrap_or(crate::execute::DEFAULT_MAX_BODY) },
-            control: control.clone(),
-            fail_fast: args.fail_fast,
-        });
-        let record = executor.run(&plans, &mut reporters).await;
+        let executor = Executor::new(
+            ExecutorOptions {
+                gpu_interval: args.gpu_interval,
+                gpu_sample: args.gpu_sample,
+                limits: Limits { max_body: args.max_body.unwrap_or(crate::execute::DEFAULT_MAX_BODY) },
+                control: control.clone(),
+                fail_fast: args.fail_fast,
+            },
+            crate::assert::check,
+        );
+        let record = executor.run(&plans, &mut |event| reporters.emit(event)).await;
         drop(sim);
         for e in reporters.errors() {
             eprintln!("error: {e}");

@@ -7,7 +7,7 @@
 //! the exit when a background child still holds the pipe.
 
 use super::Limits;
-use super::record::{ExecObservation, FailureKind, StepError};
+use crate::record::{ExecObservation, FailureKind, StepError};
 use crate::spec::ExecStep;
 use std::path::Path;
 use std::process::Stdio;

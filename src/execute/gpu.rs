@@ -1,9 +1,9 @@
 //! The `gpu:` step and the run's access to the GPU source (opened once, on first need; a
 //! machine without the driver is reported once and the run goes on).
 
-use super::record::GpuObservation;
 use crate::gpu::{self, GpuSource};
-use crate::report::{Event, Reporters};
+use crate::record::Event;
+use crate::record::GpuObservation;
 use crate::spec::gpu::GpuStep;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -16,14 +16,14 @@ pub struct GpuHandle {
 
 impl GpuHandle {
     /// The source, or why there is none; the first failure is reported as a note.
-    pub fn get(&self, reporters: &mut Reporters) -> Result<Arc<dyn GpuSource>, String> {
+    pub fn get(&self, emit: &mut super::Emit<'_>) -> Result<Arc<dyn GpuSource>, String> {
         let mut opened_now = false;
         let source = self.source.get_or_init(|| {
             opened_now = true;
             gpu::open()
         });
         if opened_now && let Err(e) = source {
-            reporters.emit(&Event::Note {
+            emit(&Event::Note {
                 message: format!(
                     "{e}; gpu checks fail (or skip when optional), perf tests run without GPU sampling"
                 ),

@@ -8,7 +8,7 @@
 //! incrementally, and keeps connections alive in a pool. It follows no redirects and speaks
 //! no TLS: `https://` targets (and runs behind a proxy) keep using the general client.
 
-use super::record::{FailureKind, StepError};
+use crate::record::{FailureKind, StepError};
 use crate::spec::step::{is_header_value, is_token};
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::Stream;

@@ -1,7 +1,7 @@
 //! The `http` step: one request, the response recorded in full (up to `--max-body`).
 
-use super::record::{FailureKind, HttpObservation, StepError};
 use super::transport::{Purpose, Request, Transport};
+use crate::record::{FailureKind, HttpObservation, StepError};
 use crate::spec::HttpStep;
 use std::collections::BTreeMap;
 use std::time::Instant;

@@ -1,9 +1,9 @@
 //! Model lifecycle steps: pull (with progress), the model list, unload.
 
 use super::http::{chain, join_url};
-use super::record::{FailureKind, HttpObservation, ModelsObservation, PullObservation, StepError};
 use super::transport::{Purpose, Request, Transport};
 use crate::protocol::{Protocol, same_model};
+use crate::record::{FailureKind, HttpObservation, ModelsObservation, PullObservation, StepError};
 use crate::spec::{ModelsStep, PullStep, UnloadStep};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
@@ -56,7 +56,7 @@ pub async fn list_models(
         return Err(step_error(FailureKind::Error, message, &detail));
     }
     if !(200..300).contains(&status) {
-        let why = protocol.error_text(&body).unwrap_or_else(|| super::detail::excerpt(&body, 200));
+        let why = protocol.error_text(&body).unwrap_or_else(|| crate::record::excerpt(&body, 200));
         return Err(step_error(FailureKind::Error, format!("{detail} answered {status}: {why}"), &detail));
     }
     let v: Value = serde_json::from_str(&body).map_err(|e| {
@@ -121,7 +121,7 @@ pub async fn pull(
         let body = resp.text().await.map(|(b, _)| b).unwrap_or_default();
         obs.error = Some(format!(
             "{status}: {}",
-            protocol.error_text(&body).unwrap_or_else(|| super::detail::excerpt(&body, 200))
+            protocol.error_text(&body).unwrap_or_else(|| crate::record::excerpt(&body, 200))
         ));
         obs.elapsed = started.elapsed();
         return Ok(obs);
@@ -137,7 +137,7 @@ pub async fn pull(
         let Ok(v) = serde_json::from_str::<Value>(&line) else {
             obs.error = Some(format!(
                 "the pull stream sent a line that is not JSON: {}",
-                super::detail::excerpt(&line, 120)
+                crate::record::excerpt(&line, 120)
             ));
             break;
         };

@@ -4,9 +4,9 @@
 
 use super::Limits;
 use super::http::{chain, join_url};
-use super::record::{LlmObservation, StepError};
 use super::transport::{self, Purpose, Transport};
 use crate::protocol::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat, same_model};
+use crate::record::{LlmObservation, StepError};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use std::time::Duration;
@@ -82,7 +82,7 @@ fn record_whole(
             rec.take_figures(frame);
         }
         Err(e) => {
-            rec.problem(format!("the response {}: {}", json_problem(&e), super::detail::excerpt(body, 200)))
+            rec.problem(format!("the response {}: {}", json_problem(&e), crate::record::excerpt(body, 200)))
         }
     }
     obs.e2e = started.elapsed();
@@ -91,7 +91,7 @@ fn record_whole(
 
 /// Records an error answer: the server's words, in its protocol's shape if it has one.
 fn record_error(protocol: &dyn Protocol, body: &str, started: Instant, obs: &mut LlmObservation) {
-    obs.error = Some(protocol.error_text(body).unwrap_or_else(|| super::detail::excerpt(body, 300)));
+    obs.error = Some(protocol.error_text(body).unwrap_or_else(|| crate::record::excerpt(body, 300)));
     obs.e2e = started.elapsed();
 }
 
@@ -334,7 +334,7 @@ impl Recorder {
         let frame = match protocol.decode(call, text) {
             Ok(f) => f,
             Err(e) => {
-                self.problem(format!("{at} {}: {}", json_problem(&e), super::detail::excerpt(text, 120)));
+                self.problem(format!("{at} {}: {}", json_problem(&e), crate::record::excerpt(text, 120)));
                 return false;
             }
         };

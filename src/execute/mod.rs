@@ -1,9 +1,8 @@
 //! Stage 3, execute: runs planned tests in order, each step under its timeout, with retries,
-//! and hands every event to the reporters. A failing or hanging server costs one failed test;
+//! and hands every event to a callback it does not own (the reporters). A failing or hanging server costs one failed test;
 //! the run goes on.
 
 pub mod control;
-pub mod detail;
 pub mod exec;
 pub mod gpu;
 pub mod h1;
@@ -11,28 +10,36 @@ pub mod http;
 pub mod lifecycle;
 pub mod llm;
 pub mod perf;
-pub mod record;
 pub mod redact;
 pub mod tcp;
 pub mod transport;
 
-use crate::assert;
 use crate::gpu::sampler::Sampler;
 use crate::plan::{PlannedTest, SuitePlan};
 use crate::protocol::{self, LlmCall};
-use crate::report::{Event, Reporters};
+use crate::record::{
+    self, Attempt, FailureKind, Observation, RunRecord, Status, StepError, SuiteRecord, TestResult,
+};
+use crate::record::{AssertionResult, Event};
 use crate::spec::Step;
 use chrono::Utc;
 use control::RunControl;
-use record::{Attempt, FailureKind, Observation, RunRecord, Status, StepError, SuiteRecord, TestResult};
 use redact::Redactor;
 use std::time::{Duration, Instant};
+
+/// Where the executor's events go: a callback it does not own (the reporters, in `hxrun run`).
+pub type Emit<'a> = dyn FnMut(&Event) + 'a;
+
+/// Judges an observation against a test's expectations (`assert::check`, given by the caller:
+/// the executor runs steps, the assert stage decides).
+pub type Checker = fn(&PlannedTest, &Observation) -> Vec<AssertionResult>;
 
 /// Runs suites; owns the transport (clients and connections) shared by all steps.
 pub struct Executor {
     transport: std::sync::Arc<transport::Transport>,
     opts: ExecutorOptions,
     gpu: gpu::GpuHandle,
+    check: Checker,
 }
 
 /// How the executor samples GPUs.
@@ -81,23 +88,22 @@ impl Default for ExecutorOptions {
 }
 
 impl Executor {
-    pub fn new() -> Self {
-        Self::with_options(ExecutorOptions::default())
-    }
-
-    pub fn with_options(opts: ExecutorOptions) -> Self {
+    pub fn new(opts: ExecutorOptions, check: Checker) -> Self {
         let transport = std::sync::Arc::new(transport::Transport::new(opts.limits));
-        Executor { transport, opts, gpu: gpu::GpuHandle::default() }
+        Executor { transport, opts, gpu: gpu::GpuHandle::default(), check }
     }
 
     /// Runs every suite of the plan and returns the whole record.
-    pub async fn run(&self, plans: &[SuitePlan], reporters: &mut Reporters) -> RunRecord {
+    pub async fn run(&self, plans: &[SuitePlan], emit: &mut Emit<'_>) -> RunRecord {
         let started_at = Utc::now();
         let started = Instant::now();
         let total = plans.iter().map(|p| p.tests.len()).sum();
-        reporters.emit(&Event::RunStarted { total });
+        emit(&Event::RunStarted { total });
         let run_sampler = if self.opts.gpu_sample {
-            self.gpu.get(reporters).ok().map(|s| Sampler::start(s, self.opts.gpu_interval, None))
+            // Tagged with the first test from the start: its first sample may come before the
+            // loop below says which test runs.
+            let first = plans.iter().flat_map(|p| p.tests.first()).next().map(|t| t.name.clone());
+            self.gpu.get(emit).ok().map(|s| Sampler::start(s, self.opts.gpu_interval, first))
         } else {
             None
         };
@@ -107,22 +113,18 @@ impl Executor {
             let suite_started = Instant::now();
             let redactor = Redactor::new(plan.secrets());
             let target = redactor.text(&plan.target.url);
-            reporters.emit(&Event::SuiteStarted {
-                name: &plan.name,
-                tests: plan.tests.len(),
-                target: &target,
-            });
+            emit(&Event::SuiteStarted { name: &plan.name, tests: plan.tests.len(), target: &target });
             let mut tests = Vec::new();
             for test in &plan.tests {
-                reporters.emit(&Event::TestStarted { suite: &plan.name, name: &test.name });
+                emit(&Event::TestStarted { suite: &plan.name, name: &test.name });
                 if let Some(s) = &run_sampler {
                     s.set_tag(Some(test.name.clone()));
                 }
                 let result = match self.opts.control.reason() {
                     Some(reason) => not_run(plan, test, &redactor, reason),
-                    None => self.run_test(plan, test, &redactor, reporters).await,
+                    None => self.run_test(plan, test, &redactor, emit).await,
                 };
-                reporters.emit(&Event::TestFinished { result: &result });
+                emit(&Event::TestFinished { result: &result });
                 if self.opts.fail_fast && result.status == Status::Failed {
                     self.opts.control.stop(control::StopReason::FailFast(result.name.clone()));
                 }
@@ -136,7 +138,7 @@ impl Executor {
                 duration: suite_started.elapsed(),
                 tests,
             };
-            reporters.emit(&Event::SuiteFinished { record: &record });
+            emit(&Event::SuiteFinished { record: &record });
             suites.push(record);
         }
         let gpu_samples = match run_sampler {
@@ -151,7 +153,7 @@ impl Executor {
             gpu_samples,
             stopped: self.opts.control.reason().map(ToString::to_string),
         };
-        reporters.emit(&Event::RunFinished { record: &record });
+        emit(&Event::RunFinished { record: &record });
         record
     }
 
@@ -160,7 +162,7 @@ impl Executor {
         suite: &SuitePlan,
         test: &PlannedTest,
         suite_redactor: &Redactor,
-        reporters: &mut Reporters,
+        emit: &mut Emit<'_>,
     ) -> TestResult {
         let started = Instant::now();
         let mut result = blank_result(suite, test);
@@ -170,7 +172,7 @@ impl Executor {
         }
         let redactor = suite_redactor;
         let gpu = match &test.step {
-            Step::Gpu(_) | Step::Perf(_) => Some(self.gpu.get(reporters)),
+            Step::Gpu(_) | Step::Perf(_) => Some(self.gpu.get(emit)),
             _ => None,
         };
         for number in 1..=test.retries + 1 {
@@ -190,7 +192,7 @@ impl Executor {
                     outcome = &mut step => break Some(outcome),
                     () = control.stopped(), if !perf => break None,
                     Some(u) = updates.recv() => {
-                        reporters.emit(&Event::Progress { name: &test.name, done: u.done, total: u.total, unit: u.unit });
+                        emit(&Event::Progress { name: &test.name, done: u.done, total: u.total, unit: u.unit });
                     }
                 }
             };
@@ -220,10 +222,10 @@ impl Executor {
             });
             let (passed, message, kind) = match outcome {
                 Ok(obs) => {
-                    let assertions = assert::check(test, &obs);
+                    let assertions = (self.check)(test, &obs);
                     let failures: Vec<String> =
                         assertions.iter().filter(|a| !a.passed).filter_map(|a| a.message.clone()).collect();
-                    result.detail = redactor.text(&detail::describe(&obs));
+                    result.detail.clear();
                     let mut kept = redactor.observation(&obs);
                     kept.trim_for_report(record::REPORT_TEXT);
                     result.observation = Some(kept);
@@ -376,12 +378,6 @@ fn not_run(
     let mut result = blank_result(suite, test);
     result.message = Some(redactor.text(&format!("not run: {reason}")));
     result
-}
-
-impl Default for Executor {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 /// What the step was doing, for a timeout's report (there is no observation to show).

@@ -6,7 +6,6 @@
 use super::h1::H1Client;
 use super::lifecycle::{self, Progress, ProgressUpdate};
 use super::llm;
-use super::record::{FailureKind, StepError};
 use crate::gpu::GpuSource;
 use crate::gpu::sampler::Sampler;
 use crate::perf::knee;
@@ -14,6 +13,7 @@ use crate::perf::result::{LevelResult, PerfObservation, Sample};
 use crate::perf::samples::SampleStore;
 use crate::plan::SuitePlan;
 use crate::protocol::{self, LlmCall};
+use crate::record::{FailureKind, StepError};
 use crate::spec::UnloadStep;
 use crate::spec::perf::{Arrival, DEFAULT_ITERATIONS, PerfStep};
 use chrono::Utc;
@@ -326,6 +326,6 @@ async fn request(shared: &Shared) -> Result<Sample, StepError> {
     }
     let o = super::http::run(&ctx.transport, h, &suite.target.url, &suite.headers).await?;
     let error = (!(200..300).contains(&o.status))
-        .then(|| format!("HTTP {}: {}", o.status, super::detail::excerpt(&o.body, 200)));
+        .then(|| format!("HTTP {}: {}", o.status, crate::record::excerpt(&o.body, 200)));
     Ok(Sample::bare(error, o.elapsed.as_secs_f64()))
 }

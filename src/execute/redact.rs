@@ -6,8 +6,8 @@
 //! output boundary; this layer keeps report.json's observations and every message clean
 //! whichever reporter reads them.
 
-use super::record::Observation;
 use crate::mask::Mask;
+use crate::record::Observation;
 use crate::spec::step::is_sensitive;
 
 const MASK: &str = "***";

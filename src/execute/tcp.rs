@@ -1,6 +1,6 @@
 //! The `tcp` step: can a connection be opened to host:port?
 
-use super::record::{FailureKind, StepError, TcpObservation};
+use crate::record::{FailureKind, StepError, TcpObservation};
 use crate::spec::TcpStep;
 use std::time::Instant;
 

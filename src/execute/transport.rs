@@ -12,7 +12,7 @@
 use super::Limits;
 use super::h1;
 use super::http::{chain, describe, header_list};
-use super::record::{FailureKind, StepError};
+use crate::record::{FailureKind, StepError};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use std::pin::Pin;

@@ -89,10 +89,11 @@ pub fn figures(samples: &[GpuSample]) -> BTreeMap<String, f64> {
     let power: Vec<f64> = instants.values().map(|v| v.1).collect();
     let util: Vec<f64> = samples.iter().filter_map(|s| s.util_pct).collect();
     let temp: Vec<f64> = samples.iter().filter_map(|s| s.temp_c).collect();
+    // Mean and maximum only: the GPU module needs no statistics library for that.
     let mut put = |name: &str, values: &[f64]| {
-        if let Some(st) = crate::perf::stats::Stats::of(values) {
-            out.insert(format!("{name}.mean"), st.mean);
-            out.insert(format!("{name}.max"), st.max);
+        if !values.is_empty() {
+            out.insert(format!("{name}.mean"), values.iter().sum::<f64>() / values.len() as f64);
+            out.insert(format!("{name}.max"), values.iter().copied().fold(f64::NEG_INFINITY, f64::max));
         }
     };
     put("gpu.memory_used", &mem);

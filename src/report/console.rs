@@ -3,7 +3,7 @@
 
 use super::text::clean;
 use super::{Event, Output, Reporter};
-use crate::execute::record::{RunRecord, Status, TestResult};
+use crate::record::{RunRecord, Status, TestResult};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
 
@@ -85,7 +85,7 @@ impl ConsoleReporter {
         if let Some(bar) = &self.bar {
             bar.inc(1);
             bar.set_message(out.text(&clean(&t.name)));
-            let perf = matches!(t.observation, Some(crate::execute::record::Observation::Perf(_)));
+            let perf = matches!(t.observation, Some(crate::record::Observation::Perf(_)));
             if t.status == Status::Passed && !perf {
                 return Ok(());
             }
@@ -104,13 +104,14 @@ impl ConsoleReporter {
                 text.push_str(&format!("\n      {l}"));
             }
         }
-        if let Some(crate::execute::record::Observation::Perf(p)) = &t.observation {
-            for l in crate::execute::detail::perf_summary(p).lines().skip(1) {
+        if let Some(crate::record::Observation::Perf(p)) = &t.observation {
+            for l in super::detail::perf_summary(p).lines().skip(1) {
                 text.push_str(&format!("\n      {}", clean(l)));
             }
         }
-        if self.opts.verbose && t.status == Status::Failed && !t.detail.is_empty() {
-            for l in clean(&t.detail).lines() {
+        let detail = super::detail::of(t);
+        if self.opts.verbose && t.status == Status::Failed && !detail.is_empty() {
+            for l in clean(&detail).lines() {
                 text.push_str(&format!("\n      │ {l}"));
             }
         }

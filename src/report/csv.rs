@@ -5,7 +5,7 @@
 
 use super::text::one_line;
 use super::{Event, Lines, Output, Reporter};
-use crate::execute::record::{Status, TestResult};
+use crate::record::{Status, TestResult};
 use std::path::PathBuf;
 
 /// The results CSV header; one place owns the column list.

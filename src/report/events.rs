@@ -6,7 +6,7 @@
 //! in report.json), `suite_finished`, `run_finished` (counts, and why the run stopped early).
 
 use super::{Event, Lines, Output, Reporter};
-use crate::execute::record::Status;
+use crate::record::Status;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 

@@ -3,8 +3,8 @@
 
 use super::text::csv_cell as cell;
 use super::{Event, Output, Reporter};
-use crate::execute::record::Observation;
 use crate::gpu::GpuSample;
+use crate::record::Observation;
 use std::path::PathBuf;
 
 /// The columns, in order.

@@ -8,7 +8,7 @@
 
 use super::text::clean;
 use super::{Event, Output, Reporter};
-use crate::execute::record::{RunRecord, Status, TestResult};
+use crate::record::{RunRecord, Status, TestResult};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use std::path::PathBuf;
@@ -45,7 +45,7 @@ pub fn render(record: &RunRecord) -> Result<String, String> {
         ts.add_property(Property::new("target", clean(&suite.target)));
         // Perf statistics as suite properties (Jenkins' schema allows none on a testcase).
         for t in &suite.tests {
-            if let Some(crate::execute::record::Observation::Perf(p)) = &t.observation {
+            if let Some(crate::record::Observation::Perf(p)) = &t.observation {
                 for l in &p.levels {
                     for (figure, v) in &l.figures {
                         let name = format!("{} [c={}] {figure}", clean(&t.name), l.concurrency);
@@ -159,7 +159,7 @@ fn test_case(t: &TestResult, suite: &str) -> TestCase {
         out.push_str(&format!("tags: {}\n", t.tags.join(", ")));
     }
     out.push('\n');
-    out.push_str(&t.detail);
+    out.push_str(&super::detail::of(t));
     let mut out = clean(&out);
     if t.attempts.len() > 1 {
         out.push_str("\n\nattempts:\n");

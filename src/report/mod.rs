@@ -7,6 +7,7 @@
 pub mod append;
 pub mod console;
 pub mod csv;
+pub mod detail;
 pub mod events;
 pub mod gpu_csv;
 pub mod json;
@@ -15,45 +16,8 @@ pub mod perf_csv;
 pub mod perf_summary;
 pub mod text;
 
-use crate::execute::record::{RunRecord, SuiteRecord, TestResult};
+pub use crate::record::Event;
 use std::path::Path;
-
-/// What happens during a run, in order.
-pub enum Event<'a> {
-    RunStarted {
-        total: usize,
-    },
-    /// Something the run says once (no GPU on this machine, say).
-    Note {
-        message: String,
-    },
-    /// `target` is the suite's url with secrets masked.
-    SuiteStarted {
-        name: &'a str,
-        tests: usize,
-        target: &'a str,
-    },
-    TestStarted {
-        suite: &'a str,
-        name: &'a str,
-    },
-    /// A long step's progress (bytes of a model pull, requests of a perf loop).
-    Progress {
-        name: &'a str,
-        done: u64,
-        total: u64,
-        unit: &'static str,
-    },
-    TestFinished {
-        result: &'a TestResult,
-    },
-    SuiteFinished {
-        record: &'a SuiteRecord,
-    },
-    RunFinished {
-        record: &'a RunRecord,
-    },
-}
 
 /// Something that turns run events into output. Everything it writes goes through `out`,
 /// the redacting boundary.

@@ -5,8 +5,8 @@
 
 use super::text::csv_cell as cell;
 use super::{Event, Output, Reporter};
-use crate::execute::record::Observation;
 use crate::perf::result::{PerfObservation, Sample};
+use crate::record::Observation;
 use std::path::{Path, PathBuf};
 
 /// The seed's columns, first and in this order.

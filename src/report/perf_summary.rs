@@ -2,7 +2,7 @@
 //! metric (durations in ms), for spreadsheets and trend tools.
 
 use super::{Event, Output, Reporter};
-use crate::execute::record::Observation;
+use crate::record::Observation;
 use crate::spec::perf::{GPU_FIGURES, PERF_METRICS, STATISTICS, is_duration_figure};
 use std::path::PathBuf;
 

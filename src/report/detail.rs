@@ -1,11 +1,20 @@
 //! The human-readable account of what a step did: request line and response excerpt, or
 //! command and output. It goes to JUnit `system-out` and to the console with --verbose.
 
-use super::record::Observation;
+use crate::record::{Observation, TestResult, excerpt};
 
 /// How much of a body or output stream a report shows (Jenkins shows ~1000 characters of
 /// system-out unless told to keep more).
 pub const EXCERPT: usize = 600;
+
+/// What a test's step did: its observation described, or, when it ended without one (a
+/// timeout, a refused connection), what was sent.
+pub fn of(t: &TestResult) -> String {
+    match &t.observation {
+        Some(obs) => describe(obs),
+        None => t.detail.clone(),
+    }
+}
 
 pub fn describe(obs: &Observation) -> String {
     match obs {
@@ -91,16 +100,6 @@ pub fn describe(obs: &Observation) -> String {
                 excerpt(&e.stderr, EXCERPT)
             )
         }
-    }
-}
-
-/// At most `max` characters of `s`, with a note when cut.
-pub fn excerpt(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let cut: String = s.chars().take(max).collect();
-        format!("{cut}… [{} more characters]", s.chars().count() - max)
     }
 }
 

@@ -1,4 +1,20 @@
-//! What running a step recorded, and the per-test results reporters consume.
+//! The run's vocabulary, below the stages that use it: what a step observed, each test's
+//! result, the whole run's record, and the events the executor emits while it runs. The
+//! executor makes these, assert judges observations, reporters render results; none of them
+//! reaches into another to do it.
+
+mod event;
+pub use event::Event;
+
+/// At most `max` characters of `s`, with a note when cut.
+pub fn excerpt(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(max).collect();
+        format!("{cut}… [{} more characters]", s.chars().count() - max)
+    }
+}
 
 use crate::protocol::ServerFigures;
 use crate::spec::Api;
@@ -316,7 +332,9 @@ pub struct TestResult {
     pub duration: Duration,
     pub attempts: Vec<Attempt>,
     pub assertions: Vec<AssertionResult>,
-    /// Request line and response excerpt (or command and output), secrets masked.
+    /// What was sent, when the step ended without an observation (a timeout, a refused
+    /// connection): the request line or command, secrets masked. With an observation,
+    /// reporters describe that instead (`report::detail`).
     pub detail: String,
     /// The last attempt's observation, secrets masked.
     pub observation: Option<Observation>,
