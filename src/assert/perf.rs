@@ -6,7 +6,7 @@ use crate::perf::baseline;
 use crate::perf::result::{LevelResult, PerfObservation};
 use crate::plan::PlannedTest;
 use crate::record::AssertionResult;
-use crate::spec::perf::format_figure;
+use crate::spec::metrics;
 use crate::spec::{Comparison, Unit};
 
 pub fn check_perf(test: &PlannedTest, o: &PerfObservation, out: &mut Vec<AssertionResult>) {
@@ -22,7 +22,9 @@ pub fn check_perf(test: &PlannedTest, o: &PerfObservation, out: &mut Vec<Asserti
 /// An actual figure in the threshold's unit (durations are stored in seconds).
 fn show(c: &Comparison, figure: &str, v: f64) -> String {
     match c.unit {
-        Unit::None => format_figure(figure, v),
+        Unit::None => {
+            metrics::figure(figure).map_or_else(|| crate::spec::values::trim_float(v), |f| f.format(v))
+        }
         _ => c.format_actual(v),
     }
 }

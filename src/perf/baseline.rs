@@ -2,7 +2,7 @@
 //! by how much, and whether beyond the tolerance.
 
 use crate::spec::Tolerance;
-use crate::spec::perf::{GPU_FIGURES, PERF_AGGREGATES, PERF_METRICS, format_figure};
+use crate::spec::metrics;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -65,16 +65,14 @@ pub fn default_tolerances() -> BTreeMap<String, Tolerance> {
         .collect()
 }
 
-/// Whether a larger value of a figure is an improvement.
+/// Whether a larger value of a figure is an improvement (from the metric catalogue).
 pub fn higher_is_better(figure: &str) -> bool {
-    let (metric, stat) = figure.split_once('.').unwrap_or((figure, ""));
-    if matches!(stat, "stddev" | "cov") {
-        return false;
-    }
-    if let Some((_, up, _)) = GPU_FIGURES.iter().find(|(n, _, _)| *n == figure) {
-        return *up;
-    }
-    PERF_METRICS.iter().chain(PERF_AGGREGATES).find(|(n, _, _)| *n == metric).is_some_and(|(_, up, _)| *up)
+    metrics::figure(figure).is_some_and(|f| f.higher_is_better())
+}
+
+/// A figure's value for people, in its unit.
+fn show(figure: &str, v: f64) -> String {
+    metrics::figure(figure).map_or_else(|| crate::spec::values::trim_float(v), |f| f.format(v))
 }
 
 /// One figure, old against new.
@@ -96,8 +94,8 @@ impl Change {
         format!(
             "{}: {} → {} ({:+.1}%, {verdict})",
             self.figure,
-            format_figure(&self.figure, self.old),
-            format_figure(&self.figure, self.new),
+            show(&self.figure, self.old),
+            show(&self.figure, self.new),
             self.change_pct
         )
     }

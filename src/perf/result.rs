@@ -124,7 +124,7 @@ impl LevelResult {
         let secs = elapsed.as_secs_f64().max(1e-9);
         let mut figures = BTreeMap::new();
         for (name, st) in &stats {
-            for stat in crate::spec::perf::STATISTICS {
+            for stat in crate::spec::metrics::STATISTICS {
                 if let Some(v) = st.get(stat) {
                     figures.insert(format!("{name}.{stat}"), v);
                 }

@@ -10,7 +10,7 @@
 
 use super::result::Sample;
 use super::stats::Stats;
-use crate::spec::perf::PERF_METRICS;
+use crate::spec::metrics::PER_REQUEST;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::fs::File;
@@ -176,9 +176,9 @@ impl Default for SampleStore {
         SampleStore {
             kept: Vec::new(),
             spilled: None,
-            values: PERF_METRICS
+            values: PER_REQUEST
                 .iter()
-                .map(|(name, _, _)| Values { name, buf: Vec::new(), runs: Vec::new(), count: 0 })
+                .map(|m| Values { name: m.name, buf: Vec::new(), runs: Vec::new(), count: 0 })
                 .collect(),
             requests: 0,
             errors: 0,

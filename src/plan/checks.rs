@@ -4,7 +4,7 @@
 use crate::load::de::{DeError, did_you_mean};
 use crate::load::tree::Node;
 use crate::protocol::LlmCall;
-use crate::spec::perf::{PERF_AGGREGATES, PERF_METRICS, STATISTICS};
+use crate::spec::metrics::{self, AGGREGATES, PER_REQUEST, STATISTICS};
 use crate::spec::{Api, Expect, Step, TestSpec};
 
 pub fn check_step(step: &Step, suite_api: Api, node: &Node, errors: &mut Vec<DeError>) {
@@ -142,7 +142,7 @@ pub fn check_expect(expect: &Expect, step: &Step, node: &Node, errors: &mut Vec<
             });
         }
     }
-    let names: Vec<&str> = crate::spec::llm::METRICS.iter().map(|(n, _)| *n).collect();
+    let names: Vec<&str> = metrics::LLM.iter().map(|m| m.name).collect();
     for name in expect.metrics.keys() {
         if !names.contains(&name.as_str()) {
             let hint =
@@ -247,7 +247,7 @@ pub fn check_perf(spec: &TestSpec, step: &Step, suite_api: Api, node: &Node, err
 
 /// Every name a threshold may use: `metric.statistic` or an aggregate.
 pub fn figure_names() -> Vec<String> {
-    crate::spec::perf::figure_catalogue().into_iter().map(|(n, _)| n).collect()
+    metrics::figures().iter().map(metrics::Figure::name).collect()
 }
 
 fn check_figure_name(name: &str) -> Result<(), String> {
@@ -257,8 +257,8 @@ fn check_figure_name(name: &str) -> Result<(), String> {
     }
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let hint = did_you_mean(name, &refs).map(|b| format!(", did you mean `{b}`?")).unwrap_or_default();
-    let metrics: Vec<&str> = PERF_METRICS.iter().map(|(n, _, _)| *n).collect();
-    let aggregates: Vec<&str> = PERF_AGGREGATES.iter().map(|(n, _, _)| *n).collect();
+    let metrics: Vec<&str> = PER_REQUEST.iter().map(|m| m.name).collect();
+    let aggregates: Vec<&str> = AGGREGATES.iter().map(|m| m.name).collect();
     Err(format!(
         "unknown perf figure `{name}`{hint} — use METRIC.STATISTIC with a metric of {} and a statistic of {}, \
          or one of {}",

@@ -3,7 +3,7 @@
 
 use super::{Event, Output, Reporter};
 use crate::record::Observation;
-use crate::spec::perf::{GPU_FIGURES, PERF_METRICS, STATISTICS, is_duration_figure};
+use crate::spec::metrics::{self, GPU, PER_REQUEST, STATISTICS, Unit};
 use std::path::PathBuf;
 
 pub struct PerfSummaryReporter {
@@ -16,12 +16,13 @@ impl PerfSummaryReporter {
     }
 }
 
-fn column(metric: &str, stat: &str) -> (String, f64) {
-    match (is_duration_figure(&format!("{metric}.{stat}")), stat) {
-        (_, "count") => (format!("{metric}_{stat}"), 1.0),
-        (_, "cov") => (format!("{metric}_cov_pct"), 1.0),
-        (true, _) => (format!("{metric}_{stat}_ms"), 1000.0),
-        (false, _) => (format!("{metric}_{stat}"), 1.0),
+/// A figure's column name and scale: durations in ms, percentages marked.
+fn column(f: &metrics::Figure) -> (String, f64) {
+    let name = f.name().replace('.', "_");
+    match f.unit() {
+        Unit::Seconds => (format!("{name}_ms"), 1000.0),
+        Unit::Percent => (format!("{name}_pct"), 1.0),
+        _ => (name, 1.0),
     }
 }
 
@@ -56,14 +57,15 @@ impl Reporter for PerfSummaryReporter {
         .map(|s| s.to_string())
         .collect();
         let mut keys = Vec::new();
-        for (m, _, _) in PERF_METRICS {
+        for metric in PER_REQUEST {
             for s in STATISTICS {
-                let (name, scale) = column(m, s);
+                let figure = metrics::Figure { metric, statistic: Some(s) };
+                let (name, scale) = column(&figure);
                 header.push(name);
-                keys.push((format!("{m}.{s}"), scale));
+                keys.push((figure.name(), scale));
             }
         }
-        header.extend(GPU_FIGURES.iter().map(|(k, _, _)| k.replace('.', "_")));
+        header.extend(GPU.iter().map(|m| m.name.replace('.', "_")));
         header.push("model_vram".to_string());
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(&header).map_err(|e| e.to_string())?;
@@ -85,8 +87,8 @@ impl Reporter for PerfSummaryReporter {
                 for (key, scale) in &keys {
                     row.push(l.figures.get(key).map(|v| format!("{:.4}", v * scale)).unwrap_or_default());
                 }
-                for (key, _, _) in GPU_FIGURES {
-                    row.push(l.figures.get(*key).map(|v| format!("{v:.4}")).unwrap_or_default());
+                for m in GPU {
+                    row.push(l.figures.get(m.name).map(|v| format!("{v:.4}")).unwrap_or_default());
                 }
                 row.push(f("model_vram"));
                 w.write_record(&row).map_err(|e| e.to_string())?;

@@ -169,25 +169,3 @@ impl JsonSchema for Tolerance {
         })
     }
 }
-
-/// The figures an LLM step records, usable under `expect.metrics` (durations in seconds,
-/// compared with units: `ttft: "< 2s"`). One place owns the list; the README repeats it.
-pub const METRICS: &[(&str, &str)] = &[
-    ("ttft", "time to first token: request sent → first non-empty content chunk (stream mode)"),
-    ("e2e", "end-to-end latency: request sent → last byte"),
-    ("itl_mean", "mean gap between successive content chunks (stream mode)"),
-    ("itl_max", "largest gap between successive content chunks (stream mode)"),
-    ("chunks", "content chunks received (stream mode)"),
-    ("output_tokens", "output tokens: the server's count, else the content chunks"),
-    ("tokens_per_s", "client tokens/s: (output_tokens − 1) / (last chunk − first chunk)"),
-    ("server_tokens_per_s", "server tokens/s: eval_count / eval_duration (Ollama)"),
-    ("eval_count", "Ollama: output tokens"),
-    ("eval_duration", "Ollama: time generating output tokens"),
-    ("prompt_eval_count", "Ollama: prompt tokens"),
-    ("prompt_eval_duration", "Ollama: time evaluating the prompt"),
-    ("load_duration", "Ollama: time loading the model (0 when it was warm)"),
-    ("total_duration", "Ollama: the server's total time"),
-    ("prompt_tokens", "OpenAI usage: prompt tokens"),
-    ("completion_tokens", "OpenAI usage: output tokens"),
-    ("done_reason", "why generation stopped: Ollama done_reason or OpenAI finish_reason (text)"),
-];

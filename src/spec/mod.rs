@@ -7,6 +7,7 @@
 pub mod expect;
 pub mod gpu;
 pub mod llm;
+pub mod metrics;
 pub mod perf;
 pub mod schema;
 pub mod step;

@@ -8,7 +8,7 @@
 //! - a test has exactly one step kind;
 //! - comparisons must parse (`"< 2s"`, not `"less than 2s"`);
 //! - threshold, regression and `expect.metrics` names come from the catalogues the loader
-//!   checks against (`spec::perf`, `spec::llm::METRICS`), with their descriptions, so editors
+//!   checks against (`spec::metrics`), with their descriptions, so editors
 //!   complete them;
 //! - no `format` keywords: schemars writes non-standard ones (`uint32`), and a strict
 //!   validator without format plugins (plain ajv) refuses even standard ones; the loader checks
@@ -54,7 +54,8 @@ pub fn json_schema() -> Value {
         test.insert("oneOf".into(), Value::Array(kinds));
         let properties =
             test.get_mut("properties").and_then(Value::as_object_mut).expect("a test has fields");
-        let figures = super::perf::figure_catalogue();
+        let figures: Vec<(String, String)> =
+            super::metrics::figures().iter().map(|f| (f.name(), f.doc())).collect();
         named(properties, "thresholds", &figures, "#/definitions/Comparison");
         named(properties, "regression", &figures, "#/definitions/Tolerance");
     }
@@ -62,7 +63,7 @@ pub fn json_schema() -> Value {
         defs.get_mut("Expect").and_then(|e| e.get_mut("properties")).and_then(Value::as_object_mut)
     {
         let metrics: Vec<(String, String)> =
-            super::llm::METRICS.iter().map(|(n, d)| (n.to_string(), d.to_string())).collect();
+            super::metrics::LLM.iter().map(|m| (m.name.to_string(), m.doc.to_string())).collect();
         named(properties, "metrics", &metrics, "#/definitions/JsonMatch");
     }
     value
