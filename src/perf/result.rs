@@ -52,7 +52,7 @@ impl Sample {
         }
     }
 
-    /// Adds this request's values of a per-request metric (`PERF_METRICS`) to `out`.
+    /// Adds this request's values of a per-request metric (`spec::metrics::PER_REQUEST`) to `out`.
     pub fn metric(&self, name: &str, out: &mut Vec<f64>) {
         let s = &self.server;
         let value = match name {

@@ -87,7 +87,7 @@ impl Observation {
     }
 }
 
-/// What a generate or chat step measured. Definitions in `spec::llm::METRICS`.
+/// What a generate or chat step measured. Definitions in `spec::metrics::LLM`.
 #[derive(Debug, Clone, Serialize)]
 pub struct LlmObservation {
     pub api: Api,
