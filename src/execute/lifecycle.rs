@@ -6,7 +6,7 @@ use crate::protocol::{Protocol, same_model};
 use crate::record::{FailureKind, HttpObservation, ModelsObservation, PullObservation, StepError};
 use crate::spec::{ModelsStep, PullStep, UnloadStep};
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Instant;
 use tokio::sync::mpsc::UnboundedSender;
@@ -108,13 +108,17 @@ pub async fn pull(
             return Ok(obs);
         }
     }
-    let url = join_url(base_url, "/api/pull");
+    let Some((path, body)) = protocol.pull(&step.model) else {
+        let message = format!("the {:?} API has no way to pull a model", protocol.api());
+        return Err(step_error(FailureKind::Error, message, &step.model));
+    };
+    let url = join_url(base_url, path);
     let detail = format!("POST {url} (model {})", step.model);
     let with_detail = |mut e: StepError| {
         e.detail = detail.clone();
         e
     };
-    let request = Request::json(&url, &json!({ "model": step.model, "stream": true }));
+    let request = Request::json(&url, &body);
     let resp = transport.send(&request, Purpose::Api).await.map_err(with_detail)?;
     if !resp.is_success() {
         let status = resp.status;
@@ -167,20 +171,25 @@ pub async fn pull(
     Ok(obs)
 }
 
-/// Unloads a model: Ollama's documented empty request with `keep_alive: 0`.
+/// Unloads a model with the protocol's request (Ollama: an empty request, `keep_alive: 0`).
 pub async fn unload(
     transport: &Transport,
+    protocol: &dyn Protocol,
     step: &UnloadStep,
     base_url: &str,
 ) -> Result<HttpObservation, StepError> {
-    let url = join_url(base_url, "/api/generate");
+    let Some((path, body)) = protocol.unload(&step.model) else {
+        let message = format!("the {:?} API has no way to unload a model", protocol.api());
+        return Err(step_error(FailureKind::Error, message, &step.model));
+    };
+    let url = join_url(base_url, path);
     let detail = format!("POST {url} (unload {})", step.model);
     let with_detail = |mut e: StepError| {
         e.detail = detail.clone();
         e
     };
     let started = Instant::now();
-    let request = Request::json(&url, &json!({ "model": step.model, "keep_alive": 0 }));
+    let request = Request::json(&url, &body);
     let resp = transport.send(&request, Purpose::Api).await.map_err(with_detail)?;
     let (status, headers) = (resp.status, resp.headers.clone());
     let (body, cut) = resp.text().await.map_err(with_detail)?;

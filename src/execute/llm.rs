@@ -291,6 +291,8 @@ struct Recorder {
     /// The figures of the message that ended the answer, once it came.
     final_figures: Option<ServerFigures>,
     terminated: bool,
+    /// The stream went quiet past `chunk_timeout` (its end is then not judged).
+    stalled: bool,
     data_after_end: bool,
     wrong_model: bool,
     error: Option<String>,
@@ -307,6 +309,7 @@ impl Recorder {
             figures: ServerFigures::default(),
             final_figures: None,
             terminated: false,
+            stalled: false,
             data_after_end: false,
             wrong_model: false,
             error: None,
@@ -319,10 +322,7 @@ impl Recorder {
     }
 
     fn ended(&self, protocol: &dyn Protocol) -> bool {
-        match protocol.stream_format() {
-            StreamFormat::Ndjson => self.final_figures.is_some(),
-            StreamFormat::Sse => self.terminated,
-        }
+        protocol.stream_ended(self.final_figures.is_some(), self.terminated)
     }
 
     /// Records one stream message; false when it cannot be decoded (reading stops).
@@ -376,6 +376,7 @@ impl Recorder {
     }
 
     fn stalled(&mut self, limit: Duration) {
+        self.stalled = true;
         let since = self.arrivals.last().copied().unwrap_or(self.started);
         let gap = since.elapsed();
         let after = match self.arrivals.len() {
@@ -391,25 +392,12 @@ impl Recorder {
 
     /// Whether the stream ended the way the protocol says it must.
     fn check_end(&mut self, protocol: &dyn Protocol) {
-        if self.problems.iter().any(|p| p.starts_with("stream stalled")) {
+        if self.stalled {
             return;
         }
-        let chunks = self.arrivals.len();
-        match (&self.final_figures, protocol.stream_format()) {
-            (None, StreamFormat::Ndjson) => self.problem(format!(
-                "truncated: the stream ended after {chunks} content chunks without the final `done: true` object"
-            )),
-            (None, StreamFormat::Sse) => self.problem(format!(
-                "truncated: the stream ended after {chunks} content chunks without a `finish_reason`"
-            )),
-            (Some(f), _) => {
-                let problems = protocol.final_problems(f);
-                self.problems.extend(problems);
-            }
-        }
-        if protocol.stream_format() == StreamFormat::Sse && !self.terminated {
-            self.problem("the stream ended without the `data: [DONE]` terminator".to_string());
-        }
+        let problems =
+            protocol.end_problems(self.arrivals.len(), self.final_figures.as_ref(), self.terminated);
+        self.problems.extend(problems);
     }
 
     fn finish(self, obs: &mut LlmObservation) {

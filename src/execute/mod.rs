@@ -324,7 +324,7 @@ impl Executor {
             Step::Models(m) => {
                 lifecycle::models(t, proto(m.api), m, base, key).await.map(Observation::Models)
             }
-            Step::Unload(u) => lifecycle::unload(t, u, base).await.map(Observation::Http),
+            Step::Unload(u) => lifecycle::unload(t, proto(None), u, base).await.map(Observation::Http),
             Step::Perf(p) => {
                 let ctx = perf::PerfContext {
                     transport: std::sync::Arc::clone(&self.transport),

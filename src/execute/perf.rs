@@ -206,28 +206,20 @@ async fn open_loop(shared: &Arc<Shared>, c: u32, stop: Stop, rate: f64) -> Sampl
     store
 }
 
-/// The model's VRAM as Ollama's `/api/ps` reports it (`size_vram`), for Ollama LLM loops.
+/// The model's VRAM as the server lists it (Ollama's `/api/ps` `size_vram`), for LLM loops
+/// whose protocol lists loaded models.
 async fn model_vram(shared: &Shared) -> Option<u64> {
     let call = LlmCall::of_perf(&shared.step)?;
-    let (model, api) = (call.model(), call.api());
     let suite = &shared.ctx.suite;
-    if api.unwrap_or(suite.target.api) != crate::spec::Api::Ollama {
-        return None;
-    }
-    let url = super::http::join_url(&suite.target.url, "/api/ps");
+    let proto = protocol::for_api(call.api().unwrap_or(suite.target.api));
+    let url = super::http::join_url(&suite.target.url, proto.loaded_path()?);
     let ask = async {
         let request = super::transport::Request::get(&url);
         let response = shared.ctx.transport.send(&request, super::transport::Purpose::Api).await.ok()?;
         response.body().await.ok()
     };
     let (body, _) = tokio::time::timeout(shared.ctx.request_timeout, ask).await.ok()??;
-    let ps: serde_json::Value = serde_json::from_slice(&body).ok()?;
-    ps.get("models")?.as_array()?.iter().find_map(|m| {
-        let name = m.get("name").and_then(serde_json::Value::as_str)?;
-        protocol::same_model(name, model)
-            .then(|| m.get("size_vram").and_then(serde_json::Value::as_u64))
-            .flatten()
-    })
+    proto.loaded_vram(&serde_json::from_slice(&body).ok()?, call.model())
 }
 
 /// A small deterministic generator for Poisson gaps (no dependency, reproducible runs).
@@ -279,7 +271,8 @@ async fn one(shared: &Shared, c: u32, iter: u32) -> Sample {
 async fn cold_unload(shared: &Shared) -> Result<(), String> {
     let Some(call) = LlmCall::of_perf(&shared.step).filter(|_| shared.step.cold) else { return Ok(()) };
     let unload = UnloadStep { model: call.model().to_string() };
-    lifecycle::unload(&shared.ctx.transport, &unload, &shared.ctx.suite.target.url)
+    let proto = protocol::for_api(call.api().unwrap_or(shared.ctx.suite.target.api));
+    lifecycle::unload(&shared.ctx.transport, proto, &unload, &shared.ctx.suite.target.url)
         .await
         .map(|_| ())
         .map_err(|e| e.message)

@@ -174,6 +174,40 @@ pub trait Protocol: Send + Sync {
     /// Where the model list lives, and the names in it.
     fn models_path(&self) -> &'static str;
     fn model_names(&self, body: &Value) -> Vec<String>;
+
+    /// Model lifecycle: the request that downloads a model, streaming progress lines (path
+    /// and body); None where the API has no such call.
+    fn pull(&self, _model: &str) -> Option<(&'static str, Value)> {
+        None
+    }
+    /// The request that unloads a model, so the next request pays a cold load.
+    fn unload(&self, _model: &str) -> Option<(&'static str, Value)> {
+        None
+    }
+    /// Where the loaded models are listed, and a model's VRAM in that answer.
+    fn loaded_path(&self) -> Option<&'static str> {
+        None
+    }
+    fn loaded_vram(&self, _body: &Value, _model: &str) -> Option<u64> {
+        None
+    }
+
+    /// Whether a stream has ended by this protocol's rule: a final object with `done: true`
+    /// (Ollama), or the `[DONE]` terminator (OpenAI).
+    fn stream_ended(&self, final_seen: bool, terminated: bool) -> bool {
+        match self.stream_format() {
+            StreamFormat::Ndjson => final_seen,
+            StreamFormat::Sse => terminated,
+        }
+    }
+    /// What is wrong with how a stream ended: its final figures (None when it never sent
+    /// them) and whether the terminator came.
+    fn end_problems(
+        &self,
+        chunks: usize,
+        final_figures: Option<&ServerFigures>,
+        terminated: bool,
+    ) -> Vec<String>;
 }
 
 /// The implementation of an API.

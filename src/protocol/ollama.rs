@@ -137,6 +137,40 @@ impl Protocol for Ollama {
         "/api/tags"
     }
 
+    fn pull(&self, model: &str) -> Option<(&'static str, Value)> {
+        Some(("/api/pull", json!({ "model": model, "stream": true })))
+    }
+
+    /// Ollama's documented empty request with `keep_alive: 0`.
+    fn unload(&self, model: &str) -> Option<(&'static str, Value)> {
+        Some(("/api/generate", json!({ "model": model, "keep_alive": 0 })))
+    }
+
+    fn loaded_path(&self) -> Option<&'static str> {
+        Some("/api/ps")
+    }
+
+    fn loaded_vram(&self, body: &Value, model: &str) -> Option<u64> {
+        body.get("models")?.as_array()?.iter().find_map(|m| {
+            let name = m.get("name").and_then(Value::as_str)?;
+            super::same_model(name, model).then(|| m.get("size_vram").and_then(Value::as_u64)).flatten()
+        })
+    }
+
+    fn end_problems(
+        &self,
+        chunks: usize,
+        final_figures: Option<&ServerFigures>,
+        _terminated: bool,
+    ) -> Vec<String> {
+        match final_figures {
+            None => vec![format!(
+                "truncated: the stream ended after {chunks} content chunks without the final `done: true` object"
+            )],
+            Some(f) => self.final_problems(f),
+        }
+    }
+
     fn model_names(&self, body: &Value) -> Vec<String> {
         body.get("models")
             .and_then(Value::as_array)

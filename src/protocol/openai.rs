@@ -139,6 +139,24 @@ impl Protocol for OpenAi {
         "/v1/models"
     }
 
+    fn end_problems(
+        &self,
+        chunks: usize,
+        final_figures: Option<&ServerFigures>,
+        terminated: bool,
+    ) -> Vec<String> {
+        let mut out = match final_figures {
+            None => vec![format!(
+                "truncated: the stream ended after {chunks} content chunks without a `finish_reason`"
+            )],
+            Some(f) => self.final_problems(f),
+        };
+        if !terminated {
+            out.push("the stream ended without the `data: [DONE]` terminator".to_string());
+        }
+        out
+    }
+
     fn model_names(&self, body: &Value) -> Vec<String> {
         body.get("data")
             .and_then(Value::as_array)
