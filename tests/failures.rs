@@ -34,12 +34,18 @@ fn wrong_expectation_shows_expected_and_actual_everywhere() {
     assert_eq!(run.code, 1, "{}", run.stdout);
     let expected = r#"body: expected exactly "Hello", got "Ollama is running""#;
     assert!(run.stdout.contains(expected), "console:\n{}", run.stdout);
+    assert!(run.stdout.contains("      at s.yaml:8:7\n      8 │       body: { equals: Hello }\n        │       ^"), "{}", run.stdout);
+    let report = run.json();
+    let verdict = &report["suites"][0]["tests"][0]["assertions"][1];
+    assert_eq!((verdict["key"].as_str(), verdict["at"]["line"].as_u64()), (Some("expect.body"), Some(8)), "{verdict}");
     assert!(run.stdout.contains("1 passed, 1 failed, 0 skipped"), "{}", run.stdout);
 
     let junit = run.report("junit.xml");
     let escaped = "body: expected exactly &quot;Hello&quot;, got &quot;Ollama is running&quot;";
     assert!(junit.contains(&format!("message=\"{escaped}\"")), "{junit}");
-    assert!(junit.contains(&format!(">{escaped}</failure>")), "{junit}");
+    // GitLab's text: the message, then the YAML line of the expectation with a caret.
+    let place = "at s.yaml:8:7\n8 │       body: { equals: Hello }\n  │       ^";
+    assert!(junit.contains(&format!(">{escaped}\n{place}</failure>")), "{junit}");
     assert!(junit.contains("type=\"AssertionFailed\""));
     assert!(junit.contains("GET http"), "request line in system-out: {junit}");
 

@@ -26,6 +26,7 @@ pub fn check_all(
     let doc: Value = match serde_json::from_str(doc_text) {
         Ok(v) => v,
         Err(e) => {
+            let from = out.len();
             out.push(fail(
                 "json",
                 format!(
@@ -33,11 +34,12 @@ pub fn check_all(
                     quote(doc_text, 120)
                 ),
             ));
+            super::keyed(&mut out[from..], "expect.json");
             return;
         }
     };
     for (path, m) in matchers {
-        out.extend(check(path, m, &doc));
+        super::under(out, Some(&format!("expect.json.{path}")), |out| out.extend(check(path, m, &doc)));
     }
 }
 

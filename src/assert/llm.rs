@@ -10,7 +10,10 @@ pub fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<AssertionRes
     let status = expect.status.clone().unwrap_or_else(|| CodeMatch { any_of: vec!["2xx".into()] });
     if !status.matches(i64::from(o.status)) {
         let why = o.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
-        out.push(fail("status", format!("POST {} answered {} (expected {status}){why}", o.url, o.status)));
+        let key = expect.status.as_ref().map(|_| "expect.status");
+        super::under(out, key, |out| {
+            out.push(fail("status", format!("POST {} answered {} (expected {status}){why}", o.url, o.status)))
+        });
         return;
     }
     out.push(pass("status"));
@@ -27,7 +30,7 @@ pub fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<AssertionRes
         out.push(fail(what, format!("{what}: {p}")));
     }
     if let Some(m) = &expect.text {
-        out.extend(text::check("text", m, &o.text));
+        super::under(out, Some("expect.text"), |out| out.extend(text::check("text", m, &o.text)));
     }
     let metrics = o.metrics();
     for (name, m) in &expect.metrics {
@@ -35,16 +38,19 @@ pub fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<AssertionRes
             let mode = if o.stream { "this stream" } else { "a non-stream answer (set `stream: true`)" };
             format!("{name}: not recorded for {mode}: the server or mode does not provide it")
         };
-        out.extend(json::check_value(
-            name,
-            &format!("metrics {name}"),
-            m,
-            metrics.get(name).cloned(),
-            why_missing,
-        ));
+        super::under(out, Some(&format!("expect.metrics.{name}")), |out| {
+            out.extend(json::check_value(
+                name,
+                &format!("metrics {name}"),
+                m,
+                metrics.get(name).cloned(),
+                why_missing,
+            ))
+        });
     }
     if let Some(agree) = &expect.agree {
         if let Some(t) = &agree.tokens_per_s {
+            let from = out.len();
             out.push(agreement(
                 "tokens_per_s",
                 t,
@@ -53,9 +59,11 @@ pub fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<AssertionRes
                 "client",
                 "server",
             ));
+            super::keyed(&mut out[from..], "expect.agree.tokens_per_s");
         }
         if let Some(t) = &agree.tokens {
             let chunks = o.stream.then_some(o.chunks as f64);
+            let from = out.len();
             out.push(agreement(
                 "tokens",
                 t,
@@ -64,6 +72,7 @@ pub fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<AssertionRes
                 "content chunks",
                 "server token count",
             ));
+            super::keyed(&mut out[from..], "expect.agree.tokens");
         }
     }
 }

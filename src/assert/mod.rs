@@ -19,22 +19,24 @@ pub fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResult> {
     match obs {
         Observation::Http(h) => {
             let status = expect.status.clone().unwrap_or_else(|| CodeMatch { any_of: vec!["2xx".into()] });
-            out.push(code("status", &status, i64::from(h.status), || {
-                format!("; body: {}", text::quote(&h.body, 200))
-            }));
+            under(&mut out, expect.status.as_ref().map(|_| "expect.status"), |out| {
+                out.push(code("status", &status, i64::from(h.status), || {
+                    format!("; body: {}", text::quote(&h.body, 200))
+                }))
+            });
             for (name, m) in &expect.headers {
                 let value = h.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
-                match value {
+                under(&mut out, Some(&format!("expect.headers.{name}")), |out| match value {
                     Some(v) => out.extend(text::check(&format!("header {name}"), m, v)),
                     None => out.push(fail(
                         format!("header {name}"),
                         format!("header {name}: expected it in the response, but it is absent"),
                     )),
-                }
+                });
             }
             let from = out.len();
             if let Some(m) = &expect.body {
-                out.extend(text::check("body", m, &h.body));
+                under(&mut out, Some("expect.body"), |out| out.extend(text::check("body", m, &h.body)));
             }
             json::check_all(&expect.json, &h.body, "body", &mut out);
             if h.body_truncated {
@@ -43,7 +45,7 @@ pub fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResult> {
         }
         Observation::Exec(e) => {
             let want = expect.exit_code.clone().unwrap_or_else(|| CodeMatch::exactly(0));
-            match e.exit_code {
+            under(&mut out, expect.exit_code.as_ref().map(|_| "expect.exit_code"), |out| match e.exit_code {
                 Some(c) => out.push(code("exit_code", &want, i64::from(c), || {
                     format!("; stderr: {}", text::quote(&e.stderr, 200))
                 })),
@@ -51,13 +53,13 @@ pub fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResult> {
                     "exit_code",
                     format!("exit_code: expected {want}, but the process was killed by a signal"),
                 )),
-            }
+            });
             let from = out.len();
             if let Some(m) = &expect.stdout {
-                out.extend(text::check("stdout", m, &e.stdout));
+                under(&mut out, Some("expect.stdout"), |out| out.extend(text::check("stdout", m, &e.stdout)));
             }
             if let Some(m) = &expect.stderr {
-                out.extend(text::check("stderr", m, &e.stderr));
+                under(&mut out, Some("expect.stderr"), |out| out.extend(text::check("stderr", m, &e.stderr)));
             }
             json::check_all(&expect.json, &e.stdout, "stdout", &mut out);
             if e.output_truncated {
@@ -76,7 +78,9 @@ pub fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResult> {
         Observation::Tcp(_) => {}
     }
     if let Some(c) = &expect.duration {
-        out.push(compare("duration", c, obs.elapsed().as_secs_f64()));
+        under(&mut out, Some("expect.duration"), |out| {
+            out.push(compare("duration", c, obs.elapsed().as_secs_f64()))
+        });
     }
     out
 }
@@ -110,9 +114,29 @@ pub fn compare(what: &str, c: &Comparison, actual: f64) -> AssertionResult {
 }
 
 pub(crate) fn pass(what: impl Into<String>) -> AssertionResult {
-    AssertionResult { what: what.into(), passed: true, message: None }
+    AssertionResult { what: what.into(), passed: true, message: None, key: None, at: None }
 }
 
 pub(crate) fn fail(what: impl Into<String>, message: String) -> AssertionResult {
-    AssertionResult { what: what.into(), passed: false, message: Some(message) }
+    AssertionResult { what: what.into(), passed: false, message: Some(message), key: None, at: None }
+}
+
+/// Runs `f` and marks what it added as coming from the expectation at `key` (when written).
+pub(crate) fn under(
+    out: &mut Vec<AssertionResult>,
+    key: Option<&str>,
+    f: impl FnOnce(&mut Vec<AssertionResult>),
+) {
+    let from = out.len();
+    f(out);
+    if let Some(key) = key {
+        keyed(&mut out[from..], key);
+    }
+}
+
+/// Says which written expectation these verdicts come from (its path in the suite).
+pub(crate) fn keyed(results: &mut [AssertionResult], key: &str) {
+    for r in results.iter_mut().filter(|r| r.key.is_none()) {
+        r.key = Some(key.to_string());
+    }
 }

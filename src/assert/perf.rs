@@ -59,7 +59,9 @@ fn thresholds(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<A
             Some(v) => format!("expected {}, got {}", c.text, show(c, name, *v)),
             None => "not measured (no successful request produced it)".to_string(),
         };
-        out.push(fail(label, format!("{at}{name}: {why}\n    all thresholds: {}", table.join("; "))));
+        let mut verdict = fail(label, format!("{at}{name}: {why}\n    all thresholds: {}", table.join("; ")));
+        verdict.key = Some(format!("thresholds.{name}"));
+        out.push(verdict);
     }
 }
 

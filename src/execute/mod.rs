@@ -222,7 +222,10 @@ impl Executor {
             });
             let (passed, message, kind) = match outcome {
                 Ok(obs) => {
-                    let assertions = (self.check)(test, &obs);
+                    let mut assertions = (self.check)(test, &obs);
+                    for a in &mut assertions {
+                        a.at = a.key.as_ref().and_then(|k| test.places.get(k)).cloned();
+                    }
                     let failures: Vec<String> =
                         assertions.iter().filter(|a| !a.passed).filter_map(|a| a.message.clone()).collect();
                     result.detail.clear();

@@ -92,6 +92,9 @@ pub struct PlannedTest {
     pub regression: BTreeMap<String, Tolerance>,
     /// This test's figures in the baseline run, when one was given and has the test.
     pub baseline: Option<BaselineFigures>,
+    /// Where each written expectation is, by its path (`expect.body`,
+    /// `expect.json.$.version`, `thresholds.ttft.p95`): a failure shows that line.
+    pub places: BTreeMap<String, crate::record::Place>,
 }
 
 /// A test's figures in a stored run.
@@ -389,5 +392,40 @@ fn resolve(
         }),
         name,
         params,
+        places: places(suite, node),
     })
+}
+
+/// The place of every expectation a test writes, two levels deep under `expect` (a matcher,
+/// or one JSONPath, metric, header or agreement) and one under `thresholds` and `regression`.
+fn places(suite: &LoadedSuite, test: &Node) -> BTreeMap<String, crate::record::Place> {
+    let lines: Vec<&str> = suite.source.text.lines().collect();
+    let place = |span: crate::load::tree::Span| crate::record::Place {
+        file: suite.source.name.clone(),
+        line: span.line,
+        col: span.col,
+        source: lines.get(span.line.saturating_sub(1) as usize).unwrap_or(&"").to_string(),
+    };
+    let mut out = BTreeMap::new();
+    let entries = |n: &Node| match &n.value {
+        Value::Map(e) => e.clone(),
+        _ => Vec::new(),
+    };
+    for top in ["expect", "thresholds", "regression"] {
+        let Some(node) = test.get(top) else { continue };
+        for (k, v) in entries(node) {
+            if !k.span.is_known() {
+                continue;
+            }
+            out.insert(format!("{top}.{}", k.name), place(k.span));
+            if top == "expect" && matches!(k.name.as_str(), "json" | "metrics" | "headers" | "agree") {
+                for (sub, _) in entries(&v) {
+                    if sub.span.is_known() {
+                        out.insert(format!("expect.{}.{}", k.name, sub.name), place(sub.span));
+                    }
+                }
+            }
+        }
+    }
+    out
 }

@@ -293,6 +293,38 @@ pub struct AssertionResult {
     /// Expected vs actual, for failures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The expectation's path in the suite (`expect.body`, `expect.json.$.version`,
+    /// `thresholds.ttft.p95`), when it was written there (not a default such as 2xx).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Where that expectation is written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<Place>,
+}
+
+/// A place in a suite file, with its line, so a report can show it with a caret.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Place {
+    pub file: String,
+    pub line: u32,
+    pub col: u32,
+    /// The text of that line.
+    pub source: String,
+}
+
+impl Place {
+    /// `file:line:col`, then the line with a caret under the column.
+    pub fn render(&self) -> String {
+        let gutter = self.line.to_string();
+        let pad = " ".repeat(gutter.len());
+        let caret: String = self
+            .source
+            .chars()
+            .take(self.col.saturating_sub(1) as usize)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        format!("at {}:{}:{}\n{gutter} │ {}\n{pad} │ {caret}^", self.file, self.line, self.col, self.source)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

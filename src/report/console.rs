@@ -129,7 +129,7 @@ impl ConsoleReporter {
             text.push_str(&format!("\n{}\n", self.paint("1", "Failures:")));
             for t in &failed {
                 text.push_str(&format!("  {} › {}  ({})\n", clean(&t.suite), clean(&t.name), t.location));
-                for l in clean(t.message.as_deref().unwrap_or("")).lines() {
+                for l in clean(&super::detail::failure(t)).lines() {
                     text.push_str(&format!("      {l}\n"));
                 }
             }

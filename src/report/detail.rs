@@ -16,6 +16,27 @@ pub fn of(t: &TestResult) -> String {
     }
 }
 
+/// Why a test failed, each failed expectation followed by where it is written (`at
+/// file:line:col`, the line, a caret); the test's message when no expectation failed (a
+/// timeout, a refused connection).
+pub fn failure(t: &TestResult) -> String {
+    let failed: Vec<_> = t.assertions.iter().filter(|a| !a.passed).collect();
+    if failed.is_empty() || !failed.iter().any(|a| a.at.is_some()) {
+        return t.message.clone().unwrap_or_default();
+    }
+    let mut out = Vec::new();
+    for a in failed {
+        out.extend(a.message.clone());
+        out.extend(a.at.as_ref().map(|p| p.render()));
+    }
+    if let Some(tail) =
+        t.message.as_deref().and_then(|m| m.lines().last()).filter(|l| l.starts_with("(failed on all"))
+    {
+        out.push(tail.to_string());
+    }
+    out.join("\n")
+}
+
 pub fn describe(obs: &Observation) -> String {
     match obs {
         Observation::Http(h) => {

@@ -139,7 +139,8 @@ fn test_case(t: &TestResult, suite: &str) -> TestCase {
         Status::Failed => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
             let message = clean(t.message.as_deref().unwrap_or("failed"));
-            s.set_message(message.clone()).set_description(message);
+            // The element text (what GitLab shows) also points at the failing lines.
+            s.set_message(message).set_description(clean(&super::detail::failure(t)));
             if let Some(kind) = &t.failure_kind {
                 s.set_type(kind.junit_type());
             }
