@@ -34,10 +34,19 @@ fn wrong_expectation_shows_expected_and_actual_everywhere() {
     assert_eq!(run.code, 1, "{}", run.stdout);
     let expected = r#"body: expected exactly "Hello", got "Ollama is running""#;
     assert!(run.stdout.contains(expected), "console:\n{}", run.stdout);
-    assert!(run.stdout.contains("      at s.yaml:8:7\n      8 │       body: { equals: Hello }\n        │       ^"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("      at s.yaml:8:7\n      8 │       body: { equals: Hello }\n        │       ^"),
+        "{}",
+        run.stdout
+    );
     let report = run.json();
     let verdict = &report["suites"][0]["tests"][0]["assertions"][1];
-    assert_eq!((verdict["key"].as_str(), verdict["at"]["line"].as_u64()), (Some("expect.body"), Some(8)), "{verdict}");
+    assert_eq!(
+        (verdict["key"].as_str(), verdict["at"]["line"].as_u64()),
+        (Some("expect.body"), Some(8)),
+        "{verdict}"
+    );
     assert!(run.stdout.contains("1 passed, 1 failed, 0 skipped"), "{}", run.stdout);
 
     let junit = run.report("junit.xml");
