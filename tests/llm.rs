@@ -355,10 +355,19 @@ fn chunks_naming_another_model_fail_the_stream() {
   - name: misrouted {{api}}
     for_each: { api: [ollama, openai] }
     generate: { api: "{{api}}", model: phi3, prompt: "Return exactly the text: HX-OK", stream: true }
+  - name: misrouted whole {{api}}
+    for_each: { api: [ollama, openai] }
+    generate: { api: "{{api}}", model: phi3, prompt: "Return exactly the text: HX-OK", stream: false }
 "#,
         &[],
     );
     assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(run.stdout.matches("FAIL").count(), 4, "both modes, both APIs: {}", run.stdout);
+    assert!(
+        run.stdout.contains("answer: the answer's model is \"gemma2:2b\" but the request asked for \"phi3\""),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout.contains(
             "stream: chunk model is \"gemma2:2b\" but the request asked for \"phi3\" (stream line 1)"
@@ -367,4 +376,32 @@ fn chunks_naming_another_model_fail_the_stream() {
         run.stdout
     );
     assert!(run.stdout.contains("(SSE event 1)"), "{}", run.stdout);
+}
+
+#[test]
+fn base_urls_as_users_write_them_and_a_404_that_names_the_api_to_set() {
+    // The OpenAI SDKs' OPENAI_BASE_URL convention: a base url ending in /v1.
+    let sim = sim(|_| {});
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &format!(
+            "suite: v1\ntarget: {{ url: \"{}/v1/\", api: openai }}\ntests:\n  - name: models\n    models: {{ present: [phi3:latest] }}\n  - name: chat\n    chat: {{ model: phi3:latest, messages: [{{ role: user, content: hi }}] }}\n",
+            sim.url
+        ),
+    );
+    let run = ws.hxrun(&["s.yaml", "-v"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("ends in /v1: using"), "{}", run.stderr);
+
+    // An Ollama request to a server without Ollama's API: a bare 404 gets a hint.
+    let fault = common::faults::FaultServer::start();
+    ws.write(
+        "o.yaml",
+        &format!("suite: o\ntarget: {{ url: \"{}\" }}\ntests:\n  - name: gen\n    generate: {{ model: m, prompt: hi }}\n", fault.url),
+    );
+    let run = ws.hxrun(&["o.yaml"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("answered 404 (expected 2xx)"), "{}", run.stdout);
+    assert!(run.stdout.contains("set `api: openai` on the target"), "{}", run.stdout);
 }

@@ -79,6 +79,7 @@ fn record_whole(
     match protocol.decode(&call, body) {
         Ok(frame) => {
             rec.text = frame.content.to_string();
+            rec.check_model(frame.model.as_deref(), None);
             rec.take_figures(frame);
         }
         Err(e) => {
@@ -90,8 +91,16 @@ fn record_whole(
 }
 
 /// Records an error answer: the server's words, in its protocol's shape if it has one.
+/// A 404 that is not in the protocol's error shape means the endpoint is not there at all —
+/// most often the other API family — and the message says which `api:` to try.
 fn record_error(protocol: &dyn Protocol, body: &str, started: Instant, obs: &mut LlmObservation) {
-    obs.error = Some(protocol.error_text(body).unwrap_or_else(|| crate::record::excerpt(body, 300)));
+    obs.error = Some(match protocol.error_text(body) {
+        Some(text) => text,
+        None if obs.status == 404 => {
+            format!("{} — {}", crate::record::excerpt(body, 200), protocol.not_here_hint())
+        }
+        None => crate::record::excerpt(body, 300),
+    });
     obs.e2e = started.elapsed();
 }
 
@@ -342,21 +351,30 @@ impl Recorder {
             self.arrivals.push(Instant::now());
             self.text.push_str(&frame.content);
         }
-        if let Some(m) = &frame.model
-            && !self.wrong_model
-            && !same_model(m, &self.model)
-        {
-            self.wrong_model = true;
-            self.problem(format!(
-                "chunk model is \"{m}\" but the request asked for \"{}\" ({at})",
-                self.model
-            ));
-        }
+        self.check_model(frame.model.as_deref(), Some(at));
         if frame.is_final && self.final_figures.is_none() {
             self.final_figures = Some(frame.figures.clone());
         }
         self.take_figures(frame);
         true
+    }
+
+    /// The answer must name the model asked for (a server that answers any name with the
+    /// model it has loaded passes every other check); said once, in stream and whole answers.
+    fn check_model(&mut self, named: Option<&str>, at: Option<At>) {
+        if let Some(m) = named
+            && !self.wrong_model
+            && !same_model(m, &self.model)
+        {
+            self.wrong_model = true;
+            let what = match at {
+                Some(at) => {
+                    format!("chunk model is \"{m}\" but the request asked for \"{}\" ({at})", self.model)
+                }
+                None => format!("the answer's model is \"{m}\" but the request asked for \"{}\"", self.model),
+            };
+            self.problem(what);
+        }
     }
 
     fn take_figures(&mut self, frame: Frame<'_>) {

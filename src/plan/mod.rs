@@ -194,6 +194,17 @@ pub fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<SuitePlan, 
         target.url = url;
         notes.extend(note.map(|n| format!("--target: {n}")));
     }
+    // The OpenAI SDKs' base url ends in /v1 (OPENAI_BASE_URL); hxrun's paths carry it.
+    if target.api == spec::Api::Openai {
+        let trimmed = target.url.trim_end_matches('/');
+        if let Some(base) = trimmed.strip_suffix("/v1") {
+            notes.push(format!(
+                "target url {} ends in /v1: using {base} (hxrun adds /v1/... itself)",
+                target.url
+            ));
+            target.url = base.to_string();
+        }
+    }
     Ok(SuitePlan {
         name: suite.doc.suite.clone(),
         file: suite.source.name.clone(),

@@ -175,6 +175,10 @@ pub trait Protocol: Send + Sync {
     fn models_path(&self) -> &'static str;
     fn model_names(&self, body: &Value) -> Vec<String>;
 
+    /// What to say when this API's endpoint is not found at the target (a 404 outside the
+    /// protocol's error shape): probably the other API family.
+    fn not_here_hint(&self) -> &'static str;
+
     /// Model lifecycle: the request that downloads a model, streaming progress lines (path
     /// and body); None where the API has no such call.
     fn pull(&self, _model: &str) -> Option<(&'static str, Value)> {

@@ -137,6 +137,11 @@ impl Protocol for Ollama {
         "/api/tags"
     }
 
+    fn not_here_hint(&self) -> &'static str {
+        "the target has no Ollama API at this path; if it is an OpenAI-compatible server (vLLM, llama.cpp's \
+         llama-server, TGI, LM Studio), set `api: openai` on the target"
+    }
+
     fn pull(&self, model: &str) -> Option<(&'static str, Value)> {
         Some(("/api/pull", json!({ "model": model, "stream": true })))
     }

@@ -139,6 +139,11 @@ impl Protocol for OpenAi {
         "/v1/models"
     }
 
+    fn not_here_hint(&self) -> &'static str {
+        "the target has no OpenAI-compatible API at this path; check the url (hxrun adds /v1/... itself), \
+         or set `api: ollama` for an Ollama server's native API"
+    }
+
     fn end_problems(
         &self,
         chunks: usize,
