@@ -293,3 +293,20 @@ fn baseline_regression_detected_and_tolerance_respected() {
     let faster = run_against(1000.0, &["--baseline", "base.json"]);
     assert_eq!(faster.code, 0, "faster is never a regression: {}", faster.stdout);
 }
+
+#[test]
+fn a_perf_loop_of_empty_answers_fails() {
+    let sim = sim(|_| {});
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &suite(&sim, "  - name: nothing said\n    perf:\n      chat: { api: openai, model: phi3:latest, messages: [{ role: user, content: hi }], stream: false, options: { num_predict: 0 } }\n      iterations: 2\n"),
+    );
+    let run = ws.hxrun(&["s.yaml"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("answers were empty: 2 successful requests produced no output tokens"),
+        "{}",
+        run.stdout
+    );
+}

@@ -254,3 +254,12 @@ fn a_ten_megabyte_suite_loads() {
     let (code, stderr) = validate(&text);
     assert_eq!(code, 0, "{}", &stderr[..stderr.len().min(2000)]);
 }
+
+#[test]
+fn a_metric_the_steps_api_cannot_produce_is_refused() {
+    assert_error(
+        "suite: s\ntarget: { api: openai }\ntests:\n  - name: a\n    chat: { model: m, messages: [{ role: user, content: hi }] }\n    expect: { metrics: { eval_count: \"> 0\" } }\n",
+        "6:26",
+        "`eval_count` comes only from Ollama's answers, and this step speaks Openai",
+    );
+}

@@ -14,6 +14,7 @@ pub fn check_perf(test: &PlannedTest, o: &PerfObservation, out: &mut Vec<Asserti
     for level in &o.levels {
         let at = if many { format!("[concurrency {}] ", level.concurrency) } else { String::new() };
         thresholds(test, level, &at, out);
+        empty_answers(o, level, &at, out);
         errors(test, level, &at, out);
         regressions(test, level, &at, out);
     }
@@ -63,6 +64,25 @@ fn thresholds(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<A
         verdict.key = Some(format!("thresholds.{name}"));
         out.push(verdict);
     }
+}
+
+/// An LLM loop whose every successful answer was empty measured nothing worth a figure (a
+/// model that stops at once, a proxy that drops the content): it fails, whatever else held.
+fn empty_answers(o: &PerfObservation, level: &LevelResult, at: &str, out: &mut Vec<AssertionResult>) {
+    let ok = level.requests - level.errors;
+    if o.request == "http" || ok == 0 {
+        return;
+    }
+    // Judged only where a count exists (the server's, or the chunks of a stream).
+    let Some(tokens) = level.stats.get("output_tokens") else { return };
+    out.push(if tokens.max > 0.0 {
+        pass(format!("{at}answers"))
+    } else {
+        fail(
+            format!("{at}answers"),
+            format!("{at}answers were empty: {ok} successful requests produced no output tokens, so their figures mean nothing"),
+        )
+    });
 }
 
 /// Failed requests fail the test unless a threshold on `error_rate`/`errors` says how many

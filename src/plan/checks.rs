@@ -103,7 +103,7 @@ const APPLIES: &[(&str, &[&str])] = &[
     ("agree", &["generate", "chat"]),
 ];
 
-pub fn check_expect(expect: &Expect, step: &Step, node: &Node, errors: &mut Vec<DeError>) {
+pub fn check_expect(expect: &Expect, step: &Step, suite_api: Api, node: &Node, errors: &mut Vec<DeError>) {
     let kind = step.kind();
     let expect_node = node.get("expect");
     let set = [
@@ -143,7 +143,24 @@ pub fn check_expect(expect: &Expect, step: &Step, node: &Node, errors: &mut Vec<
         }
     }
     let names: Vec<&str> = metrics::LLM.iter().map(|m| m.name).collect();
+    let api = LlmCall::of_step(step).and_then(|c| c.api()).unwrap_or(suite_api);
     for name in expect.metrics.keys() {
+        let at =
+            || expect_node.and_then(|e| e.get("metrics")).and_then(|m| m.entry(name)).map(|(k, _)| k.span);
+        if let Some(only) = metrics::llm(name).and_then(|m| m.only).filter(|only| *only != api) {
+            let instead = if only == Api::Ollama {
+                "output_tokens or completion_tokens"
+            } else {
+                "output_tokens or eval_count"
+            };
+            errors.push(DeError {
+                message: format!(
+                    "`{name}` comes only from {only:?}'s answers, and this step speaks {api:?}: it would never be \
+                     recorded; use {instead}"
+                ),
+                span: at(),
+            });
+        }
         if !names.contains(&name.as_str()) {
             let hint =
                 did_you_mean(name, &names).map(|b| format!(", did you mean `{b}`?")).unwrap_or_default();

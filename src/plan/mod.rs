@@ -355,7 +355,7 @@ fn resolve(
     };
     checks::check_step(&step, suite.doc.target.api, node, &mut errors);
     let expect = spec.expect.clone().unwrap_or_default();
-    checks::check_expect(&expect, &step, node, &mut errors);
+    checks::check_expect(&expect, &step, suite.doc.target.api, node, &mut errors);
     checks::check_perf(&spec, &step, suite.doc.target.api, node, &mut errors);
     if !errors.is_empty() {
         return Err(errors);

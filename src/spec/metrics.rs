@@ -35,12 +35,21 @@ pub struct Metric {
     pub unit: Unit,
     pub better: Better,
     pub doc: &'static str,
+    /// The only API whose answers carry it (Ollama's own timing fields, OpenAI's usage);
+    /// None when hxrun measures it itself or both report it.
+    pub only: Option<super::Api>,
 }
 
 const fn m(name: &'static str, unit: Unit, better: Better, doc: &'static str) -> Metric {
-    Metric { name, unit, better, doc }
+    Metric { name, unit, better, doc, only: None }
 }
 
+/// A metric only one API's answers carry.
+const fn only(api: super::Api, metric: Metric) -> Metric {
+    Metric { only: Some(api), ..metric }
+}
+
+use super::Api::{Ollama, Openai};
 use Better::{Higher, Lower};
 use Unit::*;
 
@@ -60,14 +69,14 @@ pub const LLM: &[Metric] = &[
     m("output_tokens", Count, Higher, "output tokens: the server's count, else the content chunks"),
     m("tokens_per_s", PerSecond, Higher, "client tokens/s: (output_tokens − 1) / (last chunk − first chunk)"),
     m("server_tokens_per_s", PerSecond, Higher, "server tokens/s: eval_count / eval_duration (Ollama)"),
-    m("eval_count", Count, Higher, "Ollama: output tokens"),
-    m("eval_duration", Seconds, Lower, "Ollama: time generating output tokens"),
-    m("prompt_eval_count", Count, Higher, "Ollama: prompt tokens"),
-    m("prompt_eval_duration", Seconds, Lower, "Ollama: time evaluating the prompt"),
-    m("load_duration", Seconds, Lower, "Ollama: time loading the model (0 when it was warm)"),
-    m("total_duration", Seconds, Lower, "Ollama: the server's total time"),
-    m("prompt_tokens", Count, Higher, "OpenAI usage: prompt tokens"),
-    m("completion_tokens", Count, Higher, "OpenAI usage: output tokens"),
+    only(Ollama, m("eval_count", Count, Higher, "Ollama: output tokens")),
+    only(Ollama, m("eval_duration", Seconds, Lower, "Ollama: time generating output tokens")),
+    only(Ollama, m("prompt_eval_count", Count, Higher, "Ollama: prompt tokens")),
+    only(Ollama, m("prompt_eval_duration", Seconds, Lower, "Ollama: time evaluating the prompt")),
+    only(Ollama, m("load_duration", Seconds, Lower, "Ollama: time loading the model (0 when it was warm)")),
+    only(Ollama, m("total_duration", Seconds, Lower, "Ollama: the server's total time")),
+    only(Openai, m("prompt_tokens", Count, Higher, "OpenAI usage: prompt tokens")),
+    only(Openai, m("completion_tokens", Count, Higher, "OpenAI usage: output tokens")),
     m(
         "done_reason",
         Text,
