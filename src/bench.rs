@@ -238,7 +238,7 @@ fn timing_error(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Vec
             api: Some(api),
             chunk_timeout: None,
         };
-        let req = llm::Request { base_url: &sim.url, api_key: None, chunk_timeout: None };
+        let req = llm::Request { base_url: &sim.url, api_key: None, waits: Default::default() };
         let proto = protocol::for_api(api);
         let (mut ttft_err, mut e2e_err) = (Vec::new(), Vec::new());
         for _ in 0..opts.timing_requests {
@@ -371,7 +371,7 @@ pub fn parse_synthetic(api: Api, chunks: Vec<Bytes>) -> LlmObservation {
         stream,
         protocol::for_api(api),
         LlmCall::Chat(&call),
-        None,
+        Default::default(),
         // Large enough for any benchmark stream: the cap is not what is measured.
         crate::execute::Limits { max_body: usize::MAX },
         tokio::time::Instant::now(),

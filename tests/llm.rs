@@ -405,3 +405,35 @@ fn base_urls_as_users_write_them_and_a_404_that_names_the_api_to_set() {
     assert!(run.stdout.contains("answered 404 (expected 2xx)"), "{}", run.stdout);
     assert!(run.stdout.contains("set `api: openai` on the target"), "{}", run.stdout);
 }
+
+#[test]
+fn a_stream_cut_by_the_step_timeout_keeps_what_it_measured() {
+    let sim = sim(|c| c.faults = Faults { stall: Some((3, Duration::from_secs(30))), ..Faults::default() });
+    let run = run_suite(
+        &sim,
+        r#"
+  - name: slow {{api}}
+    for_each: { api: [ollama, openai] }
+    timeout: 1s
+    generate: { api: "{{api}}", model: phi3:latest, prompt: "Summarize", stream: true }
+"#,
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    for t in tests(&run) {
+        assert_eq!(t["failure_kind"], "timeout", "{t}");
+        let message = t["message"].as_str().unwrap();
+        assert!(
+            message.contains(
+                "timed out after 1s (the step timeout) with 3 content chunks received; first token after"
+            ),
+            "{message}"
+        );
+        let obs = &t["observation"];
+        assert_eq!(obs["chunks"], 3, "{obs}");
+        assert!(obs["ttft"].as_f64().is_some_and(|v| v > 0.0), "TTFT kept: {obs}");
+        assert_eq!(obs["timed_out"], true);
+        let took = t["duration"].as_f64().unwrap();
+        assert!(took < 10.0, "ended near its timeout: {took}s");
+    }
+}

@@ -22,7 +22,16 @@ const MAX_LINE: usize = 1024 * 1024;
 pub struct Request<'a> {
     pub base_url: &'a str,
     pub api_key: Option<&'a str>,
-    pub chunk_timeout: Option<Duration>,
+    pub waits: Waits,
+}
+
+/// How long a streamed answer may take: between chunks (`chunk_timeout`), and in all (the
+/// step's timeout, as a deadline and the limit it came from). A stream cut by either keeps
+/// what it measured (TTFT, chunks, text) instead of vanishing with a dropped future.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Waits {
+    pub chunk: Option<Duration>,
+    pub deadline: Option<(Instant, Duration)>,
 }
 
 pub async fn run(
@@ -49,8 +58,7 @@ pub async fn run(
         return Ok(obs);
     }
     if stream {
-        read_stream(response.into_stream(), protocol, call, req.chunk_timeout, limits, started, &mut obs)
-            .await;
+        read_stream(response.into_stream(), protocol, call, req.waits, limits, started, &mut obs).await;
         return Ok(obs);
     }
     let whole = response.body().await.map_err(with_detail)?;
@@ -104,21 +112,31 @@ fn record_error(protocol: &dyn Protocol, body: &str, started: Instant, obs: &mut
     obs.e2e = started.elapsed();
 }
 
-/// The next item of a stream, or None when `chunk_timeout` passed first (recorded as a stall).
+/// The next item of a stream, or None when the chunk timeout or the deadline passed first
+/// (recorded as a stall or a timeout).
 async fn next_or_stall<S: Stream + Unpin>(
     s: &mut S,
-    chunk_timeout: Option<Duration>,
+    waits: Waits,
     rec: &mut Recorder,
 ) -> Option<Option<S::Item>> {
-    match chunk_timeout {
-        None => Some(s.next().await),
-        Some(limit) => match tokio::time::timeout(limit, s.next()).await {
-            Ok(item) => Some(item),
-            Err(_) => {
-                rec.stalled(limit);
-                None
-            }
-        },
+    let stall = waits.chunk.map(|d| (Instant::now() + d, d));
+    let until = match (stall, waits.deadline) {
+        (Some(a), Some(b)) => Some(if a.0 < b.0 { (a, false) } else { (b, true) }),
+        (Some(a), None) => Some((a, false)),
+        (None, Some(b)) => Some((b, true)),
+        (None, None) => None,
+    };
+    let Some(((at, limit), is_deadline)) = until else { return Some(s.next().await) };
+    match tokio::time::timeout_at(at, s.next()).await {
+        Ok(item) => Some(item),
+        Err(_) if is_deadline => {
+            rec.timed_out(limit);
+            None
+        }
+        Err(_) => {
+            rec.stalled(limit);
+            None
+        }
     }
 }
 
@@ -128,7 +146,7 @@ pub async fn read_stream<S, E>(
     bytes: S,
     protocol: &dyn Protocol,
     call: LlmCall<'_>,
-    chunk_timeout: Option<Duration>,
+    waits: Waits,
     limits: Limits,
     started: Instant,
     obs: &mut LlmObservation,
@@ -140,7 +158,7 @@ pub async fn read_stream<S, E>(
     let format = protocol.stream_format();
     let mut messages = messages(guarded(bytes, limits.max_body), format);
     let mut n = 0;
-    while let Some(item) = next_or_stall(&mut messages, chunk_timeout, &mut rec).await {
+    while let Some(item) = next_or_stall(&mut messages, waits, &mut rec).await {
         let Some(message) = item else { break };
         n += 1;
         let at = match format {
@@ -300,8 +318,9 @@ struct Recorder {
     /// The figures of the message that ended the answer, once it came.
     final_figures: Option<ServerFigures>,
     terminated: bool,
-    /// The stream went quiet past `chunk_timeout` (its end is then not judged).
+    /// The stream went quiet past `chunk_timeout` or the deadline (its end is then not judged).
     stalled: bool,
+    timed_out: bool,
     data_after_end: bool,
     wrong_model: bool,
     error: Option<String>,
@@ -319,6 +338,7 @@ impl Recorder {
             final_figures: None,
             terminated: false,
             stalled: false,
+            timed_out: false,
             data_after_end: false,
             wrong_model: false,
             error: None,
@@ -393,6 +413,27 @@ impl Recorder {
         self.terminated = true;
     }
 
+    /// The step's time ran out mid-stream: what arrived so far stays recorded.
+    fn timed_out(&mut self, limit: Duration) {
+        self.stalled = true;
+        self.timed_out = true;
+        let first = self
+            .arrivals
+            .first()
+            .map(|t| {
+                format!(
+                    "; first token after {}",
+                    crate::spec::values::format_seconds((*t - self.started).as_secs_f64())
+                )
+            })
+            .unwrap_or_default();
+        self.problem(format!(
+            "timed out after {} (the step timeout) with {} content chunks received{first}",
+            humantime::format_duration(limit),
+            self.arrivals.len()
+        ));
+    }
+
     fn stalled(&mut self, limit: Duration) {
         self.stalled = true;
         let since = self.arrivals.last().copied().unwrap_or(self.started);
@@ -434,6 +475,7 @@ impl Recorder {
         obs.server = self.figures;
         obs.error = self.error;
         obs.problems = self.problems;
+        obs.timed_out = self.timed_out;
     }
 }
 

@@ -27,6 +27,9 @@ use control::RunControl;
 use redact::Redactor;
 use std::time::{Duration, Instant};
 
+/// How long past its timeout an LLM step may take to wrap up a stream it cut at the timeout.
+pub(crate) const STREAM_GRACE: Duration = Duration::from_millis(500);
+
 /// Where the executor's events go: a callback it does not own (the reporters, in `hxrun run`).
 pub type Emit<'a> = dyn FnMut(&Event) + 'a;
 
@@ -179,7 +182,14 @@ impl Executor {
             let attempt_started = Instant::now();
             let (progress, mut updates) = tokio::sync::mpsc::unbounded_channel();
             // A perf loop runs as long as its iterations take; its timeout is per request.
-            let limit = if matches!(test.step, Step::Perf(_)) { Duration::MAX } else { test.timeout };
+            // A perf loop runs as long as its iterations take (its timeout is per request); an
+            // LLM step ends its own stream at the timeout, keeping what it measured, so the
+            // outer limit only catches an answer that never began.
+            let limit = match test.step {
+                Step::Perf(_) => Duration::MAX,
+                Step::Generate(_) | Step::Chat(_) => test.timeout.saturating_add(STREAM_GRACE),
+                _ => test.timeout,
+            };
             let step = tokio::time::timeout(limit, self.run_step(suite, test, &progress, gpu.clone()));
             tokio::pin!(step);
             let control = &self.opts.control;
@@ -239,10 +249,15 @@ impl Executor {
                             a
                         })
                         .collect();
+                    // A stream the timeout cut is a timeout, with what it measured kept.
+                    let kind = match &obs {
+                        Observation::Llm(l) if l.timed_out => FailureKind::Timeout,
+                        _ => FailureKind::Assertion,
+                    };
                     if failures.is_empty() {
                         (true, None, None)
                     } else {
-                        (false, Some(redactor.text(&failures.join("\n"))), Some(FailureKind::Assertion))
+                        (false, Some(redactor.text(&failures.join("\n"))), Some(kind))
                     }
                 }
                 Err(e) => {
@@ -320,7 +335,10 @@ impl Executor {
             Step::Exec(e) => exec::run(e, &suite.base_dir, limits).await.map(Observation::Exec),
             Step::Generate(_) | Step::Chat(_) => {
                 let call = LlmCall::of_step(&test.step).expect("a generate or chat step");
-                let req = llm::Request { base_url: base, api_key: key, chunk_timeout: call.chunk_timeout() };
+                let deadline =
+                    tokio::time::Instant::now().checked_add(test.timeout).map(|at| (at, test.timeout));
+                let waits = llm::Waits { chunk: call.chunk_timeout(), deadline };
+                let req = llm::Request { base_url: base, api_key: key, waits };
                 llm::run(t, proto(call.api()), call, &req).await.map(|o| Observation::Llm(Box::new(o)))
             }
             Step::Pull(p) => lifecycle::pull(t, proto(None), p, base, progress).await.map(Observation::Pull),

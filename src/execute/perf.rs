@@ -50,6 +50,14 @@ struct Shared {
     started: std::time::Instant,
 }
 
+impl Shared {
+    /// A streamed answer ends itself at the request timeout, keeping its TTFT and chunks.
+    fn waits(&self, chunk: Option<Duration>) -> llm::Waits {
+        let limit = self.ctx.request_timeout;
+        llm::Waits { chunk, deadline: Instant::now().checked_add(limit).map(|at| (at, limit)) }
+    }
+}
+
 /// When a level stops issuing requests.
 #[derive(Clone, Copy)]
 enum Stop {
@@ -249,7 +257,12 @@ async fn one(shared: &Shared, c: u32, iter: u32) -> Sample {
     let t0 = Instant::now();
     let mut sample = match unloaded {
         Err(e) => Sample::bare(Some(format!("unloading before the cold request failed: {e}")), 0.0),
-        Ok(()) => match tokio::time::timeout(ctx.request_timeout, request(shared)).await {
+        Ok(()) => match tokio::time::timeout(
+            ctx.request_timeout.saturating_add(super::STREAM_GRACE),
+            request(shared),
+        )
+        .await
+        {
             Ok(Ok(sample)) => sample,
             Ok(Err(e)) => Sample::bare(Some(e.message), t0.elapsed().as_secs_f64()),
             Err(_) => Sample::bare(
@@ -284,8 +297,11 @@ async fn request(shared: &Shared) -> Result<Sample, StepError> {
     let key = suite.target.api_key.as_deref().filter(|k| !k.is_empty());
     if let Some(call) = LlmCall::of_perf(step) {
         let proto = protocol::for_api(call.api().unwrap_or(suite.target.api));
-        let req =
-            llm::Request { base_url: &suite.target.url, api_key: key, chunk_timeout: call.chunk_timeout() };
+        let req = llm::Request {
+            base_url: &suite.target.url,
+            api_key: key,
+            waits: shared.waits(call.chunk_timeout()),
+        };
         let o = llm::run(&ctx.transport, proto, call, &req).await?;
         let error = if !(200..300).contains(&o.status) {
             Some(format!("HTTP {}: {}", o.status, o.error.clone().unwrap_or_default()))

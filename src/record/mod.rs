@@ -113,6 +113,9 @@ pub struct LlmObservation {
     pub server: ServerFigures,
     /// Broken stream rules: truncation, invalid chunks, stalls, data after the end...
     pub problems: Vec<String>,
+    /// The step's timeout ended the stream; what arrived before is recorded.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub timed_out: bool,
 }
 
 impl LlmObservation {
@@ -135,6 +138,7 @@ impl LlmObservation {
             server_tokens_per_s: None,
             server: ServerFigures::default(),
             problems: Vec::new(),
+            timed_out: false,
         }
     }
 
