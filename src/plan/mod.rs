@@ -111,6 +111,7 @@ pub fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<SuitePlan, 
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let loc = |node: &Node| format!("{}:{}:{}", suite.source.name, node.span.line, node.span.col);
 
+    let lines: Vec<&str> = suite.source.text.lines().collect();
     for test in &suite.tests {
         if tests.len() > MAX_SUITE_TESTS {
             errors.push(DeError {
@@ -130,6 +131,8 @@ pub fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<SuitePlan, 
         };
         // A test expanded several times keeps its names apart by its parameters unless the
         // name itself uses a placeholder.
+        // Where its expectations are written: the same for every expansion.
+        let places = places(suite, &lines, test);
         let name_templated = test.get("name").and_then(Node::as_str).is_some_and(|n| n.contains("{{"));
         let append_params = combos.len() > 1 && !name_templated;
         let mut reported: Vec<DeError> = Vec::new();
@@ -139,7 +142,7 @@ pub fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<SuitePlan, 
             let planned = if errs.is_empty() {
                 de::from_node::<TestSpec>(&filled)
                     .map_err(|e| vec![e])
-                    .and_then(|spec| resolve(suite, &filled, spec, &bindings, append_params, opts))
+                    .and_then(|spec| resolve(suite, &filled, spec, &bindings, append_params, opts, &places))
             } else {
                 Err(errs)
             };
@@ -318,6 +321,7 @@ fn resolve(
     bindings: &BTreeMap<String, Node>,
     append_params: bool,
     opts: &PlanOptions,
+    places: &BTreeMap<String, crate::record::Place>,
 ) -> Result<PlannedTest, Vec<DeError>> {
     let at = |key: &str| node.get(key).map_or(node.span, |n| n.span);
     let here = |key: &str| {
@@ -403,14 +407,13 @@ fn resolve(
         }),
         name,
         params,
-        places: places(suite, node),
+        places: places.clone(),
     })
 }
 
 /// The place of every expectation a test writes, two levels deep under `expect` (a matcher,
 /// or one JSONPath, metric, header or agreement) and one under `thresholds` and `regression`.
-fn places(suite: &LoadedSuite, test: &Node) -> BTreeMap<String, crate::record::Place> {
-    let lines: Vec<&str> = suite.source.text.lines().collect();
+fn places(suite: &LoadedSuite, lines: &[&str], test: &Node) -> BTreeMap<String, crate::record::Place> {
     let place = |span: crate::load::tree::Span| crate::record::Place {
         file: suite.source.name.clone(),
         line: span.line,

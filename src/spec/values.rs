@@ -349,10 +349,29 @@ impl Serialize for Pattern {
 impl<'de> Deserialize<'de> for Pattern {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        regex::Regex::new(&text).map(Pattern).map_err(|e| {
+        compiled(&text).map(Pattern).map_err(|e| {
             de::Error::custom(format!("invalid regular expression `{text}`: {}", first_line(&e.to_string())))
         })
     }
+}
+
+/// A regex compiled once per distinct text: a `for_each` expands one `matches:` into
+/// thousands of tests, and compiling is most of what planning them costs (a `Regex` clone
+/// shares the compiled program). The cache holds at most 4,096 patterns.
+fn compiled(text: &str) -> Result<regex::Regex, regex::Error> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, regex::Regex>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(r) = cache.lock().expect("regex cache lock").get(text) {
+        return Ok(r.clone());
+    }
+    let r = regex::Regex::new(text)?;
+    let mut map = cache.lock().expect("regex cache lock");
+    if map.len() < 4096 {
+        map.insert(text.to_string(), r.clone());
+    }
+    Ok(r)
 }
 
 /// The regex crate's last line ("error: unclosed group"), without its "error: ".
