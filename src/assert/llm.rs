@@ -4,7 +4,7 @@
 use super::{fail, json, pass, text};
 use crate::protocol::same_model;
 use crate::record::{AssertionResult, LlmObservation, ModelsObservation, PullObservation};
-use crate::spec::{CodeMatch, Expect, Tolerance, metrics};
+use crate::spec::{CodeMatch, Expect, Tolerance};
 
 pub fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<AssertionResult>) {
     let status = expect.status.clone().unwrap_or_else(|| CodeMatch { any_of: vec!["2xx".into()] });
@@ -145,9 +145,4 @@ pub fn check_models(o: &ModelsObservation, out: &mut Vec<AssertionResult>) {
             fail("models.absent", format!("models: {} listed, but expected absent", names.join(", ")))
         });
     }
-}
-
-/// The metric names `expect.metrics` accepts.
-pub fn metric_names() -> Vec<&'static str> {
-    metrics::LLM.iter().map(|m| m.name).collect()
 }

@@ -7,7 +7,7 @@ use super::text::csv_cell as cell;
 use super::{Event, Output, Reporter};
 use crate::perf::result::{PerfObservation, Sample};
 use crate::record::Observation;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The seed's columns, first and in this order.
 pub const SEED_COLUMNS: [&str; 9] = [
@@ -95,11 +95,6 @@ fn row(p: &PerfObservation, test: &str, s: &Sample) -> [String; SEED_COLUMNS.len
     ]
 }
 
-/// Appends rows to a perf CSV (see `append::append`).
-pub fn append(path: &Path, rows: &str) -> Result<(), String> {
-    super::append::append(path, &header(), rows)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +104,10 @@ mod tests {
         assert!(header().starts_with(
             "timestamp,model,iter,total_duration_ms,prompt_tokens,prompt_eval_ms,gen_tokens,gen_eval_ms,tokens_per_s,"
         ));
+    }
+
+    fn append(path: &std::path::Path, rows: &str) -> Result<(), String> {
+        crate::report::append::append(path, &header(), rows)
     }
 
     #[test]
