@@ -310,3 +310,18 @@ fn a_perf_loop_of_empty_answers_fails() {
         run.stdout
     );
 }
+
+#[test]
+fn the_table_of_thresholds_is_said_once_however_many_fail() {
+    let sim = sim(|_| {});
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &suite(&sim, "  - name: strict\n    perf:\n      generate: { model: phi3:latest, prompt: Summarize, options: { num_predict: 5 } }\n      iterations: 2\n    thresholds:\n      server_tokens_per_s.mean: \">= 100000\"\n      e2e.p95: \"< 1us\"\n      output_tokens.max: \"== 5\"\n"),
+    );
+    let run = ws.hxrun(&["s.yaml"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let message = run.json()["suites"][0]["tests"][0]["message"].as_str().unwrap().to_string();
+    assert_eq!(message.matches("all thresholds:").count(), 1, "{message}");
+    assert!(message.contains("server_tokens_per_s.mean") && message.contains("e2e.p95"), "{message}");
+}

@@ -50,6 +50,8 @@ fn thresholds(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<A
             format!("{} {name} = {shown} (expected {})", if *ok { "✓" } else { "✗" }, c.text)
         })
         .collect();
+    // The table of every threshold goes with the first failure only: once is enough.
+    let mut table_said = false;
     for (name, c, actual, ok) in &verdicts {
         let label = format!("{at}threshold {name}");
         if *ok {
@@ -60,7 +62,10 @@ fn thresholds(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<A
             Some(v) => format!("expected {}, got {}", c.text, show(c, name, *v)),
             None => "not measured (no successful request produced it)".to_string(),
         };
-        let mut verdict = fail(label, format!("{at}{name}: {why}\n    all thresholds: {}", table.join("; ")));
+        let all =
+            if table_said { String::new() } else { format!("\n    all thresholds: {}", table.join("; ")) };
+        table_said = true;
+        let mut verdict = fail(label, format!("{at}{name}: {why}{all}"));
         verdict.key = Some(format!("thresholds.{name}"));
         out.push(verdict);
     }

@@ -23,11 +23,7 @@ impl GpuHandle {
             gpu::open()
         });
         if opened_now && let Err(e) = source {
-            emit(&Event::Note {
-                message: format!(
-                    "{e}; gpu checks fail (or skip when optional), perf tests run without GPU sampling"
-                ),
-            });
+            emit(&Event::Note { message: format!("{e}: perf tests run without GPU sampling") });
         }
         source.clone()
     }
