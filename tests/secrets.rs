@@ -33,6 +33,11 @@ tests:
     );
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(run.stdout.contains("token=*** bearer=***"), "the failure is still explained: {}", run.stdout);
+    assert!(
+        run.stdout.contains("│ > Authorization: ***"),
+        "-v shows the headers sent, masked: {}",
+        run.stdout
+    );
     for text in run.everything() {
         assert!(!text.contains("sk-live-0123456789"), "API key leaked:\n{text}");
         assert!(!text.contains("tok-abcdefgh"), "bearer token leaked:\n{text}");

@@ -70,6 +70,7 @@ pub async fn run(
     Ok(HttpObservation {
         method: req.method,
         url: req.url,
+        request_headers: req.headers,
         status,
         headers,
         body,

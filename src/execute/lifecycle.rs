@@ -196,6 +196,7 @@ pub async fn unload(
     Ok(HttpObservation {
         method: "POST".to_string(),
         url,
+        request_headers: request.headers,
         status,
         headers,
         body,

@@ -32,7 +32,7 @@ impl Redactor {
             Observation::Http(h) => {
                 h.url = self.text(&h.url);
                 h.body = self.text(&h.body);
-                for (k, v) in &mut h.headers {
+                for (k, v) in h.headers.iter_mut().chain(h.request_headers.iter_mut()) {
                     *v = if is_sensitive(k) { MASK.to_string() } else { self.text(v) };
                 }
             }

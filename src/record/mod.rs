@@ -221,6 +221,9 @@ pub struct ModelsObservation {
 pub struct HttpObservation {
     pub method: String,
     pub url: String,
+    /// The headers hxrun sent (credential values masked in reports).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub request_headers: Vec<(String, String)>,
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,

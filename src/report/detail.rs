@@ -40,7 +40,11 @@ pub fn failure(t: &TestResult) -> String {
 pub fn describe(obs: &Observation) -> String {
     match obs {
         Observation::Http(h) => {
-            let mut s = format!("{} {}\n<- {} ({} ms)\n", h.method, h.url, h.status, h.elapsed.as_millis());
+            let mut s = format!("{} {}\n", h.method, h.url);
+            for (k, v) in &h.request_headers {
+                s.push_str(&format!("> {k}: {v}\n"));
+            }
+            s.push_str(&format!("<- {} ({} ms)\n", h.status, h.elapsed.as_millis()));
             for (k, v) in &h.headers {
                 s.push_str(&format!("{k}: {v}\n"));
             }
