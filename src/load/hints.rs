@@ -7,17 +7,7 @@ use super::tree::Span;
 /// The parser's message and place, rewritten for people.
 pub fn explain(parser: &str, span: Option<Span>, text: &str) -> (String, Option<Span>) {
     // "error: line 4 column 62: while parsing ..." → "while parsing ..."
-    let mut message = parser.lines().next().unwrap_or(parser).trim().to_string();
-    for prefix in ["error: "] {
-        if let Some(rest) = message.strip_prefix(prefix) {
-            message = rest.to_string();
-        }
-    }
-    if let Some(rest) =
-        message.strip_prefix("line ").and_then(|r| r.split_once(": ")).map(|(_, m)| m.to_string())
-    {
-        message = rest;
-    }
+    let message = super::tree::plain_message(parser).to_string();
     let line_of = |s: Span| text.lines().nth(s.line.saturating_sub(1) as usize).unwrap_or("");
     let at = |s: Span| line_of(s).chars().skip(s.col.saturating_sub(1) as usize).collect::<String>();
 

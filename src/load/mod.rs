@@ -148,7 +148,7 @@ pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedS
 
     let resolved = interpolate_except(&root, &["vars", "env_file"], &scope, &mut errors);
     let mut notes = Vec::new();
-    let doc = match de::from_node::<SuiteDoc>(&resolved) {
+    let doc: Option<SuiteDoc> = match de::from_node::<SuiteDoc>(&resolved) {
         Ok(mut doc) => {
             match crate::spec::check_url(&doc.target.url) {
                 Ok((url, note)) => {
@@ -160,12 +160,8 @@ pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedS
                     errors.push(de::DeError { message: format!("target.url: {message}"), span });
                 }
             }
-            Ok(doc)
+            Some(doc)
         }
-        Err(e) => Err(e),
-    };
-    let doc: Option<SuiteDoc> = match doc {
-        Ok(doc) => Some(doc),
         Err(e) => {
             errors.push(e);
             None

@@ -158,17 +158,18 @@ pub enum ParseError {
     TooLarge(String),
 }
 
+/// The YAML library's message without what hxrun says itself: its first line, without
+/// "error: " and "line 4 column 62: " (the place is shown as file:line:col).
+pub fn plain_message(text: &str) -> &str {
+    let first = text.lines().next().unwrap_or(text).trim();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    first.strip_prefix("line ").and_then(|r| r.split_once(": ")).map_or(first, |(_, m)| m)
+}
+
 impl std::fmt::Display for ParseError {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         match self {
-            ParseError::Yaml(e) => {
-                let text = e.to_string();
-                let first = text.lines().next().unwrap_or(&text);
-                let first = first.strip_prefix("error: ").unwrap_or(first);
-                let first =
-                    first.strip_prefix("line ").and_then(|r| r.split_once(": ")).map_or(first, |(_, m)| m);
-                f.write_str(first)
-            }
+            ParseError::Yaml(e) => f.write_str(plain_message(&e.to_string())),
             ParseError::TooLarge(why) => f.write_str(why),
         }
     }
