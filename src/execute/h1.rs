@@ -337,29 +337,30 @@ impl Response {
 
     /// The whole body (the first `keep` bytes of it; the rest is read and dropped, so the
     /// connection can be used again).
-    pub async fn bytes(mut self, keep: usize) -> Result<Vec<u8>, StepError> {
-        let mut out = Vec::new();
-        while let Some(piece) = next_piece(&mut self.conn, &mut self.body).await? {
-            let room = keep.saturating_sub(out.len());
-            out.extend_from_slice(&piece[..piece.len().min(room)]);
-        }
-        self.recycle();
-        Ok(out)
+    pub async fn bytes(self, keep: usize) -> Result<Vec<u8>, StepError> {
+        self.read(keep, false).await.map(|(out, _)| out)
     }
 
     /// The body up to `cap` bytes; true when it was longer. Reading stops at the cap (the
     /// connection is then closed, not reused).
-    pub async fn capped(mut self, cap: usize) -> Result<(Vec<u8>, bool), StepError> {
+    pub async fn capped(self, cap: usize) -> Result<(Vec<u8>, bool), StepError> {
+        self.read(cap, true).await
+    }
+
+    /// Reads the body keeping `keep` bytes; past them, stops (`stop`) or reads on and drops.
+    async fn read(mut self, keep: usize, stop: bool) -> Result<(Vec<u8>, bool), StepError> {
         let mut out = Vec::new();
+        let mut cut = false;
         while let Some(piece) = next_piece(&mut self.conn, &mut self.body).await? {
-            let room = cap.saturating_sub(out.len());
+            let room = keep.saturating_sub(out.len());
             out.extend_from_slice(&piece[..piece.len().min(room)]);
-            if piece.len() > room {
+            cut |= piece.len() > room;
+            if cut && stop {
                 return Ok((out, true));
             }
         }
         self.recycle();
-        Ok((out, false))
+        Ok((out, cut))
     }
 
     /// The body as a stream of pieces, as they arrive.

@@ -23,7 +23,7 @@ impl Redactor {
     }
 
     pub fn text(&self, s: &str) -> String {
-        self.mask.apply(s)
+        self.mask.apply(s).into_owned()
     }
 
     pub fn observation(&self, obs: &Observation) -> Observation {

@@ -84,7 +84,7 @@ impl ConsoleReporter {
         };
         if let Some(bar) = &self.bar {
             bar.inc(1);
-            bar.set_message(out.text(&clean(&t.name)));
+            bar.set_message(out.text(&clean(&t.name)).into_owned());
             let perf = matches!(t.observation, Some(crate::record::Observation::Perf(_)));
             if t.status == Status::Passed && !perf {
                 return Ok(());
@@ -170,7 +170,7 @@ impl Reporter for ConsoleReporter {
             }
             Event::TestStarted { name, .. } => {
                 if let Some(bar) = &self.bar {
-                    bar.set_message(out.text(&clean(name)));
+                    bar.set_message(out.text(&clean(name)).into_owned());
                 }
                 Ok(())
             }
@@ -190,7 +190,7 @@ impl Reporter for ConsoleReporter {
                         }
                         None => format!("{}: {}", clean(name), amount(*done)),
                     };
-                    bar.set_message(out.text(&text));
+                    bar.set_message(out.text(&text).into_owned());
                 }
                 Ok(())
             }

@@ -46,7 +46,7 @@ impl Reporters {
     pub fn emit(&mut self, event: &Event) {
         for r in &mut self.reporters {
             if let Err(e) = r.handle(event, &self.output) {
-                self.errors.push(self.output.text(&e));
+                self.errors.push(self.output.text(&e).into_owned());
             }
         }
     }
@@ -65,7 +65,7 @@ pub struct Output {
 
 impl Output {
     /// The text with every secret masked.
-    pub fn text(&self, s: &str) -> String {
+    pub fn text<'a>(&self, s: &'a str) -> std::borrow::Cow<'a, str> {
         self.mask.apply(s)
     }
 
