@@ -4,23 +4,14 @@
 mod common;
 use common::faults::FaultServer;
 use common::{Sim, Workspace};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// Generous deadlines: these tests must hold on a busy 2-core machine.
 const PATIENCE: Duration = Duration::from_secs(60);
 
 fn start(ws: &Workspace, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_hxrun"))
-        .args(args)
-        .args(["--report-dir", "reports", "--no-progress"])
-        .current_dir(ws.path())
-        .env("NO_COLOR", "1")
-        .env("HXRUN_GPU_FAKE", "none")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    ws.command(args).arg("--no-progress").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
 }
 
 /// Waits until events.jsonl holds `n` finished tests (written as they finish).

@@ -3,7 +3,7 @@
 mod common;
 use common::{Sim, Workspace};
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 fn passing_suite(ws: &Workspace, sim: &Sim) {
     ws.write(
@@ -85,14 +85,7 @@ fn a_closed_stdout_does_not_fail_a_green_run() {
     let ws = Workspace::new();
     passing_suite(&ws, &sim);
     // `hxrun ... | head -0`: the reader is gone before hxrun writes a line.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hxrun"))
-        .args(["s.yaml", "--report-dir", "reports"])
-        .current_dir(ws.path())
-        .env("HXRUN_GPU_FAKE", "none")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = ws.command(&["s.yaml"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     drop(child.stdout.take());
     let mut stderr = String::new();
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();

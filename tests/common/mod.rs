@@ -87,19 +87,23 @@ impl Workspace {
         self.hxrun_env(args, &[])
     }
 
-    pub fn hxrun_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_hxrun"))
-            .args(args)
+    /// `hxrun ARGS` as the tests run it: in the workspace, reports in ./reports for runs, a
+    /// clean environment, no colour, no GPU unless a test scripts readings.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hxrun"));
+        cmd.args(args)
             .args(["--report-dir", "reports"].iter().filter(|_| is_run(args)))
             .current_dir(self.path())
             .env_remove("OLLAMA_HOST")
             .env_remove("HXRUN_SIM")
             .env("NO_COLOR", "1")
             // GPU-free unless a test scripts readings: results must not depend on the host.
-            .env("HXRUN_GPU_FAKE", "none")
-            .envs(env.iter().copied())
-            .output()
-            .unwrap();
+            .env("HXRUN_GPU_FAKE", "none");
+        cmd
+    }
+
+    pub fn hxrun_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let out = self.command(args).envs(env.iter().copied()).output().unwrap();
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -140,13 +144,9 @@ impl Workspace {
     /// it runs: wait4's ru_maxrss would count the forking test process's own memory.)
     pub fn hxrun_measured(&self, args: &[&str]) -> Measured {
         let started = std::time::Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_hxrun"))
-            .args(args)
-            .args(["--report-dir", "reports", "--no-progress"])
-            .current_dir(self.path())
-            .env_remove("OLLAMA_HOST")
-            .env("NO_COLOR", "1")
-            .env("HXRUN_GPU_FAKE", "none")
+        let child = self
+            .command(args)
+            .arg("--no-progress")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
