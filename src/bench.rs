@@ -11,8 +11,8 @@ use crate::perf::stats::Stats;
 use crate::plan::SuitePlan;
 use crate::protocol::{self, LlmCall};
 use crate::record::LlmObservation;
-use crate::spec::perf::{Concurrency, PerfStep};
-use crate::spec::{Api, GenerateStep, HttpStep, Target};
+use crate::suite::perf::{Concurrency, PerfStep};
+use crate::suite::{Api, GenerateStep, HttpStep, Target};
 use bytes::Bytes;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -355,7 +355,7 @@ pub fn synthetic_stream(api: Api, n: usize) -> Vec<Bytes> {
 /// Parses a synthetic stream through the same code path as a real answer.
 pub fn parse_synthetic(api: Api, chunks: Vec<Bytes>) -> LlmObservation {
     let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime");
-    let call = crate::spec::ChatStep {
+    let call = crate::suite::ChatStep {
         model: "phi3:latest".into(),
         messages: Vec::new(),
         options: Default::default(),

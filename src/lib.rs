@@ -2,21 +2,26 @@
 //!
 //! The pipeline, one module per stage: [`load`] (YAML with positions, variables) →
 //! [`plan`] (for_each expansion, filters; no I/O) → [`execute`] (steps under timeouts) →
-//! [`assert`] (pure verdicts) → [`report`] (console, JUnit, CSV, JSON). [`spec`] holds the
+//! [`assert`] (pure verdicts) → [`report`] (console, JUnit, CSV, JSON). [`suite`] holds the
 //! suite format and [`sim`] the built-in server used for hermetic tests.
 
-pub mod assert;
-pub mod bench;
+#![warn(unreachable_pub)]
+
+pub(crate) mod assert;
+pub(crate) mod bench;
 pub mod cli;
-pub mod execute;
-pub mod exit;
-pub mod gpu;
-pub mod load;
-pub mod mask;
-pub mod perf;
-pub mod plan;
-pub mod protocol;
-pub mod record;
-pub mod report;
+pub(crate) mod execute;
+pub(crate) mod exit;
+pub(crate) mod gpu;
+pub(crate) mod load;
+pub(crate) mod mask;
+pub(crate) mod perf;
+pub(crate) mod plan;
+pub(crate) mod protocol;
+pub(crate) mod record;
+pub(crate) mod report;
 pub mod sim;
-pub mod spec;
+
+/// The suite format's JSON Schema (what `hxrun schema` prints).
+pub use suite::json_schema;
+pub(crate) mod suite;

@@ -11,7 +11,7 @@ fn schema() -> serde_json::Value {
 
 #[test]
 fn committed_schema_matches_the_types() {
-    let generated = hxrun::spec::json_schema();
+    let generated = hxrun::json_schema();
     assert!(
         schema() == generated,
         "schemas/suite.schema.json is stale: run `cargo run -- schema > schemas/suite.schema.json`"

@@ -2,7 +2,7 @@
 
 use super::{compare, fail, text};
 use crate::record::{AssertionResult, GpuObservation};
-use crate::spec::gpu::GpuStep;
+use crate::suite::gpu::GpuStep;
 
 pub fn check_gpu(step: &GpuStep, o: &GpuObservation, out: &mut Vec<AssertionResult>) {
     let Some(s) = &o.snapshot else {

@@ -6,7 +6,7 @@
 
 use super::{compare, fail, pass};
 use crate::record::AssertionResult;
-use crate::spec::{JsonMatch, JsonMatchFull, JsonType};
+use crate::suite::{JsonMatch, JsonMatchFull, JsonType};
 use serde_json::Value;
 use serde_json_path::JsonPath;
 use std::collections::BTreeMap;
@@ -225,7 +225,7 @@ fn show(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::Comparison;
+    use crate::suite::Comparison;
     use serde_json::json;
 
     fn full(f: impl FnOnce(&mut JsonMatchFull)) -> JsonMatch {

@@ -4,7 +4,7 @@
 use super::{fail, json, pass, text};
 use crate::protocol::same_model;
 use crate::record::{AssertionResult, LlmObservation, ModelsObservation, PullObservation};
-use crate::spec::{CodeMatch, Expect, Tolerance};
+use crate::suite::{CodeMatch, Expect, Tolerance};
 
 pub fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<AssertionResult>) {
     let status = expect.status.clone().unwrap_or_else(|| CodeMatch { any_of: vec!["2xx".into()] });

@@ -9,7 +9,7 @@ pub mod text;
 
 use crate::plan::PlannedTest;
 use crate::record::{AssertionResult, Observation};
-use crate::spec::{CodeMatch, Comparison};
+use crate::suite::{CodeMatch, Comparison};
 
 /// Evaluates every expectation of a test that applies to the observation, including the
 /// defaults (2xx for http, exit code 0 for exec, no failed requests in a perf loop).
@@ -71,7 +71,7 @@ pub fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResult> {
         Observation::Models(m) => llm::check_models(m, &mut out),
         Observation::Perf(p) => perf::check_perf(test, p, &mut out),
         Observation::Gpu(g) => {
-            if let crate::spec::Step::Gpu(step) = &test.step {
+            if let crate::suite::Step::Gpu(step) = &test.step {
                 gpu::check_gpu(step, g, &mut out);
             }
         }

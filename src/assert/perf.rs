@@ -6,8 +6,8 @@ use crate::perf::baseline;
 use crate::perf::result::{LevelResult, PerfObservation};
 use crate::plan::PlannedTest;
 use crate::record::AssertionResult;
-use crate::spec::metrics;
-use crate::spec::{Comparison, Unit};
+use crate::suite::metrics;
+use crate::suite::{Comparison, Unit};
 
 pub fn check_perf(test: &PlannedTest, o: &PerfObservation, out: &mut Vec<AssertionResult>) {
     let many = o.levels.len() > 1;
@@ -24,7 +24,7 @@ pub fn check_perf(test: &PlannedTest, o: &PerfObservation, out: &mut Vec<Asserti
 fn show(c: &Comparison, figure: &str, v: f64) -> String {
     match c.unit {
         Unit::None => {
-            metrics::figure(figure).map_or_else(|| crate::spec::values::trim_float(v), |f| f.format(v))
+            metrics::figure(figure).map_or_else(|| crate::suite::values::trim_float(v), |f| f.format(v))
         }
         _ => c.format_actual(v),
     }

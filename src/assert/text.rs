@@ -2,7 +2,7 @@
 
 use super::{fail, pass};
 use crate::record::AssertionResult;
-use crate::spec::TextMatch;
+use crate::suite::TextMatch;
 
 /// `s` quoted with escapes visible (`"HX-OK \n"`), cut to about `max` characters.
 pub fn quote(s: &str, max: usize) -> String {

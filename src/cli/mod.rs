@@ -285,8 +285,8 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 
 fn parse_size(s: &str) -> Result<usize, String> {
     let bad = || format!("\"{s}\" is not a size like 8MiB, 512KiB or 1GB");
-    let c = crate::spec::Comparison::parse(&format!(">= {s}")).map_err(|_| bad())?;
-    if c.unit != crate::spec::values::Unit::Bytes || c.value < 1024.0 {
+    let c = crate::suite::Comparison::parse(&format!(">= {s}")).map_err(|_| bad())?;
+    if c.unit != crate::suite::values::Unit::Bytes || c.value < 1024.0 {
         return Err(format!("\"{s}\" is not a size of at least 1KiB, like 8MiB, 512KiB or 1GB"));
     }
     Ok(c.value as usize)
@@ -320,7 +320,7 @@ pub fn main(cli: Cli) -> u8 {
 
 /// The JSON Schema as committed in schemas/suite.schema.json.
 pub fn schema_text() -> String {
-    serde_json::to_string_pretty(&crate::spec::json_schema()).expect("schema serializes")
+    serde_json::to_string_pretty(&crate::suite::json_schema()).expect("schema serializes")
 }
 
 /// The async runtime a command runs on, or the exit code when it cannot start.

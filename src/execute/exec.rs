@@ -8,7 +8,7 @@
 
 use super::Limits;
 use crate::record::{ExecObservation, FailureKind, StepError};
-use crate::spec::ExecStep;
+use crate::suite::ExecStep;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 use crate::gpu::{self, GpuSource};
 use crate::record::Event;
 use crate::record::GpuObservation;
-use crate::spec::gpu::GpuStep;
+use crate::suite::gpu::GpuStep;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 

@@ -9,7 +9,7 @@
 //! no TLS: `https://` targets (and runs behind a proxy) keep using the general client.
 
 use crate::record::{FailureKind, StepError};
-use crate::spec::step::{is_header_value, is_token};
+use crate::suite::step::{is_header_value, is_token};
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::Stream;
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 
 use super::transport::{Purpose, Request, Transport};
 use crate::record::{FailureKind, HttpObservation, StepError};
-use crate::spec::HttpStep;
+use crate::suite::HttpStep;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -109,7 +109,7 @@ pub async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<
 pub fn cut_note(cap: usize) -> String {
     format!(
         "the body is longer than {} (--max-body): hxrun kept the first {0} and stopped reading",
-        crate::spec::values::format_bytes(cap as f64)
+        crate::suite::values::format_bytes(cap as f64)
     )
 }
 

@@ -4,7 +4,7 @@ use super::http::{chain, join_url};
 use super::transport::{Purpose, Request, Transport};
 use crate::protocol::{Protocol, same_model};
 use crate::record::{FailureKind, HttpObservation, ModelsObservation, PullObservation, StepError};
-use crate::spec::{ModelsStep, PullStep, UnloadStep};
+use crate::suite::{ModelsStep, PullStep, UnloadStep};
 use futures_util::StreamExt;
 use serde_json::Value;
 use std::collections::BTreeMap;

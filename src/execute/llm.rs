@@ -206,13 +206,13 @@ where
         if total > max_total {
             return Err(std::io::Error::other(format!(
                 "the stream is longer than {} (--max-body): hxrun stopped reading it",
-                crate::spec::values::format_bytes(max_total as f64)
+                crate::suite::values::format_bytes(max_total as f64)
             )));
         }
         if line > MAX_LINE {
             return Err(std::io::Error::other(format!(
                 "a line of the stream is longer than {} without an end: hxrun stopped reading it",
-                crate::spec::values::format_bytes(MAX_LINE as f64)
+                crate::suite::values::format_bytes(MAX_LINE as f64)
             )));
         }
         Ok(piece)
@@ -423,7 +423,7 @@ impl Recorder {
             .map(|t| {
                 format!(
                     "; first token after {}",
-                    crate::spec::values::format_seconds((*t - self.started).as_secs_f64())
+                    crate::suite::values::format_seconds((*t - self.started).as_secs_f64())
                 )
             })
             .unwrap_or_default();
@@ -444,7 +444,7 @@ impl Recorder {
         };
         self.problem(format!(
             "stream stalled: no chunk for {} {after} (chunk_timeout {})",
-            crate::spec::values::format_seconds(gap.as_secs_f64()),
+            crate::suite::values::format_seconds(gap.as_secs_f64()),
             humantime::format_duration(limit)
         ));
     }

@@ -21,7 +21,7 @@ use crate::record::{
     self, Attempt, FailureKind, Observation, RunRecord, Status, StepError, SuiteRecord, TestResult,
 };
 use crate::record::{AssertionResult, Event};
-use crate::spec::Step;
+use crate::suite::Step;
 use chrono::Utc;
 use control::RunControl;
 use redact::Redactor;
@@ -212,7 +212,7 @@ impl Executor {
                     message: format!(
                         "{} after {}: the step did not finish",
                         reason.map_or("stopped".to_string(), ToString::to_string),
-                        crate::spec::values::format_seconds(attempt_started.elapsed().as_secs_f64())
+                        crate::suite::values::format_seconds(attempt_started.elapsed().as_secs_f64())
                     ),
                     detail: step_summary(&test.step, &suite.target.url),
                 })),
@@ -326,7 +326,7 @@ impl Executor {
     ) -> Result<Observation, StepError> {
         let base = suite.target.url.as_str();
         let key = suite.target.api_key.as_deref().filter(|k| !k.is_empty());
-        let proto = |api: Option<crate::spec::Api>| protocol::for_api(api.unwrap_or(suite.target.api));
+        let proto = |api: Option<crate::suite::Api>| protocol::for_api(api.unwrap_or(suite.target.api));
         let t = self.transport.as_ref();
         let limits = self.opts.limits;
         match &test.step {

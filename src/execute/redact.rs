@@ -8,7 +8,7 @@
 
 use crate::mask::Mask;
 use crate::record::Observation;
-use crate::spec::step::is_sensitive;
+use crate::suite::step::is_sensitive;
 
 const MASK: &str = "***";
 
@@ -70,7 +70,7 @@ mod tests {
     fn masks_secrets_and_bearer_tokens() {
         let mut headers = BTreeMap::new();
         headers.insert("Authorization".to_string(), "Bearer sk-12345".to_string());
-        let secrets = crate::spec::step::credentials(&headers).into_iter().chain(["hunter2".to_string()]);
+        let secrets = crate::suite::step::credentials(&headers).into_iter().chain(["hunter2".to_string()]);
         let r = Redactor::new(secrets);
         assert_eq!(r.text("key sk-12345 pw hunter2"), "key *** pw ***");
         assert_eq!(r.text("Authorization: Bearer sk-12345"), "Authorization: ***");

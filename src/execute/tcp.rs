@@ -1,7 +1,7 @@
 //! The `tcp` step: can a connection be opened to host:port?
 
 use crate::record::{FailureKind, StepError, TcpObservation};
-use crate::spec::TcpStep;
+use crate::suite::TcpStep;
 use std::time::Instant;
 
 pub async fn run(step: &TcpStep, target_url: &str) -> Result<TcpObservation, StepError> {

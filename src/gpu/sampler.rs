@@ -72,7 +72,7 @@ impl Sampler {
     }
 }
 
-/// Figures from samples, by threshold name (see `spec::metrics::GPU`): memory and power
+/// Figures from samples, by threshold name (see `suite::metrics::GPU`): memory and power
 /// are summed over the GPUs at each instant; utilisation and temperature taken per GPU.
 pub fn figures(samples: &[GpuSample]) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use tree::{Node, Span, Value};
 
 use crate::perf::baseline::Baseline;
-use crate::spec::SuiteDoc;
+use crate::suite::SuiteDoc;
 
 /// What the command line adds to every suite.
 #[derive(Debug, Clone, Default)]
@@ -150,7 +150,7 @@ pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedS
     let mut notes = Vec::new();
     let doc: Option<SuiteDoc> = match de::from_node::<SuiteDoc>(&resolved) {
         Ok(mut doc) => {
-            match crate::spec::check_url(&doc.target.url) {
+            match crate::suite::check_url(&doc.target.url) {
                 Ok((url, note)) => {
                     doc.target.url = url;
                     notes.extend(note.map(|n| format!("target.url: {n}")));
@@ -170,7 +170,7 @@ pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedS
     if let Some(d) = &doc {
         let headers = resolved.get("defaults").and_then(|n| n.get("headers"));
         for (name, value) in &d.defaults.headers {
-            if let Some(message) = crate::spec::step::header_problem(name, value) {
+            if let Some(message) = crate::suite::step::header_problem(name, value) {
                 let span = headers.and_then(|h| h.get(name)).or(headers).map(|n| n.span);
                 errors.push(de::DeError { message, span });
             }

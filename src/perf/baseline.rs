@@ -1,8 +1,8 @@
 //! Comparing a perf test with a stored run (an hxrun JSON report): which figures got worse,
 //! by how much, and whether beyond the tolerance.
 
-use crate::spec::Tolerance;
-use crate::spec::metrics;
+use crate::suite::Tolerance;
+use crate::suite::metrics;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -72,7 +72,7 @@ pub fn higher_is_better(figure: &str) -> bool {
 
 /// A figure's value for people, in its unit.
 fn show(figure: &str, v: f64) -> String {
-    metrics::figure(figure).map_or_else(|| crate::spec::values::trim_float(v), |f| f.format(v))
+    metrics::figure(figure).map_or_else(|| crate::suite::values::trim_float(v), |f| f.format(v))
 }
 
 /// One figure, old against new.

@@ -52,7 +52,7 @@ impl Sample {
         }
     }
 
-    /// Adds this request's values of a per-request metric (`spec::metrics::PER_REQUEST`) to `out`.
+    /// Adds this request's values of a per-request metric (`suite::metrics::PER_REQUEST`) to `out`.
     pub fn metric(&self, name: &str, out: &mut Vec<f64>) {
         let s = &self.server;
         let value = match name {
@@ -124,7 +124,7 @@ impl LevelResult {
         let secs = elapsed.as_secs_f64().max(1e-9);
         let mut figures = BTreeMap::new();
         for (name, st) in &stats {
-            for stat in crate::spec::metrics::STATISTICS {
+            for stat in crate::suite::metrics::STATISTICS {
                 if let Some(v) = st.get(stat) {
                     figures.insert(format!("{name}.{stat}"), v);
                 }

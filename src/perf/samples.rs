@@ -10,7 +10,7 @@
 
 use super::result::Sample;
 use super::stats::Stats;
-use crate::spec::metrics::PER_REQUEST;
+use crate::suite::metrics::PER_REQUEST;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::fs::File;

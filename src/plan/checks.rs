@@ -4,8 +4,8 @@
 use crate::load::de::{DeError, did_you_mean};
 use crate::load::tree::Node;
 use crate::protocol::LlmCall;
-use crate::spec::metrics::{self, AGGREGATES, PER_REQUEST, STATISTICS};
-use crate::spec::{Api, Expect, Step, TestSpec};
+use crate::suite::metrics::{self, AGGREGATES, PER_REQUEST, STATISTICS};
+use crate::suite::{Api, Expect, Step, TestSpec};
 
 pub fn check_step(step: &Step, suite_api: Api, node: &Node, errors: &mut Vec<DeError>) {
     let kind = step.kind();
@@ -64,13 +64,13 @@ pub fn check_step(step: &Step, suite_api: Api, node: &Node, errors: &mut Vec<DeE
 }
 
 /// A method and headers that can be sent as written (no header injection).
-fn check_http_request(h: &crate::spec::HttpStep, node: Option<&Node>, errors: &mut Vec<DeError>) {
+fn check_http_request(h: &crate::suite::HttpStep, node: Option<&Node>, errors: &mut Vec<DeError>) {
     let span = |key: &str| node.and_then(|n| n.get(key)).map(|n| n.span).or(node.map(|n| n.span));
-    if let Some(message) = h.method.as_deref().and_then(crate::spec::step::method_problem) {
+    if let Some(message) = h.method.as_deref().and_then(crate::suite::step::method_problem) {
         errors.push(DeError { message, span: span("method") });
     }
     if let Some(url) = &h.url
-        && let Err(message) = crate::spec::check_url(url).and_then(|(full, note)| match note {
+        && let Err(message) = crate::suite::check_url(url).and_then(|(full, note)| match note {
             None => Ok(()),
             Some(_) => Err(format!("\"{url}\" has no scheme: write {full}")),
         })
@@ -78,7 +78,7 @@ fn check_http_request(h: &crate::spec::HttpStep, node: Option<&Node>, errors: &m
         errors.push(DeError { message: format!("url: {message}"), span: span("url") });
     }
     for (name, value) in &h.headers {
-        if let Some(message) = crate::spec::step::header_problem(name, value) {
+        if let Some(message) = crate::suite::step::header_problem(name, value) {
             let at = node.and_then(|n| n.get("headers")).and_then(|h| h.get(name)).map(|n| n.span);
             errors.push(DeError { message, span: at.or(span("headers")) });
         }

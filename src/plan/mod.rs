@@ -9,7 +9,7 @@ use crate::load::de::{self, DeError};
 use crate::load::error::{Diagnostic, SuiteErrors};
 use crate::load::tree::{Node, Value};
 use crate::perf::baseline::LevelFigures;
-use crate::spec::{self, Comparison, Expect, Skip, Step, Target, TestSpec, Tolerance};
+use crate::suite::{self, Comparison, Expect, Skip, Step, Target, TestSpec, Tolerance};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -53,7 +53,7 @@ impl SuitePlan {
     /// Every secret this suite knows: `secrets:` values, the API key, and the values of
     /// credential headers (the suite's defaults and each http request's own).
     pub fn secrets(&self) -> Vec<String> {
-        use crate::spec::step::credentials;
+        use crate::suite::step::credentials;
         let mut out = self.secret_values.clone();
         out.extend(credentials(&self.headers));
         for t in &self.tests {
@@ -191,14 +191,14 @@ pub fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<SuitePlan, 
     let mut target = suite.doc.target.clone();
     let mut notes = suite.notes.clone();
     if let Some(url) = &opts.target_url {
-        let (url, note) = spec::check_url(url).map_err(|message| {
+        let (url, note) = suite::check_url(url).map_err(|message| {
             SuiteErrors(vec![Diagnostic::new(&suite.source, None, format!("--target: {message}"))])
         })?;
         target.url = url;
         notes.extend(note.map(|n| format!("--target: {n}")));
     }
     // The OpenAI SDKs' base url ends in /v1 (OPENAI_BASE_URL); hxrun's paths carry it.
-    if target.api == spec::Api::Openai {
+    if target.api == suite::Api::Openai {
         let trimmed = target.url.trim_end_matches('/');
         if let Some(base) = trimmed.strip_suffix("/v1") {
             notes.push(format!(
@@ -337,7 +337,7 @@ fn resolve(
                 message: format!(
                     "test \"{}\" has no step: add exactly one of {}",
                     spec.name,
-                    spec::STEP_KINDS.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                    suite::STEP_KINDS.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
                 ),
                 span: Some(node.span),
             });
@@ -381,7 +381,7 @@ fn resolve(
     } else if let Some(t) = defaults.timeout {
         (t, "`defaults.timeout` of the suite".to_string())
     } else {
-        (spec::DEFAULT_TIMEOUT, "the built-in default".to_string())
+        (suite::DEFAULT_TIMEOUT, "the built-in default".to_string())
     };
     Ok(PlannedTest {
         tags: spec.tags.clone(),

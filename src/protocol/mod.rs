@@ -7,7 +7,7 @@
 pub mod ollama;
 pub mod openai;
 
-use crate::spec::{Api, ChatStep, GenerateStep, PerfStep, Step};
+use crate::suite::{Api, ChatStep, GenerateStep, PerfStep, Step};
 use serde::Serialize;
 use serde_json::Value;
 use std::borrow::Cow;

@@ -1,7 +1,7 @@
 //! Ollama's native API: `/api/generate`, `/api/chat`, NDJSON streams, `/api/tags`.
 
 use super::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat};
-use crate::spec::Api;
+use crate::suite::Api;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;

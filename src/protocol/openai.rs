@@ -7,7 +7,7 @@
 //! other key passes through unchanged.
 
 use super::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat};
-use crate::spec::Api;
+use crate::suite::Api;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
@@ -175,7 +175,7 @@ impl Protocol for OpenAi {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::GenerateStep;
+    use crate::suite::GenerateStep;
 
     #[test]
     fn maps_ollama_option_names() {

@@ -17,7 +17,7 @@ pub fn excerpt(s: &str, max: usize) -> String {
 }
 
 use crate::protocol::ServerFigures;
-use crate::spec::Api;
+use crate::suite::Api;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::time::Duration;
@@ -87,7 +87,7 @@ impl Observation {
     }
 }
 
-/// What a generate or chat step measured. Definitions in `spec::metrics::LLM`.
+/// What a generate or chat step measured. Definitions in `suite::metrics::LLM`.
 #[derive(Debug, Clone, Serialize)]
 pub struct LlmObservation {
     pub api: Api,

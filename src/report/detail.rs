@@ -130,7 +130,7 @@ pub fn describe(obs: &Observation) -> String {
 
 /// One line per concurrency level with the figures people look at first.
 pub fn perf_summary(p: &crate::perf::result::PerfObservation) -> String {
-    use crate::spec::values::format_seconds;
+    use crate::suite::values::format_seconds;
     let mut lines = vec![format!(
         "perf {} {} against {} (warm-up {}{})",
         p.request,

@@ -3,7 +3,7 @@
 
 use super::{Event, Output, Reporter};
 use crate::record::Observation;
-use crate::spec::metrics::{self, GPU, PER_REQUEST, STATISTICS, Unit};
+use crate::suite::metrics::{self, GPU, PER_REQUEST, STATISTICS, Unit};
 use std::path::PathBuf;
 
 pub struct PerfSummaryReporter {

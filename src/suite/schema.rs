@@ -8,7 +8,7 @@
 //! - a test has exactly one step kind;
 //! - comparisons must parse (`"< 2s"`, not `"less than 2s"`);
 //! - threshold, regression and `expect.metrics` names come from the catalogues the loader
-//!   checks against (`spec::metrics`), with their descriptions, so editors
+//!   checks against (`suite::metrics`), with their descriptions, so editors
 //!   complete them;
 //! - no `format` keywords: schemars writes non-standard ones (`uint32`), and a strict
 //!   validator without format plugins (plain ajv) refuses even standard ones; the loader checks

@@ -125,7 +125,7 @@ impl<'de> Deserialize<'de> for JsonMatch {
                 f.write_str("a comparison (\"> 0\"), a value to equal, or a matcher mapping (equals, matches, contains, type, length, exists...)")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<JsonMatch, E> {
-                if crate::spec::values::looks_like_comparison(v) {
+                if crate::suite::values::looks_like_comparison(v) {
                     Comparison::parse(v).map(JsonMatch::Compare).map_err(E::custom)
                 } else {
                     Ok(JsonMatch::Equals(serde_json::Value::String(v.to_string())))
