@@ -20,17 +20,17 @@ use std::time::Duration;
 
 /// What `hxrun bench` measures, and for how long.
 #[derive(Debug, Clone)]
-pub struct BenchOptions {
+pub(crate) struct BenchOptions {
     /// Length of each request-rate run (wrk and hxrun).
-    pub duration: Duration,
+    pub(crate) duration: Duration,
     /// Connections for the request-rate comparison.
-    pub connections: u32,
+    pub(crate) connections: u32,
     /// Streamed requests for the timing-error measurement.
-    pub timing_requests: u32,
+    pub(crate) timing_requests: u32,
     /// Tokens pushed through each parser.
-    pub parser_tokens: usize,
+    pub(crate) parser_tokens: usize,
     /// Concurrent streams for the memory measurement.
-    pub streams: u32,
+    pub(crate) streams: u32,
 }
 
 impl Default for BenchOptions {
@@ -47,11 +47,11 @@ impl Default for BenchOptions {
 
 /// One line of the results table.
 #[derive(Debug, Clone)]
-pub struct Row {
-    pub what: String,
-    pub result: String,
-    pub target: String,
-    pub met: Option<bool>,
+pub(crate) struct Row {
+    pub(crate) what: String,
+    pub(crate) result: String,
+    pub(crate) target: String,
+    pub(crate) met: Option<bool>,
 }
 
 /// The simulator as a child process, stopped on drop.
@@ -139,10 +139,10 @@ fn perf_step(http: Option<HttpStep>, generate: Option<GenerateStep>, c: u32) -> 
 
 /// The measurements, each run in a process of its own so none inherits another's memory
 /// peak or warm caches.
-pub const PARTS: &[&str] = &["rate", "timing", "parsers", "memory"];
+pub(crate) const PARTS: &[&str] = &["rate", "timing", "parsers", "memory"];
 
 /// Runs one measurement in this process.
-pub fn run_part(part: &str, opts: &BenchOptions) -> Result<Vec<Row>, String> {
+pub(crate) fn run_part(part: &str, opts: &BenchOptions) -> Result<Vec<Row>, String> {
     let rt = if std::env::var_os("HXRUN_BENCH_CT").is_some() {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
     } else {
@@ -325,7 +325,7 @@ fn thread_cpu() -> Duration {
 }
 
 /// A stream of `n` token chunks in a protocol's wire format, one network read per chunk.
-pub fn synthetic_stream(api: Api, n: usize) -> Vec<Bytes> {
+pub(crate) fn synthetic_stream(api: Api, n: usize) -> Vec<Bytes> {
     let mut chunks = Vec::with_capacity(n + 3);
     for i in 0..n {
         let word = if i == 0 { "The" } else { " word" };
@@ -353,7 +353,7 @@ pub fn synthetic_stream(api: Api, n: usize) -> Vec<Bytes> {
 }
 
 /// Parses a synthetic stream through the same code path as a real answer.
-pub fn parse_synthetic(api: Api, chunks: Vec<Bytes>) -> LlmObservation {
+pub(crate) fn parse_synthetic(api: Api, chunks: Vec<Bytes>) -> LlmObservation {
     let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime");
     let call = crate::suite::ChatStep {
         model: "phi3:latest".into(),
@@ -467,10 +467,10 @@ fn memory(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Row, Stri
 }
 
 /// The header of the results table.
-pub const TABLE_HEADER: &str = "| measurement | result | target | met |\n|---|---|---|---|\n";
+pub(crate) const TABLE_HEADER: &str = "| measurement | result | target | met |\n|---|---|---|---|\n";
 
 /// The rows of the results table (Markdown).
-pub fn table_rows(rows: &[Row]) -> String {
+pub(crate) fn table_rows(rows: &[Row]) -> String {
     let mut out = String::new();
     for r in rows {
         let met = match r.met {

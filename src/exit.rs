@@ -1,14 +1,14 @@
 //! Process exit codes: the one place that defines them (README and --help repeat them).
 
 /// Every test passed (or was skipped).
-pub const PASSED: u8 = 0;
+pub(crate) const PASSED: u8 = 0;
 /// At least one test failed.
-pub const FAILED: u8 = 1;
+pub(crate) const FAILED: u8 = 1;
 /// A suite is invalid, or the command line is wrong.
-pub const INVALID: u8 = 2;
+pub(crate) const INVALID: u8 = 2;
 /// hxrun itself could not do its job (e.g. a report could not be written).
-pub const INTERNAL: u8 = 3;
+pub(crate) const INTERNAL: u8 = 3;
 
 /// The text `--help` shows.
-pub const HELP: &str = "Exit codes:\n  0  all tests passed\n  1  at least one test failed\n  \
+pub(crate) const HELP: &str = "Exit codes:\n  0  all tests passed\n  1  at least one test failed\n  \
 2  invalid suite or usage\n  3  hxrun error (e.g. a report could not be written)";

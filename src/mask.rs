@@ -16,10 +16,10 @@ use std::collections::BTreeSet;
 
 const MASK: &str = "***";
 /// Shorter secrets are not masked: they would mask ordinary text everywhere.
-pub const MIN_SECRET: usize = 3;
+pub(crate) const MIN_SECRET: usize = 3;
 
 #[derive(Debug, Clone, Default)]
-pub struct Mask {
+pub(crate) struct Mask {
     /// Every literal form of every secret, longest first.
     forms: Vec<String>,
     /// The secrets' bytes, for the percent-decoded view.
@@ -27,7 +27,7 @@ pub struct Mask {
 }
 
 impl Mask {
-    pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
+    pub(crate) fn new(secrets: impl IntoIterator<Item = String>) -> Self {
         let secrets: BTreeSet<String> = secrets.into_iter().filter(|s| s.len() >= MIN_SECRET).collect();
         let mut forms = BTreeSet::new();
         for s in &secrets {
@@ -50,14 +50,14 @@ impl Mask {
         Mask { forms, raw: secrets.into_iter().map(String::into_bytes).collect() }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.raw.is_empty()
     }
 
     /// The text with every form of every secret replaced by `***`.
     /// Borrowed when there is nothing to mask: a run without secrets (and every perf CSV row
     /// of it) pays no copy.
-    pub fn apply<'a>(&self, text: &'a str) -> Cow<'a, str> {
+    pub(crate) fn apply<'a>(&self, text: &'a str) -> Cow<'a, str> {
         if self.is_empty() || !self.may_hold_a_secret(text) {
             return Cow::Borrowed(text);
         }

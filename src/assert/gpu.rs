@@ -4,7 +4,7 @@ use super::{compare, fail, text};
 use crate::record::{AssertionResult, GpuObservation};
 use crate::suite::gpu::GpuStep;
 
-pub fn check_gpu(step: &GpuStep, o: &GpuObservation, out: &mut Vec<AssertionResult>) {
+pub(crate) fn check_gpu(step: &GpuStep, o: &GpuObservation, out: &mut Vec<AssertionResult>) {
     let Some(s) = &o.snapshot else {
         out.push(fail("gpu", o.error.clone().unwrap_or_else(|| "no GPU information".to_string())));
         return;

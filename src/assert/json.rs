@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use super::text::quote;
 
 /// Checks every path against `doc_text` (parsed once); `source` names it in messages.
-pub fn check_all(
+pub(crate) fn check_all(
     matchers: &BTreeMap<String, JsonMatch>,
     doc_text: &str,
     source: &str,
@@ -43,7 +43,7 @@ pub fn check_all(
     }
 }
 
-pub fn check(path_text: &str, m: &JsonMatch, doc: &Value) -> Vec<AssertionResult> {
+pub(crate) fn check(path_text: &str, m: &JsonMatch, doc: &Value) -> Vec<AssertionResult> {
     let label = format!("json {path_text}");
     let path = match JsonPath::parse(path_text) {
         Ok(p) => p,
@@ -62,7 +62,7 @@ pub fn check(path_text: &str, m: &JsonMatch, doc: &Value) -> Vec<AssertionResult
 
 /// Applies a matcher to an already selected value; `name` starts messages, `missing` explains
 /// an absent value.
-pub fn check_value(
+pub(crate) fn check_value(
     name: &str,
     label: &str,
     m: &JsonMatch,

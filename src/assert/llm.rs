@@ -6,7 +6,7 @@ use crate::protocol::same_model;
 use crate::record::{AssertionResult, LlmObservation, ModelsObservation, PullObservation};
 use crate::suite::{CodeMatch, Expect, Tolerance};
 
-pub fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<AssertionResult>) {
+pub(crate) fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<AssertionResult>) {
     let status = expect.status.clone().unwrap_or_else(|| CodeMatch { any_of: vec!["2xx".into()] });
     if !status.matches(i64::from(o.status)) {
         let why = o.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
@@ -107,7 +107,7 @@ fn agreement(
     }
 }
 
-pub fn check_pull(o: &PullObservation, out: &mut Vec<AssertionResult>) {
+pub(crate) fn check_pull(o: &PullObservation, out: &mut Vec<AssertionResult>) {
     out.push(match (&o.error, o.already_present, o.statuses.last()) {
         (Some(e), _, _) => fail("pull", format!("pull {}: the server reported an error: {e}", o.model)),
         (None, true, _) => pass("pull"),
@@ -123,7 +123,7 @@ pub fn check_pull(o: &PullObservation, out: &mut Vec<AssertionResult>) {
     });
 }
 
-pub fn check_models(o: &ModelsObservation, out: &mut Vec<AssertionResult>) {
+pub(crate) fn check_models(o: &ModelsObservation, out: &mut Vec<AssertionResult>) {
     let listed = |m: &String| o.listed.iter().any(|l| same_model(l, m));
     let missing: Vec<&String> = o.present.iter().filter(|m| !listed(m)).collect();
     let unwanted: Vec<&String> = o.absent.iter().filter(|m| listed(m)).collect();

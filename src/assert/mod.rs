@@ -1,11 +1,11 @@
 //! Stage 4, assert: pure functions from an observation and the expectations to verdicts with
 //! messages a person understands (expected vs actual, with a short excerpt).
 
-pub mod gpu;
-pub mod json;
-pub mod llm;
-pub mod perf;
-pub mod text;
+pub(crate) mod gpu;
+pub(crate) mod json;
+pub(crate) mod llm;
+pub(crate) mod perf;
+pub(crate) mod text;
 
 use crate::plan::PlannedTest;
 use crate::record::{AssertionResult, Observation};
@@ -13,7 +13,7 @@ use crate::suite::{CodeMatch, Comparison};
 
 /// Evaluates every expectation of a test that applies to the observation, including the
 /// defaults (2xx for http, exit code 0 for exec, no failed requests in a perf loop).
-pub fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResult> {
+pub(crate) fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResult> {
     let expect = &test.expect;
     let mut out = Vec::new();
     match obs {
@@ -105,7 +105,7 @@ fn code(what: &str, want: &CodeMatch, actual: i64, context: impl Fn() -> String)
 }
 
 /// A numeric comparison on a measured figure.
-pub fn compare(what: &str, c: &Comparison, actual: f64) -> AssertionResult {
+pub(crate) fn compare(what: &str, c: &Comparison, actual: f64) -> AssertionResult {
     if c.holds(actual) {
         pass(what)
     } else {

@@ -9,7 +9,7 @@ use crate::record::AssertionResult;
 use crate::suite::metrics;
 use crate::suite::{Comparison, Unit};
 
-pub fn check_perf(test: &PlannedTest, o: &PerfObservation, out: &mut Vec<AssertionResult>) {
+pub(crate) fn check_perf(test: &PlannedTest, o: &PerfObservation, out: &mut Vec<AssertionResult>) {
     let many = o.levels.len() > 1;
     for level in &o.levels {
         let at = if many { format!("[concurrency {}] ", level.concurrency) } else { String::new() };

@@ -5,7 +5,7 @@ use crate::record::AssertionResult;
 use crate::suite::TextMatch;
 
 /// `s` quoted with escapes visible (`"HX-OK \n"`), cut to about `max` characters.
-pub fn quote(s: &str, max: usize) -> String {
+pub(crate) fn quote(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         format!("{s:?}")
     } else {
@@ -16,7 +16,7 @@ pub fn quote(s: &str, max: usize) -> String {
 
 const SHOW: usize = 120;
 
-pub fn check(label: &str, m: &TextMatch, actual: &str) -> Vec<AssertionResult> {
+pub(crate) fn check(label: &str, m: &TextMatch, actual: &str) -> Vec<AssertionResult> {
     let mut out = Vec::new();
     let what = |name: &str| format!("{label}.{name}");
     let got = || quote(actual, SHOW);

@@ -6,7 +6,7 @@ use crate::bench;
 use crate::exit;
 
 /// `hxrun bench`: each measurement in a child process, one table.
-pub fn bench(args: &BenchArgs) -> u8 {
+pub(super) fn bench(args: &BenchArgs) -> u8 {
     let opts = &bench::BenchOptions {
         duration: args.duration,
         connections: args.connections,

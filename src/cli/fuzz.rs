@@ -16,21 +16,21 @@ use std::time::Instant;
 
 /// What a fuzz run found.
 #[derive(Debug, Default)]
-pub struct Findings {
-    pub cases: u64,
-    pub accepted: u64,
-    pub rejected: u64,
+pub(super) struct Findings {
+    pub(crate) cases: u64,
+    pub(crate) accepted: u64,
+    pub(crate) rejected: u64,
     /// Panics, with the mutant that caused one (the first few).
-    pub panics: Vec<(String, String)>,
+    pub(crate) panics: Vec<(String, String)>,
     /// Errors that name no position, with their message (the first few).
-    pub unplaced: Vec<String>,
-    pub panic_count: u64,
-    pub unplaced_count: u64,
+    pub(crate) unplaced: Vec<String>,
+    pub(crate) panic_count: u64,
+    pub(crate) unplaced_count: u64,
 }
 
 const KEEP: usize = 5;
 
-pub fn fuzz(args: &FuzzArgs) -> u8 {
+pub(super) fn fuzz(args: &FuzzArgs) -> u8 {
     let suites = if args.suites.is_empty() { default_suites() } else { args.suites.clone() };
     let seeds: Vec<(PathBuf, String)> =
         suites.iter().filter_map(|p| std::fs::read_to_string(p).ok().map(|t| (p.clone(), t))).collect();
@@ -77,7 +77,7 @@ fn default_suites() -> Vec<PathBuf> {
 }
 
 /// Runs `cases` mutants of `seeds` on every core.
-pub fn run(seeds: &[(PathBuf, String)], cases: u64, seed: u64) -> Findings {
+pub(super) fn run(seeds: &[(PathBuf, String)], cases: u64, seed: u64) -> Findings {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
     let findings = Mutex::new(Findings::default());
     std::thread::scope(|scope| {

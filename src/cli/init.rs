@@ -7,10 +7,10 @@ use crate::exit;
 use std::path::Path;
 
 /// The schema file's name beside a user's suites.
-pub const SCHEMA_FILE: &str = "hxrun.schema.json";
+pub(super) const SCHEMA_FILE: &str = "hxrun.schema.json";
 
 /// Writes the schema to `path`, creating its folder.
-pub fn write_schema(path: &Path) -> u8 {
+pub(super) fn write_schema(path: &Path) -> u8 {
     let written = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -28,7 +28,7 @@ pub fn write_schema(path: &Path) -> u8 {
     }
 }
 
-pub fn init(args: &InitArgs) -> u8 {
+pub(super) fn init(args: &InitArgs) -> u8 {
     let suite = args.dir.join(&args.name);
     let schema = args.dir.join(SCHEMA_FILE);
     if suite.exists() && !args.force {

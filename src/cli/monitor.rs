@@ -8,7 +8,7 @@ use crate::gpu::{self, GpuSample};
 use crate::report::gpu_csv;
 use std::io::{IsTerminal, Write};
 
-pub fn monitor(args: MonitorArgs) -> u8 {
+pub(super) fn monitor(args: MonitorArgs) -> u8 {
     let source = match gpu::open() {
         Ok(s) => s,
         Err(e) => {

@@ -20,9 +20,9 @@ use std::collections::BTreeMap;
 
 /// The variable `--sim` defines, so a suite can skip what a simulator cannot offer
 /// (`skip: "${HXRUN_SIM:+reason}"`).
-pub const SIM_VAR: &str = "HXRUN_SIM";
+pub(super) const SIM_VAR: &str = "HXRUN_SIM";
 
-pub fn run(mut args: RunArgs) -> u8 {
+pub(super) fn run(mut args: RunArgs) -> u8 {
     let runtime = match super::runtime(true) {
         Ok(rt) => rt,
         Err(code) => return code,

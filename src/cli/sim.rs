@@ -4,7 +4,7 @@ use super::SimArgs;
 use crate::exit;
 use crate::sim::{Faults, SimConfig, SimServer, default_models, models::model_named};
 
-pub fn serve(args: SimArgs) -> u8 {
+pub(super) fn serve(args: SimArgs) -> u8 {
     let config = SimConfig {
         models: if args.models.is_empty() {
             default_models()

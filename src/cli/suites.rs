@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
 /// Loads and plans every suite; prints every error of every suite, returns None if any.
-pub fn load_and_plan(args: &SuiteArgs, extra_env: BTreeMap<String, String>) -> Option<Vec<SuitePlan>> {
+pub(super) fn load_and_plan(args: &SuiteArgs, extra_env: BTreeMap<String, String>) -> Option<Vec<SuitePlan>> {
     let mut load_opts = LoadOptions::from_process_env();
     load_opts.env.extend(extra_env);
     load_opts.vars = args.vars.clone();
@@ -63,7 +63,7 @@ fn nothing_selected(args: &SuiteArgs, plans: &[SuitePlan]) -> String {
     )
 }
 
-pub fn validate(args: &SuiteArgs) -> u8 {
+pub(super) fn validate(args: &SuiteArgs) -> u8 {
     match load_and_plan(args, BTreeMap::new()) {
         Some(plans) => {
             for p in &plans {
@@ -75,7 +75,7 @@ pub fn validate(args: &SuiteArgs) -> u8 {
     }
 }
 
-pub fn list(args: &SuiteArgs) -> u8 {
+pub(super) fn list(args: &SuiteArgs) -> u8 {
     let Some(plans) = load_and_plan(args, BTreeMap::new()) else {
         return exit::INVALID;
     };

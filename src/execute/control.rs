@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Why a run stopped before its end.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StopReason {
+pub(crate) enum StopReason {
     /// A signal: its number and name (`SIGTERM`).
     Signal(i32, &'static str),
     /// `--max-time` ran out.
@@ -35,29 +35,29 @@ impl std::fmt::Display for StopReason {
 
 /// A handle shared by whoever may stop the run and the executor that obeys it.
 #[derive(Debug, Clone, Default)]
-pub struct RunControl {
+pub(crate) struct RunControl {
     token: CancellationToken,
     reason: Arc<OnceLock<StopReason>>,
 }
 
 impl RunControl {
     /// Asks the run to stop; the first reason given is the one reported.
-    pub fn stop(&self, reason: StopReason) {
+    pub(crate) fn stop(&self, reason: StopReason) {
         let _ = self.reason.set(reason);
         self.token.cancel();
     }
 
     /// Why the run was stopped, once it was.
-    pub fn reason(&self) -> Option<&StopReason> {
+    pub(crate) fn reason(&self) -> Option<&StopReason> {
         self.reason.get()
     }
 
-    pub fn is_stopped(&self) -> bool {
+    pub(crate) fn is_stopped(&self) -> bool {
         self.token.is_cancelled()
     }
 
     /// Resolves when the run is told to stop.
-    pub async fn stopped(&self) {
+    pub(crate) async fn stopped(&self) {
         self.token.cancelled().await
     }
 }

@@ -17,7 +17,11 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 /// How long output is still read after the program exited (a background child may hold it).
 const GRACE: Duration = Duration::from_millis(200);
 
-pub async fn run(step: &ExecStep, base_dir: &Path, limits: Limits) -> Result<ExecObservation, StepError> {
+pub(crate) async fn run(
+    step: &ExecStep,
+    base_dir: &Path,
+    limits: Limits,
+) -> Result<ExecObservation, StepError> {
     let shown = step.command.join(" ");
     let fail = |kind, message: String| StepError { kind, message, detail: format!("$ {shown}") };
     let (program, args) =

@@ -10,13 +10,13 @@ use std::time::Instant;
 
 /// The GPU source, opened on first use.
 #[derive(Default)]
-pub struct GpuHandle {
+pub(crate) struct GpuHandle {
     source: OnceLock<Result<Arc<dyn GpuSource>, String>>,
 }
 
 impl GpuHandle {
     /// The source, or why there is none; the first failure is reported as a note.
-    pub fn get(&self, emit: &mut super::Emit<'_>) -> Result<Arc<dyn GpuSource>, String> {
+    pub(crate) fn get(&self, emit: &mut super::Emit<'_>) -> Result<Arc<dyn GpuSource>, String> {
         let mut opened_now = false;
         let source = self.source.get_or_init(|| {
             opened_now = true;
@@ -30,7 +30,7 @@ impl GpuHandle {
 }
 
 /// Reads the GPUs for a `gpu:` step (the verdict is the assert stage's).
-pub fn run(_step: &GpuStep, source: Result<Arc<dyn GpuSource>, String>) -> GpuObservation {
+pub(crate) fn run(_step: &GpuStep, source: Result<Arc<dyn GpuSource>, String>) -> GpuObservation {
     let started = Instant::now();
     let (snapshot, error) = match source.and_then(|s| s.snapshot()) {
         Ok(snapshot) => (Some(snapshot), None),

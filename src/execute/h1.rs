@@ -26,7 +26,7 @@ const KEEP_BODY: usize = 4096;
 const MAX_CHUNK_LINE: usize = 4096;
 
 /// Whether the lean client may serve `url`: plain http, and no proxy configured.
-pub fn serves(url: &reqwest::Url) -> bool {
+pub(crate) fn serves(url: &reqwest::Url) -> bool {
     let proxied = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
         .iter()
         .any(|v| std::env::var_os(v).is_some_and(|p| !p.is_empty()));
@@ -36,7 +36,7 @@ pub fn serves(url: &reqwest::Url) -> bool {
 /// A request's head: `METHOD target HTTP/1.1`, Host and the given headers, and the body;
 /// with the address to connect to. A method, header name or value that would break the
 /// framing is refused (the loader refuses them first; this is the last line).
-pub fn serialize(
+pub(crate) fn serialize(
     method: &str,
     url: &reqwest::Url,
     headers: &[(String, String)],
@@ -80,7 +80,7 @@ pub fn serialize(
 
 /// Idle keep-alive connections by address.
 #[derive(Default)]
-pub struct Pool {
+pub(crate) struct Pool {
     idle: Mutex<HashMap<String, Vec<Connection>>>,
 }
 
@@ -95,7 +95,7 @@ impl Pool {
 
     /// Sends a serialized request (on an idle connection if there is one) and reads the head;
     /// with `keep_headers` the response headers are kept (perf loops need none).
-    pub async fn open(
+    pub(crate) async fn open(
         self: &Arc<Self>,
         addr: &str,
         request: &[u8],
@@ -114,7 +114,7 @@ impl Pool {
 }
 
 /// One connection and the bytes read from it but not consumed yet.
-pub struct Connection {
+pub(crate) struct Connection {
     stream: TcpStream,
     buf: BytesMut,
 }
@@ -305,10 +305,10 @@ async fn next_piece(conn: &mut Connection, state: &mut BodyState) -> Result<Opti
 
 /// A response whose body has not been read yet; the connection goes back to the pool when
 /// the body is read to its end (and not when it is dropped half-way).
-pub struct Response {
-    pub status: u16,
+pub(crate) struct Response {
+    pub(crate) status: u16,
     /// The response headers, when asked for.
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     conn: Connection,
     body: BodyState,
     close: bool,
@@ -337,13 +337,13 @@ impl Response {
 
     /// The whole body (the first `keep` bytes of it; the rest is read and dropped, so the
     /// connection can be used again).
-    pub async fn bytes(self, keep: usize) -> Result<Vec<u8>, StepError> {
+    pub(crate) async fn bytes(self, keep: usize) -> Result<Vec<u8>, StepError> {
         self.read(keep, false).await.map(|(out, _)| out)
     }
 
     /// The body up to `cap` bytes; true when it was longer. Reading stops at the cap (the
     /// connection is then closed, not reused).
-    pub async fn capped(self, cap: usize) -> Result<(Vec<u8>, bool), StepError> {
+    pub(crate) async fn capped(self, cap: usize) -> Result<(Vec<u8>, bool), StepError> {
         self.read(cap, true).await
     }
 
@@ -364,7 +364,7 @@ impl Response {
     }
 
     /// The body as a stream of pieces, as they arrive.
-    pub fn into_stream(self) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send {
+    pub(crate) fn into_stream(self) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin + Send {
         Box::pin(futures_util::stream::unfold(Some(self), |state| async move {
             let mut r = state?;
             match next_piece(&mut r.conn, &mut r.body).await {
@@ -380,7 +380,7 @@ impl Response {
 }
 
 /// A request serialized once and sent many times (a perf loop's `http` request).
-pub struct H1Client {
+pub(crate) struct H1Client {
     addr: String,
     request: Vec<u8>,
     pool: Arc<Pool>,
@@ -388,16 +388,16 @@ pub struct H1Client {
 
 /// What one exchange returned.
 #[derive(Debug)]
-pub struct H1Response {
-    pub status: u16,
+pub(crate) struct H1Response {
+    pub(crate) status: u16,
     /// The first bytes of the body (for error messages).
-    pub body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl H1Client {
     /// Prepares `method url` with headers and body, its connections kept in `pool`; None for
     /// anything the lean client does not serve.
-    pub fn new(
+    pub(crate) fn new(
         method: &str,
         url: &reqwest::Url,
         headers: &[(String, String)],
@@ -412,7 +412,7 @@ impl H1Client {
     }
 
     /// Sends the request once and reads the whole response.
-    pub async fn send(&self) -> Result<H1Response, StepError> {
+    pub(crate) async fn send(&self) -> Result<H1Response, StepError> {
         let response = self.pool.open(&self.addr, &self.request, false).await?;
         let status = response.status;
         Ok(H1Response { status, body: response.bytes(KEEP_BODY).await? })

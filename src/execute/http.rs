@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// Joins a target base url and a path without doubling or dropping the slash.
-pub fn join_url(base: &str, path: &str) -> String {
+pub(crate) fn join_url(base: &str, path: &str) -> String {
     format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
 }
 
 /// The request an http step sends: its url (with the query), the suite's and its own headers,
 /// and its body.
-pub fn request(
+pub(crate) fn request(
     step: &HttpStep,
     base_url: &str,
     default_headers: &BTreeMap<String, String>,
@@ -43,7 +43,7 @@ pub fn request(
     Ok(Request { method: step.method_name(), url, headers, body })
 }
 
-pub async fn run(
+pub(crate) async fn run(
     transport: &Transport,
     step: &HttpStep,
     base_url: &str,
@@ -81,7 +81,10 @@ pub async fn run(
 
 /// Reads a response body up to `cap` bytes; true when the body was longer (reading stops at
 /// the cap: the rest is never read, so a hostile server cannot make hxrun hold it).
-pub async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<(Vec<u8>, bool), String> {
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> Result<(Vec<u8>, bool), String> {
     let mut body = Vec::new();
     loop {
         match response.chunk().await {
@@ -106,7 +109,7 @@ pub async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<
 }
 
 /// "the body is longer than 8 MiB (--max-body): ..." for a cut body.
-pub fn cut_note(cap: usize) -> String {
+pub(crate) fn cut_note(cap: usize) -> String {
     format!(
         "the body is longer than {} (--max-body): hxrun kept the first {0} and stopped reading",
         crate::suite::values::format_bytes(cap as f64)
@@ -114,7 +117,7 @@ pub fn cut_note(cap: usize) -> String {
 }
 
 /// Response headers as (name, value) text pairs.
-pub fn header_list(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+pub(crate) fn header_list(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
@@ -122,7 +125,7 @@ pub fn header_list(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)
 }
 
 /// A reqwest error as a sentence a person can act on.
-pub fn describe(e: &reqwest::Error, url: &str) -> String {
+pub(crate) fn describe(e: &reqwest::Error, url: &str) -> String {
     let cause = chain(e);
     if e.is_connect() {
         if cause.contains("refused") {
@@ -143,7 +146,7 @@ pub fn describe(e: &reqwest::Error, url: &str) -> String {
 }
 
 /// The error and its causes, innermost last, without repeats.
-pub fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut parts: Vec<String> = vec![e.to_string()];
     let mut source = e.source();
     while let Some(s) = source {

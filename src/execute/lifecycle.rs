@@ -15,14 +15,14 @@ use tokio_util::io::StreamReader;
 
 /// Progress of a long step (a download in bytes, a perf loop in requests).
 #[derive(Debug, Clone, Copy)]
-pub struct ProgressUpdate {
-    pub done: u64,
+pub(crate) struct ProgressUpdate {
+    pub(crate) done: u64,
     /// 0 when unknown (a perf loop that runs for a duration).
-    pub total: u64,
-    pub unit: &'static str,
+    pub(crate) total: u64,
+    pub(crate) unit: &'static str,
 }
 
-pub type Progress = UnboundedSender<ProgressUpdate>;
+pub(crate) type Progress = UnboundedSender<ProgressUpdate>;
 
 fn step_error(kind: FailureKind, message: String, detail: &str) -> StepError {
     StepError { kind, message, detail: detail.to_string() }
@@ -35,7 +35,7 @@ const MAX_PULL_LINE: usize = 64 * 1024;
 const MAX_PULL_ENTRIES: usize = 1024;
 
 /// The model names a server lists.
-pub async fn list_models(
+pub(crate) async fn list_models(
     transport: &Transport,
     protocol: &dyn Protocol,
     base_url: &str,
@@ -65,7 +65,7 @@ pub async fn list_models(
     Ok((url, protocol.model_names(&v)))
 }
 
-pub async fn models(
+pub(crate) async fn models(
     transport: &Transport,
     protocol: &dyn Protocol,
     step: &ModelsStep,
@@ -83,7 +83,7 @@ pub async fn models(
     })
 }
 
-pub async fn pull(
+pub(crate) async fn pull(
     transport: &Transport,
     protocol: &dyn Protocol,
     step: &PullStep,
@@ -172,7 +172,7 @@ pub async fn pull(
 }
 
 /// Unloads a model with the protocol's request (Ollama: an empty request, `keep_alive: 0`).
-pub async fn unload(
+pub(crate) async fn unload(
     transport: &Transport,
     protocol: &dyn Protocol,
     step: &UnloadStep,

@@ -19,22 +19,22 @@ use tokio_util::io::StreamReader;
 const MAX_LINE: usize = 1024 * 1024;
 
 /// Where to send a call and how.
-pub struct Request<'a> {
-    pub base_url: &'a str,
-    pub api_key: Option<&'a str>,
-    pub waits: Waits,
+pub(crate) struct Request<'a> {
+    pub(crate) base_url: &'a str,
+    pub(crate) api_key: Option<&'a str>,
+    pub(crate) waits: Waits,
 }
 
 /// How long a streamed answer may take: between chunks (`chunk_timeout`), and in all (the
 /// step's timeout, as a deadline and the limit it came from). A stream cut by either keeps
 /// what it measured (TTFT, chunks, text) instead of vanishing with a dropped future.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Waits {
-    pub chunk: Option<Duration>,
-    pub deadline: Option<(Instant, Duration)>,
+pub(crate) struct Waits {
+    pub(crate) chunk: Option<Duration>,
+    pub(crate) deadline: Option<(Instant, Duration)>,
 }
 
-pub async fn run(
+pub(crate) async fn run(
     transport: &Transport,
     protocol: &dyn Protocol,
     call: LlmCall<'_>,
@@ -142,7 +142,7 @@ async fn next_or_stall<S: Stream + Unpin>(
 
 /// Reads a streamed answer from any byte stream (a response body, or memory in the
 /// benchmark), records it into `obs` and checks how it ended.
-pub async fn read_stream<S, E>(
+pub(crate) async fn read_stream<S, E>(
     bytes: S,
     protocol: &dyn Protocol,
     call: LlmCall<'_>,

@@ -2,17 +2,17 @@
 //! and hands every event to a callback it does not own (the reporters). A failing or hanging server costs one failed test;
 //! the run goes on.
 
-pub mod control;
-pub mod exec;
-pub mod gpu;
-pub mod h1;
-pub mod http;
-pub mod lifecycle;
-pub mod llm;
-pub mod perf;
-pub mod redact;
-pub mod tcp;
-pub mod transport;
+pub(crate) mod control;
+pub(crate) mod exec;
+pub(crate) mod gpu;
+pub(crate) mod h1;
+pub(crate) mod http;
+pub(crate) mod lifecycle;
+pub(crate) mod llm;
+pub(crate) mod perf;
+pub(crate) mod redact;
+pub(crate) mod tcp;
+pub(crate) mod transport;
 
 use crate::gpu::sampler::Sampler;
 use crate::plan::{PlannedTest, SuitePlan};
@@ -31,14 +31,14 @@ use std::time::{Duration, Instant};
 pub(crate) const STREAM_GRACE: Duration = Duration::from_millis(500);
 
 /// Where the executor's events go: a callback it does not own (the reporters, in `hxrun run`).
-pub type Emit<'a> = dyn FnMut(&Event) + 'a;
+pub(crate) type Emit<'a> = dyn FnMut(&Event) + 'a;
 
 /// Judges an observation against a test's expectations (`assert::check`, given by the caller:
 /// the executor runs steps, the assert stage decides).
-pub type Checker = fn(&PlannedTest, &Observation) -> Vec<AssertionResult>;
+pub(crate) type Checker = fn(&PlannedTest, &Observation) -> Vec<AssertionResult>;
 
 /// Runs suites; owns the transport (clients and connections) shared by all steps.
-pub struct Executor {
+pub(crate) struct Executor {
     transport: std::sync::Arc<transport::Transport>,
     opts: ExecutorOptions,
     gpu: gpu::GpuHandle,
@@ -47,30 +47,30 @@ pub struct Executor {
 
 /// How the executor samples GPUs.
 #[derive(Debug, Clone)]
-pub struct ExecutorOptions {
+pub(crate) struct ExecutorOptions {
     /// Sampling interval for perf steps (a step's `gpu_interval` wins) and `--gpu-sample`.
-    pub gpu_interval: Duration,
+    pub(crate) gpu_interval: Duration,
     /// Sample GPUs for the whole run, not only during perf steps.
-    pub gpu_sample: bool,
+    pub(crate) gpu_sample: bool,
     /// Caps on what the run keeps in memory.
-    pub limits: Limits,
+    pub(crate) limits: Limits,
     /// Tells the run to stop early (a signal, the run's deadline).
-    pub control: RunControl,
+    pub(crate) control: RunControl,
     /// Stop at the first failed test (`--fail-fast`).
-    pub fail_fast: bool,
+    pub(crate) fail_fast: bool,
 }
 
 /// Caps on what hxrun keeps of what servers and commands send, so a hostile or broken
 /// server cannot take the runner's memory. Beyond a cap the rest is dropped and the step says
 /// so (or fails where its check needs the whole).
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Bytes kept of a response body, a streamed answer or a command's output (each stream).
-    pub max_body: usize,
+    pub(crate) max_body: usize,
 }
 
 /// The default `--max-body`.
-pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -91,13 +91,13 @@ impl Default for ExecutorOptions {
 }
 
 impl Executor {
-    pub fn new(opts: ExecutorOptions, check: Checker) -> Self {
+    pub(crate) fn new(opts: ExecutorOptions, check: Checker) -> Self {
         let transport = std::sync::Arc::new(transport::Transport::new(opts.limits));
         Executor { transport, opts, gpu: gpu::GpuHandle::default(), check }
     }
 
     /// Runs every suite of the plan and returns the whole record.
-    pub async fn run(&self, plans: &[SuitePlan], emit: &mut Emit<'_>) -> RunRecord {
+    pub(crate) async fn run(&self, plans: &[SuitePlan], emit: &mut Emit<'_>) -> RunRecord {
         let started_at = Utc::now();
         let started = Instant::now();
         let total = plans.iter().map(|p| p.tests.len()).sum();
@@ -119,7 +119,7 @@ impl Executor {
             emit(&Event::SuiteStarted { name: &plan.name, tests: plan.tests.len(), target: &target });
             let mut tests = Vec::new();
             for test in &plan.tests {
-                emit(&Event::TestStarted { suite: &plan.name, name: &test.name });
+                emit(&Event::TestStarted { name: &test.name });
                 if let Some(s) = &run_sampler {
                     s.set_tag(Some(test.name.clone()));
                 }
@@ -135,6 +135,7 @@ impl Executor {
             }
             let record = SuiteRecord {
                 name: plan.name.clone(),
+                description: plan.description.clone(),
                 file: plan.file.clone(),
                 target,
                 started_at: suite_started_at,
@@ -374,6 +375,7 @@ fn blank_result(suite: &SuitePlan, test: &PlannedTest) -> TestResult {
         suite: suite.name.clone(),
         name: test.name.clone(),
         tags: test.tags.clone(),
+        description: test.description.clone(),
         location: test.location.clone(),
         params: test.params.clone(),
         step: test.step.kind(),

@@ -24,18 +24,18 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, sleep_until};
 
 /// What every request of a perf step shares.
-pub struct PerfContext {
-    pub transport: Arc<super::transport::Transport>,
-    pub suite: Arc<SuitePlan>,
+pub(crate) struct PerfContext {
+    pub(crate) transport: Arc<super::transport::Transport>,
+    pub(crate) suite: Arc<SuitePlan>,
     /// Each request's own timeout (the test's `timeout`).
-    pub request_timeout: Duration,
-    pub progress: Progress,
+    pub(crate) request_timeout: Duration,
+    pub(crate) progress: Progress,
     /// The test's name (GPU samples carry it).
-    pub test: String,
+    pub(crate) test: String,
     /// Where to sample GPUs during each level, and how often; None without a GPU.
-    pub gpu: Option<(Arc<dyn GpuSource>, Duration)>,
+    pub(crate) gpu: Option<(Arc<dyn GpuSource>, Duration)>,
     /// A stop ends the loop: requests in flight are dropped, the measured ones kept.
-    pub control: super::control::RunControl,
+    pub(crate) control: super::control::RunControl,
 }
 
 /// The context, the step, and the loop's counters, shared by its tasks.
@@ -65,7 +65,7 @@ enum Stop {
     At(Instant),
 }
 
-pub async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObservation, StepError> {
+pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObservation, StepError> {
     let started = std::time::Instant::now();
     let levels = step.concurrency.as_ref().map_or(vec![1], |c| c.0.clone());
     let per_level = step.iterations.unwrap_or(DEFAULT_ITERATIONS);

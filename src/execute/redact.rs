@@ -13,20 +13,20 @@ use crate::suite::step::is_sensitive;
 const MASK: &str = "***";
 
 #[derive(Debug, Clone, Default)]
-pub struct Redactor {
+pub(crate) struct Redactor {
     mask: Mask,
 }
 
 impl Redactor {
-    pub fn new(secrets: impl IntoIterator<Item = String>) -> Self {
+    pub(crate) fn new(secrets: impl IntoIterator<Item = String>) -> Self {
         Redactor { mask: Mask::new(secrets) }
     }
 
-    pub fn text(&self, s: &str) -> String {
+    pub(crate) fn text(&self, s: &str) -> String {
         self.mask.apply(s).into_owned()
     }
 
-    pub fn observation(&self, obs: &Observation) -> Observation {
+    pub(crate) fn observation(&self, obs: &Observation) -> Observation {
         let mut obs = obs.clone();
         match &mut obs {
             Observation::Http(h) => {

@@ -4,7 +4,7 @@ use crate::record::{FailureKind, StepError, TcpObservation};
 use crate::suite::TcpStep;
 use std::time::Instant;
 
-pub async fn run(step: &TcpStep, target_url: &str) -> Result<TcpObservation, StepError> {
+pub(crate) async fn run(step: &TcpStep, target_url: &str) -> Result<TcpObservation, StepError> {
     let target = reqwest::Url::parse(target_url).ok();
     let host = match &step.host {
         Some(h) => h.clone(),

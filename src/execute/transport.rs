@@ -19,46 +19,46 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 /// A response body as it arrives.
-pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
+pub(crate) type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
 
 /// Both clients, their connections and the caps.
-pub struct Transport {
+pub(crate) struct Transport {
     /// http steps: redirects followed.
     steps: reqwest::Client,
     /// API calls over TLS or a proxy: no redirects, as on the lean client.
     api: reqwest::Client,
     pool: Arc<h1::Pool>,
-    pub limits: Limits,
+    pub(crate) limits: Limits,
 }
 
 /// What to send.
 #[derive(Debug, Clone)]
-pub struct Request {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+pub(crate) struct Request {
+    pub(crate) method: String,
+    pub(crate) url: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Request {
-    pub fn get(url: &str) -> Self {
+    pub(crate) fn get(url: &str) -> Self {
         Request { method: "GET".into(), url: url.into(), headers: Vec::new(), body: Vec::new() }
     }
 
     /// A POST of a JSON value.
-    pub fn json(url: &str, value: &serde_json::Value) -> Self {
+    pub(crate) fn json(url: &str, value: &serde_json::Value) -> Self {
         let body = serde_json::to_vec(value).expect("a JSON value serializes");
         let headers = vec![("Content-Type".to_string(), "application/json".to_string())];
         Request { method: "POST".into(), url: url.into(), headers, body }
     }
 
     /// `METHOD url`, for messages and reports.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         format!("{} {}", self.method, self.url)
     }
 
     /// Adds `Authorization: Bearer KEY` when there is a key.
-    pub fn bearer(mut self, key: Option<&str>) -> Self {
+    pub(crate) fn bearer(mut self, key: Option<&str>) -> Self {
         if let Some(key) = key {
             self.headers.push(("Authorization".to_string(), format!("Bearer {key}")));
         }
@@ -68,17 +68,15 @@ impl Request {
 
 /// Which kind of request: an http step (redirects followed) or an API call.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
+pub(crate) enum Purpose {
     Step,
     Api,
 }
 
 /// A response whose body has not been read yet.
-pub struct Response {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    /// The url that answered (after redirects).
-    pub url: String,
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
     body: Body,
     max_body: usize,
 }
@@ -89,7 +87,7 @@ enum Body {
 }
 
 impl Transport {
-    pub fn new(limits: Limits) -> Self {
+    pub(crate) fn new(limits: Limits) -> Self {
         let build = |redirects| {
             reqwest::Client::builder()
                 .user_agent(concat!("hxrun/", env!("CARGO_PKG_VERSION")))
@@ -111,7 +109,7 @@ impl Transport {
     }
 
     /// Sends a request and reads the response head.
-    pub async fn send(&self, req: &Request, purpose: Purpose) -> Result<Response, StepError> {
+    pub(crate) async fn send(&self, req: &Request, purpose: Purpose) -> Result<Response, StepError> {
         let fail = |kind, message: String| StepError { kind, message, detail: String::new() };
         if let Some(url) = self.lean_url(&req.url, purpose) {
             let (addr, bytes) = h1::serialize(&req.method, &url, &req.headers, &req.body)
@@ -120,7 +118,6 @@ impl Transport {
             return Ok(Response {
                 status: response.status,
                 headers: response.headers.clone(),
-                url: url.to_string(),
                 body: Body::Lean(response),
                 max_body: self.limits.max_body,
             });
@@ -139,7 +136,6 @@ impl Transport {
         Ok(Response {
             status: response.status().as_u16(),
             headers: header_list(response.headers()),
-            url: response.url().to_string(),
             body: Body::General(response),
             max_body: self.limits.max_body,
         })
@@ -147,19 +143,19 @@ impl Transport {
 
     /// A request prepared once and sent many times by the lean client (a perf loop's http
     /// request); None when the lean client does not serve it.
-    pub fn prepare(&self, req: &Request) -> Option<h1::H1Client> {
+    pub(crate) fn prepare(&self, req: &Request) -> Option<h1::H1Client> {
         let url = self.lean_url(&req.url, Purpose::Api)?;
         h1::H1Client::new(&req.method, &url, &req.headers, &req.body, Arc::clone(&self.pool))
     }
 }
 
 impl Response {
-    pub fn is_success(&self) -> bool {
+    pub(crate) fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 
     /// The body up to `--max-body`, and whether there was more (reading stops at the cap).
-    pub async fn body(self) -> Result<(Vec<u8>, bool), StepError> {
+    pub(crate) async fn body(self) -> Result<(Vec<u8>, bool), StepError> {
         match self.body {
             Body::Lean(r) => r.capped(self.max_body).await,
             Body::General(r) => super::http::read_capped(r, self.max_body).await.map_err(|message| {
@@ -169,13 +165,13 @@ impl Response {
     }
 
     /// The body up to `--max-body`, as text (invalid UTF-8 replaced).
-    pub async fn text(self) -> Result<(String, bool), StepError> {
+    pub(crate) async fn text(self) -> Result<(String, bool), StepError> {
         let (bytes, cut) = self.body().await?;
         Ok((String::from_utf8_lossy(&bytes).into_owned(), cut))
     }
 
     /// The body as it arrives (its length capped by whoever reads it).
-    pub fn into_stream(self) -> BodyStream {
+    pub(crate) fn into_stream(self) -> BodyStream {
         match self.body {
             Body::Lean(r) => Box::pin(r.into_stream()),
             Body::General(r) => Box::pin(r.bytes_stream().map(|piece| {

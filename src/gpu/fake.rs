@@ -19,46 +19,46 @@ const MIB: u64 = 1024 * 1024;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Script {
-    pub driver_version: String,
-    pub cuda_driver_version: Option<String>,
-    pub gpus: Vec<ScriptGpu>,
+pub(crate) struct Script {
+    pub(crate) driver_version: String,
+    pub(crate) cuda_driver_version: Option<String>,
+    pub(crate) gpus: Vec<ScriptGpu>,
     #[serde(default)]
-    pub readings: Vec<Vec<Reading>>,
+    pub(crate) readings: Vec<Vec<Reading>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ScriptGpu {
-    pub name: String,
-    pub memory_total_mib: u64,
+pub(crate) struct ScriptGpu {
+    pub(crate) name: String,
+    pub(crate) memory_total_mib: u64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Reading {
-    pub util_pct: Option<f64>,
+pub(crate) struct Reading {
+    pub(crate) util_pct: Option<f64>,
     #[serde(default)]
-    pub mem_used_mib: u64,
-    pub power_w: Option<f64>,
-    pub temp_c: Option<f64>,
-    pub sm_clock_mhz: Option<u32>,
+    pub(crate) mem_used_mib: u64,
+    pub(crate) power_w: Option<f64>,
+    pub(crate) temp_c: Option<f64>,
+    pub(crate) sm_clock_mhz: Option<u32>,
     #[serde(default)]
-    pub throttle: Vec<String>,
+    pub(crate) throttle: Vec<String>,
 }
 
 /// Replays a script: each `sample()` takes the next reading, holding the last.
-pub struct FakeSource {
+pub(crate) struct FakeSource {
     script: Script,
     next: Mutex<usize>,
 }
 
 impl FakeSource {
-    pub fn new(script: Script) -> FakeSource {
+    pub(crate) fn new(script: Script) -> FakeSource {
         FakeSource { script, next: Mutex::new(0) }
     }
 
-    pub fn load(path: &Path) -> Result<FakeSource, String> {
+    pub(crate) fn load(path: &Path) -> Result<FakeSource, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read the GPU script {}: {e}", path.display()))?;
         let script: Script = serde_saphyr::from_str(&text)

@@ -6,14 +6,14 @@ use nvml_wrapper::Nvml;
 use nvml_wrapper::enum_wrappers::device::{Clock, TemperatureSensor};
 
 /// What a run says, once, when there is no NVIDIA driver.
-pub const NO_GPU: &str = "no NVIDIA GPU: libnvidia-ml.so.1 could not be loaded";
+pub(crate) const NO_GPU: &str = "no NVIDIA GPU: libnvidia-ml.so.1 could not be loaded";
 
-pub struct NvmlSource {
+pub(crate) struct NvmlSource {
     nvml: Nvml,
 }
 
 impl NvmlSource {
-    pub fn init() -> Result<NvmlSource, String> {
+    pub(crate) fn init() -> Result<NvmlSource, String> {
         Nvml::init().map(|nvml| NvmlSource { nvml }).map_err(|e| format!("{NO_GPU} ({e})"))
     }
 }

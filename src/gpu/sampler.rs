@@ -8,12 +8,12 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// The shortest sampling interval accepted (NVML's own counters update about this often).
-pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+pub(crate) const MIN_INTERVAL: Duration = Duration::from_millis(100);
 /// The default sampling interval.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A running sampler; `stop` returns what it collected.
-pub struct Sampler {
+pub(crate) struct Sampler {
     samples: Arc<Mutex<Vec<GpuSample>>>,
     tag: Arc<Mutex<Option<String>>>,
     stop: Option<oneshot::Sender<()>>,
@@ -22,7 +22,7 @@ pub struct Sampler {
 
 impl Sampler {
     /// Samples now and then every `interval`, tagging samples with `tag` (a test name).
-    pub fn start(source: Arc<dyn GpuSource>, interval: Duration, tag: Option<String>) -> Sampler {
+    pub(crate) fn start(source: Arc<dyn GpuSource>, interval: Duration, tag: Option<String>) -> Sampler {
         let samples = Arc::new(Mutex::new(Vec::new()));
         let tag = Arc::new(Mutex::new(tag));
         let (stop, mut stopped) = oneshot::channel::<()>();
@@ -54,12 +54,12 @@ impl Sampler {
     }
 
     /// Tags the following samples with another test.
-    pub fn set_tag(&self, tag: Option<String>) {
+    pub(crate) fn set_tag(&self, tag: Option<String>) {
         *self.tag.lock().expect("sampler lock") = tag;
     }
 
     /// Stops sampling; the samples, and the error that ended sampling early, if any.
-    pub async fn stop(mut self) -> (Vec<GpuSample>, Option<String>) {
+    pub(crate) async fn stop(mut self) -> (Vec<GpuSample>, Option<String>) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -74,7 +74,7 @@ impl Sampler {
 
 /// Figures from samples, by threshold name (see `suite::metrics::GPU`): memory and power
 /// are summed over the GPUs at each instant; utilisation and temperature taken per GPU.
-pub fn figures(samples: &[GpuSample]) -> BTreeMap<String, f64> {
+pub(crate) fn figures(samples: &[GpuSample]) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     if samples.is_empty() {
         return out;

@@ -12,9 +12,9 @@ use std::fmt;
 
 /// A deserialization error with the position of the offending node.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DeError {
-    pub message: String,
-    pub span: Option<Span>,
+pub(crate) struct DeError {
+    pub(crate) message: String,
+    pub(crate) span: Option<Span>,
 }
 
 impl fmt::Display for DeError {
@@ -58,7 +58,7 @@ fn unknown_message(what: &str, found: &str, expected: &[&str]) -> String {
 }
 
 /// The closest candidate by edit distance, if it is close enough to be a likely typo.
-pub fn did_you_mean<'a>(found: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn did_you_mean<'a>(found: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
         .map(|c| (strsim::jaro_winkler(found, c), *c))
@@ -77,7 +77,7 @@ fn at(span: Span) -> impl Fn(DeError) -> DeError {
 }
 
 /// Deserializes a typed value from a node.
-pub fn from_node<T: DeserializeOwned>(node: &Node) -> Result<T, DeError> {
+pub(crate) fn from_node<T: DeserializeOwned>(node: &Node) -> Result<T, DeError> {
     T::deserialize(NodeDe(node)).map_err(at(node.span))
 }
 

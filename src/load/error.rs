@@ -12,26 +12,26 @@ use std::sync::Arc;
 
 /// A suite file's name and text, shared by all its diagnostics.
 #[derive(Debug)]
-pub struct SourceFile {
-    pub name: String,
-    pub text: String,
+pub(crate) struct SourceFile {
+    pub(crate) name: String,
+    pub(crate) text: String,
 }
 
 /// One problem in a suite file.
 #[derive(Debug, Clone)]
-pub struct Diagnostic {
-    pub source: Arc<SourceFile>,
-    pub span: Option<Span>,
-    pub message: String,
+pub(crate) struct Diagnostic {
+    pub(crate) source: Arc<SourceFile>,
+    pub(crate) span: Option<Span>,
+    pub(crate) message: String,
 }
 
 impl Diagnostic {
-    pub fn new(source: &Arc<SourceFile>, span: Option<Span>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(source: &Arc<SourceFile>, span: Option<Span>, message: impl Into<String>) -> Self {
         Diagnostic { source: Arc::clone(source), span, message: message.into() }
     }
 
     /// `file:line:col` (or just `file` when the position is unknown).
-    pub fn location(&self) -> String {
+    pub(crate) fn location(&self) -> String {
         match self.span.filter(Span::is_known) {
             Some(s) => format!("{}:{}:{}", self.source.name, s.line, s.col),
             None => self.source.name.clone(),
@@ -39,7 +39,7 @@ impl Diagnostic {
     }
 
     /// The full report: the location line, then a snippet with a caret under the problem.
-    pub fn render(&self, color: bool) -> String {
+    pub(crate) fn render(&self, color: bool) -> String {
         let mut out = format!("error: {}: {}\n", self.location(), self.message);
         if let Some(span) = self.span.filter(Span::is_known) {
             let snippet = Snippet { diag: self, span };
@@ -109,10 +109,10 @@ fn offset_of(text: &str, line: u32, col: u32) -> Option<usize> {
 
 /// Why a suite could not be loaded or planned: every problem found, not just the first.
 #[derive(Debug)]
-pub struct SuiteErrors(pub Vec<Diagnostic>);
+pub(crate) struct SuiteErrors(pub Vec<Diagnostic>);
 
 impl SuiteErrors {
-    pub fn render(&self, color: bool) -> String {
+    pub(crate) fn render(&self, color: bool) -> String {
         let mut out: String = self.0.iter().map(|d| d.render(color)).collect::<Vec<_>>().join("\n");
         let n = self.0.len();
         out.push_str(&format!("\n{n} error{} found\n", if n == 1 { "" } else { "s" }));

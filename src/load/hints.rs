@@ -5,7 +5,7 @@
 use super::tree::Span;
 
 /// The parser's message and place, rewritten for people.
-pub fn explain(parser: &str, span: Option<Span>, text: &str) -> (String, Option<Span>) {
+pub(super) fn explain(parser: &str, span: Option<Span>, text: &str) -> (String, Option<Span>) {
     // "error: line 4 column 62: while parsing ..." → "while parsing ..."
     let message = super::tree::plain_message(parser).to_string();
     let line_of = |s: Span| text.lines().nth(s.line.saturating_sub(1) as usize).unwrap_or("");
@@ -76,7 +76,7 @@ fn first_indent_tab(text: &str, from: u32) -> Option<Span> {
 }
 
 /// Where a file stops being UTF-8, as a place and a message.
-pub fn not_utf8(bytes: &[u8], e: &std::str::Utf8Error) -> (String, Span) {
+pub(super) fn not_utf8(bytes: &[u8], e: &std::str::Utf8Error) -> (String, Span) {
     let at = e.valid_up_to();
     let before = &bytes[..at];
     let line = before.iter().filter(|&&b| b == b'\n').count() as u32 + 1;

@@ -15,11 +15,11 @@ use std::path::Path;
 
 /// Where `${name}` values come from, highest precedence first.
 #[derive(Debug, Default, Clone)]
-pub struct Scope {
-    pub cli_vars: BTreeMap<String, Node>,
-    pub suite_vars: BTreeMap<String, Node>,
-    pub env: BTreeMap<String, String>,
-    pub env_files: BTreeMap<String, String>,
+pub(crate) struct Scope {
+    pub(crate) cli_vars: BTreeMap<String, Node>,
+    pub(crate) suite_vars: BTreeMap<String, Node>,
+    pub(crate) env: BTreeMap<String, String>,
+    pub(crate) env_files: BTreeMap<String, String>,
 }
 
 enum Found<'a> {
@@ -36,7 +36,7 @@ impl Scope {
     }
 
     /// The text of a variable, if it is defined (used to collect secret values).
-    pub fn text_of(&self, name: &str) -> Option<String> {
+    pub(crate) fn text_of(&self, name: &str) -> Option<String> {
         match self.lookup(name)? {
             Found::Node(n) => Some(joined_text(n)),
             Found::Text(t) => Some(t.to_string()),
@@ -46,7 +46,7 @@ impl Scope {
 
 impl Scope {
     /// A variable's text, and for a list each item's text too (each may be used alone).
-    pub fn texts_of(&self, name: &str) -> Option<Vec<String>> {
+    pub(crate) fn texts_of(&self, name: &str) -> Option<Vec<String>> {
         let mut out = vec![self.text_of(name)?];
         if let Some(Found::Node(Node { value: Value::Seq(items), .. })) = self.lookup(name) {
             out.extend(items.iter().map(joined_text));
@@ -119,7 +119,7 @@ fn scan(s: &str) -> Result<Vec<Piece<'_>>, String> {
 }
 
 /// Replaces every `${...}` in the tree. Errors are collected, not returned one at a time.
-pub fn interpolate(node: &Node, scope: &Scope, errors: &mut Vec<DeError>) -> Node {
+pub(crate) fn interpolate(node: &Node, scope: &Scope, errors: &mut Vec<DeError>) -> Node {
     let value = match &node.value {
         Value::Str(s) => return interpolate_str(s, node.span, scope, errors),
         Value::Seq(items) => Value::Seq(items.iter().map(|n| interpolate(n, scope, errors)).collect()),
@@ -181,14 +181,14 @@ fn interpolate_str(s: &str, span: Span, scope: &Scope, errors: &mut Vec<DeError>
 }
 
 /// Reads a `KEY=VALUE` env file (`#` comments, blank lines, optional `export`, quotes).
-pub fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
+pub(crate) fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("cannot read env file {}: {e}", path.display()))?;
     parse_env_text(&text).map_err(|(line, msg)| format!("{}:{line}: {msg}", path.display()))
 }
 
 /// Parses env-file text; an error carries its 1-based line number.
-pub fn parse_env_text(text: &str) -> Result<BTreeMap<String, String>, (usize, String)> {
+pub(crate) fn parse_env_text(text: &str) -> Result<BTreeMap<String, String>, (usize, String)> {
     let mut vars = BTreeMap::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();

@@ -4,11 +4,11 @@
 //! after this stage does. Tests stay as trees: the planner checks each one per `for_each`
 //! combination, because placeholders can change what a field holds.
 
-pub mod de;
-pub mod error;
+pub(crate) mod de;
+pub(crate) mod error;
 mod hints;
-pub mod interp;
-pub mod tree;
+pub(crate) mod interp;
+pub(crate) mod tree;
 
 use error::{Diagnostic, SourceFile, SuiteErrors};
 use interp::Scope;
@@ -22,47 +22,47 @@ use crate::suite::SuiteDoc;
 
 /// What the command line adds to every suite.
 #[derive(Debug, Clone, Default)]
-pub struct LoadOptions {
+pub(crate) struct LoadOptions {
     /// `--var KEY=VALUE`; VALUE is read as YAML, so `--var models=[a, b]` gives a list.
-    pub vars: Vec<(String, String)>,
+    pub(crate) vars: Vec<(String, String)>,
     /// `--env-file FILE`, in order (a later file wins over an earlier one).
-    pub env_files: Vec<PathBuf>,
+    pub(crate) env_files: Vec<PathBuf>,
     /// The process environment (injected so tests do not depend on the real one).
-    pub env: BTreeMap<String, String>,
+    pub(crate) env: BTreeMap<String, String>,
     /// `--baseline FILE`: a stored run for perf comparisons (overrides the suite's).
-    pub baseline: Option<PathBuf>,
+    pub(crate) baseline: Option<PathBuf>,
 }
 
 impl LoadOptions {
     /// Options with the real process environment.
-    pub fn from_process_env() -> Self {
+    pub(crate) fn from_process_env() -> Self {
         LoadOptions { env: std::env::vars().collect(), ..Default::default() }
     }
 }
 
 /// A loaded suite: its header, typed, and its tests as interpolated trees.
 #[derive(Debug)]
-pub struct LoadedSuite {
-    pub path: PathBuf,
-    pub source: Arc<SourceFile>,
-    pub doc: SuiteDoc,
-    pub tests: Vec<Node>,
+pub(crate) struct LoadedSuite {
+    pub(crate) path: PathBuf,
+    pub(crate) source: Arc<SourceFile>,
+    pub(crate) doc: SuiteDoc,
+    pub(crate) tests: Vec<Node>,
     /// Where `tests:` is written (for "the suite has no tests").
-    pub tests_span: Option<Span>,
+    pub(crate) tests_span: Option<Span>,
     /// What loading changed that a user may want to know (-v shows them).
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
     /// Values that must never appear in a report (from `secrets:`).
-    pub secret_values: Vec<String>,
+    pub(crate) secret_values: Vec<String>,
     /// Problems found while loading that did not stop it (an undefined variable, say); the
     /// planner reports them together with its own.
-    pub errors: Vec<Diagnostic>,
+    pub(crate) errors: Vec<Diagnostic>,
     /// The stored run perf tests compare with, if any.
-    pub baseline: Option<Baseline>,
+    pub(crate) baseline: Option<Baseline>,
 }
 
 /// Loads and interpolates one suite file. Problems that leave the suite readable are kept in
 /// `LoadedSuite::errors` so the planner can report them with its own, all at once.
-pub fn load(path: &Path, opts: &LoadOptions) -> Result<LoadedSuite, SuiteErrors> {
+pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<LoadedSuite, SuiteErrors> {
     let name = path.display().to_string();
     let fail = |text: String, span, message: String| {
         let source = Arc::new(SourceFile { name: name.clone(), text });
@@ -82,7 +82,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<LoadedSuite, SuiteErrors>
 }
 
 /// Loads a suite from text; `path` names it in messages and anchors relative paths.
-pub fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedSuite, SuiteErrors> {
+pub(crate) fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<LoadedSuite, SuiteErrors> {
     let source = Arc::new(SourceFile { name: path.display().to_string(), text });
     let diag = |span: Option<Span>, msg: String| Diagnostic::new(&source, span, msg);
     let root = tree::parse(&source.text).map_err(|e| {

@@ -11,15 +11,15 @@ use std::fmt;
 
 /// A position in a suite file: 1-based line and column, plus the byte range for snippets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Span {
-    pub line: u32,
-    pub col: u32,
-    pub offset: usize,
-    pub len: usize,
+pub(crate) struct Span {
+    pub(crate) line: u32,
+    pub(crate) col: u32,
+    pub(crate) offset: usize,
+    pub(crate) len: usize,
 }
 
 impl Span {
-    pub fn from_location(loc: serde_saphyr::Location) -> Self {
+    pub(crate) fn from_location(loc: serde_saphyr::Location) -> Self {
         let span = loc.span();
         Span {
             line: loc.line() as u32,
@@ -30,21 +30,21 @@ impl Span {
     }
 
     /// True for spans that came from the file (not synthesised, e.g. from `--var`).
-    pub fn is_known(&self) -> bool {
+    pub(crate) fn is_known(&self) -> bool {
         self.line > 0
     }
 }
 
 /// One YAML node and where it was written.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
-    pub value: Value,
-    pub span: Span,
+pub(crate) struct Node {
+    pub(crate) value: Value,
+    pub(crate) span: Span,
 }
 
 /// The value of a node. Map keys are strings: YAML allows others, suites never need them.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     Null,
     Bool(bool),
     Int(i64),
@@ -56,30 +56,30 @@ pub enum Value {
 
 /// A mapping key with its own position (unknown-field errors point at the key).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Key {
-    pub name: String,
-    pub span: Span,
+pub(crate) struct Key {
+    pub(crate) name: String,
+    pub(crate) span: Span,
 }
 
 impl Node {
-    pub fn new(value: Value, span: Span) -> Self {
+    pub(crate) fn new(value: Value, span: Span) -> Self {
         Node { value, span }
     }
 
     /// The value under `key` when this node is a mapping.
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
         self.entry(key).map(|(_, v)| v)
     }
 
     /// The key and value under `key` when this node is a mapping.
-    pub fn entry(&self, key: &str) -> Option<(&Key, &Node)> {
+    pub(crate) fn entry(&self, key: &str) -> Option<(&Key, &Node)> {
         match &self.value {
             Value::Map(entries) => entries.iter().find(|(k, _)| k.name == key).map(|(k, v)| (k, v)),
             _ => None,
         }
     }
 
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match &self.value {
             Value::Str(s) => Some(s),
             _ => None,
@@ -87,7 +87,7 @@ impl Node {
     }
 
     /// A short name for the node's kind, for error messages.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self.value {
             Value::Null => "null",
             Value::Bool(_) => "a boolean",
@@ -99,7 +99,7 @@ impl Node {
     }
 
     /// Text for a scalar as it would be interpolated into a string.
-    pub fn scalar_text(&self) -> Option<String> {
+    pub(crate) fn scalar_text(&self) -> Option<String> {
         match &self.value {
             Value::Null => Some(String::new()),
             Value::Bool(b) => Some(b.to_string()),
@@ -112,7 +112,7 @@ impl Node {
 
     /// The same value with every node re-pointed at `span` (used when a variable's value is
     /// copied to the place that references it, so errors point at the use).
-    pub fn respanned(&self, span: Span) -> Node {
+    pub(crate) fn respanned(&self, span: Span) -> Node {
         let value = match &self.value {
             Value::Seq(items) => Value::Seq(items.iter().map(|n| n.respanned(span)).collect()),
             Value::Map(entries) => Value::Map(
@@ -127,7 +127,7 @@ impl Node {
     }
 
     /// Converts to JSON (for `json:` request bodies and the JSON report).
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match &self.value {
             Value::Null => J::Null,
@@ -147,12 +147,12 @@ impl Node {
 /// Largest suite file hxrun reads, and most YAML nodes in it: far above any real suite (a
 /// 10 MB suite of 20,000 tests has about 600,000 nodes), low enough that a runaway file is
 /// refused before it takes the machine's memory.
-pub const MAX_SUITE_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const MAX_SUITE_BYTES: usize = 64 * 1024 * 1024;
 const MAX_NODES: usize = 4_000_000;
 
 /// Why a text is not a tree.
 #[derive(Debug)]
-pub enum ParseError {
+pub(crate) enum ParseError {
     Yaml(serde_saphyr::Error),
     /// Past `MAX_SUITE_BYTES` or the node budget, said in words.
     TooLarge(String),
@@ -160,7 +160,7 @@ pub enum ParseError {
 
 /// The YAML library's message without what hxrun says itself: its first line, without
 /// "error: " and "line 4 column 62: " (the place is shown as file:line:col).
-pub fn plain_message(text: &str) -> &str {
+pub(crate) fn plain_message(text: &str) -> &str {
     let first = text.lines().next().unwrap_or(text).trim();
     let first = first.strip_prefix("error: ").unwrap_or(first);
     first.strip_prefix("line ").and_then(|r| r.split_once(": ")).map_or(first, |(_, m)| m)
@@ -175,7 +175,7 @@ impl std::fmt::Display for ParseError {
     }
 }
 
-pub fn parse(text: &str) -> Result<Node, ParseError> {
+pub(crate) fn parse(text: &str) -> Result<Node, ParseError> {
     if text.trim().is_empty() {
         return Ok(Node::new(Value::Null, Span::default()));
     }

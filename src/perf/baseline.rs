@@ -8,19 +8,19 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
 /// Figures by threshold name, per concurrency level.
-pub type LevelFigures = BTreeMap<u32, BTreeMap<String, f64>>;
+pub(crate) type LevelFigures = BTreeMap<u32, BTreeMap<String, f64>>;
 
 /// A stored run's perf figures, by suite and test name.
 #[derive(Debug, Clone, Default)]
-pub struct Baseline {
+pub(crate) struct Baseline {
     /// Where it came from, for messages.
-    pub source: String,
+    pub(crate) source: String,
     tests: HashMap<(String, String), LevelFigures>,
 }
 
 impl Baseline {
     /// Reads an hxrun JSON report (`report.json`, or a file saved with --save-baseline).
-    pub fn parse(source: &str, text: &str) -> Result<Baseline, String> {
+    pub(crate) fn parse(source: &str, text: &str) -> Result<Baseline, String> {
         let v: Value = serde_json::from_str(text)
             .map_err(|e| format!("baseline {source} is not an hxrun JSON report: {e}"))?;
         let suites = v.get("suites").and_then(Value::as_array).ok_or_else(|| {
@@ -52,13 +52,13 @@ impl Baseline {
         Ok(Baseline { source: source.to_string(), tests })
     }
 
-    pub fn lookup(&self, suite: &str, test: &str) -> Option<&LevelFigures> {
+    pub(crate) fn lookup(&self, suite: &str, test: &str) -> Option<&LevelFigures> {
         self.tests.get(&(suite.to_string(), test.to_string()))
     }
 }
 
 /// Tolerances used when a suite compares with a baseline but names none.
-pub fn default_tolerances() -> BTreeMap<String, Tolerance> {
+pub(crate) fn default_tolerances() -> BTreeMap<String, Tolerance> {
     [("tokens_per_s.mean", 10.0), ("ttft.p95", 20.0), ("e2e.p95", 20.0)]
         .into_iter()
         .map(|(k, v)| (k.to_string(), Tolerance { value: v, percent: true }))
@@ -66,7 +66,7 @@ pub fn default_tolerances() -> BTreeMap<String, Tolerance> {
 }
 
 /// Whether a larger value of a figure is an improvement (from the metric catalogue).
-pub fn higher_is_better(figure: &str) -> bool {
+pub(crate) fn higher_is_better(figure: &str) -> bool {
     metrics::figure(figure).is_some_and(|f| f.higher_is_better())
 }
 
@@ -77,18 +77,18 @@ fn show(figure: &str, v: f64) -> String {
 
 /// One figure, old against new.
 #[derive(Debug, Clone, Serialize)]
-pub struct Change {
-    pub figure: String,
-    pub old: f64,
-    pub new: f64,
+pub(crate) struct Change {
+    pub(crate) figure: String,
+    pub(crate) old: f64,
+    pub(crate) new: f64,
     /// Percent change from old to new.
-    pub change_pct: f64,
-    pub tolerance: Tolerance,
-    pub regressed: bool,
+    pub(crate) change_pct: f64,
+    pub(crate) tolerance: Tolerance,
+    pub(crate) regressed: bool,
 }
 
 impl Change {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let verdict =
             if self.regressed { format!("worse beyond {}", self.tolerance) } else { "ok".to_string() };
         format!(
@@ -102,7 +102,7 @@ impl Change {
 }
 
 /// Compares the figures each tolerance names; a figure missing on either side is skipped.
-pub fn compare(
+pub(crate) fn compare(
     old: &BTreeMap<String, f64>,
     new: &BTreeMap<String, f64>,
     tolerances: &BTreeMap<String, Tolerance>,

@@ -10,17 +10,17 @@ const MIN_GAIN_PCT: f64 = 10.0;
 const MIN_LATENCY_RISE_PCT: f64 = 20.0;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Knee {
+pub(crate) struct Knee {
     /// The last level that still paid off.
-    pub concurrency: u32,
+    pub(crate) concurrency: u32,
     /// The next level, which did not.
-    pub next: u32,
-    pub throughput_gain_pct: f64,
-    pub latency_rise_pct: f64,
+    pub(crate) next: u32,
+    pub(crate) throughput_gain_pct: f64,
+    pub(crate) latency_rise_pct: f64,
 }
 
 impl Knee {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "throughput stops rising at concurrency {}: going to {} gave {:+.1}% throughput for {:+.1}% e2e p50",
             self.concurrency, self.next, self.throughput_gain_pct, self.latency_rise_pct
@@ -30,7 +30,7 @@ impl Knee {
 
 /// The first step up in concurrency whose throughput gain is small while latency rises.
 /// Throughput is output tokens/s when requests produce tokens, else requests/s.
-pub fn find(levels: &[LevelResult]) -> Option<Knee> {
+pub(crate) fn find(levels: &[LevelResult]) -> Option<Knee> {
     let mut sorted: Vec<&LevelResult> = levels.iter().collect();
     sorted.sort_by_key(|l| l.concurrency);
     let throughput = |l: &LevelResult| {

@@ -2,8 +2,8 @@
 //! results, saturation (knee) detection, and baseline comparison. Pure data and functions;
 //! the loop that produces samples is `execute/perf.rs`.
 
-pub mod baseline;
-pub mod knee;
-pub mod result;
-pub mod samples;
-pub mod stats;
+pub(crate) mod baseline;
+pub(crate) mod knee;
+pub(crate) mod result;
+pub(crate) mod samples;
+pub(crate) mod stats;

@@ -13,30 +13,30 @@ use std::time::Duration;
 
 /// One measured request.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Sample {
-    pub started_at: DateTime<Utc>,
+pub(crate) struct Sample {
+    pub(crate) started_at: DateTime<Utc>,
     /// 1-based, within its concurrency level.
-    pub iter: u32,
-    pub concurrency: u32,
-    pub ok: bool,
+    pub(crate) iter: u32,
+    pub(crate) concurrency: u32,
+    pub(crate) ok: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
     /// Seconds.
-    pub e2e: f64,
-    pub ttft: Option<f64>,
+    pub(crate) e2e: f64,
+    pub(crate) ttft: Option<f64>,
     /// Gaps between content chunks, seconds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub itl: Vec<f64>,
-    pub output_tokens: Option<u64>,
+    pub(crate) itl: Vec<f64>,
+    pub(crate) output_tokens: Option<u64>,
     /// Client tokens/s of this request.
-    pub tokens_per_s: Option<f64>,
-    pub server: ServerFigures,
+    pub(crate) tokens_per_s: Option<f64>,
+    pub(crate) server: ServerFigures,
 }
 
 impl Sample {
     /// A request that measured only its end-to-end time (and failed when `error` is set);
     /// the caller fills in what else it measured, and when and where it ran.
-    pub fn bare(error: Option<String>, e2e: f64) -> Sample {
+    pub(crate) fn bare(error: Option<String>, e2e: f64) -> Sample {
         Sample {
             started_at: Utc::now(),
             iter: 0,
@@ -53,7 +53,7 @@ impl Sample {
     }
 
     /// Adds this request's values of a per-request metric (`suite::metrics::PER_REQUEST`) to `out`.
-    pub fn metric(&self, name: &str, out: &mut Vec<f64>) {
+    pub(crate) fn metric(&self, name: &str, out: &mut Vec<f64>) {
         let s = &self.server;
         let value = match name {
             "ttft" => self.ttft,
@@ -82,34 +82,34 @@ impl Sample {
 
 /// One concurrency level's results.
 #[derive(Debug, Clone, Serialize)]
-pub struct LevelResult {
-    pub concurrency: u32,
-    pub requests: usize,
-    pub errors: usize,
+pub(crate) struct LevelResult {
+    pub(crate) concurrency: u32,
+    pub(crate) requests: usize,
+    pub(crate) errors: usize,
     /// Wall time of the measured phase, seconds.
-    pub elapsed: f64,
+    pub(crate) elapsed: f64,
     /// Statistics per metric (successful requests only), over every request of the level.
-    pub stats: BTreeMap<String, Stats>,
+    pub(crate) stats: BTreeMap<String, Stats>,
     /// Every figure by its threshold name: `ttft.p95`, `tokens_per_s.cov`, `error_rate`...
-    pub figures: BTreeMap<String, f64>,
+    pub(crate) figures: BTreeMap<String, f64>,
     /// The first `perf::samples::KEEP` requests; the rest are in `spilled` (and the perf CSV).
-    pub samples: Vec<Sample>,
+    pub(crate) samples: Vec<Sample>,
     /// Requests measured past those in `samples` (not in report.json).
     #[serde(skip_serializing_if = "is_zero")]
-    pub samples_not_in_report: usize,
+    pub(crate) samples_not_in_report: usize,
     #[serde(skip)]
-    pub spilled: Option<Arc<Spilled>>,
+    pub(crate) spilled: Option<Arc<Spilled>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub first_error: Option<String>,
+    pub(crate) first_error: Option<String>,
     /// Why samples past the kept ones could not be stored (a full temp disk); figures hold.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub samples_error: Option<String>,
+    pub(crate) samples_error: Option<String>,
     /// GPU samples taken while this level ran (empty without a GPU).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub gpu_samples: Vec<crate::gpu::GpuSample>,
+    pub(crate) gpu_samples: Vec<crate::gpu::GpuSample>,
     /// Why GPU sampling stopped early, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub gpu_error: Option<String>,
+    pub(crate) gpu_error: Option<String>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -117,7 +117,7 @@ fn is_zero(n: &usize) -> bool {
 }
 
 impl LevelResult {
-    pub fn new(concurrency: u32, elapsed: Duration, summary: Summary) -> Self {
+    pub(crate) fn new(concurrency: u32, elapsed: Duration, summary: Summary) -> Self {
         let Summary { kept, spilled, stats, requests, errors, output_tokens, first_error, spill_error } =
             summary;
         let ok = requests - errors;
@@ -156,32 +156,32 @@ impl LevelResult {
     }
 
     /// The first failed request's error, for messages.
-    pub fn first_error(&self) -> Option<&str> {
+    pub(crate) fn first_error(&self) -> Option<&str> {
         self.first_error.as_deref()
     }
 
     /// Every measured request: those kept in memory, then those spilled to disk.
-    pub fn each_sample(&self) -> impl Iterator<Item = Sample> + '_ {
+    pub(crate) fn each_sample(&self) -> impl Iterator<Item = Sample> + '_ {
         self.samples.iter().cloned().chain(self.spilled.iter().flat_map(|s| s.samples()))
     }
 }
 
 /// A perf step's whole result.
 #[derive(Debug, Clone, Serialize)]
-pub struct PerfObservation {
+pub(crate) struct PerfObservation {
     /// What was measured: `generate`, `chat` or `http`.
-    pub request: &'static str,
-    pub model: Option<String>,
-    pub target: String,
-    pub warmup: u32,
-    pub cold: bool,
+    pub(crate) request: &'static str,
+    pub(crate) model: Option<String>,
+    pub(crate) target: String,
+    pub(crate) warmup: u32,
+    pub(crate) cold: bool,
     /// The per-request CSV this step appends to (relative to the report directory).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub csv: Option<String>,
-    pub levels: Vec<LevelResult>,
+    pub(crate) csv: Option<String>,
+    pub(crate) levels: Vec<LevelResult>,
     /// Where a concurrency sweep stopped scaling.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub knee: Option<Knee>,
+    pub(crate) knee: Option<Knee>,
     #[serde(skip_serializing)]
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
 }

@@ -19,20 +19,20 @@ use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 /// Samples a level keeps whole in memory (and in report.json).
-pub const KEEP: usize = 1000;
+pub(crate) const KEEP: usize = 1000;
 /// Values of one metric buffered before they are sorted and written out.
 const SPILL_VALUES: usize = 1 << 19;
 
 /// The samples past `KEEP`, as JSON lines in an anonymous temp file.
 #[derive(Debug)]
-pub struct Spilled {
+pub(crate) struct Spilled {
     file: File,
-    pub count: usize,
+    pub(crate) count: usize,
 }
 
 impl Spilled {
     /// Every spilled sample, in the order they were measured.
-    pub fn samples(&self) -> impl Iterator<Item = Sample> + '_ {
+    pub(crate) fn samples(&self) -> impl Iterator<Item = Sample> + '_ {
         let reader = BufReader::with_capacity(64 * 1024, At { file: &self.file, pos: 0 });
         reader.lines().map_while(Result::ok).filter_map(|l| serde_json::from_str(&l).ok())
     }
@@ -144,7 +144,7 @@ impl Iterator for Merge<'_> {
 }
 
 /// A level's samples as they arrive.
-pub struct SampleStore {
+pub(crate) struct SampleStore {
     kept: Vec<Sample>,
     spilled: Option<(BufWriter<File>, usize)>,
     values: Vec<Values>,
@@ -160,15 +160,15 @@ pub struct SampleStore {
 }
 
 /// What a level's samples add up to.
-pub struct Summary {
-    pub kept: Vec<Sample>,
-    pub spilled: Option<Arc<Spilled>>,
-    pub stats: BTreeMap<String, Stats>,
-    pub requests: usize,
-    pub errors: usize,
-    pub output_tokens: u64,
-    pub first_error: Option<String>,
-    pub spill_error: Option<String>,
+pub(crate) struct Summary {
+    pub(crate) kept: Vec<Sample>,
+    pub(crate) spilled: Option<Arc<Spilled>>,
+    pub(crate) stats: BTreeMap<String, Stats>,
+    pub(crate) requests: usize,
+    pub(crate) errors: usize,
+    pub(crate) output_tokens: u64,
+    pub(crate) first_error: Option<String>,
+    pub(crate) spill_error: Option<String>,
 }
 
 impl Default for SampleStore {
@@ -192,7 +192,7 @@ impl Default for SampleStore {
 }
 
 impl SampleStore {
-    pub fn push(&mut self, sample: Sample) {
+    pub(crate) fn push(&mut self, sample: Sample) {
         self.requests += 1;
         if sample.ok {
             self.output_tokens += sample.output_tokens.unwrap_or(0);
@@ -234,7 +234,7 @@ impl SampleStore {
     }
 
     /// The level's samples, summed up: kept, spilled, exact statistics.
-    pub fn finish(mut self) -> Summary {
+    pub(crate) fn finish(mut self) -> Summary {
         self.kept.sort_by_key(|s| s.iter);
         let spilled = self
             .spilled

@@ -5,23 +5,23 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Stats {
-    pub count: usize,
-    pub mean: f64,
-    pub min: f64,
-    pub max: f64,
-    pub stddev: f64,
+pub(crate) struct Stats {
+    pub(crate) count: usize,
+    pub(crate) mean: f64,
+    pub(crate) min: f64,
+    pub(crate) max: f64,
+    pub(crate) stddev: f64,
     /// Coefficient of variation, percent (0 when the mean is 0).
-    pub cov: f64,
-    pub p50: f64,
-    pub p90: f64,
-    pub p95: f64,
-    pub p99: f64,
+    pub(crate) cov: f64,
+    pub(crate) p50: f64,
+    pub(crate) p90: f64,
+    pub(crate) p95: f64,
+    pub(crate) p99: f64,
 }
 
 impl Stats {
     /// Statistics of the finite values; None when there are none.
-    pub fn of(values: &[f64]) -> Option<Stats> {
+    pub(crate) fn of(values: &[f64]) -> Option<Stats> {
         let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
         v.sort_by(f64::total_cmp);
         Stats::of_sorted(v.len(), || v.iter().copied())
@@ -31,7 +31,7 @@ impl Stats {
     /// (the mean, then the spread). Values too many for memory come from sorted runs on disk
     /// (`perf::samples`) through the same arithmetic, in the same order, so the figures are
     /// identical to the in-memory ones, to the bit.
-    pub fn of_sorted<I: Iterator<Item = f64>>(n: usize, sorted: impl Fn() -> I) -> Option<Stats> {
+    pub(crate) fn of_sorted<I: Iterator<Item = f64>>(n: usize, sorted: impl Fn() -> I) -> Option<Stats> {
         if n == 0 {
             return None;
         }
@@ -79,7 +79,7 @@ impl Stats {
     }
 
     /// A statistic by its name in thresholds (`mean`, `p95`, `cov`...).
-    pub fn get(&self, name: &str) -> Option<f64> {
+    pub(crate) fn get(&self, name: &str) -> Option<f64> {
         Some(match name {
             "count" => self.count as f64,
             "mean" => self.mean,

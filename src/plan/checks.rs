@@ -7,7 +7,7 @@ use crate::protocol::LlmCall;
 use crate::suite::metrics::{self, AGGREGATES, PER_REQUEST, STATISTICS};
 use crate::suite::{Api, Expect, Step, TestSpec};
 
-pub fn check_step(step: &Step, suite_api: Api, node: &Node, errors: &mut Vec<DeError>) {
+pub(super) fn check_step(step: &Step, suite_api: Api, node: &Node, errors: &mut Vec<DeError>) {
     let kind = step.kind();
     let key_span = |key: &str| node.get(kind).and_then(|s| s.entry(key)).map(|(k, _)| k.span);
     let mut err = |message: String, span| errors.push(DeError { message, span });
@@ -103,7 +103,13 @@ const APPLIES: &[(&str, &[&str])] = &[
     ("agree", &["generate", "chat"]),
 ];
 
-pub fn check_expect(expect: &Expect, step: &Step, suite_api: Api, node: &Node, errors: &mut Vec<DeError>) {
+pub(super) fn check_expect(
+    expect: &Expect,
+    step: &Step,
+    suite_api: Api,
+    node: &Node,
+    errors: &mut Vec<DeError>,
+) {
     let kind = step.kind();
     let expect_node = node.get("expect");
     let set = [
@@ -179,11 +185,17 @@ pub fn check_expect(expect: &Expect, step: &Step, suite_api: Api, node: &Node, e
 }
 
 /// Most requests a perf level keeps in flight (each is a task and a connection).
-pub const MAX_CONCURRENCY: u32 = 10_000;
+pub(super) const MAX_CONCURRENCY: u32 = 10_000;
 
 /// Perf steps: one request inside, iterations or duration, cold loads only where they can
 /// be measured; thresholds and regressions name real figures and only on perf tests.
-pub fn check_perf(spec: &TestSpec, step: &Step, suite_api: Api, node: &Node, errors: &mut Vec<DeError>) {
+pub(super) fn check_perf(
+    spec: &TestSpec,
+    step: &Step,
+    suite_api: Api,
+    node: &Node,
+    errors: &mut Vec<DeError>,
+) {
     let perf_node = node.get("perf");
     let key_span = |key: &str| perf_node.and_then(|s| s.entry(key)).map(|(k, _)| k.span);
     let mut err = |message: String, span| errors.push(DeError { message, span });
@@ -263,7 +275,7 @@ pub fn check_perf(spec: &TestSpec, step: &Step, suite_api: Api, node: &Node, err
 }
 
 /// Every name a threshold may use: `metric.statistic` or an aggregate.
-pub fn figure_names() -> Vec<String> {
+pub(super) fn figure_names() -> Vec<String> {
     metrics::figures().iter().map(metrics::Figure::name).collect()
 }
 

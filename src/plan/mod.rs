@@ -2,7 +2,7 @@
 //! unique, filters applied and every setting resolved. Pure: no I/O.
 
 mod checks;
-pub mod template;
+pub(crate) mod template;
 
 use crate::load::LoadedSuite;
 use crate::load::de::{self, DeError};
@@ -16,43 +16,43 @@ use std::time::Duration;
 
 /// Command-line choices that shape the plan.
 #[derive(Debug, Clone, Default)]
-pub struct PlanOptions {
+pub(crate) struct PlanOptions {
     /// Keep tests whose name contains this text.
-    pub filter: Option<String>,
+    pub(crate) filter: Option<String>,
     /// Keep tests carrying any of these tags (all tests when empty).
-    pub tags: Vec<String>,
+    pub(crate) tags: Vec<String>,
     /// Drop tests carrying any of these tags.
-    pub exclude_tags: Vec<String>,
+    pub(crate) exclude_tags: Vec<String>,
     /// `--timeout`: replaces the suites' default step timeout (a test's own still wins).
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     /// `--target`: overrides every suite's target url.
-    pub target_url: Option<String>,
+    pub(crate) target_url: Option<String>,
 }
 
 /// One suite, ready to execute.
 #[derive(Debug, Clone)]
-pub struct SuitePlan {
-    pub name: String,
-    pub file: String,
-    pub description: Option<String>,
-    pub target: Target,
-    pub headers: BTreeMap<String, String>,
+pub(crate) struct SuitePlan {
+    pub(crate) name: String,
+    pub(crate) file: String,
+    pub(crate) description: Option<String>,
+    pub(crate) target: Target,
+    pub(crate) headers: BTreeMap<String, String>,
     /// Directory of the suite file (relative `cwd`s resolve against it).
-    pub base_dir: PathBuf,
-    pub secret_values: Vec<String>,
-    pub tests: Vec<PlannedTest>,
+    pub(crate) base_dir: PathBuf,
+    pub(crate) secret_values: Vec<String>,
+    pub(crate) tests: Vec<PlannedTest>,
     /// Tests before the command line's filters, and the tags they carry (to explain a run
     /// that selects nothing).
-    pub expanded: usize,
-    pub tags: std::collections::BTreeSet<String>,
+    pub(crate) expanded: usize,
+    pub(crate) tags: std::collections::BTreeSet<String>,
     /// What loading and planning changed that a user may want to know (-v shows them).
-    pub notes: Vec<String>,
+    pub(crate) notes: Vec<String>,
 }
 
 impl SuitePlan {
     /// Every secret this suite knows: `secrets:` values, the API key, and the values of
     /// credential headers (the suite's defaults and each http request's own).
-    pub fn secrets(&self) -> Vec<String> {
+    pub(crate) fn secrets(&self) -> Vec<String> {
         use crate::suite::step::credentials;
         let mut out = self.secret_values.clone();
         out.extend(credentials(&self.headers));
@@ -70,42 +70,44 @@ impl SuitePlan {
 
 /// One concrete test.
 #[derive(Debug, Clone)]
-pub struct PlannedTest {
-    pub name: String,
-    pub tags: Vec<String>,
+pub(crate) struct PlannedTest {
+    pub(crate) name: String,
+    pub(crate) tags: Vec<String>,
+    /// What the test checks, for people (placeholders filled in).
+    pub(crate) description: Option<String>,
     /// `Some(reason)` when the test is skipped.
-    pub skip: Option<String>,
-    pub step: Step,
-    pub expect: Expect,
-    pub timeout: Duration,
+    pub(crate) skip: Option<String>,
+    pub(crate) step: Step,
+    pub(crate) expect: Expect,
+    pub(crate) timeout: Duration,
     /// Where the timeout was set, for the timeout message.
-    pub timeout_source: String,
-    pub retries: u32,
-    pub retry_delay: Duration,
+    pub(crate) timeout_source: String,
+    pub(crate) retries: u32,
+    pub(crate) retry_delay: Duration,
     /// file:line:col of the test in its suite.
-    pub location: String,
+    pub(crate) location: String,
     /// The `for_each` values of this expansion.
-    pub params: Vec<(String, String)>,
+    pub(crate) params: Vec<(String, String)>,
     /// Perf figures that must hold, by name.
-    pub thresholds: BTreeMap<String, Comparison>,
+    pub(crate) thresholds: BTreeMap<String, Comparison>,
     /// Perf figures to compare with the baseline, and how much worse they may get.
-    pub regression: BTreeMap<String, Tolerance>,
+    pub(crate) regression: BTreeMap<String, Tolerance>,
     /// This test's figures in the baseline run, when one was given and has the test.
-    pub baseline: Option<BaselineFigures>,
+    pub(crate) baseline: Option<BaselineFigures>,
     /// Where each written expectation is, by its path (`expect.body`,
     /// `expect.json.$.version`, `thresholds.ttft.p95`): a failure shows that line.
-    pub places: BTreeMap<String, crate::record::Place>,
+    pub(crate) places: BTreeMap<String, crate::record::Place>,
 }
 
 /// A test's figures in a stored run.
 #[derive(Debug, Clone)]
-pub struct BaselineFigures {
-    pub source: String,
-    pub levels: LevelFigures,
+pub(crate) struct BaselineFigures {
+    pub(crate) source: String,
+    pub(crate) levels: LevelFigures,
 }
 
 /// Plans one loaded suite. All problems of the suite are returned together.
-pub fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<SuitePlan, SuiteErrors> {
+pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<SuitePlan, SuiteErrors> {
     let mut errors: Vec<DeError> = Vec::new();
     let mut tests: Vec<PlannedTest> = Vec::new();
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
@@ -242,8 +244,8 @@ fn without(node: &Node, key: &str) -> Node {
 /// Most tests one `for_each` may expand to, and one suite may hold after expansion: beyond
 /// them a suite is a mistake (five lists of 100 values are 10 billion tests), refused with
 /// its place before any memory goes to it.
-pub const MAX_EXPANSION: usize = 10_000;
-pub const MAX_SUITE_TESTS: usize = 100_000;
+pub(crate) const MAX_EXPANSION: usize = 10_000;
+pub(crate) const MAX_SUITE_TESTS: usize = 100_000;
 
 /// The cartesian product of a test's `for_each` lists, in the order written.
 fn expand(test: &Node) -> Result<Vec<BTreeMap<String, Node>>, DeError> {
@@ -385,6 +387,7 @@ fn resolve(
     };
     Ok(PlannedTest {
         tags: spec.tags.clone(),
+        description: spec.description.clone(),
         skip: match spec.skip {
             Some(Skip::Yes(reason)) => Some(reason.unwrap_or_else(|| "skip: true".to_string())),
             _ => None,

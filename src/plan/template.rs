@@ -9,7 +9,7 @@ use crate::load::tree::{Node, Value};
 use std::collections::BTreeMap;
 
 /// Fills every placeholder in `node`; unknown names are reported with their position.
-pub fn fill(node: &Node, bindings: &BTreeMap<String, Node>, errors: &mut Vec<DeError>) -> Node {
+pub(crate) fn fill(node: &Node, bindings: &BTreeMap<String, Node>, errors: &mut Vec<DeError>) -> Node {
     let value = match &node.value {
         Value::Str(s) => return fill_str(s, node, bindings, errors),
         Value::Seq(items) => Value::Seq(items.iter().map(|n| fill(n, bindings, errors)).collect()),
@@ -78,7 +78,7 @@ fn lookup<'a>(name: &str, bindings: &'a BTreeMap<String, Node>) -> Option<&'a No
 }
 
 /// A bound value as text (lists joined with ", ").
-pub fn text_of(node: &Node) -> String {
+pub(crate) fn text_of(node: &Node) -> String {
     match &node.value {
         Value::Seq(items) => items.iter().map(text_of).collect::<Vec<_>>().join(", "),
         Value::Map(_) => node.to_json().to_string(),

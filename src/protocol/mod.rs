@@ -4,8 +4,8 @@
 //! executor asks the protocol for a request body, hands it each decoded stream message, and
 //! records the neutral [`Frame`]s it gets back. Adding a server API means adding a file here.
 
-pub mod ollama;
-pub mod openai;
+pub(crate) mod ollama;
+pub(crate) mod openai;
 
 use crate::suite::{Api, ChatStep, GenerateStep, PerfStep, Step};
 use serde::Serialize;
@@ -15,14 +15,14 @@ use std::collections::BTreeMap;
 
 /// A generate or chat step, as the protocols see it.
 #[derive(Debug, Clone, Copy)]
-pub enum LlmCall<'a> {
+pub(crate) enum LlmCall<'a> {
     Generate(&'a GenerateStep),
     Chat(&'a ChatStep),
 }
 
 impl<'a> LlmCall<'a> {
     /// The call a step makes, if it is a generate or chat step.
-    pub fn of_step(step: &'a Step) -> Option<LlmCall<'a>> {
+    pub(crate) fn of_step(step: &'a Step) -> Option<LlmCall<'a>> {
         match step {
             Step::Generate(g) => Some(LlmCall::Generate(g)),
             Step::Chat(c) => Some(LlmCall::Chat(c)),
@@ -31,7 +31,7 @@ impl<'a> LlmCall<'a> {
     }
 
     /// The call a perf loop repeats, if it repeats a generate or chat request.
-    pub fn of_perf(step: &'a PerfStep) -> Option<LlmCall<'a>> {
+    pub(crate) fn of_perf(step: &'a PerfStep) -> Option<LlmCall<'a>> {
         match (&step.generate, &step.chat) {
             (Some(g), _) => Some(LlmCall::Generate(g)),
             (None, Some(c)) => Some(LlmCall::Chat(c)),
@@ -40,14 +40,14 @@ impl<'a> LlmCall<'a> {
     }
 
     /// The step's own `api:`, if it overrides the suite's.
-    pub fn api(&self) -> Option<Api> {
+    pub(crate) fn api(&self) -> Option<Api> {
         match self {
             LlmCall::Generate(g) => g.api,
             LlmCall::Chat(c) => c.api,
         }
     }
 
-    pub fn chunk_timeout(&self) -> Option<std::time::Duration> {
+    pub(crate) fn chunk_timeout(&self) -> Option<std::time::Duration> {
         match self {
             LlmCall::Generate(g) => g.chunk_timeout,
             LlmCall::Chat(c) => c.chunk_timeout,
@@ -55,28 +55,28 @@ impl<'a> LlmCall<'a> {
     }
 
     /// `generate` or `chat`.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             LlmCall::Generate(_) => "generate",
             LlmCall::Chat(_) => "chat",
         }
     }
 
-    pub fn model(&self) -> &str {
+    pub(crate) fn model(&self) -> &str {
         match self {
             LlmCall::Generate(g) => &g.model,
             LlmCall::Chat(c) => &c.model,
         }
     }
 
-    pub fn stream(&self) -> Option<bool> {
+    pub(crate) fn stream(&self) -> Option<bool> {
         match self {
             LlmCall::Generate(g) => g.stream,
             LlmCall::Chat(c) => c.stream,
         }
     }
 
-    pub fn options(&self) -> &BTreeMap<String, Value> {
+    pub(crate) fn options(&self) -> &BTreeMap<String, Value> {
         match self {
             LlmCall::Generate(g) => &g.options,
             LlmCall::Chat(c) => &c.options,
@@ -86,7 +86,7 @@ impl<'a> LlmCall<'a> {
 
 /// How a protocol frames a streamed answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamFormat {
+pub(crate) enum StreamFormat {
     /// One JSON object per line (Ollama).
     Ndjson,
     /// Server-Sent Events with `data: {json}` and a `data: [DONE]` terminator (OpenAI).
@@ -95,31 +95,31 @@ pub enum StreamFormat {
 
 /// The server's own figures, as reported (durations in nanoseconds, as Ollama sends them).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
-pub struct ServerFigures {
+pub(crate) struct ServerFigures {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub eval_count: Option<u64>,
+    pub(crate) eval_count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub eval_duration_ns: Option<u64>,
+    pub(crate) eval_duration_ns: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub prompt_eval_count: Option<u64>,
+    pub(crate) prompt_eval_count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub prompt_eval_duration_ns: Option<u64>,
+    pub(crate) prompt_eval_duration_ns: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub load_duration_ns: Option<u64>,
+    pub(crate) load_duration_ns: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub total_duration_ns: Option<u64>,
+    pub(crate) total_duration_ns: Option<u64>,
     /// Ollama's done_reason or OpenAI's finish_reason.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub done_reason: Option<String>,
+    pub(crate) done_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub prompt_tokens: Option<u64>,
+    pub(crate) prompt_tokens: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub completion_tokens: Option<u64>,
+    pub(crate) completion_tokens: Option<u64>,
 }
 
 impl ServerFigures {
     /// Takes every figure `other` has (later chunks win).
-    pub fn merge(&mut self, other: ServerFigures) {
+    pub(crate) fn merge(&mut self, other: ServerFigures) {
         macro_rules! take {
             ($($f:ident)*) => {$( if other.$f.is_some() { self.$f = other.$f; } )*};
         }
@@ -128,12 +128,12 @@ impl ServerFigures {
     }
 
     /// The server's output token count, whichever protocol reported it.
-    pub fn output_tokens(&self) -> Option<u64> {
+    pub(crate) fn output_tokens(&self) -> Option<u64> {
         self.eval_count.or(self.completion_tokens)
     }
 
     /// Server tokens/s = eval_count / eval_duration (Ollama's own timing).
-    pub fn tokens_per_s(&self) -> Option<f64> {
+    pub(crate) fn tokens_per_s(&self) -> Option<f64> {
         match (self.eval_count, self.eval_duration_ns) {
             (Some(n), Some(d)) if d > 0 => Some(n as f64 / d as f64 * 1e9),
             _ => None,
@@ -144,19 +144,19 @@ impl ServerFigures {
 /// One decoded message of an answer (a stream chunk, or the whole non-stream body). It
 /// borrows from the message text where it can: the stream path decodes one per token.
 #[derive(Debug, Clone, Default)]
-pub struct Frame<'a> {
+pub(crate) struct Frame<'a> {
     /// The text this message adds.
-    pub content: Cow<'a, str>,
-    pub model: Option<Cow<'a, str>>,
+    pub(crate) content: Cow<'a, str>,
+    pub(crate) model: Option<Cow<'a, str>>,
     /// The message that ends the answer (Ollama `done: true`, OpenAI a `finish_reason`).
-    pub is_final: bool,
-    pub figures: ServerFigures,
+    pub(crate) is_final: bool,
+    pub(crate) figures: ServerFigures,
     /// An error the server reported inside a 2xx stream.
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// A server API.
-pub trait Protocol: Send + Sync {
+pub(crate) trait Protocol: Send + Sync {
     fn api(&self) -> Api;
     /// The endpoint path for a call.
     fn path(&self, call: &LlmCall) -> &'static str;
@@ -215,7 +215,7 @@ pub trait Protocol: Send + Sync {
 }
 
 /// The implementation of an API.
-pub fn for_api(api: Api) -> &'static dyn Protocol {
+pub(crate) fn for_api(api: Api) -> &'static dyn Protocol {
     match api {
         Api::Ollama => &ollama::Ollama,
         Api::Openai => &openai::OpenAi,
@@ -223,12 +223,12 @@ pub fn for_api(api: Api) -> &'static dyn Protocol {
 }
 
 /// Model names compare without the implicit `:latest` tag.
-pub fn same_model(a: &str, b: &str) -> bool {
+pub(crate) fn same_model(a: &str, b: &str) -> bool {
     a.trim_end_matches(":latest") == b.trim_end_matches(":latest")
 }
 
 /// An `error` field as text: a string, or an object's `message`, or the JSON.
-pub fn error_text(e: &Value) -> String {
+pub(crate) fn error_text(e: &Value) -> String {
     e.as_str()
         .map(str::to_string)
         .or_else(|| e.get("message").and_then(Value::as_str).map(str::to_string))

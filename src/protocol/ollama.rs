@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
 
-pub struct Ollama;
+pub(crate) struct Ollama;
 
 /// One NDJSON object of an answer (generate or chat), borrowing its text where it can.
 #[derive(Deserialize)]

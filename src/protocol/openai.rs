@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
 
-pub struct OpenAi;
+pub(crate) struct OpenAi;
 
 /// One chunk (or whole answer) of a completion, borrowing its text where it can.
 #[derive(Deserialize)]

@@ -4,7 +4,7 @@
 use super::{RunRecord, SuiteRecord, TestResult};
 
 /// What happens during a run, in order.
-pub enum Event<'a> {
+pub(crate) enum Event<'a> {
     RunStarted {
         total: usize,
     },
@@ -19,7 +19,6 @@ pub enum Event<'a> {
         target: &'a str,
     },
     TestStarted {
-        suite: &'a str,
         name: &'a str,
     },
     /// A long step's progress (bytes of a model pull, requests of a perf loop).

@@ -4,10 +4,10 @@
 //! reaches into another to do it.
 
 mod event;
-pub use event::Event;
+pub(crate) use event::Event;
 
 /// At most `max` characters of `s`, with a note when cut.
-pub fn excerpt(s: &str, max: usize) -> String {
+pub(crate) fn excerpt(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_string()
     } else {
@@ -25,7 +25,7 @@ use std::time::Duration;
 /// What a step observed; assertions are evaluated against this.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Observation {
+pub(crate) enum Observation {
     Http(HttpObservation),
     Tcp(TcpObservation),
     Exec(ExecObservation),
@@ -40,7 +40,7 @@ pub enum Observation {
 /// Bytes of a body, an answer or a command's output that a report keeps: assertions see all
 /// that was read (up to --max-body), reports an excerpt this long, so report.json stays small
 /// however large the answers.
-pub const REPORT_TEXT: usize = 64 * 1024;
+pub(crate) const REPORT_TEXT: usize = 64 * 1024;
 
 /// Cuts `s` to at most `max` bytes (at a character boundary), saying how much was left out.
 fn trim_text(s: &mut String, max: usize) -> bool {
@@ -60,7 +60,7 @@ fn trim_text(s: &mut String, max: usize) -> bool {
 impl Observation {
     /// Keeps reports small: long texts cut to `max` bytes. Call after secrets are masked, so
     /// a cut never leaves part of a secret behind.
-    pub fn trim_for_report(&mut self, max: usize) {
+    pub(crate) fn trim_for_report(&mut self, max: usize) {
         match self {
             Observation::Http(h) => h.body_truncated |= trim_text(&mut h.body, max),
             Observation::Exec(e) => {
@@ -73,7 +73,7 @@ impl Observation {
         }
     }
 
-    pub fn elapsed(&self) -> Duration {
+    pub(crate) fn elapsed(&self) -> Duration {
         match self {
             Observation::Http(o) => o.elapsed,
             Observation::Tcp(o) => o.elapsed,
@@ -89,38 +89,38 @@ impl Observation {
 
 /// What a generate or chat step measured. Definitions in `suite::metrics::LLM`.
 #[derive(Debug, Clone, Serialize)]
-pub struct LlmObservation {
-    pub api: Api,
-    pub url: String,
-    pub model: String,
-    pub stream: bool,
-    pub status: u16,
+pub(crate) struct LlmObservation {
+    pub(crate) api: Api,
+    pub(crate) url: String,
+    pub(crate) model: String,
+    pub(crate) stream: bool,
+    pub(crate) status: u16,
     /// The server's error text (an error status, or an error inside the stream).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub text: String,
-    pub chunks: usize,
+    pub(crate) error: Option<String>,
+    pub(crate) text: String,
+    pub(crate) chunks: usize,
     #[serde(with = "opt_secs")]
-    pub ttft: Option<Duration>,
+    pub(crate) ttft: Option<Duration>,
     /// Gaps between successive content chunks.
     #[serde(with = "secs_list")]
-    pub itl: Vec<Duration>,
+    pub(crate) itl: Vec<Duration>,
     #[serde(with = "secs")]
-    pub e2e: Duration,
-    pub output_tokens: Option<u64>,
-    pub client_tokens_per_s: Option<f64>,
-    pub server_tokens_per_s: Option<f64>,
-    pub server: ServerFigures,
+    pub(crate) e2e: Duration,
+    pub(crate) output_tokens: Option<u64>,
+    pub(crate) client_tokens_per_s: Option<f64>,
+    pub(crate) server_tokens_per_s: Option<f64>,
+    pub(crate) server: ServerFigures,
     /// Broken stream rules: truncation, invalid chunks, stalls, data after the end...
-    pub problems: Vec<String>,
+    pub(crate) problems: Vec<String>,
     /// The step's timeout ended the stream; what arrived before is recorded.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub timed_out: bool,
+    pub(crate) timed_out: bool,
 }
 
 impl LlmObservation {
     /// An observation before anything was read.
-    pub fn new(api: Api, url: &str, model: &str, stream: bool, status: u16) -> Self {
+    pub(crate) fn new(api: Api, url: &str, model: &str, stream: bool, status: u16) -> Self {
         LlmObservation {
             api,
             url: url.to_string(),
@@ -143,7 +143,7 @@ impl LlmObservation {
     }
 
     /// Every recorded figure by its `expect.metrics` name (durations in seconds).
-    pub fn metrics(&self) -> serde_json::Map<String, serde_json::Value> {
+    pub(crate) fn metrics(&self) -> serde_json::Map<String, serde_json::Value> {
         use serde_json::Value;
         let mut m = serde_json::Map::new();
         let mut put = |k: &str, v: Option<Value>| {
@@ -182,81 +182,81 @@ impl LlmObservation {
 
 /// What a gpu step saw: the GPUs, or why there are none.
 #[derive(Debug, Clone, Serialize)]
-pub struct GpuObservation {
-    pub snapshot: Option<crate::gpu::GpuSnapshot>,
+pub(crate) struct GpuObservation {
+    pub(crate) snapshot: Option<crate::gpu::GpuSnapshot>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
     #[serde(with = "secs")]
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
 }
 
 /// What a pull step saw.
 #[derive(Debug, Clone, Serialize)]
-pub struct PullObservation {
-    pub model: String,
+pub(crate) struct PullObservation {
+    pub(crate) model: String,
     /// True when `ensure` found the model already listed and nothing was pulled.
-    pub already_present: bool,
+    pub(crate) already_present: bool,
     /// The distinct status lines, in order ("pulling manifest", ..., "success").
-    pub statuses: Vec<String>,
-    pub bytes_total: u64,
-    pub bytes_completed: u64,
+    pub(crate) statuses: Vec<String>,
+    pub(crate) bytes_total: u64,
+    pub(crate) bytes_completed: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
     #[serde(with = "secs")]
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
 }
 
 /// The models a server listed, and what the step required of them.
 #[derive(Debug, Clone, Serialize)]
-pub struct ModelsObservation {
-    pub url: String,
-    pub listed: Vec<String>,
-    pub present: Vec<String>,
-    pub absent: Vec<String>,
+pub(crate) struct ModelsObservation {
+    pub(crate) url: String,
+    pub(crate) listed: Vec<String>,
+    pub(crate) present: Vec<String>,
+    pub(crate) absent: Vec<String>,
     #[serde(with = "secs")]
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct HttpObservation {
-    pub method: String,
-    pub url: String,
+pub(crate) struct HttpObservation {
+    pub(crate) method: String,
+    pub(crate) url: String,
     /// The headers hxrun sent (credential values masked in reports).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub request_headers: Vec<(String, String)>,
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
+    pub(crate) request_headers: Vec<(String, String)>,
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: String,
     /// True when the body was longer than hxrun keeps and was cut.
-    pub body_truncated: bool,
+    pub(crate) body_truncated: bool,
     #[serde(with = "secs")]
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct TcpObservation {
-    pub address: String,
+pub(crate) struct TcpObservation {
+    pub(crate) address: String,
     #[serde(with = "secs")]
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ExecObservation {
-    pub command: Vec<String>,
+pub(crate) struct ExecObservation {
+    pub(crate) command: Vec<String>,
     /// None when the process was killed by a signal.
-    pub exit_code: Option<i32>,
-    pub stdout: String,
-    pub stderr: String,
+    pub(crate) exit_code: Option<i32>,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
     /// True when stdout or stderr was longer than hxrun keeps and was cut.
-    pub output_truncated: bool,
+    pub(crate) output_truncated: bool,
     #[serde(with = "secs")]
-    pub elapsed: Duration,
+    pub(crate) elapsed: Duration,
 }
 
 /// Why a step produced no observation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum FailureKind {
+pub(crate) enum FailureKind {
     /// An expectation did not hold.
     Assertion,
     /// The step ran past its timeout.
@@ -271,7 +271,7 @@ pub enum FailureKind {
 
 impl FailureKind {
     /// The JUnit `type` attribute (never a Ruby XML type name, which GitLab would misread).
-    pub fn junit_type(&self) -> &'static str {
+    pub(crate) fn junit_type(&self) -> &'static str {
         match self {
             FailureKind::Assertion => "AssertionFailed",
             FailureKind::Timeout => "Timeout",
@@ -284,44 +284,44 @@ impl FailureKind {
 
 /// A step that could not complete.
 #[derive(Debug, Clone)]
-pub struct StepError {
-    pub kind: FailureKind,
-    pub message: String,
+pub(crate) struct StepError {
+    pub(crate) kind: FailureKind,
+    pub(crate) message: String,
     /// What was sent before the failure (request line / command), for reports.
-    pub detail: String,
+    pub(crate) detail: String,
 }
 
 /// One assertion's verdict.
 #[derive(Debug, Clone, Serialize)]
-pub struct AssertionResult {
+pub(crate) struct AssertionResult {
     /// Which expectation, e.g. `status`, `body.trimmed_equals`, `json $.version matches`.
-    pub what: String,
-    pub passed: bool,
+    pub(crate) what: String,
+    pub(crate) passed: bool,
     /// Expected vs actual, for failures.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+    pub(crate) message: Option<String>,
     /// The expectation's path in the suite (`expect.body`, `expect.json.$.version`,
     /// `thresholds.ttft.p95`), when it was written there (not a default such as 2xx).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
     /// Where that expectation is written.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub at: Option<Place>,
+    pub(crate) at: Option<Place>,
 }
 
 /// A place in a suite file, with its line, so a report can show it with a caret.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Place {
-    pub file: String,
-    pub line: u32,
-    pub col: u32,
+pub(crate) struct Place {
+    pub(crate) file: String,
+    pub(crate) line: u32,
+    pub(crate) col: u32,
     /// The text of that line.
-    pub source: String,
+    pub(crate) source: String,
 }
 
 impl Place {
     /// `file:line:col`, then the line with a caret under the column.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let gutter = self.line.to_string();
         let pad = " ".repeat(gutter.len());
         let caret: String = self
@@ -336,7 +336,7 @@ impl Place {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub(crate) enum Status {
     Passed,
     Failed,
     Skipped,
@@ -344,82 +344,86 @@ pub enum Status {
 
 /// One try of a test's step.
 #[derive(Debug, Clone, Serialize)]
-pub struct Attempt {
-    pub number: u32,
+pub(crate) struct Attempt {
+    pub(crate) number: u32,
     #[serde(with = "secs")]
-    pub duration: Duration,
-    pub passed: bool,
+    pub(crate) duration: Duration,
+    pub(crate) passed: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+    pub(crate) message: Option<String>,
 }
 
 /// The outcome of one planned test.
 #[derive(Debug, Clone, Serialize)]
-pub struct TestResult {
-    pub suite: String,
-    pub name: String,
-    pub tags: Vec<String>,
-    pub location: String,
-    pub params: Vec<(String, String)>,
-    pub step: &'static str,
-    pub status: Status,
+pub(crate) struct TestResult {
+    pub(crate) suite: String,
+    pub(crate) name: String,
+    pub(crate) tags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) description: Option<String>,
+    pub(crate) location: String,
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) step: &'static str,
+    pub(crate) status: Status,
     /// Why it failed (every failed assertion) or why it was skipped.
-    pub message: Option<String>,
-    pub failure_kind: Option<FailureKind>,
-    pub started_at: DateTime<Utc>,
+    pub(crate) message: Option<String>,
+    pub(crate) failure_kind: Option<FailureKind>,
+    pub(crate) started_at: DateTime<Utc>,
     #[serde(with = "secs")]
-    pub duration: Duration,
-    pub attempts: Vec<Attempt>,
-    pub assertions: Vec<AssertionResult>,
+    pub(crate) duration: Duration,
+    pub(crate) attempts: Vec<Attempt>,
+    pub(crate) assertions: Vec<AssertionResult>,
     /// What was sent, when the step ended without an observation (a timeout, a refused
     /// connection): the request line or command, secrets masked. With an observation,
     /// reporters describe that instead (`report::detail`).
-    pub detail: String,
+    pub(crate) detail: String,
     /// The last attempt's observation, secrets masked.
-    pub observation: Option<Observation>,
+    pub(crate) observation: Option<Observation>,
 }
 
 /// The results of one suite.
 #[derive(Debug, Clone, Serialize)]
-pub struct SuiteRecord {
-    pub name: String,
-    pub file: String,
-    pub target: String,
-    pub started_at: DateTime<Utc>,
+pub(crate) struct SuiteRecord {
+    pub(crate) name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) description: Option<String>,
+    pub(crate) file: String,
+    pub(crate) target: String,
+    pub(crate) started_at: DateTime<Utc>,
     #[serde(with = "secs")]
-    pub duration: Duration,
-    pub tests: Vec<TestResult>,
+    pub(crate) duration: Duration,
+    pub(crate) tests: Vec<TestResult>,
 }
 
 impl SuiteRecord {
-    pub fn count(&self, status: Status) -> usize {
+    pub(crate) fn count(&self, status: Status) -> usize {
         self.tests.iter().filter(|t| t.status == status).count()
     }
 }
 
 /// A whole run.
 #[derive(Debug, Clone, Serialize)]
-pub struct RunRecord {
-    pub hxrun_version: &'static str,
-    pub started_at: DateTime<Utc>,
+pub(crate) struct RunRecord {
+    pub(crate) hxrun_version: &'static str,
+    pub(crate) started_at: DateTime<Utc>,
     #[serde(with = "secs")]
-    pub duration: Duration,
-    pub suites: Vec<SuiteRecord>,
+    pub(crate) duration: Duration,
+    pub(crate) suites: Vec<SuiteRecord>,
     /// Samples of the whole run (`--gpu-sample`), each tagged with the test it fell in.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub gpu_samples: Vec<crate::gpu::GpuSample>,
+    pub(crate) gpu_samples: Vec<crate::gpu::GpuSample>,
     /// Why the run stopped before its end (a signal, `--max-time`); the tests it did not
     /// reach are listed as skipped with that reason.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub stopped: Option<String>,
+    pub(crate) stopped: Option<String>,
 }
 
 impl RunRecord {
-    pub fn count(&self, status: Status) -> usize {
+    pub(crate) fn count(&self, status: Status) -> usize {
         self.suites.iter().map(|s| s.count(status)).sum()
     }
 
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.count(Status::Failed) > 0
     }
 }
@@ -428,7 +432,7 @@ mod opt_secs {
     use serde::Serializer;
     use std::time::Duration;
 
-    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         match d {
             Some(d) => s.serialize_some(&d.as_secs_f64()),
             None => s.serialize_none(),
@@ -440,7 +444,7 @@ mod secs_list {
     use serde::Serializer;
     use std::time::Duration;
 
-    pub fn serialize<S: Serializer>(d: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(d: &[Duration], s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(d.iter().map(Duration::as_secs_f64))
     }
 }
@@ -450,7 +454,7 @@ mod secs {
     use serde::Serializer;
     use std::time::Duration;
 
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64())
     }
 }

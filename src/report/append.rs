@@ -13,7 +13,7 @@ use std::path::Path;
 
 /// Appends rows under an exclusive lock; writes the header to a new or empty file, refuses
 /// a file whose header differs.
-pub fn append(path: &Path, header: &str, rows: &str) -> Result<(), String> {
+pub(crate) fn append(path: &Path, header: &str, rows: &str) -> Result<(), String> {
     append_with(path, &[header], &mut |w, _| w.write_all(rows.as_bytes()))
 }
 
@@ -23,7 +23,7 @@ pub fn append(path: &Path, header: &str, rows: &str) -> Result<(), String> {
 /// `headers` are the headers hxrun accepts in an existing file, the first one written to a new
 /// file; `rows` is told which one the file has (the perf CSV continues a file that has only the
 /// seed's nine columns with rows of those nine).
-pub fn append_with(
+pub(crate) fn append_with(
     path: &Path,
     headers: &[&str],
     rows: &mut dyn FnMut(&mut dyn Write, usize) -> std::io::Result<()>,

@@ -7,17 +7,17 @@ use crate::record::{RunRecord, Status, TestResult};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
 
-pub struct ConsoleOptions {
+pub(crate) struct ConsoleOptions {
     /// Draw a progress bar (only on a terminal, never with --no-progress).
-    pub progress: bool,
-    pub color: bool,
+    pub(crate) progress: bool,
+    pub(crate) color: bool,
     /// Show request/response detail for failures.
-    pub verbose: bool,
+    pub(crate) verbose: bool,
 }
 
 impl ConsoleOptions {
     /// Detects a terminal on stdout and NO_COLOR.
-    pub fn detect(no_progress: bool, verbose: bool) -> Self {
+    pub(crate) fn detect(no_progress: bool, verbose: bool) -> Self {
         use std::io::IsTerminal;
         let tty = std::io::stdout().is_terminal();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -25,7 +25,7 @@ impl ConsoleOptions {
     }
 }
 
-pub struct ConsoleReporter {
+pub(crate) struct ConsoleReporter {
     opts: ConsoleOptions,
     bar: Option<ProgressBar>,
     out: Box<dyn Write + Send>,
@@ -34,16 +34,16 @@ pub struct ConsoleReporter {
 }
 
 /// Prints a line on stdout; a closed stdout is ignored (the reports still tell the story).
-pub fn say(text: &str) {
+pub(crate) fn say(text: &str) {
     let _ = writeln!(std::io::stdout(), "{text}");
 }
 
 impl ConsoleReporter {
-    pub fn new(opts: ConsoleOptions) -> Self {
+    pub(crate) fn new(opts: ConsoleOptions) -> Self {
         Self::with_writer(opts, Box::new(std::io::stdout()))
     }
 
-    pub fn with_writer(opts: ConsoleOptions, out: Box<dyn Write + Send>) -> Self {
+    pub(crate) fn with_writer(opts: ConsoleOptions, out: Box<dyn Write + Send>) -> Self {
         ConsoleReporter { opts, bar: None, out, closed: false }
     }
 

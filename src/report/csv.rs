@@ -9,16 +9,16 @@ use crate::record::{Status, TestResult};
 use std::path::PathBuf;
 
 /// The results CSV header; one place owns the column list.
-pub const RESULT_COLUMNS: [&str; 7] =
+pub(crate) const RESULT_COLUMNS: [&str; 7] =
     ["timestamp", "suite", "test", "status", "duration_ms", "attempts", "message"];
 
-pub struct CsvReporter {
+pub(crate) struct CsvReporter {
     path: PathBuf,
     file: Option<Lines>,
 }
 
 impl CsvReporter {
-    pub fn new(path: PathBuf) -> Self {
+    pub(crate) fn new(path: PathBuf) -> Self {
         CsvReporter { path, file: None }
     }
 }
@@ -43,7 +43,7 @@ fn row(t: &TestResult) -> Result<String, String> {
     ])
 }
 
-pub fn status_word(s: Status) -> &'static str {
+pub(crate) fn status_word(s: Status) -> &'static str {
     match s {
         Status::Passed => "passed",
         Status::Failed => "failed",

@@ -5,11 +5,11 @@ use crate::record::{Observation, TestResult, excerpt};
 
 /// How much of a body or output stream a report shows (Jenkins shows ~1000 characters of
 /// system-out unless told to keep more).
-pub const EXCERPT: usize = 600;
+pub(crate) const EXCERPT: usize = 600;
 
 /// What a test's step did: its observation described, or, when it ended without one (a
 /// timeout, a refused connection), what was sent.
-pub fn of(t: &TestResult) -> String {
+pub(crate) fn of(t: &TestResult) -> String {
     match &t.observation {
         Some(obs) => describe(obs),
         None => t.detail.clone(),
@@ -19,7 +19,7 @@ pub fn of(t: &TestResult) -> String {
 /// Why a test failed, each failed expectation followed by where it is written (`at
 /// file:line:col`, the line, a caret); the test's message when no expectation failed (a
 /// timeout, a refused connection).
-pub fn failure(t: &TestResult) -> String {
+pub(crate) fn failure(t: &TestResult) -> String {
     let failed: Vec<_> = t.assertions.iter().filter(|a| !a.passed).collect();
     if failed.is_empty() || !failed.iter().any(|a| a.at.is_some()) {
         return t.message.clone().unwrap_or_default();
@@ -37,7 +37,7 @@ pub fn failure(t: &TestResult) -> String {
     out.join("\n")
 }
 
-pub fn describe(obs: &Observation) -> String {
+pub(crate) fn describe(obs: &Observation) -> String {
     match obs {
         Observation::Http(h) => {
             let mut s = format!("{} {}\n", h.method, h.url);
@@ -129,7 +129,7 @@ pub fn describe(obs: &Observation) -> String {
 }
 
 /// One line per concurrency level with the figures people look at first.
-pub fn perf_summary(p: &crate::perf::result::PerfObservation) -> String {
+pub(crate) fn perf_summary(p: &crate::perf::result::PerfObservation) -> String {
     use crate::suite::values::format_seconds;
     let mut lines = vec![format!(
         "perf {} {} against {} (warm-up {}{})",

@@ -10,13 +10,13 @@ use crate::record::Status;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
-pub struct EventLogReporter {
+pub(crate) struct EventLogReporter {
     path: PathBuf,
     file: Option<Lines>,
 }
 
 impl EventLogReporter {
-    pub fn new(path: PathBuf) -> Self {
+    pub(crate) fn new(path: PathBuf) -> Self {
         EventLogReporter { path, file: None }
     }
 

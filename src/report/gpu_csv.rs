@@ -8,7 +8,7 @@ use crate::record::Observation;
 use std::path::PathBuf;
 
 /// The columns, in order.
-pub const COLUMNS: [&str; 11] = [
+pub(crate) const COLUMNS: [&str; 11] = [
     "timestamp",
     "gpu",
     "name",
@@ -22,12 +22,12 @@ pub const COLUMNS: [&str; 11] = [
     "test",
 ];
 
-pub fn header() -> String {
+pub(crate) fn header() -> String {
     COLUMNS.join(",")
 }
 
 /// One CSV line per sample.
-pub fn rows(samples: &[GpuSample]) -> String {
+pub(crate) fn rows(samples: &[GpuSample]) -> String {
     let opt = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_default();
     let mut out = String::new();
     for s in samples {
@@ -52,13 +52,13 @@ pub fn rows(samples: &[GpuSample]) -> String {
 }
 
 /// Writes perf steps' samples as they finish, or — with `--gpu-sample` — the whole run's.
-pub struct GpuCsvReporter {
+pub(crate) struct GpuCsvReporter {
     path: PathBuf,
     whole_run: bool,
 }
 
 impl GpuCsvReporter {
-    pub fn new(path: PathBuf, whole_run: bool) -> Self {
+    pub(crate) fn new(path: PathBuf, whole_run: bool) -> Self {
         GpuCsvReporter { path, whole_run }
     }
 }

@@ -3,12 +3,12 @@
 use super::{Event, Output, Reporter};
 use std::path::PathBuf;
 
-pub struct JsonReporter {
+pub(crate) struct JsonReporter {
     path: PathBuf,
 }
 
 impl JsonReporter {
-    pub fn new(path: PathBuf) -> Self {
+    pub(crate) fn new(path: PathBuf) -> Self {
         JsonReporter { path }
     }
 }

@@ -13,12 +13,12 @@ use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, Te
 
 use std::path::PathBuf;
 
-pub struct JunitReporter {
+pub(crate) struct JunitReporter {
     path: PathBuf,
 }
 
 impl JunitReporter {
-    pub fn new(path: PathBuf) -> Self {
+    pub(crate) fn new(path: PathBuf) -> Self {
         JunitReporter { path }
     }
 }
@@ -34,7 +34,7 @@ impl Reporter for JunitReporter {
 }
 
 /// The run as a JUnit XML document.
-pub fn render(record: &RunRecord) -> Result<String, String> {
+pub(crate) fn render(record: &RunRecord) -> Result<String, String> {
     let mut report = Report::new("hxrun");
     report.set_time(record.duration);
     let names = suite_names(record);

@@ -4,30 +4,30 @@
 //! fails (a file that cannot be written) does not stop the run or the other reporters; its
 //! error is kept and turns the exit code into 3 at the end.
 
-pub mod append;
-pub mod console;
-pub mod csv;
-pub mod detail;
-pub mod events;
-pub mod gpu_csv;
-pub mod json;
-pub mod junit;
-pub mod perf_csv;
-pub mod perf_summary;
-pub mod text;
+pub(crate) mod append;
+pub(crate) mod console;
+pub(crate) mod csv;
+pub(crate) mod detail;
+pub(crate) mod events;
+pub(crate) mod gpu_csv;
+pub(crate) mod json;
+pub(crate) mod junit;
+pub(crate) mod perf_csv;
+pub(crate) mod perf_summary;
+pub(crate) mod text;
 
-pub use crate::record::Event;
+pub(crate) use crate::record::Event;
 use std::path::Path;
 
 /// Something that turns run events into output. Everything it writes goes through `out`,
 /// the redacting boundary.
-pub trait Reporter {
+pub(crate) trait Reporter {
     fn handle(&mut self, event: &Event, out: &Output) -> Result<(), String>;
 }
 
 /// Every reporter of a run, with the errors they hit.
 #[derive(Default)]
-pub struct Reporters {
+pub(crate) struct Reporters {
     reporters: Vec<Box<dyn Reporter>>,
     errors: Vec<String>,
     output: Output,
@@ -35,15 +35,15 @@ pub struct Reporters {
 
 impl Reporters {
     /// Reporters whose output masks these secrets (`Mask`).
-    pub fn masking(mask: crate::mask::Mask) -> Self {
+    pub(crate) fn masking(mask: crate::mask::Mask) -> Self {
         Reporters { output: Output { mask }, ..Default::default() }
     }
 
-    pub fn add(&mut self, reporter: impl Reporter + 'static) {
+    pub(crate) fn add(&mut self, reporter: impl Reporter + 'static) {
         self.reporters.push(Box::new(reporter));
     }
 
-    pub fn emit(&mut self, event: &Event) {
+    pub(crate) fn emit(&mut self, event: &Event) {
         for r in &mut self.reporters {
             if let Err(e) = r.handle(event, &self.output) {
                 self.errors.push(self.output.text(&e).into_owned());
@@ -52,37 +52,37 @@ impl Reporters {
     }
 
     /// Errors the reporters hit (a report that could not be written, say).
-    pub fn errors(&self) -> &[String] {
+    pub(crate) fn errors(&self) -> &[String] {
         &self.errors
     }
 }
 
 /// The only way out for a reporter: every text it writes is masked on the way.
 #[derive(Default)]
-pub struct Output {
+pub(crate) struct Output {
     mask: crate::mask::Mask,
 }
 
 impl Output {
     /// The text with every secret masked.
-    pub fn text<'a>(&self, s: &'a str) -> std::borrow::Cow<'a, str> {
+    pub(crate) fn text<'a>(&self, s: &'a str) -> std::borrow::Cow<'a, str> {
         self.mask.apply(s)
     }
 
     /// Writes a whole report file (atomically, see `write_file`).
-    pub fn write_file(&self, path: &Path, text: &str) -> Result<(), String> {
+    pub(crate) fn write_file(&self, path: &Path, text: &str) -> Result<(), String> {
         write_file(path, self.text(text).as_bytes())
     }
 
     /// Opens a report written line by line as the run goes.
-    pub fn create(&self, path: &Path) -> Result<Lines, String> {
+    pub(crate) fn create(&self, path: &Path) -> Result<Lines, String> {
         Ok(Lines { file: std::io::BufWriter::new(create_file(path)?), path: path.to_path_buf() })
     }
 
     /// Appends rows to a shared CSV (`append::append_with`: `headers` accepted, the first
     /// for a new file); `rows` hands each row to the function it is given, which masks and
     /// writes it, and is told which header the file has.
-    pub fn append(
+    pub(crate) fn append(
         &self,
         path: &Path,
         headers: &[&str],
@@ -99,16 +99,16 @@ impl Output {
 }
 
 /// Takes one row (without its line end) and writes it, masked.
-pub type RowWriter<'a> = dyn FnMut(&str) -> std::io::Result<()> + 'a;
+pub(crate) type RowWriter<'a> = dyn FnMut(&str) -> std::io::Result<()> + 'a;
 
 /// A report file written a line at a time, each line masked and flushed.
-pub struct Lines {
+pub(crate) struct Lines {
     file: std::io::BufWriter<std::fs::File>,
     path: std::path::PathBuf,
 }
 
 impl Lines {
-    pub fn line(&mut self, out: &Output, text: &str) -> Result<(), String> {
+    pub(crate) fn line(&mut self, out: &Output, text: &str) -> Result<(), String> {
         use std::io::Write;
         let written = self
             .file

@@ -10,7 +10,7 @@ use crate::record::Observation;
 use std::path::PathBuf;
 
 /// The seed's columns, first and in this order.
-pub const SEED_COLUMNS: [&str; 9] = [
+pub(crate) const SEED_COLUMNS: [&str; 9] = [
     "timestamp",
     "model",
     "iter",
@@ -23,21 +23,21 @@ pub const SEED_COLUMNS: [&str; 9] = [
 ];
 
 /// hxrun's columns after them.
-pub const EXTRA_COLUMNS: [&str; 8] =
+pub(crate) const EXTRA_COLUMNS: [&str; 8] =
     ["ttft_ms", "e2e_ms", "client_tokens_per_s", "concurrency", "target", "test", "status", "error"];
 
-pub fn header() -> String {
+pub(crate) fn header() -> String {
     SEED_COLUMNS.iter().chain(EXTRA_COLUMNS.iter()).copied().collect::<Vec<_>>().join(",")
 }
 
-pub struct PerfCsvReporter {
+pub(crate) struct PerfCsvReporter {
     report_dir: PathBuf,
     /// `--perf-csv`: every perf test's rows go here.
     path_override: Option<PathBuf>,
 }
 
 impl PerfCsvReporter {
-    pub fn new(report_dir: PathBuf, path_override: Option<PathBuf>) -> Self {
+    pub(crate) fn new(report_dir: PathBuf, path_override: Option<PathBuf>) -> Self {
         PerfCsvReporter { report_dir, path_override }
     }
 }

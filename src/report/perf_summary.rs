@@ -6,12 +6,12 @@ use crate::record::Observation;
 use crate::suite::metrics::{self, GPU, PER_REQUEST, STATISTICS, Unit};
 use std::path::PathBuf;
 
-pub struct PerfSummaryReporter {
+pub(crate) struct PerfSummaryReporter {
     path: PathBuf,
 }
 
 impl PerfSummaryReporter {
-    pub fn new(path: PathBuf) -> Self {
+    pub(crate) fn new(path: PathBuf) -> Self {
         PerfSummaryReporter { path }
     }
 }

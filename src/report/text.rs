@@ -2,7 +2,7 @@
 //! them, CSV viewers garble them).
 
 /// Removes ANSI escape sequences and control characters other than newline and tab.
-pub fn clean(s: &str) -> String {
+pub(crate) fn clean(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
@@ -30,13 +30,13 @@ pub fn clean(s: &str) -> String {
 }
 
 /// One line: newlines become " | " (for CSV cells and one-line summaries).
-pub fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     clean(s).lines().map(str::trim_end).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" | ")
 }
 
 /// One CSV cell written by hand (for files appended line by line): one line, quoted when it
 /// holds a comma or a quote.
-pub fn csv_cell(s: &str) -> String {
+pub(crate) fn csv_cell(s: &str) -> String {
     let s = one_line(s);
     if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
 }

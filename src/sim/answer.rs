@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, sleep_until};
 
-pub struct Answer {
+pub(super) struct Answer {
     pub model: String,
     pub tokens: Vec<String>,
     pub done_reason: &'static str,
@@ -31,7 +31,7 @@ impl Answer {
     /// Plans the answer to `prompt` by an installed model: waits for a free slot when the
     /// simulator's capacity is capped, pays the load time if the model is cold, and draws
     /// this request's speed (within the configured jitter).
-    pub async fn start(
+    pub(super) async fn start(
         s: &SimState,
         arrived: Instant,
         model: &str,
@@ -76,13 +76,13 @@ impl Answer {
     }
 
     /// The capacity slot, to be held by the streamed body until it ends.
-    pub fn take_slot(&mut self) -> Option<OwnedSemaphorePermit> {
+    pub(super) fn take_slot(&mut self) -> Option<OwnedSemaphorePermit> {
         self.slot.take()
     }
 
     /// When token `i` (0-based) is due: after load, prompt evaluation and i+1 token times
     /// (plus an injected stall once the stall point has passed).
-    pub fn due(&self, i: usize) -> Instant {
+    pub(super) fn due(&self, i: usize) -> Instant {
         let stall = match self.faults.stall {
             Some((after, pause)) if i >= after => pause,
             _ => Duration::ZERO,
@@ -90,32 +90,32 @@ impl Answer {
         self.start + self.load + self.ttft + self.per_token * (i as u32 + 1) + stall
     }
 
-    pub fn end(&self) -> Instant {
+    pub(super) fn end(&self) -> Instant {
         if self.tokens.is_empty() { self.start + self.load } else { self.due(self.tokens.len() - 1) }
     }
 
     /// The model name the chunks carry (another one under the `wrong_model` fault).
-    pub fn reported_model(&self) -> &str {
+    pub(super) fn reported_model(&self) -> &str {
         self.faults.wrong_model.as_deref().unwrap_or(&self.model)
     }
 
-    pub fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         self.tokens.concat()
     }
 
     /// Time spent generating, as reported (a fault can make the server misreport it).
-    pub fn eval_duration(&self) -> Duration {
+    pub(super) fn eval_duration(&self) -> Duration {
         (self.per_token * self.tokens.len() as u32).mul_f64(self.faults.eval_duration_scale.unwrap_or(1.0))
     }
 
-    pub fn total_duration(&self) -> Duration {
+    pub(super) fn total_duration(&self) -> Duration {
         self.end() - self.start
     }
 
     /// A streamed body: `chunk(i, token)` for each token at its time, then `tail` (the final
     /// object, or the final events), with the configured faults applied; `slot` is released
     /// when the body ends.
-    pub fn stream(
+    pub(super) fn stream(
         &self,
         slot: Option<OwnedSemaphorePermit>,
         chunk: impl Fn(usize, &str) -> Bytes,
@@ -141,7 +141,7 @@ impl Answer {
 /// to 1 ms late; with `precise`, the timer wakes the task 0.5–1.5 ms early and the task
 /// yields until the exact instant (CPU for accuracy: right for a reference server that a
 /// client's timing is measured against, wrong for a loaded one).
-pub async fn wait_until(due: Instant, precise: bool) {
+pub(super) async fn wait_until(due: Instant, precise: bool) {
     if !precise {
         sleep_until(due).await;
         return;

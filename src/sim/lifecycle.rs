@@ -21,7 +21,7 @@ fn line(v: Value) -> Bytes {
     Bytes::from(b)
 }
 
-pub async fn pull(State(s): State<SimState>, body: Bytes) -> Response {
+pub(super) async fn pull(State(s): State<SimState>, body: Bytes) -> Response {
     let req = match parse(&body) {
         Ok(v) => v,
         Err(e) => return e.into_response(),
@@ -74,7 +74,7 @@ fn ndjson(lines: Vec<(Instant, Bytes)>) -> Response {
 }
 
 /// Deterministic 8-dimensional unit vectors, one per input.
-pub async fn embed(State(s): State<SimState>, body: Bytes) -> Response {
+pub(super) async fn embed(State(s): State<SimState>, body: Bytes) -> Response {
     let start = Instant::now();
     let req = match parse(&body) {
         Ok(v) => v,

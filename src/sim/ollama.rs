@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::time::Instant;
 
-pub fn routes(state: SimState) -> Router {
+pub(super) fn routes(state: SimState) -> Router {
     Router::new()
         .route("/", get(root).head(root))
         .route("/api/version", get(version))
@@ -37,7 +37,7 @@ async fn version(State(s): State<SimState>) -> Json<Value> {
     Json(json!({ "version": s.config.version }))
 }
 
-pub fn now_text() -> String {
+pub(super) fn now_text() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
@@ -79,7 +79,7 @@ async fn ps(State(s): State<SimState>) -> Json<Value> {
 }
 
 /// An error answer, shaped as Ollama's: `{"error": "..."}` with a 4xx/5xx status.
-pub struct ApiError(StatusCode, String);
+pub(super) struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -87,17 +87,17 @@ impl IntoResponse for ApiError {
     }
 }
 
-pub fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
+pub(super) fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
     ApiError(status, message.into())
 }
 
 /// Parses a JSON request body, answering as Ollama does when it cannot.
-pub fn parse(body: &Bytes) -> Result<Value, ApiError> {
+pub(super) fn parse(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice::<Value>(body)
         .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid request body: {e}")))
 }
 
-pub fn model_of(s: &SimState, req: &Value) -> Result<SimModel, ApiError> {
+pub(super) fn model_of(s: &SimState, req: &Value) -> Result<SimModel, ApiError> {
     let name = req
         .get("model")
         .or_else(|| req.get("name"))
@@ -217,7 +217,7 @@ async fn respond(s: SimState, body: Bytes, kind: Kind) -> Response {
 }
 
 /// The content of the last user message of a chat request.
-pub fn last_user_message(req: &Value) -> String {
+pub(super) fn last_user_message(req: &Value) -> String {
     req.get("messages")
         .and_then(Value::as_array)
         .and_then(|m| m.iter().rev().find(|m| m.get("role").and_then(Value::as_str) == Some("user")))

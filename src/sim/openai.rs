@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-pub fn routes(state: SimState) -> Router {
+pub(super) fn routes(state: SimState) -> Router {
     Router::new()
         .route("/v1/models", get(models))
         .route("/v1/chat/completions", post(chat))

@@ -143,7 +143,7 @@ impl SimState {
 }
 
 /// `phi3` → `phi3:latest`.
-pub fn full_name(name: &str) -> String {
+pub(super) fn full_name(name: &str) -> String {
     if name.contains(':') { name.to_string() } else { format!("{name}:latest") }
 }
 

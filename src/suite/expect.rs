@@ -16,62 +16,62 @@ use std::fmt;
 /// must exit 0.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Expect {
+pub(crate) struct Expect {
     /// HTTP status: a code (200), a list ([200, 204]) or a pattern ("2xx").
-    pub status: Option<CodeMatch>,
+    pub(crate) status: Option<CodeMatch>,
     /// Response headers (case-insensitive names) and what their value must match.
     #[serde(default)]
-    pub headers: BTreeMap<String, TextMatch>,
+    pub(crate) headers: BTreeMap<String, TextMatch>,
     /// The response body as text (http).
-    pub body: Option<TextMatch>,
+    pub(crate) body: Option<TextMatch>,
     /// JSONPath expressions into the JSON body (http) or stdout (exec), each with a matcher.
     /// A string starting with an operator is a numeric comparison ("> 0"); any other scalar
     /// must be equal.
     #[serde(default)]
-    pub json: BTreeMap<String, JsonMatch>,
+    pub(crate) json: BTreeMap<String, JsonMatch>,
     /// How long the step took, e.g. "< 500ms".
-    pub duration: Option<Comparison>,
+    pub(crate) duration: Option<Comparison>,
     /// Exit code of an exec step: a code or a list of codes.
-    pub exit_code: Option<CodeMatch>,
+    pub(crate) exit_code: Option<CodeMatch>,
     /// Standard output of an exec step.
-    pub stdout: Option<TextMatch>,
+    pub(crate) stdout: Option<TextMatch>,
     /// Standard error of an exec step.
-    pub stderr: Option<TextMatch>,
+    pub(crate) stderr: Option<TextMatch>,
     /// The answer text of a generate or chat step.
-    pub text: Option<TextMatch>,
+    pub(crate) text: Option<TextMatch>,
     /// Recorded figures of a generate or chat step: `ttft: "< 2s"`, `eval_count: "> 0"`,
     /// `tokens_per_s: ">= 20"`, `load_duration: "< 5s"`, `done_reason: stop`.
     #[serde(default)]
-    pub metrics: BTreeMap<String, JsonMatch>,
+    pub(crate) metrics: BTreeMap<String, JsonMatch>,
     /// Client-measured vs server-reported figures within a tolerance (stream mode).
-    pub agree: Option<super::llm::Agree>,
+    pub(crate) agree: Option<super::llm::Agree>,
 }
 
 /// Matchers on text. All given must hold.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TextMatch {
+pub(crate) struct TextMatch {
     /// The whole text, exactly.
-    pub equals: Option<String>,
+    pub(crate) equals: Option<String>,
     /// The text with leading and trailing whitespace removed.
-    pub trimmed_equals: Option<String>,
+    pub(crate) trimmed_equals: Option<String>,
     /// A substring that must appear.
-    pub contains: Option<String>,
+    pub(crate) contains: Option<String>,
     /// A substring that must not appear.
-    pub not_contains: Option<String>,
+    pub(crate) not_contains: Option<String>,
     /// A prefix.
-    pub starts_with: Option<String>,
+    pub(crate) starts_with: Option<String>,
     /// A regular expression (Rust regex syntax) that must match somewhere in the text.
-    pub matches: Option<Pattern>,
+    pub(crate) matches: Option<Pattern>,
     /// true: the text must parse as JSON.
-    pub json: Option<bool>,
+    pub(crate) json: Option<bool>,
     /// The trimmed text must equal one of these.
-    pub one_of: Option<Vec<String>>,
+    pub(crate) one_of: Option<Vec<String>>,
 }
 
 /// A matcher on the value(s) a JSONPath selects.
 #[derive(Debug, Clone, Serialize)]
-pub enum JsonMatch {
+pub(crate) enum JsonMatch {
     /// Shorthand: a numeric comparison ("> 0").
     Compare(Comparison),
     /// Shorthand: the value equals this scalar.
@@ -83,30 +83,30 @@ pub enum JsonMatch {
 /// The full JSON matcher. All given must hold.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct JsonMatchFull {
+pub(crate) struct JsonMatchFull {
     /// true: the path selects something; false: it selects nothing.
-    pub exists: Option<bool>,
+    pub(crate) exists: Option<bool>,
     /// The selected value equals this (any JSON value).
-    pub equals: Option<serde_json::Value>,
+    pub(crate) equals: Option<serde_json::Value>,
     /// The selected value is a string matching this regular expression.
-    pub matches: Option<Pattern>,
+    pub(crate) matches: Option<Pattern>,
     /// A string containing this substring, or an array containing this element.
-    pub contains: Option<serde_json::Value>,
+    pub(crate) contains: Option<serde_json::Value>,
     /// An array containing every one of these elements (or a string containing each).
-    pub contains_all: Option<Vec<serde_json::Value>>,
+    pub(crate) contains_all: Option<Vec<serde_json::Value>>,
     /// The JSON type: string, number, integer, boolean, array, object or null.
     #[serde(rename = "type")]
-    pub type_: Option<JsonType>,
+    pub(crate) type_: Option<JsonType>,
     /// Length of a string, array or object: a number or a comparison (">= 1").
-    pub length: Option<Comparison>,
+    pub(crate) length: Option<Comparison>,
     /// A numeric comparison on the selected number (same as the string shorthand).
-    pub compare: Option<Comparison>,
+    pub(crate) compare: Option<Comparison>,
 }
 
 /// JSON value types for `type:`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum JsonType {
+pub(crate) enum JsonType {
     String,
     Number,
     Integer,

@@ -10,32 +10,32 @@ use serde::{Deserialize, Serialize};
 /// `optional: true`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct GpuStep {
+pub(crate) struct GpuStep {
     /// How many GPUs, e.g. ">= 2".
-    pub count: Option<Comparison>,
+    pub(crate) count: Option<Comparison>,
     /// Memory of all GPUs together, e.g. ">= 32GiB".
-    pub memory_total: Option<Comparison>,
+    pub(crate) memory_total: Option<Comparison>,
     /// Free memory of all GPUs together.
-    pub memory_free: Option<Comparison>,
+    pub(crate) memory_free: Option<Comparison>,
     /// Every GPU's name, e.g. { contains: RTX }.
-    pub name: Option<TextMatch>,
+    pub(crate) name: Option<TextMatch>,
     /// The driver version, e.g. { matches: '^5[0-9]{2}\.' }.
-    pub driver_version: Option<TextMatch>,
+    pub(crate) driver_version: Option<TextMatch>,
     /// The CUDA version the driver supports, e.g. { starts_with: "12." }.
-    pub cuda_version: Option<TextMatch>,
+    pub(crate) cuda_version: Option<TextMatch>,
     /// Checks that each GPU must pass on its own.
-    pub each: Option<GpuEach>,
+    pub(crate) each: Option<GpuEach>,
     /// Skip (instead of fail) when the host has no NVIDIA driver.
     #[serde(default)]
-    pub optional: bool,
+    pub(crate) optional: bool,
 }
 
 /// Per-GPU checks.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct GpuEach {
-    pub memory_total: Option<Comparison>,
-    pub memory_free: Option<Comparison>,
-    pub memory_used: Option<Comparison>,
-    pub name: Option<TextMatch>,
+pub(crate) struct GpuEach {
+    pub(crate) memory_total: Option<Comparison>,
+    pub(crate) memory_free: Option<Comparison>,
+    pub(crate) memory_used: Option<Comparison>,
+    pub(crate) name: Option<TextMatch>,
 }

@@ -13,122 +13,122 @@ use std::time::Duration;
 /// A completion from a prompt: Ollama `/api/generate`, OpenAI `/v1/completions`.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct GenerateStep {
+pub(crate) struct GenerateStep {
     /// Model name, e.g. phi3:latest.
-    pub model: String,
+    pub(crate) model: String,
     /// The prompt.
-    pub prompt: String,
+    pub(crate) prompt: String,
     /// System prompt (Ollama only).
-    pub system: Option<String>,
+    pub(crate) system: Option<String>,
     /// Generation parameters with Ollama's names: temperature, num_predict, top_p, seed, stop...
     #[serde(default)]
-    pub options: BTreeMap<String, serde_json::Value>,
+    pub(crate) options: BTreeMap<String, serde_json::Value>,
     /// Output format: "json" or a JSON schema (Ollama only).
-    pub format: Option<serde_json::Value>,
+    pub(crate) format: Option<serde_json::Value>,
     /// How long the server keeps the model loaded afterwards ("5m", 0 unloads; Ollama only).
-    pub keep_alive: Option<serde_json::Value>,
+    pub(crate) keep_alive: Option<serde_json::Value>,
     /// Send the prompt without the model's template (Ollama only).
-    pub raw: Option<bool>,
+    pub(crate) raw: Option<bool>,
     /// Stream the answer chunk by chunk (default: the server's default — Ollama streams,
     /// OpenAI does not).
-    pub stream: Option<bool>,
+    pub(crate) stream: Option<bool>,
     /// Use this API instead of the suite's `target.api`.
-    pub api: Option<Api>,
+    pub(crate) api: Option<Api>,
     /// Fail when no chunk arrives for this long while streaming.
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<DurationText>")]
-    pub chunk_timeout: Option<Duration>,
+    pub(crate) chunk_timeout: Option<Duration>,
 }
 
 /// One chat message.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Message {
+pub(crate) struct Message {
     /// system, user or assistant.
-    pub role: String,
+    pub(crate) role: String,
     /// The message text.
-    pub content: String,
+    pub(crate) content: String,
 }
 
 /// A chat completion: Ollama `/api/chat`, OpenAI `/v1/chat/completions`.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ChatStep {
+pub(crate) struct ChatStep {
     /// Model name.
-    pub model: String,
+    pub(crate) model: String,
     /// The conversation so far; the answer continues it.
-    pub messages: Vec<Message>,
+    pub(crate) messages: Vec<Message>,
     /// Generation parameters with Ollama's names (mapped for OpenAI).
     #[serde(default)]
-    pub options: BTreeMap<String, serde_json::Value>,
+    pub(crate) options: BTreeMap<String, serde_json::Value>,
     /// Output format: "json" or a JSON schema (Ollama only).
-    pub format: Option<serde_json::Value>,
+    pub(crate) format: Option<serde_json::Value>,
     /// How long the server keeps the model loaded afterwards (Ollama only).
-    pub keep_alive: Option<serde_json::Value>,
+    pub(crate) keep_alive: Option<serde_json::Value>,
     /// Stream the answer (default: the server's default).
-    pub stream: Option<bool>,
+    pub(crate) stream: Option<bool>,
     /// Use this API instead of the suite's `target.api`.
-    pub api: Option<Api>,
+    pub(crate) api: Option<Api>,
     /// Fail when no chunk arrives for this long while streaming.
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<DurationText>")]
-    pub chunk_timeout: Option<Duration>,
+    pub(crate) chunk_timeout: Option<Duration>,
 }
 
 /// Download a model (Ollama `/api/pull`), with progress.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PullStep {
+pub(crate) struct PullStep {
     /// Model name.
-    pub model: String,
+    pub(crate) model: String,
     /// Pull only when the server does not list the model yet.
     #[serde(default)]
-    pub ensure: bool,
+    pub(crate) ensure: bool,
 }
 
 /// Which models the server lists (Ollama `/api/tags`, OpenAI `/v1/models`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ModelsStep {
+pub(crate) struct ModelsStep {
     /// Models that must be listed.
     #[serde(default)]
-    pub present: Vec<String>,
+    pub(crate) present: Vec<String>,
     /// Models that must not be listed.
     #[serde(default)]
-    pub absent: Vec<String>,
+    pub(crate) absent: Vec<String>,
     /// Use this API instead of the suite's `target.api`.
-    pub api: Option<Api>,
+    pub(crate) api: Option<Api>,
 }
 
 /// Unload a model from memory (Ollama: an empty request with keep_alive 0), so the next
 /// request measures a cold load.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct UnloadStep {
+pub(crate) struct UnloadStep {
     /// Model name.
-    pub model: String,
+    pub(crate) model: String,
 }
 
 /// Client-measured figures must agree with the server's own within a tolerance.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Agree {
+pub(crate) struct Agree {
     /// Client tokens/s vs server tokens/s (eval_count / eval_duration), e.g. "10%".
-    pub tokens_per_s: Option<Tolerance>,
+    pub(crate) tokens_per_s: Option<Tolerance>,
     /// Content chunks received vs the server's output token count, e.g. 0 or "5%".
-    pub tokens: Option<Tolerance>,
+    pub(crate) tokens: Option<Tolerance>,
 }
 
 /// A tolerance: a percentage ("10%") or an absolute difference (2).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Tolerance {
-    pub value: f64,
-    pub percent: bool,
+pub(crate) struct Tolerance {
+    pub(crate) value: f64,
+    pub(crate) percent: bool,
 }
 
 impl Tolerance {
     /// Whether `a` and `b` agree within the tolerance (percent of `b`, the server figure).
-    pub fn allows(&self, a: f64, b: f64) -> bool {
+    pub(crate) fn allows(&self, a: f64, b: f64) -> bool {
         let diff = (a - b).abs();
         if self.percent { diff <= b.abs() * self.value / 100.0 + 1e-9 } else { diff <= self.value + 1e-9 }
     }

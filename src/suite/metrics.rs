@@ -7,7 +7,7 @@
 
 /// What a figure's number is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
+pub(crate) enum Unit {
     /// Durations, stored in seconds.
     Seconds,
     Count,
@@ -23,21 +23,21 @@ pub enum Unit {
 
 /// Which way a figure improves (what a regression is).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Better {
+pub(crate) enum Better {
     Higher,
     Lower,
 }
 
 /// One metric.
 #[derive(Debug)]
-pub struct Metric {
-    pub name: &'static str,
-    pub unit: Unit,
-    pub better: Better,
-    pub doc: &'static str,
+pub(crate) struct Metric {
+    pub(crate) name: &'static str,
+    pub(crate) unit: Unit,
+    pub(crate) better: Better,
+    pub(crate) doc: &'static str,
     /// The only API whose answers carry it (Ollama's own timing fields, OpenAI's usage);
     /// None when hxrun measures it itself or both report it.
-    pub only: Option<super::Api>,
+    pub(crate) only: Option<super::Api>,
 }
 
 const fn m(name: &'static str, unit: Unit, better: Better, doc: &'static str) -> Metric {
@@ -55,7 +55,7 @@ use Unit::*;
 
 /// What a generate or chat step records, usable under `expect.metrics` (durations compared
 /// with units: `ttft: "< 2s"`).
-pub const LLM: &[Metric] = &[
+pub(crate) const LLM: &[Metric] = &[
     m(
         "ttft",
         Seconds,
@@ -86,7 +86,7 @@ pub const LLM: &[Metric] = &[
 ];
 
 /// Per-request metrics of a perf step; each gets every statistic (`ttft.p95`).
-pub const PER_REQUEST: &[Metric] = &[
+pub(crate) const PER_REQUEST: &[Metric] = &[
     m("ttft", Seconds, Lower, "time to first token"),
     m("itl", Seconds, Lower, "inter-token latency: every gap between content chunks, pooled"),
     m("tpot", Seconds, Lower, "time per output token after the first: (e2e − ttft) / (output_tokens − 1)"),
@@ -104,10 +104,11 @@ pub const PER_REQUEST: &[Metric] = &[
 ];
 
 /// Statistics every per-request metric gets.
-pub const STATISTICS: &[&str] = &["count", "mean", "min", "max", "stddev", "cov", "p50", "p90", "p95", "p99"];
+pub(crate) const STATISTICS: &[&str] =
+    &["count", "mean", "min", "max", "stddev", "cov", "p50", "p90", "p95", "p99"];
 
 /// Whole-level figures of a perf step (no statistic suffix).
-pub const AGGREGATES: &[Metric] = &[
+pub(crate) const AGGREGATES: &[Metric] = &[
     m("request_throughput", PerSecond, Higher, "successful requests per second"),
     m("output_token_throughput", PerSecond, Higher, "output tokens per second, all requests together"),
     m("error_rate", Percent, Lower, "failed requests, percent of all"),
@@ -118,7 +119,7 @@ pub const AGGREGATES: &[Metric] = &[
 
 /// GPU figures of a perf level, from the samples taken while it ran (NVML). Memory and power
 /// are summed over the GPUs at each instant; utilisation and temperature per GPU.
-pub const GPU: &[Metric] = &[
+pub(crate) const GPU: &[Metric] = &[
     m("gpu.memory_used.max", Bytes, Lower, "most GPU memory in use, all GPUs together"),
     m("gpu.memory_used.mean", Bytes, Lower, "mean GPU memory in use, all GPUs together"),
     m("gpu.util.mean", Percent, Higher, "mean GPU utilisation"),
@@ -134,20 +135,20 @@ pub const GPU: &[Metric] = &[
 /// A perf figure a threshold or baseline names: a metric, with a statistic for per-request
 /// metrics.
 #[derive(Debug, Clone, Copy)]
-pub struct Figure {
-    pub metric: &'static Metric,
-    pub statistic: Option<&'static str>,
+pub(crate) struct Figure {
+    pub(crate) metric: &'static Metric,
+    pub(crate) statistic: Option<&'static str>,
 }
 
 impl Figure {
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         match self.statistic {
             Some(s) => format!("{}.{s}", self.metric.name),
             None => self.metric.name.to_string(),
         }
     }
 
-    pub fn unit(&self) -> Unit {
+    pub(crate) fn unit(&self) -> Unit {
         match self.statistic {
             Some("count") => Count,
             Some("cov") => Percent,
@@ -156,11 +157,11 @@ impl Figure {
     }
 
     /// Whether a larger value is an improvement (spread never is).
-    pub fn higher_is_better(&self) -> bool {
+    pub(crate) fn higher_is_better(&self) -> bool {
         !matches!(self.statistic, Some("stddev" | "cov")) && self.metric.better == Higher
     }
 
-    pub fn doc(&self) -> String {
+    pub(crate) fn doc(&self) -> String {
         match self.statistic {
             Some(s) => format!("{s} of {}", self.metric.doc),
             None => self.metric.doc.to_string(),
@@ -168,7 +169,7 @@ impl Figure {
     }
 
     /// A value for people: `52.1ms`, `12.5%`, `1.2GiB`, `48.3`.
-    pub fn format(&self, v: f64) -> String {
+    pub(crate) fn format(&self, v: f64) -> String {
         use super::values::{format_seconds, trim_float};
         match self.unit() {
             Seconds => format_seconds(v),
@@ -182,7 +183,7 @@ impl Figure {
 }
 
 /// Every perf figure, in catalogue order.
-pub fn figures() -> Vec<Figure> {
+pub(crate) fn figures() -> Vec<Figure> {
     let plain = AGGREGATES.iter().chain(GPU).map(|metric| Figure { metric, statistic: None });
     let stats = PER_REQUEST
         .iter()
@@ -191,12 +192,12 @@ pub fn figures() -> Vec<Figure> {
 }
 
 /// The perf figure of this name, if there is one.
-pub fn figure(name: &str) -> Option<Figure> {
+pub(crate) fn figure(name: &str) -> Option<Figure> {
     figures().into_iter().find(|f| f.name() == name)
 }
 
 /// The LLM metric of this name, if there is one.
-pub fn llm(name: &str) -> Option<&'static Metric> {
+pub(crate) fn llm(name: &str) -> Option<&'static Metric> {
     LLM.iter().find(|m| m.name == name)
 }
 

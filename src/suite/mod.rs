@@ -4,92 +4,87 @@
 //! planner, once per `for_each` combination, after placeholders are filled in. The JSON Schema
 //! (`hxrun schema`) is generated from these types and their doc comments.
 
-pub mod expect;
-pub mod gpu;
-pub mod llm;
-pub mod metrics;
-pub mod perf;
-pub mod schema;
-pub mod step;
-pub mod values;
+pub(crate) mod expect;
+pub(crate) mod gpu;
+pub(crate) mod llm;
+pub(crate) mod metrics;
+pub(crate) mod perf;
+pub(crate) mod schema;
+pub(crate) mod step;
+pub(crate) mod values;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub use expect::{Expect, JsonMatch, JsonMatchFull, JsonType, TextMatch};
-pub use llm::{Agree, ChatStep, GenerateStep, Message, ModelsStep, PullStep, Tolerance, UnloadStep};
-pub use perf::PerfStep;
+pub(crate) use expect::{Expect, JsonMatch, JsonMatchFull, JsonType, TextMatch};
+pub(crate) use llm::{ChatStep, GenerateStep, ModelsStep, PullStep, Tolerance, UnloadStep};
+pub(crate) use perf::PerfStep;
 pub use schema::json_schema;
-pub use step::{ExecStep, HttpStep, Step, TcpStep};
-pub use values::{CodeMatch, Comparison, Skip, Unit};
+pub(crate) use step::{ExecStep, HttpStep, Step, TcpStep};
+pub(crate) use values::{CodeMatch, Comparison, Skip, Unit};
 
 /// The default step timeout when neither the test, the suite nor --timeout sets one.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An hxrun test suite.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "hxrun suite")]
-pub struct SuiteDoc {
+pub(crate) struct SuiteDoc {
     /// The suite's name (the JUnit classname of its tests).
-    pub suite: String,
+    pub(crate) suite: String,
     /// What the suite checks, for people.
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// The server under test.
     #[serde(default)]
-    pub target: Target,
+    pub(crate) target: Target,
     /// KEY=VALUE file(s) whose variables `${KEY}` may use (relative to this file).
-    pub env_file: Option<EnvFiles>,
+    #[allow(dead_code)] // read from the positioned tree by `load` before interpolation
+    pub(crate) env_file: Option<EnvFiles>,
     /// Suite variables for `${name}`: text, numbers, or lists (a list can feed `for_each`).
     #[serde(default)]
-    pub vars: BTreeMap<String, serde_json::Value>,
+    #[allow(dead_code)] // read from the positioned tree by `load` before interpolation
+    pub(crate) vars: BTreeMap<String, serde_json::Value>,
     /// Names of variables whose values are secret: they are masked in every report and log.
     #[serde(default)]
-    pub secrets: Vec<String>,
+    pub(crate) secrets: Vec<String>,
     /// Settings every test inherits.
     #[serde(default)]
-    pub defaults: Defaults,
+    pub(crate) defaults: Defaults,
     /// A stored run (hxrun JSON report) that perf tests are compared with; relative to this
     /// file. `--baseline` overrides it.
-    pub baseline: Option<String>,
+    pub(crate) baseline: Option<String>,
     /// The tests, run in order.
     #[schemars(with = "Vec<TestSpec>")]
     #[serde(default)]
-    pub tests: Vec<serde::de::IgnoredAny>,
+    #[allow(dead_code)] // typed one by one by `plan`, after for_each expansion
+    pub(crate) tests: Vec<serde::de::IgnoredAny>,
 }
 
 /// One env file or several.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
-pub enum EnvFiles {
+#[allow(dead_code)] // typed for the schema and the field's errors; `load` reads the tree
+pub(crate) enum EnvFiles {
     One(String),
     Many(Vec<String>),
-}
-
-impl EnvFiles {
-    pub fn paths(&self) -> Vec<&str> {
-        match self {
-            EnvFiles::One(p) => vec![p.as_str()],
-            EnvFiles::Many(ps) => ps.iter().map(String::as_str).collect(),
-        }
-    }
 }
 
 /// The server under test.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Target {
+pub(crate) struct Target {
     /// Base url, e.g. ${OLLAMA_HOST:-http://127.0.0.1:11434}.
     #[serde(default = "default_url")]
-    pub url: String,
+    pub(crate) url: String,
     /// The API the server speaks.
     #[serde(default)]
-    pub api: Api,
+    pub(crate) api: Api,
     /// API key sent as `Authorization: Bearer <key>`, e.g. ${OPENAI_API_KEY}. Never written
     /// to any report.
-    pub api_key: Option<String>,
+    pub(crate) api_key: Option<String>,
 }
 
 impl Default for Target {
@@ -105,7 +100,7 @@ fn default_url() -> String {
 /// A base or request url as hxrun will use it: `http://` or `https://`, a host, a valid port.
 /// A url without a scheme (`127.0.0.1:11434`, how Ollama's own docs write OLLAMA_HOST) gets
 /// `http://`, as Ollama's client does; the second value then says so.
-pub fn check_url(url: &str) -> Result<(String, Option<String>), String> {
+pub(crate) fn check_url(url: &str) -> Result<(String, Option<String>), String> {
     let trimmed = url.trim();
     // `name:/...` is a scheme (even a misspelt one); `host:port` is not.
     let has_scheme = trimmed.split_once(':').is_some_and(|(scheme, rest)| {
@@ -138,7 +133,7 @@ pub fn check_url(url: &str) -> Result<(String, Option<String>), String> {
 /// Server APIs hxrun speaks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Api {
+pub(crate) enum Api {
     /// Ollama's native API (/api/...).
     #[default]
     Ollama,
@@ -149,87 +144,88 @@ pub enum Api {
 /// Settings every test inherits unless it sets its own.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Defaults {
+pub(crate) struct Defaults {
     /// Step timeout (default 10s).
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<values::DurationText>")]
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     /// How many times a failing step is re-run (default 0).
-    pub retries: Option<u32>,
+    pub(crate) retries: Option<u32>,
     /// Pause between attempts (default 1s).
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<values::DurationText>")]
-    pub retry_delay: Option<Duration>,
+    pub(crate) retry_delay: Option<Duration>,
     /// Headers sent with every HTTP request.
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub(crate) headers: BTreeMap<String, String>,
 }
 
 /// One test. It has a name, exactly one step (http, tcp, exec, generate, chat, pull, models
 /// or unload) and optional expectations.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TestSpec {
+pub(crate) struct TestSpec {
     /// Unique name; may use {{placeholders}} from for_each.
-    pub name: String,
+    pub(crate) name: String,
     /// What the test checks, for people.
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// Tags to select tests with --tag.
     #[serde(default)]
-    pub tags: Vec<String>,
+    pub(crate) tags: Vec<String>,
     /// Skip this test (true, or a reason).
-    pub skip: Option<Skip>,
+    pub(crate) skip: Option<Skip>,
     /// Step timeout for this test.
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<values::DurationText>")]
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     /// Re-run a failing step this many times.
-    pub retries: Option<u32>,
+    pub(crate) retries: Option<u32>,
     /// Pause between attempts.
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<values::DurationText>")]
-    pub retry_delay: Option<Duration>,
+    pub(crate) retry_delay: Option<Duration>,
     /// Run the test once per combination of these lists (cartesian product); each key is a
     /// {{placeholder}}. A value may be a list or a `${var}` holding one.
-    pub for_each: Option<BTreeMap<String, serde_json::Value>>,
+    #[allow(dead_code)] // expanded from the positioned tree by `plan`
+    pub(crate) for_each: Option<BTreeMap<String, serde_json::Value>>,
     /// An HTTP request.
-    pub http: Option<HttpStep>,
+    pub(crate) http: Option<HttpStep>,
     /// A TCP connect check.
-    pub tcp: Option<TcpStep>,
+    pub(crate) tcp: Option<TcpStep>,
     /// A command to run.
-    pub exec: Option<ExecStep>,
+    pub(crate) exec: Option<ExecStep>,
     /// A completion from a prompt (stream or not).
-    pub generate: Option<GenerateStep>,
+    pub(crate) generate: Option<GenerateStep>,
     /// A chat completion (stream or not).
-    pub chat: Option<ChatStep>,
+    pub(crate) chat: Option<ChatStep>,
     /// Pull (download) a model.
-    pub pull: Option<PullStep>,
+    pub(crate) pull: Option<PullStep>,
     /// Check which models the server lists.
-    pub models: Option<ModelsStep>,
+    pub(crate) models: Option<ModelsStep>,
     /// Unload a model from memory.
-    pub unload: Option<UnloadStep>,
+    pub(crate) unload: Option<UnloadStep>,
     /// Repeat a request and measure: warm-up, iterations, concurrency, rate.
-    pub perf: Option<PerfStep>,
+    pub(crate) perf: Option<PerfStep>,
     /// Check the host's NVIDIA GPUs.
-    pub gpu: Option<gpu::GpuStep>,
+    pub(crate) gpu: Option<gpu::GpuStep>,
     /// Perf figures that must hold, e.g. `tokens_per_s.mean: ">= 50"`, `ttft.p95: "< 2s"`,
     /// `tokens_per_s.cov: "< 20%"`, `error_rate: "== 0"` (checked at every concurrency level).
     #[serde(default)]
-    pub thresholds: BTreeMap<String, Comparison>,
+    pub(crate) thresholds: BTreeMap<String, Comparison>,
     /// How much worse than the baseline a perf figure may get: `tokens_per_s.mean: 10%`.
     #[serde(default)]
-    pub regression: BTreeMap<String, Tolerance>,
+    pub(crate) regression: BTreeMap<String, Tolerance>,
     /// What must hold afterwards.
-    pub expect: Option<Expect>,
+    pub(crate) expect: Option<Expect>,
 }
 
 /// The step-kind keys a test may use, in the order the docs list them.
-pub const STEP_KINDS: &[&str] =
+pub(crate) const STEP_KINDS: &[&str] =
     &["http", "tcp", "exec", "generate", "chat", "pull", "models", "unload", "perf", "gpu"];
 
 impl TestSpec {
     /// The test's steps; the planner rejects tests with none or several.
-    pub fn steps(&self) -> Vec<Step> {
+    pub(crate) fn steps(&self) -> Vec<Step> {
         let mut steps = Vec::new();
         if let Some(s) = &self.http {
             steps.push(Step::Http(s.clone()));

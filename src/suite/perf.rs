@@ -13,49 +13,49 @@ use std::time::Duration;
 /// A performance loop around one request step (exactly one of generate, chat, http).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PerfStep {
+pub(crate) struct PerfStep {
     /// The request to repeat: a completion.
-    pub generate: Option<GenerateStep>,
+    pub(crate) generate: Option<GenerateStep>,
     /// The request to repeat: a chat completion.
-    pub chat: Option<ChatStep>,
+    pub(crate) chat: Option<ChatStep>,
     /// The request to repeat: any HTTP request.
-    pub http: Option<HttpStep>,
+    pub(crate) http: Option<HttpStep>,
     /// Requests run first and left out of the statistics (default 0).
     #[serde(default)]
-    pub warmup: u32,
+    pub(crate) warmup: u32,
     /// Measured requests per concurrency level (default 10 unless `duration` is given).
-    pub iterations: Option<u32>,
+    pub(crate) iterations: Option<u32>,
     /// Measure for this long per concurrency level instead of a request count.
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<DurationText>")]
-    pub duration: Option<Duration>,
+    pub(crate) duration: Option<Duration>,
     /// Requests in flight at once; a list sweeps the levels ([1, 2, 4, 8, 16]) and reports
     /// where throughput stops rising while latency climbs.
-    pub concurrency: Option<Concurrency>,
+    pub(crate) concurrency: Option<Concurrency>,
     /// Open loop: start requests at this rate ("5/s", "300/m") instead of back to back.
-    pub rate: Option<Rate>,
+    pub(crate) rate: Option<Rate>,
     /// Arrival process for `rate`: uniform (default) or poisson.
     #[serde(default)]
-    pub arrival: Arrival,
+    pub(crate) arrival: Arrival,
     /// Unload the model before every iteration, so `load_duration` measures cold loads
     /// (Ollama, concurrency 1).
     #[serde(default)]
-    pub cold: bool,
+    pub(crate) cold: bool,
     /// Per-request CSV in the team's baseline format, appended to; relative to the report
     /// directory. `--perf-csv` overrides it.
-    pub csv: Option<String>,
+    pub(crate) csv: Option<String>,
     /// How often GPUs are sampled during the loop (default 1s, at least 100ms).
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<DurationText>")]
-    pub gpu_interval: Option<Duration>,
+    pub(crate) gpu_interval: Option<Duration>,
 }
 
 /// The default number of measured requests per level.
-pub const DEFAULT_ITERATIONS: u32 = 10;
+pub(crate) const DEFAULT_ITERATIONS: u32 = 10;
 
 /// One concurrency level or a sweep.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Concurrency(pub Vec<u32>);
+pub(crate) struct Concurrency(pub Vec<u32>);
 
 impl<'de> Deserialize<'de> for Concurrency {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -113,7 +113,7 @@ impl JsonSchema for Concurrency {
 
 /// Requests started per second.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Rate(pub f64);
+pub(crate) struct Rate(pub f64);
 
 impl<'de> Deserialize<'de> for Rate {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -150,7 +150,7 @@ impl JsonSchema for Rate {
 /// How open-loop requests are spaced.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Arrival {
+pub(crate) enum Arrival {
     /// Evenly spaced.
     #[default]
     Uniform,

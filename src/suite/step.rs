@@ -10,28 +10,28 @@ use std::collections::BTreeMap;
 /// An HTTP request. `path` is joined to the target url; `url` is used as is.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct HttpStep {
+pub(crate) struct HttpStep {
     /// HTTP method (default GET, or POST when `json` or `body` is given).
-    pub method: Option<String>,
+    pub(crate) method: Option<String>,
     /// Path joined to the suite's target url, e.g. /api/version.
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     /// An absolute url, instead of `path`.
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
     /// Request headers (added to `defaults.headers`).
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub(crate) headers: BTreeMap<String, String>,
     /// Query parameters.
     #[serde(default)]
-    pub query: BTreeMap<String, String>,
+    pub(crate) query: BTreeMap<String, String>,
     /// A JSON request body (sets Content-Type: application/json).
-    pub json: Option<serde_json::Value>,
+    pub(crate) json: Option<serde_json::Value>,
     /// A raw text request body.
-    pub body: Option<String>,
+    pub(crate) body: Option<String>,
 }
 
 impl HttpStep {
     /// The method to send: as written, else POST with a body and GET without.
-    pub fn method_name(&self) -> String {
+    pub(crate) fn method_name(&self) -> String {
         match &self.method {
             Some(m) => m.to_uppercase(),
             None if self.json.is_some() || self.body.is_some() => "POST".to_string(),
@@ -41,16 +41,16 @@ impl HttpStep {
 }
 
 /// Header names whose values are credentials, masked in every report whoever wrote them.
-pub const SENSITIVE_HEADERS: &[&str] =
+pub(crate) const SENSITIVE_HEADERS: &[&str] =
     &["authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie"];
 
-pub fn is_sensitive(header: &str) -> bool {
+pub(crate) fn is_sensitive(header: &str) -> bool {
     SENSITIVE_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(header))
 }
 
 /// The secret values among headers: each credential header's value, and its last word alone
 /// (`Bearer abc` → also `abc`).
-pub fn credentials<'a>(headers: impl IntoIterator<Item = (&'a String, &'a String)>) -> Vec<String> {
+pub(crate) fn credentials<'a>(headers: impl IntoIterator<Item = (&'a String, &'a String)>) -> Vec<String> {
     headers
         .into_iter()
         .filter(|(k, _)| is_sensitive(k))
@@ -59,18 +59,18 @@ pub fn credentials<'a>(headers: impl IntoIterator<Item = (&'a String, &'a String
 }
 
 /// Whether `s` is an HTTP token (a method or a header name, RFC 9110 §5.6.2).
-pub fn is_token(s: &str) -> bool {
+pub(crate) fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Whether `s` may be sent as a header value: no CR, LF or NUL, which would end the header
 /// and let the rest be read as another header, or another request.
-pub fn is_header_value(s: &str) -> bool {
+pub(crate) fn is_header_value(s: &str) -> bool {
     !s.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0))
 }
 
 /// What is wrong with a header a suite asks to send, if anything.
-pub fn header_problem(name: &str, value: &str) -> Option<String> {
+pub(crate) fn header_problem(name: &str, value: &str) -> Option<String> {
     if !is_token(name) {
         Some(format!(
             "header name \"{}\" cannot be sent: a name is letters, digits and !#$%&'*+-.^_`|~ only",
@@ -87,7 +87,7 @@ pub fn header_problem(name: &str, value: &str) -> Option<String> {
 }
 
 /// What is wrong with a method a suite asks to send, if anything.
-pub fn method_problem(method: &str) -> Option<String> {
+pub(crate) fn method_problem(method: &str) -> Option<String> {
     (!is_token(method)).then(|| {
         format!(
             "\"{}\" is not an HTTP method: write GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS",
@@ -100,30 +100,30 @@ pub fn method_problem(method: &str) -> Option<String> {
 /// target url's (so `tcp: {}` checks that the server's port is bound).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TcpStep {
+pub(crate) struct TcpStep {
     /// Host name or address (default: the target url's host).
-    pub host: Option<String>,
+    pub(crate) host: Option<String>,
     /// Port number (default: the target url's port).
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
 }
 
 /// A command run without a shell; `command` is the argument vector.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ExecStep {
+pub(crate) struct ExecStep {
     /// Program and arguments, e.g. [systemctl, is-active, ollama].
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
     /// Extra environment variables for the command.
     #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    pub(crate) env: BTreeMap<String, String>,
     /// Working directory (relative paths are relative to the suite file).
-    pub cwd: Option<String>,
+    pub(crate) cwd: Option<String>,
 }
 
 /// The one thing a test does.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Step {
+pub(crate) enum Step {
     Http(HttpStep),
     Tcp(TcpStep),
     Exec(ExecStep),
@@ -140,7 +140,7 @@ pub enum Step {
 
 impl Step {
     /// The YAML key of this step kind.
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Step::Http(_) => "http",
             Step::Tcp(_) => "tcp",

@@ -13,7 +13,7 @@ use std::fmt;
 /// The unit a comparison was written in; values are normalised (seconds, bytes, percent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Unit {
+pub(crate) enum Unit {
     None,
     Seconds,
     Bytes,
@@ -22,17 +22,17 @@ pub enum Unit {
 
 /// A numeric comparison such as `>= 1.5`, `< 2s` or `<= 32GiB`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Comparison {
-    pub op: Op,
+pub(crate) struct Comparison {
+    pub(crate) op: Op,
     /// The bound, normalised: seconds for durations, bytes for sizes, percent for `%`.
-    pub value: f64,
-    pub unit: Unit,
+    pub(crate) value: f64,
+    pub(crate) unit: Unit,
     /// The text as written, for messages.
-    pub text: String,
+    pub(crate) text: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Op {
+pub(crate) enum Op {
     #[serde(rename = "<")]
     Lt,
     #[serde(rename = "<=")]
@@ -48,7 +48,7 @@ pub enum Op {
 }
 
 /// The units a comparison may carry, with their scale to the normalised unit.
-pub const UNITS: &[(&str, f64, Unit)] = &[
+pub(crate) const UNITS: &[(&str, f64, Unit)] = &[
     ("ns", 1e-9, Unit::Seconds),
     ("us", 1e-6, Unit::Seconds),
     ("µs", 1e-6, Unit::Seconds),
@@ -73,7 +73,7 @@ pub const UNITS: &[(&str, f64, Unit)] = &[
 /// (`<`, `>`, `=`, `!`, `~`, `≤`, `≥`, `≈`), or with a word such as "less" or "at most" and
 /// has a number in it. Such a text must then parse as one — a misspelt operator is an error
 /// with the accepted forms, never a text to equal that could never match.
-pub fn looks_like_comparison(text: &str) -> bool {
+pub(crate) fn looks_like_comparison(text: &str) -> bool {
     let t = text.trim_start().to_ascii_lowercase();
     if t.starts_with(['<', '>', '=', '!', '~', '≤', '≥', '≈']) {
         return true;
@@ -87,7 +87,7 @@ pub fn looks_like_comparison(text: &str) -> bool {
 
 impl Comparison {
     /// Parses `OP NUMBER[UNIT]`; a bare number means `==`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let t = text.trim();
         let (op, rest) = [
             ("<=", Op::Le),
@@ -125,7 +125,7 @@ impl Comparison {
     }
 
     /// Whether `actual` (in the same normalised unit) satisfies the comparison.
-    pub fn holds(&self, actual: f64) -> bool {
+    pub(crate) fn holds(&self, actual: f64) -> bool {
         const EPS: f64 = 1e-9;
         match self.op {
             Op::Lt => actual < self.value,
@@ -138,7 +138,7 @@ impl Comparison {
     }
 
     /// Formats an actual value in this comparison's unit, for messages.
-    pub fn format_actual(&self, actual: f64) -> String {
+    pub(crate) fn format_actual(&self, actual: f64) -> String {
         match self.unit {
             Unit::Seconds => format_seconds(actual),
             Unit::Bytes => format_bytes(actual),
@@ -149,7 +149,7 @@ impl Comparison {
 }
 
 /// Seconds as a short human duration: `850µs`, `12.3ms`, `2.05s`.
-pub fn format_seconds(s: f64) -> String {
+pub(crate) fn format_seconds(s: f64) -> String {
     if s.abs() < 1e-3 {
         format!("{}µs", trim_float(s * 1e6))
     } else if s.abs() < 1.0 {
@@ -159,7 +159,7 @@ pub fn format_seconds(s: f64) -> String {
     }
 }
 
-pub fn format_bytes(b: f64) -> String {
+pub(crate) fn format_bytes(b: f64) -> String {
     const GIB: f64 = 1073741824.0;
     const MIB: f64 = 1048576.0;
     if b >= GIB {
@@ -174,7 +174,7 @@ pub fn format_bytes(b: f64) -> String {
 }
 
 /// A number with at most three decimals and no trailing zeros.
-pub fn trim_float(v: f64) -> String {
+pub(crate) fn trim_float(v: f64) -> String {
     let s = format!("{v:.3}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     if s == "-0" { "0".to_string() } else { s.to_string() }
@@ -201,17 +201,17 @@ impl JsonSchema for Comparison {
 
 /// A set of acceptable codes: `200`, `[200, 204]`, `"2xx"`, `"2xx|404"`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CodeMatch {
+pub(crate) struct CodeMatch {
     /// Patterns such as `200` or `2xx`, any of which may match.
-    pub any_of: Vec<String>,
+    pub(crate) any_of: Vec<String>,
 }
 
 impl CodeMatch {
-    pub fn exactly(code: i64) -> Self {
+    pub(crate) fn exactly(code: i64) -> Self {
         CodeMatch { any_of: vec![code.to_string()] }
     }
 
-    pub fn matches(&self, code: i64) -> bool {
+    pub(crate) fn matches(&self, code: i64) -> bool {
         let code = code.to_string();
         self.any_of.iter().any(|p| {
             p.len() == code.len()
@@ -289,7 +289,7 @@ impl JsonSchema for CodeMatch {
 
 /// `skip: true` or `skip: "reason"`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub enum Skip {
+pub(crate) enum Skip {
     No,
     Yes(Option<String>),
 }
@@ -332,7 +332,7 @@ impl JsonSchema for Skip {
 
 /// A regular expression, compiled when the suite loads.
 #[derive(Debug, Clone)]
-pub struct Pattern(pub regex::Regex);
+pub(crate) struct Pattern(pub regex::Regex);
 
 impl PartialEq for Pattern {
     fn eq(&self, other: &Self) -> bool {
@@ -394,7 +394,7 @@ impl JsonSchema for Pattern {
 }
 
 /// Schema for `Duration` fields written as humantime text (`10s`, `500ms`, `1m 30s`).
-pub struct DurationText;
+pub(crate) struct DurationText;
 
 impl JsonSchema for DurationText {
     fn schema_name() -> Cow<'static, str> {
