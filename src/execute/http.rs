@@ -108,14 +108,6 @@ pub(crate) async fn read_capped(
     }
 }
 
-/// "the body is longer than 8 MiB (--max-body): ..." for a cut body.
-pub(crate) fn cut_note(cap: usize) -> String {
-    format!(
-        "the body is longer than {} (--max-body): hxrun kept the first {0} and stopped reading",
-        crate::suite::values::format_bytes(cap as f64)
-    )
-}
-
 /// Response headers as (name, value) text pairs.
 pub(crate) fn header_list(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
     headers

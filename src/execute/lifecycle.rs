@@ -52,7 +52,7 @@ pub(crate) async fn list_models(
     let status = resp.status;
     let (body, cut) = resp.text().await.map_err(with_detail)?;
     if cut {
-        let message = format!("{detail}: {}", super::http::cut_note(transport.limits.max_body));
+        let message = format!("{detail}: {}", crate::protocol::cut_note(transport.limits.max_body));
         return Err(step_error(FailureKind::Error, message, &detail));
     }
     if !(200..300).contains(&status) {

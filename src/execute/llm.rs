@@ -5,7 +5,7 @@
 use super::Limits;
 use super::http::{chain, join_url};
 use super::transport::{self, Purpose, Transport};
-use crate::protocol::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat, same_model};
+use crate::protocol::{At, Frame, LlmCall, Protocol, ServerFigures, StreamFormat, StreamProblem, same_model};
 use crate::record::{LlmObservation, StepError};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -79,7 +79,7 @@ fn record_whole(
     let body = String::from_utf8_lossy(&body);
     let body = body.as_ref();
     if cut {
-        rec.problem(super::http::cut_note(limits.max_body));
+        rec.problem(StreamProblem::BodyCut { cap: limits.max_body });
         obs.e2e = started.elapsed();
         rec.finish(obs);
         return;
@@ -91,7 +91,7 @@ fn record_whole(
             rec.take_figures(frame);
         }
         Err(e) => {
-            rec.problem(format!("the response {}: {}", json_problem(&e), crate::record::excerpt(body, 200)))
+            rec.problem(undecodable(None, &e, crate::record::excerpt(body, 200)))
         }
     }
     obs.e2e = started.elapsed();
@@ -167,7 +167,7 @@ pub(crate) async fn read_stream<S, E>(
         };
         match message {
             Err(e) => {
-                rec.problem(format!("{at} could not be read: {e}"));
+                rec.problem(StreamProblem::Unreadable { at, reason: e.to_string() });
                 break;
             }
             Ok(Message::Terminator) => rec.terminator(at),
@@ -284,28 +284,10 @@ where
     }
 }
 
-/// Where in a stream a message was (for messages about it).
-#[derive(Clone, Copy)]
-enum At {
-    Line(usize),
-    Event(usize),
-}
-
-impl std::fmt::Display for At {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        match self {
-            At::Line(n) => write!(f, "stream line {n}"),
-            At::Event(n) => write!(f, "SSE event {n}"),
-        }
-    }
-}
-
-/// "is not valid JSON (...)" or "does not have the expected shape (...)".
-fn json_problem(e: &serde_json::Error) -> String {
-    match e.classify() {
-        serde_json::error::Category::Data => format!("does not have the expected shape ({e})"),
-        _ => format!("is not valid JSON ({e})"),
-    }
+/// A message (or the whole answer) that is not JSON, or not the protocol's shape.
+fn undecodable(at: Option<At>, e: &serde_json::Error, excerpt: String) -> StreamProblem {
+    let shape = e.classify() == serde_json::error::Category::Data;
+    StreamProblem::Undecodable { at, shape, reason: e.to_string(), excerpt }
 }
 
 /// Everything observed while an answer arrives.
@@ -318,13 +300,10 @@ struct Recorder {
     /// The figures of the message that ended the answer, once it came.
     final_figures: Option<ServerFigures>,
     terminated: bool,
-    /// The stream went quiet past `chunk_timeout` or the deadline (its end is then not judged).
-    stalled: bool,
-    timed_out: bool,
     data_after_end: bool,
     wrong_model: bool,
     error: Option<String>,
-    problems: Vec<String>,
+    problems: Vec<StreamProblem>,
 }
 
 impl Recorder {
@@ -337,8 +316,6 @@ impl Recorder {
             figures: ServerFigures::default(),
             final_figures: None,
             terminated: false,
-            stalled: false,
-            timed_out: false,
             data_after_end: false,
             wrong_model: false,
             error: None,
@@ -346,7 +323,7 @@ impl Recorder {
         }
     }
 
-    fn problem(&mut self, p: String) {
+    fn problem(&mut self, p: StreamProblem) {
         self.problems.push(p);
     }
 
@@ -358,12 +335,12 @@ impl Recorder {
     fn message(&mut self, protocol: &dyn Protocol, call: &LlmCall, text: &str, at: At) -> bool {
         if self.ended(protocol) && !self.data_after_end {
             self.data_after_end = true;
-            self.problem(format!("data after the end of the stream ({at})"));
+            self.problem(StreamProblem::DataAfterEnd { at });
         }
         let frame = match protocol.decode(call, text) {
             Ok(f) => f,
             Err(e) => {
-                self.problem(format!("{at} {}: {}", json_problem(&e), crate::record::excerpt(text, 120)));
+                self.problem(undecodable(Some(at), &e, crate::record::excerpt(text, 120)));
                 return false;
             }
         };
@@ -387,19 +364,13 @@ impl Recorder {
             && !same_model(m, &self.model)
         {
             self.wrong_model = true;
-            let what = match at {
-                Some(at) => {
-                    format!("chunk model is \"{m}\" but the request asked for \"{}\" ({at})", self.model)
-                }
-                None => format!("the answer's model is \"{m}\" but the request asked for \"{}\"", self.model),
-            };
-            self.problem(what);
+            self.problem(StreamProblem::WrongModel { named: m.to_string(), asked: self.model.clone(), at });
         }
     }
 
     fn take_figures(&mut self, frame: Frame<'_>) {
         if let Some(e) = frame.error {
-            self.problem(format!("the server reported an error: {e}"));
+            self.problem(StreamProblem::ServerError { message: e.clone() });
             self.error = Some(e);
         }
         self.figures.merge(frame.figures);
@@ -408,50 +379,25 @@ impl Recorder {
     fn terminator(&mut self, at: At) {
         if self.terminated && !self.data_after_end {
             self.data_after_end = true;
-            self.problem(format!("data after the end of the stream ({at})"));
+            self.problem(StreamProblem::DataAfterEnd { at });
         }
         self.terminated = true;
     }
 
     /// The step's time ran out mid-stream: what arrived so far stays recorded.
     fn timed_out(&mut self, limit: Duration) {
-        self.stalled = true;
-        self.timed_out = true;
-        let first = self
-            .arrivals
-            .first()
-            .map(|t| {
-                format!(
-                    "; first token after {}",
-                    crate::suite::values::format_seconds((*t - self.started).as_secs_f64())
-                )
-            })
-            .unwrap_or_default();
-        self.problem(format!(
-            "timed out after {} (the step timeout) with {} content chunks received{first}",
-            humantime::format_duration(limit),
-            self.arrivals.len()
-        ));
+        let first_token = self.arrivals.first().map(|t| *t - self.started);
+        self.problem(StreamProblem::TimedOut { limit, chunks: self.arrivals.len(), first_token });
     }
 
-    fn stalled(&mut self, limit: Duration) {
-        self.stalled = true;
-        let since = self.arrivals.last().copied().unwrap_or(self.started);
-        let gap = since.elapsed();
-        let after = match self.arrivals.len() {
-            0 => "before the first chunk".to_string(),
-            n => format!("after chunk {n}"),
-        };
-        self.problem(format!(
-            "stream stalled: no chunk for {} {after} (chunk_timeout {})",
-            crate::suite::values::format_seconds(gap.as_secs_f64()),
-            humantime::format_duration(limit)
-        ));
+    fn stalled(&mut self, chunk_timeout: Duration) {
+        let gap = self.arrivals.last().copied().unwrap_or(self.started).elapsed();
+        self.problem(StreamProblem::Stalled { gap, after_chunks: self.arrivals.len(), chunk_timeout });
     }
 
     /// Whether the stream ended the way the protocol says it must.
     fn check_end(&mut self, protocol: &dyn Protocol) {
-        if self.stalled {
+        if self.problems.iter().any(StreamProblem::cut_by_client) {
             return;
         }
         let problems =
@@ -474,8 +420,8 @@ impl Recorder {
         obs.text = self.text;
         obs.server = self.figures;
         obs.error = self.error;
+        obs.timed_out = self.problems.iter().any(|p| matches!(p, StreamProblem::TimedOut { .. }));
         obs.problems = self.problems;
-        obs.timed_out = self.timed_out;
     }
 }
 

@@ -45,7 +45,9 @@ impl Redactor {
                 l.url = self.text(&l.url);
                 l.text = self.text(&l.text);
                 l.error = l.error.as_deref().map(|e| self.text(e));
-                l.problems = l.problems.iter().map(|p| self.text(p)).collect();
+                for text in l.problems.iter_mut().flat_map(|p| p.texts_mut()) {
+                    *text = self.text(text);
+                }
             }
             Observation::Pull(p) => p.error = p.error.as_deref().map(|e| self.text(e)),
             Observation::Models(m) => m.url = self.text(&m.url),

@@ -6,6 +6,9 @@
 
 pub(crate) mod ollama;
 pub(crate) mod openai;
+mod problem;
+
+pub(crate) use problem::{At, StreamProblem, cut_note};
 
 use crate::suite::{Api, ChatStep, GenerateStep, PerfStep, Step};
 use serde::Serialize;
@@ -168,7 +171,7 @@ pub(crate) trait Protocol: Send + Sync {
     /// Decodes one stream message or a whole non-stream body (JSON text).
     fn decode<'a>(&self, call: &LlmCall, message: &'a str) -> Result<Frame<'a>, serde_json::Error>;
     /// What is missing from the final message (Ollama's metric fields), if anything.
-    fn final_problems(&self, final_frame: &ServerFigures) -> Vec<String>;
+    fn final_problems(&self, final_frame: &ServerFigures) -> Vec<StreamProblem>;
     /// The error text of an error response body, if the body has the protocol's shape.
     fn error_text(&self, body: &str) -> Option<String>;
     /// Where the model list lives, and the names in it.
@@ -211,7 +214,7 @@ pub(crate) trait Protocol: Send + Sync {
         chunks: usize,
         final_figures: Option<&ServerFigures>,
         terminated: bool,
-    ) -> Vec<String>;
+    ) -> Vec<StreamProblem>;
 }
 
 /// The implementation of an API.

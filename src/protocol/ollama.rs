@@ -1,6 +1,6 @@
 //! Ollama's native API: `/api/generate`, `/api/chat`, NDJSON streams, `/api/tags`.
 
-use super::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat};
+use super::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat, StreamProblem};
 use crate::suite::Api;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -113,7 +113,7 @@ impl Protocol for Ollama {
         })
     }
 
-    fn final_problems(&self, f: &ServerFigures) -> Vec<String> {
+    fn final_problems(&self, f: &ServerFigures) -> Vec<StreamProblem> {
         let present = [
             ("total_duration", f.total_duration_ns.is_some()),
             ("load_duration", f.load_duration_ns.is_some()),
@@ -124,7 +124,7 @@ impl Protocol for Ollama {
         if missing.is_empty() {
             Vec::new()
         } else {
-            vec![format!("the final `done: true` object lacks the metric fields {}", missing.join(", "))]
+            vec![StreamProblem::FinalLacks { fields: missing }]
         }
     }
 
@@ -167,11 +167,9 @@ impl Protocol for Ollama {
         chunks: usize,
         final_figures: Option<&ServerFigures>,
         _terminated: bool,
-    ) -> Vec<String> {
+    ) -> Vec<StreamProblem> {
         match final_figures {
-            None => vec![format!(
-                "truncated: the stream ended after {chunks} content chunks without the final `done: true` object"
-            )],
+            None => vec![StreamProblem::Truncated { chunks, what: "the final `done: true` object" }],
             Some(f) => self.final_problems(f),
         }
     }

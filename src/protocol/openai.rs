@@ -6,7 +6,7 @@
 //! `num_predict` becomes `max_tokens`; temperature, top_p, seed and stop keep their names; any
 //! other key passes through unchanged.
 
-use super::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat};
+use super::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat, StreamProblem};
 use crate::suite::Api;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -125,7 +125,7 @@ impl Protocol for OpenAi {
         })
     }
 
-    fn final_problems(&self, _final_frame: &ServerFigures) -> Vec<String> {
+    fn final_problems(&self, _final_frame: &ServerFigures) -> Vec<StreamProblem> {
         Vec::new()
     }
 
@@ -149,15 +149,13 @@ impl Protocol for OpenAi {
         chunks: usize,
         final_figures: Option<&ServerFigures>,
         terminated: bool,
-    ) -> Vec<String> {
+    ) -> Vec<StreamProblem> {
         let mut out = match final_figures {
-            None => vec![format!(
-                "truncated: the stream ended after {chunks} content chunks without a `finish_reason`"
-            )],
+            None => vec![StreamProblem::Truncated { chunks, what: "a `finish_reason`" }],
             Some(f) => self.final_problems(f),
         };
         if !terminated {
-            out.push("the stream ended without the `data: [DONE]` terminator".to_string());
+            out.push(StreamProblem::NoTerminator { what: "`data: [DONE]`" });
         }
         out
     }

@@ -112,7 +112,7 @@ pub(crate) struct LlmObservation {
     pub(crate) server_tokens_per_s: Option<f64>,
     pub(crate) server: ServerFigures,
     /// Broken stream rules: truncation, invalid chunks, stalls, data after the end...
-    pub(crate) problems: Vec<String>,
+    pub(crate) problems: Vec<crate::protocol::StreamProblem>,
     /// The step's timeout ended the stream; what arrived before is recorded.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub(crate) timed_out: bool,
