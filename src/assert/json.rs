@@ -82,11 +82,13 @@ pub(crate) fn check_value(
             (true, None) => fail(
                 format!("{label} exists"),
                 format!("{path_text}: expected it to exist, but it selects nothing"),
-            ),
+            )
+            .values("exists", "nothing"),
             (false, Some(v)) => fail(
                 format!("{label} exists"),
                 format!("{path_text}: expected nothing there, found {}", show(v)),
-            ),
+            )
+            .values("nothing", show(v)),
         });
     }
     let wants_value = full.equals.is_some()
@@ -98,7 +100,7 @@ pub(crate) fn check_value(
         || full.compare.is_some();
     let Some(actual) = selected else {
         if wants_value {
-            out.push(fail(label, missing()));
+            out.push(fail(label, missing()).values("a value", "nothing"));
         }
         return out;
     };
@@ -110,6 +112,7 @@ pub(crate) fn check_value(
                 format!("{label} equals"),
                 format!("{path_text}: expected {}, got {}", show(want), show(&actual)),
             )
+            .values(show(want), show(&actual))
         });
     }
     if let Some(re) = &full.matches {
@@ -121,6 +124,7 @@ pub(crate) fn check_value(
                 format!("{label} matches"),
                 format!("{path_text}: expected a match for /{}/, got {}", re.0.as_str(), show(&actual)),
             )
+            .values(format!("/{}/", re.0.as_str()), show(&actual))
         });
     }
     let contains = |item: &Value| match (&actual, item) {
@@ -136,6 +140,7 @@ pub(crate) fn check_value(
                 format!("{label} contains"),
                 format!("{path_text}: expected it to contain {}, got {}", show(item), show(&actual)),
             )
+            .values(format!("contains {}", show(item)), show(&actual))
         });
     }
     if let Some(items) = &full.contains_all {
@@ -147,6 +152,7 @@ pub(crate) fn check_value(
                 format!("{label} contains_all"),
                 format!("{path_text}: missing {} in {}", missing.join(", "), show(&actual)),
             )
+            .values(format!("contains all of {}", show(&Value::Array(items.clone()))), show(&actual))
         });
     }
     if let Some(t) = full.type_ {
@@ -159,6 +165,7 @@ pub(crate) fn check_value(
                 format!("{label} type"),
                 format!("{path_text}: expected type {t:?}, got {found:?} {}", show(&actual)).to_lowercase(),
             )
+            .values(format!("{t:?}").to_lowercase(), format!("{found:?}").to_lowercase())
         });
     }
     if let Some(c) = &full.length {
@@ -173,7 +180,8 @@ pub(crate) fn check_value(
             None => fail(
                 format!("{label} length"),
                 format!("{path_text}: expected something with a length, got {}", show(&actual)),
-            ),
+            )
+            .values(format!("length {}", c.text), show(&actual)),
         });
     }
     if let Some(c) = &full.compare {
@@ -184,7 +192,8 @@ pub(crate) fn check_value(
         };
         out.push(match number {
             Some(n) => compare(path_text, c, n),
-            None => fail(label, format!("{path_text}: expected a number {}, got {}", c.text, show(&actual))),
+            None => fail(label, format!("{path_text}: expected a number {}, got {}", c.text, show(&actual)))
+                .values(c.text.clone(), show(&actual)),
         });
     }
     out

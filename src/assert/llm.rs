@@ -12,7 +12,10 @@ pub(crate) fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<Asser
         let why = o.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
         let key = expect.status.as_ref().map(|_| "expect.status");
         super::under(out, key, |out| {
-            out.push(fail("status", format!("POST {} answered {} (expected {status}){why}", o.url, o.status)))
+            out.push(
+                fail("status", format!("POST {} answered {} (expected {status}){why}", o.url, o.status))
+                    .values(status.to_string(), o.status.to_string()),
+            )
         });
         return;
     }
@@ -97,6 +100,7 @@ fn agreement(
                      the server's (or a proxy's) figures do not match what the client saw"
                 ),
             )
+            .values(format!("{server_name} {s:.2} ± {tol}"), format!("{client_name} {c:.2}{off}"))
         }
         _ => fail(
             label,

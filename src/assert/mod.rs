@@ -28,10 +28,13 @@ pub(crate) fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResul
                 let value = h.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
                 under(&mut out, Some(&format!("expect.headers.{name}")), |out| match value {
                     Some(v) => out.extend(text::check(&format!("header {name}"), m, v)),
-                    None => out.push(fail(
-                        format!("header {name}"),
-                        format!("header {name}: expected it in the response, but it is absent"),
-                    )),
+                    None => out.push(
+                        fail(
+                            format!("header {name}"),
+                            format!("header {name}: expected it in the response, but it is absent"),
+                        )
+                        .values("present", "absent"),
+                    ),
                 });
             }
             let from = out.len();
@@ -49,10 +52,10 @@ pub(crate) fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResul
                 Some(c) => out.push(code("exit_code", &want, i64::from(c), || {
                     format!("; stderr: {}", text::quote(&e.stderr, 200))
                 })),
-                None => out.push(fail(
-                    "exit_code",
-                    format!("exit_code: expected {want}, but the process was killed by a signal"),
-                )),
+                None => out.push(
+                    fail("exit_code", format!("exit_code: expected {want}, but the process was killed by a signal"))
+                        .values(want.to_string(), "killed by a signal"),
+                ),
             });
             let from = out.len();
             if let Some(m) = &expect.stdout {
@@ -100,7 +103,7 @@ fn code(what: &str, want: &CodeMatch, actual: i64, context: impl Fn() -> String)
     if want.matches(actual) {
         pass(what)
     } else {
-        fail(what, format!("{what}: expected {want}, got {actual}{}", context()))
+        fail(what, format!("{what}: expected {want}, got {actual}{}", context())).values(want.to_string(), actual.to_string())
     }
 }
 
@@ -109,16 +112,33 @@ pub(crate) fn compare(what: &str, c: &Comparison, actual: f64) -> AssertionResul
     if c.holds(actual) {
         pass(what)
     } else {
-        fail(what, format!("{what}: expected {}, got {}", c.text, c.format_actual(actual)))
+        let shown = c.format_actual(actual);
+        fail(what, format!("{what}: expected {}, got {shown}", c.text)).values(c.text.clone(), shown)
     }
 }
 
 pub(crate) fn pass(what: impl Into<String>) -> AssertionResult {
-    AssertionResult { what: what.into(), passed: true, message: None, key: None, at: None }
+    AssertionResult {
+        what: what.into(),
+        passed: true,
+        message: None,
+        expected: None,
+        actual: None,
+        key: None,
+        at: None,
+    }
 }
 
 pub(crate) fn fail(what: impl Into<String>, message: String) -> AssertionResult {
-    AssertionResult { what: what.into(), passed: false, message: Some(message), key: None, at: None }
+    AssertionResult {
+        what: what.into(),
+        passed: false,
+        message: Some(message),
+        expected: None,
+        actual: None,
+        key: None,
+        at: None,
+    }
 }
 
 /// Runs `f` and marks what it added as coming from the expectation at `key` (when written).
@@ -138,5 +158,39 @@ pub(crate) fn under(
 pub(crate) fn keyed(results: &mut [AssertionResult], key: &str) {
     for r in results.iter_mut().filter(|r| r.key.is_none()) {
         r.key = Some(key.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_code_or_comparison_keeps_what_was_expected_and_what_came() {
+        let r = code("status", &CodeMatch { any_of: vec!["2xx".into()] }, 503, || "; body: \"busy\"".into());
+        assert!(!r.passed);
+        assert_eq!((r.expected.as_deref(), r.actual.as_deref()), (Some("2xx"), Some("503")));
+        assert_eq!(r.message.as_deref(), Some("status: expected 2xx, got 503; body: \"busy\""));
+        let c = Comparison::parse("< 2s").unwrap();
+        let r = compare("duration", &c, 2.5);
+        assert_eq!((r.expected.as_deref(), r.actual.as_deref()), (Some("< 2s"), Some("2.5s")));
+        assert!(compare("duration", &c, 1.0).passed);
+    }
+
+    #[test]
+    fn verdicts_are_keyed_to_the_expectation_that_was_written() {
+        let mut out = vec![pass("first")];
+        under(&mut out, Some("expect.body"), |out| out.extend([pass("a"), fail("b", "b: no".into())]));
+        under(&mut out, None, |out| out.push(pass("default")));
+        let keys: Vec<Option<&str>> = out.iter().map(|r| r.key.as_deref()).collect();
+        assert_eq!(keys, vec![None, Some("expect.body"), Some("expect.body"), None]);
+    }
+
+    #[test]
+    fn a_cut_body_is_said_on_failures_only() {
+        let mut out = vec![pass("a"), fail("b", "b: expected x".into())];
+        note_cut(&mut out, "the body");
+        assert!(out[0].message.is_none());
+        assert!(out[1].message.as_deref().unwrap().ends_with("longer than --max-body allows)"));
     }
 }

@@ -65,7 +65,8 @@ fn thresholds(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<A
         let all =
             if table_said { String::new() } else { format!("\n    all thresholds: {}", table.join("; ")) };
         table_said = true;
-        let mut verdict = fail(label, format!("{at}{name}: {why}{all}"));
+        let shown = actual.map_or("not measured".to_string(), |v| show(c, name, v));
+        let mut verdict = fail(label, format!("{at}{name}: {why}{all}")).values(c.text.clone(), shown);
         verdict.key = Some(format!("thresholds.{name}"));
         out.push(verdict);
     }
@@ -118,7 +119,11 @@ fn regressions(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<
     for change in baseline::compare(old, &level.figures, &test.regression) {
         let label = format!("{at}regression {}", change.figure);
         if change.regressed {
-            out.push(fail(label, format!("{at}regression against {}: {}", base.source, change.describe())));
+            let (old, new) = change.shown();
+            out.push(
+                fail(label, format!("{at}regression against {}: {}", base.source, change.describe()))
+                    .values(format!("{old} (baseline) within {}", change.tolerance), new),
+            );
         } else {
             out.push(pass(label));
         }

@@ -29,6 +29,7 @@ pub(crate) fn check(label: &str, m: &TextMatch, actual: &str) -> Vec<AssertionRe
                 what("equals"),
                 format!("{label}: expected exactly {}, got {}{hint}", quote(want, SHOW), got()),
             )
+            .values(quote(want, SHOW), got())
         });
     }
     if let Some(want) = &m.trimmed_equals {
@@ -44,6 +45,7 @@ pub(crate) fn check(label: &str, m: &TextMatch, actual: &str) -> Vec<AssertionRe
                     got()
                 ),
             )
+            .values(format!("{} trimmed", quote(want, SHOW)), got())
         });
     }
     if let Some(want) = &m.contains {
@@ -54,6 +56,7 @@ pub(crate) fn check(label: &str, m: &TextMatch, actual: &str) -> Vec<AssertionRe
                 what("contains"),
                 format!("{label}: expected it to contain {}, got {}", quote(want, SHOW), got()),
             )
+            .values(format!("contains {}", quote(want, SHOW)), got())
         });
     }
     if let Some(want) = &m.not_contains {
@@ -64,6 +67,7 @@ pub(crate) fn check(label: &str, m: &TextMatch, actual: &str) -> Vec<AssertionRe
                 what("not_contains"),
                 format!("{label}: expected it not to contain {}, got {}", quote(want, SHOW), got()),
             )
+            .values(format!("not containing {}", quote(want, SHOW)), got())
         });
     }
     if let Some(want) = &m.starts_with {
@@ -74,6 +78,7 @@ pub(crate) fn check(label: &str, m: &TextMatch, actual: &str) -> Vec<AssertionRe
                 what("starts_with"),
                 format!("{label}: expected it to start with {}, got {}", quote(want, SHOW), got()),
             )
+            .values(format!("starts with {}", quote(want, SHOW)), got())
         });
     }
     if let Some(re) = &m.matches {
@@ -81,6 +86,7 @@ pub(crate) fn check(label: &str, m: &TextMatch, actual: &str) -> Vec<AssertionRe
             pass(what("matches"))
         } else {
             fail(what("matches"), format!("{label}: expected a match for /{}/, got {}", re.0.as_str(), got()))
+                .values(format!("/{}/", re.0.as_str()), got())
         });
     }
     if let Some(want_json) = m.json {
@@ -89,9 +95,11 @@ pub(crate) fn check(label: &str, m: &TextMatch, actual: &str) -> Vec<AssertionRe
             (true, Ok(_)) | (false, Err(_)) => pass(what("json")),
             (true, Err(e)) => {
                 fail(what("json"), format!("{label}: expected valid JSON, but {e}; got {}", got()))
+                    .values("valid JSON", got())
             }
             (false, Ok(_)) => {
                 fail(what("json"), format!("{label}: expected text that is not JSON, got {}", got()))
+                    .values("text that is not JSON", got())
             }
         });
     }
@@ -100,7 +108,9 @@ pub(crate) fn check(label: &str, m: &TextMatch, actual: &str) -> Vec<AssertionRe
             pass(what("one_of"))
         } else {
             let list: Vec<String> = options.iter().map(|o| quote(o, 40)).collect();
-            fail(what("one_of"), format!("{label}: expected one of {}, got {}", list.join(", "), got()))
+            let list = list.join(", ");
+            fail(what("one_of"), format!("{label}: expected one of {list}, got {}", got()))
+                .values(format!("one of {list}"), got())
         });
     }
     out

@@ -88,6 +88,11 @@ pub(crate) struct Change {
 }
 
 impl Change {
+    /// The old and the new value, each with its unit.
+    pub(crate) fn shown(&self) -> (String, String) {
+        (show(&self.figure, self.old), show(&self.figure, self.new))
+    }
+
     pub(crate) fn describe(&self) -> String {
         let verdict =
             if self.regressed { format!("worse beyond {}", self.tolerance) } else { "ok".to_string() };

@@ -183,3 +183,52 @@ impl Protocol for Ollama {
             .unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::suite::GenerateStep;
+
+    fn step() -> GenerateStep {
+        serde_json::from_value(json!({ "model": "m", "prompt": "p" })).unwrap()
+    }
+
+    #[test]
+    fn decodes_chunks_and_the_final_object_with_its_figures() {
+        let s = step();
+        let call = LlmCall::Generate(&s);
+        let f = Ollama.decode(&call, r#"{"model":"m","response":"Hi","done":false}"#).unwrap();
+        assert_eq!((f.content.as_ref(), f.is_final), ("Hi", false));
+        let last = r#"{"model":"m","response":"","done":true,"done_reason":"stop","eval_count":8,
+            "eval_duration":400000000,"total_duration":5,"load_duration":1,"prompt_eval_count":2}"#;
+        let f = Ollama.decode(&call, last).unwrap();
+        assert!(f.is_final);
+        assert_eq!(f.figures.tokens_per_s(), Some(20.0), "8 tokens in 0.4 s");
+        assert!(Ollama.final_problems(&f.figures).is_empty());
+        assert!(Ollama.decode(&call, "[1,2]").is_err());
+    }
+
+    #[test]
+    fn a_final_object_without_its_figures_and_a_cut_stream_are_problems() {
+        let bare = ServerFigures { eval_count: Some(3), ..Default::default() };
+        assert_eq!(
+            Ollama.final_problems(&bare),
+            vec![StreamProblem::FinalLacks { fields: vec!["total_duration", "load_duration", "eval_duration"] }]
+        );
+        assert_eq!(
+            Ollama.end_problems(5, None, false),
+            vec![StreamProblem::Truncated { chunks: 5, what: "the final `done: true` object" }]
+        );
+    }
+
+    #[test]
+    fn lifecycle_calls_and_the_loaded_models_vram() {
+        assert_eq!(Ollama.pull("m").unwrap().0, "/api/pull");
+        let (path, body) = Ollama.unload("m").unwrap();
+        assert_eq!((path, &body["keep_alive"]), ("/api/generate", &json!(0)));
+        let ps = json!({ "models": [{ "name": "phi3:latest", "size_vram": 42 }] });
+        assert_eq!(Ollama.loaded_vram(&ps, "phi3"), Some(42), "`:latest` is implied");
+        assert_eq!(Ollama.loaded_vram(&ps, "gemma2"), None);
+        assert_eq!(Ollama.error_text(r#"{"error":"model not found"}"#).as_deref(), Some("model not found"));
+    }
+}

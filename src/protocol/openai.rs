@@ -189,4 +189,44 @@ mod tests {
         assert_eq!(body["stream_options"]["include_usage"], true);
         assert!(body.get("num_predict").is_none());
     }
+
+    fn step() -> GenerateStep {
+        serde_json::from_value(json!({ "model": "m", "prompt": "p" })).unwrap()
+    }
+
+    #[test]
+    fn decodes_deltas_the_final_chunk_and_usage() {
+        let s = step();
+        let call = LlmCall::Generate(&s);
+        let f = OpenAi.decode(&call, r#"{"model":"m","choices":[{"text":"Hi","finish_reason":null}]}"#).unwrap();
+        assert_eq!((f.content.as_ref(), f.is_final, f.model.as_deref()), ("Hi", false, Some("m")));
+        let last = r#"{"choices":[{"text":"","finish_reason":"length"}],"usage":{"prompt_tokens":3,"completion_tokens":9}}"#;
+        let f = OpenAi.decode(&call, last).unwrap();
+        assert!(f.is_final);
+        assert_eq!((f.figures.prompt_tokens, f.figures.output_tokens()), (Some(3), Some(9)));
+        assert_eq!(f.figures.done_reason.as_deref(), Some("length"));
+        assert!(OpenAi.decode(&call, r#"{"choices":"no"}"#).is_err(), "a wrong shape is an error");
+    }
+
+    #[test]
+    fn a_stream_needs_a_finish_reason_and_the_done_terminator() {
+        let fin = ServerFigures { done_reason: Some("stop".into()), ..Default::default() };
+        assert!(OpenAi.end_problems(3, Some(&fin), true).is_empty());
+        assert_eq!(
+            OpenAi.end_problems(3, Some(&fin), false),
+            vec![StreamProblem::NoTerminator { what: "`data: [DONE]`" }]
+        );
+        let cut = OpenAi.end_problems(2, None, false);
+        assert_eq!(cut[0], StreamProblem::Truncated { chunks: 2, what: "a `finish_reason`" });
+        assert_eq!(cut.len(), 2);
+    }
+
+    #[test]
+    fn errors_and_model_lists_in_the_openai_shape() {
+        assert_eq!(OpenAi.error_text(r#"{"error":{"message":"no such model"}}"#).as_deref(), Some("no such model"));
+        assert_eq!(OpenAi.error_text("<html>404</html>"), None);
+        let list = json!({ "data": [{ "id": "a" }, { "id": "b" }] });
+        assert_eq!(OpenAi.model_names(&list), vec!["a", "b"]);
+        assert!(OpenAi.pull("m").is_none() && OpenAi.loaded_path().is_none(), "no lifecycle calls");
+    }
 }

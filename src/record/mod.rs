@@ -300,6 +300,12 @@ pub(crate) struct AssertionResult {
     /// Expected vs actual, for failures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) message: Option<String>,
+    /// What the expectation asked for, as a person reads it (`2xx`, `"HX-OK"`, `< 2s`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) expected: Option<String>,
+    /// What came back, shown the same way (quoted text, a number with its unit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) actual: Option<String>,
     /// The expectation's path in the suite (`expect.body`, `expect.json.$.version`,
     /// `thresholds.ttft.p95`), when it was written there (not a default such as 2xx).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -307,6 +313,15 @@ pub(crate) struct AssertionResult {
     /// Where that expectation is written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) at: Option<Place>,
+}
+
+impl AssertionResult {
+    /// The verdict with the values it compared, for reports that show them side by side.
+    pub(crate) fn values(mut self, expected: impl Into<String>, actual: impl Into<String>) -> Self {
+        self.expected = Some(expected.into());
+        self.actual = Some(actual.into());
+        self
+    }
 }
 
 /// A place in a suite file, with its line, so a report can show it with a caret.
