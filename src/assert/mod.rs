@@ -53,8 +53,11 @@ pub(crate) fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResul
                     format!("; stderr: {}", text::quote(&e.stderr, 200))
                 })),
                 None => out.push(
-                    fail("exit_code", format!("exit_code: expected {want}, but the process was killed by a signal"))
-                        .values(want.to_string(), "killed by a signal"),
+                    fail(
+                        "exit_code",
+                        format!("exit_code: expected {want}, but the process was killed by a signal"),
+                    )
+                    .values(want.to_string(), "killed by a signal"),
                 ),
             });
             let from = out.len();
@@ -103,7 +106,8 @@ fn code(what: &str, want: &CodeMatch, actual: i64, context: impl Fn() -> String)
     if want.matches(actual) {
         pass(what)
     } else {
-        fail(what, format!("{what}: expected {want}, got {actual}{}", context())).values(want.to_string(), actual.to_string())
+        fail(what, format!("{what}: expected {want}, got {actual}{}", context()))
+            .values(want.to_string(), actual.to_string())
     }
 }
 

@@ -90,9 +90,7 @@ fn record_whole(
             rec.check_model(frame.model.as_deref(), None);
             rec.take_figures(frame);
         }
-        Err(e) => {
-            rec.problem(undecodable(None, &e, crate::record::excerpt(body, 200)))
-        }
+        Err(e) => rec.problem(undecodable(None, &e, crate::record::excerpt(body, 200))),
     }
     obs.e2e = started.elapsed();
     rec.finish(obs);

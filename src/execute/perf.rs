@@ -306,7 +306,10 @@ async fn request(shared: &Shared) -> Result<Sample, StepError> {
         let error = if !(200..300).contains(&o.status) {
             Some(format!("HTTP {}: {}", o.status, o.error.clone().unwrap_or_default()))
         } else if !o.problems.is_empty() {
-            Some(format!("stream: {}", o.problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))
+            Some(format!(
+                "stream: {}",
+                o.problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            ))
         } else {
             None
         };

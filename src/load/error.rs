@@ -107,8 +107,10 @@ fn offset_of(text: &str, line: u32, col: u32) -> Option<usize> {
     Some(line_start + within)
 }
 
-/// Why a suite could not be loaded or planned: every problem found, not just the first.
-#[derive(Debug)]
+/// Why a suite could not be loaded or planned: every problem found, not just the first (the
+/// error of the load and plan stages).
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
 pub(crate) struct SuiteErrors(pub Vec<Diagnostic>);
 
 impl SuiteErrors {
@@ -119,12 +121,3 @@ impl SuiteErrors {
         out
     }
 }
-
-impl fmt::Display for SuiteErrors {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
-        f.write_str(&lines.join("\n"))
-    }
-}
-
-impl std::error::Error for SuiteErrors {}

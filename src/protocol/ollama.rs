@@ -121,11 +121,7 @@ impl Protocol for Ollama {
             ("eval_duration", f.eval_duration_ns.is_some()),
         ];
         let missing: Vec<&str> = present.iter().filter(|(_, p)| !p).map(|(n, _)| *n).collect();
-        if missing.is_empty() {
-            Vec::new()
-        } else {
-            vec![StreamProblem::FinalLacks { fields: missing }]
-        }
+        if missing.is_empty() { Vec::new() } else { vec![StreamProblem::FinalLacks { fields: missing }] }
     }
 
     fn error_text(&self, body: &str) -> Option<String> {
@@ -213,7 +209,9 @@ mod tests {
         let bare = ServerFigures { eval_count: Some(3), ..Default::default() };
         assert_eq!(
             Ollama.final_problems(&bare),
-            vec![StreamProblem::FinalLacks { fields: vec!["total_duration", "load_duration", "eval_duration"] }]
+            vec![StreamProblem::FinalLacks {
+                fields: vec!["total_duration", "load_duration", "eval_duration"]
+            }]
         );
         assert_eq!(
             Ollama.end_problems(5, None, false),

@@ -198,7 +198,8 @@ mod tests {
     fn decodes_deltas_the_final_chunk_and_usage() {
         let s = step();
         let call = LlmCall::Generate(&s);
-        let f = OpenAi.decode(&call, r#"{"model":"m","choices":[{"text":"Hi","finish_reason":null}]}"#).unwrap();
+        let f =
+            OpenAi.decode(&call, r#"{"model":"m","choices":[{"text":"Hi","finish_reason":null}]}"#).unwrap();
         assert_eq!((f.content.as_ref(), f.is_final, f.model.as_deref()), ("Hi", false, Some("m")));
         let last = r#"{"choices":[{"text":"","finish_reason":"length"}],"usage":{"prompt_tokens":3,"completion_tokens":9}}"#;
         let f = OpenAi.decode(&call, last).unwrap();
@@ -223,7 +224,10 @@ mod tests {
 
     #[test]
     fn errors_and_model_lists_in_the_openai_shape() {
-        assert_eq!(OpenAi.error_text(r#"{"error":{"message":"no such model"}}"#).as_deref(), Some("no such model"));
+        assert_eq!(
+            OpenAi.error_text(r#"{"error":{"message":"no such model"}}"#).as_deref(),
+            Some("no such model")
+        );
         assert_eq!(OpenAi.error_text("<html>404</html>"), None);
         let list = json!({ "data": [{ "id": "a" }, { "id": "b" }] });
         assert_eq!(OpenAi.model_names(&list), vec!["a", "b"]);

@@ -127,7 +127,9 @@ impl fmt::Display for StreamProblem {
             StreamProblem::Truncated { chunks, what } => {
                 write!(f, "truncated: the stream ended after {chunks} content chunks without {what}")
             }
-            StreamProblem::NoTerminator { what } => write!(f, "the stream ended without the {what} terminator"),
+            StreamProblem::NoTerminator { what } => {
+                write!(f, "the stream ended without the {what} terminator")
+            }
             StreamProblem::FinalLacks { fields } => {
                 write!(f, "the final `done: true` object lacks the metric fields {}", fields.join(", "))
             }

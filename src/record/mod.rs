@@ -282,8 +282,10 @@ impl FailureKind {
     }
 }
 
-/// A step that could not complete.
-#[derive(Debug, Clone)]
+/// A step that could not complete (the executor's error: every step ends in an observation or
+/// this).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
 pub(crate) struct StepError {
     pub(crate) kind: FailureKind,
     pub(crate) message: String,

@@ -6,6 +6,7 @@
 //! is all or nothing: a failed write (a full disk) is cut back to where it started, and a
 //! torn last row left by a run that died mid-write is removed before new rows go on.
 
+use super::ReportError;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::FileExt;
@@ -13,7 +14,7 @@ use std::path::Path;
 
 /// Appends rows under an exclusive lock; writes the header to a new or empty file, refuses
 /// a file whose header differs.
-pub(crate) fn append(path: &Path, header: &str, rows: &str) -> Result<(), String> {
+pub(crate) fn append(path: &Path, header: &str, rows: &str) -> Result<(), ReportError> {
     append_with(path, &[header], &mut |w, _| w.write_all(rows.as_bytes()))
 }
 
@@ -27,9 +28,9 @@ pub(crate) fn append_with(
     path: &Path,
     headers: &[&str],
     rows: &mut dyn FnMut(&mut dyn Write, usize) -> std::io::Result<()>,
-) -> Result<(), String> {
+) -> Result<(), ReportError> {
     let header = headers[0];
-    let fail = |e: std::io::Error| format!("cannot append to {}: {e}", path.display());
+    let fail = |source: std::io::Error| ReportError::Append { path: path.to_path_buf(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
@@ -48,14 +49,11 @@ pub(crate) fn append_with(
             BufReader::new(&file).read_line(&mut first).map_err(fail)?;
             let first = first.trim_end_matches(['\n', '\r']);
             let Some(i) = headers.iter().position(|h| *h == first) else {
-                let accepted: Vec<String> = headers.iter().map(|h| format!("\n  expected: {h}")).collect();
-                return Err(format!(
-                    "refusing to append to {}: its header is not one hxrun writes there, so its \
-                     columns would not line up.\n  found:    {first}{}\nUse another file, or move this \
-                     one aside",
-                    path.display(),
-                    accepted.join("")
-                ));
+                return Err(ReportError::ForeignHeader {
+                    path: path.to_path_buf(),
+                    found: first.to_string(),
+                    expected: headers.iter().map(|h| h.to_string()).collect(),
+                });
             };
             which = i;
         }

@@ -51,7 +51,7 @@ impl ConsoleReporter {
         if self.opts.color { format!("\u{1b}[{code}m{s}\u{1b}[0m") } else { s.to_string() }
     }
 
-    fn line(&mut self, out: &Output, text: &str) -> Result<(), String> {
+    fn line(&mut self, out: &Output, text: &str) -> Result<(), super::ReportError> {
         let text = &out.text(text);
         match &self.bar {
             Some(bar) => {
@@ -63,7 +63,7 @@ impl ConsoleReporter {
     }
 
     /// Writes to the console; a reader that went away (EPIPE) silences it without an error.
-    fn write(&mut self, text: &str) -> Result<(), String> {
+    fn write(&mut self, text: &str) -> Result<(), super::ReportError> {
         if self.closed {
             return Ok(());
         }
@@ -72,11 +72,11 @@ impl ConsoleReporter {
                 self.closed = true;
                 Ok(())
             }
-            other => other.map_err(|e| format!("cannot write to the console: {e}")),
+            other => other.map_err(super::ReportError::Console),
         }
     }
 
-    fn finished(&mut self, out: &Output, t: &TestResult) -> Result<(), String> {
+    fn finished(&mut self, out: &Output, t: &TestResult) -> Result<(), super::ReportError> {
         let (word, color) = match t.status {
             Status::Passed => ("PASS", "32"),
             Status::Failed => ("FAIL", "31"),
@@ -118,7 +118,7 @@ impl ConsoleReporter {
         self.line(out, &text)
     }
 
-    fn summary(&mut self, out: &Output, record: &RunRecord) -> Result<(), String> {
+    fn summary(&mut self, out: &Output, record: &RunRecord) -> Result<(), super::ReportError> {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
@@ -147,7 +147,7 @@ impl ConsoleReporter {
 }
 
 impl Reporter for ConsoleReporter {
-    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), String> {
+    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), super::ReportError> {
         match event {
             Event::RunStarted { total } if self.opts.progress => {
                 let bar = ProgressBar::with_draw_target(Some(*total as u64), ProgressDrawTarget::stdout());

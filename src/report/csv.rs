@@ -24,14 +24,14 @@ impl CsvReporter {
 }
 
 /// One CSV record as a line (quoted as the csv crate quotes), without its line end.
-fn record<const N: usize>(fields: [&str; N]) -> Result<String, String> {
+fn record<const N: usize>(fields: [&str; N]) -> Result<String, super::ReportError> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(fields).map_err(|e| e.to_string())?;
-    let bytes = w.into_inner().map_err(|e| e.to_string())?;
+    w.write_record(fields).map_err(|e| super::ReportError::render("a CSV row")(&e))?;
+    let bytes = w.into_inner().map_err(|e| super::ReportError::render("a CSV row")(&e))?;
     Ok(String::from_utf8_lossy(&bytes).trim_end_matches(['\r', '\n']).to_string())
 }
 
-fn row(t: &TestResult) -> Result<String, String> {
+fn row(t: &TestResult) -> Result<String, super::ReportError> {
     record([
         &t.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         &t.suite,
@@ -52,7 +52,7 @@ pub(crate) fn status_word(s: Status) -> &'static str {
 }
 
 impl Reporter for CsvReporter {
-    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), String> {
+    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), super::ReportError> {
         match event {
             Event::RunStarted { .. } => {
                 let mut file = out.create(&self.path)?;

@@ -20,14 +20,14 @@ impl EventLogReporter {
         EventLogReporter { path, file: None }
     }
 
-    fn line(&mut self, value: &Value, out: &Output) -> Result<(), String> {
+    fn line(&mut self, value: &Value, out: &Output) -> Result<(), super::ReportError> {
         let Some(f) = self.file.as_mut() else { return Ok(()) };
         f.line(out, &value.to_string())
     }
 }
 
 impl Reporter for EventLogReporter {
-    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), String> {
+    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), super::ReportError> {
         let value = match event {
             Event::RunStarted { total } => {
                 self.file = Some(out.create(&self.path)?);

@@ -64,7 +64,7 @@ impl GpuCsvReporter {
 }
 
 impl Reporter for GpuCsvReporter {
-    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), String> {
+    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), super::ReportError> {
         let samples: Vec<GpuSample> = match event {
             Event::TestFinished { result } if !self.whole_run => match &result.observation {
                 Some(Observation::Perf(p)) => {

@@ -14,11 +14,12 @@ impl JsonReporter {
 }
 
 impl Reporter for JsonReporter {
-    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), String> {
+    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), super::ReportError> {
         let Event::RunFinished { record } = event else {
             return Ok(());
         };
-        let mut text = serde_json::to_string_pretty(record).map_err(|e| e.to_string())?;
+        let mut text = serde_json::to_string_pretty(record)
+            .map_err(|e| super::ReportError::render("the JSON report")(&e))?;
         text.push('\n');
         out.write_file(&self.path, &text)
     }

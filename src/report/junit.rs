@@ -24,7 +24,7 @@ impl JunitReporter {
 }
 
 impl Reporter for JunitReporter {
-    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), String> {
+    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), super::ReportError> {
         let Event::RunFinished { record } = event else {
             return Ok(());
         };
@@ -34,7 +34,7 @@ impl Reporter for JunitReporter {
 }
 
 /// The run as a JUnit XML document.
-pub(crate) fn render(record: &RunRecord) -> Result<String, String> {
+pub(crate) fn render(record: &RunRecord) -> Result<String, super::ReportError> {
     let mut report = Report::new("hxrun");
     report.set_time(record.duration);
     let names = suite_names(record);
@@ -57,7 +57,7 @@ pub(crate) fn render(record: &RunRecord) -> Result<String, String> {
         ts.add_test_cases(suite.tests.iter().map(|t| test_case(t, &name)));
         report.add_test_suite(ts);
     }
-    let xml = report.to_string().map_err(|e| format!("cannot render JUnit XML: {e}"))?;
+    let xml = report.to_string().map_err(|e| super::ReportError::render("JUnit XML")(&e))?;
     Ok(drop_root_skipped(xml))
 }
 

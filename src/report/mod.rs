@@ -17,12 +17,43 @@ pub(crate) mod perf_summary;
 pub(crate) mod text;
 
 pub(crate) use crate::record::Event;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Why a report could not be written. The run goes on; the error is said at the end and the
+/// exit code becomes 3.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReportError {
+    #[error("cannot write report {}: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("cannot append to {}: {source}", path.display())]
+    Append { path: PathBuf, source: std::io::Error },
+    #[error(
+        "refusing to append to {}: its header is not one hxrun writes there, so its columns would \
+         not line up.\n  found:    {found}{}\nUse another file, or move this one aside",
+        path.display(),
+        expected.iter().map(|h| format!("\n  expected: {h}")).collect::<String>()
+    )]
+    ForeignHeader { path: PathBuf, found: String, expected: Vec<String> },
+    #[error("cannot write to the console: {0}")]
+    Console(std::io::Error),
+    #[error("cannot render {what}: {reason}")]
+    Render { what: &'static str, reason: String },
+}
+
+impl ReportError {
+    pub(crate) fn write(path: &Path) -> impl Fn(std::io::Error) -> ReportError + Copy + '_ {
+        move |source| ReportError::Write { path: path.to_path_buf(), source }
+    }
+
+    pub(crate) fn render(what: &'static str) -> impl Fn(&dyn std::fmt::Display) -> ReportError {
+        move |e| ReportError::Render { what, reason: e.to_string() }
+    }
+}
 
 /// Something that turns run events into output. Everything it writes goes through `out`,
 /// the redacting boundary.
 pub(crate) trait Reporter {
-    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), String>;
+    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), ReportError>;
 }
 
 /// Every reporter of a run, with the errors they hit.
@@ -46,7 +77,7 @@ impl Reporters {
     pub(crate) fn emit(&mut self, event: &Event) {
         for r in &mut self.reporters {
             if let Err(e) = r.handle(event, &self.output) {
-                self.errors.push(self.output.text(&e).into_owned());
+                self.errors.push(self.output.text(&e.to_string()).into_owned());
             }
         }
     }
@@ -70,12 +101,12 @@ impl Output {
     }
 
     /// Writes a whole report file (atomically, see `write_file`).
-    pub(crate) fn write_file(&self, path: &Path, text: &str) -> Result<(), String> {
+    pub(crate) fn write_file(&self, path: &Path, text: &str) -> Result<(), ReportError> {
         write_file(path, self.text(text).as_bytes())
     }
 
     /// Opens a report written line by line as the run goes.
-    pub(crate) fn create(&self, path: &Path) -> Result<Lines, String> {
+    pub(crate) fn create(&self, path: &Path) -> Result<Lines, ReportError> {
         Ok(Lines { file: std::io::BufWriter::new(create_file(path)?), path: path.to_path_buf() })
     }
 
@@ -87,7 +118,7 @@ impl Output {
         path: &Path,
         headers: &[&str],
         rows: &mut dyn FnMut(&mut RowWriter, usize) -> std::io::Result<()>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ReportError> {
         append::append_with(path, headers, &mut |w, which| {
             let mut write = |row: &str| {
                 w.write_all(self.text(row).as_bytes())?;
@@ -108,14 +139,14 @@ pub(crate) struct Lines {
 }
 
 impl Lines {
-    pub(crate) fn line(&mut self, out: &Output, text: &str) -> Result<(), String> {
+    pub(crate) fn line(&mut self, out: &Output, text: &str) -> Result<(), ReportError> {
         use std::io::Write;
         let written = self
             .file
             .write_all(out.text(text).as_bytes())
             .and_then(|()| self.file.write_all(b"\n"))
             .and_then(|()| self.file.flush());
-        written.map_err(|e| format!("cannot write report {}: {e}", self.path.display()))
+        written.map_err(ReportError::write(&self.path))
     }
 }
 
@@ -124,8 +155,8 @@ impl Lines {
 /// A path that is not a regular file — a FIFO, a device such as `/dev/stdout`, or a symlink —
 /// is written through (a symlink to a regular file atomically at its target), never replaced
 /// by a file of our own. A failed write leaves no temp file behind.
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let fail = |e: std::io::Error| format!("cannot write report {}: {e}", path.display());
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let fail = ReportError::write(path);
     let target = match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(path) {
             Ok(resolved) if resolved.is_file() => resolved,
@@ -156,8 +187,8 @@ fn write_through(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Opens a report file that is written as the run goes (creating its folder); a FIFO, device
 /// or symlink is written through.
-fn create_file(path: &Path) -> Result<std::fs::File, String> {
-    let fail = |e: std::io::Error| format!("cannot write report {}: {e}", path.display());
+fn create_file(path: &Path) -> Result<std::fs::File, ReportError> {
+    let fail = ReportError::write(path);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }

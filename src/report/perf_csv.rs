@@ -43,7 +43,7 @@ impl PerfCsvReporter {
 }
 
 impl Reporter for PerfCsvReporter {
-    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), String> {
+    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), crate::report::ReportError> {
         let Event::TestFinished { result } = event else { return Ok(()) };
         let Some(Observation::Perf(p)) = &result.observation else { return Ok(()) };
         let path = match (&self.path_override, &p.csv) {
@@ -106,7 +106,7 @@ mod tests {
         ));
     }
 
-    fn append(path: &std::path::Path, rows: &str) -> Result<(), String> {
+    fn append(path: &std::path::Path, rows: &str) -> Result<(), crate::report::ReportError> {
         crate::report::append::append(path, &header(), rows)
     }
 
@@ -120,7 +120,10 @@ mod tests {
         let foreign = dir.path().join("other.csv");
         std::fs::write(&foreign, "timestamp,model,iter\n1,2,3\n").unwrap();
         let err = append(&foreign, "c\n").unwrap_err();
-        assert!(err.contains("refusing to append"), "{err}");
+        assert!(
+            matches!(&err, crate::report::ReportError::ForeignHeader { found, .. } if found == "timestamp,model,iter")
+        );
+        assert!(err.to_string().contains("refusing to append"), "{err}");
         assert_eq!(std::fs::read_to_string(&foreign).unwrap(), "timestamp,model,iter\n1,2,3\n");
     }
 }

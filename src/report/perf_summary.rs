@@ -27,7 +27,7 @@ fn column(f: &metrics::Figure) -> (String, f64) {
 }
 
 impl Reporter for PerfSummaryReporter {
-    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), String> {
+    fn handle(&mut self, event: &Event, out: &Output) -> Result<(), super::ReportError> {
         let Event::RunFinished { record } = event else { return Ok(()) };
         let perf: Vec<_> = record
             .suites
@@ -68,7 +68,7 @@ impl Reporter for PerfSummaryReporter {
         header.extend(GPU.iter().map(|m| m.name.replace('.', "_")));
         header.push("model_vram".to_string());
         let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(&header).map_err(|e| e.to_string())?;
+        w.write_record(&header).map_err(|e| super::ReportError::render("a CSV row")(&e))?;
         for (t, p) in perf {
             for l in &p.levels {
                 let f = |k: &str| l.figures.get(k).map(|v| format!("{v:.4}")).unwrap_or_default();
@@ -91,10 +91,10 @@ impl Reporter for PerfSummaryReporter {
                     row.push(l.figures.get(m.name).map(|v| format!("{v:.4}")).unwrap_or_default());
                 }
                 row.push(f("model_vram"));
-                w.write_record(&row).map_err(|e| e.to_string())?;
+                w.write_record(&row).map_err(|e| super::ReportError::render("a CSV row")(&e))?;
             }
         }
-        let bytes = w.into_inner().map_err(|e| e.to_string())?;
+        let bytes = w.into_inner().map_err(|e| super::ReportError::render("a CSV row")(&e))?;
         out.write_file(&self.path, &String::from_utf8_lossy(&bytes))
     }
 }
