@@ -115,6 +115,7 @@ fn perf_context(url: &str, request_timeout: Duration) -> PerfContext {
         request_timeout,
         progress,
         test: "bench".into(),
+        csv: None,
         gpu: None,
         control: Default::default(),
     }

@@ -45,7 +45,9 @@ pub(super) fn run(mut args: RunArgs) -> u8 {
         } else {
             None
         };
-        let Some(plans) = load_and_plan(&args.suite, extra_env) else {
+        let Some(plans) =
+            load_and_plan(&args.suite, extra_env, Some((&args.report_dir, args.perf_csv.as_deref())))
+        else {
             return exit::INVALID;
         };
         let mask = Mask::new(plans.iter().flat_map(|p| p.secrets()));
@@ -64,7 +66,7 @@ pub(super) fn run(mut args: RunArgs) -> u8 {
         reporters.add(CsvReporter::new(csv.clone()));
         reporters.add(JsonReporter::new(json.clone()));
         reporters.add(EventLogReporter::new(args.report_dir.join("events.jsonl")));
-        reporters.add(PerfCsvReporter::new(args.report_dir.clone(), args.perf_csv.clone()));
+        reporters.add(PerfCsvReporter);
         reporters.add(PerfSummaryReporter::new(args.report_dir.join("perf-summary.csv")));
         reporters.add(GpuCsvReporter::new(args.report_dir.join("gpu.csv"), args.gpu_sample));
         if let Some(path) = &args.save_baseline {

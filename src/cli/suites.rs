@@ -8,7 +8,12 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
 /// Loads and plans every suite; prints every error of every suite, returns None if any.
-pub(super) fn load_and_plan(args: &SuiteArgs, extra_env: BTreeMap<String, String>) -> Option<Vec<SuitePlan>> {
+/// `outputs` are `--report-dir` and `--perf-csv` for a run (None for validate and list).
+pub(super) fn load_and_plan(
+    args: &SuiteArgs,
+    extra_env: BTreeMap<String, String>,
+    outputs: Option<(&std::path::Path, Option<&std::path::Path>)>,
+) -> Option<Vec<SuitePlan>> {
     let mut load_opts = LoadOptions::from_process_env();
     load_opts.env.extend(extra_env);
     load_opts.vars = args.vars.clone();
@@ -20,6 +25,8 @@ pub(super) fn load_and_plan(args: &SuiteArgs, extra_env: BTreeMap<String, String
         exclude_tags: args.exclude_tags.clone(),
         timeout: args.timeout,
         target_url: args.target.clone(),
+        report_dir: outputs.map_or_else(Default::default, |o| o.0.to_path_buf()),
+        perf_csv: outputs.and_then(|o| o.1.map(std::path::Path::to_path_buf)),
     };
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut plans = Vec::new();
@@ -64,7 +71,7 @@ fn nothing_selected(args: &SuiteArgs, plans: &[SuitePlan]) -> String {
 }
 
 pub(super) fn validate(args: &SuiteArgs) -> u8 {
-    match load_and_plan(args, BTreeMap::new()) {
+    match load_and_plan(args, BTreeMap::new(), None) {
         Some(plans) => {
             for p in &plans {
                 println!("{}: ok — suite \"{}\", {} tests", p.file, p.name, p.tests.len());
@@ -76,7 +83,7 @@ pub(super) fn validate(args: &SuiteArgs) -> u8 {
 }
 
 pub(super) fn list(args: &SuiteArgs) -> u8 {
-    let Some(plans) = load_and_plan(args, BTreeMap::new()) else {
+    let Some(plans) = load_and_plan(args, BTreeMap::new(), None) else {
         return exit::INVALID;
     };
     for p in &plans {

@@ -354,6 +354,7 @@ impl Executor {
                     request_timeout: test.timeout,
                     progress: progress.clone(),
                     test: test.name.clone(),
+                    csv: test.perf_csv.clone(),
                     control: self.opts.control.clone(),
                     gpu: gpu_source
                         .and_then(Result::ok)

@@ -32,6 +32,8 @@ pub(crate) struct PerfContext {
     pub(crate) progress: Progress,
     /// The test's name (GPU samples carry it).
     pub(crate) test: String,
+    /// Where the per-request rows go (resolved by the plan), carried to the reporter.
+    pub(crate) csv: Option<std::path::PathBuf>,
     /// Where to sample GPUs during each level, and how often; None without a GPU.
     pub(crate) gpu: Option<(Arc<dyn GpuSource>, Duration)>,
     /// A stop ends the loop: requests in flight are dropped, the measured ones kept.
@@ -120,7 +122,7 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
         target: shared.ctx.suite.target.url.clone(),
         warmup: step.warmup,
         cold: step.cold,
-        csv: step.csv.clone(),
+        csv: shared.ctx.csv.clone(),
         levels: results,
         knee,
         elapsed: started.elapsed(),

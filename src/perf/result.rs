@@ -177,7 +177,7 @@ pub(crate) struct PerfObservation {
     pub(crate) cold: bool,
     /// The per-request CSV this step appends to (relative to the report directory).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) csv: Option<String>,
+    pub(crate) csv: Option<std::path::PathBuf>,
     pub(crate) levels: Vec<LevelResult>,
     /// Where a concurrency sweep stopped scaling.
     #[serde(skip_serializing_if = "Option::is_none")]

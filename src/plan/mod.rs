@@ -27,6 +27,10 @@ pub(crate) struct PlanOptions {
     pub(crate) timeout: Option<Duration>,
     /// `--target`: overrides every suite's target url.
     pub(crate) target_url: Option<String>,
+    /// `--report-dir`: where a perf test's `csv` (a relative path) goes.
+    pub(crate) report_dir: std::path::PathBuf,
+    /// `--perf-csv`: every perf test's rows go to this one file instead.
+    pub(crate) perf_csv: Option<std::path::PathBuf>,
 }
 
 /// One suite, ready to execute.
@@ -94,6 +98,9 @@ pub(crate) struct PlannedTest {
     pub(crate) regression: BTreeMap<String, Tolerance>,
     /// This test's figures in the baseline run, when one was given and has the test.
     pub(crate) baseline: Option<BaselineFigures>,
+    /// Where this test's per-request rows are appended (a perf test with `csv:`, or
+    /// `--perf-csv`), resolved here so reporters only write.
+    pub(crate) perf_csv: Option<std::path::PathBuf>,
     /// Where each written expectation is, by its path (`expect.body`,
     /// `expect.json.$.version`, `thresholds.ttft.p95`): a failure shows that line.
     pub(crate) places: BTreeMap<String, crate::record::Place>,
@@ -385,7 +392,14 @@ fn resolve(
     } else {
         (suite::DEFAULT_TIMEOUT, "the built-in default".to_string())
     };
+    let perf_csv = match &step {
+        Step::Perf(p) => {
+            opts.perf_csv.clone().or_else(|| p.csv.as_ref().map(|rel| opts.report_dir.join(rel)))
+        }
+        _ => None,
+    };
     Ok(PlannedTest {
+        perf_csv,
         tags: spec.tags.clone(),
         description: spec.description.clone(),
         skip: match spec.skip {

@@ -7,7 +7,6 @@ use super::text::csv_cell as cell;
 use super::{Event, Output, Reporter};
 use crate::perf::result::{PerfObservation, Sample};
 use crate::record::Observation;
-use std::path::PathBuf;
 
 /// The seed's columns, first and in this order.
 pub(crate) const SEED_COLUMNS: [&str; 9] = [
@@ -30,30 +29,17 @@ pub(crate) fn header() -> String {
     SEED_COLUMNS.iter().chain(EXTRA_COLUMNS.iter()).copied().collect::<Vec<_>>().join(",")
 }
 
-pub(crate) struct PerfCsvReporter {
-    report_dir: PathBuf,
-    /// `--perf-csv`: every perf test's rows go here.
-    path_override: Option<PathBuf>,
-}
-
-impl PerfCsvReporter {
-    pub(crate) fn new(report_dir: PathBuf, path_override: Option<PathBuf>) -> Self {
-        PerfCsvReporter { report_dir, path_override }
-    }
-}
+/// Appends each perf test's rows to the file its plan names (`PlannedTest::perf_csv`).
+pub(crate) struct PerfCsvReporter;
 
 impl Reporter for PerfCsvReporter {
     fn handle(&mut self, event: &Event, out: &Output) -> Result<(), crate::report::ReportError> {
         let Event::TestFinished { result } = event else { return Ok(()) };
         let Some(Observation::Perf(p)) = &result.observation else { return Ok(()) };
-        let path = match (&self.path_override, &p.csv) {
-            (Some(path), _) => path.clone(),
-            (None, Some(rel)) => self.report_dir.join(rel),
-            (None, None) => return Ok(()),
-        };
+        let Some(path) = &p.csv else { return Ok(()) };
         // A file the team started with the seed's nine columns goes on with rows of nine.
         let seed = SEED_COLUMNS.join(",");
-        out.append(&path, &[&header(), &seed], &mut |write, which| {
+        out.append(path, &[&header(), &seed], &mut |write, which| {
             p.levels.iter().flat_map(|l| l.each_sample()).try_for_each(|s| {
                 let cells = row(p, &result.name, &s);
                 let n = if which == 1 { SEED_COLUMNS.len() } else { cells.len() };
