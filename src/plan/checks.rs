@@ -5,6 +5,7 @@ use crate::load::de::{DeError, did_you_mean};
 use crate::load::tree::Node;
 use crate::protocol::LlmCall;
 use crate::suite::metrics::{self, AGGREGATES, PER_REQUEST, STATISTICS};
+use crate::suite::step::StepKind;
 use crate::suite::{Api, Expect, Step, TestSpec};
 
 pub(super) fn check_step(step: &Step, suite_api: Api, node: &Node, errors: &mut Vec<DeError>) {
@@ -89,20 +90,6 @@ fn ollama_only(field: &str, kind: &str) -> String {
     format!("`{kind}.{field}` is an Ollama option; OpenAI-compatible servers have no equivalent")
 }
 
-/// Which step kinds each expectation applies to.
-const APPLIES: &[(&str, &[&str])] = &[
-    ("status", &["http", "unload", "generate", "chat"]),
-    ("headers", &["http", "unload"]),
-    ("body", &["http", "unload"]),
-    ("json", &["http", "unload", "exec"]),
-    ("exit_code", &["exec"]),
-    ("stdout", &["exec"]),
-    ("stderr", &["exec"]),
-    ("text", &["generate", "chat"]),
-    ("metrics", &["generate", "chat"]),
-    ("agree", &["generate", "chat"]),
-];
-
 pub(super) fn check_expect(
     expect: &Expect,
     step: &Step,
@@ -125,9 +112,12 @@ pub(super) fn check_expect(
         ("agree", expect.agree.is_some()),
     ];
     for (field, is_set) in set {
-        let kinds = APPLIES.iter().find(|(f, _)| *f == field).map_or(&[][..], |(_, k)| *k);
-        if is_set && !kinds.contains(&kind) {
-            let list: Vec<String> = kinds.iter().map(|k| format!("`{k}`")).collect();
+        if is_set && !step.step_kind().expectations().contains(&field) {
+            let list: Vec<String> = StepKind::ALL
+                .into_iter()
+                .filter(|k| k.expectations().contains(&field))
+                .map(|k| format!("`{}`", k.name()))
+                .collect();
             errors.push(DeError {
                 message: format!(
                     "`expect.{field}` applies to {} steps, but this test's step is `{kind}`",

@@ -346,7 +346,7 @@ fn resolve(
                 message: format!(
                     "test \"{}\" has no step: add exactly one of {}",
                     spec.name,
-                    suite::STEP_KINDS.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                    suite::step_kinds().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
                 ),
                 span: Some(node.span),
             });

@@ -220,8 +220,9 @@ pub(crate) struct TestSpec {
 }
 
 /// The step-kind keys a test may use, in the order the docs list them.
-pub(crate) const STEP_KINDS: &[&str] =
-    &["http", "tcp", "exec", "generate", "chat", "pull", "models", "unload", "perf", "gpu"];
+pub(crate) fn step_kinds() -> impl Iterator<Item = &'static str> {
+    step::StepKind::ALL.into_iter().map(step::StepKind::name)
+}
 
 impl TestSpec {
     /// The test's steps; the planner rejects tests with none or several.

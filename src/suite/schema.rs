@@ -47,10 +47,8 @@ pub fn json_schema() -> Value {
     }
     if let Some(Value::Object(test)) = defs.get_mut("TestSpec") {
         // Each branch names its property too, as strict validators (ajv) want.
-        let kinds: Vec<Value> = super::STEP_KINDS
-            .iter()
-            .map(|k| json!({ "required": [k], "properties": { *k: true } }))
-            .collect();
+        let kinds: Vec<Value> =
+            super::step_kinds().map(|k| json!({ "required": [k], "properties": { k: true } })).collect();
         test.insert("oneOf".into(), Value::Array(kinds));
         let properties =
             test.get_mut("properties").and_then(Value::as_object_mut).expect("a test has fields");

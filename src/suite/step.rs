@@ -141,17 +141,79 @@ pub(crate) enum Step {
 impl Step {
     /// The YAML key of this step kind.
     pub(crate) fn kind(&self) -> &'static str {
+        self.step_kind().name()
+    }
+
+    pub(crate) fn step_kind(&self) -> StepKind {
         match self {
-            Step::Http(_) => "http",
-            Step::Tcp(_) => "tcp",
-            Step::Exec(_) => "exec",
-            Step::Generate(_) => "generate",
-            Step::Chat(_) => "chat",
-            Step::Pull(_) => "pull",
-            Step::Models(_) => "models",
-            Step::Unload(_) => "unload",
-            Step::Perf(_) => "perf",
-            Step::Gpu(_) => "gpu",
+            Step::Http(_) => StepKind::Http,
+            Step::Tcp(_) => StepKind::Tcp,
+            Step::Exec(_) => StepKind::Exec,
+            Step::Generate(_) => StepKind::Generate,
+            Step::Chat(_) => StepKind::Chat,
+            Step::Pull(_) => StepKind::Pull,
+            Step::Models(_) => StepKind::Models,
+            Step::Unload(_) => StepKind::Unload,
+            Step::Perf(_) => StepKind::Perf,
+            Step::Gpu(_) => StepKind::Gpu,
+        }
+    }
+}
+
+/// The kinds of step, one per `Step` variant: the key a test writes, and which `expect`
+/// fields apply to it. The matches are exhaustive, so a new kind must say both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StepKind {
+    Http,
+    Tcp,
+    Exec,
+    Generate,
+    Chat,
+    Pull,
+    Models,
+    Unload,
+    Perf,
+    Gpu,
+}
+
+impl StepKind {
+    /// Every kind, in the order the docs list them.
+    pub(crate) const ALL: [StepKind; 10] = [
+        StepKind::Http,
+        StepKind::Tcp,
+        StepKind::Exec,
+        StepKind::Generate,
+        StepKind::Chat,
+        StepKind::Pull,
+        StepKind::Models,
+        StepKind::Unload,
+        StepKind::Perf,
+        StepKind::Gpu,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            StepKind::Http => "http",
+            StepKind::Tcp => "tcp",
+            StepKind::Exec => "exec",
+            StepKind::Generate => "generate",
+            StepKind::Chat => "chat",
+            StepKind::Pull => "pull",
+            StepKind::Models => "models",
+            StepKind::Unload => "unload",
+            StepKind::Perf => "perf",
+            StepKind::Gpu => "gpu",
+        }
+    }
+
+    /// The `expect` fields that apply to this kind (`duration` applies to every kind; a perf
+    /// test is judged by `thresholds`, a gpu step by its own matchers).
+    pub(crate) fn expectations(self) -> &'static [&'static str] {
+        match self {
+            StepKind::Http | StepKind::Unload => &["status", "headers", "body", "json"],
+            StepKind::Exec => &["json", "exit_code", "stdout", "stderr"],
+            StepKind::Generate | StepKind::Chat => &["status", "text", "metrics", "agree"],
+            StepKind::Tcp | StepKind::Pull | StepKind::Models | StepKind::Perf | StepKind::Gpu => &[],
         }
     }
 }
