@@ -54,8 +54,12 @@ fn thresholds(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<A
     let mut table_said = false;
     for (name, c, actual, ok) in &verdicts {
         let label = format!("{at}threshold {name}");
+        let shown = actual.map_or("not measured".to_string(), |v| show(c, name, v));
         if *ok {
-            out.push(pass(label));
+            // Kept on a pass too: the HTML report draws every threshold on its chart.
+            let mut verdict = pass(label).values(c.text.clone(), shown);
+            verdict.key = Some(format!("thresholds.{name}"));
+            out.push(verdict);
             continue;
         }
         let why = match actual {
@@ -65,7 +69,6 @@ fn thresholds(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<A
         let all =
             if table_said { String::new() } else { format!("\n    all thresholds: {}", table.join("; ")) };
         table_said = true;
-        let shown = actual.map_or("not measured".to_string(), |v| show(c, name, v));
         let mut verdict = fail(label, format!("{at}{name}: {why}{all}")).values(c.text.clone(), shown);
         verdict.key = Some(format!("thresholds.{name}"));
         out.push(verdict);

@@ -4,6 +4,7 @@ mod bench;
 mod fuzz;
 mod init;
 mod monitor;
+mod reports;
 mod run;
 mod sim;
 mod suites;
@@ -33,7 +34,7 @@ pub struct Cli {
 pub enum Command {
     /// Run suites (also the default: `hxrun SUITE...`).
     #[command(after_help = exit::HELP)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Load and plan suites without running them; print every error.
     Validate(SuiteArgs),
     /// List the tests a suite expands to (after for_each), with their tags.
@@ -45,12 +46,61 @@ pub enum Command {
     Init(InitArgs),
     /// Run the built-in Ollama simulator as a server.
     Sim(SimArgs),
+    /// Re-render report.html and summary.md from saved report.json files (several: read as
+    /// one run).
+    Report(ReportArgs),
+    /// Saved runs side by side (the first is the reference): values, change in %, overlaid
+    /// distributions; exits 1 on a regression beyond the tolerances (the --baseline rules).
+    #[command(
+        after_help = "Exit codes:\n  0  no regression\n  1  a figure got worse beyond its tolerance\n  2  a report could not be read\n  3  an output could not be written"
+    )]
+    Compare(CompareArgs),
     /// Measure hxrun's own overhead (request rate vs wrk, timing error, parser CPU, memory).
     Bench(BenchArgs),
     /// Watch the GPUs: a live table on a terminal, CSV lines otherwise.
     Monitor(MonitorArgs),
     /// Mutate suites and load + plan each mutant: no panic, every error with a position.
     Fuzz(FuzzArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Saved JSON reports (report.json, or files written with --save-baseline).
+    #[arg(required = true, value_name = "REPORT.json")]
+    pub reports: Vec<PathBuf>,
+    /// Write the HTML report here (default: report.html beside the first report).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write the Markdown summary here (default: summary.md beside the first report).
+    #[arg(long, value_name = "FILE")]
+    pub md: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Saved JSON reports; the first is the reference the others are compared with.
+    #[arg(required = true, num_args = 2.., value_name = "REPORT.json")]
+    pub reports: Vec<PathBuf>,
+    /// Also write the comparison as an HTML page.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Also write the comparison as Markdown.
+    #[arg(long, value_name = "FILE")]
+    pub md: Option<PathBuf>,
+    /// How much worse a figure may get, e.g. `tokens_per_s.mean=5%` or `e2e.p95=0.05`
+    /// (defaults: tokens_per_s.mean 10%, ttft.p95 20%, e2e.p95 20%).
+    #[arg(long, value_name = "FIGURE=TOLERANCE", value_parser = parse_tolerance)]
+    pub(crate) tolerance: Vec<(String, crate::suite::Tolerance)>,
+}
+
+fn parse_tolerance(s: &str) -> Result<(String, crate::suite::Tolerance), String> {
+    let (figure, t) = parse_var(s)?;
+    if crate::suite::metrics::figure(&figure).is_none() {
+        return Err(format!("\"{figure}\" is not a perf figure (like tokens_per_s.mean or e2e.p95)"));
+    }
+    let tolerance: crate::suite::Tolerance =
+        serde_json::from_value(serde_json::Value::String(t.clone())).map_err(|e| format!("\"{t}\": {e}"))?;
+    Ok((figure, tolerance))
 }
 
 #[derive(Debug, Args)]
@@ -174,6 +224,16 @@ pub struct RunArgs {
     /// Write the JSON report here instead of DIR/report.json.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Write the HTML report here instead of DIR/report.html.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_html")]
+    pub html: Option<PathBuf>,
+    /// Write no HTML report.
+    #[arg(long)]
+    pub no_html: bool,
+    /// Write the Markdown summary here instead of DIR/summary.md (also appended to
+    /// $GITHUB_STEP_SUMMARY when that is set).
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
     /// Append every perf test's per-request rows to FILE (instead of each test's `csv`).
     #[arg(long, value_name = "FILE")]
     pub perf_csv: Option<PathBuf>,
@@ -299,7 +359,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Runs the command line; returns the process exit code.
 pub fn main(cli: Cli) -> u8 {
     match cli.command {
-        Some(Command::Run(args)) => run::run(args),
+        Some(Command::Run(args)) => run::run(*args),
         None => run::run(cli.run),
         Some(Command::Validate(args)) => suites::validate(&args),
         Some(Command::List(args)) => suites::list(&args),
@@ -314,6 +374,8 @@ pub fn main(cli: Cli) -> u8 {
         Some(Command::Sim(args)) => sim::serve(args),
         Some(Command::Monitor(args)) => monitor::monitor(args),
         Some(Command::Bench(args)) => bench::bench(&args),
+        Some(Command::Report(args)) => reports::report(&args),
+        Some(Command::Compare(args)) => reports::compare(&args),
         Some(Command::Fuzz(args)) => fuzz::fuzz(&args),
     }
 }

@@ -11,8 +11,10 @@ use crate::report::console::{ConsoleOptions, ConsoleReporter};
 use crate::report::csv::CsvReporter;
 use crate::report::events::EventLogReporter;
 use crate::report::gpu_csv::GpuCsvReporter;
+use crate::report::html::HtmlReporter;
 use crate::report::json::JsonReporter;
 use crate::report::junit::JunitReporter;
+use crate::report::markdown::MarkdownReporter;
 use crate::report::perf_csv::PerfCsvReporter;
 use crate::report::perf_summary::PerfSummaryReporter;
 use crate::sim::{SimConfig, SimServer};
@@ -60,11 +62,20 @@ pub(super) fn run(mut args: RunArgs) -> u8 {
         let junit = args.junit.clone().unwrap_or_else(|| args.report_dir.join("junit.xml"));
         let csv = args.csv.clone().unwrap_or_else(|| args.report_dir.join("results.csv"));
         let json = args.json.clone().unwrap_or_else(|| args.report_dir.join("report.json"));
+        let html =
+            (!args.no_html).then(|| args.html.clone().unwrap_or_else(|| args.report_dir.join("report.html")));
+        let summary = args.summary.clone().unwrap_or_else(|| args.report_dir.join("summary.md"));
+        let step_summary =
+            std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
         let mut reporters = Reporters::masking(mask);
         reporters.add(ConsoleReporter::new(ConsoleOptions::detect(args.no_progress, args.verbose)));
         reporters.add(JunitReporter::new(junit.clone()));
         reporters.add(CsvReporter::new(csv.clone()));
         reporters.add(JsonReporter::new(json.clone()));
+        if let Some(path) = &html {
+            reporters.add(HtmlReporter::new(path.clone()));
+        }
+        reporters.add(MarkdownReporter::new(Some(summary.clone()), step_summary));
         reporters.add(EventLogReporter::new(args.report_dir.join("events.jsonl")));
         reporters.add(PerfCsvReporter);
         reporters.add(PerfSummaryReporter::new(args.report_dir.join("perf-summary.csv")));
@@ -99,12 +110,11 @@ pub(super) fn run(mut args: RunArgs) -> u8 {
         }
         if reporters.errors().is_empty() {
             // A closed stdout (`hxrun ... | head`) is no reason to fail the run.
-            crate::report::console::say(&format!(
-                "reports: {}, {}, {}",
-                junit.display(),
-                csv.display(),
-                json.display()
-            ));
+            let mut written =
+                vec![junit.display().to_string(), csv.display().to_string(), json.display().to_string()];
+            written.extend(html.as_ref().map(|p| p.display().to_string()));
+            written.push(summary.display().to_string());
+            crate::report::console::say(&format!("reports: {}", written.join(", ")));
         }
         match control.reason() {
             Some(StopReason::Signal(number, _)) => 128u8.saturating_add(*number as u8),

@@ -150,6 +150,7 @@ impl Executor {
             None => Vec::new(),
         };
         let record = RunRecord {
+            format: crate::record::REPORT_FORMAT,
             hxrun_version: env!("CARGO_PKG_VERSION"),
             started_at,
             duration: started.elapsed(),

@@ -418,9 +418,15 @@ impl SuiteRecord {
     }
 }
 
+/// The report.json format this hxrun writes (`format` at its top). Readers of saved reports
+/// (`hxrun report`, `hxrun compare`) refuse a newer one and read older ones as far as they go.
+pub(crate) const REPORT_FORMAT: u32 = 1;
+
 /// A whole run.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct RunRecord {
+    /// The report.json format (`REPORT_FORMAT`), for readers of saved reports.
+    pub(crate) format: u32,
     pub(crate) hxrun_version: &'static str,
     pub(crate) started_at: DateTime<Utc>,
     #[serde(with = "secs")]

@@ -5,16 +5,22 @@
 //! error is kept and turns the exit code into 3 at the end.
 
 pub(crate) mod append;
+pub(crate) mod compare;
 pub(crate) mod console;
 pub(crate) mod csv;
 pub(crate) mod detail;
 pub(crate) mod events;
+pub(crate) mod figures;
 pub(crate) mod gpu_csv;
+pub(crate) mod html;
 pub(crate) mod json;
 pub(crate) mod junit;
+pub(crate) mod markdown;
 pub(crate) mod perf_csv;
 pub(crate) mod perf_summary;
+pub(crate) mod svg;
 pub(crate) mod text;
+pub(crate) mod view;
 
 pub(crate) use crate::record::Event;
 use std::path::{Path, PathBuf};
@@ -38,6 +44,13 @@ pub(crate) enum ReportError {
     Console(std::io::Error),
     #[error("cannot render {what}: {reason}")]
     Render { what: &'static str, reason: String },
+}
+
+/// The run as the HTML and Markdown reports read it: through report.json's shape, so a live
+/// run and `hxrun report` render the same thing from the same code.
+pub(crate) fn view_of(record: &crate::record::RunRecord) -> Result<view::Run, ReportError> {
+    let value = serde_json::to_value(record).map_err(|e| ReportError::render("the run")(&e))?;
+    view::Run::from_value(value).map_err(|e| ReportError::Render { what: "the run", reason: e })
 }
 
 impl ReportError {
@@ -126,6 +139,16 @@ impl Output {
             };
             rows(&mut write, which)
         })
+    }
+}
+
+impl Output {
+    /// Appends text to a file others append to as well (GitHub's step summary).
+    pub(crate) fn append_text(&self, path: &Path, text: &str) -> Result<(), ReportError> {
+        use std::io::Write;
+        let fail = |source| ReportError::Append { path: path.to_path_buf(), source };
+        let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path).map_err(fail)?;
+        f.write_all(self.text(text).as_bytes()).map_err(fail)
     }
 }
 

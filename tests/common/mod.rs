@@ -53,7 +53,11 @@ impl Run {
     /// Everything a person or a CI server could read: console, stderr and every report.
     pub fn everything(&self) -> Vec<String> {
         let mut all = vec![self.stdout.clone(), self.stderr.clone()];
-        all.extend(["junit.xml", "results.csv", "report.json"].iter().map(|r| self.report(r)));
+        all.extend(
+            ["junit.xml", "results.csv", "report.json", "report.html", "summary.md"]
+                .iter()
+                .map(|r| self.report(r)),
+        );
         all
     }
 
@@ -116,7 +120,18 @@ impl Workspace {
 fn is_run(args: &[&str]) -> bool {
     !matches!(
         args.first(),
-        Some(&"validate" | &"list" | &"schema" | &"sim" | &"monitor" | &"bench" | &"fuzz" | &"init")
+        Some(
+            &"validate"
+                | &"list"
+                | &"schema"
+                | &"sim"
+                | &"monitor"
+                | &"bench"
+                | &"fuzz"
+                | &"init"
+                | &"report"
+                | &"compare"
+        )
     )
 }
 

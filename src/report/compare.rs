@@ -1,0 +1,310 @@
+//! `hxrun compare`: saved runs side by side — two servers, two builds, two days. For every
+//! test of the first run (the reference), each run's value of the headline figures, the change
+//! in percent, and for perf figures with a tolerance the same verdict `--baseline` gives
+//! (`perf::baseline::compare`), so CI can gate on it. Rendered as text, Markdown and HTML with
+//! the runs' distributions overlaid.
+
+use super::figures::show;
+use super::svg;
+use super::view::{Level, Run, Test};
+use crate::perf::baseline::{self, Change};
+use crate::suite::Tolerance;
+use crate::suite::values::format_seconds;
+use maud::{DOCTYPE, PreEscaped, html};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Figures a perf test is compared on (when the reference run has them).
+const PERF_FIGURES: &[&str] = &[
+    "tokens_per_s.mean",
+    "server_tokens_per_s.mean",
+    "ttft.p95",
+    "itl.p95",
+    "e2e.p50",
+    "e2e.p95",
+    "request_throughput",
+    "output_token_throughput",
+    "error_rate",
+];
+/// Figures of a single generate/chat answer.
+const ANSWER_FIGURES: &[&str] = &["ttft", "e2e", "tokens_per_s"];
+
+/// One figure of one test, in every run.
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    pub(crate) test: String,
+    /// The perf level, or None for a single answer.
+    pub(crate) concurrency: Option<u32>,
+    pub(crate) figure: String,
+    pub(crate) values: Vec<Option<f64>>,
+    /// Each later run against the reference, where the figure has a tolerance.
+    pub(crate) verdicts: Vec<Option<Change>>,
+}
+
+impl Row {
+    pub(crate) fn change_pct(&self, run: usize) -> Option<f64> {
+        match (self.values[0], self.values[run]) {
+            (Some(a), Some(b)) if a != 0.0 => Some((b - a) / a.abs() * 100.0),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn regressed(&self) -> bool {
+        self.verdicts.iter().flatten().any(|c| c.regressed)
+    }
+}
+
+pub(crate) struct Comparison {
+    pub(crate) names: Vec<String>,
+    pub(crate) runs: Vec<Run>,
+    pub(crate) rows: Vec<Row>,
+    /// Tests some run has and the reference does not, by run.
+    pub(crate) extra: Vec<(usize, String)>,
+}
+
+fn key(suite: &str, test: &str) -> (String, String) {
+    (suite.to_string(), test.to_string())
+}
+
+fn answer_figure(t: &Test, name: &str) -> Option<f64> {
+    let l = t.llm()?;
+    match name {
+        "ttft" => l.ttft,
+        "e2e" => Some(l.e2e),
+        _ => l.client_tokens_per_s,
+    }
+}
+
+pub(crate) fn compare(named: Vec<(String, Run)>, tolerances: &BTreeMap<String, Tolerance>) -> Comparison {
+    let (names, runs): (Vec<String>, Vec<Run>) = named.into_iter().unzip();
+    let index: Vec<BTreeMap<(String, String), &Test>> =
+        runs.iter().map(|r| r.tests().map(|(s, t)| (key(&s.name, &t.name), t)).collect()).collect();
+    let mut rows = Vec::new();
+    for (suite, test) in runs[0].tests() {
+        let k = key(&suite.name, &test.name);
+        let others: Vec<Option<&Test>> = index.iter().map(|i| i.get(&k).copied()).collect();
+        if let Some(p) = test.perf() {
+            let perfs: Vec<Option<super::view::Perf>> =
+                others.iter().map(|t| t.and_then(Test::perf)).collect();
+            for level in &p.levels {
+                let level_of = |i: usize| -> Option<Level> {
+                    perfs[i].as_ref()?.levels.iter().find(|l| l.concurrency == level.concurrency).cloned()
+                };
+                let levels: Vec<Option<Level>> = (0..runs.len()).map(level_of).collect();
+                for figure in PERF_FIGURES.iter().filter(|f| level.figures.contains_key(**f)) {
+                    let values: Vec<Option<f64>> = levels
+                        .iter()
+                        .map(|l| l.as_ref().and_then(|l| l.figures.get(*figure).copied()))
+                        .collect();
+                    let verdicts = levels
+                        .iter()
+                        .skip(1)
+                        .map(|l| {
+                            let new = l.as_ref()?;
+                            let one: BTreeMap<String, Tolerance> = tolerances
+                                .get(*figure)
+                                .map(|t| ((*figure).to_string(), *t))
+                                .into_iter()
+                                .collect();
+                            baseline::compare(&level.figures, &new.figures, &one).into_iter().next()
+                        })
+                        .collect();
+                    rows.push(Row {
+                        test: test.name.clone(),
+                        concurrency: Some(level.concurrency),
+                        figure: (*figure).to_string(),
+                        values,
+                        verdicts,
+                    });
+                }
+            }
+        } else if test.llm().is_some() {
+            for figure in ANSWER_FIGURES {
+                let values: Vec<Option<f64>> =
+                    others.iter().map(|t| t.and_then(|t| answer_figure(t, figure))).collect();
+                if values[0].is_some() {
+                    let verdicts = vec![None; runs.len() - 1];
+                    rows.push(Row {
+                        test: test.name.clone(),
+                        concurrency: None,
+                        figure: (*figure).into(),
+                        values,
+                        verdicts,
+                    });
+                }
+            }
+        }
+    }
+    let extra = index
+        .iter()
+        .enumerate()
+        .skip(1)
+        .flat_map(|(i, idx)| idx.keys().filter(|k| !index[0].contains_key(*k)).map(move |k| (i, k.1.clone())))
+        .collect();
+    Comparison { names, runs, rows, extra }
+}
+
+impl Comparison {
+    pub(crate) fn regressions(&self) -> usize {
+        self.rows.iter().filter(|r| r.regressed()).count()
+    }
+
+    fn value(&self, row: &Row, i: usize) -> String {
+        row.values[i].map_or("—".into(), |v| show(&row.figure, v))
+    }
+
+    fn change(&self, row: &Row, i: usize) -> String {
+        let pct = row.change_pct(i).map_or(String::new(), |p| format!(" ({p:+.1}%)"));
+        let verdict = match &row.verdicts[i - 1] {
+            Some(c) if c.regressed => format!(" REGRESSION beyond {}", c.tolerance),
+            _ => String::new(),
+        };
+        format!("{}{pct}{verdict}", self.value(row, i))
+    }
+
+    fn where_(row: &Row) -> String {
+        row.concurrency.map_or(String::new(), |c| format!(" [c={c}]"))
+    }
+
+    /// Plain text for the terminal.
+    pub(crate) fn text(&self) -> String {
+        let mut out = String::new();
+        for (i, n) in self.names.iter().enumerate() {
+            let _ = writeln!(out, "{} {n}", if i == 0 { "reference:" } else { "compared: " });
+        }
+        let mut last = String::new();
+        for row in &self.rows {
+            if row.test != last {
+                let _ = writeln!(out, "\n{}", row.test);
+                last = row.test.clone();
+            }
+            let others: Vec<String> = (1..self.names.len()).map(|i| self.change(row, i)).collect();
+            let _ = writeln!(
+                out,
+                "  {}{:<28} {:>12} → {}",
+                if row.regressed() { "✗ " } else { "  " },
+                format!("{}{}", row.figure, Self::where_(row)),
+                self.value(row, 0),
+                others.join(" | ")
+            );
+        }
+        for (i, test) in &self.extra {
+            let _ = writeln!(out, "\nonly in {}: {test}", self.names[*i]);
+        }
+        let n = self.regressions();
+        let _ = writeln!(out, "\n{n} regression{} beyond the tolerances", if n == 1 { "" } else { "s" });
+        out
+    }
+
+    pub(crate) fn markdown(&self) -> String {
+        let mut md = format!("## hxrun compare: {} regression(s)\n\n", self.regressions());
+        let header: Vec<String> = self.names.iter().map(|n| format!("`{n}`")).collect();
+        let _ = writeln!(md, "| test | figure | {} |", header.join(" | "));
+        let _ = writeln!(md, "|---|---|{}", "---:|".repeat(self.names.len()));
+        for row in &self.rows {
+            let mut cells = vec![self.value(row, 0)];
+            cells.extend((1..self.names.len()).map(|i| self.change(row, i)));
+            let mark = if row.regressed() { "❌ " } else { "" };
+            let _ = writeln!(
+                md,
+                "| {mark}{} | {}{} | {} |",
+                row.test.replace('|', "\\|"),
+                row.figure,
+                Self::where_(row),
+                cells.join(" | ")
+            );
+        }
+        md
+    }
+
+    pub(crate) fn html(&self) -> String {
+        let charts = self.overlays();
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                head { meta charset="utf-8"; title { "hxrun compare" } style { (PreEscaped(include_str!("html.css"))) } }
+                body {
+                    h1 { "hxrun compare" }
+                    p { strong { (self.regressions()) " regression(s)" } " beyond the tolerances (the `--baseline` rules)." }
+                    ol { @for (i, n) in self.names.iter().enumerate() {
+                        li { (n) @if i == 0 { " (reference)" } " — " (self.runs[i].started_at) ", " (self.runs[i].targets().join(", ")) }
+                    } }
+                    table class="data" border="1" cellpadding="4" {
+                        tr { th { "test" } th { "figure" } @for n in &self.names { th { (n) } } }
+                        @for row in &self.rows {
+                            tr class=(if row.regressed() { "fail" } else { "" }) {
+                                td { (row.test) } td { (row.figure) (Self::where_(row)) }
+                                td class="n" { (self.value(row, 0)) }
+                                @for i in 1..self.names.len() { td class="n" { (self.change(row, i)) } }
+                            }
+                        }
+                    }
+                    @for (i, test) in &self.extra { p { "only in " (self.names[*i]) ": " (test) } }
+                    h2 { "Distributions" }
+                    div class="charts" { @for c in &charts { (PreEscaped(c)) } }
+                }
+            }
+        }
+        .into_string()
+    }
+
+    /// For each perf test of the reference: its e2e and TTFT distributions in every run,
+    /// overlaid (first level, the samples each report kept).
+    fn overlays(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (suite, test) in self.runs[0].tests().filter(|(_, t)| t.perf().is_some()) {
+            for (metric, pick) in [
+                ("e2e", (|s: &super::view::Sample| Some(s.e2e)) as fn(&_) -> Option<f64>),
+                ("ttft", |s| s.ttft),
+            ] {
+                let series: Vec<(String, Vec<f64>)> = self
+                    .runs
+                    .iter()
+                    .zip(&self.names)
+                    .filter_map(|(run, name)| {
+                        let (_, t) =
+                            run.tests().find(|(s, t)| s.name == suite.name && t.name == test.name)?;
+                        let level = t.perf()?.levels.into_iter().next()?;
+                        let v: Vec<f64> = level.samples.iter().filter(|s| s.ok).filter_map(pick).collect();
+                        (!v.is_empty()).then(|| (name.clone(), v))
+                    })
+                    .collect();
+                if series.len() > 1 {
+                    out.push(svg::cdf(&format!("{} — {metric}", test.name), &series, &format_seconds, &[]));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(tps: f64, e2e: f64) -> Run {
+        Run::from_value(json!({ "suites": [{ "name": "s", "tests": [
+            { "name": "perf", "status": "passed", "observation": { "kind": "perf", "levels": [
+                { "concurrency": 1, "figures": { "tokens_per_s.mean": tps, "e2e.p95": e2e, "requests": 3.0 } }
+            ] } }
+        ] }] }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_worse_run_beyond_the_tolerance_is_a_regression_and_a_better_one_is_not() {
+        let tol = baseline::default_tolerances();
+        let c = compare(vec![("a".into(), run(100.0, 0.2)), ("b".into(), run(85.0, 0.19))], &tol);
+        let tps = c.rows.iter().find(|r| r.figure == "tokens_per_s.mean").unwrap();
+        assert!(tps.regressed(), "15% fewer tokens/s is beyond the 10% tolerance");
+        assert_eq!(tps.change_pct(1), Some(-15.0));
+        let e2e = c.rows.iter().find(|r| r.figure == "e2e.p95").unwrap();
+        assert!(!e2e.regressed(), "a faster e2e is no regression");
+        assert_eq!(c.regressions(), 1);
+        assert!(c.text().contains("REGRESSION beyond 10%"), "{}", c.text());
+        assert!(c.rows.iter().all(|r| r.figure != "requests"), "only the headline figures");
+        let same = compare(vec![("a".into(), run(100.0, 0.2)), ("b".into(), run(95.0, 0.21))], &tol);
+        assert_eq!(same.regressions(), 0);
+    }
+}

@@ -1,0 +1,271 @@
+//! What the HTML and Markdown reports plot, gathered from the run view: figures per model,
+//! a perf test's distributions, timeline and sweep, the GPU timelines, thresholds as numbers.
+
+use super::svg::{self, Fmt};
+use super::view::{GpuSample, Level, Perf, Run, Test, seconds_of};
+use crate::suite::Comparison;
+use crate::suite::metrics;
+use crate::suite::values::{format_seconds, trim_float};
+
+/// One perf test's headline figures: the seed report's table (model, tokens/s mean, CoV,
+/// TTFT p95), with e2e p95 and the request count.
+#[derive(Debug, Clone)]
+pub(crate) struct ModelRow {
+    pub(crate) test: String,
+    pub(crate) model: String,
+    pub(crate) concurrency: u32,
+    pub(crate) requests: usize,
+    pub(crate) tokens_per_s: Option<f64>,
+    pub(crate) cov: Option<f64>,
+    pub(crate) ttft_p95: Option<f64>,
+    pub(crate) e2e_p95: Option<f64>,
+}
+
+/// The headline row of every LLM perf test (its first level).
+pub(crate) fn model_rows(run: &Run) -> Vec<ModelRow> {
+    let mut rows = Vec::new();
+    for (_, t) in run.tests() {
+        let Some(p) = t.perf() else { continue };
+        let (Some(model), Some(level)) = (p.model.clone(), p.levels.first()) else { continue };
+        let tps = level.stats.get("tokens_per_s").or_else(|| level.stats.get("server_tokens_per_s"));
+        rows.push(ModelRow {
+            test: t.name.clone(),
+            model,
+            concurrency: level.concurrency,
+            requests: level.requests,
+            tokens_per_s: tps.map(|s| s.mean),
+            cov: tps.map(|s| s.cov),
+            ttft_p95: level.stats.get("ttft").map(|s| s.p95),
+            e2e_p95: level.stats.get("e2e").map(|s| s.p95),
+        });
+    }
+    rows
+}
+
+/// Names for the rows in a chart: the model, or the test's name where a model has several rows.
+pub(crate) fn row_labels(rows: &[ModelRow]) -> Vec<String> {
+    rows.iter()
+        .map(|r| {
+            let twice = rows.iter().filter(|o| o.model == r.model).count() > 1;
+            if twice { r.test.clone() } else { r.model.clone() }
+        })
+        .collect()
+}
+
+/// Per model, the mean TTFT and tokens/s of its single streamed answers (generate/chat tests).
+pub(crate) fn answer_figures(run: &Run) -> Vec<(String, Option<f64>, Option<f64>)> {
+    let mut by_model: Vec<(String, Vec<f64>, Vec<f64>)> = Vec::new();
+    for (_, t) in run.tests() {
+        let Some(l) = t.llm().filter(|l| l.stream && !l.model.is_empty()) else { continue };
+        let i = match by_model.iter().position(|(m, _, _)| *m == l.model) {
+            Some(i) => i,
+            None => {
+                by_model.push((l.model.clone(), Vec::new(), Vec::new()));
+                by_model.len() - 1
+            }
+        };
+        by_model[i].1.extend(l.ttft);
+        by_model[i].2.extend(l.client_tokens_per_s);
+    }
+    let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+    by_model.into_iter().map(|(m, ttft, tps)| (m, mean(&ttft), mean(&tps))).collect()
+}
+
+/// A figure's value for people (`52.1ms`, `48.3`), by the metric catalogue.
+pub(crate) fn show(figure: &str, v: f64) -> String {
+    metrics::figure(figure)
+        .or_else(|| metrics::llm(figure).map(|metric| metrics::Figure { metric, statistic: None }))
+        .map_or_else(|| trim_float(v), |f| f.format(v))
+}
+
+/// The thresholds a test set on a figure (`ttft.p95` → `< 2s` as seconds), from its verdicts.
+pub(crate) fn thresholds(test: &Test, metric: &str) -> Vec<(String, f64)> {
+    test.assertions
+        .iter()
+        .filter_map(|a| {
+            let figure = a.key.as_deref()?.strip_prefix("thresholds.")?;
+            let (m, stat) = figure.split_once('.')?;
+            let c = Comparison::parse(a.expected.as_deref()?).ok()?;
+            (m == metric && !matches!(stat, "count" | "cov" | "stddev"))
+                .then(|| (format!("{stat} {}", a.expected.as_deref().unwrap_or_default()), c.value))
+        })
+        .collect()
+}
+
+fn seconds(v: f64) -> String {
+    format_seconds(v)
+}
+
+/// The charts of one perf test: distributions of TTFT, ITL and e2e (one curve per level),
+/// e2e per request over time, and for a sweep throughput and latency against concurrency.
+pub(crate) fn perf_charts(test: &Test, p: &Perf) -> Vec<String> {
+    let mut out = Vec::new();
+    let name = |l: &Level| format!("c={}", l.concurrency);
+    for (metric, title, pick) in [
+        (
+            "ttft",
+            "time to first token",
+            (|s: &super::view::Sample| s.ttft.into_iter().collect()) as fn(&_) -> Vec<f64>,
+        ),
+        ("itl", "inter-token latency", |s| s.itl.clone()),
+        ("e2e", "end-to-end latency", |s| vec![s.e2e]),
+    ] {
+        let series: Vec<(String, Vec<f64>)> = p
+            .levels
+            .iter()
+            .map(|l| (name(l), l.samples.iter().filter(|s| s.ok).flat_map(pick).collect::<Vec<f64>>()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        if series.is_empty() {
+            continue;
+        }
+        let shown: usize = series.iter().map(|s| s.1.len()).sum();
+        let title = format!("{title} ({metric}), distribution of {shown} values");
+        out.push(svg::cdf(&title, &series, &seconds, &thresholds(test, metric)));
+    }
+    if let Some(level) = p.levels.iter().max_by_key(|l| l.samples.len()).filter(|l| l.samples.len() > 1) {
+        let points = level.timeline(|s| s.ok.then_some(s.e2e));
+        let title =
+            format!("e2e per request over time (c={}, {} requests shown)", level.concurrency, points.len());
+        out.push(svg::scatter(&title, &points, &seconds, &thresholds(test, "e2e")));
+    }
+    if p.levels.len() > 1 {
+        let marks: Vec<(f64, String)> = p
+            .knee
+            .iter()
+            .map(|k| (f64::from(k.concurrency), format!("knee at c={}", k.concurrency)))
+            .collect();
+        let per_level = |figure: &str| -> Vec<(f64, f64)> {
+            p.levels
+                .iter()
+                .filter_map(|l| Some((f64::from(l.concurrency), *l.figures.get(figure)?)))
+                .collect()
+        };
+        let count: Fmt = &|v| trim_float(v);
+        let throughput = if p.request == "http" { "request_throughput" } else { "output_token_throughput" };
+        out.push(svg::lines(
+            &format!("{} against concurrency", throughput.replace('_', " ")),
+            &[(throughput.into(), per_level(throughput))],
+            (count, &|v| show(throughput, v)),
+            "concurrency",
+            &marks,
+        ));
+        out.push(svg::lines(
+            "latency against concurrency",
+            &[("e2e p95".into(), per_level("e2e.p95")), ("ttft p95".into(), per_level("ttft.p95"))],
+            (count, &seconds),
+            "concurrency",
+            &marks,
+        ));
+    }
+    out
+}
+
+/// GPU timelines (utilization, memory, power, temperature), one curve per GPU, with a mark
+/// where each test began.
+pub(crate) fn gpu_charts(samples: &[GpuSample]) -> Vec<String> {
+    let times: Vec<Option<f64>> = samples.iter().map(|s| seconds_of(&s.timestamp)).collect();
+    let Some(start) = times.iter().flatten().copied().reduce(f64::min) else { return Vec::new() };
+    let mut gpus: Vec<u32> = samples.iter().map(|s| s.gpu).collect();
+    gpus.sort_unstable();
+    gpus.dedup();
+    let mut marks: Vec<(f64, String)> = Vec::new();
+    let mut last: Option<&str> = None;
+    for (s, t) in samples.iter().zip(&times) {
+        if let (Some(test), Some(t)) = (s.test.as_deref(), t)
+            && last != Some(test)
+        {
+            marks.push((t - start, test.to_string()));
+            last = Some(test);
+        }
+    }
+    let secs: Fmt = &|v| format!("{}s", trim_float(v));
+    let chart = |title: &str, pick: &dyn Fn(&GpuSample) -> Option<f64>, fy: Fmt| {
+        let series: Vec<(String, Vec<(f64, f64)>)> = gpus
+            .iter()
+            .map(|g| {
+                let pts = samples
+                    .iter()
+                    .zip(&times)
+                    .filter(|(s, _)| s.gpu == *g)
+                    .filter_map(|(s, t)| Some((t.as_ref()? - start, pick(s)?)))
+                    .collect();
+                let name = samples.iter().find(|s| s.gpu == *g).map_or(String::new(), |s| s.name.clone());
+                (format!("GPU {g} {name}"), pts)
+            })
+            .filter(|(_, p): &(String, Vec<(f64, f64)>)| !p.is_empty())
+            .collect();
+        (!series.is_empty())
+            .then(|| svg::lines(title, &series, (secs, fy), "seconds since the first sample", &marks))
+    };
+    [
+        chart("GPU utilization", &|s| s.util_pct, &|v| format!("{}%", trim_float(v))),
+        chart("GPU memory used", &|s| Some(s.mem_used as f64), &|v| crate::suite::values::format_bytes(v)),
+        chart("GPU power", &|s| s.power_w, &|v| format!("{}W", trim_float(v))),
+        chart("GPU temperature", &|s| s.temp_c, &|v| format!("{}°C", trim_float(v))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Every GPU sample of the run: the run-wide ones, else those taken during perf levels.
+pub(crate) fn gpu_samples(run: &Run) -> Vec<GpuSample> {
+    if !run.gpu_samples.is_empty() {
+        return run.gpu_samples.clone();
+    }
+    run.tests()
+        .filter_map(|(_, t)| t.perf())
+        .flat_map(|p| p.levels.into_iter().flat_map(|l| l.gpu_samples))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run() -> Run {
+        Run::from_value(json!({ "suites": [{ "name": "s", "tests": [
+            { "name": "perf phi3", "status": "passed", "step": "perf",
+              "assertions": [
+                { "what": "threshold ttft.p95", "passed": true, "key": "thresholds.ttft.p95", "expected": "< 2s", "actual": "50ms" },
+                { "what": "threshold tokens_per_s.cov", "passed": true, "key": "thresholds.tokens_per_s.cov", "expected": "< 20", "actual": "2" }
+              ],
+              "observation": { "kind": "perf", "model": "phi3", "request": "generate", "levels": [
+                { "concurrency": 1, "requests": 3, "errors": 0,
+                  "stats": { "tokens_per_s": { "count": 3, "mean": 120.0, "cov": 2.5, "p50": 120.0, "p95": 121.0, "p99": 121.0 },
+                             "ttft": { "count": 3, "mean": 0.05, "p50": 0.05, "p95": 0.06, "p99": 0.06 } },
+                  "samples": [
+                    { "started_at": "2026-01-01T00:00:00Z", "ok": true, "e2e": 0.2, "ttft": 0.05, "itl": [0.01] },
+                    { "started_at": "2026-01-01T00:00:01Z", "ok": true, "e2e": 0.3, "ttft": 0.06, "itl": [0.02] }
+                  ] } ] } },
+            { "name": "answer", "status": "passed", "step": "generate",
+              "observation": { "kind": "llm", "model": "phi3", "stream": true, "ttft": 0.04, "client_tokens_per_s": 100.0 } }
+        ] }] }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_seed_table_comes_from_each_perf_tests_first_level() {
+        let rows = model_rows(&run());
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        assert_eq!(
+            (r.model.as_str(), r.tokens_per_s, r.cov, r.ttft_p95),
+            ("phi3", Some(120.0), Some(2.5), Some(0.06))
+        );
+        assert_eq!(answer_figures(&run()), vec![("phi3".to_string(), Some(0.04), Some(100.0))]);
+    }
+
+    #[test]
+    fn thresholds_become_numbers_on_their_metric_only() {
+        let run = run();
+        let (_, t) = run.tests().next().unwrap();
+        assert_eq!(thresholds(t, "ttft"), vec![("p95 < 2s".to_string(), 2.0)]);
+        assert!(thresholds(t, "tokens_per_s").is_empty(), "a cov bound is not drawn on the values");
+        let charts = perf_charts(t, &t.perf().unwrap());
+        assert_eq!(charts.len(), 4, "ttft, itl, e2e distributions and the timeline");
+        assert!(charts[0].contains("p95 &lt; 2s"), "the threshold is drawn on the ttft chart");
+    }
+}

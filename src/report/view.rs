@@ -1,0 +1,315 @@
+//! A run as the HTML and Markdown reports see it, read from report.json's shape.
+//!
+//! Both a live run and `hxrun report`/`hxrun compare` render from this one view: the live
+//! run serializes its record to JSON and reads it back here, so a report re-rendered from a
+//! saved report.json is the report the run wrote — and report.json is proven to hold all a
+//! report shows. Fields hxrun did not write (an older report) read as absent, never an error.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+use crate::record::REPORT_FORMAT;
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Run {
+    #[serde(default)]
+    pub(crate) format: u32,
+    #[serde(default)]
+    pub(crate) hxrun_version: String,
+    #[serde(default)]
+    pub(crate) started_at: String,
+    #[serde(default)]
+    pub(crate) duration: f64,
+    #[serde(default)]
+    pub(crate) suites: Vec<Suite>,
+    #[serde(default)]
+    pub(crate) gpu_samples: Vec<GpuSample>,
+    #[serde(default)]
+    pub(crate) stopped: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Suite {
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) description: Option<String>,
+    #[serde(default)]
+    pub(crate) file: String,
+    #[serde(default)]
+    pub(crate) target: String,
+    #[serde(default)]
+    pub(crate) duration: f64,
+    #[serde(default)]
+    pub(crate) tests: Vec<Test>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Test {
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) tags: Vec<String>,
+    #[serde(default)]
+    pub(crate) description: Option<String>,
+    #[serde(default)]
+    pub(crate) location: String,
+    #[serde(default)]
+    pub(crate) step: String,
+    pub(crate) status: String,
+    #[serde(default)]
+    pub(crate) message: Option<String>,
+    #[serde(default)]
+    pub(crate) duration: f64,
+    #[serde(default)]
+    pub(crate) assertions: Vec<Assertion>,
+    #[serde(default)]
+    pub(crate) detail: String,
+    #[serde(default)]
+    pub(crate) observation: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Assertion {
+    pub(crate) what: String,
+    pub(crate) passed: bool,
+    #[serde(default)]
+    pub(crate) message: Option<String>,
+    #[serde(default)]
+    pub(crate) expected: Option<String>,
+    #[serde(default)]
+    pub(crate) actual: Option<String>,
+    #[serde(default)]
+    pub(crate) key: Option<String>,
+    #[serde(default)]
+    pub(crate) at: Option<Place>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Place {
+    pub(crate) file: String,
+    pub(crate) line: u32,
+    #[serde(default)]
+    pub(crate) source: String,
+}
+
+/// What a generate/chat step measured (the figures a report shows).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Llm {
+    #[serde(default)]
+    pub(crate) model: String,
+    #[serde(default)]
+    pub(crate) stream: bool,
+    #[serde(default)]
+    pub(crate) ttft: Option<f64>,
+    #[serde(default)]
+    pub(crate) e2e: f64,
+    #[serde(default)]
+    pub(crate) client_tokens_per_s: Option<f64>,
+    #[serde(default)]
+    pub(crate) server_tokens_per_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Perf {
+    #[serde(default)]
+    pub(crate) model: Option<String>,
+    #[serde(default)]
+    pub(crate) request: String,
+    #[serde(default)]
+    pub(crate) levels: Vec<Level>,
+    #[serde(default)]
+    pub(crate) knee: Option<Knee>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Level {
+    pub(crate) concurrency: u32,
+    #[serde(default)]
+    pub(crate) requests: usize,
+    #[serde(default)]
+    pub(crate) errors: usize,
+    #[serde(default)]
+    pub(crate) stats: BTreeMap<String, Stats>,
+    #[serde(default)]
+    pub(crate) figures: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub(crate) samples: Vec<Sample>,
+    #[serde(default)]
+    pub(crate) samples_not_in_report: usize,
+    #[serde(default)]
+    pub(crate) gpu_samples: Vec<GpuSample>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub(crate) struct Stats {
+    #[serde(default)]
+    pub(crate) count: usize,
+    pub(crate) mean: f64,
+    #[serde(default)]
+    pub(crate) cov: f64,
+    pub(crate) p50: f64,
+    #[serde(default)]
+    pub(crate) p90: f64,
+    pub(crate) p95: f64,
+    pub(crate) p99: f64,
+    #[serde(default)]
+    pub(crate) min: f64,
+    #[serde(default)]
+    pub(crate) max: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Sample {
+    #[serde(default)]
+    pub(crate) started_at: String,
+    #[serde(default)]
+    pub(crate) ok: bool,
+    #[serde(default)]
+    pub(crate) e2e: f64,
+    #[serde(default)]
+    pub(crate) ttft: Option<f64>,
+    #[serde(default)]
+    pub(crate) itl: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Knee {
+    pub(crate) concurrency: u32,
+    pub(crate) next: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct GpuSample {
+    pub(crate) timestamp: String,
+    pub(crate) gpu: u32,
+    #[serde(default)]
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) util_pct: Option<f64>,
+    #[serde(default)]
+    pub(crate) mem_used: u64,
+    #[serde(default)]
+    pub(crate) power_w: Option<f64>,
+    #[serde(default)]
+    pub(crate) temp_c: Option<f64>,
+    #[serde(default)]
+    pub(crate) test: Option<String>,
+}
+
+impl Run {
+    /// Reads a run from report.json's value; a newer format is refused.
+    pub(crate) fn from_value(value: Value) -> Result<Run, String> {
+        let run: Run = serde_json::from_value(value).map_err(|e| format!("not an hxrun report: {e}"))?;
+        if run.format > REPORT_FORMAT {
+            return Err(format!(
+                "report format {} is newer than this hxrun reads (format {REPORT_FORMAT}); use the hxrun \
+                 that wrote it (version {})",
+                run.format, run.hxrun_version
+            ));
+        }
+        Ok(run)
+    }
+
+    pub(crate) fn tests(&self) -> impl Iterator<Item = (&Suite, &Test)> {
+        self.suites.iter().flat_map(|s| s.tests.iter().map(move |t| (s, t)))
+    }
+
+    pub(crate) fn count(&self, status: &str) -> usize {
+        self.tests().filter(|(_, t)| t.status == status).count()
+    }
+
+    /// Every distinct target, in order.
+    pub(crate) fn targets(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for s in &self.suites {
+            if !s.target.is_empty() && !out.contains(&s.target.as_str()) {
+                out.push(&s.target);
+            }
+        }
+        out
+    }
+}
+
+impl Test {
+    fn observation_as<T: for<'de> Deserialize<'de>>(&self, kind: &str) -> Option<T> {
+        let o = self.observation.as_ref()?;
+        (o.get("kind").and_then(Value::as_str) == Some(kind))
+            .then(|| serde_json::from_value(o.clone()).ok())?
+    }
+
+    pub(crate) fn llm(&self) -> Option<Llm> {
+        self.observation_as("llm")
+    }
+
+    pub(crate) fn perf(&self) -> Option<Perf> {
+        self.observation_as("perf")
+    }
+
+    /// The request line or address the step used, for the failure list.
+    pub(crate) fn request_line(&self) -> Option<String> {
+        let o = self.observation.as_ref()?;
+        let get = |k: &str| o.get(k).and_then(Value::as_str);
+        match (get("method"), get("url")) {
+            (Some(m), Some(u)) => Some(format!("{m} {u}")),
+            (None, Some(u)) => Some(format!("POST {u}")),
+            _ => get("address").map(|a| format!("connect {a}")).or_else(|| {
+                o.get("command")
+                    .and_then(Value::as_array)
+                    .map(|c| c.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
+            }),
+        }
+    }
+
+    /// A short excerpt of what came back (body, answer, output), for the failure list.
+    pub(crate) fn response_excerpt(&self) -> Option<String> {
+        let o = self.observation.as_ref()?;
+        ["body", "text", "stdout", "error"]
+            .iter()
+            .find_map(|k| o.get(*k).and_then(Value::as_str).filter(|s| !s.is_empty()))
+            .map(|s| crate::record::excerpt(s, 400))
+    }
+}
+
+impl Level {
+    /// Seconds since the level's first request, with the value `f` picks from each sample.
+    pub(crate) fn timeline(&self, f: impl Fn(&Sample) -> Option<f64>) -> Vec<(f64, f64)> {
+        let times: Vec<Option<f64>> = self.samples.iter().map(|s| seconds_of(&s.started_at)).collect();
+        let start = times.iter().flatten().copied().fold(f64::INFINITY, f64::min);
+        self.samples.iter().zip(times).filter_map(|(s, t)| Some((t? - start, f(s)?))).collect()
+    }
+}
+
+/// An RFC 3339 timestamp as seconds since the epoch.
+pub(crate) fn seconds_of(ts: &str) -> Option<f64> {
+    let t = chrono::DateTime::parse_from_rfc3339(ts).ok()?;
+    Some(t.timestamp() as f64 + f64::from(t.timestamp_subsec_nanos()) / 1e9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_newer_format_is_refused_and_an_old_one_reads() {
+        let err = Run::from_value(json!({ "format": 99, "hxrun_version": "9.0", "suites": [] })).unwrap_err();
+        assert!(err.contains("format 99 is newer"), "{err}");
+        let old = Run::from_value(json!({ "suites": [{ "name": "s", "tests": [
+            { "name": "t", "status": "passed", "observation": { "kind": "llm", "model": "m", "ttft": 0.05 } }
+        ] }] }))
+        .unwrap();
+        let (_, t) = old.tests().next().unwrap();
+        assert_eq!(t.llm().unwrap().ttft, Some(0.05));
+        assert!(t.perf().is_none(), "an llm observation is not a perf one");
+    }
+
+    #[test]
+    fn a_timeline_counts_from_the_first_request() {
+        let level: Level = serde_json::from_value(json!({ "concurrency": 1, "samples": [
+            { "started_at": "2026-01-01T00:00:01.5Z", "ok": true, "e2e": 0.2 },
+            { "started_at": "2026-01-01T00:00:01Z", "ok": true, "e2e": 0.1 }
+        ] }))
+        .unwrap();
+        assert_eq!(level.timeline(|s| Some(s.e2e)), vec![(0.5, 0.2), (0.0, 0.1)]);
+    }
+}
