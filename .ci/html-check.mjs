@@ -4,7 +4,10 @@
 // Content-Security-Policy, scripts disabled — where the page must still show its charts and
 // failures (the script's filters stay hidden).
 //
-// usage: node .ci/html-check.mjs NODE_MODULES_DIR CHROMIUM OUT_DIR FILE.html:MIN_CHARTS:FAILURES...
+// Each summary.md given (FILE.md) has its Mermaid blocks parsed by Mermaid itself, in the same
+// browser: what GitHub and GitLab will draw.
+//
+// usage: node .ci/html-check.mjs NODE_MODULES_DIR CHROMIUM OUT_DIR FILE.html:MIN_CHARTS:FAILURES... FILE.md...
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
@@ -77,11 +80,38 @@ async function check(browser, file, minCharts, failures, strict) {
   return problems.length === 0;
 }
 
+async function checkMermaid(browser, file) {
+  const text = fs.readFileSync(file, "utf8");
+  const blocks = [...text.matchAll(/^```mermaid\n([\s\S]*?)^```$/gm)].map((m) => m[1]);
+  const page = await browser.newPage();
+  await page.addScriptTag({ path: require.resolve("mermaid/dist/mermaid.min.js") });
+  const results = await page.evaluate(async (blocks) => {
+    const out = [];
+    for (const b of blocks) {
+      try {
+        const r = await window.mermaid.parse(b);
+        out.push(r ? `ok ${r.diagramType}` : "rejected");
+      } catch (e) {
+        out.push("error: " + String(e.message || e));
+      }
+    }
+    return out;
+  }, blocks);
+  await page.close();
+  const bad = results.filter((r) => r !== "ok xychart");
+  console.log(`${bad.length ? "FAIL" : "ok  "} ${file}: ${blocks.length} Mermaid blocks parsed (${results.join("; ")})`);
+  return bad.length === 0;
+}
+
 fs.mkdirSync(outDir, { recursive: true });
 const browser = await puppeteer.launch({ executablePath: chromium, args: ["--no-sandbox", "--disable-gpu"] });
 let ok = true;
 try {
   for (const spec of specs) {
+    if (spec.endsWith(".md")) {
+      ok = (await checkMermaid(browser, spec)) && ok;
+      continue;
+    }
     const [file, min, failures] = spec.split(":");
     for (const strict of [false, true]) ok = (await check(browser, file, Number(min), failures === "failures", strict)) && ok;
   }
