@@ -157,6 +157,13 @@ fn compare_shows_the_change_and_fails_on_a_regression_only() {
     );
     let md = std::fs::read_to_string(ws.path().join("cmp.md")).unwrap();
     assert!(md.contains("| ❌ baseline phi3 | tokens_per_s.mean [c=1] |"), "{md}");
+    // The same slowdown judged by --baseline shows in the page's baseline section.
+    let judged = ws.hxrun(&["slow.yaml", "--baseline", "fast.json"]);
+    assert_eq!(judged.code, 1, "{}", judged.stdout);
+    let page = judged.report("report.html");
+    let section = &page[page.find("id=\"baseline\"").expect("a baseline section")..];
+    assert!(section.contains("<tr class=\"fail\">") && section.contains("✗ regression"), "{section}");
+    assert!(judged.report("summary.md").contains("### Regressions against the baseline"));
     let better = ws.hxrun(&["compare", "slow.json", "fast.json"]);
     assert_eq!(better.code, 0, "a faster run is no regression: {}", better.stdout);
     let loose = ws.hxrun(&[

@@ -259,6 +259,31 @@ mod tests {
     }
 
     #[test]
+    fn gpu_timelines_have_a_curve_per_gpu_and_a_mark_where_each_test_began() {
+        let sample = |t: &str, gpu: u32, test: &str, util: f64| GpuSample {
+            timestamp: format!("2026-01-01T00:00:{t}Z"),
+            gpu,
+            name: "H200".into(),
+            util_pct: Some(util),
+            mem_used: 1 << 30,
+            power_w: None,
+            temp_c: Some(50.0),
+            test: Some(test.into()),
+        };
+        let samples = vec![
+            sample("00", 0, "warm", 10.0),
+            sample("00", 1, "warm", 20.0),
+            sample("02", 0, "perf", 90.0),
+            sample("02", 1, "perf", 95.0),
+        ];
+        let charts = gpu_charts(&samples);
+        assert_eq!(charts.len(), 3, "utilization, memory, temperature; no power readings, no power chart");
+        assert_eq!(charts[0].matches("<polyline").count(), 2, "one curve per GPU");
+        assert!(charts[0].contains(">warm<") && charts[0].contains(">perf<"), "test marks: {}", charts[0]);
+        assert!(gpu_charts(&[]).is_empty());
+    }
+
+    #[test]
     fn thresholds_become_numbers_on_their_metric_only() {
         let run = run();
         let (_, t) = run.tests().next().unwrap();

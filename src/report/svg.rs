@@ -341,7 +341,7 @@ mod tests {
     #[test]
     fn ticks_are_round_and_cover_the_range() {
         assert_eq!(ticks(0.0, 1.0, 4), vec![0.0, 0.25, 0.5, 0.75, 1.0]);
-        assert_eq!(ticks(3.0, 97.0, 4), vec![20.0, 40.0, 60.0, 80.0]);
+        assert_eq!(ticks(3.0, 97.0, 4), vec![25.0, 50.0, 75.0]);
         assert_eq!(ticks(5.0, 5.0, 4), vec![5.0], "a flat range still has one tick");
     }
 
@@ -372,7 +372,8 @@ mod tests {
     fn a_bar_on_the_wrong_side_of_its_threshold_is_marked() {
         let items = vec![("fast".to_string(), 120.0), ("slow".to_string(), 40.0)];
         let svg = bars("tokens/s", &items, &|v| format!("{v}"), Some((50.0, true)));
-        assert_eq!(svg.matches(&format!(r#"fill="{ALERT}""#)).count(), 1, "only the slow bar: {svg}");
+        assert_eq!(svg.matches(&format!(r#"fill="{ALERT}"><title>"#)).count(), 1, "only the slow bar: {svg}");
+        assert!(svg.contains(&format!(r#"fill="{ALERT}"><title>slow: 40</title>"#)));
         assert!(svg.contains("threshold 50"));
     }
 
