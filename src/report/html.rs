@@ -30,7 +30,7 @@ impl HtmlReporter {
 impl Reporter for HtmlReporter {
     fn handle(&mut self, event: &Event, out: &Output) -> Result<(), super::ReportError> {
         let Event::RunFinished { record } = event else { return Ok(()) };
-        let run = super::view_of(record)?;
+        let run = super::view_of(record, out)?;
         out.write_file(&self.path, &render(&run))
     }
 }

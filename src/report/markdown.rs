@@ -25,7 +25,7 @@ impl MarkdownReporter {
 impl Reporter for MarkdownReporter {
     fn handle(&mut self, event: &Event, out: &Output) -> Result<(), super::ReportError> {
         let Event::RunFinished { record } = event else { return Ok(()) };
-        let text = render(&super::view_of(record)?);
+        let text = render(&super::view_of(record, out)?);
         if let Some(path) = &self.path {
             out.write_file(path, &text)?;
         }

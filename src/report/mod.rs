@@ -47,9 +47,11 @@ pub(crate) enum ReportError {
 }
 
 /// The run as the HTML and Markdown reports read it: through report.json's shape, so a live
-/// run and `hxrun report` render the same thing from the same code.
-pub(crate) fn view_of(record: &crate::record::RunRecord) -> Result<view::Run, ReportError> {
-    let value = serde_json::to_value(record).map_err(|e| ReportError::render("the run")(&e))?;
+/// run and `hxrun report` render the same thing from the same code. Every text in it is masked
+/// here, before a renderer escapes it for HTML or Markdown (an escaping the mask need not know).
+pub(crate) fn view_of(record: &crate::record::RunRecord, out: &Output) -> Result<view::Run, ReportError> {
+    let mut value = serde_json::to_value(record).map_err(|e| ReportError::render("the run")(&e))?;
+    out.mask_value(&mut value);
     view::Run::from_value(value).map_err(|e| ReportError::Render { what: "the run", reason: e })
 }
 
@@ -143,6 +145,27 @@ impl Output {
 }
 
 impl Output {
+    /// Masks every string (and key) inside a JSON value.
+    pub(crate) fn mask_value(&self, value: &mut serde_json::Value) {
+        use serde_json::Value;
+        match value {
+            Value::String(s) => {
+                if let std::borrow::Cow::Owned(masked) = self.text(s) {
+                    *s = masked;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.mask_value(v)),
+            Value::Object(map) => {
+                let entries = std::mem::take(map);
+                for (k, mut v) in entries {
+                    self.mask_value(&mut v);
+                    map.insert(self.text(&k).into_owned(), v);
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Appends text to a file others append to as well (GitHub's step summary).
     pub(crate) fn append_text(&self, path: &Path, text: &str) -> Result<(), ReportError> {
         use std::io::Write;
