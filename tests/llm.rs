@@ -79,9 +79,12 @@ fn both_protocols_both_modes_give_text_and_metrics() {
     }
 }
 
-/// The median of hxrun's measurement error against the simulator's configured pacing.
+/// TTFT and e2e against the simulator's configured pacing: never earlier than the server can
+/// send (a clock started late, or stopped at the response head, would show here), and the
+/// median not far later. The margin above holds on a loaded 2-core machine; hxrun's timing
+/// precision itself is measured by `hxrun bench --part timing` (docs/perf.md).
 #[test]
-fn ttft_and_e2e_match_the_simulators_pacing_within_5ms() {
+fn ttft_and_e2e_follow_the_simulators_pacing() {
     let sim = sim(|c| {
         c.tokens_per_s = 100.0;
         c.ttft = Duration::from_millis(50);
@@ -103,13 +106,16 @@ fn ttft_and_e2e_match_the_simulators_pacing_within_5ms() {
         for t in tests(&run).iter().filter(|t| t["name"].as_str().unwrap().contains(api)) {
             let o = &t["observation"];
             // 3 tokens: the first after TTFT + 1 token time, the last 2 token times later.
-            ttft_err.push((o["ttft"].as_f64().unwrap() - 0.060).abs());
-            e2e_err.push((o["e2e"].as_f64().unwrap() - 0.080).abs());
+            ttft_err.push(o["ttft"].as_f64().unwrap() - 0.060);
+            e2e_err.push(o["e2e"].as_f64().unwrap() - 0.080);
         }
         ttft_err.sort_by(f64::total_cmp);
         e2e_err.sort_by(f64::total_cmp);
-        assert!(ttft_err[2] < 0.005, "{api} TTFT errors: {ttft_err:?}");
-        assert!(e2e_err[2] < 0.005, "{api} e2e errors: {e2e_err:?}");
+        // The timer may round a sleep down by up to a millisecond; nothing arrives earlier.
+        assert!(ttft_err[0] > -0.002, "{api} TTFT before the first token was sent: {ttft_err:?}");
+        assert!(e2e_err[0] > -0.002, "{api} e2e before the last token was sent: {e2e_err:?}");
+        assert!(ttft_err[2] < 0.030, "{api} TTFT errors: {ttft_err:?}");
+        assert!(e2e_err[2] < 0.030, "{api} e2e errors: {e2e_err:?}");
     }
 }
 

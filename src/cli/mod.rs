@@ -249,6 +249,9 @@ pub struct RunArgs {
     /// Start the built-in simulator on a free loopback port and point the suites at it.
     #[arg(long)]
     pub sim: bool,
+    /// With --sim: which server its OpenAI-compatible endpoints answer as.
+    #[arg(long, value_enum, value_name = "FLAVOR", default_value_t, requires = "sim")]
+    pub sim_flavor: crate::sim::Flavor,
     /// Show request and response detail for failed tests.
     #[arg(short, long)]
     pub verbose: bool,
@@ -304,6 +307,10 @@ pub struct SimArgs {
     /// Require `Authorization: Bearer KEY` on the /v1 endpoints.
     #[arg(long, value_name = "KEY", env = "HXRUN_SIM_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+    /// Which server the OpenAI-compatible endpoints answer as (its figures, token counting,
+    /// tokens per chunk).
+    #[arg(long, value_enum, default_value_t)]
+    pub flavor: crate::sim::Flavor,
     /// Fault: pause streams for DURATION after N content chunks (N:DURATION, e.g. 3:2s).
     #[arg(long, value_name = "N:DURATION", value_parser = parse_stall)]
     pub stall: Option<(usize, Duration)>,

@@ -32,7 +32,13 @@ pub(super) fn run(mut args: RunArgs) -> u8 {
     runtime.block_on(async move {
         let mut extra_env = BTreeMap::new();
         let sim = if args.sim {
-            match SimServer::start(SimConfig::realistic(), "127.0.0.1", 0).await {
+            match SimServer::start(
+                SimConfig { flavor: args.sim_flavor, ..SimConfig::realistic() },
+                "127.0.0.1",
+                0,
+            )
+            .await
+            {
                 Ok(server) => {
                     eprintln!("hxrun: built-in simulator listening on {}", server.url());
                     args.suite.target = Some(server.url());

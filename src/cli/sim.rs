@@ -19,6 +19,7 @@ pub(super) fn serve(args: SimArgs) -> u8 {
         jitter: args.jitter / 100.0,
         capacity: (args.capacity > 0).then_some(args.capacity),
         precise: args.precise,
+        flavor: args.flavor,
         faults: Faults {
             stall: args.stall,
             truncate_after: args.truncate_after,

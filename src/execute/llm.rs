@@ -57,12 +57,19 @@ pub(crate) async fn run(
         record_error(protocol, &body, started, &mut obs);
         return Ok(obs);
     }
+    let from_headers = protocol.header_figures(&response.headers);
     if stream {
         read_stream(response.into_stream(), protocol, call, req.waits, limits, started, &mut obs).await;
-        return Ok(obs);
+    } else {
+        let whole = response.body().await.map_err(with_detail)?;
+        record_whole(protocol, call, whole, limits, started, &mut obs);
     }
-    let whole = response.body().await.map_err(with_detail)?;
-    record_whole(protocol, call, whole, limits, started, &mut obs);
+    if from_headers != ServerFigures::default() {
+        // The body's own figures win; headers fill what it lacks (TGI times answers there).
+        obs.server.fill_from(from_headers);
+        obs.server_tokens_per_s = obs.server.tokens_per_s();
+        obs.output_tokens = obs.output_tokens.or(obs.server.output_tokens());
+    }
     Ok(obs)
 }
 
@@ -288,6 +295,43 @@ fn undecodable(at: Option<At>, e: &serde_json::Error, excerpt: String) -> Stream
     StreamProblem::Undecodable { at, shape, reason: e.to_string(), excerpt }
 }
 
+/// How a stream's tokens are counted against the server's count. A server that counts the
+/// end-of-sequence token (llama.cpp does, when the answer ends on its own) reports one token
+/// more than ever arrives; a server that sends several tokens per chunk (vLLM can) reports more
+/// tokens than chunks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct TokenAccounting {
+    /// Tokens that carried the answer's text.
+    pub(crate) content_tokens: u64,
+    /// The server's count included the end-of-sequence token, which never arrives as a chunk.
+    pub(crate) eos_counted: bool,
+}
+
+impl TokenAccounting {
+    /// From the content chunks received, the server's count and why the answer ended: a
+    /// count one above the chunks of an answer that stopped on its own is the EOS token.
+    pub(crate) fn of(chunks: usize, server: Option<u64>, done_reason: Option<&str>) -> TokenAccounting {
+        let chunks = chunks as u64;
+        let stopped = matches!(done_reason, Some("stop" | "eos" | "stop_sequence" | "eos_token"));
+        match server {
+            Some(n) if stopped && chunks > 0 && n == chunks + 1 => {
+                TokenAccounting { content_tokens: n - 1, eos_counted: true }
+            }
+            Some(n) => TokenAccounting { content_tokens: n, eos_counted: false },
+            None => TokenAccounting { content_tokens: chunks, eos_counted: false },
+        }
+    }
+
+    /// Client tokens/s: the tokens after the first chunk over the time from the first chunk
+    /// to the last. With one token per chunk that is (n−1)/span; with several, the first
+    /// chunk's share is n/chunks (exact when chunks are even, as servers batch them).
+    pub(crate) fn rate(&self, chunks: usize, span: Duration) -> Option<f64> {
+        let n = self.content_tokens as f64;
+        let after_first = n - n / chunks.max(1) as f64;
+        (after_first > 0.0 && span > Duration::ZERO).then(|| after_first / span.as_secs_f64())
+    }
+}
+
 /// Everything observed while an answer arrives.
 struct Recorder {
     started: Instant,
@@ -408,10 +452,13 @@ impl Recorder {
         obs.ttft = self.arrivals.first().map(|t| *t - self.started);
         obs.itl = self.arrivals.windows(2).map(|w| w[1] - w[0]).collect();
         obs.output_tokens = self.figures.output_tokens().or(obs.stream.then_some(obs.chunks as u64));
-        obs.client_tokens_per_s = match (self.arrivals.first(), self.arrivals.last(), obs.output_tokens) {
-            (Some(first), Some(last), Some(n)) if last > first && n > 1 => {
-                Some((n - 1) as f64 / (*last - *first).as_secs_f64())
-            }
+        let accounting = obs.stream.then(|| {
+            TokenAccounting::of(obs.chunks, self.figures.output_tokens(), self.figures.done_reason.as_deref())
+        });
+        obs.eos_counted = accounting.is_some_and(|a| a.eos_counted);
+        obs.content_tokens = accounting.map(|a| a.content_tokens);
+        obs.client_tokens_per_s = match (self.arrivals.first(), self.arrivals.last(), accounting) {
+            (Some(first), Some(last), Some(a)) if last > first => a.rate(obs.chunks, *last - *first),
             _ => None,
         };
         obs.server_tokens_per_s = self.figures.tokens_per_s();
@@ -439,6 +486,31 @@ mod tests {
                 })
             })
             .collect()
+    }
+
+    #[test]
+    fn the_eos_token_a_server_counted_is_taken_off_only_when_the_answer_stopped_itself() {
+        let a = TokenAccounting::of(23, Some(24), Some("stop"));
+        assert_eq!(a, TokenAccounting { content_tokens: 23, eos_counted: true });
+        let cut = TokenAccounting::of(23, Some(24), Some("length"));
+        assert_eq!(
+            cut,
+            TokenAccounting { content_tokens: 24, eos_counted: false },
+            "a cut answer has no EOS"
+        );
+        assert!(!TokenAccounting::of(23, Some(23), Some("stop")).eos_counted);
+        assert_eq!(TokenAccounting::of(5, None, None).content_tokens, 5, "no count: the chunks");
+    }
+
+    #[test]
+    fn client_tokens_per_s_counts_the_tokens_after_the_first_chunk() {
+        // 24 tokens, one per chunk, 10 ms apart: 23 intervals in 230 ms → 100 tokens/s.
+        let one = TokenAccounting { content_tokens: 24, eos_counted: false };
+        assert!((one.rate(24, Duration::from_millis(230)).unwrap() - 100.0).abs() < 1e-9);
+        // The same answer in 12 chunks of two, 20 ms apart: 22 tokens after the first chunk
+        // over 220 ms → 100 tokens/s, where (n−1)/span would say 104.5.
+        assert!((one.rate(12, Duration::from_millis(220)).unwrap() - 100.0).abs() < 1e-9);
+        assert_eq!(one.rate(1, Duration::from_millis(5)), None, "one chunk has no span");
     }
 
     #[test]

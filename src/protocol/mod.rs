@@ -118,6 +118,11 @@ pub(crate) struct ServerFigures {
     pub(crate) prompt_tokens: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) completion_tokens: Option<u64>,
+    /// The server's own generation rate where it reports one (llama.cpp's
+    /// `predicted_per_second`, over n−1 tokens): preferred to recomputing it from a count and a
+    /// duration, which is Ollama's definition and not every server's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reported_tokens_per_s: Option<f64>,
 }
 
 impl ServerFigures {
@@ -127,7 +132,19 @@ impl ServerFigures {
             ($($f:ident)*) => {$( if other.$f.is_some() { self.$f = other.$f; } )*};
         }
         take!(eval_count eval_duration_ns prompt_eval_count prompt_eval_duration_ns load_duration_ns
-              total_duration_ns done_reason prompt_tokens completion_tokens);
+              total_duration_ns done_reason prompt_tokens completion_tokens reported_tokens_per_s);
+    }
+
+    /// Takes the figures `other` has that this lacks (response headers under a body's figures).
+    pub(crate) fn fill_from(&mut self, other: ServerFigures) {
+        let mut merged = other;
+        merged.merge(std::mem::take(self));
+        *self = merged;
+    }
+
+    /// Whether the server reported any timing of its own (some report only token counts).
+    pub(crate) fn has_timing(&self) -> bool {
+        self.eval_duration_ns.is_some() || self.reported_tokens_per_s.is_some()
     }
 
     /// The server's output token count, whichever protocol reported it.
@@ -135,8 +152,12 @@ impl ServerFigures {
         self.eval_count.or(self.completion_tokens)
     }
 
-    /// Server tokens/s = eval_count / eval_duration (Ollama's own timing).
+    /// Server tokens/s: the server's own figure where it reports one, else eval_count /
+    /// eval_duration (Ollama's definition).
     pub(crate) fn tokens_per_s(&self) -> Option<f64> {
+        if let Some(r) = self.reported_tokens_per_s {
+            return Some(r);
+        }
         match (self.eval_count, self.eval_duration_ns) {
             (Some(n), Some(d)) if d > 0 => Some(n as f64 / d as f64 * 1e9),
             _ => None,
@@ -177,6 +198,11 @@ pub(crate) trait Protocol: Send + Sync {
     /// Where the model list lives, and the names in it.
     fn models_path(&self) -> &'static str;
     fn model_names(&self, body: &Value) -> Vec<String>;
+
+    /// Figures a server sends in response headers (TGI's `x-inference-time`...); none by default.
+    fn header_figures(&self, _headers: &[(String, String)]) -> ServerFigures {
+        ServerFigures::default()
+    }
 
     /// What to say when this API's endpoint is not found at the target (a 404 outside the
     /// protocol's error shape): probably the other API family.

