@@ -38,10 +38,8 @@ pub(crate) fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<Asser
     let metrics = o.metrics();
     for (name, m) in &expect.metrics {
         let why_missing = || {
-            if name.starts_with("server_") || name.ends_with("_duration") {
-                if !o.server.has_timing() {
-                    return format!("{name}: not recorded: {NO_TIMING}");
-                }
+            if (name.starts_with("server_") || name.ends_with("_duration")) && !o.server.has_timing() {
+                return format!("{name}: not recorded: {NO_TIMING}");
             }
             let mode = if o.stream { "this stream" } else { "a non-stream answer (set `stream: true`)" };
             format!("{name}: not recorded for {mode}: the server or mode does not provide it")

@@ -169,7 +169,7 @@ async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Re
     let chunk = |i: usize, token: &str| {
         let joined;
         let token = if pairs {
-            if i % 2 == 0 && i + 1 < tokens.len() {
+            if i.is_multiple_of(2) && i + 1 < tokens.len() {
                 return Bytes::new();
             }
             joined = if i % 2 == 1 { format!("{}{token}", tokens[i - 1]) } else { token.to_string() };
