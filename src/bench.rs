@@ -237,6 +237,7 @@ fn timing_error(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Vec
             raw: None,
             stream: Some(true),
             api: Some(api),
+            repeat: None,
             chunk_timeout: None,
         };
         let req = llm::Request { base_url: &sim.url, api_key: None, waits: Default::default() };
@@ -364,6 +365,7 @@ pub(crate) fn parse_synthetic(api: Api, chunks: Vec<Bytes>) -> LlmObservation {
         keep_alive: None,
         stream: Some(true),
         api: Some(api),
+        repeat: None,
         chunk_timeout: None,
     };
     let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
@@ -446,6 +448,7 @@ fn memory(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Row, Stri
         raw: None,
         stream: Some(true),
         api: None,
+        repeat: None,
         chunk_timeout: None,
     };
     let mut step = perf_step(None, Some(generate), opts.streams);

@@ -4,6 +4,7 @@
 use super::{fail, json, pass, text};
 use crate::protocol::same_model;
 use crate::record::{AssertionResult, LlmObservation, ModelsObservation, PullObservation};
+use crate::suite::llm::Consistency;
 use crate::suite::{CodeMatch, Expect, Tolerance};
 
 pub(crate) fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<AssertionResult>) {
@@ -31,6 +32,9 @@ pub(crate) fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<Asser
     }
     for p in &o.problems {
         out.push(fail(what, format!("{what}: {p}")));
+    }
+    if let Some(c) = &expect.consistent {
+        super::under(out, Some("expect.consistent"), |out| out.push(consistency(c, &o.answers)));
     }
     if let Some(m) = &expect.text {
         super::under(out, Some("expect.text"), |out| out.extend(text::check("text", m, &o.text)));
@@ -103,6 +107,58 @@ fn agreement(
             ),
         ),
     }
+}
+
+/// Whether repeated answers are the same (or alike): the verdict lists each distinct answer
+/// with how often it came, most frequent first.
+fn consistency(c: &Consistency, answers: &[String]) -> AssertionResult {
+    let mut distinct: Vec<(&str, usize)> = Vec::new();
+    for a in answers {
+        match distinct.iter_mut().find(|(d, _)| *d == a.as_str()) {
+            Some((_, n)) => *n += 1,
+            None => distinct.push((a, 1)),
+        }
+    }
+    distinct.sort_by(|a, b| b.1.cmp(&a.1));
+    // Long answers that differ late are shown from a little before where they part.
+    let common = distinct
+        .iter()
+        .skip(1)
+        .map(|(a, _)| distinct[0].0.chars().zip(a.chars()).take_while(|(x, y)| x == y).count())
+        .min()
+        .unwrap_or(0);
+    let from = common.saturating_sub(30);
+    let seen: Vec<String> = distinct
+        .iter()
+        .map(|(a, n)| {
+            let tail: String = a.chars().skip(from).collect();
+            format!("{}{} ×{n}", if from > 0 { "…" } else { "" }, text::quote(&tail, 80))
+        })
+        .collect();
+    let seen = seen.join(", ");
+    let n = answers.len();
+    let (ok, expected, actual) = match c {
+        Consistency::Identical(true) => {
+            (distinct.len() == 1, format!("{n} identical answers"), format!("{} distinct", distinct.len()))
+        }
+        Consistency::Identical(false) => {
+            (distinct.len() > 1, "answers that differ".to_string(), format!("{} distinct", distinct.len()))
+        }
+        Consistency::Similar(s) => {
+            let mode = distinct.first().map_or("", |d| d.0);
+            let least = answers.iter().map(|a| strsim::normalized_levenshtein(a, mode)).fold(1.0, f64::min);
+            (
+                least >= s.min_similarity,
+                format!("similarity ≥ {}", s.min_similarity),
+                format!("least {least:.3}"),
+            )
+        }
+    };
+    if ok {
+        return pass("consistent").values(expected, actual);
+    }
+    fail("consistent", format!("consistent: expected {expected} of {n}, got {actual}: {seen}"))
+        .values(expected, actual)
 }
 
 /// What a server that times nothing itself is told (vLLM's answers carry only token counts).

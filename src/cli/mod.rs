@@ -323,6 +323,9 @@ pub struct SimArgs {
     /// Fault: report eval_duration multiplied by FACTOR (timings that lie).
     #[arg(long, value_name = "FACTOR")]
     pub eval_duration_scale: Option<f64>,
+    /// Fault: answer every second request a little differently (nondeterminism at temperature 0).
+    #[arg(long)]
+    pub vary_answers: bool,
     /// Fault: name MODEL in every chunk instead of the one asked for.
     #[arg(long, value_name = "MODEL")]
     pub wrong_model: Option<String>,

@@ -26,6 +26,7 @@ pub(super) fn serve(args: SimArgs) -> u8 {
             garble_chunk: args.garble_chunk,
             eval_duration_scale: args.eval_duration_scale,
             wrong_model: args.wrong_model.clone(),
+            vary_answers: args.vary_answers,
         },
         ..SimConfig::realistic()
     };

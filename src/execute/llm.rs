@@ -34,6 +34,32 @@ pub(crate) struct Waits {
     pub(crate) deadline: Option<(Instant, Duration)>,
 }
 
+/// Asks `repeat` times in a row (once by default), all within the step's deadline; the last
+/// answer is the observation, with every answer's text in `answers`. An answer that fails
+/// (an error status, a broken stream) ends the repeats: that one is what gets judged.
+pub(crate) async fn run_repeated(
+    transport: &Transport,
+    protocol: &dyn Protocol,
+    call: LlmCall<'_>,
+    req: &Request<'_>,
+) -> Result<LlmObservation, StepError> {
+    let times = call.repeat().max(1);
+    let mut answers = Vec::new();
+    let mut obs = run(transport, protocol, call, req).await?;
+    for _ in 1..times {
+        if !(200..300).contains(&obs.status) || !obs.problems.is_empty() {
+            break;
+        }
+        answers.push(std::mem::take(&mut obs.text));
+        obs = run(transport, protocol, call, req).await?;
+    }
+    if times > 1 {
+        answers.push(obs.text.clone());
+        obs.answers = answers;
+    }
+    Ok(obs)
+}
+
 pub(crate) async fn run(
     transport: &Transport,
     protocol: &dyn Protocol,

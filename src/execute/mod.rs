@@ -341,7 +341,9 @@ impl Executor {
                     tokio::time::Instant::now().checked_add(test.timeout).map(|at| (at, test.timeout));
                 let waits = llm::Waits { chunk: call.chunk_timeout(), deadline };
                 let req = llm::Request { base_url: base, api_key: key, waits };
-                llm::run(t, proto(call.api()), call, &req).await.map(|o| Observation::Llm(Box::new(o)))
+                llm::run_repeated(t, proto(call.api()), call, &req)
+                    .await
+                    .map(|o| Observation::Llm(Box::new(o)))
             }
             Step::Pull(p) => lifecycle::pull(t, proto(None), p, base, progress).await.map(Observation::Pull),
             Step::Models(m) => {

@@ -44,6 +44,7 @@ impl Redactor {
             Observation::Llm(l) => {
                 l.url = self.text(&l.url);
                 l.text = self.text(&l.text);
+                l.answers = l.answers.iter().map(|a| self.text(a)).collect();
                 l.error = l.error.as_deref().map(|e| self.text(e));
                 for text in l.problems.iter_mut().flat_map(|p| p.texts_mut()) {
                     *text = self.text(text);

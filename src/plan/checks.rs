@@ -11,6 +11,7 @@ use crate::suite::{Api, Expect, Step, TestSpec};
 pub(super) fn check_step(step: &Step, suite_api: Api, node: &Node, errors: &mut Vec<DeError>) {
     let kind = step.kind();
     let key_span = |key: &str| node.get(kind).and_then(|s| s.entry(key)).map(|(k, _)| k.span);
+    check_repeat(step, node, errors);
     let mut err = |message: String, span| errors.push(DeError { message, span });
     match step {
         Step::Http(h) => {
@@ -64,6 +65,33 @@ pub(super) fn check_step(step: &Step, suite_api: Api, node: &Node, errors: &mut 
     }
 }
 
+/// `repeat` asks again and again: 1 to 100 times, on a generate or chat step of its own (a
+/// perf loop repeats by `iterations`).
+fn check_repeat(step: &Step, node: &Node, errors: &mut Vec<DeError>) {
+    let (repeat, place) = match step {
+        Step::Perf(p) => match (&p.generate, &p.chat) {
+            (Some(g), _) if g.repeat.is_some() => {
+                (g.repeat, node.get("perf").and_then(|n| n.get("generate")))
+            }
+            (_, Some(c)) if c.repeat.is_some() => (c.repeat, node.get("perf").and_then(|n| n.get("chat"))),
+            _ => return,
+        },
+        _ => match LlmCall::of_step(step) {
+            Some(call) if call.repeat() != 1 => (Some(call.repeat()), node.get(step.kind())),
+            _ => return,
+        },
+    };
+    let span = place.and_then(|n| n.entry("repeat")).map(|(k, _)| k.span);
+    let message = match (step, repeat) {
+        (Step::Perf(_), _) => {
+            "`repeat` does not apply inside a perf loop: it repeats by `iterations`".to_string()
+        }
+        (_, Some(n)) if !(1..=100).contains(&n) => format!("`repeat: {n}`: ask 1 to 100 times"),
+        _ => return,
+    };
+    errors.push(DeError { message, span });
+}
+
 /// A method and headers that can be sent as written (no header injection).
 fn check_http_request(h: &crate::suite::HttpStep, node: Option<&Node>, errors: &mut Vec<DeError>) {
     let span = |key: &str| node.and_then(|n| n.get(key)).map(|n| n.span).or(node.map(|n| n.span));
@@ -110,6 +138,7 @@ pub(super) fn check_expect(
         ("text", expect.text.is_some()),
         ("metrics", !expect.metrics.is_empty()),
         ("agree", expect.agree.is_some()),
+        ("consistent", expect.consistent.is_some()),
     ];
     for (field, is_set) in set {
         if is_set && !step.step_kind().expectations().contains(&field) {
@@ -126,6 +155,13 @@ pub(super) fn check_expect(
                 span: expect_node.and_then(|e| e.entry(field)).map(|(k, _)| k.span),
             });
         }
+    }
+    if expect.consistent.is_some() && LlmCall::of_step(step).is_some_and(|c| c.repeat() < 2) {
+        errors.push(DeError {
+            message: "`expect.consistent` compares repeated answers: add `repeat: 5` (2 or more) to the step"
+                .to_string(),
+            span: expect_node.and_then(|e| e.entry("consistent")).map(|(k, _)| k.span),
+        });
     }
     for path in expect.json.keys() {
         if let Err(e) = serde_json_path::JsonPath::parse(path) {

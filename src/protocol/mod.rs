@@ -50,6 +50,15 @@ impl<'a> LlmCall<'a> {
         }
     }
 
+    /// How many times the step asks (`repeat`, default once).
+    pub(crate) fn repeat(&self) -> u32 {
+        match self {
+            LlmCall::Generate(g) => g.repeat,
+            LlmCall::Chat(c) => c.repeat,
+        }
+        .unwrap_or(1)
+    }
+
     pub(crate) fn chunk_timeout(&self) -> Option<std::time::Duration> {
         match self {
             LlmCall::Generate(g) => g.chunk_timeout,

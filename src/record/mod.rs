@@ -119,6 +119,10 @@ pub(crate) struct LlmObservation {
     pub(crate) server: ServerFigures,
     /// Broken stream rules: truncation, invalid chunks, stalls, data after the end...
     pub(crate) problems: Vec<crate::protocol::StreamProblem>,
+    /// Every answer's text when the step asked more than once (`repeat`), in order; the other
+    /// fields describe the last.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) answers: Vec<String>,
     /// The step's timeout ended the stream; what arrived before is recorded.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub(crate) timed_out: bool,
@@ -146,6 +150,7 @@ impl LlmObservation {
             server_tokens_per_s: None,
             server: ServerFigures::default(),
             problems: Vec::new(),
+            answers: Vec::new(),
             timed_out: false,
         }
     }

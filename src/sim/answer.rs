@@ -52,6 +52,12 @@ impl Answer {
             if !cut && !trailing.is_empty() {
                 tokens.push(trailing);
             }
+            if s.config.faults.vary_answers && s.second_answer() {
+                // The same answer, its last word said another way.
+                if let Some(last) = tokens.last_mut() {
+                    *last = format!("{} indeed", last.trim_end());
+                }
+            }
             (tokens, if cut { "length" } else { "stop" })
         };
         let prompt_tokens = text::tokenize(prompt).len().max(1);

@@ -85,6 +85,9 @@ pub struct Faults {
     pub eval_duration_scale: Option<f64>,
     /// Name this model in every chunk instead of the one asked for (a misrouting proxy).
     pub wrong_model: Option<String>,
+    /// Answer every second request a little differently (a batching server's nondeterminism
+    /// at temperature 0).
+    pub vary_answers: bool,
 }
 
 impl Default for SimConfig {

@@ -17,6 +17,7 @@ pub struct SimState {
     /// Requests answered at once when the capacity is capped.
     slots: Option<Arc<Semaphore>>,
     draws: Arc<AtomicU64>,
+    answers: Arc<AtomicU64>,
     installed: Arc<Mutex<Vec<SimModel>>>,
     loaded: Arc<Mutex<HashMap<String, Option<Instant>>>>,
 }
@@ -58,6 +59,7 @@ impl SimState {
             config: Arc::new(config),
             slots,
             draws: Arc::new(AtomicU64::new(0)),
+            answers: Arc::new(AtomicU64::new(0)),
             installed,
             loaded: Arc::new(Mutex::new(HashMap::new())),
         }
@@ -72,6 +74,11 @@ impl SimState {
     }
 
     /// A speed factor in [1 − jitter, 1 + jitter], from a deterministic sequence.
+    /// Counts answers (for the `vary_answers` fault): true for every second one.
+    pub fn second_answer(&self) -> bool {
+        self.answers.fetch_add(1, Ordering::Relaxed) % 2 == 1
+    }
+
     pub fn jitter_factor(&self) -> f64 {
         let j = self.config.jitter.clamp(0.0, 0.9);
         if j == 0.0 {

@@ -45,6 +45,10 @@ pub(crate) struct Expect {
     pub(crate) metrics: BTreeMap<String, JsonMatch>,
     /// Client-measured vs server-reported figures within a tolerance (stream mode).
     pub(crate) agree: Option<super::llm::Agree>,
+    /// With `repeat: N` on a generate or chat step: all N answers identical (`true`), or each
+    /// at least `{ min_similarity: 0.9 }` like the most frequent one. At temperature 0 with a
+    /// fixed `options.seed`, a server that batches requests may still answer differently.
+    pub(crate) consistent: Option<super::llm::Consistency>,
 }
 
 /// Matchers on text. All given must hold.

@@ -34,6 +34,10 @@ pub(crate) struct GenerateStep {
     pub(crate) stream: Option<bool>,
     /// Use this API instead of the suite's `target.api`.
     pub(crate) api: Option<Api>,
+    /// Ask the same question this many times in a row (2–100), to see whether the server
+    /// answers it the same way each time (`expect.consistent`); the other expectations judge
+    /// the last answer.
+    pub(crate) repeat: Option<u32>,
     /// Fail when no chunk arrives for this long while streaming.
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<DurationText>")]
@@ -69,6 +73,10 @@ pub(crate) struct ChatStep {
     pub(crate) stream: Option<bool>,
     /// Use this API instead of the suite's `target.api`.
     pub(crate) api: Option<Api>,
+    /// Ask the same question this many times in a row (2–100), to see whether the server
+    /// answers it the same way each time (`expect.consistent`); the other expectations judge
+    /// the last answer.
+    pub(crate) repeat: Option<u32>,
     /// Fail when no chunk arrives for this long while streaming.
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<DurationText>")]
@@ -107,6 +115,45 @@ pub(crate) struct ModelsStep {
 pub(crate) struct UnloadStep {
     /// Model name.
     pub(crate) model: String,
+}
+
+/// Whether repeated answers (`repeat:`) are the same: `true` (identical), or a least
+/// similarity of each answer to the most frequent one.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum Consistency {
+    /// true: every answer identical.
+    Identical(bool),
+    /// Each answer at least this similar to the most frequent one.
+    Similar(SimilarAnswers),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SimilarAnswers {
+    /// 0 to 1: one minus the normalised edit distance (1 = identical).
+    pub(crate) min_similarity: f64,
+}
+
+impl<'de> Deserialize<'de> for Consistency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Identical(bool),
+            Similar(SimilarAnswers),
+        }
+        match Raw::deserialize(d).map_err(|_| {
+            serde::de::Error::custom("expected `true` or `{ min_similarity: 0.9 }` (a number from 0 to 1)")
+        })? {
+            Raw::Identical(b) => Ok(Consistency::Identical(b)),
+            Raw::Similar(s) if (0.0..=1.0).contains(&s.min_similarity) => Ok(Consistency::Similar(s)),
+            Raw::Similar(s) => Err(serde::de::Error::custom(format!(
+                "min_similarity {} is not between 0 and 1",
+                s.min_similarity
+            ))),
+        }
+    }
 }
 
 /// Client-measured figures must agree with the server's own within a tolerance.

@@ -212,7 +212,7 @@ impl StepKind {
         match self {
             StepKind::Http | StepKind::Unload => &["status", "headers", "body", "json"],
             StepKind::Exec => &["json", "exit_code", "stdout", "stderr"],
-            StepKind::Generate | StepKind::Chat => &["status", "text", "metrics", "agree"],
+            StepKind::Generate | StepKind::Chat => &["status", "text", "metrics", "agree", "consistent"],
             StepKind::Tcp | StepKind::Pull | StepKind::Models | StepKind::Perf | StepKind::Gpu => &[],
         }
     }
