@@ -119,7 +119,7 @@ fn consistency(c: &Consistency, answers: &[String]) -> AssertionResult {
             None => distinct.push((a, 1)),
         }
     }
-    distinct.sort_by(|a, b| b.1.cmp(&a.1));
+    distinct.sort_by_key(|d| std::cmp::Reverse(d.1));
     // Long answers that differ late are shown from a little before where they part.
     let common = distinct
         .iter()
