@@ -18,6 +18,8 @@ use tokio::time::Instant;
 pub(super) fn routes(state: SimState) -> Router {
     Router::new()
         .route("/v1/models", get(models))
+        // llama-server, vLLM and TGI answer a health check here.
+        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
         .with_state(state)
