@@ -10,6 +10,7 @@
 #   scripts/real-llama-server.sh --build-only      # build and cache, run nothing
 #   scripts/real-llama-server.sh [SUITE...]        # run suites against the real server
 #   HXRUN_REAL_REQUIRE_CACHE=1 scripts/...         # skip (exit 0, say so) unless already cached
+#   HXRUN_BIN=target/debug/hxrun scripts/...       # use this hxrun (default: the release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache=${HXRUN_REAL_CACHE:-$HOME/.cache/hxrun-real}
@@ -57,14 +58,15 @@ for _ in $(seq 1 120); do
   kill -0 $server 2>/dev/null || { cat "$log"; exit 3; }
   sleep 0.5
 done
-[ -x target/release/hxrun ] || cargo build --release
+hxrun=${HXRUN_BIN:-target/release/hxrun}
+[ -x "$hxrun" ] || cargo build --release
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(suites/llama-server.yaml examples/openai-compatible.yaml)
 status=0
 for suite in "${suites[@]}"; do
   name=$(basename "$suite" .yaml)
   OPENAI_BASE_URL="http://127.0.0.1:$port/v1" MODEL=smollm2 \
-    ./target/release/hxrun "$suite" --target "http://127.0.0.1:$port" --no-progress \
+    "$hxrun" "$suite" --target "http://127.0.0.1:$port" --no-progress \
     --report-dir "target/real-reports/$name" || status=$?
 done
 exit $status
