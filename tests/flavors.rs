@@ -105,3 +105,19 @@ fn a_perf_loop_against_llama_cpp_fills_the_seed_csvs_server_columns() {
     assert_eq!(row[6], "6", "a cut answer (length) counts no EOS token: {csv}");
     assert!(row[7].parse::<f64>().unwrap() > 0.0 && row[8].parse::<f64>().unwrap() > 150.0, "{csv}");
 }
+
+#[test]
+fn a_perf_threshold_on_a_server_figure_says_when_the_server_reports_none() {
+    let sim = sim(Flavor::Vllm);
+    let ws = Workspace::new();
+    let tests = "  - name: loop\n    perf:\n      generate: { model: phi3:latest, prompt: hi, stream: true, options: { num_predict: 6 } }\n      iterations: 2\n    thresholds:\n      server_tokens_per_s.mean: \">= 1\"\n";
+    ws.write("s.yaml", &suite(&sim, tests));
+    let run = ws.hxrun(&["s.yaml"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("server_tokens_per_s.mean: not measured: this server reports no timing of its own"),
+        "{}",
+        run.stdout
+    );
+}

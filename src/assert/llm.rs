@@ -162,7 +162,7 @@ fn consistency(c: &Consistency, answers: &[String]) -> AssertionResult {
 }
 
 /// What a server that times nothing itself is told (vLLM's answers carry only token counts).
-const NO_TIMING: &str = "this server reports no timing of its own in its answers (OpenAI-compatible servers \
+pub(super) const NO_TIMING: &str = "this server reports no timing of its own in its answers (OpenAI-compatible servers \
      such as vLLM send only token counts; Ollama, llama.cpp's llama-server and TGI do)";
 
 /// Content chunks against the server's count: the end-of-sequence token a server counted but

@@ -64,6 +64,9 @@ fn thresholds(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<A
         }
         let why = match actual {
             Some(v) => format!("expected {}, got {}", c.text, show(c, name, *v)),
+            None if name.starts_with("server_") && level.requests > level.errors => {
+                format!("not measured: {}", super::llm::NO_TIMING)
+            }
             None => "not measured (no successful request produced it)".to_string(),
         };
         let all =
