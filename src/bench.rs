@@ -240,7 +240,9 @@ fn timing_error(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Result<Vec
             repeat: None,
             chunk_timeout: None,
         };
-        let req = llm::Request { base_url: &sim.url, api_key: None, waits: Default::default() };
+        let no_headers = Default::default();
+        let endpoint = crate::execute::endpoint::Endpoint::new(&sim.url, None, &no_headers);
+        let req = llm::Request { endpoint, waits: Default::default() };
         let proto = protocol::for_api(api);
         let (mut ttft_err, mut e2e_err) = (Vec::new(), Vec::new());
         for _ in 0..opts.timing_requests {

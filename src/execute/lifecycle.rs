@@ -1,7 +1,8 @@
 //! Model lifecycle steps: pull (with progress), the model list, unload.
 
-use super::http::{chain, join_url};
-use super::transport::{Purpose, Request, Transport};
+use super::endpoint::Endpoint;
+use super::http::chain;
+use super::transport::{Purpose, Transport};
 use crate::protocol::{Protocol, same_model};
 use crate::record::{FailureKind, HttpObservation, ModelsObservation, PullObservation, StepError};
 use crate::suite::{ModelsStep, PullStep, UnloadStep};
@@ -38,17 +39,16 @@ const MAX_PULL_ENTRIES: usize = 1024;
 pub(crate) async fn list_models(
     transport: &Transport,
     protocol: &dyn Protocol,
-    base_url: &str,
-    api_key: Option<&str>,
+    endpoint: Endpoint<'_>,
 ) -> Result<(String, Vec<String>), StepError> {
-    let url = join_url(base_url, protocol.models_path());
+    let url = endpoint.url(protocol.models_path());
     let detail = format!("GET {url}");
     let with_detail = |mut e: StepError| {
         e.detail = detail.clone();
         e
     };
     let resp =
-        transport.send(&Request::get(&url).bearer(api_key), Purpose::Api).await.map_err(with_detail)?;
+        transport.send(&endpoint.get(protocol.models_path()), Purpose::Api).await.map_err(with_detail)?;
     let status = resp.status;
     let (body, cut) = resp.text().await.map_err(with_detail)?;
     if cut {
@@ -69,11 +69,10 @@ pub(crate) async fn models(
     transport: &Transport,
     protocol: &dyn Protocol,
     step: &ModelsStep,
-    base_url: &str,
-    api_key: Option<&str>,
+    endpoint: Endpoint<'_>,
 ) -> Result<ModelsObservation, StepError> {
     let started = Instant::now();
-    let (url, listed) = list_models(transport, protocol, base_url, api_key).await?;
+    let (url, listed) = list_models(transport, protocol, endpoint).await?;
     Ok(ModelsObservation {
         url,
         listed,
@@ -87,7 +86,7 @@ pub(crate) async fn pull(
     transport: &Transport,
     protocol: &dyn Protocol,
     step: &PullStep,
-    base_url: &str,
+    endpoint: Endpoint<'_>,
     progress: &Progress,
 ) -> Result<PullObservation, StepError> {
     let started = Instant::now();
@@ -101,7 +100,7 @@ pub(crate) async fn pull(
         elapsed: started.elapsed(),
     };
     if step.ensure {
-        let (_, listed) = list_models(transport, protocol, base_url, None).await?;
+        let (_, listed) = list_models(transport, protocol, endpoint).await?;
         if listed.iter().any(|m| same_model(m, &step.model)) {
             obs.already_present = true;
             obs.elapsed = started.elapsed();
@@ -112,13 +111,13 @@ pub(crate) async fn pull(
         let message = format!("the {:?} API has no way to pull a model", protocol.api());
         return Err(step_error(FailureKind::Error, message, &step.model));
     };
-    let url = join_url(base_url, path);
+    let url = endpoint.url(path);
     let detail = format!("POST {url} (model {})", step.model);
     let with_detail = |mut e: StepError| {
         e.detail = detail.clone();
         e
     };
-    let request = Request::json(&url, &body);
+    let request = endpoint.post_json(path, &body);
     let resp = transport.send(&request, Purpose::Api).await.map_err(with_detail)?;
     if !resp.is_success() {
         let status = resp.status;
@@ -176,20 +175,20 @@ pub(crate) async fn unload(
     transport: &Transport,
     protocol: &dyn Protocol,
     step: &UnloadStep,
-    base_url: &str,
+    endpoint: Endpoint<'_>,
 ) -> Result<HttpObservation, StepError> {
     let Some((path, body)) = protocol.unload(&step.model) else {
         let message = format!("the {:?} API has no way to unload a model", protocol.api());
         return Err(step_error(FailureKind::Error, message, &step.model));
     };
-    let url = join_url(base_url, path);
+    let url = endpoint.url(path);
     let detail = format!("POST {url} (unload {})", step.model);
     let with_detail = |mut e: StepError| {
         e.detail = detail.clone();
         e
     };
     let started = Instant::now();
-    let request = Request::json(&url, &body);
+    let request = endpoint.post_json(path, &body);
     let resp = transport.send(&request, Purpose::Api).await.map_err(with_detail)?;
     let (status, headers) = (resp.status, resp.headers.clone());
     let (body, cut) = resp.text().await.map_err(with_detail)?;

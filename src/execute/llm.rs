@@ -3,8 +3,8 @@
 //! the stream's integrity checked as it arrives.
 
 use super::Limits;
-use super::http::{chain, join_url};
-use super::transport::{self, Purpose, Transport};
+use super::http::chain;
+use super::transport::{Purpose, Transport};
 use crate::protocol::{At, Frame, LlmCall, Protocol, ServerFigures, StreamFormat, StreamProblem, same_model};
 use crate::record::{LlmObservation, StepError};
 use bytes::Bytes;
@@ -20,8 +20,7 @@ const MAX_LINE: usize = 1024 * 1024;
 
 /// Where to send a call and how.
 pub(crate) struct Request<'a> {
-    pub(crate) base_url: &'a str,
-    pub(crate) api_key: Option<&'a str>,
+    pub(crate) endpoint: super::endpoint::Endpoint<'a>,
     pub(crate) waits: Waits,
 }
 
@@ -66,14 +65,14 @@ pub(crate) async fn run(
     call: LlmCall<'_>,
     req: &Request<'_>,
 ) -> Result<LlmObservation, StepError> {
-    let url = join_url(req.base_url, protocol.path(&call));
+    let url = req.endpoint.url(protocol.path(&call));
     let stream = call.stream().unwrap_or_else(|| protocol.default_stream());
     let detail = format!("POST {url} (model {}, stream {stream})", call.model());
     let with_detail = |mut e: StepError| {
         e.detail = detail.clone();
         e
     };
-    let request = transport::Request::json(&url, &protocol.body(&call, stream)).bearer(req.api_key);
+    let request = req.endpoint.post_json(protocol.path(&call), &protocol.body(&call, stream));
     let limits = transport.limits;
     let started = Instant::now();
     let response = transport.send(&request, Purpose::Api).await.map_err(with_detail)?;

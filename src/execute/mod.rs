@@ -3,6 +3,7 @@
 //! the run goes on.
 
 pub(crate) mod control;
+pub(crate) mod endpoint;
 pub(crate) mod exec;
 pub(crate) mod gpu;
 pub(crate) mod h1;
@@ -327,7 +328,7 @@ impl Executor {
         gpu_source: Option<Result<std::sync::Arc<dyn crate::gpu::GpuSource>, String>>,
     ) -> Result<Observation, StepError> {
         let base = suite.target.url.as_str();
-        let key = suite.target.api_key.as_deref().filter(|k| !k.is_empty());
+        let endpoint = endpoint::Endpoint::of(suite);
         let proto = |api: Option<crate::suite::Api>| protocol::for_api(api.unwrap_or(suite.target.api));
         let t = self.transport.as_ref();
         let limits = self.opts.limits;
@@ -340,16 +341,16 @@ impl Executor {
                 let deadline =
                     tokio::time::Instant::now().checked_add(test.timeout).map(|at| (at, test.timeout));
                 let waits = llm::Waits { chunk: call.chunk_timeout(), deadline };
-                let req = llm::Request { base_url: base, api_key: key, waits };
+                let req = llm::Request { endpoint, waits };
                 llm::run_repeated(t, proto(call.api()), call, &req)
                     .await
                     .map(|o| Observation::Llm(Box::new(o)))
             }
-            Step::Pull(p) => lifecycle::pull(t, proto(None), p, base, progress).await.map(Observation::Pull),
-            Step::Models(m) => {
-                lifecycle::models(t, proto(m.api), m, base, key).await.map(Observation::Models)
+            Step::Pull(p) => {
+                lifecycle::pull(t, proto(None), p, endpoint, progress).await.map(Observation::Pull)
             }
-            Step::Unload(u) => lifecycle::unload(t, proto(None), u, base).await.map(Observation::Http),
+            Step::Models(m) => lifecycle::models(t, proto(m.api), m, endpoint).await.map(Observation::Models),
+            Step::Unload(u) => lifecycle::unload(t, proto(None), u, endpoint).await.map(Observation::Http),
             Step::Perf(p) => {
                 let ctx = perf::PerfContext {
                     transport: std::sync::Arc::clone(&self.transport),

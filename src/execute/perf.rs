@@ -222,9 +222,9 @@ async fn model_vram(shared: &Shared) -> Option<u64> {
     let call = LlmCall::of_perf(&shared.step)?;
     let suite = &shared.ctx.suite;
     let proto = protocol::for_api(call.api().unwrap_or(suite.target.api));
-    let url = super::http::join_url(&suite.target.url, proto.loaded_path()?);
+    let path = proto.loaded_path()?;
     let ask = async {
-        let request = super::transport::Request::get(&url);
+        let request = super::endpoint::Endpoint::of(suite).get(path);
         let response = shared.ctx.transport.send(&request, super::transport::Purpose::Api).await.ok()?;
         response.body().await.ok()
     };
@@ -287,7 +287,8 @@ async fn cold_unload(shared: &Shared) -> Result<(), String> {
     let Some(call) = LlmCall::of_perf(&shared.step).filter(|_| shared.step.cold) else { return Ok(()) };
     let unload = UnloadStep { model: call.model().to_string() };
     let proto = protocol::for_api(call.api().unwrap_or(shared.ctx.suite.target.api));
-    lifecycle::unload(&shared.ctx.transport, proto, &unload, &shared.ctx.suite.target.url)
+    let endpoint = super::endpoint::Endpoint::of(&shared.ctx.suite);
+    lifecycle::unload(&shared.ctx.transport, proto, &unload, endpoint)
         .await
         .map(|_| ())
         .map_err(|e| e.message)
@@ -296,12 +297,10 @@ async fn cold_unload(shared: &Shared) -> Result<(), String> {
 async fn request(shared: &Shared) -> Result<Sample, StepError> {
     let (ctx, step) = (&shared.ctx, &shared.step);
     let suite = &ctx.suite;
-    let key = suite.target.api_key.as_deref().filter(|k| !k.is_empty());
     if let Some(call) = LlmCall::of_perf(step) {
         let proto = protocol::for_api(call.api().unwrap_or(suite.target.api));
         let req = llm::Request {
-            base_url: &suite.target.url,
-            api_key: key,
+            endpoint: super::endpoint::Endpoint::of(suite),
             waits: shared.waits(call.chunk_timeout()),
         };
         let o = llm::run(&ctx.transport, proto, call, &req).await?;

@@ -51,6 +51,8 @@ pub struct SimConfig {
     pub precise: bool,
     /// Which server the OpenAI-compatible endpoints answer as.
     pub flavor: Flavor,
+    /// A gateway in front: every request without this header (name, value) gets a 401.
+    pub gateway_header: Option<(String, String)>,
     pub faults: Faults,
 }
 
@@ -109,6 +111,7 @@ impl Default for SimConfig {
             capacity: None,
             precise: false,
             flavor: Flavor::default(),
+            gateway_header: None,
             faults: Faults::default(),
         }
     }
@@ -179,6 +182,24 @@ impl Drop for SimServer {
 
 /// The simulator's routes.
 pub fn router(config: SimConfig) -> Router {
+    let gateway = config.gateway_header.clone();
     let state = SimState::new(config);
-    ollama::routes(state.clone()).merge(openai::routes(state))
+    let app = ollama::routes(state.clone()).merge(openai::routes(state));
+    match gateway {
+        None => app,
+        Some((name, value)) => app.layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let allowed =
+                    req.headers().get(name.as_str()).is_some_and(|v| v.as_bytes() == value.as_bytes());
+                async move {
+                    if allowed {
+                        next.run(req).await
+                    } else {
+                        use axum::response::IntoResponse;
+                        (axum::http::StatusCode::UNAUTHORIZED, "missing gateway key").into_response()
+                    }
+                }
+            },
+        )),
+    }
 }

@@ -155,7 +155,9 @@ pub(crate) struct Defaults {
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<values::DurationText>")]
     pub(crate) retry_delay: Option<Duration>,
-    /// Headers sent with every HTTP request.
+    /// Headers sent with every request to the target: http steps, generate, chat, models, pull,
+    /// unload and perf loops (a gateway key set once). The target's `api_key` replaces an
+    /// `Authorization` given here.
     #[serde(default)]
     pub(crate) headers: BTreeMap<String, String>,
 }

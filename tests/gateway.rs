@@ -1,0 +1,50 @@
+//! `defaults.headers` go with every request to the target — http steps, generate, chat, the
+//! model list, pull, unload and perf loops — so a gateway key is set once for a suite.
+
+mod common;
+use common::{Sim, Workspace};
+use hxrun::sim::SimConfig;
+use std::time::Duration;
+
+const TESTS: &str = r#"
+  - name: http
+    http: { path: /api/version }
+  - name: generate ({{api}})
+    for_each: { api: [ollama, openai] }
+    generate: { api: "{{api}}", model: phi3:latest, prompt: hi, stream: true, options: { num_predict: 3 } }
+  - name: chat
+    chat: { model: phi3:latest, messages: [{ role: user, content: hi }], options: { num_predict: 3 } }
+  - name: models
+    models: { present: [phi3:latest] }
+  - name: pull
+    pull: { model: phi3:latest, ensure: true }
+  - name: unload
+    unload: { model: phi3:latest }
+  - name: perf
+    perf: { generate: { model: phi3:latest, prompt: hi, options: { num_predict: 3 } }, iterations: 2, cold: true }
+"#;
+
+#[test]
+fn a_gateway_key_in_defaults_headers_reaches_every_kind_of_request() {
+    let sim = Sim::start(SimConfig {
+        tokens_per_s: 2000.0,
+        ttft: Duration::from_millis(2),
+        load_time: Duration::from_millis(2),
+        gateway_header: Some(("x-gateway-key".into(), "let-me-in".into())),
+        ..SimConfig::default()
+    });
+    let ws = Workspace::new();
+    let with = format!(
+        "suite: gateway\ntarget: {{ url: \"{}\" }}\ndefaults:\n  headers: {{ X-Gateway-Key: let-me-in }}\ntests:{TESTS}",
+        sim.url
+    );
+    ws.write("with.yaml", &with);
+    let run = ws.hxrun(&["with.yaml"]);
+    assert_eq!(run.code, 0, "every step sends the suite's headers:\n{}", run.stdout);
+    // Without the header the gateway turns every step away: the test above is not vacuous.
+    let without = with.replace("defaults:\n  headers: { X-Gateway-Key: let-me-in }\n", "");
+    ws.write("without.yaml", &without);
+    let run = ws.hxrun(&["without.yaml", "--no-progress"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stdout.matches("FAIL gateway ›").count(), 8, "{}", run.stdout);
+}
