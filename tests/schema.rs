@@ -131,7 +131,7 @@ fn thresholds_and_metrics_complete_from_the_catalogue() {
     assert!(thresholds["ttft.p95"]["description"].as_str().unwrap().contains("time to first token"));
     assert!(thresholds["gpu.memory_used.max"].is_object());
     let metrics = &s["definitions"]["Expect"]["properties"]["metrics"]["properties"];
-    assert!(metrics["eval_count"]["description"].as_str().unwrap().contains("output tokens"));
+    assert!(metrics["eval_count"]["description"].as_str().unwrap().contains("output token count"));
     let text = serde_json::to_string(&s).unwrap();
     assert!(!text.contains("uint32") && !text.contains("uint16"), "only standard formats");
 }

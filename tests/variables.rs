@@ -140,3 +140,56 @@ fn a_target_without_a_scheme_gets_http_as_ollama_does() {
         run.stderr
     );
 }
+
+#[test]
+fn a_list_can_come_from_the_environment_as_a_comma_separated_or_flow_list() {
+    let ws = Workspace::new();
+    ws.write("models.env", "MODELS=[gemma2:2b, \"cogito:32b\"]\n");
+    ws.write(
+        "s.yaml",
+        r#"suite: lists
+tests:
+  - name: "{{model}} is answered"
+    for_each: { model: "${MODELS}" }
+    tcp: { host: 127.0.0.1, port: 1 }
+    skip: listing only
+  - name: listed
+    tags: "${TAGS}"
+    models: { present: "${MODELS}" }
+  - name: one model is a list of one
+    for_each: { model: "${ONE}" }
+    tcp: { host: 127.0.0.1, port: 1 }
+"#,
+    );
+    let env = [("MODELS", "phi3:latest,cogito:32b"), ("TAGS", "smoke, inference"), ("ONE", "phi3:latest")];
+    let run = ws.hxrun_env(&["list", "s.yaml"], &env);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    for want in [
+        "phi3:latest is answered",
+        "cogito:32b is answered",
+        "listed  [smoke, inference]",
+        "one model is a list of one",
+    ] {
+        assert!(run.stdout.contains(want), "missing {want:?} in {}", run.stdout);
+    }
+    // From an env file, a YAML flow list.
+    let run = ws.hxrun_env(&["list", "s.yaml", "--env-file", "models.env"], &[("TAGS", "a"), ("ONE", "x")]);
+    assert!(
+        run.stdout.contains("gemma2:2b is answered") && run.stdout.contains("cogito:32b is answered"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    // A text that is not a list where one must be says how to write one.
+    ws.write(
+        "bad.yaml",
+        "suite: bad\ntests:\n  - name: t\n    exec: { command: systemctl is-active ollama }\n",
+    );
+    let run = ws.hxrun(&["validate", "bad.yaml"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("hxrun runs no shell, so a text would be one program name"),
+        "{}",
+        run.stderr
+    );
+}

@@ -209,6 +209,12 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
     fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
         match &self.0.value {
             Value::Seq(items) => v.visit_seq(SeqDe { items: items.iter() }).map_err(at(self.0.span)),
+            // A text stands for a list (`a,b`, `[a, b]`, or one item), as an environment
+            // variable gives one: `MODELS=phi3:latest,cogito:32b`.
+            Value::Str(_) => {
+                let items = self.0.list_in_text().unwrap_or_else(|| vec![self.0.clone()]);
+                v.visit_seq(SeqDe { items: items.iter() }).map_err(at(self.0.span))
+            }
             _ => Err(self.invalid(&"a list")),
         }
     }

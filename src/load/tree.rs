@@ -42,6 +42,43 @@ pub(crate) struct Node {
     pub(crate) span: Span,
 }
 
+impl Node {
+    /// A text standing for a list — a YAML flow list `[a, b]` or comma-separated `a,b`, as an
+    /// environment variable or env file gives one (`MODELS=phi3:latest,cogito:32b`) — as its
+    /// items, each typed as YAML would type it (numbers, booleans, text). None for a text
+    /// with neither brackets nor a comma, and for anything but text.
+    pub(crate) fn list_in_text(&self) -> Option<Vec<Node>> {
+        let Value::Str(s) = &self.value else { return None };
+        let t = s.trim();
+        let inner = match t.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            Some(inner) => inner,
+            None if t.contains(',') => t,
+            None => return None,
+        };
+        let item = |raw: &str| {
+            let raw = raw.trim();
+            let unquoted = raw
+                .strip_prefix('"')
+                .and_then(|r| r.strip_suffix('"'))
+                .or_else(|| raw.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')));
+            let value = match unquoted {
+                Some(text) => Value::Str(text.to_string()),
+                None => match raw {
+                    "true" => Value::Bool(true),
+                    "false" => Value::Bool(false),
+                    _ => raw
+                        .parse::<i64>()
+                        .map(Value::Int)
+                        .or_else(|_| raw.parse::<f64>().map(Value::Float))
+                        .unwrap_or_else(|_| Value::Str(raw.to_string())),
+                },
+            };
+            Node { value, span: self.span }
+        };
+        Some(inner.split(',').filter(|p| !p.trim().is_empty()).map(item).collect())
+    }
+}
+
 /// The value of a node. Map keys are strings: YAML allows others, suites never need them.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Value {

@@ -30,6 +30,12 @@ pub(super) fn check_step(step: &Step, suite_api: Api, node: &Node, errors: &mut 
             let inner = node.get(kind).and_then(|n| n.get("http"));
             check_http_request(p.http.as_ref().expect("checked"), inner, errors);
         }
+        Step::Exec(_) if node.get(kind).and_then(|n| n.get("command")).is_some_and(|c| matches!(c.value, crate::load::tree::Value::Str(_))) => err(
+            "`exec.command` is the program and its arguments as a list, e.g. [systemctl, is-active, ollama]: \
+             hxrun runs no shell, so a text would be one program name (use [sh, -c, \"...\"] for a shell line)"
+                .to_string(),
+            key_span("command"),
+        ),
         Step::Exec(e) if e.command.is_empty() => err(
             "`exec.command` is empty: give the program and its arguments, e.g. [systemctl, is-active, ollama]"
                 .to_string(),

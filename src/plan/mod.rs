@@ -268,14 +268,25 @@ fn expand(test: &Node) -> Result<Vec<BTreeMap<String, Node>>, DeError> {
             span: Some(for_each.span),
         });
     };
-    let count = axes.iter().try_fold(1usize, |n, (_, list)| match &list.value {
-        Value::Seq(values) => n.checked_mul(values.len()),
-        _ => Some(n),
+    // A text stands for a list where one is expected: `${MODELS}` from the environment as
+    // `a,b` or `[a, b]`, or one value.
+    let lists: Vec<Option<Vec<Node>>> = axes
+        .iter()
+        .map(|(_, list)| match &list.value {
+            Value::Seq(values) => Some(values.clone()),
+            Value::Str(_) => Some(list.list_in_text().unwrap_or_else(|| vec![list.clone()])),
+            _ => None,
+        })
+        .collect();
+    let count = lists.iter().try_fold(1usize, |n, l| match l {
+        Some(values) => n.checked_mul(values.len()),
+        None => Some(n),
     });
     if count.is_none_or(|n| n > MAX_EXPANSION) {
         let sizes: Vec<String> = axes
             .iter()
-            .map(|(k, l)| format!("{} ({})", k.name, if let Value::Seq(v) = &l.value { v.len() } else { 1 }))
+            .zip(&lists)
+            .map(|((k, _), l)| format!("{} ({})", k.name, l.as_ref().map_or(1, Vec::len)))
             .collect();
         return Err(DeError {
             message: format!(
@@ -288,11 +299,11 @@ fn expand(test: &Node) -> Result<Vec<BTreeMap<String, Node>>, DeError> {
         });
     }
     let mut combos = vec![BTreeMap::new()];
-    for (key, list) in axes {
-        let Value::Seq(values) = &list.value else {
+    for ((key, list), values) in axes.iter().zip(&lists) {
+        let Some(values) = values else {
             return Err(DeError {
                 message: format!(
-                    "`for_each.{}` must be a list (or a `${{var}}` holding one), found {}",
+                    "`for_each.{}` must be a list: [a, b], a `${{var}}` holding one, or a text `a,b`; found {}",
                     key.name,
                     list.kind()
                 ),

@@ -129,9 +129,14 @@ fn lenient_scalars(schema: &mut Value) {
             _ => false,
         };
     if wrap {
+        let is_list = map.get("type").is_some_and(|t| t == "array");
         let description = map.remove("description");
         let inner = Value::Object(std::mem::take(map));
-        map.insert("anyOf".into(), json!([inner, { "$ref": "#/definitions/Reference" }]));
+        // A list may also be written as text, as a variable gives one: `a,b`, `[a, b]`, or one
+        // item (the loader splits it).
+        let text =
+            if is_list { json!({ "type": "string" }) } else { json!({ "$ref": "#/definitions/Reference" }) };
+        map.insert("anyOf".into(), json!([inner, text]));
         if let Some(d) = description {
             map.insert("description".into(), d);
         }
