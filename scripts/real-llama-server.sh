@@ -49,8 +49,10 @@ $build_only && exit 0
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=target/real-reports/llama-server.log
 mkdir -p target/real-reports
+# Threads: HXRUN_REAL_THREADS (default 1), so on a 2-core box the client measuring the server
+# keeps a core of its own.
 "$bin" -m "$model_dir/model.gguf" --host 127.0.0.1 --port "$port" --parallel 4 --ctx-size 4096 \
-  --alias smollm2 >"$log" 2>&1 &
+  --threads "${HXRUN_REAL_THREADS:-1}" --alias smollm2 >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 120); do

@@ -219,13 +219,14 @@ mod tests {
     fn maps_ollama_option_names() {
         let step: GenerateStep = serde_json::from_value(json!({
             "model": "m", "prompt": "p",
-            "options": { "num_predict": 5, "temperature": 0, "top_k": 3 }
+            "options": { "num_predict": 5, "temperature": 0, "top_k": 3, "seed": 42 }
         }))
         .unwrap();
         let body = OpenAi.body(&LlmCall::Generate(&step), true);
         assert_eq!(body["max_tokens"], 5);
         assert_eq!(body["temperature"], 0);
         assert_eq!(body["top_k"], 3, "unknown options pass through");
+        assert_eq!(body["seed"], 42, "a seed reaches the server");
         assert_eq!(body["stream_options"]["include_usage"], true);
         assert!(body.get("num_predict").is_none());
     }
