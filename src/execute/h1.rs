@@ -85,8 +85,23 @@ pub(crate) struct Pool {
 }
 
 impl Pool {
+    /// An idle connection the server has not closed meanwhile. A server may close a
+    /// keep-alive connection after a streamed answer without saying so (llama.cpp's
+    /// llama-server does): writing the next request to it would be lost, and the retry on a
+    /// new connection would land in that request's TTFT.
     fn take(&self, addr: &str) -> Option<Connection> {
-        self.idle.lock().expect("connection pool lock").get_mut(addr).and_then(Vec::pop)
+        let mut idle = self.idle.lock().expect("connection pool lock");
+        let conns = idle.get_mut(addr)?;
+        while let Some(conn) = conns.pop() {
+            let mut probe = [0u8; 1];
+            match conn.stream.try_read(&mut probe) {
+                // Nothing to read: open and quiet, as an idle connection should be.
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Some(conn),
+                // Closed (0), broken, or sending unasked bytes: not reusable.
+                _ => continue,
+            }
+        }
+        None
     }
 
     fn give(&self, addr: &str, conn: Connection) {
@@ -464,6 +479,36 @@ mod tests {
         let pieces: Vec<Bytes> = streamed.into_stream().map(|p| p.unwrap()).collect().await;
         assert_eq!(pieces, vec![Bytes::from_static(b"line"), Bytes::from_static(b"\n")]);
         assert_eq!(c.pool.idle.lock().unwrap()[&c.addr].len(), 1, "one connection, kept alive");
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_is_not_reused() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let pool = Pool::default();
+        let client = TcpStream::connect(&addr).await.unwrap();
+        let (server_side, _) = listener.accept().await.unwrap();
+        pool.give(&addr, Connection { stream: client, buf: BytesMut::new() });
+        let kept = TcpStream::connect(&addr).await.unwrap();
+        let (_kept_server_side, _) = listener.accept().await.unwrap();
+        // The server closes the first without a word; wait (bounded) until its FIN is here.
+        drop(server_side);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        let closed = pool.take(&addr).unwrap();
+        loop {
+            match closed.stream.try_read(&mut [0u8; 1]) {
+                Ok(0) => break,
+                _ if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await
+                }
+                other => panic!("the close never arrived: {other:?}"),
+            }
+        }
+        pool.give(&addr, closed);
+        pool.give(&addr, Connection { stream: kept, buf: BytesMut::new() });
+        // The open one is taken; the closed one is dropped, not handed out.
+        assert!(pool.take(&addr).is_some());
+        assert!(pool.take(&addr).is_none(), "a closed connection came out of the pool");
     }
 
     #[test]
