@@ -48,3 +48,50 @@ fn a_gateway_key_in_defaults_headers_reaches_every_kind_of_request() {
     assert_eq!(run.code, 1);
     assert_eq!(run.stdout.matches("FAIL gateway ›").count(), 8, "{}", run.stdout);
 }
+
+#[test]
+fn a_header_can_be_required_present_or_absent() {
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &format!(
+            r#"suite: headers
+target: {{ url: "{}" }}
+tests:
+  - name: present and absent as expected
+    http: {{ path: /api/version }}
+    expect:
+      headers: {{ content-type: {{ exists: true, contains: json }}, x-powered-by: {{ exists: false }} }}
+  - name: wrongly absent
+    http: {{ path: /api/version }}
+    expect: {{ headers: {{ x-request-id: {{ exists: true }} }} }}
+  - name: wrongly present
+    http: {{ path: /api/version }}
+    expect: {{ headers: {{ Content-Type: {{ exists: false }} }} }}
+"#,
+            sim.url
+        ),
+    );
+    let run = ws.hxrun(&["s.yaml", "--no-progress"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("PASS headers › present and absent as expected"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("header x-request-id: expected it in the response, but it is absent"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("header Content-Type: expected it absent, but the response has it: \"application/json"),
+        "{}",
+        run.stdout
+    );
+    ws.write(
+        "bad.yaml",
+        "suite: b\ntests:\n  - name: t\n    http: { path: / }\n    expect: { body: { exists: true } }\n",
+    );
+    let run = ws.hxrun(&["validate", "bad.yaml"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("bad.yaml:5:23: `exists` applies to headers"), "{}", run.stderr);
+}

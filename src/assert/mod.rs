@@ -26,9 +26,25 @@ pub(crate) fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResul
             });
             for (name, m) in &expect.headers {
                 let value = h.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
-                under(&mut out, Some(&format!("expect.headers.{name}")), |out| match value {
-                    Some(v) => out.extend(text::check(&format!("header {name}"), m, v)),
-                    None => out.push(
+                under(&mut out, Some(&format!("expect.headers.{name}")), |out| match (value, m.exists) {
+                    (Some(v), Some(false)) => out.push(
+                        fail(
+                            format!("header {name} exists"),
+                            format!(
+                                "header {name}: expected it absent, but the response has it: {}",
+                                text::quote(v, 120)
+                            ),
+                        )
+                        .values("absent", text::quote(v, 120)),
+                    ),
+                    (Some(v), exists) => {
+                        if exists == Some(true) {
+                            out.push(pass(format!("header {name} exists")));
+                        }
+                        out.extend(text::check(&format!("header {name}"), m, v))
+                    }
+                    (None, Some(false)) => out.push(pass(format!("header {name} exists"))),
+                    (None, _) => out.push(
                         fail(
                             format!("header {name}"),
                             format!("header {name}: expected it in the response, but it is absent"),

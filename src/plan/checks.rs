@@ -162,6 +162,21 @@ pub(super) fn check_expect(
             });
         }
     }
+    for (field, m) in [
+        ("body", &expect.body),
+        ("stdout", &expect.stdout),
+        ("stderr", &expect.stderr),
+        ("text", &expect.text),
+    ] {
+        if m.as_ref().is_some_and(|m| m.exists.is_some()) {
+            let at =
+                expect_node.and_then(|e| e.get(field)).and_then(|n| n.entry("exists")).map(|(k, _)| k.span);
+            errors.push(DeError {
+                message: format!("`exists` applies to headers; `expect.{field}` is always there (check it with `matches: \".\"` for non-empty)"),
+                span: at,
+            });
+        }
+    }
     if expect.consistent.is_some() && LlmCall::of_step(step).is_some_and(|c| c.repeat() < 2) {
         errors.push(DeError {
             message: "`expect.consistent` compares repeated answers: add `repeat: 5` (2 or more) to the step"

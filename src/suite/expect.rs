@@ -55,6 +55,8 @@ pub(crate) struct Expect {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TextMatch {
+    /// Headers only — true: the header is present (any value); false: it is absent.
+    pub(crate) exists: Option<bool>,
     /// The whole text, exactly.
     pub(crate) equals: Option<String>,
     /// The text with leading and trailing whitespace removed.
