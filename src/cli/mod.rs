@@ -3,6 +3,7 @@
 mod bench;
 mod fuzz;
 mod init;
+mod install;
 mod monitor;
 mod reports;
 mod run;
@@ -61,6 +62,24 @@ pub enum Command {
     Monitor(MonitorArgs),
     /// Mutate suites and load + plan each mutant: no panic, every error with a position.
     Fuzz(FuzzArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one per command into a folder (--dir).
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell, e.g. `hxrun completions bash > /etc/bash_completion.d/hxrun`.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write hxrun.1, hxrun-run.1, ... into this folder instead of printing hxrun.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -385,6 +404,8 @@ pub fn main(cli: Cli) -> u8 {
         Some(Command::Monitor(args)) => monitor::monitor(args),
         Some(Command::Bench(args)) => bench::bench(&args),
         Some(Command::Report(args)) => reports::report(&args),
+        Some(Command::Completions(args)) => install::completions(&args),
+        Some(Command::Man(args)) => install::man(&args),
         Some(Command::Compare(args)) => reports::compare(&args),
         Some(Command::Fuzz(args)) => fuzz::fuzz(&args),
     }

@@ -131,6 +131,8 @@ fn is_run(args: &[&str]) -> bool {
                 | &"init"
                 | &"report"
                 | &"compare"
+                | &"completions"
+                | &"man"
         )
     )
 }
