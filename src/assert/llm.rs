@@ -236,3 +236,58 @@ pub(crate) fn check_models(o: &ModelsObservation, out: &mut Vec<AssertionResult>
         });
     }
 }
+
+/// `models.loaded` (in memory now), `fully_on_gpu` (no part offloaded to the CPU) and
+/// `context_length`, per loaded model asked for.
+pub(crate) fn check_loaded(
+    step: &crate::suite::ModelsStep,
+    o: &ModelsObservation,
+    out: &mut Vec<AssertionResult>,
+) {
+    let Some(loaded) = &o.loaded else { return };
+    let shown = if loaded.is_empty() {
+        "nothing".to_string()
+    } else {
+        loaded.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
+    };
+    for name in &step.loaded {
+        let Some(m) = loaded.iter().find(|m| same_model(&m.name, name)) else {
+            out.push(
+                fail(
+                    format!("loaded {name}"),
+                    format!("models: {name} is not loaded (the server has {shown} in memory)"),
+                )
+                .values("loaded", "not loaded"),
+            );
+            continue;
+        };
+        out.push(pass(format!("loaded {name}")));
+        if step.fully_on_gpu == Some(true) {
+            out.push(if m.size_vram >= m.size {
+                pass(format!("{name} fully on the GPU"))
+            } else {
+                let cpu = m.size - m.size_vram;
+                let pct = cpu as f64 / m.size.max(1) as f64 * 100.0;
+                let bytes = crate::suite::values::format_bytes;
+                fail(
+                    format!("{name} fully on the GPU"),
+                    format!(
+                        "models: {name}: {pct:.0}% of it is on the CPU ({} of {} in GPU memory) — it answers several times slower than it would on the GPU",
+                        bytes(m.size_vram as f64),
+                        bytes(m.size as f64)
+                    ),
+                )
+                .values(format!("size_vram = size ({})", bytes(m.size as f64)), format!("size_vram {}", bytes(m.size_vram as f64)))
+            });
+        }
+        if let Some(c) = &step.context_length {
+            out.push(match m.context_length {
+                Some(n) => super::compare(&format!("{name} context_length"), c, n as f64),
+                None => fail(
+                    format!("{name} context_length"),
+                    format!("models: {name}: the server does not say its context length (an older Ollama)"),
+                ),
+            });
+        }
+    }
+}

@@ -90,7 +90,12 @@ pub(crate) fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResul
         }
         Observation::Llm(l) => llm::check_llm(expect, l, &mut out),
         Observation::Pull(p) => llm::check_pull(p, &mut out),
-        Observation::Models(m) => llm::check_models(m, &mut out),
+        Observation::Models(m) => {
+            llm::check_models(m, &mut out);
+            if let crate::suite::Step::Models(step) = &test.step {
+                llm::check_loaded(step, m, &mut out);
+            }
+        }
         Observation::Perf(p) => perf::check_perf(test, p, &mut out),
         Observation::Gpu(g) => {
             if let crate::suite::Step::Gpu(step) = &test.step {

@@ -342,6 +342,9 @@ pub struct SimArgs {
     /// Fault: report eval_duration multiplied by FACTOR (timings that lie).
     #[arg(long, value_name = "FACTOR")]
     pub eval_duration_scale: Option<f64>,
+    /// Fault: keep only this fraction (0–1) of each loaded model in GPU memory (/api/ps).
+    #[arg(long, value_name = "FRACTION")]
+    pub gpu_fraction: Option<f64>,
     /// Fault: answer every second request a little differently (nondeterminism at temperature 0).
     #[arg(long)]
     pub vary_answers: bool,

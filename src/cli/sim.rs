@@ -27,6 +27,7 @@ pub(super) fn serve(args: SimArgs) -> u8 {
             eval_duration_scale: args.eval_duration_scale,
             wrong_model: args.wrong_model.clone(),
             vary_answers: args.vary_answers,
+            gpu_fraction: args.gpu_fraction,
         },
         ..SimConfig::realistic()
     };

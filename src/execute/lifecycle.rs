@@ -73,13 +73,46 @@ pub(crate) async fn models(
 ) -> Result<ModelsObservation, StepError> {
     let started = Instant::now();
     let (url, listed) = list_models(transport, protocol, endpoint).await?;
+    let asks_loaded = !step.loaded.is_empty() || step.fully_on_gpu.is_some() || step.context_length.is_some();
+    let loaded = match protocol.loaded_path() {
+        Some(path) if asks_loaded => Some(loaded_models(transport, protocol, endpoint, path).await?),
+        _ => None,
+    };
     Ok(ModelsObservation {
         url,
         listed,
         present: step.present.clone(),
         absent: step.absent.clone(),
+        loaded,
         elapsed: started.elapsed(),
     })
+}
+
+/// The models the server has in memory (Ollama `/api/ps`).
+async fn loaded_models(
+    transport: &Transport,
+    protocol: &dyn Protocol,
+    endpoint: Endpoint<'_>,
+    path: &str,
+) -> Result<Vec<crate::protocol::LoadedModel>, StepError> {
+    let detail = format!("GET {}", endpoint.url(path));
+    let resp = transport.send(&endpoint.get(path), Purpose::Api).await.map_err(|mut e| {
+        e.detail = detail.clone();
+        e
+    })?;
+    let status = resp.status;
+    let (body, _) = resp.text().await.map_err(|mut e| {
+        e.detail = detail.clone();
+        e
+    })?;
+    if !(200..300).contains(&status) {
+        let why = protocol.error_text(&body).unwrap_or_else(|| crate::record::excerpt(&body, 200));
+        return Err(step_error(FailureKind::Error, format!("{detail} answered {status}: {why}"), &detail));
+    }
+    let v: Value = serde_json::from_str(&body).map_err(|e| {
+        step_error(FailureKind::Error, format!("{detail} did not answer JSON ({e})"), &detail)
+    })?;
+    Ok(protocol.loaded_models(&v))
 }
 
 pub(crate) async fn pull(

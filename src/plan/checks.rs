@@ -60,6 +60,23 @@ pub(super) fn check_step(step: &Step, suite_api: Api, node: &Node, errors: &mut 
                 }
             }
         }
+        Step::Models(m) if !m.loaded.is_empty() || m.fully_on_gpu.is_some() || m.context_length.is_some() => {
+            let field = ["loaded", "fully_on_gpu", "context_length"]
+                .into_iter()
+                .find(|f| node.get(kind).and_then(|n| n.get(f)).is_some())
+                .unwrap_or("loaded");
+            if m.api.unwrap_or(suite_api) == Api::Openai {
+                err(
+                    format!("`models.{field}` needs the Ollama API (/api/ps): OpenAI-compatible servers do not list loaded models"),
+                    key_span(field),
+                );
+            } else if m.loaded.is_empty() {
+                err(
+                    format!("`models.{field}` applies to the models named in `loaded`: add `loaded: [model]`"),
+                    key_span(field),
+                );
+            }
+        }
         Step::Pull(_) | Step::Unload(_) if suite_api == Api::Openai => err(
             format!(
                 "`{kind}` needs the Ollama API (OpenAI-compatible servers have no such endpoint), but the \

@@ -96,6 +96,18 @@ impl<'a> LlmCall<'a> {
     }
 }
 
+/// A model loaded in the server's memory, as the server lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct LoadedModel {
+    pub(crate) name: String,
+    /// Bytes in memory in all.
+    pub(crate) size: u64,
+    /// Of those, bytes in GPU memory.
+    pub(crate) size_vram: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) context_length: Option<u64>,
+}
+
 /// How a protocol frames a streamed answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StreamFormat {
@@ -232,6 +244,10 @@ pub(crate) trait Protocol: Send + Sync {
     }
     fn loaded_vram(&self, _body: &Value, _model: &str) -> Option<u64> {
         None
+    }
+    /// Every loaded model in that answer.
+    fn loaded_models(&self, _body: &Value) -> Vec<LoadedModel> {
+        Vec::new()
     }
 
     /// Whether a stream has ended by this protocol's rule: a final object with `done: true`

@@ -151,6 +151,22 @@ impl Protocol for Ollama {
         Some("/api/ps")
     }
 
+    fn loaded_models(&self, body: &Value) -> Vec<super::LoadedModel> {
+        let Some(models) = body.get("models").and_then(Value::as_array) else { return Vec::new() };
+        models
+            .iter()
+            .filter_map(|m| {
+                let number = |k: &str| m.get(k).and_then(Value::as_u64);
+                Some(super::LoadedModel {
+                    name: m.get("name").and_then(Value::as_str)?.to_string(),
+                    size: number("size").unwrap_or(0),
+                    size_vram: number("size_vram").unwrap_or(0),
+                    context_length: number("context_length"),
+                })
+            })
+            .collect()
+    }
+
     fn loaded_vram(&self, body: &Value, model: &str) -> Option<u64> {
         body.get("models")?.as_array()?.iter().find_map(|m| {
             let name = m.get("name").and_then(Value::as_str)?;

@@ -227,6 +227,9 @@ pub(crate) struct ModelsObservation {
     pub(crate) listed: Vec<String>,
     pub(crate) present: Vec<String>,
     pub(crate) absent: Vec<String>,
+    /// What the server has loaded (when the step asked about loaded models).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) loaded: Option<Vec<crate::protocol::LoadedModel>>,
     #[serde(with = "secs")]
     pub(crate) elapsed: Duration,
 }

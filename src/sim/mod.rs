@@ -87,6 +87,9 @@ pub struct Faults {
     pub eval_duration_scale: Option<f64>,
     /// Name this model in every chunk instead of the one asked for (a misrouting proxy).
     pub wrong_model: Option<String>,
+    /// Keep only this fraction of each loaded model in GPU memory (`/api/ps` `size_vram`): a
+    /// model partly offloaded to the CPU.
+    pub gpu_fraction: Option<f64>,
     /// Answer every second request a little differently (a batching server's nondeterminism
     /// at temperature 0).
     pub vary_answers: bool,

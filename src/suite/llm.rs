@@ -104,6 +104,14 @@ pub(crate) struct ModelsStep {
     /// Models that must not be listed.
     #[serde(default)]
     pub(crate) absent: Vec<String>,
+    /// Models that must be loaded in memory now (Ollama `/api/ps`).
+    #[serde(default)]
+    pub(crate) loaded: Vec<String>,
+    /// Each `loaded` model entirely in GPU memory (`size_vram` equals `size`): a model partly
+    /// offloaded to the CPU answers several times slower, silently.
+    pub(crate) fully_on_gpu: Option<bool>,
+    /// Each `loaded` model's context length, e.g. ">= 8192".
+    pub(crate) context_length: Option<super::Comparison>,
     /// Use this API instead of the suite's `target.api`.
     pub(crate) api: Option<Api>,
 }

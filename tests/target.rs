@@ -1,5 +1,7 @@
-//! `defaults.headers` go with every request to the target — http steps, generate, chat, the
-//! model list, pull, unload and perf loops — so a gateway key is set once for a suite.
+//! The target's side: `defaults.headers` go with every request to it (http steps, generate,
+//! chat, the model list, pull, unload, perf loops — a gateway key set once), a header can be
+//! required present or absent, and the models it holds in memory can be checked (loaded,
+//! fully on the GPU, context length).
 
 mod common;
 use common::{Sim, Workspace};
@@ -94,4 +96,49 @@ tests:
     let run = ws.hxrun(&["validate", "bad.yaml"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("bad.yaml:5:23: `exists` applies to headers"), "{}", run.stderr);
+}
+
+#[test]
+fn a_model_partly_on_the_cpu_fails_fully_on_gpu_with_the_share() {
+    let suite = |url: &str| {
+        format!(
+            r#"suite: state
+target: {{ url: "{url}" }}
+tests:
+  - name: warm it
+    generate: {{ model: gemma2:2b, prompt: hi, options: {{ num_predict: 2 }} }}
+  - name: loaded and on the GPU
+    models: {{ loaded: [gemma2:2b], fully_on_gpu: true, context_length: ">= 4096" }}
+  - name: not loaded
+    models: {{ loaded: [cogito:32b] }}
+"#
+        )
+    };
+    let whole = Sim::fast();
+    let ws = Workspace::new();
+    ws.write("s.yaml", &suite(&whole.url));
+    let run = ws.hxrun(&["s.yaml", "--no-progress"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("PASS state › loaded and on the GPU"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("models: cogito:32b is not loaded (the server has gemma2:2b in memory)"),
+        "{}",
+        run.stdout
+    );
+    let offloaded = Sim::start(SimConfig {
+        tokens_per_s: 2000.0,
+        ttft: Duration::from_millis(2),
+        load_time: Duration::from_millis(2),
+        faults: hxrun::sim::Faults { gpu_fraction: Some(0.86), ..Default::default() },
+        ..SimConfig::default()
+    });
+    ws.write("s.yaml", &suite(&offloaded.url));
+    let run = ws.hxrun(&["s.yaml", "--no-progress"]);
+    assert!(run.stdout.contains("models: gemma2:2b: 14% of it is on the CPU"), "{}", run.stdout);
+    ws.write(
+        "bad.yaml",
+        "suite: b\ntarget: { api: openai }\ntests:\n  - name: t\n    models: { loaded: [m] }\n",
+    );
+    let run = ws.hxrun(&["validate", "bad.yaml"]);
+    assert!(run.stderr.contains("`models.loaded` needs the Ollama API (/api/ps)"), "{}", run.stderr);
 }
