@@ -35,20 +35,21 @@ const MAX_PULL_LINE: usize = 64 * 1024;
 /// ones; a real pull has a handful).
 const MAX_PULL_ENTRIES: usize = 1024;
 
-/// The model names a server lists.
-pub(crate) async fn list_models(
+/// GETs an API path and reads its JSON answer: a cut body, an error status (in the server's
+/// words) or text that is not JSON is a step error naming the request.
+async fn get_json(
     transport: &Transport,
     protocol: &dyn Protocol,
     endpoint: Endpoint<'_>,
-) -> Result<(String, Vec<String>), StepError> {
-    let url = endpoint.url(protocol.models_path());
+    path: &str,
+) -> Result<(String, Value), StepError> {
+    let url = endpoint.url(path);
     let detail = format!("GET {url}");
     let with_detail = |mut e: StepError| {
         e.detail = detail.clone();
         e
     };
-    let resp =
-        transport.send(&endpoint.get(protocol.models_path()), Purpose::Api).await.map_err(with_detail)?;
+    let resp = transport.send(&endpoint.get(path), Purpose::Api).await.map_err(with_detail)?;
     let status = resp.status;
     let (body, cut) = resp.text().await.map_err(with_detail)?;
     if cut {
@@ -62,6 +63,16 @@ pub(crate) async fn list_models(
     let v: Value = serde_json::from_str(&body).map_err(|e| {
         step_error(FailureKind::Error, format!("{detail} did not answer JSON ({e})"), &detail)
     })?;
+    Ok((url, v))
+}
+
+/// The model names a server lists.
+pub(crate) async fn list_models(
+    transport: &Transport,
+    protocol: &dyn Protocol,
+    endpoint: Endpoint<'_>,
+) -> Result<(String, Vec<String>), StepError> {
+    let (url, v) = get_json(transport, protocol, endpoint, protocol.models_path()).await?;
     Ok((url, protocol.model_names(&v)))
 }
 
@@ -95,23 +106,7 @@ async fn loaded_models(
     endpoint: Endpoint<'_>,
     path: &str,
 ) -> Result<Vec<crate::protocol::LoadedModel>, StepError> {
-    let detail = format!("GET {}", endpoint.url(path));
-    let resp = transport.send(&endpoint.get(path), Purpose::Api).await.map_err(|mut e| {
-        e.detail = detail.clone();
-        e
-    })?;
-    let status = resp.status;
-    let (body, _) = resp.text().await.map_err(|mut e| {
-        e.detail = detail.clone();
-        e
-    })?;
-    if !(200..300).contains(&status) {
-        let why = protocol.error_text(&body).unwrap_or_else(|| crate::record::excerpt(&body, 200));
-        return Err(step_error(FailureKind::Error, format!("{detail} answered {status}: {why}"), &detail));
-    }
-    let v: Value = serde_json::from_str(&body).map_err(|e| {
-        step_error(FailureKind::Error, format!("{detail} did not answer JSON ({e})"), &detail)
-    })?;
+    let (_, v) = get_json(transport, protocol, endpoint, path).await?;
     Ok(protocol.loaded_models(&v))
 }
 

@@ -242,8 +242,8 @@ pub(crate) trait Protocol: Send + Sync {
     fn loaded_path(&self) -> Option<&'static str> {
         None
     }
-    fn loaded_vram(&self, _body: &Value, _model: &str) -> Option<u64> {
-        None
+    fn loaded_vram(&self, body: &Value, model: &str) -> Option<u64> {
+        self.loaded_models(body).into_iter().find(|m| same_model(&m.name, model)).map(|m| m.size_vram)
     }
     /// Every loaded model in that answer.
     fn loaded_models(&self, _body: &Value) -> Vec<LoadedModel> {

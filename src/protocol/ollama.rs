@@ -167,13 +167,6 @@ impl Protocol for Ollama {
             .collect()
     }
 
-    fn loaded_vram(&self, body: &Value, model: &str) -> Option<u64> {
-        body.get("models")?.as_array()?.iter().find_map(|m| {
-            let name = m.get("name").and_then(Value::as_str)?;
-            super::same_model(name, model).then(|| m.get("size_vram").and_then(Value::as_u64)).flatten()
-        })
-    }
-
     fn end_problems(
         &self,
         chunks: usize,
