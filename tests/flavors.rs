@@ -9,9 +9,15 @@ use serde_json::Value;
 use std::time::Duration;
 
 fn sim(flavor: Flavor) -> Sim {
+    paced(flavor, 200.0)
+}
+
+/// A simulator of `flavor` at `tokens_per_s` (slower where a test compares client timing with
+/// the server's: the margin must hold on a loaded 2-core machine).
+fn paced(flavor: Flavor, tokens_per_s: f64) -> Sim {
     Sim::start(SimConfig {
         flavor,
-        tokens_per_s: 200.0,
+        tokens_per_s,
         ttft: Duration::from_millis(5),
         load_time: Duration::from_millis(5),
         ..SimConfig::default()
@@ -31,10 +37,12 @@ const ANSWER: &str = "Summarize HX Infrastructure in one sentence.";
 
 #[test]
 fn llama_cpp_timings_are_the_servers_figures_and_its_eos_token_is_accounted_for() {
-    let sim = sim(Flavor::LlamaCpp);
+    // 20 ms a token: a streamed answer spans about half a second, so `tokens_per_s: 10%`
+    // tolerates 50 ms of scheduling delay.
+    let sim = paced(Flavor::LlamaCpp, 50.0);
     let ws = Workspace::new();
     let tests = format!(
-        "  - name: streamed\n    chat: {{ model: phi3:latest, stream: true, messages: [{{ role: user, content: \"{ANSWER}\" }}] }}\n    expect:\n      agree: {{ tokens: 0, tokens_per_s: 10% }}\n      metrics: {{ server_tokens_per_s: \">= 150\", eval_duration: \"> 0s\" }}\n  - name: whole\n    chat: {{ model: phi3:latest, stream: false, messages: [{{ role: user, content: \"{ANSWER}\" }}] }}\n    expect:\n      metrics: {{ server_tokens_per_s: \">= 150\", prompt_eval_count: \">= 1\" }}\n"
+        "  - name: streamed\n    chat: {{ model: phi3:latest, stream: true, messages: [{{ role: user, content: \"{ANSWER}\" }}] }}\n    expect:\n      agree: {{ tokens: 0, tokens_per_s: 10% }}\n      metrics: {{ server_tokens_per_s: \">= 45\", eval_duration: \"> 0s\" }}\n  - name: whole\n    chat: {{ model: phi3:latest, stream: false, messages: [{{ role: user, content: \"{ANSWER}\" }}] }}\n    expect:\n      metrics: {{ server_tokens_per_s: \">= 45\", prompt_eval_count: \">= 1\" }}\n"
     );
     ws.write("s.yaml", &suite(&sim, &tests));
     let run = ws.hxrun(&["s.yaml"]);
@@ -46,7 +54,7 @@ fn llama_cpp_timings_are_the_servers_figures_and_its_eos_token_is_accounted_for(
     assert_eq!(o["output_tokens"].as_u64(), Some(chunks + 1), "the server counted the EOS token");
     assert_eq!(o["content_tokens"].as_u64(), Some(chunks));
     let server = o["server_tokens_per_s"].as_f64().unwrap();
-    assert!((server - 200.0).abs() < 1.0, "the server's own predicted_per_second, not n/t: {server}");
+    assert!((server - 50.0).abs() < 0.5, "the server's own predicted_per_second, not n/t: {server}");
     assert!(observation(&run, 1)["server_tokens_per_s"].as_f64().is_some(), "timings of a whole answer");
 }
 
