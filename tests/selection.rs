@@ -106,3 +106,54 @@ fn junit_testcases_stay_unique_when_a_suite_runs_twice() {
     let unique: std::collections::BTreeSet<&&str> = classes.iter().collect();
     assert_eq!(unique.len(), 3, "classname + name identify each case: {classes:?}");
 }
+
+/// The test names `hxrun list` prints for these arguments.
+fn listed(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Vec<String> {
+    let run = ws.hxrun_env(args, env);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    run.stdout
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .map(|l| l.trim().split("  ").next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn shards_are_disjoint_balanced_cover_the_run_and_ignore_order() {
+    let ws = Workspace::new();
+    let names: Vec<String> = (0..23).map(|i| format!("check {i:02}")).collect();
+    let body = |order: &[String]| {
+        let tests: String =
+            order.iter().map(|n| format!("  - name: {n}\n    tcp: {{ port: 1 }}\n")).collect();
+        format!("suite: many\ntests:\n{tests}")
+    };
+    ws.write("a.yaml", &body(&names));
+    let mut reversed = names.clone();
+    reversed.reverse();
+    ws.write("b.yaml", &body(&reversed));
+    let mut union = Vec::new();
+    for k in 1..=4 {
+        let shard = format!("{k}/4");
+        let mut a = listed(&ws, &["list", "a.yaml", "--shard", &shard], &[]);
+        let mut b = listed(&ws, &["list", "b.yaml", "--shard", &shard], &[]);
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "reordering the file moves no test to another shard");
+        assert!(a.len() == 5 || a.len() == 6, "23 tests over 4 shards: 5 or 6 each, got {}", a.len());
+        union.extend(a);
+    }
+    union.sort();
+    assert_eq!(union, names, "disjoint, and together the whole run");
+    // From a GitLab parallel job's variables, and a Kubernetes Indexed Job's (counted from 0).
+    let gitlab = listed(&ws, &["list", "a.yaml"], &[("CI_NODE_INDEX", "2"), ("CI_NODE_TOTAL", "4")]);
+    assert_eq!(gitlab, {
+        let mut s = listed(&ws, &["list", "a.yaml", "--shard", "2/4"], &[]);
+        s.sort_by_key(|n| names.iter().position(|x| x == n));
+        s
+    });
+    let k8s = listed(&ws, &["list", "a.yaml"], &[("JOB_COMPLETION_INDEX", "1"), ("HXRUN_SHARD_TOTAL", "4")]);
+    assert_eq!(k8s.len(), gitlab.len());
+    let bad = ws.hxrun(&["list", "a.yaml", "--shard", "5/4"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("is not a shard like 2/4"), "{}", bad.stderr);
+}

@@ -206,6 +206,11 @@ pub struct SuiteArgs {
     /// Run only tests with this tag (repeatable: any of them).
     #[arg(long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
+    /// Run slice K of N of the tests (e.g. 2/4; a deterministic, balanced split across suites,
+    /// for parallel CI jobs). By default from CI_NODE_INDEX/CI_NODE_TOTAL (GitLab `parallel:`)
+    /// or JOB_COMPLETION_INDEX with HXRUN_SHARD_TOTAL (a Kubernetes Indexed Job) when set.
+    #[arg(long, value_name = "K/N", value_parser = crate::plan::shard::Shard::parse)]
+    pub(crate) shard: Option<crate::plan::shard::Shard>,
     /// Leave out tests with this tag (repeatable; wins over --tag).
     #[arg(long = "exclude-tag", value_name = "TAG")]
     pub exclude_tags: Vec<String>,

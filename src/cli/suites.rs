@@ -45,6 +45,22 @@ pub(super) fn load_and_plan(
         eprintln!("error: {}", nothing_selected(args, &plans));
         return None;
     }
+    if ok {
+        let from_env = || plan::shard::Shard::from_env(|k| std::env::var(k).ok());
+        let shard = match (args.shard, from_env()) {
+            (Some(s), _) => Some((s, "--shard")),
+            (None, Ok(s)) => s,
+            (None, Err(e)) => {
+                eprintln!("error: {e}");
+                return None;
+            }
+        };
+        if let Some((shard, from)) = shard {
+            let all = plan::shard::apply(&mut plans, shard);
+            let mine: usize = plans.iter().map(|p| p.tests.len()).sum();
+            eprintln!("note: shard {shard} ({from}): {mine} of {all} tests");
+        }
+    }
     ok.then_some(plans)
 }
 

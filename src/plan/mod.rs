@@ -2,6 +2,7 @@
 //! unique, filters applied and every setting resolved. Pure: no I/O.
 
 mod checks;
+pub(crate) mod shard;
 pub(crate) mod template;
 
 use crate::load::LoadedSuite;

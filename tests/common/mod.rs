@@ -100,6 +100,11 @@ impl Workspace {
             .current_dir(self.path())
             .env_remove("OLLAMA_HOST")
             .env_remove("HXRUN_SIM")
+            // A CI parallel job's index would shard every run of the tests.
+            .env_remove("CI_NODE_INDEX")
+            .env_remove("CI_NODE_TOTAL")
+            .env_remove("JOB_COMPLETION_INDEX")
+            .env_remove("HXRUN_SHARD_TOTAL")
             .env("NO_COLOR", "1")
             // GPU-free unless a test scripts readings: results must not depend on the host.
             .env("HXRUN_GPU_FAKE", "none");
