@@ -11,6 +11,7 @@ pub(super) fn bench(args: &BenchArgs) -> u8 {
         duration: args.duration,
         connections: args.connections,
         streams: args.streams,
+        rounds: args.rounds,
         ..Default::default()
     };
     if let Some(part) = &args.part {
@@ -34,7 +35,13 @@ pub(super) fn bench(args: &BenchArgs) -> u8 {
     for part in bench::PARTS {
         let out = std::process::Command::new(&exe)
             .args(["bench", "--part", part, "--connections", &args.connections.to_string()])
-            .args(["--streams", &args.streams.to_string(), "--duration"])
+            .args([
+                "--streams",
+                &args.streams.to_string(),
+                "--rounds",
+                &args.rounds.to_string(),
+                "--duration",
+            ])
             .arg(humantime::format_duration(args.duration).to_string())
             .output();
         match out {

@@ -192,6 +192,9 @@ pub struct BenchArgs {
     /// Run only this measurement, in this process (rate, timing, parsers, memory).
     #[arg(long, value_name = "PART")]
     pub part: Option<String>,
+    /// Interleaved rounds of the request-rate comparison with wrk (the order alternating).
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub rounds: u32,
 }
 
 /// Which suites, and what the command line adds to them.
