@@ -164,7 +164,9 @@ fn compare_shows_the_change_and_fails_on_a_regression_only() {
     let section = &page[page.find("id=\"baseline\"").expect("a baseline section")..];
     assert!(section.contains("<tr class=\"fail\">") && section.contains("✗ regression"), "{section}");
     assert!(judged.report("summary.md").contains("### Regressions against the baseline"));
-    let better = ws.hxrun(&["compare", "slow.json", "fast.json"]);
+    // Both servers take ~2 ms to a first token, so TTFT is scheduling noise on a busy machine:
+    // its tolerance is widened; the throughput figures, three times apart, are what is judged.
+    let better = ws.hxrun(&["compare", "slow.json", "fast.json", "--tolerance", "ttft.p95=1000%"]);
     assert_eq!(better.code, 0, "a faster run is no regression: {}", better.stdout);
     let loose = ws.hxrun(&[
         "compare",
