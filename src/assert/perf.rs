@@ -23,9 +23,7 @@ pub(crate) fn check_perf(test: &PlannedTest, o: &PerfObservation, out: &mut Vec<
 /// An actual figure in the threshold's unit (durations are stored in seconds).
 fn show(c: &Comparison, figure: &str, v: f64) -> String {
     match c.unit {
-        Unit::None => {
-            metrics::figure(figure).map_or_else(|| crate::suite::values::trim_float(v), |f| f.format(v))
-        }
+        Unit::None => metrics::show(figure, v),
         _ => c.format_actual(v),
     }
 }

@@ -70,11 +70,6 @@ pub(crate) fn higher_is_better(figure: &str) -> bool {
     metrics::figure(figure).is_some_and(|f| f.higher_is_better())
 }
 
-/// A figure's value for people, in its unit.
-fn show(figure: &str, v: f64) -> String {
-    metrics::figure(figure).map_or_else(|| crate::suite::values::trim_float(v), |f| f.format(v))
-}
-
 /// One figure, old against new.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Change {
@@ -90,7 +85,7 @@ pub(crate) struct Change {
 impl Change {
     /// The old and the new value, each with its unit.
     pub(crate) fn shown(&self) -> (String, String) {
-        (show(&self.figure, self.old), show(&self.figure, self.new))
+        (metrics::show(&self.figure, self.old), metrics::show(&self.figure, self.new))
     }
 
     pub(crate) fn describe(&self) -> String {
@@ -99,8 +94,8 @@ impl Change {
         format!(
             "{}: {} → {} ({:+.1}%, {verdict})",
             self.figure,
-            show(&self.figure, self.old),
-            show(&self.figure, self.new),
+            metrics::show(&self.figure, self.old),
+            metrics::show(&self.figure, self.new),
             self.change_pct
         )
     }

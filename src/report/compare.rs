@@ -4,11 +4,11 @@
 //! (`perf::baseline::compare`), so CI can gate on it. Rendered as text, Markdown and HTML with
 //! the runs' distributions overlaid.
 
-use super::figures::show;
 use super::svg;
 use super::view::{Level, Run, Test};
 use crate::perf::baseline::{self, Change};
 use crate::suite::Tolerance;
+use crate::suite::metrics::show;
 use crate::suite::values::format_seconds;
 use maud::{DOCTYPE, PreEscaped, html};
 use std::collections::BTreeMap;

@@ -71,13 +71,6 @@ pub(crate) fn answer_figures(run: &Run) -> Vec<(String, Option<f64>, Option<f64>
     by_model.into_iter().map(|(m, ttft, tps)| (m, mean(&ttft), mean(&tps))).collect()
 }
 
-/// A figure's value for people (`52.1ms`, `48.3`), by the metric catalogue.
-pub(crate) fn show(figure: &str, v: f64) -> String {
-    metrics::figure(figure)
-        .or_else(|| metrics::llm(figure).map(|metric| metrics::Figure { metric, statistic: None }))
-        .map_or_else(|| trim_float(v), |f| f.format(v))
-}
-
 /// The thresholds a test set on a figure (`ttft.p95` → `< 2s` as seconds), from its verdicts.
 pub(crate) fn thresholds(test: &Test, metric: &str) -> Vec<(String, f64)> {
     test.assertions
@@ -146,7 +139,7 @@ pub(crate) fn perf_charts(test: &Test, p: &Perf) -> Vec<String> {
         out.push(svg::lines(
             &format!("{} against concurrency", throughput.replace('_', " ")),
             &[(throughput.into(), per_level(throughput))],
-            (count, &|v| show(throughput, v)),
+            (count, &|v| metrics::show(throughput, v)),
             "concurrency",
             &marks,
         ));

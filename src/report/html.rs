@@ -204,7 +204,7 @@ fn perf(run: &Run) -> Markup {
                             tr {
                                 td { (name) } td class="n" { (s.count) }
                                 @let figure = format!("{name}.mean");
-                                @for v in [s.mean, s.min, s.p50, s.p90, s.p95, s.p99, s.max] { td class="n" { (figures::show(&figure, v)) } }
+                                @for v in [s.mean, s.min, s.p50, s.p90, s.p95, s.p99, s.max] { td class="n" { (crate::suite::metrics::show(&figure, v)) } }
                                 td class="n" { (format!("{:.1}%", s.cov)) }
                             }
                         }

@@ -218,6 +218,14 @@ impl Figure {
     }
 }
 
+/// A value of the named figure (`ttft.p95`, `request_throughput`) or LLM metric (`ttft`) for
+/// people, in its unit; a name outside the catalogue as a plain number.
+pub(crate) fn show(name: &str, v: f64) -> String {
+    figure(name)
+        .or_else(|| llm(name).map(|metric| Figure { metric, statistic: None }))
+        .map_or_else(|| super::values::trim_float(v), |f| f.format(v))
+}
+
 /// Every perf figure, in catalogue order.
 pub(crate) fn figures() -> Vec<Figure> {
     let plain = AGGREGATES.iter().chain(GPU).map(|metric| Figure { metric, statistic: None });
