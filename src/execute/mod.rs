@@ -158,6 +158,7 @@ impl Executor {
             suites,
             gpu_samples,
             stopped: self.opts.control.reason().map(ToString::to_string),
+            verdicts: Vec::new(),
         };
         emit(&Event::RunFinished { record: &record });
         record

@@ -4,6 +4,7 @@
 //! executor asks the protocol for a request body, hands it each decoded stream message, and
 //! records the neutral [`Frame`]s it gets back. Adding a server API means adding a file here.
 
+pub(crate) mod detect;
 pub(crate) mod ollama;
 pub(crate) mod openai;
 mod problem;

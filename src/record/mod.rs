@@ -456,6 +456,27 @@ pub(crate) struct RunRecord {
     /// reach are listed as skipped with that reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) stopped: Option<String>,
+    /// Conclusions drawn from the whole run (`hxrun probe`: one per model and one for the
+    /// server), shown first in every report.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) verdicts: Vec<Verdict>,
+}
+
+/// A conclusion a person can act on: what it is about, whether it is sound, and why.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub(crate) struct Verdict {
+    /// The model or server it is about.
+    pub(crate) subject: String,
+    pub(crate) ok: bool,
+    /// Findings, each a short sentence.
+    pub(crate) findings: Vec<String>,
+}
+
+impl Verdict {
+    /// `✓ phi3:latest: 118 tokens/s; ...` on one line.
+    pub(crate) fn line(&self) -> String {
+        format!("{} {}: {}", if self.ok { "✓" } else { "✗" }, self.subject, self.findings.join("; "))
+    }
 }
 
 impl RunRecord {

@@ -134,6 +134,16 @@ impl ConsoleReporter {
                 }
             }
         }
+        if !record.verdicts.is_empty() {
+            text.push_str(&format!("\n{}\n", self.paint("1", "Verdicts:")));
+            for v in &record.verdicts {
+                let line = clean(&v.line());
+                text.push_str(&format!(
+                    "  {}\n",
+                    if v.ok { self.paint("32", &line) } else { self.paint("31", &line) }
+                ));
+            }
+        }
         let (p, f, s) =
             (record.count(Status::Passed), record.count(Status::Failed), record.count(Status::Skipped));
         let counts = format!("{p} passed, {f} failed, {s} skipped");

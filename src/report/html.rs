@@ -66,6 +66,17 @@ pub(crate) fn render(run: &Run) -> String {
             body {
                 h1 { "hxrun report" }
                 (glance(run))
+                @if !run.verdicts.is_empty() {
+                    h2 id="verdicts" { "Verdicts" }
+                    ul class="verdicts" {
+                        @for v in &run.verdicts {
+                            li class=(if v.ok { "ok" } else { "bad" }) {
+                                strong { (if v.ok { "✓ " } else { "✗ " }) (v.subject) }
+                                ul { @for f in &v.findings { li { (f) } } }
+                            }
+                        }
+                    }
+                }
                 @if !failed.is_empty() {
                     h2 id="failures" { "Failures (" (failed.len()) ")" }
                     @for (suite, test) in &failed { (failure(suite, test)) }

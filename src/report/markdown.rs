@@ -86,6 +86,17 @@ pub(crate) fn render(run: &Run) -> String {
         format_seconds(run.duration),
         run.stopped.as_deref().map(|s| format!(" — stopped: {}", cell(s))).unwrap_or_default()
     );
+    if !run.verdicts.is_empty() {
+        let _ = writeln!(md, "### Verdicts\n");
+        for v in &run.verdicts {
+            let mark = if v.ok { "✓" } else { "✗" };
+            let _ = writeln!(md, "- **{mark} {}**", cell(&v.subject));
+            for f in &v.findings {
+                let _ = writeln!(md, "  - {}", cell(f));
+            }
+        }
+        md.push('\n');
+    }
     let failures: Vec<_> = run.tests().filter(|(_, t)| t.status == "failed").collect();
     if !failures.is_empty() {
         let _ = writeln!(md, "### Failures\n");

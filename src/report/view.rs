@@ -27,6 +27,8 @@ pub(crate) struct Run {
     pub(crate) gpu_samples: Vec<GpuSample>,
     #[serde(default)]
     pub(crate) stopped: Option<String>,
+    #[serde(default)]
+    pub(crate) verdicts: Vec<crate::record::Verdict>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -7,6 +7,7 @@
 //! measurements can be checked against it.
 
 mod answer;
+mod identity;
 mod lifecycle;
 pub mod models;
 mod ollama;
@@ -186,8 +187,14 @@ impl Drop for SimServer {
 /// The simulator's routes.
 pub fn router(config: SimConfig) -> Router {
     let gateway = config.gateway_header.clone();
+    let flavor = config.flavor;
     let state = SimState::new(config);
-    let app = ollama::routes(state.clone()).merge(openai::routes(state));
+    // Ollama serves its own API and the OpenAI-compatible one; the others only the latter.
+    let mut app = openai::routes(state.clone()).merge(identity::routes(state.clone()));
+    if flavor == Flavor::Ollama {
+        app = app.merge(ollama::routes(state));
+    }
+    let app = identity::server_header(flavor, app);
     match gateway {
         None => app,
         Some((name, value)) => app.layer(axum::middleware::from_fn(

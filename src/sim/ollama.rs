@@ -73,7 +73,7 @@ async fn ps(State(s): State<SimState>) -> Json<Value> {
                 "name": m.name, "model": m.name, "size": m.size_bytes, "digest": m.digest(),
                 "details": m.details(), "expires_at": expires,
                 "size_vram": (m.size_bytes as f64 * s.config.faults.gpu_fraction.unwrap_or(1.0)) as u64,
-                "context_length": 4096,
+                "context_length": super::identity::CONTEXT_LENGTH,
             }))
         })
         .collect();

@@ -18,8 +18,6 @@ use tokio::time::Instant;
 pub(super) fn routes(state: SimState) -> Router {
     Router::new()
         .route("/v1/models", get(models))
-        // llama-server, vLLM and TGI answer a health check here.
-        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
         .with_state(state)
@@ -56,7 +54,18 @@ async fn models(State(s): State<SimState>, headers: HeaderMap) -> Response {
     let data: Vec<Value> = s
         .installed()
         .iter()
-        .map(|m| json!({ "id": m.name, "object": "model", "created": 1755172800, "owned_by": "library" }))
+        .map(|m| {
+            let mut model = json!({
+                "id": m.name, "object": "model", "created": 1755172800,
+                "owned_by": super::identity::owned_by(s.config.flavor, &m.name),
+            });
+            match s.config.flavor {
+                Flavor::Vllm => model["max_model_len"] = json!(super::identity::CONTEXT_LENGTH),
+                Flavor::LlamaCpp => model["meta"] = json!({ "n_ctx_train": super::identity::CONTEXT_LENGTH }),
+                Flavor::Ollama | Flavor::Tgi => {}
+            }
+            model
+        })
         .collect();
     Json(json!({ "object": "list", "data": data })).into_response()
 }

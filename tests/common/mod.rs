@@ -100,6 +100,8 @@ impl Workspace {
             .current_dir(self.path())
             .env_remove("OLLAMA_HOST")
             .env_remove("HXRUN_SIM")
+            .env_remove("HXRUN_TARGET")
+            .env_remove("HXRUN_API_KEY")
             // A CI parallel job's index would shard every run of the tests.
             .env_remove("CI_NODE_INDEX")
             .env_remove("CI_NODE_TOTAL")

@@ -1,0 +1,421 @@
+//! The suite a probe runs, written as YAML a person reads: the same text is run to measure
+//! (checks without figures) and, with what was measured, written for the user to own
+//! (`--write`): exact answers, floors and ceilings with margins, comments saying why.
+
+use crate::protocol::detect::{Detected, ServerKind};
+use crate::suite::Api;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// The prompt whose answer is compared exactly (the seed's inference check).
+pub(super) const EXACT_PROMPT: &str = "Return exactly the text: HX-OK";
+/// The prompt of the timing checks: a free sentence, long enough for a rate.
+const PERF_PROMPT: &str = "Write one sentence about GPUs.";
+/// Client tokens/s floor in the written suite: this share of the mean measured.
+pub(super) const FLOOR: f64 = 0.8;
+/// TTFT p95 ceiling: this multiple of the p95 measured ...
+pub(super) const CEILING: f64 = 1.5;
+/// ... and at least this much above it (scheduling noise on a busy client).
+pub(super) const CEILING_MIN_S: f64 = 0.05;
+
+/// How thorough a probe is: `--quick`, the default, `--full`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Depth {
+    Quick,
+    Standard,
+    Full,
+}
+
+impl Depth {
+    /// Models probed when `--models` does not say.
+    pub(super) fn max_models(self) -> usize {
+        match self {
+            Depth::Quick => 1,
+            Depth::Standard => 3,
+            Depth::Full => usize::MAX,
+        }
+    }
+    /// Output tokens of each timed request.
+    fn tokens(self) -> u32 {
+        match self {
+            Depth::Quick => 32,
+            Depth::Standard | Depth::Full => 64,
+        }
+    }
+    /// Requests of a model's baseline (after one warm-up).
+    fn iterations(self) -> u32 {
+        match self {
+            Depth::Quick => 5,
+            Depth::Standard => 10,
+            Depth::Full => 20,
+        }
+    }
+    /// The concurrency sweep that looks for the server's parallel slots, and requests per level.
+    fn sweep(self) -> (&'static [u32], u32) {
+        match self {
+            Depth::Quick => (&[1, 2, 4, 8], 8),
+            Depth::Standard => (&[1, 2, 4, 8], 16),
+            Depth::Full => (&[1, 2, 4, 8, 16], 32),
+        }
+    }
+    /// The whole probe's time limit (`--max-time`).
+    pub(super) fn max_time(self) -> std::time::Duration {
+        std::time::Duration::from_secs(match self {
+            Depth::Quick => 5 * 60,
+            Depth::Standard => 20 * 60,
+            Depth::Full => 90 * 60,
+        })
+    }
+}
+
+/// What the suite is about.
+pub(super) struct Subject<'a> {
+    pub(super) url: &'a str,
+    pub(super) detected: &'a Detected,
+    pub(super) models: &'a [String],
+    pub(super) depth: Depth,
+    /// NVML answers on this machine: its GPUs are checked too.
+    pub(super) gpus: Option<usize>,
+    pub(super) api_key: bool,
+}
+
+/// What the probe measured of one model, for the written suite.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Measured {
+    /// Its answer to `EXACT_PROMPT`, when it gave the same one every time in both modes.
+    pub(super) answer: Option<String>,
+    pub(super) tokens_per_s: Option<f64>,
+    pub(super) ttft_p95: Option<f64>,
+    pub(super) tokens_per_s_cov: Option<f64>,
+    pub(super) context_length: Option<u64>,
+}
+
+/// Test names, so verdicts find their results.
+pub(super) fn whole(model: &str) -> String {
+    format!("{model}: whole answer")
+}
+pub(super) fn streamed(model: &str) -> String {
+    format!("{model}: streamed answer")
+}
+pub(super) fn repeated(model: &str) -> String {
+    format!("{model}: the same answer every time")
+}
+pub(super) fn agreement(model: &str) -> String {
+    format!("{model}: its own figures agree with hxrun's")
+}
+pub(super) fn placement(model: &str) -> String {
+    format!("{model}: loaded, and all of it on the GPU")
+}
+pub(super) fn baseline(model: &str) -> String {
+    format!("{model}: baseline")
+}
+pub(super) const SWEEP: &str = "concurrent requests: where throughput stops rising";
+
+/// A YAML double-quoted scalar (JSON's escapes are YAML's), `${` kept literal.
+fn q(s: &str) -> String {
+    serde_json::to_string(&s.replace("${", "$${")).expect("a string serializes")
+}
+
+/// Seconds as a YAML duration.
+fn dur(s: f64) -> String {
+    // Rounded to the microsecond first: 0.2 × 1.5 is 0.30000000000000004, which is 300 ms.
+    let ms = (s * 1e6).round() / 1e3;
+    if ms < 1000.0 { format!("{:.0}ms", ms.ceil().max(1.0)) } else { format!("{:.2}s", (ms / 10.0).ceil() / 100.0) }
+}
+
+/// The suite text; `measured` makes it the user's (`--write`), None the probe's own run.
+pub(super) fn render(s: &Subject, measured: Option<&BTreeMap<String, Measured>>) -> String {
+    let d = s.detected;
+    let mut y = String::new();
+    let _ = writeln!(y, "# yaml-language-server: $schema=./{}", super::super::init::SCHEMA_FILE);
+    let _ = writeln!(y, "#");
+    let what =
+        d.version.as_ref().map_or_else(|| d.kind.name().to_string(), |v| format!("{} {v}", d.kind.name()));
+    if measured.is_some() {
+        let _ = writeln!(
+            y,
+            "# Written by `hxrun probe` on {} against {}: {what}.",
+            chrono::Utc::now().format("%Y-%m-%d"),
+            s.url
+        );
+        let _ = writeln!(y, "# How hxrun knew: {}.", d.evidence.join("; "));
+        let _ = writeln!(
+            y,
+            "# It repeats the probe's checks; the figures are what the probe measured, with margins:"
+        );
+        let _ = writeln!(
+            y,
+            "# tokens/s floors at {:.0}% of the mean measured, TTFT p95 ceilings at {:.0}% of the p95 measured",
+            FLOOR * 100.0,
+            CEILING * 100.0
+        );
+        let _ = writeln!(
+            y,
+            "# (and at least {:.0} ms above it). It is yours now: edit, add models, tighten.",
+            CEILING_MIN_S * 1000.0
+        );
+        let _ = writeln!(
+            y,
+            "#\n# Run: hxrun THIS_FILE   (HXRUN_TARGET=http://other-host:port hxrun THIS_FILE for another host)"
+        );
+    } else {
+        let _ = writeln!(y, "# The checks `hxrun probe` runs against {} ({what}).", s.url);
+    }
+    let _ = writeln!(y, "suite: probe");
+    let _ = writeln!(y, "description: {}", q(&format!("{what} at {}, checked as a deployment", s.url)));
+    let _ =
+        writeln!(y, "target:\n  url: {}", q(&format!("${{HXRUN_TARGET:-{}}}", s.url)).replace("$${", "${"));
+    let _ = writeln!(y, "  api: {}", if d.api == Api::Ollama { "ollama" } else { "openai" });
+    if s.api_key {
+        let _ = writeln!(
+            y,
+            "  api_key: ${{HXRUN_API_KEY:-}}   # sent as Authorization: Bearer, never written to a report"
+        );
+    }
+    let list = s.models.iter().map(|m| q(m)).collect::<Vec<_>>().join(", ");
+    let _ = writeln!(y, "vars:\n  models: [{list}]   # the models probed; each has its block of tests below");
+    let _ = writeln!(
+        y,
+        "defaults:\n  timeout: 120s   # per request: a cold load of a large model takes a while\n"
+    );
+    let _ = writeln!(y, "tests:");
+    smoke(&mut y, s);
+    for model in s.models {
+        let m = measured.and_then(|all| all.get(model));
+        model_tests(&mut y, s, model, measured.map(|_| m.cloned().unwrap_or_default()).as_ref());
+    }
+    if let Some(first) = s.models.first() {
+        sweep(&mut y, s, first);
+    }
+    y
+}
+
+fn smoke(y: &mut String, s: &Subject) {
+    let _ = writeln!(y, "  # The server is up and says what it is.");
+    match s.detected.kind {
+        ServerKind::Ollama => {
+            let _ = writeln!(y, "  - name: the server answers\n    tags: [smoke]\n    http: {{ path: / }}");
+            let _ = writeln!(y, "    expect: {{ status: 200, body: {{ equals: Ollama is running }} }}\n");
+            let _ = writeln!(
+                y,
+                "  - name: the version is reported\n    tags: [smoke]\n    http: {{ path: /api/version }}"
+            );
+            let _ = writeln!(y, "    expect: {{ json: {{ $.version: {{ type: string }} }} }}\n");
+        }
+        ServerKind::LlamaCpp => {
+            let _ = writeln!(
+                y,
+                "  - name: the server is healthy\n    tags: [smoke]\n    http: {{ path: /health }}"
+            );
+            let _ = writeln!(y, "    expect: {{ json: {{ $.status: ok }} }}\n");
+        }
+        ServerKind::Vllm | ServerKind::Tgi => {
+            let _ = writeln!(
+                y,
+                "  - name: the server is healthy\n    tags: [smoke]\n    http: {{ path: /health }}"
+            );
+            let _ = writeln!(y, "    expect: {{ status: 200 }}\n");
+        }
+        ServerKind::OpenaiCompatible => {
+            let _ = writeln!(
+                y,
+                "  - name: the server lists its models\n    tags: [smoke]\n    http: {{ path: /v1/models }}"
+            );
+            let _ = writeln!(y, "    expect: {{ json: {{ $.data: {{ type: array }} }} }}\n");
+        }
+    }
+    let _ = writeln!(
+        y,
+        "  - name: every probed model is served\n    tags: [smoke, models]\n    models: {{ present: \"${{models}}\" }}\n"
+    );
+    if let Some(n) = s.gpus {
+        let _ = writeln!(y, "  # The GPUs of the machine hxrun runs on (the server's, when it runs there).");
+        let _ = writeln!(
+            y,
+            "  - name: GPUs present\n    tags: [gpu]\n    gpu: {{ count: \">= {n}\", optional: true }}\n"
+        );
+    }
+}
+
+/// Options of every probe request: deterministic where the server allows it.
+fn options(tokens: u32) -> String {
+    format!("{{ temperature: 0, seed: 42, num_predict: {tokens} }}")
+}
+
+fn model_tests(y: &mut String, s: &Subject, model: &str, m: Option<&Measured>) {
+    let name = q(model);
+    let _ = writeln!(y, "  # ── {model} ──");
+    let answer = match m.and_then(|m| m.answer.as_deref()) {
+        Some(a) => {
+            let _ = writeln!(
+                y,
+                "  # Its answer at temperature 0, as the probe got it every time, whole and streamed."
+            );
+            format!("{{ trimmed_equals: {} }}", q(a.trim()))
+        }
+        None => {
+            if m.is_some() {
+                let _ =
+                    writeln!(y, "  # Its answers varied during the probe, so only an answer is required.");
+            } else {
+                let _ = writeln!(
+                    y,
+                    "  # The exact-answer prompt, whole and streamed (the stream itself is checked too)."
+                );
+            }
+            "{ matches: '\\S' }".to_string()
+        }
+    };
+    for (title, stream) in [(whole(model), false), (streamed(model), true)] {
+        let _ = writeln!(y, "  - name: {}\n    tags: [inference]", q(&title));
+        let _ = writeln!(y, "    generate:\n      model: {name}\n      prompt: {}", q(EXACT_PROMPT));
+        let _ = writeln!(y, "      stream: {stream}");
+        if stream {
+            let _ = writeln!(y, "      chunk_timeout: 30s   # a stall between tokens fails with the gap");
+        }
+        let _ = writeln!(y, "      options: {}", options(32));
+        let _ =
+            writeln!(y, "    expect:\n      text: {answer}\n      metrics: {{ output_tokens: \"> 0\" }}\n");
+    }
+    let _ = writeln!(y, "  # At temperature 0 and a fixed seed, the same question gets the same answer.");
+    let _ = writeln!(y, "  - name: {}\n    tags: [inference]", q(&repeated(model)));
+    let _ = writeln!(
+        y,
+        "    generate:\n      model: {name}\n      prompt: {}\n      stream: false",
+        q(EXACT_PROMPT)
+    );
+    let _ =
+        writeln!(y, "      options: {}\n      repeat: 3\n    expect:\n      consistent: true\n", options(32));
+    if s.detected.kind.reports_timing() {
+        let _ = writeln!(
+            y,
+            "  # The server's own token count and rate against what hxrun received (a lying proxy or clock fails)."
+        );
+        let _ = writeln!(y, "  - name: {}\n    tags: [inference]", q(&agreement(model)));
+        let _ = writeln!(
+            y,
+            "    generate:\n      model: {name}\n      prompt: {}\n      stream: true",
+            q(PERF_PROMPT)
+        );
+        // 64 tokens: a span long enough that a scheduling hiccup on the client is not 10%.
+        let _ = writeln!(y, "      chunk_timeout: 30s\n      options: {}", options(64));
+        let _ = writeln!(y, "    expect:\n      agree: {{ tokens: 0, tokens_per_s: 10% }}\n");
+    }
+    if s.detected.api == Api::Ollama {
+        let ctx = m
+            .and_then(|m| m.context_length)
+            .map(|c| format!(", context_length: \">= {c}\""))
+            .unwrap_or_default();
+        let _ = writeln!(
+            y,
+            "  # A model partly in CPU memory answers, only slowly: the classic silent slowdown."
+        );
+        let _ = writeln!(y, "  - name: {}\n    tags: [models, gpu]", q(&placement(model)));
+        let _ = writeln!(y, "    models: {{ loaded: [{name}], fully_on_gpu: true{ctx} }}\n");
+    }
+    let d = s.depth;
+    let _ = writeln!(
+        y,
+        "  # Time to first token and tokens/s over {} streamed answers (one warm-up first).",
+        d.iterations()
+    );
+    let _ = writeln!(y, "  - name: {}\n    tags: [perf]", q(&baseline(model)));
+    let _ =
+        writeln!(y, "    perf:\n      generate:\n        model: {name}\n        prompt: {}", q(PERF_PROMPT));
+    let _ = writeln!(y, "        stream: true\n        options: {}", options(d.tokens()));
+    let _ = writeln!(y, "      warmup: 1\n      iterations: {}", d.iterations());
+    let _ = writeln!(y, "    thresholds:\n      error_rate: \"== 0\"");
+    if let Some(m) = m {
+        if let Some(t) = m.tokens_per_s {
+            let _ = writeln!(
+                y,
+                "      tokens_per_s.mean: \">= {:.1}\"   # {:.0}% of the {t:.1} measured",
+                t * FLOOR,
+                FLOOR * 100.0
+            );
+        }
+        if let Some(t) = m.ttft_p95 {
+            let limit = (t * CEILING).max(t + CEILING_MIN_S);
+            let _ = writeln!(y, "      ttft.p95: \"< {}\"   # {} measured", dur(limit), dur(t));
+        }
+        if let Some(c) = m.tokens_per_s_cov {
+            // Twice what was seen, and never tighter than the seed's stability bar of 20%.
+            let limit = (c * 2.0).max(20.0);
+            let _ =
+                writeln!(y, "      tokens_per_s.cov: \"< {limit:.0}%\"   # {c:.1}% measured: steady speed");
+        }
+    }
+    y.push('\n');
+}
+
+fn sweep(y: &mut String, s: &Subject, model: &str) {
+    let (levels, iterations) = s.depth.sweep();
+    let levels = levels.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+    let _ = writeln!(y, "  # ── the server ──");
+    let _ = writeln!(
+        y,
+        "  # Requests at once, rising: where throughput stops rising is how many it serves in parallel."
+    );
+    let _ = writeln!(y, "  - name: {}\n    tags: [perf]", q(SWEEP));
+    let _ = writeln!(
+        y,
+        "    perf:\n      generate:\n        model: {}\n        prompt: {}",
+        q(model),
+        q(PERF_PROMPT)
+    );
+    let _ = writeln!(y, "        stream: true\n        options: {}", options(s.depth.tokens()));
+    let _ = writeln!(y, "      concurrency: [{levels}]\n      iterations: {iterations}");
+    let _ = writeln!(y, "    thresholds:\n      error_rate: \"== 0\"");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_values_stay_literal_and_durations_round_up() {
+        // A model answer with YAML, JSON and variable syntax in it is written as one literal.
+        assert_eq!(q("a: \"b\" ${X} #c"), r#""a: \"b\" $${X} #c""#);
+        assert_eq!(dur(0.0543), "55ms");
+        assert_eq!(dur(1.5), "1.50s");
+    }
+
+    #[test]
+    fn margins_follow_the_measured_figures() {
+        let detected = Detected {
+            kind: ServerKind::Vllm,
+            api: Api::Openai,
+            evidence: vec!["owned_by: vllm".into()],
+            version: None,
+            models: vec!["m".into()],
+            loaded: vec![],
+            context_length: None,
+            slots: None,
+        };
+        let models = vec!["m".to_string()];
+        let s = Subject {
+            url: "http://h:8000",
+            detected: &detected,
+            models: &models,
+            depth: Depth::Quick,
+            gpus: None,
+            api_key: false,
+        };
+        let measured = Measured {
+            answer: Some("HX-OK".into()),
+            tokens_per_s: Some(100.0),
+            ttft_p95: Some(0.2),
+            tokens_per_s_cov: Some(15.0),
+            context_length: None,
+        };
+        let text = render(&s, Some(&BTreeMap::from([("m".to_string(), measured)])));
+        assert!(text.contains("tokens_per_s.mean: \">= 80.0\""), "{text}");
+        assert!(text.contains("ttft.p95: \"< 300ms\""), "{text}");
+        assert!(text.contains("tokens_per_s.cov: \"< 30%\""), "{text}");
+        assert!(text.contains("trimmed_equals: \"HX-OK\""), "{text}");
+        // vLLM reports no timing of its own: no agreement check; no Ollama placement check.
+        assert!(!text.contains("agree:") && !text.contains("fully_on_gpu"), "{text}");
+        let probing = render(&s, None);
+        assert!(!probing.contains("tokens_per_s.mean") && probing.contains("matches: '\\S'"), "{probing}");
+    }
+}

@@ -1,0 +1,148 @@
+//! `hxrun probe URL`: detection of each server kind, the standard checks, verdicts in every
+//! report, and a written suite that passes against the server it came from.
+
+mod common;
+
+use common::{Sim, Workspace};
+use hxrun::sim::{Faults, Flavor, SimConfig};
+use std::time::Duration;
+
+/// A simulator of `flavor` that serves 2 requests at once, slow enough that client timing holds
+/// on a busy machine (100 tokens/s: a token every 10 ms).
+fn sim(flavor: Flavor, faults: Faults) -> Sim {
+    Sim::start(SimConfig {
+        flavor,
+        tokens_per_s: 100.0,
+        ttft: Duration::from_millis(10),
+        load_time: Duration::from_millis(20),
+        jitter: 0.0,
+        capacity: Some(2),
+        faults,
+        ..SimConfig::default()
+    })
+}
+
+/// Probes a simulator of `flavor`, checks what it found, then runs the written suite against
+/// the same server: it must pass as written.
+fn probe_then_own(flavor: Flavor, kind: &str, evidence: &str) {
+    let sim = sim(flavor, Faults::default());
+    let ws = Workspace::new();
+    let run = ws.hxrun(&["probe", &sim.url, "--quick", "--no-progress", "--write", "mine/suite.yaml"]);
+    assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains(kind), "detected as {kind}: {}", run.stdout);
+    assert!(run.stdout.contains(evidence), "says how it knew ({evidence}): {}", run.stdout);
+    assert!(run.stdout.contains("answers \"HX-OK\" exactly as asked, whole and streamed"), "{}", run.stdout);
+    // The server has 2 slots: the sweep finds them.
+    assert!(run.stdout.contains("it serves about 2 in parallel"), "{}", run.stdout);
+    let json = run.json();
+    let verdicts = json["verdicts"].as_array().expect("verdicts in report.json");
+    assert_eq!(verdicts.len(), 2, "one per model and the server's: {verdicts:?}");
+    assert!(verdicts.iter().all(|v| v["ok"] == true), "{verdicts:?}");
+    assert!(run.report("summary.md").contains("### Verdicts"));
+    assert!(run.report("report.html").contains("id=\"verdicts\""));
+
+    let written = std::fs::read_to_string(ws.path().join("mine/suite.yaml")).unwrap();
+    assert!(written.starts_with("# yaml-language-server: $schema=./hxrun.schema.json"), "{written}");
+    assert!(ws.path().join("mine/hxrun.schema.json").exists(), "the schema its modeline names");
+    assert!(written.contains("tokens_per_s.mean: \">= "), "a floor from the measured rate:\n{written}");
+    assert!(written.contains("trimmed_equals: \"HX-OK\""), "the exact answer it gave:\n{written}");
+    let valid = ws.hxrun(&["validate", "mine/suite.yaml"]);
+    assert_eq!(valid.code, 0, "{}{}", valid.stdout, valid.stderr);
+    let again = ws.hxrun(&["mine/suite.yaml", "--no-progress"]);
+    assert_eq!(
+        again.code, 0,
+        "the written suite passes against its server:\n{}\n{}",
+        again.stdout, again.stderr
+    );
+}
+
+#[test]
+fn ollama_is_probed_and_its_suite_passes() {
+    probe_then_own(Flavor::Ollama, "Ollama", "GET /api/tags a model list");
+}
+
+#[test]
+fn llama_server_is_probed_and_its_suite_passes() {
+    probe_then_own(Flavor::LlamaCpp, "llama.cpp llama-server", "GET /props answered llama-server's settings");
+}
+
+#[test]
+fn vllm_is_probed_and_its_suite_passes() {
+    probe_then_own(Flavor::Vllm, "vLLM 0.6.4", "owned_by: vllm");
+}
+
+#[test]
+fn tgi_is_probed_and_its_suite_passes() {
+    probe_then_own(Flavor::Tgi, "TGI (text-generation-inference)", "GET /info answered TGI's model info");
+}
+
+#[test]
+fn a_faulty_server_gets_verdicts_a_person_can_act_on() {
+    let faults = Faults { gpu_fraction: Some(0.86), vary_answers: true, ..Faults::default() };
+    let sim = sim(Flavor::Ollama, faults);
+    let ws = Workspace::new();
+    let run = ws.hxrun(&["probe", &sim.url, "--quick", "--no-progress", "--models", "gemma2:2b"]);
+    assert_eq!(run.code, 1, "faults fail the probe:\n{}\n{}", run.stdout, run.stderr);
+    let verdict =
+        run.stdout.lines().find(|l| l.contains("✗ gemma2:2b:")).unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(verdict.contains("14% of it in CPU memory"), "{verdict}");
+    assert!(verdict.contains("— slow"), "{verdict}");
+    assert!(verdict.contains("answers differ across repeats at temperature 0"), "{verdict}");
+    let json = run.json();
+    let model = &json["verdicts"][0];
+    assert_eq!(
+        (model["subject"].as_str(), model["ok"].as_bool()),
+        (Some("gemma2:2b"), Some(false)),
+        "{model}"
+    );
+    assert!(run.report("summary.md").contains("14% of it in CPU memory"));
+    assert!(run.report("report.html").contains("14% of it in CPU memory"));
+}
+
+#[test]
+fn a_broken_stream_is_reported_against_the_model() {
+    let sim = sim(Flavor::Ollama, Faults { truncate_after: Some(2), ..Faults::default() });
+    let ws = Workspace::new();
+    let run = ws.hxrun(&["probe", &sim.url, "--quick", "--no-progress"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let verdict =
+        run.stdout.lines().find(|l| l.contains("✗ phi3:latest:")).unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(verdict.contains("streamed answer: "), "{verdict}");
+    assert!(verdict.contains("truncated"), "{verdict}");
+}
+
+#[test]
+fn nothing_listening_says_what_each_endpoint_answered() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let ws = Workspace::new();
+    let run = ws.hxrun(&["probe", &format!("http://127.0.0.1:{port}"), "--quick", "--no-progress"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("no Ollama or OpenAI-compatible API answers here"), "{}", run.stderr);
+    assert!(run.stderr.contains("GET /v1/models → "), "{}", run.stderr);
+    let bad = ws.hxrun(&["probe", "ftp://example", "--no-progress"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+}
+
+#[test]
+fn the_api_key_reaches_the_server_and_no_output() {
+    let key = "sk-probe-7b1d9e";
+    let sim = common::Sim::start(SimConfig {
+        flavor: Flavor::LlamaCpp,
+        api_key: Some(key.into()),
+        tokens_per_s: 100.0,
+        ttft: Duration::from_millis(10),
+        capacity: Some(2),
+        ..SimConfig::default()
+    });
+    let ws = Workspace::new();
+    let run = ws.hxrun_env(
+        &["probe", &sim.url, "--quick", "--no-progress", "--write", "s.yaml"],
+        &[("HXRUN_API_KEY", key)],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    for text in run.everything() {
+        assert!(!text.contains(key), "the key leaked: {text}");
+    }
+    let written = std::fs::read_to_string(ws.path().join("s.yaml")).unwrap();
+    assert!(written.contains("api_key: ${HXRUN_API_KEY:-}") && !written.contains(key), "{written}");
+}
