@@ -96,7 +96,10 @@ fn a_faulty_server_gets_verdicts_a_person_can_act_on() {
         "{model}"
     );
     assert!(run.report("summary.md").contains("14% of it in CPU memory"));
-    assert!(run.report("report.html").contains("14% of it in CPU memory"));
+    let html = run.report("report.html");
+    assert!(html.contains("14% of it in CPU memory"));
+    // The failed placement check lists the models with a GET, as it was made.
+    assert!(html.contains(&format!("<code>GET {}/api/tags</code>", sim.url)), "{html}");
 }
 
 #[test]

@@ -253,7 +253,12 @@ impl Test {
         let get = |k: &str| o.get(k).and_then(Value::as_str);
         match (get("method"), get("url")) {
             (Some(m), Some(u)) => Some(format!("{m} {u}")),
-            (None, Some(u)) => Some(format!("POST {u}")),
+            // Without a method: an LLM call or a pull (POST), a model listing (GET).
+            (None, Some(u)) => {
+                let method =
+                    if o.get("kind").and_then(Value::as_str) == Some("models") { "GET" } else { "POST" };
+                Some(format!("{method} {u}"))
+            }
             _ => get("address").map(|a| format!("connect {a}")).or_else(|| {
                 o.get("command")
                     .and_then(Value::as_array)

@@ -120,7 +120,11 @@ fn q(s: &str) -> String {
 fn dur(s: f64) -> String {
     // Rounded to the microsecond first: 0.2 × 1.5 is 0.30000000000000004, which is 300 ms.
     let ms = (s * 1e6).round() / 1e3;
-    if ms < 1000.0 { format!("{:.0}ms", ms.ceil().max(1.0)) } else { format!("{:.2}s", (ms / 10.0).ceil() / 100.0) }
+    if ms < 1000.0 {
+        format!("{:.0}ms", ms.ceil().max(1.0))
+    } else {
+        format!("{:.2}s", (ms / 10.0).ceil() / 100.0)
+    }
 }
 
 /// The suite text; `measured` makes it the user's (`--write`), None the probe's own run.
