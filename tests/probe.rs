@@ -149,3 +149,19 @@ fn the_api_key_reaches_the_server_and_no_output() {
     let written = std::fs::read_to_string(ws.path().join("s.yaml")).unwrap();
     assert!(written.contains("api_key: ${HXRUN_API_KEY:-}") && !written.contains(key), "{written}");
 }
+
+#[test]
+fn the_local_gpus_are_checked_when_nvml_answers() {
+    let sim = sim(Flavor::Vllm, Faults::default());
+    let ws = Workspace::new();
+    let gpus = common::repo().join("tests/fixtures/gpus-2x5060ti.yaml").display().to_string();
+    let run = ws.hxrun_env(
+        &["probe", &sim.url, "--quick", "--no-progress", "--write", "s.yaml"],
+        &[("HXRUN_GPU_FAKE", &gpus)],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("PASS probe › GPUs present"), "{}", run.stdout);
+    assert!(run.stdout.contains("2 NVIDIA GPUs on the machine hxrun ran on"), "{}", run.stdout);
+    let written = std::fs::read_to_string(ws.path().join("s.yaml")).unwrap();
+    assert!(written.contains("gpu: { count: \">= 2\", optional: true }"), "{written}");
+}

@@ -219,6 +219,9 @@ fn server(r: &Results, record: &RunRecord, s: &Subject) -> Verdict {
     if let Some(c) = d.context_length {
         good.push(format!("context {c} tokens"));
     }
+    if let Some(n) = s.gpus {
+        good.push(format!("{n} NVIDIA GPU{} on the machine hxrun ran on", if n == 1 { "" } else { "s" }));
+    }
     if let Some(why) = failure(sweep) {
         bad.push(format!("under concurrent requests: {why}"));
     }
