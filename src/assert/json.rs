@@ -6,6 +6,7 @@
 
 use super::{compare, fail, pass};
 use crate::record::AssertionResult;
+use crate::suite::schema_check::SchemaCheck;
 use crate::suite::{JsonMatch, JsonMatchFull, JsonType};
 use serde_json::Value;
 use serde_json_path::JsonPath;
@@ -41,6 +42,59 @@ pub(crate) fn check_all(
     for (path, m) in matchers {
         super::under(out, Some(&format!("expect.json.{path}")), |out| out.extend(check(path, m, &doc)));
     }
+}
+
+/// Violations listed in a failure, at most.
+const MAX_VIOLATIONS: usize = 10;
+
+/// `expect.schema`: `doc_text` parsed as JSON satisfies the schema; a failure lists where and
+/// why (the first `MAX_VIOLATIONS`).
+pub(crate) fn check_schema(
+    schema: Option<&SchemaCheck>,
+    doc_text: &str,
+    source: &str,
+    out: &mut Vec<AssertionResult>,
+) {
+    let Some(schema) = schema else { return };
+    super::under(out, Some("expect.schema"), |out| {
+        let doc: Value = match serde_json::from_str(doc_text.trim()) {
+            Ok(v) => v,
+            Err(e) => {
+                out.push(
+                    fail(
+                        "schema",
+                        format!("schema: the {source} is not JSON ({e}); got {}", quote(doc_text, 200)),
+                    )
+                    .values("JSON matching the schema", "not JSON"),
+                );
+                return;
+            }
+        };
+        let violations = schema.violations(&doc, MAX_VIOLATIONS + 1);
+        if violations.is_empty() {
+            out.push(pass("schema"));
+            return;
+        }
+        let mut lines: Vec<String> =
+            violations.iter().take(MAX_VIOLATIONS).map(|v| format!("  at {}: {}", v.at, v.why)).collect();
+        if violations.len() > MAX_VIOLATIONS {
+            lines.push(format!("  (more past the first {MAX_VIOLATIONS})"));
+        }
+        let n = violations.len().min(MAX_VIOLATIONS);
+        out.push(
+            fail(
+                "schema",
+                format!(
+                    "schema: the {source} does not match the schema ({n}{} violation{}):\n{}\n{source}: {}",
+                    if violations.len() > MAX_VIOLATIONS { "+" } else { "" },
+                    if n == 1 { "" } else { "s" },
+                    lines.join("\n"),
+                    quote(doc_text, 300)
+                ),
+            )
+            .values("matches the schema", format!("{n} violation{}", if n == 1 { "" } else { "s" })),
+        );
+    });
 }
 
 pub(crate) fn check(path_text: &str, m: &JsonMatch, doc: &Value) -> Vec<AssertionResult> {

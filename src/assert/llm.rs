@@ -39,6 +39,9 @@ pub(crate) fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<Asser
     if let Some(m) = &expect.text {
         super::under(out, Some("expect.text"), |out| out.extend(text::check("text", m, &o.text)));
     }
+    // A structured answer (Ollama `format`, OpenAI `response_format`): the answer is the JSON.
+    super::json::check_all(&expect.json, &o.text, "answer", out);
+    super::json::check_schema(expect.schema.as_ref(), &o.text, "answer", out);
     let metrics = o.metrics();
     for (name, m) in &expect.metrics {
         let why_missing = || {

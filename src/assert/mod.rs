@@ -58,6 +58,7 @@ pub(crate) fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResul
                 under(&mut out, Some("expect.body"), |out| out.extend(text::check("body", m, &h.body)));
             }
             json::check_all(&expect.json, &h.body, "body", &mut out);
+            json::check_schema(expect.schema.as_ref(), &h.body, "body", &mut out);
             if h.body_truncated {
                 note_cut(&mut out[from..], "the body");
             }
@@ -84,6 +85,7 @@ pub(crate) fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResul
                 under(&mut out, Some("expect.stderr"), |out| out.extend(text::check("stderr", m, &e.stderr)));
             }
             json::check_all(&expect.json, &e.stdout, "stdout", &mut out);
+            json::check_schema(expect.schema.as_ref(), &e.stdout, "stdout", &mut out);
             if e.output_truncated {
                 note_cut(&mut out[from..], "the command's output");
             }

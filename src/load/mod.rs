@@ -208,10 +208,13 @@ pub(crate) fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<
         secret_values.extend(d.target.api_key.clone());
         secret_values.retain(|v| !v.is_empty());
     }
-    let tests = match resolved.get("tests").map(|n| &n.value) {
+    let mut tests = match resolved.get("tests").map(|n| &n.value) {
         Some(Value::Seq(items)) => items.clone(),
         _ => Vec::new(),
     };
+    for test in &mut tests {
+        read_schema_files(test, base_dir, &mut errors);
+    }
     let baseline_path = opts
         .baseline
         .clone()
@@ -263,6 +266,50 @@ fn interpolate_except(root: &Node, skip: &[&str], scope: &Scope, errors: &mut Ve
         ),
         _ => interp::interpolate(root, scope, errors),
     }
+}
+
+/// Where a JSON Schema may be given as `{ file: x.schema.json }`: a test's `expect.schema` and
+/// a generate or chat step's `format` (so one file can ask for a structure and check it).
+const SCHEMA_PLACES: &[&[&str]] = &[&["expect", "schema"], &["generate", "format"], &["chat", "format"]];
+
+/// Puts each `{ file: ... }` schema's contents (JSON, or YAML) in its place, read relative to
+/// the suite; errors point at the `file:` line.
+fn read_schema_files(test: &mut Node, base_dir: &Path, errors: &mut Vec<de::DeError>) {
+    for place in SCHEMA_PLACES {
+        let Some(node) = node_at(test, place) else { continue };
+        let Value::Map(entries) = &node.value else { continue };
+        let [(key, file)] = entries.as_slice() else { continue };
+        if key.name != "file" {
+            continue;
+        }
+        let span = file.span;
+        let Some(name) = file.as_str() else {
+            errors.push(de::DeError {
+                message: format!("{}.file: expected a file name", place.join(".")),
+                span: Some(span),
+            });
+            continue;
+        };
+        let path = base_dir.join(name);
+        let read = std::fs::read_to_string(&path)
+            .map_err(|e| format!("{}: cannot read {}: {e}", place.join("."), path.display()))
+            .and_then(|text| {
+                tree::parse(&text)
+                    .map_err(|e| format!("{}: {} is not JSON or YAML: {e}", place.join("."), path.display()))
+            });
+        match read {
+            Ok(schema) => *node = schema.respanned(span),
+            Err(message) => errors.push(de::DeError { message, span: Some(span) }),
+        }
+    }
+}
+
+/// The node at `path` under `node`, for changing it.
+fn node_at<'a>(node: &'a mut Node, path: &[&str]) -> Option<&'a mut Node> {
+    let Some((first, rest)) = path.split_first() else { return Some(node) };
+    let Value::Map(entries) = &mut node.value else { return None };
+    let (_, child) = entries.iter_mut().find(|(k, _)| k.name == *first)?;
+    node_at(child, rest)
 }
 
 fn scalar_list(node: &Node) -> Vec<String> {

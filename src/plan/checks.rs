@@ -44,7 +44,6 @@ pub(super) fn check_step(step: &Step, suite_api: Api, node: &Node, errors: &mut 
         Step::Generate(g) if g.api.unwrap_or(suite_api) == Api::Openai => {
             for (field, set) in [
                 ("system", g.system.is_some()),
-                ("format", g.format.is_some()),
                 ("keep_alive", g.keep_alive.is_some()),
                 ("raw", g.raw.is_some()),
             ] {
@@ -54,7 +53,7 @@ pub(super) fn check_step(step: &Step, suite_api: Api, node: &Node, errors: &mut 
             }
         }
         Step::Chat(c) if c.api.unwrap_or(suite_api) == Api::Openai => {
-            for (field, set) in [("format", c.format.is_some()), ("keep_alive", c.keep_alive.is_some())] {
+            for (field, set) in [("keep_alive", c.keep_alive.is_some())] {
                 if set {
                     err(ollama_only(field, kind), key_span(field));
                 }
@@ -155,6 +154,7 @@ pub(super) fn check_expect(
         ("headers", !expect.headers.is_empty()),
         ("body", expect.body.is_some()),
         ("json", !expect.json.is_empty()),
+        ("schema", expect.schema.is_some()),
         ("exit_code", expect.exit_code.is_some()),
         ("stdout", expect.stdout.is_some()),
         ("stderr", expect.stderr.is_some()),

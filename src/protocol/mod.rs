@@ -95,6 +95,14 @@ impl<'a> LlmCall<'a> {
             LlmCall::Chat(c) => &c.options,
         }
     }
+
+    /// `format`: "json" or a JSON Schema the answer must follow (a structured answer).
+    pub(crate) fn format(&self) -> Option<&Value> {
+        match self {
+            LlmCall::Generate(g) => g.format.as_ref(),
+            LlmCall::Chat(c) => c.format.as_ref(),
+        }
+    }
 }
 
 /// A model loaded in the server's memory, as the server lists it.

@@ -65,6 +65,18 @@ struct Usage {
     completion_tokens: Option<u64>,
 }
 
+/// Ollama's `format` as OpenAI's `response_format`: `json` is a JSON object, a schema a strict
+/// `json_schema` (named `answer`).
+fn response_format(format: &Value) -> Value {
+    match format {
+        Value::Object(schema) => json!({
+            "type": "json_schema",
+            "json_schema": { "name": "answer", "schema": schema, "strict": true }
+        }),
+        _ => json!({ "type": "json_object" }),
+    }
+}
+
 /// Ollama option names that OpenAI spells differently.
 const RENAMES: &[(&str, &str)] = &[("num_predict", "max_tokens")];
 
@@ -96,6 +108,12 @@ impl Protocol for OpenAi {
         for (k, v) in call.options() {
             let key = RENAMES.iter().find(|(from, _)| from == k).map_or(k.as_str(), |(_, to)| to);
             body.insert(key.to_string(), v.clone());
+        }
+        // `format` in OpenAI's words, unless `options.response_format` was written as such.
+        if let Some(format) = call.format()
+            && !body.contains_key("response_format")
+        {
+            body.insert("response_format".into(), response_format(format));
         }
         body.insert("stream".into(), stream.into());
         if stream {

@@ -27,6 +27,14 @@ pub(super) struct Answer {
 }
 
 impl Answer {
+    /// Says the answer as the JSON asked for (`format`: "json" or a schema), whole: a
+    /// structured answer is not cut at the token limit here.
+    pub(super) fn structure(&mut self, format: &serde_json::Value) {
+        let said = self.tokens.concat();
+        self.tokens = text::tokenize(&super::structured::answer(format, said.trim()));
+        self.done_reason = "stop";
+    }
+
     /// Plans the answer to `prompt` by an installed model; pays the load time if it is cold.
     /// Plans the answer to `prompt` by an installed model: waits for a free slot when the
     /// simulator's capacity is capped, pays the load time if the model is cold, and draws

@@ -13,6 +13,7 @@ pub mod models;
 mod ollama;
 mod openai;
 mod state;
+mod structured;
 pub mod text;
 
 use axum::Router;

@@ -198,6 +198,9 @@ async fn respond(s: SimState, body: Bytes, kind: Kind) -> Response {
     let num_predict =
         req.pointer("/options/num_predict").and_then(Value::as_i64).filter(|n| *n >= 0).map(|n| n as usize);
     let mut answer = Answer::start(&s, arrived, &model, &prompt, num_predict, keep).await;
+    if let Some(format) = req.get("format").filter(|f| !f.is_null() && !answer.tokens.is_empty()) {
+        answer.structure(format);
+    }
 
     // An empty prompt only loads (or, with keep_alive 0, unloads) the model: one object.
     if !stream || answer.tokens.is_empty() {

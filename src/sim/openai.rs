@@ -118,6 +118,9 @@ async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Re
     let usage_asked = req.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
     let mut answer =
         Answer::start(&s, arrived, &model.name, &prompt, max_tokens, KeepAlive::parse(None)).await;
+    if let Some(format) = req.get("response_format").and_then(super::structured::from_response_format) {
+        answer.structure(&format);
+    }
     let slot = answer.take_slot();
     let id = format!(
         "{}-{}",

@@ -24,11 +24,15 @@ pub(crate) struct Expect {
     pub(crate) headers: BTreeMap<String, TextMatch>,
     /// The response body as text (http).
     pub(crate) body: Option<TextMatch>,
-    /// JSONPath expressions into the JSON body (http) or stdout (exec), each with a matcher.
+    /// JSONPath expressions into the JSON body (http), stdout (exec) or answer (generate, chat:
+    /// a structured answer), each with a matcher.
     /// A string starting with an operator is a numeric comparison ("> 0"); any other scalar
     /// must be equal.
     #[serde(default)]
     pub(crate) json: BTreeMap<String, JsonMatch>,
+    /// A JSON Schema the JSON body (http), stdout (exec) or answer (generate, chat) must
+    /// satisfy: inline, or `{ file: answer.schema.json }` relative to the suite.
+    pub(crate) schema: Option<super::schema_check::SchemaCheck>,
     /// How long the step took, e.g. "< 500ms".
     pub(crate) duration: Option<Comparison>,
     /// Exit code of an exec step: a code or a list of codes.

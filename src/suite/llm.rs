@@ -23,7 +23,8 @@ pub(crate) struct GenerateStep {
     /// Generation parameters with Ollama's names: temperature, num_predict, top_p, seed, stop...
     #[serde(default)]
     pub(crate) options: BTreeMap<String, serde_json::Value>,
-    /// Output format: "json" or a JSON schema (Ollama only).
+    /// A structured answer: "json", or a JSON Schema the answer must follow. Sent as Ollama's
+    /// `format`, and as OpenAI's `response_format` (`json_object`, or `json_schema`).
     pub(crate) format: Option<serde_json::Value>,
     /// How long the server keeps the model loaded afterwards ("5m", 0 unloads; Ollama only).
     pub(crate) keep_alive: Option<serde_json::Value>,
@@ -65,7 +66,8 @@ pub(crate) struct ChatStep {
     /// Generation parameters with Ollama's names (mapped for OpenAI).
     #[serde(default)]
     pub(crate) options: BTreeMap<String, serde_json::Value>,
-    /// Output format: "json" or a JSON schema (Ollama only).
+    /// A structured answer: "json", or a JSON Schema the answer must follow. Sent as Ollama's
+    /// `format`, and as OpenAI's `response_format` (`json_object`, or `json_schema`).
     pub(crate) format: Option<serde_json::Value>,
     /// How long the server keeps the model loaded afterwards (Ollama only).
     pub(crate) keep_alive: Option<serde_json::Value>,

@@ -10,6 +10,7 @@ pub(crate) mod llm;
 pub(crate) mod metrics;
 pub(crate) mod perf;
 pub(crate) mod schema;
+pub(crate) mod schema_check;
 pub(crate) mod step;
 pub(crate) mod values;
 

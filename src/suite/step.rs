@@ -210,9 +210,11 @@ impl StepKind {
     /// test is judged by `thresholds`, a gpu step by its own matchers).
     pub(crate) fn expectations(self) -> &'static [&'static str] {
         match self {
-            StepKind::Http | StepKind::Unload => &["status", "headers", "body", "json"],
-            StepKind::Exec => &["json", "exit_code", "stdout", "stderr"],
-            StepKind::Generate | StepKind::Chat => &["status", "text", "metrics", "agree", "consistent"],
+            StepKind::Http | StepKind::Unload => &["status", "headers", "body", "json", "schema"],
+            StepKind::Exec => &["json", "schema", "exit_code", "stdout", "stderr"],
+            StepKind::Generate | StepKind::Chat => {
+                &["status", "text", "json", "schema", "metrics", "agree", "consistent"]
+            }
             StepKind::Tcp | StepKind::Pull | StepKind::Models | StepKind::Perf | StepKind::Gpu => &[],
         }
     }
