@@ -2,6 +2,7 @@
 //! and hands every event to a callback it does not own (the reporters). A failing or hanging server costs one failed test;
 //! the run goes on.
 
+mod capture;
 pub(crate) mod control;
 pub(crate) mod endpoint;
 pub(crate) mod exec;
@@ -115,7 +116,10 @@ impl Executor {
         for plan in plans {
             let suite_started_at = Utc::now();
             let suite_started = Instant::now();
-            let redactor = Redactor::new(plan.secrets());
+            // Secrets grow as tests capture them (`secret: true`): every later result is masked.
+            let mut secrets = plan.secrets();
+            let mut redactor = Redactor::new(secrets.clone());
+            let mut captured: std::collections::BTreeMap<String, String> = Default::default();
             let target = redactor.text(&plan.target.url);
             emit(&Event::SuiteStarted { name: &plan.name, tests: plan.tests.len(), target: &target });
             let mut tests = Vec::new();
@@ -124,9 +128,34 @@ impl Executor {
                 if let Some(s) = &run_sampler {
                     s.set_tag(Some(test.name.clone()));
                 }
-                let result = match self.opts.control.reason() {
-                    Some(reason) => not_run(plan, test, &redactor, reason),
-                    None => self.run_test(plan, test, &redactor, emit).await,
+                let result = match (self.opts.control.reason(), capture::fill(test, &captured)) {
+                    (Some(reason), _) => not_run(plan, test, &redactor, reason),
+                    (None, Err(why)) => {
+                        let mut result = blank_result(plan, test);
+                        result.status = Status::Failed;
+                        result.failure_kind = Some(FailureKind::Error);
+                        result.message = Some(redactor.text(&match why {
+                            capture::Unfilled::Missing(name) => format!(
+                                "not run: it uses {{{{captures.{name}}}}}, which no earlier test captured \
+                                 (the test that captures it failed, was skipped or was not selected)"
+                            ),
+                            capture::Unfilled::Invalid(e) => {
+                                format!("not run: with its captures filled in, {e}")
+                            }
+                        }));
+                        result
+                    }
+                    (None, Ok(filled)) => {
+                        let (result, got) = self.run_test(plan, &filled, &redactor, &secrets, emit).await;
+                        let new_secrets: Vec<String> =
+                            got.iter().filter(|c| c.secret).map(|c| c.value.clone()).collect();
+                        if !new_secrets.is_empty() {
+                            secrets.extend(new_secrets);
+                            redactor = Redactor::new(secrets.clone());
+                        }
+                        captured.extend(got.into_iter().map(|c| (c.name, c.value)));
+                        result
+                    }
                 };
                 emit(&Event::TestFinished { result: &result });
                 if self.opts.fail_fast && result.status == Status::Failed {
@@ -169,15 +198,17 @@ impl Executor {
         suite: &SuitePlan,
         test: &PlannedTest,
         suite_redactor: &Redactor,
+        suite_secrets: &[String],
         emit: &mut Emit<'_>,
-    ) -> TestResult {
+    ) -> (TestResult, Vec<capture::Captured>) {
         let started = Instant::now();
         let mut result = blank_result(suite, test);
         if let Some(reason) = &test.skip {
             result.message = Some(reason.clone());
-            return result;
+            return (result, Vec::new());
         }
-        let redactor = suite_redactor;
+        let mut redactor = std::borrow::Cow::Borrowed(suite_redactor);
+        let mut captured = Vec::new();
         let gpu = match &test.step {
             Step::Gpu(_) | Step::Perf(_) => Some(self.gpu.get(emit)),
             _ => None,
@@ -237,6 +268,15 @@ impl Executor {
             let (passed, message, kind) = match outcome {
                 Ok(obs) => {
                     let mut assertions = (self.check)(test, &obs);
+                    let (verdicts, got) = capture::extract(&test.capture, &obs);
+                    assertions.extend(verdicts);
+                    // A secret captured here is masked in this very result too.
+                    if got.iter().any(|c| c.secret) {
+                        let mut all = suite_secrets.to_vec();
+                        all.extend(got.iter().filter(|c| c.secret).map(|c| c.value.clone()));
+                        redactor = std::borrow::Cow::Owned(Redactor::new(all));
+                    }
+                    captured = got;
                     for a in &mut assertions {
                         a.at = a.key.as_ref().and_then(|k| test.places.get(k)).cloned();
                     }
@@ -250,6 +290,8 @@ impl Executor {
                         .into_iter()
                         .map(|mut a| {
                             a.message = a.message.map(|m| redactor.text(&m));
+                            a.expected = a.expected.map(|m| redactor.text(&m));
+                            a.actual = a.actual.map(|m| redactor.text(&m));
                             a
                         })
                         .collect();
@@ -318,7 +360,11 @@ impl Executor {
             result.message = result.message.map(|m| format!("{m}\n(failed on all {n} attempts)"));
         }
         result.duration = started.elapsed();
-        result
+        // Values count only from a passed test (a failed one may have captured an error page).
+        if result.status != Status::Passed {
+            captured.clear();
+        }
+        (result, captured)
     }
 
     async fn run_step(

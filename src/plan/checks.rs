@@ -360,3 +360,28 @@ fn check_figure_name(name: &str) -> Result<(), String> {
         aggregates.join(", ")
     ))
 }
+
+/// `capture:` takes values from what a step returns: a body, an answer or command output
+/// (headers: http steps only).
+pub(crate) fn check_capture(spec: &TestSpec, step: &Step, node: &Node, errors: &mut Vec<DeError>) {
+    use crate::suite::capture::From;
+    let kind = step.step_kind();
+    for (name, c) in &spec.capture {
+        let span = node.get("capture").and_then(|n| n.get(name)).or(node.get("capture")).map(|n| n.span);
+        let problem = match (kind, &c.from) {
+            (StepKind::Http, _) => None,
+            (StepKind::Exec | StepKind::Generate | StepKind::Chat, From::Header(_)) => Some(format!(
+                "`capture.{name}` reads a header, which only http steps keep; this step is `{}`",
+                kind.name()
+            )),
+            (StepKind::Exec | StepKind::Generate | StepKind::Chat, _) => None,
+            _ => Some(format!(
+                "`capture.{name}`: captures come from http, exec, generate and chat steps; this step is `{}`",
+                kind.name()
+            )),
+        };
+        if let Some(message) = problem {
+            errors.push(DeError { message, span });
+        }
+    }
+}

@@ -8,7 +8,7 @@ pub(crate) mod template;
 use crate::load::LoadedSuite;
 use crate::load::de::{self, DeError};
 use crate::load::error::{Diagnostic, SuiteErrors};
-use crate::load::tree::{Node, Value};
+use crate::load::tree::{Node, Span, Value};
 use crate::perf::baseline::LevelFigures;
 use crate::suite::{self, Comparison, Expect, Skip, Step, Target, TestSpec, Tolerance};
 use std::collections::BTreeMap;
@@ -105,6 +105,13 @@ pub(crate) struct PlannedTest {
     /// Where each written expectation is, by its path (`expect.body`,
     /// `expect.json.$.version`, `thresholds.ttft.p95`): a failure shows that line.
     pub(crate) places: BTreeMap<String, crate::record::Place>,
+    /// Values this test takes from what came back, for later tests.
+    pub(crate) capture: BTreeMap<String, crate::suite::capture::Capture>,
+    /// The `{{captures.NAME}}` its step and expectations use (filled when it runs).
+    pub(crate) captures_used: Vec<String>,
+    /// The test as written (placeholders of `for_each` filled), kept when it uses captures:
+    /// the executor fills them in and types it again.
+    pub(crate) written: Option<Box<Node>>,
 }
 
 /// A test's figures in a stored run.
@@ -122,7 +129,28 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
     let loc = |node: &Node| format!("{}:{}:{}", suite.source.name, node.span.line, node.span.col);
 
     let lines: Vec<&str> = suite.source.text.lines().collect();
+    // Captures defined by the tests so far: a later test may use them.
+    let mut captured: Vec<String> = Vec::new();
     for test in &suite.tests {
+        for (name, span) in captures_used(test) {
+            if !captured.contains(&name) {
+                let known = if captured.is_empty() {
+                    "no earlier test has a `capture:`".to_string()
+                } else {
+                    format!("captured so far: {}", captured.join(", "))
+                };
+                errors.push(DeError {
+                    message: format!(
+                        "`{{{{captures.{name}}}}}`: no earlier test of this suite captures `{name}` ({known}); \
+                         add `capture: {{ {name}: \"$.path\" }}` to the test that gets it"
+                    ),
+                    span: Some(span),
+                });
+            }
+        }
+        if let Some(Value::Map(entries)) = test.get("capture").map(|n| &n.value) {
+            captured.extend(entries.iter().map(|(k, _)| k.name.clone()));
+        }
         if tests.len() > MAX_SUITE_TESTS {
             errors.push(DeError {
                 message: format!(
@@ -231,6 +259,34 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
         tags,
         notes,
     })
+}
+
+/// The `{{captures.NAME}}` used in a test's strings (not its name or its own `capture:`), with
+/// where each is written.
+fn captures_used(test: &Node) -> Vec<(String, Span)> {
+    fn walk(node: &Node, out: &mut Vec<(String, Span)>) {
+        match &node.value {
+            Value::Str(s) => {
+                for name in crate::suite::capture::used_in(s) {
+                    if !out.iter().any(|(n, _)| n == name) {
+                        out.push((name.to_string(), node.span));
+                    }
+                }
+            }
+            Value::Seq(items) => items.iter().for_each(|n| walk(n, out)),
+            Value::Map(entries) => entries.iter().for_each(|(_, n)| walk(n, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Value::Map(entries) = &test.value {
+        for (k, v) in entries {
+            if !matches!(k.name.as_str(), "name" | "description" | "capture" | "for_each" | "tags") {
+                walk(v, &mut out);
+            }
+        }
+    }
+    out
 }
 
 fn selected(t: &PlannedTest, opts: &PlanOptions) -> bool {
@@ -382,6 +438,7 @@ fn resolve(
     let expect = spec.expect.clone().unwrap_or_default();
     checks::check_expect(&expect, &step, suite.doc.target.api, node, &mut errors);
     checks::check_perf(&spec, &step, suite.doc.target.api, node, &mut errors);
+    checks::check_capture(&spec, &step, node, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -404,6 +461,7 @@ fn resolve(
     } else {
         (suite::DEFAULT_TIMEOUT, "the built-in default".to_string())
     };
+    let used: Vec<String> = captures_used(node).into_iter().map(|(n, _)| n).collect();
     let perf_csv = match &step {
         Step::Perf(p) => {
             opts.perf_csv.clone().or_else(|| p.csv.as_ref().map(|rel| opts.report_dir.join(rel)))
@@ -437,6 +495,9 @@ fn resolve(
         name,
         params,
         places: places.clone(),
+        capture: spec.capture.clone(),
+        captures_used: used.clone(),
+        written: (!used.is_empty()).then(|| Box::new(node.clone())),
     })
 }
 

@@ -4,6 +4,7 @@
 //! planner, once per `for_each` combination, after placeholders are filled in. The JSON Schema
 //! (`hxrun schema`) is generated from these types and their doc comments.
 
+pub(crate) mod capture;
 pub(crate) mod expect;
 pub(crate) mod gpu;
 pub(crate) mod llm;
@@ -191,6 +192,11 @@ pub(crate) struct TestSpec {
     /// {{placeholder}}. A value may be a list or a `${var}` holding one.
     #[allow(dead_code)] // expanded from the positioned tree by `plan`
     pub(crate) for_each: Option<BTreeMap<String, serde_json::Value>>,
+    /// Values to take from what came back, for later tests of this suite as
+    /// `{{captures.NAME}}`: a JSONPath (`"$.models[0].digest"`), or `{ json | header | regex:
+    /// ..., secret: true }`. A capture that finds nothing fails the test.
+    #[serde(default)]
+    pub(crate) capture: BTreeMap<String, capture::Capture>,
     /// An HTTP request.
     pub(crate) http: Option<HttpStep>,
     /// A TCP connect check.
