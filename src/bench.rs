@@ -428,6 +428,7 @@ pub(crate) fn parse_synthetic(api: Api, chunks: Vec<Bytes>) -> LlmObservation {
         options: Default::default(),
         format: None,
         keep_alive: None,
+        tools: Vec::new(),
         stream: Some(true),
         api: Some(api),
         repeat: None,
@@ -564,5 +565,47 @@ mod tests {
             assert!(obs.problems.is_empty(), "{api:?}: {:?}", obs.problems);
             assert!(obs.text.starts_with("The word word"));
         }
+    }
+
+    /// A streamed OpenAI tool call, its arguments in fragments (the last event `finish`).
+    fn tool_stream(fragments: &[&str]) -> Vec<Bytes> {
+        let mut events: Vec<Bytes> = fragments
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let mut call = serde_json::json!({ "index": 0, "function": { "arguments": f } });
+                if i == 0 {
+                    call["id"] = "call_0".into();
+                    call["function"]["name"] = "get_weather".into();
+                }
+                let v = serde_json::json!({ "model": "phi3:latest", "choices": [{ "index": 0, "delta": { "tool_calls": [call] }, "finish_reason": null }] });
+                Bytes::from(format!("data: {v}\n\n"))
+            })
+            .collect();
+        let end = serde_json::json!({ "model": "phi3:latest", "choices": [{ "index": 0, "delta": {}, "finish_reason": "tool_calls" }] });
+        events.push(Bytes::from(format!("data: {end}\n\n")));
+        events.push(Bytes::from_static(b"data: [DONE]\n\n"));
+        events
+    }
+
+    #[test]
+    fn streamed_tool_calls_are_assembled_and_broken_arguments_fail_the_stream() {
+        let obs = parse_synthetic(Api::Openai, tool_stream(&["{\"ci", "ty\": \"Pa", "ris\"}"]));
+        assert!(obs.problems.is_empty(), "{:?}", obs.problems);
+        assert_eq!(obs.tool_calls.len(), 1);
+        assert_eq!(obs.tool_calls[0].name, "get_weather");
+        assert_eq!(obs.tool_calls[0].arguments, serde_json::json!({ "city": "Paris" }));
+        assert_eq!(obs.chunks, 3, "each fragment is a token arriving");
+
+        let broken = parse_synthetic(Api::Openai, tool_stream(&["{\"city\": \"Pa", "ris"]));
+        let problems: Vec<String> = broken.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with(
+                "tool call 1 (get_weather): its arguments, as assembled from what arrived, are not JSON"
+            ),
+            "{problems:?}"
+        );
+        assert!(problems[0].contains("\"{\"city\": \"Paris\""), "{problems:?}");
     }
 }

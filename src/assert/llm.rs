@@ -4,7 +4,7 @@
 use super::{fail, json, pass, text};
 use crate::protocol::same_model;
 use crate::record::{AssertionResult, LlmObservation, ModelsObservation, PullObservation};
-use crate::suite::llm::Consistency;
+use crate::suite::llm::{Consistency, ToolCallMatch};
 use crate::suite::{CodeMatch, Expect, Tolerance};
 
 pub(crate) fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<AssertionResult>) {
@@ -38,6 +38,9 @@ pub(crate) fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<Asser
     }
     if let Some(m) = &expect.text {
         super::under(out, Some("expect.text"), |out| out.extend(text::check("text", m, &o.text)));
+    }
+    if let Some(expected) = &expect.tool_calls {
+        super::under(out, Some("expect.tool_calls"), |out| tool_calls(expected, o, out));
     }
     // A structured answer (Ollama `format`, OpenAI `response_format`): the answer is the JSON.
     super::json::check_all(&expect.json, &o.text, "answer", out);
@@ -291,6 +294,62 @@ pub(crate) fn check_loaded(
                     format!("models: {name}: the server does not say its context length (an older Ollama)"),
                 ),
             });
+        }
+    }
+}
+
+/// Each expected call made by a distinct call of that name whose arguments match; `[]`: none.
+fn tool_calls(expected: &[ToolCallMatch], o: &LlmObservation, out: &mut Vec<AssertionResult>) {
+    let made = || {
+        if o.tool_calls.is_empty() {
+            format!("no tool call (the answer: {})", text::quote(&o.text, 120))
+        } else {
+            o.tool_calls.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        }
+    };
+    if expected.is_empty() {
+        out.push(if o.tool_calls.is_empty() {
+            pass("tool_calls")
+        } else {
+            fail("tool_calls", format!("tool_calls: expected no tool call, got {}", made()))
+                .values("none", made())
+        });
+        return;
+    }
+    let mut used = vec![false; o.tool_calls.len()];
+    for want in expected {
+        let what = format!("tool call {}", want.name);
+        let mut closest: Option<Vec<AssertionResult>> = None;
+        let mut found = false;
+        for (i, call) in o.tool_calls.iter().enumerate().filter(|(i, c)| !used[*i] && c.name == want.name) {
+            let verdicts: Vec<AssertionResult> = want
+                .arguments
+                .iter()
+                .flat_map(|(arg, m)| {
+                    let label = format!("tool call {} argument {arg}", want.name);
+                    json::check_value(&label, &label, m, call.arguments.get(arg).cloned(), || {
+                        format!("{label}: the call has no such argument: {call}")
+                    })
+                })
+                .collect();
+            if verdicts.iter().all(|v| v.passed) {
+                used[i] = true;
+                found = true;
+                out.push(pass(&what));
+                break;
+            }
+            closest.get_or_insert(verdicts);
+        }
+        if found {
+            continue;
+        }
+        match closest {
+            // A call of that name was made, with other arguments: say which differ.
+            Some(verdicts) => out.extend(verdicts.into_iter().filter(|v| !v.passed)),
+            None => out.push(
+                fail(&what, format!("tool_calls: expected a call to {}, got {}", want.name, made()))
+                    .values(format!("a call to {}", want.name), made()),
+            ),
         }
     }
 }

@@ -5,7 +5,9 @@
 use super::Limits;
 use super::http::chain;
 use super::transport::{Purpose, Transport};
-use crate::protocol::{At, Frame, LlmCall, Protocol, ServerFigures, StreamFormat, StreamProblem, same_model};
+use crate::protocol::{
+    At, Frame, LlmCall, Protocol, ServerFigures, StreamFormat, StreamProblem, ToolArguments, same_model,
+};
 use crate::record::{LlmObservation, StepError};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -371,6 +373,8 @@ struct Recorder {
     wrong_model: bool,
     error: Option<String>,
     problems: Vec<StreamProblem>,
+    /// Tool calls by index, as their pieces arrive: name, argument text, or a whole value.
+    calls: Vec<(Option<String>, String, Option<serde_json::Value>)>,
 }
 
 impl Recorder {
@@ -387,6 +391,7 @@ impl Recorder {
             wrong_model: false,
             error: None,
             problems: Vec::new(),
+            calls: Vec::new(),
         }
     }
 
@@ -411,7 +416,13 @@ impl Recorder {
                 return false;
             }
         };
-        if !frame.content.is_empty() {
+        // A piece of a tool call is a token arriving too (its text goes to the call).
+        let call_piece = frame.tool_calls.iter().any(|p| match &p.arguments {
+            ToolArguments::Text(t) => !t.is_empty(),
+            ToolArguments::Value(_) => true,
+            ToolArguments::None => false,
+        });
+        if !frame.content.is_empty() || call_piece {
             self.arrivals.push(Instant::now());
             self.text.push_str(&frame.content);
         }
@@ -436,6 +447,24 @@ impl Recorder {
     }
 
     fn take_figures(&mut self, frame: Frame<'_>) {
+        for piece in frame.tool_calls {
+            if self.calls.len() <= piece.index {
+                // An index far past the calls so far is a broken stream, not a reason to allocate.
+                if piece.index > self.calls.len() + 64 {
+                    continue;
+                }
+                self.calls.resize(piece.index + 1, (None, String::new(), None));
+            }
+            let call = &mut self.calls[piece.index];
+            if let Some(name) = piece.name {
+                call.0 = Some(name);
+            }
+            match piece.arguments {
+                ToolArguments::Text(t) => call.1.push_str(&t),
+                ToolArguments::Value(v) => call.2 = Some(v),
+                ToolArguments::None => {}
+            }
+        }
         if let Some(e) = frame.error {
             self.problem(StreamProblem::ServerError { message: e.clone() });
             self.error = Some(e);
@@ -491,7 +520,28 @@ impl Recorder {
         obs.server = self.figures;
         obs.error = self.error;
         obs.timed_out = self.problems.iter().any(|p| matches!(p, StreamProblem::TimedOut { .. }));
-        obs.problems = self.problems;
+        let mut problems = self.problems;
+        for (i, (name, text, value)) in self.calls.into_iter().enumerate() {
+            let name = name.unwrap_or_else(|| "(no name)".to_string());
+            let arguments = match value {
+                Some(v) => v,
+                None if text.trim().is_empty() => serde_json::json!({}),
+                None => match serde_json::from_str(&text) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        problems.push(StreamProblem::ToolCallArguments {
+                            number: i + 1,
+                            name: name.clone(),
+                            reason: e.to_string(),
+                            excerpt: format!("\"{}\"", crate::record::excerpt(&text, 200)),
+                        });
+                        serde_json::Value::String(text)
+                    }
+                },
+            };
+            obs.tool_calls.push(crate::record::ToolCall { name, arguments });
+        }
+        obs.problems = problems;
     }
 }
 

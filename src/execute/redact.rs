@@ -46,6 +46,11 @@ impl Redactor {
                 l.text = self.text(&l.text);
                 l.answers = l.answers.iter().map(|a| self.text(a)).collect();
                 l.error = l.error.as_deref().map(|e| self.text(e));
+                for call in &mut l.tool_calls {
+                    let masked = self.text(&call.arguments.to_string());
+                    call.arguments =
+                        serde_json::from_str(&masked).unwrap_or(serde_json::Value::String(masked));
+                }
                 for text in l.problems.iter_mut().flat_map(|p| p.texts_mut()) {
                     *text = self.text(text);
                 }

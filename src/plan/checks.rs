@@ -162,7 +162,18 @@ pub(super) fn check_expect(
         ("metrics", !expect.metrics.is_empty()),
         ("agree", expect.agree.is_some()),
         ("consistent", expect.consistent.is_some()),
+        ("tool_calls", expect.tool_calls.is_some()),
     ];
+    if let (Some(_), Step::Chat(c)) = (&expect.tool_calls, step)
+        && c.tools.is_empty()
+    {
+        let span = expect_node.and_then(|e| e.get("tool_calls")).map(|n| n.span);
+        errors.push(DeError {
+            message: "`expect.tool_calls` needs `tools:` on the chat step: a model calls only the functions it is offered"
+                .into(),
+            span,
+        });
+    }
     for (field, is_set) in set {
         if is_set && !step.step_kind().expectations().contains(&field) {
             let list: Vec<String> = StepKind::ALL

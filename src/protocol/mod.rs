@@ -207,6 +207,48 @@ pub(crate) struct Frame<'a> {
     pub(crate) figures: ServerFigures,
     /// An error the server reported inside a 2xx stream.
     pub(crate) error: Option<String>,
+    /// Tool calls, or pieces of them, this message carries.
+    pub(crate) tool_calls: Vec<ToolCallPiece>,
+}
+
+/// A tool call as one message carries it: whole (Ollama, a whole OpenAI answer) or a piece of
+/// a streamed OpenAI call (the name first, the arguments in text fragments), by its index.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ToolCallPiece {
+    pub(crate) index: usize,
+    pub(crate) name: Option<String>,
+    pub(crate) arguments: ToolArguments,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ToolArguments {
+    None,
+    /// JSON text, or a fragment of it (OpenAI sends the arguments as a string).
+    Text(String),
+    /// A JSON value (Ollama sends an object).
+    Value(Value),
+}
+
+/// OpenAI's `tool_calls` entries (`function.arguments` a JSON string or a fragment of one);
+/// Ollama's are the same shape with an object for the arguments and no index.
+pub(crate) fn tool_call_pieces(calls: Option<&Value>) -> Vec<ToolCallPiece> {
+    let Some(calls) = calls.and_then(Value::as_array) else { return Vec::new() };
+    calls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let f = c.get("function");
+            ToolCallPiece {
+                index: c.get("index").and_then(Value::as_u64).map_or(i, |n| n as usize),
+                name: f.and_then(|f| f.get("name")).and_then(Value::as_str).map(str::to_string),
+                arguments: match f.and_then(|f| f.get("arguments")) {
+                    Some(Value::String(s)) => ToolArguments::Text(s.clone()),
+                    Some(Value::Null) | None => ToolArguments::None,
+                    Some(v) => ToolArguments::Value(v.clone()),
+                },
+            }
+        })
+        .collect()
 }
 
 /// A server API.

@@ -33,6 +33,7 @@ struct Chunk<'a> {
 struct ChunkMessage<'a> {
     #[serde(borrow)]
     content: Option<Cow<'a, str>>,
+    tool_calls: Option<Value>,
 }
 
 impl Protocol for Ollama {
@@ -66,6 +67,12 @@ impl Protocol for Ollama {
                 let messages: Vec<Value> =
                     c.messages.iter().map(|m| json!({ "role": m.role, "content": m.content })).collect();
                 body.insert("messages".into(), messages.into());
+                if !c.tools.is_empty() {
+                    body.insert(
+                        "tools".into(),
+                        c.tools.iter().map(crate::suite::llm::Tool::to_json).collect(),
+                    );
+                }
                 (&c.options, &c.format, &c.keep_alive)
             }
         };
@@ -91,9 +98,12 @@ impl Protocol for Ollama {
 
     fn decode<'a>(&self, call: &LlmCall, message: &'a str) -> Result<Frame<'a>, serde_json::Error> {
         let c: Chunk<'a> = serde_json::from_str(message)?;
-        let content = match call {
-            LlmCall::Generate(_) => c.response,
-            LlmCall::Chat(_) => c.message.and_then(|m| m.content),
+        let (content, tool_calls) = match call {
+            LlmCall::Generate(_) => (c.response, Vec::new()),
+            LlmCall::Chat(_) => match c.message {
+                Some(m) => (m.content, super::tool_call_pieces(m.tool_calls.as_ref())),
+                None => (None, Vec::new()),
+            },
         };
         Ok(Frame {
             content: content.unwrap_or_default(),
@@ -110,6 +120,7 @@ impl Protocol for Ollama {
                 ..Default::default()
             },
             error: c.error.as_ref().map(super::error_text),
+            tool_calls,
         })
     }
 

@@ -57,6 +57,7 @@ struct Choice<'a> {
 struct Delta<'a> {
     #[serde(borrow)]
     content: Option<Cow<'a, str>>,
+    tool_calls: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -103,6 +104,12 @@ impl Protocol for OpenAi {
                 let messages: Vec<Value> =
                     c.messages.iter().map(|m| json!({ "role": m.role, "content": m.content })).collect();
                 body.insert("messages".into(), messages.into());
+                if !c.tools.is_empty() {
+                    body.insert(
+                        "tools".into(),
+                        c.tools.iter().map(crate::suite::llm::Tool::to_json).collect(),
+                    );
+                }
             }
         }
         for (k, v) in call.options() {
@@ -134,16 +141,19 @@ impl Protocol for OpenAi {
     fn decode<'a>(&self, call: &LlmCall, message: &'a str) -> Result<Frame<'a>, serde_json::Error> {
         let c: Chunk<'a> = serde_json::from_str(message)?;
         let choice = c.choices.and_then(|cs| cs.into_iter().next());
-        let (content, finish) = match choice {
+        let (content, finish, tool_calls) = match choice {
             Some(ch) => {
-                let content = match call {
-                    LlmCall::Generate(_) => ch.text,
+                let (content, calls) = match call {
+                    LlmCall::Generate(_) => (ch.text, Vec::new()),
                     // Streamed chat carries `delta`, a whole answer `message`.
-                    LlmCall::Chat(_) => ch.delta.or(ch.message).and_then(|d| d.content),
+                    LlmCall::Chat(_) => match ch.delta.or(ch.message) {
+                        Some(d) => (d.content, super::tool_call_pieces(d.tool_calls.as_ref())),
+                        None => (None, Vec::new()),
+                    },
                 };
-                (content, ch.finish_reason)
+                (content, ch.finish_reason, calls)
             }
-            None => (None, None),
+            None => (None, None, Vec::new()),
         };
         Ok(Frame {
             content: content.unwrap_or_default(),
@@ -161,6 +171,7 @@ impl Protocol for OpenAi {
                 ..Default::default()
             },
             error: c.error.as_ref().map(super::error_text),
+            tool_calls,
         })
     }
 

@@ -51,6 +51,8 @@ pub(crate) enum StreamProblem {
     NoTerminator { what: &'static str },
     /// The final message lacks figures the protocol always sends there.
     FinalLacks { fields: Vec<&'static str> },
+    /// A tool call's arguments, assembled from the stream (or as sent whole), are not JSON.
+    ToolCallArguments { number: usize, name: String, reason: String, excerpt: String },
 }
 
 impl StreamProblem {
@@ -62,6 +64,7 @@ impl StreamProblem {
             StreamProblem::Unreadable { reason, .. } => vec![reason],
             StreamProblem::WrongModel { named, asked, .. } => vec![named, asked],
             StreamProblem::ServerError { message } => vec![message],
+            StreamProblem::ToolCallArguments { name, reason, excerpt, .. } => vec![name, reason, excerpt],
             _ => Vec::new(),
         }
     }
@@ -133,6 +136,10 @@ impl fmt::Display for StreamProblem {
             StreamProblem::FinalLacks { fields } => {
                 write!(f, "the final `done: true` object lacks the metric fields {}", fields.join(", "))
             }
+            StreamProblem::ToolCallArguments { number, name, reason, excerpt } => write!(
+                f,
+                "tool call {number} ({name}): its arguments, as assembled from what arrived, are not JSON ({reason}): {excerpt}"
+            ),
         }
     }
 }

@@ -123,6 +123,9 @@ pub(crate) struct LlmObservation {
     /// fields describe the last.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) answers: Vec<String>,
+    /// The functions the answer called (chat with `tools`), arguments assembled.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) tool_calls: Vec<ToolCall>,
     /// The step's timeout ended the stream; what arrived before is recorded.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub(crate) timed_out: bool,
@@ -151,6 +154,7 @@ impl LlmObservation {
             server: ServerFigures::default(),
             problems: Vec::new(),
             answers: Vec::new(),
+            tool_calls: Vec::new(),
             timed_out: false,
         }
     }
@@ -438,6 +442,20 @@ impl SuiteRecord {
 /// The report.json format this hxrun writes (`format` at its top). Readers of saved reports
 /// (`hxrun report`, `hxrun compare`) refuse a newer one and read older ones as far as they go.
 pub(crate) const REPORT_FORMAT: u32 = 1;
+
+/// A function call in an answer.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct ToolCall {
+    pub(crate) name: String,
+    /// The arguments (an object, as the model wrote them).
+    pub(crate) arguments: serde_json::Value,
+}
+
+impl std::fmt::Display for ToolCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}({})", self.name, excerpt(&self.arguments.to_string(), 200))
+    }
+}
 
 /// A whole run.
 #[derive(Debug, Clone, Serialize)]

@@ -24,9 +24,36 @@ pub(super) struct Answer {
     slot: Option<OwnedSemaphorePermit>,
     /// Pace to the microsecond instead of the timer's millisecond.
     pub precise: bool,
+    /// The tool this answer calls (its tokens are then the call's arguments, as JSON text).
+    pub tool: Option<String>,
 }
 
 impl Answer {
+    /// Calls the first of the request's tools the prompt speaks of (a part of its name of 4
+    /// letters or more in the prompt: get_weather for "the weather in Paris?"), instead of
+    /// answering; the arguments fill its parameter schema (strings with the last capitalised
+    /// word of the prompt: "Paris"). A prompt about none of them gets an ordinary answer.
+    pub(super) fn call_tool(&mut self, tools: &[serde_json::Value], prompt: &str) {
+        let lower = prompt.to_lowercase();
+        let function = tools.iter().map(|t| t.get("function").unwrap_or(t)).find(|f| {
+            let name = f.get("name").and_then(serde_json::Value::as_str).unwrap_or("");
+            name.split(|c: char| !c.is_alphanumeric())
+                .any(|part| part.len() >= 4 && lower.contains(&part.to_lowercase()))
+        });
+        let Some(function) = function else { return };
+        let name = function.get("name").and_then(serde_json::Value::as_str).unwrap_or("tool");
+        let word = prompt
+            .split(|c: char| !c.is_alphanumeric())
+            .rfind(|w| w.chars().next().is_some_and(char::is_uppercase))
+            .unwrap_or("x");
+        let schema =
+            function.get("parameters").cloned().unwrap_or_else(|| serde_json::json!({ "type": "object" }));
+        let arguments = super::structured::answer(&schema, word);
+        self.tokens = text::tokenize(&arguments);
+        self.tool = Some(name.to_string());
+        self.done_reason = "tool_calls";
+    }
+
     /// Says the answer as the JSON asked for (`format`: "json" or a schema), whole: a
     /// structured answer is not cut at the token limit here.
     pub(super) fn structure(&mut self, format: &serde_json::Value) {
@@ -86,6 +113,7 @@ impl Answer {
             faults: s.config.faults.clone(),
             slot,
             precise: s.config.precise,
+            tool: None,
         }
     }
 

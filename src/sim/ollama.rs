@@ -149,6 +149,16 @@ fn object(a: &Answer, kind: Kind, content: &str, done: bool) -> Value {
         Kind::Generate => {
             json!({ "model": a.reported_model(), "created_at": now_text(), "response": content, "done": done })
         }
+        // Ollama sends a tool call whole, in one message, its arguments an object.
+        Kind::Chat if a.tool.is_some() && !content.is_empty() => {
+            let arguments: Value = serde_json::from_str(content).unwrap_or(Value::Null);
+            json!({
+                "model": a.reported_model(), "created_at": now_text(),
+                "message": { "role": "assistant", "content": "",
+                             "tool_calls": [{ "function": { "name": a.tool, "arguments": arguments } }] },
+                "done": done,
+            })
+        }
         Kind::Chat => json!({
             "model": a.reported_model(), "created_at": now_text(),
             "message": { "role": "assistant", "content": content }, "done": done,
@@ -198,7 +208,14 @@ async fn respond(s: SimState, body: Bytes, kind: Kind) -> Response {
     let num_predict =
         req.pointer("/options/num_predict").and_then(Value::as_i64).filter(|n| *n >= 0).map(|n| n as usize);
     let mut answer = Answer::start(&s, arrived, &model, &prompt, num_predict, keep).await;
-    if let Some(format) = req.get("format").filter(|f| !f.is_null() && !answer.tokens.is_empty()) {
+    let tools = req.get("tools").and_then(Value::as_array).filter(|t| !t.is_empty() && kind == Kind::Chat);
+    if let Some(tools) = tools {
+        answer.call_tool(tools, &prompt);
+        if answer.tool.is_some() {
+            // One message holds the whole call.
+            answer.tokens = vec![answer.tokens.concat()];
+        }
+    } else if let Some(format) = req.get("format").filter(|f| !f.is_null() && !answer.tokens.is_empty()) {
         answer.structure(format);
     }
 

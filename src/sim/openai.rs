@@ -118,7 +118,11 @@ async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Re
     let usage_asked = req.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
     let mut answer =
         Answer::start(&s, arrived, &model.name, &prompt, max_tokens, KeepAlive::parse(None)).await;
-    if let Some(format) = req.get("response_format").and_then(super::structured::from_response_format) {
+    let tools = req.get("tools").and_then(Value::as_array).filter(|t| !t.is_empty() && kind == Kind::Chat);
+    if let Some(tools) = tools {
+        answer.call_tool(tools, &prompt);
+    } else if let Some(format) = req.get("response_format").and_then(super::structured::from_response_format)
+    {
         answer.structure(&format);
     }
     let slot = answer.take_slot();
@@ -156,11 +160,18 @@ async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Re
     };
     if !stream {
         super::answer::wait_until(answer.end(), answer.precise).await;
-        let choice = match kind {
-            Kind::Chat => {
+        let choice = match (kind, &answer.tool) {
+            (Kind::Chat, Some(name)) => json!({
+                "index": 0,
+                "message": { "role": "assistant", "content": null, "tool_calls": [
+                    { "id": "call_0", "type": "function", "function": { "name": name, "arguments": answer.text() } }
+                ] },
+                "finish_reason": finish
+            }),
+            (Kind::Chat, None) => {
                 json!({ "index": 0, "message": { "role": "assistant", "content": answer.text() }, "finish_reason": finish })
             }
-            Kind::Completion => json!({ "index": 0, "text": answer.text(), "finish_reason": finish }),
+            (Kind::Completion, _) => json!({ "index": 0, "text": answer.text(), "finish_reason": finish }),
         };
         let mut v = envelope(json!([choice]));
         v["usage"] = usage;
@@ -180,6 +191,7 @@ async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Re
     // vLLM batches: two tokens per chunk (the first of a pair waits for the second).
     let pairs = flavor == Flavor::Vllm;
     let tokens = answer.tokens.clone();
+    let tool = answer.tool.clone();
     let chunk = |i: usize, token: &str| {
         let joined;
         let token = if pairs {
@@ -192,7 +204,17 @@ async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Re
             token
         };
         let i = if pairs { i / 2 } else { i };
+        // A tool call streams as deltas: its name first, its arguments in fragments.
+        let tool = tool.as_deref();
         let choice = match kind {
+            Kind::Chat if tool.is_some() => {
+                let mut call = json!({ "index": 0, "function": { "arguments": token } });
+                if i == 0 {
+                    call = json!({ "index": 0, "id": "call_0", "type": "function",
+                                   "function": { "name": tool, "arguments": token } });
+                }
+                json!({ "index": 0, "delta": { "tool_calls": [call] }, "finish_reason": null })
+            }
             Kind::Chat if i == 0 => {
                 json!({ "index": 0, "delta": { "role": "assistant", "content": token }, "finish_reason": null })
             }

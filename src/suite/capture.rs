@@ -79,7 +79,9 @@ impl<'de> Deserialize<'de> for Capture {
                     (None, Some(h), None) => From::Header(h),
                     (None, None, Some(r)) => From::Regex(r),
                     _ => {
-                        return Err(de::Error::custom(format!("a capture takes exactly one source: {FORMS}")));
+                        return Err(de::Error::custom(format!(
+                            "a capture takes exactly one source: {FORMS}"
+                        )));
                     }
                 };
                 Ok(Capture { from, secret: f.secret })

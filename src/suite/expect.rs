@@ -53,6 +53,9 @@ pub(crate) struct Expect {
     /// at least `{ min_similarity: 0.9 }` like the most frequent one. At temperature 0 with a
     /// fixed `options.seed`, a server that batches requests may still answer differently.
     pub(crate) consistent: Option<super::llm::Consistency>,
+    /// The tool calls a chat answer must make (chat with `tools`): each expected call by a
+    /// distinct call of that name whose arguments match; `[]`: no call at all.
+    pub(crate) tool_calls: Option<Vec<super::llm::ToolCallMatch>>,
 }
 
 /// Matchers on text. All given must hold.

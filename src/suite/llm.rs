@@ -71,6 +71,11 @@ pub(crate) struct ChatStep {
     pub(crate) format: Option<serde_json::Value>,
     /// How long the server keeps the model loaded afterwards (Ollama only).
     pub(crate) keep_alive: Option<serde_json::Value>,
+    /// Functions the model may call, in one form for both APIs (sent as
+    /// `[{type: function, function: {name, description, parameters}}]`); check the calls with
+    /// `expect.tool_calls`.
+    #[serde(default)]
+    pub(crate) tools: Vec<Tool>,
     /// Stream the answer (default: the server's default).
     pub(crate) stream: Option<bool>,
     /// Use this API instead of the suite's `target.api`.
@@ -83,6 +88,42 @@ pub(crate) struct ChatStep {
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<DurationText>")]
     pub(crate) chunk_timeout: Option<Duration>,
+}
+
+/// A function a chat model may call.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Tool {
+    /// The function's name, e.g. get_weather.
+    pub(crate) name: String,
+    /// What it does, for the model.
+    pub(crate) description: Option<String>,
+    /// Its arguments, as a JSON Schema (default: an object with no properties).
+    pub(crate) parameters: Option<serde_json::Value>,
+}
+
+impl Tool {
+    /// The tool in the shape both APIs take.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        let mut function = serde_json::json!({
+            "name": self.name,
+            "parameters": self.parameters.clone().unwrap_or_else(|| serde_json::json!({ "type": "object", "properties": {} })),
+        });
+        if let Some(d) = &self.description {
+            function["description"] = d.clone().into();
+        }
+        serde_json::json!({ "type": "function", "function": function })
+    }
+}
+
+/// An expected tool call: the function's name, and matchers on its arguments by name.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ToolCallMatch {
+    pub(crate) name: String,
+    /// Each argument and what it must match (`city: { contains: Paris }`, `days: "> 0"`).
+    #[serde(default)]
+    pub(crate) arguments: BTreeMap<String, super::JsonMatch>,
 }
 
 /// Download a model (Ollama `/api/pull`), with progress.

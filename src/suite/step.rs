@@ -212,8 +212,9 @@ impl StepKind {
         match self {
             StepKind::Http | StepKind::Unload => &["status", "headers", "body", "json", "schema"],
             StepKind::Exec => &["json", "schema", "exit_code", "stdout", "stderr"],
-            StepKind::Generate | StepKind::Chat => {
-                &["status", "text", "json", "schema", "metrics", "agree", "consistent"]
+            StepKind::Generate => &["status", "text", "json", "schema", "metrics", "agree", "consistent"],
+            StepKind::Chat => {
+                &["status", "text", "json", "schema", "metrics", "agree", "consistent", "tool_calls"]
             }
             StepKind::Tcp | StepKind::Pull | StepKind::Models | StepKind::Perf | StepKind::Gpu => &[],
         }
