@@ -130,6 +130,7 @@ fn perf_step(http: Option<HttpStep>, generate: Option<GenerateStep>, c: u32) -> 
         generate,
         chat: None,
         http,
+        embed: None,
         warmup: 0,
         iterations: None,
         duration: None,

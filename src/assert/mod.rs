@@ -1,6 +1,7 @@
 //! Stage 4, assert: pure functions from an observation and the expectations to verdicts with
 //! messages a person understands (expected vs actual, with a short excerpt).
 
+pub(crate) mod embed;
 pub(crate) mod gpu;
 pub(crate) mod json;
 pub(crate) mod llm;
@@ -91,6 +92,7 @@ pub(crate) fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResul
             }
         }
         Observation::Llm(l) => llm::check_llm(expect, l, &mut out),
+        Observation::Embed(e) => embed::check_embed(expect, e, &mut out),
         Observation::Pull(p) => llm::check_pull(p, &mut out),
         Observation::Models(m) => {
             llm::check_models(m, &mut out);

@@ -4,6 +4,7 @@
 
 mod capture;
 pub(crate) mod control;
+pub(crate) mod embed;
 pub(crate) mod endpoint;
 pub(crate) mod exec;
 pub(crate) mod gpu;
@@ -398,6 +399,7 @@ impl Executor {
             }
             Step::Models(m) => lifecycle::models(t, proto(m.api), m, endpoint).await.map(Observation::Models),
             Step::Unload(u) => lifecycle::unload(t, proto(None), u, endpoint).await.map(Observation::Http),
+            Step::Embed(e) => embed::run(t, proto(e.api), e, endpoint).await.map(Observation::Embed),
             Step::Perf(p) => {
                 let ctx = perf::PerfContext {
                     transport: std::sync::Arc::clone(&self.transport),
@@ -468,6 +470,7 @@ fn step_summary(step: &Step, base: &str) -> String {
             t.port.map_or("(target port)".to_string(), |p| p.to_string())
         ),
         Step::Exec(e) => format!("$ {}", e.command.join(" ")),
+        Step::Embed(e) => format!("embed with {}", e.model),
         Step::Generate(g) => format!("generate with {}", g.model),
         Step::Chat(c) => format!("chat with {}", c.model),
         Step::Pull(p) => format!("pull {}", p.model),

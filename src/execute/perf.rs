@@ -117,8 +117,14 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
     }
     let knee = if results.len() > 1 { knee::find(&results) } else { None };
     Ok(PerfObservation {
-        request: LlmCall::of_perf(step).map_or("http", |c| c.kind()),
-        model: LlmCall::of_perf(step).map(|c| c.model().to_string()),
+        request: match (LlmCall::of_perf(step), &step.embed) {
+            (Some(c), _) => c.kind(),
+            (None, Some(_)) => "embed",
+            (None, None) => "http",
+        },
+        model: LlmCall::of_perf(step)
+            .map(|c| c.model().to_string())
+            .or_else(|| step.embed.as_ref().map(|e| e.model.clone())),
         target: shared.ctx.suite.target.url.clone(),
         warmup: step.warmup,
         cold: step.cold,
@@ -320,6 +326,18 @@ async fn request(shared: &Shared) -> Result<Sample, StepError> {
         sample.output_tokens = o.output_tokens;
         sample.tokens_per_s = o.client_tokens_per_s;
         sample.server = o.server;
+        return Ok(sample);
+    }
+    if let Some(e) = &step.embed {
+        let proto = protocol::for_api(e.api.unwrap_or(suite.target.api));
+        let o = super::embed::run(&ctx.transport, proto, e, super::endpoint::Endpoint::of(suite)).await?;
+        let error = match (&o.error, o.count) {
+            (Some(why), _) => Some(format!("HTTP {}: {why}", o.status)),
+            (None, 0) => Some("no vector in the answer".to_string()),
+            (None, _) => None,
+        };
+        let mut sample = Sample::bare(error, o.elapsed.as_secs_f64());
+        sample.server.prompt_eval_count = o.prompt_tokens;
         return Ok(sample);
     }
     let Some(h) = &step.http else {

@@ -57,6 +57,10 @@ impl Redactor {
             }
             Observation::Pull(p) => p.error = p.error.as_deref().map(|e| self.text(e)),
             Observation::Models(m) => m.url = self.text(&m.url),
+            Observation::Embed(e) => {
+                e.url = self.text(&e.url);
+                e.error = e.error.as_deref().map(|x| self.text(x));
+            }
             Observation::Perf(p) => {
                 p.target = self.text(&p.target);
                 for s in p.levels.iter_mut().flat_map(|l| l.samples.iter_mut()) {

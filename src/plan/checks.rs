@@ -163,7 +163,27 @@ pub(super) fn check_expect(
         ("agree", expect.agree.is_some()),
         ("consistent", expect.consistent.is_some()),
         ("tool_calls", expect.tool_calls.is_some()),
+        ("embeddings", expect.embeddings.is_some()),
     ];
+    if let (Some(e), Step::Embed(step)) = (&expect.embeddings, step) {
+        let n = step.input.texts().len();
+        if let Some(s) = e.similarity.iter().find(|s| s.a >= n || s.b >= n) {
+            let span = expect_node
+                .and_then(|e| e.get("embeddings"))
+                .and_then(|e| e.get("similarity"))
+                .map(|n| n.span);
+            errors.push(DeError {
+                message: format!(
+                    "`similarity` compares inputs {} and {}, but `input` has {n} text{} (positions 0 to {})",
+                    s.a,
+                    s.b,
+                    if n == 1 { "" } else { "s" },
+                    n.saturating_sub(1)
+                ),
+                span,
+            });
+        }
+    }
     if let (Some(_), Step::Chat(c)) = (&expect.tool_calls, step)
         && c.tools.is_empty()
     {
@@ -275,11 +295,14 @@ pub(super) fn check_perf(
     let key_span = |key: &str| perf_node.and_then(|s| s.entry(key)).map(|(k, _)| k.span);
     let mut err = |message: String, span| errors.push(DeError { message, span });
     if let Step::Perf(p) = step {
-        let inner = [p.generate.is_some(), p.chat.is_some(), p.http.is_some()].iter().filter(|x| **x).count();
+        let inner = [p.generate.is_some(), p.chat.is_some(), p.embed.is_some(), p.http.is_some()]
+            .iter()
+            .filter(|x| **x)
+            .count();
         if inner != 1 {
             err(
                 format!(
-                    "a perf step repeats exactly one request (`generate`, `chat` or `http`); this one has {inner}"
+                    "a perf step repeats exactly one request (`generate`, `chat`, `embed` or `http`); this one has {inner}"
                 ),
                 perf_node.map(|n| n.span),
             );
@@ -312,7 +335,7 @@ pub(super) fn check_perf(
             let api = LlmCall::of_perf(p).and_then(|c| c.api()).unwrap_or(suite_api);
             let sequential =
                 p.concurrency.as_ref().is_none_or(|c| c.0.iter().all(|l| *l == 1)) && p.rate.is_none();
-            if p.http.is_some() || api != Api::Ollama || !sequential {
+            if p.http.is_some() || p.embed.is_some() || api != Api::Ollama || !sequential {
                 err(
                     "`cold: true` unloads the model before each request, so it needs an Ollama `generate` or \
                      `chat` at concurrency 1 without `rate`"

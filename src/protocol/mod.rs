@@ -11,6 +11,7 @@ mod problem;
 
 pub(crate) use problem::{At, StreamProblem, cut_note};
 
+use crate::suite::embed::EmbedStep;
 use crate::suite::{Api, ChatStep, GenerateStep, PerfStep, Step};
 use serde::Serialize;
 use serde_json::Value;
@@ -280,6 +281,11 @@ pub(crate) trait Protocol: Send + Sync {
     /// protocol's error shape): probably the other API family.
     fn not_here_hint(&self) -> &'static str;
 
+    /// Embeddings: where to ask, what to send, and the vectors (and figures) in the answer.
+    fn embed_path(&self) -> &'static str;
+    fn embed_body(&self, step: &EmbedStep) -> Value;
+    fn embeddings(&self, body: &Value) -> Result<Embeddings, String>;
+
     /// Model lifecycle: the request that downloads a model, streaming progress lines (path
     /// and body); None where the API has no such call.
     fn pull(&self, _model: &str) -> Option<(&'static str, Value)> {
@@ -320,6 +326,20 @@ pub(crate) trait Protocol: Send + Sync {
 }
 
 /// The implementation of an API.
+/// The vectors of an embeddings answer, in input order, and what the server said about them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Embeddings {
+    pub(crate) vectors: Vec<Vec<f64>>,
+    pub(crate) prompt_tokens: Option<u64>,
+    pub(crate) total_duration_ns: Option<u64>,
+    pub(crate) load_duration_ns: Option<u64>,
+}
+
+/// A JSON array of numbers as a vector; None for anything else.
+pub(crate) fn vector(v: &Value) -> Option<Vec<f64>> {
+    v.as_array()?.iter().map(Value::as_f64).collect()
+}
+
 pub(crate) fn for_api(api: Api) -> &'static dyn Protocol {
     match api {
         Api::Ollama => &ollama::Ollama,

@@ -1,7 +1,8 @@
 //! Ollama's native API: `/api/generate`, `/api/chat`, NDJSON streams, `/api/tags`.
 
-use super::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat, StreamProblem};
+use super::{Embeddings, Frame, LlmCall, Protocol, ServerFigures, StreamFormat, StreamProblem};
 use crate::suite::Api;
+use crate::suite::embed::EmbedStep;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
@@ -197,6 +198,34 @@ impl Protocol for Ollama {
                 ms.iter().filter_map(|m| m.get("name").and_then(Value::as_str)).map(str::to_string).collect()
             })
             .unwrap_or_default()
+    }
+
+    fn embed_path(&self) -> &'static str {
+        "/api/embed"
+    }
+
+    fn embed_body(&self, step: &EmbedStep) -> Value {
+        let mut body = json!({ "model": step.model, "input": step.input });
+        if let Some(d) = step.dimensions {
+            body["dimensions"] = d.into();
+        }
+        body
+    }
+
+    fn embeddings(&self, body: &Value) -> Result<Embeddings, String> {
+        let list =
+            body.get("embeddings").and_then(Value::as_array).ok_or("the answer has no `embeddings` list")?;
+        let vectors = list
+            .iter()
+            .enumerate()
+            .map(|(i, v)| super::vector(v).ok_or(format!("embeddings[{i}] is not a list of numbers")))
+            .collect::<Result<_, _>>()?;
+        Ok(Embeddings {
+            vectors,
+            prompt_tokens: body.get("prompt_eval_count").and_then(Value::as_u64),
+            total_duration_ns: body.get("total_duration").and_then(Value::as_u64),
+            load_duration_ns: body.get("load_duration").and_then(Value::as_u64),
+        })
     }
 }
 

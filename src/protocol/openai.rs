@@ -6,8 +6,9 @@
 //! `num_predict` becomes `max_tokens`; temperature, top_p, seed and stop keep their names; any
 //! other key passes through unchanged.
 
-use super::{Frame, LlmCall, Protocol, ServerFigures, StreamFormat, StreamProblem};
+use super::{Embeddings, Frame, LlmCall, Protocol, ServerFigures, StreamFormat, StreamProblem};
 use crate::suite::Api;
+use crate::suite::embed::EmbedStep;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
@@ -236,6 +237,41 @@ impl Protocol for OpenAi {
                 ms.iter().filter_map(|m| m.get("id").and_then(Value::as_str)).map(str::to_string).collect()
             })
             .unwrap_or_default()
+    }
+
+    fn embed_path(&self) -> &'static str {
+        "/v1/embeddings"
+    }
+
+    fn embed_body(&self, step: &EmbedStep) -> Value {
+        let mut body = json!({ "model": step.model, "input": step.input, "encoding_format": "float" });
+        if let Some(d) = step.dimensions {
+            body["dimensions"] = d.into();
+        }
+        body
+    }
+
+    /// `data[*].embedding`, put in `index` order (a server may answer out of order).
+    fn embeddings(&self, body: &Value) -> Result<Embeddings, String> {
+        let data = body.get("data").and_then(Value::as_array).ok_or("the answer has no `data` list")?;
+        let mut indexed = data
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let index = d.get("index").and_then(Value::as_u64).map_or(i, |n| n as usize);
+                let v = d
+                    .get("embedding")
+                    .and_then(super::vector)
+                    .ok_or(format!("data[{i}].embedding is not a list of numbers"))?;
+                Ok((index, v))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        indexed.sort_by_key(|(i, _)| *i);
+        Ok(Embeddings {
+            vectors: indexed.into_iter().map(|(_, v)| v).collect(),
+            prompt_tokens: body.pointer("/usage/prompt_tokens").and_then(Value::as_u64),
+            ..Default::default()
+        })
     }
 }
 

@@ -33,6 +33,7 @@ pub(crate) enum Observation {
     Llm(Box<LlmObservation>),
     Pull(PullObservation),
     Models(ModelsObservation),
+    Embed(EmbedObservation),
     Perf(Box<crate::perf::result::PerfObservation>),
     Gpu(GpuObservation),
 }
@@ -81,6 +82,7 @@ impl Observation {
             Observation::Llm(o) => o.e2e,
             Observation::Pull(o) => o.elapsed,
             Observation::Models(o) => o.elapsed,
+            Observation::Embed(o) => o.elapsed,
             Observation::Perf(o) => o.elapsed,
             Observation::Gpu(o) => o.elapsed,
         }
@@ -222,6 +224,46 @@ pub(crate) struct PullObservation {
     pub(crate) error: Option<String>,
     #[serde(with = "secs")]
     pub(crate) elapsed: Duration,
+}
+
+/// What an embed step got back: the vectors (kept for the checks, not in reports), their
+/// count, sizes and norms, and the server's figures.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct EmbedObservation {
+    pub(crate) api: Api,
+    pub(crate) url: String,
+    pub(crate) model: String,
+    pub(crate) status: u16,
+    /// The server's error text, or why the answer could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<String>,
+    #[serde(skip)]
+    pub(crate) vectors: Vec<Vec<f64>>,
+    pub(crate) count: usize,
+    /// Each vector's size.
+    pub(crate) dimensions: Vec<usize>,
+    /// Each vector's L2 norm.
+    pub(crate) norms: Vec<f64>,
+    /// The first values of the first vector, to look at.
+    pub(crate) head: Vec<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) prompt_tokens: Option<u64>,
+    #[serde(with = "secs")]
+    pub(crate) elapsed: Duration,
+}
+
+impl EmbedObservation {
+    /// Cosine similarity of the vectors at `a` and `b`; None when either is missing, they
+    /// differ in size, or one is all zeros.
+    pub(crate) fn similarity(&self, a: usize, b: usize) -> Option<f64> {
+        let (x, y) = (self.vectors.get(a)?, self.vectors.get(b)?);
+        if x.len() != y.len() {
+            return None;
+        }
+        let dot: f64 = x.iter().zip(y).map(|(p, q)| p * q).sum();
+        let (nx, ny) = (self.norms[a], self.norms[b]);
+        (nx > 0.0 && ny > 0.0).then(|| dot / (nx * ny))
+    }
 }
 
 /// The models a server listed, and what the step required of them.

@@ -92,6 +92,21 @@ pub(crate) fn describe(obs: &Observation) -> String {
             s
         }
         Observation::Models(m) => format!("GET {}\nlisted: {}", m.url, m.listed.join(", ")),
+        Observation::Embed(e) => {
+            let mut s =
+                format!("POST {} (model {})\n<- {} ({} ms)", e.url, e.model, e.status, e.elapsed.as_millis());
+            if let Some(err) = &e.error {
+                s.push_str(&format!(": {err}"));
+            }
+            let norms: Vec<String> = e.norms.iter().map(|n| format!("{n:.4}")).collect();
+            s.push_str(&format!(
+                "\n{} vector(s), dimensions {:?}, norms [{}]",
+                e.count,
+                e.dimensions,
+                norms.join(", ")
+            ));
+            s
+        }
         Observation::Perf(p) => perf_summary(p),
         Observation::Gpu(g) => match (&g.snapshot, &g.error) {
             (Some(s), _) => {

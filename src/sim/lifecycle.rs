@@ -90,7 +90,8 @@ pub(super) async fn embed(State(s): State<SimState>, body: Bytes) -> Response {
         _ => return error(StatusCode::BAD_REQUEST, "input is required").into_response(),
     };
     let load = s.acquire(&model.name, super::state::KeepAlive::parse(req.get("keep_alive")));
-    let embeddings: Vec<Vec<f64>> = inputs.iter().map(|t| vector(t)).collect();
+    let dimensions = req.get("dimensions").and_then(Value::as_u64).map_or(EMBED_DIMENSIONS, |d| d as usize);
+    let embeddings: Vec<Vec<f64>> = inputs.iter().map(|t| vector(t, dimensions)).collect();
     let tokens: usize = inputs.iter().map(|t| super::text::tokenize(t).len()).sum();
     sleep_until(start + load + s.config.ttft).await;
     Json(json!({
@@ -103,14 +104,27 @@ pub(super) async fn embed(State(s): State<SimState>, body: Bytes) -> Response {
     .into_response()
 }
 
-fn vector(text: &str) -> Vec<f64> {
-    let mut h = super::text::FNV_OFFSET;
-    let raw: Vec<f64> = (0..8)
-        .map(|i| {
-            h = super::text::fnv1a(h, text.bytes().chain([i as u8]));
-            (h % 2000) as f64 / 1000.0 - 1.0
-        })
-        .collect();
-    let norm = raw.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-9);
-    raw.iter().map(|x| x / norm).collect()
+/// Dimensions of the simulator's embeddings.
+pub(super) const EMBED_DIMENSIONS: usize = 64;
+
+/// A deterministic, normalised embedding: each word adds to a few dimensions chosen by its
+/// hash, so texts sharing words point the same way (cosine similarity follows word overlap)
+/// and unrelated texts are near orthogonal.
+pub(super) fn vector(text: &str, dimensions: usize) -> Vec<f64> {
+    let dimensions = dimensions.clamp(1, 4096);
+    let mut v = vec![0.0; dimensions];
+    for word in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        let word = word.to_lowercase();
+        for k in 0..3u8 {
+            let h = super::text::fnv1a(super::text::FNV_OFFSET, word.bytes().chain([k]));
+            let sign = if h & 1 == 0 { 1.0 } else { -1.0 };
+            v[(h >> 1) as usize % dimensions] += sign;
+        }
+    }
+    let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    if norm == 0.0 {
+        v[0] = 1.0;
+        return v;
+    }
+    v.iter().map(|x| x / norm).collect()
 }

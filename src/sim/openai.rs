@@ -20,6 +20,7 @@ pub(super) fn routes(state: SimState) -> Router {
         .route("/v1/models", get(models))
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
+        .route("/v1/embeddings", post(embeddings))
         .with_state(state)
 }
 
@@ -279,4 +280,49 @@ fn tgi_headers(answer: &Answer) -> Vec<(&'static str, String)> {
         ("x-prompt-tokens", answer.prompt_tokens.to_string()),
         ("x-generated-tokens", answer.tokens.len().to_string()),
     ]
+}
+
+async fn embeddings(State(s): State<SimState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = authorised(&s, &headers) {
+        return *r;
+    }
+    let arrived = Instant::now();
+    let req: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid request body: {e}"),
+                "invalid_request_error",
+            );
+        }
+    };
+    let Some(name) = req.get("model").and_then(Value::as_str) else {
+        return error(StatusCode::BAD_REQUEST, "model is required", "invalid_request_error");
+    };
+    let Some(model) = s.model(name) else {
+        return error(StatusCode::NOT_FOUND, format!("model '{name}' not found"), "not_found_error");
+    };
+    let inputs: Vec<String> = match req.get("input") {
+        Some(Value::String(t)) => vec![t.clone()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        _ => return error(StatusCode::BAD_REQUEST, "input is required", "invalid_request_error"),
+    };
+    let dimensions = req
+        .get("dimensions")
+        .and_then(Value::as_u64)
+        .map_or(super::lifecycle::EMBED_DIMENSIONS, |d| d as usize);
+    let load = s.acquire(&model.name, KeepAlive::parse(None));
+    tokio::time::sleep_until(arrived + load + s.config.ttft).await;
+    let tokens: usize = inputs.iter().map(|t| super::text::tokenize(t).len()).sum();
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({ "object": "embedding", "index": i, "embedding": super::lifecycle::vector(t, dimensions) }))
+        .collect();
+    Json(json!({
+        "object": "list", "data": data, "model": full_name(&model.name),
+        "usage": { "prompt_tokens": tokens, "total_tokens": tokens },
+    }))
+    .into_response()
 }

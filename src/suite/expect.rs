@@ -56,6 +56,9 @@ pub(crate) struct Expect {
     /// The tool calls a chat answer must make (chat with `tools`): each expected call by a
     /// distinct call of that name whose arguments match; `[]`: no call at all.
     pub(crate) tool_calls: Option<Vec<super::llm::ToolCallMatch>>,
+    /// The vectors of an embed step: `count`, `dimensions`, `norm` (each a comparison) and
+    /// `similarity` between inputs (`{ a: 0, b: 1, value: "> 0.8" }`, or a list).
+    pub(crate) embeddings: Option<super::embed::EmbedExpect>,
 }
 
 /// Matchers on text. All given must hold.

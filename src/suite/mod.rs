@@ -5,6 +5,7 @@
 //! (`hxrun schema`) is generated from these types and their doc comments.
 
 pub(crate) mod capture;
+pub(crate) mod embed;
 pub(crate) mod expect;
 pub(crate) mod gpu;
 pub(crate) mod llm;
@@ -213,6 +214,8 @@ pub(crate) struct TestSpec {
     pub(crate) models: Option<ModelsStep>,
     /// Unload a model from memory.
     pub(crate) unload: Option<UnloadStep>,
+    /// Embeddings of one text or several (Ollama `/api/embed`, OpenAI `/v1/embeddings`).
+    pub(crate) embed: Option<embed::EmbedStep>,
     /// Repeat a request and measure: warm-up, iterations, concurrency, rate.
     pub(crate) perf: Option<PerfStep>,
     /// Check the host's NVIDIA GPUs.
@@ -260,6 +263,9 @@ impl TestSpec {
         }
         if let Some(s) = &self.unload {
             steps.push(Step::Unload(s.clone()));
+        }
+        if let Some(s) = &self.embed {
+            steps.push(Step::Embed(s.clone()));
         }
         if let Some(s) = &self.perf {
             steps.push(Step::Perf(Box::new(s.clone())));

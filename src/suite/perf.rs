@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::time::Duration;
 
-/// A performance loop around one request step (exactly one of generate, chat, http).
+/// A performance loop around one request step (exactly one of generate, chat, embed, http).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PerfStep {
@@ -20,6 +20,8 @@ pub(crate) struct PerfStep {
     pub(crate) chat: Option<ChatStep>,
     /// The request to repeat: any HTTP request.
     pub(crate) http: Option<HttpStep>,
+    /// The request to repeat: embeddings.
+    pub(crate) embed: Option<super::embed::EmbedStep>,
     /// Requests run first and left out of the statistics (default 0).
     #[serde(default)]
     pub(crate) warmup: u32,

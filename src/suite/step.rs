@@ -132,6 +132,7 @@ pub(crate) enum Step {
     Pull(PullStep),
     Models(ModelsStep),
     Unload(UnloadStep),
+    Embed(super::embed::EmbedStep),
     // Boxed: it holds a whole request step of its own.
     Perf(Box<PerfStep>),
     // Boxed: its matchers make it the largest step by far.
@@ -154,6 +155,7 @@ impl Step {
             Step::Pull(_) => StepKind::Pull,
             Step::Models(_) => StepKind::Models,
             Step::Unload(_) => StepKind::Unload,
+            Step::Embed(_) => StepKind::Embed,
             Step::Perf(_) => StepKind::Perf,
             Step::Gpu(_) => StepKind::Gpu,
         }
@@ -172,13 +174,14 @@ pub(crate) enum StepKind {
     Pull,
     Models,
     Unload,
+    Embed,
     Perf,
     Gpu,
 }
 
 impl StepKind {
     /// Every kind, in the order the docs list them.
-    pub(crate) const ALL: [StepKind; 10] = [
+    pub(crate) const ALL: [StepKind; 11] = [
         StepKind::Http,
         StepKind::Tcp,
         StepKind::Exec,
@@ -187,6 +190,7 @@ impl StepKind {
         StepKind::Pull,
         StepKind::Models,
         StepKind::Unload,
+        StepKind::Embed,
         StepKind::Perf,
         StepKind::Gpu,
     ];
@@ -201,6 +205,7 @@ impl StepKind {
             StepKind::Pull => "pull",
             StepKind::Models => "models",
             StepKind::Unload => "unload",
+            StepKind::Embed => "embed",
             StepKind::Perf => "perf",
             StepKind::Gpu => "gpu",
         }
@@ -216,6 +221,7 @@ impl StepKind {
             StepKind::Chat => {
                 &["status", "text", "json", "schema", "metrics", "agree", "consistent", "tool_calls"]
             }
+            StepKind::Embed => &["status", "embeddings"],
             StepKind::Tcp | StepKind::Pull | StepKind::Models | StepKind::Perf | StepKind::Gpu => &[],
         }
     }
