@@ -183,3 +183,46 @@ fn monitor_writes_csv_and_stops_on_sigterm_with_the_file_intact() {
     assert_eq!(run.code, 3);
     assert!(run.stderr.contains("no NVIDIA GPU: libnvidia-ml.so.1 could not be loaded"));
 }
+
+#[test]
+fn an_llm_step_samples_the_gpus_while_it_runs_when_its_expectations_ask() {
+    // A slow answer (about 0.5 s) so several samples fall in it.
+    let sim = common::Sim::start(hxrun::sim::SimConfig {
+        tokens_per_s: 40.0,
+        ttft: std::time::Duration::from_millis(10),
+        load_time: std::time::Duration::from_millis(10),
+        ..Default::default()
+    });
+    let ws = Workspace::new();
+    let suite = format!(
+        r#"suite: g
+target: {{ url: "{}" }}
+tests:
+  - name: answer within the VRAM budget
+    generate: {{ model: phi3:latest, prompt: "Write one sentence.", options: {{ num_predict: 20 }} }}
+    expect:
+      metrics:
+        gpu.samples: ">= 2"
+        gpu.memory_used.max: "< 8GiB"
+        gpu.util.max: ">= 0%"
+  - name: a budget it breaks
+    generate: {{ model: phi3:latest, prompt: "Write one sentence.", options: {{ num_predict: 20 }} }}
+    expect:
+      metrics: {{ gpu.memory_used.max: "< 100MiB" }}
+"#,
+        sim.url
+    );
+    ws.write("s.yaml", &suite);
+    let run = ws.hxrun_env(&["s.yaml", "--no-progress"], &[("HXRUN_GPU_FAKE", &script())]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("PASS g › answer within the VRAM budget"), "{}", run.stdout);
+    assert!(run.stdout.contains("gpu.memory_used.max: expected < 100MiB, got 2.988GiB"), "{}", run.stdout);
+    let json = run.json();
+    let gpu = &json["suites"][0]["tests"][0]["observation"]["gpu"];
+    assert!(gpu["gpu.samples"].as_f64().unwrap() >= 2.0, "{gpu}");
+
+    // Without a GPU the figure is missing, and the failure says why.
+    let none = ws.hxrun_env(&["s.yaml", "--no-progress"], &[("HXRUN_GPU_FAKE", "none")]);
+    assert_eq!(none.code, 1);
+    assert!(none.stdout.contains("gpu.samples: not recorded: no NVIDIA GPU"), "{}", none.stdout);
+}

@@ -48,6 +48,10 @@ pub(crate) fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<Asser
     let metrics = o.metrics();
     for (name, m) in &expect.metrics {
         let why_missing = || {
+            if name.starts_with("gpu.") {
+                let why = o.gpu_error.as_deref().unwrap_or("no sample was taken while the step ran");
+                return format!("{name}: not recorded: {why}");
+            }
             if (name.starts_with("server_") || name.ends_with("_duration")) && !o.server.has_timing() {
                 return format!("{name}: not recorded: {NO_TIMING}");
             }

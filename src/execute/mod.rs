@@ -212,6 +212,12 @@ impl Executor {
         let mut captured = Vec::new();
         let gpu = match &test.step {
             Step::Gpu(_) | Step::Perf(_) => Some(self.gpu.get(emit)),
+            // An LLM step samples the GPUs while it runs when its expectations name a figure.
+            Step::Generate(_) | Step::Chat(_)
+                if test.expect.metrics.keys().any(|k| k.starts_with("gpu.")) =>
+            {
+                Some(self.gpu.get(emit))
+            }
             _ => None,
         };
         for number in 1..=test.retries + 1 {
@@ -390,9 +396,23 @@ impl Executor {
                     tokio::time::Instant::now().checked_add(test.timeout).map(|at| (at, test.timeout));
                 let waits = llm::Waits { chunk: call.chunk_timeout(), deadline };
                 let req = llm::Request { endpoint, waits };
-                llm::run_repeated(t, proto(call.api()), call, &req)
-                    .await
-                    .map(|o| Observation::Llm(Box::new(o)))
+                let sampler = match &gpu_source {
+                    Some(Ok(source)) => Some(crate::gpu::sampler::Sampler::start(
+                        std::sync::Arc::clone(source),
+                        crate::gpu::sampler::MIN_INTERVAL,
+                        Some(test.name.clone()),
+                    )),
+                    _ => None,
+                };
+                let mut o = llm::run_repeated(t, proto(call.api()), call, &req).await?;
+                if let Some(sampler) = sampler {
+                    let (samples, error) = sampler.stop().await;
+                    o.gpu = crate::gpu::sampler::figures(&samples);
+                    o.gpu_error = error;
+                } else if let Some(Err(e)) = gpu_source {
+                    o.gpu_error = Some(e);
+                }
+                Ok(Observation::Llm(Box::new(o)))
             }
             Step::Pull(p) => {
                 lifecycle::pull(t, proto(None), p, endpoint, progress).await.map(Observation::Pull)

@@ -243,7 +243,8 @@ pub(super) fn check_expect(
             });
         }
     }
-    let names: Vec<&str> = metrics::LLM.iter().map(|m| m.name).collect();
+    // GPU figures, sampled while the step runs, besides what the answer records.
+    let names: Vec<&str> = metrics::LLM.iter().chain(metrics::GPU).map(|m| m.name).collect();
     let api = LlmCall::of_step(step).and_then(|c| c.api()).unwrap_or(suite_api);
     for name in expect.metrics.keys() {
         let at =

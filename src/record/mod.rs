@@ -125,6 +125,12 @@ pub(crate) struct LlmObservation {
     /// fields describe the last.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) answers: Vec<String>,
+    /// GPU figures sampled while the step ran (`gpu.memory_used.max`...), when its
+    /// expectations name one; or why there are none.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub(crate) gpu: std::collections::BTreeMap<String, f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) gpu_error: Option<String>,
     /// The functions the answer called (chat with `tools`), arguments assembled.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) tool_calls: Vec<ToolCall>,
@@ -156,6 +162,8 @@ impl LlmObservation {
             server: ServerFigures::default(),
             problems: Vec::new(),
             answers: Vec::new(),
+            gpu: Default::default(),
+            gpu_error: None,
             tool_calls: Vec::new(),
             timed_out: false,
         }
@@ -196,6 +204,9 @@ impl LlmObservation {
         put("prompt_tokens", s.prompt_tokens.map(Value::from));
         put("completion_tokens", s.completion_tokens.map(Value::from));
         put("done_reason", s.done_reason.clone().map(Value::from));
+        for (k, v) in &self.gpu {
+            m.insert(k.clone(), Value::from(*v));
+        }
         m
     }
 }
