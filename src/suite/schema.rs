@@ -60,8 +60,12 @@ pub fn json_schema() -> Value {
     if let Some(properties) =
         defs.get_mut("Expect").and_then(|e| e.get_mut("properties")).and_then(Value::as_object_mut)
     {
-        let metrics: Vec<(String, String)> =
-            super::metrics::LLM.iter().map(|m| (m.name.to_string(), m.doc.to_string())).collect();
+        // The loader's names: what an answer records, and GPU figures sampled during the step.
+        let metrics: Vec<(String, String)> = super::metrics::LLM
+            .iter()
+            .chain(super::metrics::GPU)
+            .map(|m| (m.name.to_string(), m.doc.to_string()))
+            .collect();
         named(properties, "metrics", &metrics, "#/definitions/JsonMatch");
     }
     value
