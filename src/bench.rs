@@ -98,7 +98,7 @@ fn suite_plan(url: &str) -> SuitePlan {
         name: "bench".into(),
         file: "bench".into(),
         description: None,
-        target: Target { url: url.to_string(), api: Api::Ollama, api_key: None },
+        target: Target { url: url.to_string(), api: Api::Ollama, api_key: None, tls: Default::default() },
         headers: Default::default(),
         base_dir: Default::default(),
         secret_values: Vec::new(),

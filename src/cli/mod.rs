@@ -278,6 +278,19 @@ pub struct SuiteArgs {
     /// Override every suite's target url.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
+    /// Trust the CA certificates in FILE (PEM) for https:// targets, besides the system's (as
+    /// curl --cacert; SSL_CERT_FILE is read too).
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Present this client certificate (PEM) to servers that ask for one (mutual TLS).
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Accept any server certificate (testing only; every report says so).
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
     /// Compare perf tests with this stored run (an hxrun JSON report).
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,

@@ -119,6 +119,11 @@ pub(crate) fn header_list(headers: &reqwest::header::HeaderMap) -> Vec<(String, 
 /// A reqwest error as a sentence a person can act on.
 pub(crate) fn describe(e: &reqwest::Error, url: &str) -> String {
     let cause = chain(e);
+    if url.starts_with("https:")
+        && let Some(why) = tls_words(&cause)
+    {
+        return format!("could not connect to {url}: {why} ({cause})");
+    }
     if e.is_connect() {
         if cause.contains("refused") {
             format!("connection refused by {url}: is the server running and listening on that port?")
@@ -135,6 +140,30 @@ pub(crate) fn describe(e: &reqwest::Error, url: &str) -> String {
     } else {
         format!("request to {url} failed: {cause}")
     }
+}
+
+/// What a TLS failure means, in words a person can act on (rustls' own words stay beside).
+fn tls_words(cause: &str) -> Option<&'static str> {
+    let words = if cause.contains("InvalidContentType") || cause.contains("corrupt message") {
+        "the server answered in plain HTTP, not TLS: write http:// for this port"
+    } else if cause.contains("UnknownIssuer") || cause.contains("unknown issuer") {
+        "the server's certificate is signed by a CA hxrun does not trust: give that CA with --cacert \
+         FILE (or target.tls.ca_cert, or SSL_CERT_FILE)"
+    } else if cause.contains("NotValidForName") || cause.contains("not valid for name") {
+        "the server's certificate is for another host name than the url's: use the name it was issued for"
+    } else if cause.contains("expired") || cause.contains("Expired") {
+        "the server's certificate has expired (or the clock here is wrong)"
+    } else if cause.contains("CertificateRequired") || cause.contains("certificate required") {
+        "the server requires a client certificate: give one with --cert FILE --key FILE (or target.tls.cert/key)"
+    } else if cause.contains("BadCertificate")
+        || cause.contains("UnknownCA")
+        || cause.contains("bad certificate")
+    {
+        "the server refused the client certificate (not signed by a CA it trusts?)"
+    } else {
+        return None;
+    };
+    Some(words)
 }
 
 /// The error and its causes, innermost last, without repeats.

@@ -114,9 +114,25 @@ impl Executor {
             None
         };
         let mut suites = Vec::new();
+        let mut warnings = Vec::new();
         for plan in plans {
             let suite_started_at = Utc::now();
             let suite_started = Instant::now();
+            // The suite's TLS settings (a CA, a client certificate, --insecure) get clients of
+            // their own; files that cannot be used fail every test of the suite, saying why.
+            let transport = if plan.target.tls == crate::suite::Tls::default() {
+                Ok(std::sync::Arc::clone(&self.transport))
+            } else {
+                transport::Transport::with_tls(self.opts.limits, &plan.target.tls).map(std::sync::Arc::new)
+            };
+            if plan.target.tls.insecure {
+                let warning = format!(
+                    "TLS certificate checks are OFF for suite {} ({}): any server could answer as it",
+                    plan.name, plan.target.url
+                );
+                emit(&Event::Note { message: warning.clone() });
+                warnings.push(warning);
+            }
             // Secrets grow as tests capture them (`secret: true`): every later result is masked.
             let mut secrets = plan.secrets();
             let mut redactor = Redactor::new(secrets.clone());
@@ -131,6 +147,14 @@ impl Executor {
                 }
                 let result = match (self.opts.control.reason(), capture::fill(test, &captured)) {
                     (Some(reason), _) => not_run(plan, test, &redactor, reason),
+                    (None, _) if transport.is_err() => {
+                        let mut result = blank_result(plan, test);
+                        result.status = Status::Failed;
+                        result.failure_kind = Some(FailureKind::Connection);
+                        let why = transport.as_ref().err().cloned().unwrap_or_default();
+                        result.message = Some(redactor.text(&format!("not run: {why}")));
+                        result
+                    }
                     (None, Err(why)) => {
                         let mut result = blank_result(plan, test);
                         result.status = Status::Failed;
@@ -147,7 +171,8 @@ impl Executor {
                         result
                     }
                     (None, Ok(filled)) => {
-                        let (result, got) = self.run_test(plan, &filled, &redactor, &secrets, emit).await;
+                        let t = transport.as_ref().expect("checked above");
+                        let (result, got) = self.run_test(plan, t, &filled, &redactor, &secrets, emit).await;
                         let new_secrets: Vec<String> =
                             got.iter().filter(|c| c.secret).map(|c| c.value.clone()).collect();
                         if !new_secrets.is_empty() {
@@ -188,6 +213,7 @@ impl Executor {
             suites,
             gpu_samples,
             stopped: self.opts.control.reason().map(ToString::to_string),
+            warnings,
             verdicts: Vec::new(),
         };
         emit(&Event::RunFinished { record: &record });
@@ -197,6 +223,7 @@ impl Executor {
     async fn run_test(
         &self,
         suite: &SuitePlan,
+        transport: &std::sync::Arc<transport::Transport>,
         test: &PlannedTest,
         suite_redactor: &Redactor,
         suite_secrets: &[String],
@@ -232,7 +259,8 @@ impl Executor {
                 Step::Generate(_) | Step::Chat(_) => test.timeout.saturating_add(STREAM_GRACE),
                 _ => test.timeout,
             };
-            let step = tokio::time::timeout(limit, self.run_step(suite, test, &progress, gpu.clone()));
+            let step =
+                tokio::time::timeout(limit, self.run_step(suite, transport, test, &progress, gpu.clone()));
             tokio::pin!(step);
             let control = &self.opts.control;
             // A perf loop obeys a stop itself and keeps what it measured; any other step is
@@ -377,6 +405,7 @@ impl Executor {
     async fn run_step(
         &self,
         suite: &SuitePlan,
+        transport: &std::sync::Arc<transport::Transport>,
         test: &PlannedTest,
         progress: &lifecycle::Progress,
         gpu_source: Option<Result<std::sync::Arc<dyn crate::gpu::GpuSource>, String>>,
@@ -384,7 +413,7 @@ impl Executor {
         let base = suite.target.url.as_str();
         let endpoint = endpoint::Endpoint::of(suite);
         let proto = |api: Option<crate::suite::Api>| protocol::for_api(api.unwrap_or(suite.target.api));
-        let t = self.transport.as_ref();
+        let t = transport.as_ref();
         let limits = self.opts.limits;
         match &test.step {
             Step::Http(h) => http::run(t, h, base, &suite.headers).await.map(Observation::Http),
@@ -422,7 +451,7 @@ impl Executor {
             Step::Embed(e) => embed::run(t, proto(e.api), e, endpoint).await.map(Observation::Embed),
             Step::Perf(p) => {
                 let ctx = perf::PerfContext {
-                    transport: std::sync::Arc::clone(&self.transport),
+                    transport: std::sync::Arc::clone(transport),
                     suite: std::sync::Arc::new(suite.clone()),
                     request_timeout: test.timeout,
                     progress: progress.clone(),

@@ -13,6 +13,7 @@ use super::Limits;
 use super::h1;
 use super::http::{chain, describe, header_list};
 use crate::record::{FailureKind, StepError};
+use crate::suite::Tls;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use std::pin::Pin;
@@ -88,19 +89,68 @@ enum Body {
 
 impl Transport {
     pub(crate) fn new(limits: Limits) -> Self {
+        Transport::with_tls(limits, &Tls::default()).expect("the default HTTP client configuration is valid")
+    }
+
+    /// Clients that trust (and present) what `tls` says, besides the system's roots and
+    /// `SSL_CERT_FILE`; Err says which file could not be used, and why.
+    pub(crate) fn with_tls(limits: Limits, tls: &Tls) -> Result<Self, String> {
+        let read = |what: &str, path: &str| {
+            std::fs::read(path).map_err(|e| format!("cannot read the {what} {path}: {e}"))
+        };
+        let mut roots = Vec::new();
+        let env_file = std::env::var("SSL_CERT_FILE").ok().filter(|p| !p.is_empty());
+        for (what, path) in [
+            ("CA file (SSL_CERT_FILE)", env_file.as_deref()),
+            ("CA file (ca_cert, --cacert)", tls.ca_cert.as_deref()),
+        ] {
+            let Some(path) = path else { continue };
+            let pem = read(what, path)?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("the {what} {path} holds no PEM certificate: {}", chain(&e)))?;
+            if certs.is_empty() {
+                return Err(format!(
+                    "the {what} {path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+                ));
+            }
+            roots.extend(certs);
+        }
+        let identity = match (&tls.cert, &tls.key) {
+            (None, None) => None,
+            (None, Some(_)) => {
+                return Err("a client key (key, --key) needs its certificate (cert, --cert)".into());
+            }
+            (Some(cert), key) => {
+                let mut pem = read("client certificate (cert, --cert)", cert)?;
+                if let Some(key) = key {
+                    pem.push(b'\n');
+                    pem.extend(read("client key (key, --key)", key)?);
+                }
+                Some(reqwest::Identity::from_pem(&pem).map_err(|e| {
+                    format!(
+                        "the client certificate {cert} and its key are not a usable PEM pair: {}",
+                        chain(&e)
+                    )
+                })?)
+            }
+        };
         let build = |redirects| {
-            reqwest::Client::builder()
+            let mut b = reqwest::Client::builder()
                 .user_agent(concat!("hxrun/", env!("CARGO_PKG_VERSION")))
                 .redirect(redirects)
-                .build()
-                .expect("the HTTP client configuration is static and valid")
+                .tls_certs_merge(roots.clone())
+                .tls_danger_accept_invalid_certs(tls.insecure);
+            if let Some(id) = &identity {
+                b = b.identity(id.clone());
+            }
+            b.build().map_err(|e| format!("cannot set up TLS: {}", chain(&e)))
         };
-        Transport {
-            steps: build(reqwest::redirect::Policy::default()),
-            api: build(reqwest::redirect::Policy::none()),
+        Ok(Transport {
+            steps: build(reqwest::redirect::Policy::default())?,
+            api: build(reqwest::redirect::Policy::none())?,
             pool: Arc::default(),
             limits,
-        }
+        })
     }
 
     /// The lean client's url, when it serves this request.

@@ -28,6 +28,8 @@ pub(crate) struct PlanOptions {
     pub(crate) timeout: Option<Duration>,
     /// `--target`: overrides every suite's target url.
     pub(crate) target_url: Option<String>,
+    /// `--cacert`, `--cert`, `--key`, `--insecure`: override the suites' `target.tls`.
+    pub(crate) tls: suite::Tls,
     /// `--report-dir`: where a perf test's `csv` (a relative path) goes.
     pub(crate) report_dir: std::path::PathBuf,
     /// `--perf-csv`: every perf test's rows go to this one file instead.
@@ -227,6 +229,13 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
     let tags = tests.iter().flat_map(|t| t.tags.iter().cloned()).collect();
     let tests = tests.into_iter().filter(|t| selected(t, opts)).collect();
     let mut target = suite.doc.target.clone();
+    // TLS files are the suite's (relative to it); the command line's replace them.
+    target.tls = target.tls.resolved(suite.path.parent().unwrap_or(std::path::Path::new(".")));
+    let cli = &opts.tls;
+    target.tls.ca_cert = cli.ca_cert.clone().or(target.tls.ca_cert);
+    target.tls.cert = cli.cert.clone().or(target.tls.cert);
+    target.tls.key = cli.key.clone().or(target.tls.key);
+    target.tls.insecure |= cli.insecure;
     let mut notes = suite.notes.clone();
     if let Some(url) = &opts.target_url {
         let (url, note) = suite::check_url(url).map_err(|message| {

@@ -527,6 +527,9 @@ pub(crate) struct RunRecord {
     /// reach are listed as skipped with that reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) stopped: Option<String>,
+    /// What a person must know about how the run was made (TLS checks turned off).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) warnings: Vec<String>,
     /// Conclusions drawn from the whole run (`hxrun probe`: one per model and one for the
     /// server), shown first in every report.
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -149,6 +149,9 @@ impl ConsoleReporter {
         let counts = format!("{p} passed, {f} failed, {s} skipped");
         let counts = if f > 0 { self.paint("31", &counts) } else { self.paint("32", &counts) };
         text.push_str(&format!("\n{counts}\ntime: {:.2}s", record.duration.as_secs_f64()));
+        for w in &record.warnings {
+            text.push_str(&format!("\n{}", self.paint("31", &format!("warning: {}", clean(w)))));
+        }
         if let Some(why) = &record.stopped {
             text.push_str(&format!("\n{}", self.paint("31", &format!("run stopped early: {}", clean(why)))));
         }

@@ -114,6 +114,7 @@ fn glance(run: &Run) -> Markup {
             tr { th { "when" } td { (run.started_at) } }
             tr { th { "hxrun" } td { (run.hxrun_version) } }
             @if let Some(why) = &run.stopped { tr { th { "stopped" } td { (why) } } }
+            @for w in &run.warnings { tr { th { "warning" } td class="failed" { strong { (w) } } } }
         }
     }
 }

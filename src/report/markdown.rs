@@ -86,6 +86,9 @@ pub(crate) fn render(run: &Run) -> String {
         format_seconds(run.duration),
         run.stopped.as_deref().map(|s| format!(" — stopped: {}", cell(s))).unwrap_or_default()
     );
+    for w in &run.warnings {
+        let _ = writeln!(md, "> **⚠ {}**\n", cell(w));
+    }
     if !run.verdicts.is_empty() {
         let _ = writeln!(md, "### Verdicts\n");
         for v in &run.verdicts {

@@ -28,6 +28,8 @@ pub(crate) struct Run {
     #[serde(default)]
     pub(crate) stopped: Option<String>,
     #[serde(default)]
+    pub(crate) warnings: Vec<String>,
+    #[serde(default)]
     pub(crate) verdicts: Vec<crate::record::Verdict>,
 }
 

@@ -88,11 +88,39 @@ pub(crate) struct Target {
     /// API key sent as `Authorization: Bearer <key>`, e.g. ${OPENAI_API_KEY}. Never written
     /// to any report.
     pub(crate) api_key: Option<String>,
+    /// How to trust an `https://` target, like curl's options (relative paths are the suite's).
+    #[serde(default)]
+    pub(crate) tls: Tls,
 }
 
 impl Default for Target {
     fn default() -> Self {
-        Target { url: default_url(), api: Api::default(), api_key: None }
+        Target { url: default_url(), api: Api::default(), api_key: None, tls: Tls::default() }
+    }
+}
+
+/// TLS like curl: a CA to trust besides the system's (`--cacert`), a client certificate for
+/// mutual TLS (`--cert`/`--key`), or no certificate check at all (`--insecure`, said loudly).
+/// hxrun also trusts the CAs in `SSL_CERT_FILE` when it is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Tls {
+    /// A PEM file of CA certificates to trust (a private CA, a self-signed server).
+    pub(crate) ca_cert: Option<String>,
+    /// A PEM client certificate (chain) for servers that ask for one (mTLS gateways).
+    pub(crate) cert: Option<String>,
+    /// The PEM private key of `cert` (or put the key in the `cert` file).
+    pub(crate) key: Option<String>,
+    /// Accept any server certificate. Testing only: every report says it was off.
+    #[serde(default)]
+    pub(crate) insecure: bool,
+}
+
+impl Tls {
+    /// The files made relative to `dir` (where the suite is).
+    pub(crate) fn resolved(&self, dir: &std::path::Path) -> Tls {
+        let at = |p: &Option<String>| p.as_ref().map(|p| dir.join(p).display().to_string());
+        Tls { ca_cert: at(&self.ca_cert), cert: at(&self.cert), key: at(&self.key), insecure: self.insecure }
     }
 }
 

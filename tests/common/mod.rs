@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod faults;
+pub mod tls;
 
 use hxrun::sim::{SimConfig, SimServer};
 use std::path::{Path, PathBuf};
