@@ -32,3 +32,29 @@ fn man_pages_come_from_the_command_line_definition() {
         assert!(text.contains(".TH"), "{file}");
     }
 }
+
+#[test]
+fn ci_examples_parse_and_run_hxrun_from_the_image() {
+    let dir = common::repo().join("examples/ci");
+    for name in ["gitlab-ci.yml", "github-actions.yml"] {
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        let value: serde_json::Value =
+            serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{name} is not YAML: {e}"));
+        assert!(value.is_object(), "{name}");
+        assert!(text.contains("docker build"), "{name} builds the image from the Dockerfile");
+        assert!(text.contains("suites/phase6.yaml --report-dir reports"), "{name}");
+    }
+}
+
+#[test]
+fn the_dockerfile_builds_the_locked_release_and_leaves_build_outputs_out_of_its_context() {
+    let repo = common::repo();
+    let dockerfile = std::fs::read_to_string(repo.join("Dockerfile")).unwrap();
+    assert!(dockerfile.contains("cargo build --release --locked"), "{dockerfile}");
+    assert!(dockerfile.contains("FROM debian:bookworm-slim AS ci"), "a target with a shell for CI jobs");
+    let last_from = dockerfile.rfind("\nFROM ").unwrap();
+    assert!(dockerfile[last_from..].contains("distroless"), "the default (last) stage is the small one");
+    assert!(dockerfile[last_from..].contains("ENTRYPOINT [\"/usr/local/bin/hxrun\"]"));
+    let ignore = std::fs::read_to_string(repo.join(".dockerignore")).unwrap();
+    assert!(ignore.lines().any(|l| l.trim() == "target/"), "{ignore}");
+}
