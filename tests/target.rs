@@ -148,7 +148,10 @@ fn the_model_state_example_passes_against_the_simulator() {
     let sim = common::Sim::fast();
     let ws = Workspace::new();
     let example = common::repo().join("examples/model-state.yaml");
-    let run = ws.hxrun_env(&[example.to_str().unwrap(), "--target", &sim.url, "--no-progress"], &[("HXRUN_SIM", "1")]);
+    let run = ws.hxrun_env(
+        &[example.to_str().unwrap(), "--target", &sim.url, "--no-progress"],
+        &[("HXRUN_SIM", "1")],
+    );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("2 passed, 0 failed, 1 skipped"), "{}", run.stdout);
 }
