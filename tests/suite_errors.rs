@@ -95,7 +95,7 @@ fn bad_values_inside_expectations() {
     assert_error(
         "suite: s\ntests:\n  - name: a\n    exec: { command: [x] }\n    expect: { status: 200 }\n",
         "5:15",
-        "`expect.status` applies to `http`, `generate`, `chat`, `unload` steps, but this test's step is `exec`",
+        "`expect.status` applies to `http`, `generate`, `chat`, `unload`, `embed` steps, but this test's step is `exec`",
     );
 }
 
