@@ -120,8 +120,7 @@ fn nothing_listening_says_what_each_endpoint_answered() {
     let ws = Workspace::new();
     let run = ws.hxrun(&["probe", &format!("http://127.0.0.1:{port}"), "--quick", "--no-progress"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("no Ollama or OpenAI-compatible API answers here"), "{}", run.stderr);
-    assert!(run.stderr.contains("GET /v1/models → "), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing answers: GET /api/ps → connection refused by"), "{}", run.stderr);
     let bad = ws.hxrun(&["probe", "ftp://example", "--no-progress"]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
 }
@@ -164,4 +163,37 @@ fn the_local_gpus_are_checked_when_nvml_answers() {
     assert!(run.stdout.contains("2 NVIDIA GPUs on the machine hxrun ran on"), "{}", run.stdout);
     let written = std::fs::read_to_string(ws.path().join("s.yaml")).unwrap();
     assert!(written.contains("gpu: { count: \">= 2\", optional: true }"), "{written}");
+}
+
+#[test]
+fn an_https_server_with_a_private_ca_is_probed_and_its_suite_keeps_the_ca() {
+    let sim = sim(Flavor::Vllm, Faults::default());
+    let pki = common::tls::Pki::new();
+    let front = common::tls::TlsFront::start(sim.url.trim_start_matches("http://"), &pki, false);
+    let ws = Workspace::new();
+    ws.write("ca.pem", &pki.ca);
+    let untrusted = ws.hxrun(&["probe", &front.url, "--quick", "--no-progress"]);
+    assert_eq!(untrusted.code, 1, "{}", untrusted.stdout);
+    assert!(untrusted.stderr.contains("nothing answers: GET "), "{}", untrusted.stderr);
+    assert!(
+        untrusted.stderr.contains("signed by a CA hxrun does not trust: give that CA with --cacert"),
+        "{}",
+        untrusted.stderr
+    );
+    let run = ws.hxrun(&[
+        "probe",
+        &front.url,
+        "--quick",
+        "--no-progress",
+        "--cacert",
+        "ca.pem",
+        "--write",
+        "mine/s.yaml",
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("vLLM"), "{}", run.stdout);
+    let written = std::fs::read_to_string(ws.path().join("mine/s.yaml")).unwrap();
+    assert!(written.contains("    ca_cert: \"/"), "an absolute path: {written}");
+    let again = ws.hxrun(&["mine/s.yaml", "--no-progress"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
 }

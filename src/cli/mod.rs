@@ -116,6 +116,19 @@ pub struct ProbeArgs {
     /// HXRUN_API_KEY); never written to a report.
     #[arg(long, value_name = "KEY", env = "HXRUN_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+    /// Trust the CA certificates in FILE (PEM) for an https:// server (as curl --cacert;
+    /// SSL_CERT_FILE is read too); the written suite keeps it.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Present this client certificate (PEM) to a server that asks for one (mutual TLS).
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Accept any server certificate (testing only; every report says so).
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
     /// Probe the built-in simulator instead of a server.
     #[arg(long, conflicts_with = "url")]
     pub sim: bool,

@@ -89,6 +89,20 @@ pub(crate) struct Detected {
 /// Decides from the answers to [`PATHS`]; `api` forces the API family (`--api`). Err says what
 /// every endpoint answered, when nothing looks like an LLM server.
 pub(crate) fn detect(seen: &BTreeMap<&str, Seen>, api: Option<Api>) -> Result<Detected, String> {
+    // Nothing answered at all (refused, TLS, timeouts): that one reason is the error.
+    let reasons: Vec<&str> = seen
+        .values()
+        .filter_map(|s| match s {
+            Seen::Nothing(why) => Some(why.as_str()),
+            Seen::Answer { .. } => None,
+        })
+        .collect();
+    if reasons.len() == seen.len()
+        && let Some(first) = reasons.first()
+    {
+        let first_path = seen.keys().next().copied().unwrap_or_default();
+        return Err(format!("nothing answers: GET {first_path} → {first}"));
+    }
     let get = |p: &str| seen.get(p);
     let json = |p: &str| get(p).and_then(Seen::json);
     let mut evidence = Vec::new();
@@ -289,6 +303,13 @@ mod tests {
         let d = detect(&other, None).unwrap();
         assert_eq!((d.kind, d.api), (ServerKind::OpenaiCompatible, Api::Openai));
         assert!(d.evidence.iter().any(|e| e.contains("none of llama.cpp")), "{:?}", d.evidence);
+    }
+
+    #[test]
+    fn nothing_answering_says_why_once() {
+        let all: BTreeMap<&str, Seen> =
+            PATHS.iter().map(|p| (*p, Seen::Nothing("connection refused".into()))).collect();
+        assert_eq!(detect(&all, None).unwrap_err(), "nothing answers: GET /api/ps → connection refused");
     }
 
     #[test]

@@ -69,8 +69,25 @@ async fn probe_async(args: ProbeArgs) -> u8 {
         "openai" => Some(Api::Openai),
         _ => None,
     };
+    // Absolute paths: the written suite may live in another folder than the one the probe ran in.
+    let file = |p: &Option<std::path::PathBuf>| {
+        p.as_ref().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string())
+    };
+    let tls = crate::suite::Tls {
+        ca_cert: file(&args.cacert),
+        cert: file(&args.cert),
+        key: file(&args.key),
+        insecure: args.insecure,
+    };
+    let transport = match Transport::with_tls(Limits { max_body: DETECT_BODY }, &tls) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
     crate::report::console::say(&format!("probing {url} ..."));
-    let seen = fetch(&url, args.api_key.as_deref()).await;
+    let seen = fetch(&transport, &url, args.api_key.as_deref()).await;
     let detected = match detect::detect(&seen, api) {
         Ok(d) => d,
         Err(e) => {
@@ -105,6 +122,7 @@ async fn probe_async(args: ProbeArgs) -> u8 {
         depth,
         gpus,
         api_key: args.api_key.is_some(),
+        tls: &tls,
     };
 
     // The probe's own run: the suite without figures, through the ordinary pipeline.
@@ -150,11 +168,9 @@ fn base_url(url: &str) -> String {
 }
 
 /// Asks every detection endpoint at once, each with its deadline.
-async fn fetch(url: &str, api_key: Option<&str>) -> BTreeMap<&'static str, Seen> {
-    let transport = Transport::new(Limits { max_body: DETECT_BODY });
+async fn fetch(transport: &Transport, url: &str, api_key: Option<&str>) -> BTreeMap<&'static str, Seen> {
     let asks = PATHS.iter().map(|path| {
         let request = Request::get(&format!("{url}{path}")).bearer(api_key);
-        let transport = &transport;
         async move {
             let answer = async {
                 let response = transport.send(&request, Purpose::Api).await.map_err(|e| e.message)?;
@@ -220,10 +236,10 @@ fn run_args(args: &ProbeArgs, suite: &Path, url: &str, depth: Depth) -> RunArgs 
             vars: Vec::new(),
             env_files: Vec::new(),
             target: Some(url.to_string()),
-            cacert: None,
-            cert: None,
-            key: None,
-            insecure: false,
+            cacert: args.cacert.clone(),
+            cert: args.cert.clone(),
+            key: args.key.clone(),
+            insecure: args.insecure,
             baseline: None,
             timeout: None,
         },

@@ -77,6 +77,8 @@ pub(super) struct Subject<'a> {
     /// NVML answers on this machine: its GPUs are checked too.
     pub(super) gpus: Option<usize>,
     pub(super) api_key: bool,
+    /// How the probe reached an https:// server (kept in the written suite).
+    pub(super) tls: &'a crate::suite::Tls,
 }
 
 /// What the probe measured of one model, for the written suite.
@@ -175,6 +177,18 @@ pub(super) fn render(s: &Subject, measured: Option<&BTreeMap<String, Measured>>)
             y,
             "  api_key: ${{HXRUN_API_KEY:-}}   # sent as Authorization: Bearer, never written to a report"
         );
+    }
+    if *s.tls != crate::suite::Tls::default() {
+        let _ = writeln!(y, "  tls:   # as the probe reached the server (paths as given to it)");
+        let t = s.tls;
+        for (key, v) in [("ca_cert", &t.ca_cert), ("cert", &t.cert), ("key", &t.key)] {
+            if let Some(path) = v {
+                let _ = writeln!(y, "    {key}: {}", q(path));
+            }
+        }
+        if t.insecure {
+            let _ = writeln!(y, "    insecure: true   # no certificate check: every report says so");
+        }
     }
     let list = s.models.iter().map(|m| q(m)).collect::<Vec<_>>().join(", ");
     let _ = writeln!(y, "vars:\n  models: [{list}]   # the models probed; each has its block of tests below");
@@ -397,6 +411,7 @@ mod tests {
             slots: None,
         };
         let models = vec!["m".to_string()];
+        let tls = crate::suite::Tls::default();
         let s = Subject {
             url: "http://h:8000",
             detected: &detected,
@@ -404,6 +419,7 @@ mod tests {
             depth: Depth::Quick,
             gpus: None,
             api_key: false,
+            tls: &tls,
         };
         let measured = Measured {
             answer: Some("HX-OK".into()),
