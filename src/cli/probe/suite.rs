@@ -20,7 +20,7 @@ pub(super) const FLOOR_MIN: f64 = 0.5;
 /// The share of the measured mean tokens/s the written suite requires.
 pub(super) fn floor_share(cov_pct: Option<f64>) -> f64 {
     let spread = cov_pct.map_or(FLOOR, |c| 1.0 - 3.0 * c / 100.0);
-    spread.min(FLOOR).max(FLOOR_MIN)
+    spread.clamp(FLOOR_MIN, FLOOR)
 }
 /// TTFT p95 ceiling: this multiple of the p95 measured ...
 pub(super) const CEILING: f64 = 1.5;
