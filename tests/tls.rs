@@ -108,3 +108,15 @@ fn https_to_a_plain_port_fails_at_once_and_bad_files_say_which() {
     let empty = ws.hxrun(&["s.yaml", "--no-progress", "--cacert", "empty.pem"]);
     assert!(empty.stdout.contains("empty.pem holds no PEM certificate"), "{}", empty.stdout);
 }
+
+#[test]
+fn an_unusable_ssl_cert_file_never_stops_a_run() {
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    ws.write("s.yaml", &suite(&sim.url, ""));
+    ws.write("junk.pem", "no certificate here\n");
+    for bad in ["/nonexistent/ca.pem", "junk.pem"] {
+        let run = ws.hxrun_env(&["s.yaml", "--no-progress"], &[("SSL_CERT_FILE", bad)]);
+        assert_eq!(run.code, 0, "SSL_CERT_FILE={bad}: {}\n{}", run.stdout, run.stderr);
+    }
+}

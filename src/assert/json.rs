@@ -16,7 +16,7 @@ use super::text::quote;
 
 /// Checks every path against `doc_text` (parsed once); `source` names it in messages.
 pub(crate) fn check_all(
-    matchers: &BTreeMap<String, JsonMatch>,
+    matchers: &BTreeMap<String, Box<JsonMatch>>,
     doc_text: &str,
     source: &str,
     out: &mut Vec<AssertionResult>,

@@ -144,7 +144,7 @@ pub(crate) fn fill<'a>(
         spec.steps().into_iter().next().ok_or_else(|| Unfilled::Invalid("the test has no step".into()))?;
     let mut out = test.clone();
     out.step = step;
-    out.expect = expect;
+    out.expect = Box::new(expect);
     Ok(Cow::Owned(out))
 }
 

@@ -98,13 +98,17 @@ impl Transport {
         let read = |what: &str, path: &str| {
             std::fs::read(path).map_err(|e| format!("cannot read the {what} {path}: {e}"))
         };
-        let mut roots = Vec::new();
-        let env_file = std::env::var("SSL_CERT_FILE").ok().filter(|p| !p.is_empty());
-        for (what, path) in [
-            ("CA file (SSL_CERT_FILE)", env_file.as_deref()),
-            ("CA file (ca_cert, --cacert)", tls.ca_cert.as_deref()),
-        ] {
-            let Some(path) = path else { continue };
+        // SSL_CERT_FILE's CAs too, as curl and OpenSSL take them. A file that cannot be used
+        // is passed over (the system verifier reads the variable itself): an odd environment
+        // never stops a run that names no CA of its own.
+        let mut roots: Vec<reqwest::Certificate> = std::env::var("SSL_CERT_FILE")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|pem| reqwest::Certificate::from_pem_bundle(&pem).ok())
+            .unwrap_or_default();
+        if let Some(path) = tls.ca_cert.as_deref() {
+            let what = "CA file (ca_cert, --cacert)";
             let pem = read(what, path)?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
                 .map_err(|e| format!("the {what} {path} holds no PEM certificate: {}", chain(&e)))?;

@@ -85,7 +85,8 @@ pub(crate) struct PlannedTest {
     /// `Some(reason)` when the test is skipped.
     pub(crate) skip: Option<String>,
     pub(crate) step: Step,
-    pub(crate) expect: Expect,
+    /// Boxed: an `Expect` is over 1 KB, mostly empty options, and a suite plans thousands.
+    pub(crate) expect: Box<Expect>,
     pub(crate) timeout: Duration,
     /// Where the timeout was set, for the timeout message.
     pub(crate) timeout_source: String,
@@ -106,7 +107,7 @@ pub(crate) struct PlannedTest {
     pub(crate) perf_csv: Option<std::path::PathBuf>,
     /// Where each written expectation is, by its path (`expect.body`,
     /// `expect.json.$.version`, `thresholds.ttft.p95`): a failure shows that line.
-    pub(crate) places: BTreeMap<String, crate::record::Place>,
+    pub(crate) places: std::sync::Arc<BTreeMap<String, crate::record::Place>>,
     /// Values this test takes from what came back, for later tests.
     pub(crate) capture: BTreeMap<String, crate::suite::capture::Capture>,
     /// The `{{captures.NAME}}` its step and expectations use (filled when it runs).
@@ -172,7 +173,7 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
         // A test expanded several times keeps its names apart by its parameters unless the
         // name itself uses a placeholder.
         // Where its expectations are written: the same for every expansion.
-        let places = places(suite, &lines, test);
+        let places = std::sync::Arc::new(places(suite, &lines, test));
         let name_templated = test.get("name").and_then(Node::as_str).is_some_and(|n| n.contains("{{"));
         let append_params = combos.len() > 1 && !name_templated;
         let mut reported: Vec<DeError> = Vec::new();
@@ -407,7 +408,7 @@ fn resolve(
     bindings: &BTreeMap<String, Node>,
     append_params: bool,
     opts: &PlanOptions,
-    places: &BTreeMap<String, crate::record::Place>,
+    places: &std::sync::Arc<BTreeMap<String, crate::record::Place>>,
 ) -> Result<PlannedTest, Vec<DeError>> {
     let at = |key: &str| node.get(key).map_or(node.span, |n| n.span);
     let here = |key: &str| {
@@ -444,7 +445,7 @@ fn resolve(
         }
     };
     checks::check_step(&step, suite.doc.target.api, node, &mut errors);
-    let expect = spec.expect.clone().unwrap_or_default();
+    let expect = Box::new(spec.expect.clone().unwrap_or_default());
     checks::check_expect(&expect, &step, suite.doc.target.api, node, &mut errors);
     checks::check_perf(&spec, &step, suite.doc.target.api, node, &mut errors);
     checks::check_capture(&spec, &step, node, &mut errors);
@@ -503,7 +504,7 @@ fn resolve(
         }),
         name,
         params,
-        places: places.clone(),
+        places: std::sync::Arc::clone(places),
         capture: spec.capture.clone(),
         captures_used: used.clone(),
         written: (!used.is_empty()).then(|| Box::new(node.clone())),
