@@ -2,22 +2,10 @@
 
 use super::{compare, fail, pass};
 use crate::record::{AssertionResult, EmbedObservation};
-use crate::suite::{CodeMatch, Expect};
+use crate::suite::Expect;
 
 pub(crate) fn check_embed(expect: &Expect, o: &EmbedObservation, out: &mut Vec<AssertionResult>) {
-    let status = expect.status.clone().unwrap_or_else(|| CodeMatch { any_of: vec!["2xx".into()] });
-    if !status.matches(i64::from(o.status)) {
-        let why = o.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
-        super::under(out, expect.status.as_ref().map(|_| "expect.status"), |out| {
-            out.push(
-                fail("status", format!("POST {} answered {} (expected {status}){why}", o.url, o.status))
-                    .values(status.to_string(), o.status.to_string()),
-            )
-        });
-        return;
-    }
-    out.push(pass("status"));
-    if !(200..300).contains(&o.status) {
+    if !super::api_status(expect, &o.url, o.status, o.error.as_deref(), out) {
         return;
     }
     if let Some(e) = &o.error {

@@ -5,24 +5,10 @@ use super::{fail, json, pass, text};
 use crate::protocol::same_model;
 use crate::record::{AssertionResult, LlmObservation, ModelsObservation, PullObservation};
 use crate::suite::llm::{Consistency, ToolCallMatch};
-use crate::suite::{CodeMatch, Expect, Tolerance};
+use crate::suite::{Expect, Tolerance};
 
 pub(crate) fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<AssertionResult>) {
-    let status = expect.status.clone().unwrap_or_else(|| CodeMatch { any_of: vec!["2xx".into()] });
-    if !status.matches(i64::from(o.status)) {
-        let why = o.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
-        let key = expect.status.as_ref().map(|_| "expect.status");
-        super::under(out, key, |out| {
-            out.push(
-                fail("status", format!("POST {} answered {} (expected {status}){why}", o.url, o.status))
-                    .values(status.to_string(), o.status.to_string()),
-            )
-        });
-        return;
-    }
-    out.push(pass("status"));
-    if !(200..300).contains(&o.status) {
-        // An expected error status: the body is an error, not an answer to check.
+    if !super::api_status(expect, &o.url, o.status, o.error.as_deref(), out) {
         return;
     }
     // Problems of a streamed answer are the stream's; of a whole answer, the answer's.

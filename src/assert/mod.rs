@@ -116,6 +116,32 @@ pub(crate) fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResul
     out
 }
 
+/// The status of an API call (an LLM answer, embeddings): 2xx unless `expect.status` says
+/// otherwise, failing with the server's words. True when the answer is one to check further
+/// (a 2xx that was expected); false after a failure or an expected error status.
+pub(crate) fn api_status(
+    expect: &crate::suite::Expect,
+    url: &str,
+    status: u16,
+    error: Option<&str>,
+    out: &mut Vec<AssertionResult>,
+) -> bool {
+    let want = expect.status.clone().unwrap_or_else(|| CodeMatch { any_of: vec!["2xx".into()] });
+    if !want.matches(i64::from(status)) {
+        let why = error.map(|e| format!(": {e}")).unwrap_or_default();
+        under(out, expect.status.as_ref().map(|_| "expect.status"), |out| {
+            out.push(
+                fail("status", format!("POST {url} answered {status} (expected {want}){why}"))
+                    .values(want.to_string(), status.to_string()),
+            )
+        });
+        return false;
+    }
+    out.push(pass("status"));
+    // An expected error status: the body is an error, not an answer to check.
+    (200..300).contains(&status)
+}
+
 /// Says on each failed check that it saw only the first part of what was sent.
 fn note_cut(results: &mut [AssertionResult], what: &str) {
     for r in results.iter_mut().filter(|r| !r.passed) {

@@ -116,19 +116,8 @@ pub struct ProbeArgs {
     /// HXRUN_API_KEY); never written to a report.
     #[arg(long, value_name = "KEY", env = "HXRUN_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
-    /// Trust the CA certificates in FILE (PEM) for an https:// server (as curl --cacert;
-    /// SSL_CERT_FILE is read too); the written suite keeps it.
-    #[arg(long, value_name = "FILE")]
-    pub cacert: Option<PathBuf>,
-    /// Present this client certificate (PEM) to a server that asks for one (mutual TLS).
-    #[arg(long, value_name = "FILE")]
-    pub cert: Option<PathBuf>,
-    /// The private key (PEM) of --cert.
-    #[arg(long, value_name = "FILE", requires = "cert")]
-    pub key: Option<PathBuf>,
-    /// Accept any server certificate (testing only; every report says so).
-    #[arg(long, short = 'k')]
-    pub insecure: bool,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Probe the built-in simulator instead of a server.
     #[arg(long, conflicts_with = "url")]
     pub sim: bool,
@@ -145,6 +134,40 @@ pub struct ProbeArgs {
     /// No progress bar, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+/// TLS like curl, for https:// servers (run, validate, probe).
+#[derive(Debug, Clone, Default, Args)]
+pub struct TlsArgs {
+    /// Trust the CA certificates in FILE (PEM) for https:// servers, besides the system's (as
+    /// curl --cacert; SSL_CERT_FILE is read too).
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// Present this client certificate (PEM) to servers that ask for one (mutual TLS).
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Accept any server certificate (testing only; every report says so).
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
+}
+
+impl TlsArgs {
+    /// The settings, paths made absolute where the files exist (a suite written elsewhere, or
+    /// loaded from another folder, still finds them).
+    pub(crate) fn settings(&self) -> crate::suite::Tls {
+        let file = |p: &Option<PathBuf>| {
+            p.as_ref().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string())
+        };
+        crate::suite::Tls {
+            ca_cert: file(&self.cacert),
+            cert: file(&self.cert),
+            key: file(&self.key),
+            insecure: self.insecure,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -291,19 +314,8 @@ pub struct SuiteArgs {
     /// Override every suite's target url.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
-    /// Trust the CA certificates in FILE (PEM) for https:// targets, besides the system's (as
-    /// curl --cacert; SSL_CERT_FILE is read too).
-    #[arg(long, value_name = "FILE")]
-    pub cacert: Option<PathBuf>,
-    /// Present this client certificate (PEM) to servers that ask for one (mutual TLS).
-    #[arg(long, value_name = "FILE")]
-    pub cert: Option<PathBuf>,
-    /// The private key (PEM) of --cert.
-    #[arg(long, value_name = "FILE", requires = "cert")]
-    pub key: Option<PathBuf>,
-    /// Accept any server certificate (testing only; every report says so).
-    #[arg(long, short = 'k')]
-    pub insecure: bool,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Compare perf tests with this stored run (an hxrun JSON report).
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,

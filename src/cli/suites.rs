@@ -25,12 +25,7 @@ pub(super) fn load_and_plan(
         exclude_tags: args.exclude_tags.clone(),
         timeout: args.timeout,
         target_url: args.target.clone(),
-        tls: crate::suite::Tls {
-            ca_cert: args.cacert.as_ref().map(|p| p.display().to_string()),
-            cert: args.cert.as_ref().map(|p| p.display().to_string()),
-            key: args.key.as_ref().map(|p| p.display().to_string()),
-            insecure: args.insecure,
-        },
+        tls: args.tls.settings(),
         report_dir: outputs.map_or_else(Default::default, |o| o.0.to_path_buf()),
         perf_csv: outputs.and_then(|o| o.1.map(std::path::Path::to_path_buf)),
     };

@@ -24,6 +24,28 @@ pub(super) fn routes(state: SimState) -> Router {
         .with_state(state)
 }
 
+/// A request's JSON body and the installed model it names, or the error answer.
+fn request(s: &SimState, body: &Bytes) -> Result<(Value, super::SimModel), Box<Response>> {
+    let req: Value = serde_json::from_slice(body).map_err(|e| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid request body: {e}"),
+            "invalid_request_error",
+        ))
+    })?;
+    let Some(name) = req.get("model").and_then(Value::as_str) else {
+        return Err(Box::new(error(StatusCode::BAD_REQUEST, "model is required", "invalid_request_error")));
+    };
+    let Some(model) = s.model(name) else {
+        return Err(Box::new(error(
+            StatusCode::NOT_FOUND,
+            format!("model '{name}' not found"),
+            "not_found_error",
+        )));
+    };
+    Ok((req, model))
+}
+
 /// An OpenAI-shaped error.
 fn error(status: StatusCode, message: impl Into<String>, kind: &str) -> Response {
     (
@@ -94,21 +116,9 @@ async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Re
     if let Err(r) = authorised(&s, &headers) {
         return *r;
     }
-    let req: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("invalid request body: {e}"),
-                "invalid_request_error",
-            );
-        }
-    };
-    let Some(name) = req.get("model").and_then(Value::as_str) else {
-        return error(StatusCode::BAD_REQUEST, "model is required", "invalid_request_error");
-    };
-    let Some(model) = s.model(name) else {
-        return error(StatusCode::NOT_FOUND, format!("model '{name}' not found"), "not_found_error");
+    let (req, model) = match request(&s, &body) {
+        Ok(r) => r,
+        Err(r) => return *r,
     };
     let prompt = match kind {
         Kind::Chat => last_user_message(&req),
@@ -287,21 +297,9 @@ async fn embeddings(State(s): State<SimState>, headers: HeaderMap, body: Bytes) 
         return *r;
     }
     let arrived = Instant::now();
-    let req: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("invalid request body: {e}"),
-                "invalid_request_error",
-            );
-        }
-    };
-    let Some(name) = req.get("model").and_then(Value::as_str) else {
-        return error(StatusCode::BAD_REQUEST, "model is required", "invalid_request_error");
-    };
-    let Some(model) = s.model(name) else {
-        return error(StatusCode::NOT_FOUND, format!("model '{name}' not found"), "not_found_error");
+    let (req, model) = match request(&s, &body) {
+        Ok(r) => r,
+        Err(r) => return *r,
     };
     let inputs: Vec<String> = match req.get("input") {
         Some(Value::String(t)) => vec![t.clone()],

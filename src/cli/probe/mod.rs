@@ -70,15 +70,7 @@ async fn probe_async(args: ProbeArgs) -> u8 {
         _ => None,
     };
     // Absolute paths: the written suite may live in another folder than the one the probe ran in.
-    let file = |p: &Option<std::path::PathBuf>| {
-        p.as_ref().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()).display().to_string())
-    };
-    let tls = crate::suite::Tls {
-        ca_cert: file(&args.cacert),
-        cert: file(&args.cert),
-        key: file(&args.key),
-        insecure: args.insecure,
-    };
+    let tls = args.tls.settings();
     let transport = match Transport::with_tls(Limits { max_body: DETECT_BODY }, &tls) {
         Ok(t) => t,
         Err(e) => {
@@ -236,10 +228,7 @@ fn run_args(args: &ProbeArgs, suite: &Path, url: &str, depth: Depth) -> RunArgs 
             vars: Vec::new(),
             env_files: Vec::new(),
             target: Some(url.to_string()),
-            cacert: args.cacert.clone(),
-            cert: args.cert.clone(),
-            key: args.key.clone(),
-            insecure: args.insecure,
+            tls: args.tls.clone(),
             baseline: None,
             timeout: None,
         },
