@@ -6,10 +6,6 @@ mod common;
 use common::{Sim, Workspace};
 use hxrun::sim::SimConfig;
 
-fn suite(url: &str, tests: &str) -> String {
-    format!("suite: c\ntarget: {{ url: \"{url}\" }}\ntests:\n{tests}")
-}
-
 #[test]
 fn values_flow_from_one_test_to_the_next() {
     let sim = Sim::fast();
@@ -37,7 +33,7 @@ fn values_flow_from_one_test_to_the_next() {
     expect:
       stdout: { matches: '^7\.2 [0-9a-f]{12,}' }
 "#;
-    ws.write("s.yaml", &suite(&sim.url, tests));
+    ws.write("s.yaml", &common::suite_text("c", &sim.url, tests));
     let run = ws.hxrun(&["s.yaml", "--no-progress"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("4 passed, 0 failed"), "{}", run.stdout);
@@ -57,7 +53,7 @@ fn a_capture_that_finds_nothing_fails_and_its_users_do_not_run() {
   - name: use
     http: { path: "/api/show/{{captures.digest}}" }
 "#;
-    ws.write("s.yaml", &suite(&sim.url, tests));
+    ws.write("s.yaml", &common::suite_text("c", &sim.url, tests));
     let run = ws.hxrun(&["s.yaml", "--no-progress"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(
@@ -88,7 +84,7 @@ fn captures_are_checked_before_anything_runs() {
     perf: { http: { path: / }, iterations: 1 }
     capture: { x: $.a }
 "#;
-    ws.write("s.yaml", &suite("http://127.0.0.1:9", tests));
+    ws.write("s.yaml", &common::suite_text("c", "http://127.0.0.1:9", tests));
     let run = ws.hxrun(&["validate", "s.yaml"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("s.yaml:5:19"), "{}", run.stderr);
@@ -120,7 +116,7 @@ fn a_secret_capture_is_masked_everywhere_from_then_on() {
       body: {{ contains: "{{{{captures.token}}}}" }}
 "#
     );
-    ws.write("s.yaml", &suite(&sim.url, &tests));
+    ws.write("s.yaml", &common::suite_text("c", &sim.url, &tests));
     let run = ws.hxrun(&["s.yaml", "--no-progress", "-v"]);
     // The second test fails (the body does not hold the token): its message must mask it.
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
@@ -135,8 +131,6 @@ fn a_secret_capture_is_masked_everywhere_from_then_on() {
 fn the_example_passes_against_the_simulator() {
     let sim = Sim::fast();
     let ws = Workspace::new();
-    let example = common::repo().join("examples/captures.yaml");
-    let run = ws.hxrun(&[example.to_str().unwrap(), "--target", &sim.url, "--no-progress"]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let run = ws.example_passes(&sim, "captures.yaml");
     assert!(run.stdout.contains("4 passed, 0 failed"), "{}", run.stdout);
 }

@@ -2,19 +2,13 @@
 
 mod common;
 
-use common::{Sim, Workspace, repo};
-
-fn suite(url: &str, tests: &str) -> String {
-    format!("suite: e\ntarget: {{ url: \"{url}\" }}\ntests:\n{tests}")
-}
+use common::{Sim, Workspace};
 
 #[test]
 fn the_example_passes_against_the_simulator() {
     let sim = Sim::fast();
     let ws = Workspace::new();
-    let example = repo().join("examples/embeddings.yaml");
-    let run = ws.hxrun(&[example.to_str().unwrap(), "--target", &sim.url, "--no-progress"]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let run = ws.example_passes(&sim, "embeddings.yaml");
     assert!(run.stdout.contains("3 passed, 0 failed"), "{}", run.stdout);
     let json = run.json();
     let obs = &json["suites"][0]["tests"][1]["observation"];
@@ -35,7 +29,7 @@ fn vectors_that_miss_say_which_and_by_how_much() {
   - name: no such model
     embed: { model: nope, input: hello }
 "#;
-    ws.write("s.yaml", &suite(&sim.url, tests));
+    ws.write("s.yaml", &common::suite_text("e", &sim.url, tests));
     let run = ws.hxrun(&["s.yaml", "--no-progress"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(run.stdout.contains("dimensions: expected == 768, got 32 (vector 0 of 2)"), "{}", run.stdout);
@@ -59,7 +53,7 @@ fn embed_mistakes_are_caught_before_anything_runs() {
     http: { path: / }
     expect: { embeddings: { count: "== 1" } }
 "#;
-    ws.write("s.yaml", &suite("http://127.0.0.1:9", tests));
+    ws.write("s.yaml", &common::suite_text("e", "http://127.0.0.1:9", tests));
     let run = ws.hxrun(&["validate", "s.yaml"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(

@@ -3,19 +3,13 @@
 
 mod common;
 
-use common::{Sim, Workspace, repo};
-
-fn suite(url: &str, tests: &str) -> String {
-    format!("suite: s\ntarget: {{ url: \"{url}\" }}\ntests:\n{tests}")
-}
+use common::{Sim, Workspace};
 
 #[test]
 fn the_example_passes_against_the_simulator() {
     let sim = Sim::fast();
     let ws = Workspace::new();
-    let example = repo().join("examples/structured-answers.yaml");
-    let run = ws.hxrun(&[example.to_str().unwrap(), "--target", &sim.url, "--no-progress"]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let run = ws.example_passes(&sim, "structured-answers.yaml");
     assert!(run.stdout.contains("4 passed, 0 failed"), "{}", run.stdout);
 }
 
@@ -41,7 +35,7 @@ fn an_answer_outside_the_schema_fails_with_where_and_why() {
       json: { $.city: Paris }
       schema: { type: object }
 "#;
-    ws.write("s.yaml", &suite(&sim.url, tests));
+    ws.write("s.yaml", &common::suite_text("s", &sim.url, tests));
     let run = ws.hxrun(&["s.yaml", "--no-progress"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(
@@ -73,7 +67,7 @@ fn bodies_and_command_output_are_checked_against_a_schema_file() {
     exec: { command: [echo, '{"ok": true}'] }
     expect: { schema: { file: strict.json } }
 "#;
-    ws.write("s.yaml", &suite(&sim.url, tests));
+    ws.write("s.yaml", &common::suite_text("s", &sim.url, tests));
     let run = ws.hxrun(&["s.yaml", "--no-progress"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(run.stdout.contains("PASS s › model list"), "{}", run.stdout);
@@ -97,7 +91,7 @@ fn a_bad_schema_or_a_missing_file_is_a_load_error_at_its_line() {
     tcp: {}
     expect: { schema: { type: object } }
 "#;
-    ws.write("s.yaml", &suite("http://127.0.0.1:9", tests));
+    ws.write("s.yaml", &common::suite_text("s", "http://127.0.0.1:9", tests));
     let run = ws.hxrun(&["validate", "s.yaml"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(

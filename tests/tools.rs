@@ -2,11 +2,7 @@
 
 mod common;
 
-use common::{Sim, Workspace, repo};
-
-fn suite(url: &str, tests: &str) -> String {
-    format!("suite: t\ntarget: {{ url: \"{url}\" }}\ntests:\n{tests}")
-}
+use common::{Sim, Workspace};
 
 const TOOLS: &str = r#"      tools:
         - name: get_weather
@@ -17,9 +13,7 @@ const TOOLS: &str = r#"      tools:
 fn the_example_passes_against_the_simulator() {
     let sim = Sim::fast();
     let ws = Workspace::new();
-    let example = repo().join("examples/tool-calls.yaml");
-    let run = ws.hxrun(&[example.to_str().unwrap(), "--target", &sim.url, "--no-progress"]);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let run = ws.example_passes(&sim, "tool-calls.yaml");
     assert!(run.stdout.contains("4 passed, 0 failed"), "{}", run.stdout);
     let json = run.json();
     let call = &json["suites"][0]["tests"][1]["observation"]["tool_calls"][0];
@@ -54,7 +48,7 @@ fn calls_that_differ_from_what_was_expected_fail_with_what_was_called() {
             "  - name: {name}\n    chat:\n      api: {api}\n      model: phi3:latest\n      stream: {stream}\n      messages: [{{ role: user, content: \"{prompt}\" }}]\n{TOOLS}    expect: {{ tool_calls: {expect} }}\n"
         ));
     }
-    ws.write("s.yaml", &suite(&sim.url, &tests));
+    ws.write("s.yaml", &common::suite_text("t", &sim.url, &tests));
     let run = ws.hxrun(&["s.yaml", "--no-progress"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(run.stdout.contains("0 passed, 4 failed"), "{}", run.stdout);
@@ -87,7 +81,7 @@ fn tool_calls_need_tools_and_a_chat_step() {
     generate: { model: m, prompt: hi }
     expect: { tool_calls: [] }
 "#;
-    ws.write("s.yaml", &suite("http://127.0.0.1:9", tests));
+    ws.write("s.yaml", &common::suite_text("t", "http://127.0.0.1:9", tests));
     let run = ws.hxrun(&["validate", "s.yaml"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(

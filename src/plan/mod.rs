@@ -135,8 +135,9 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
     // Captures defined by the tests so far: a later test may use them.
     let mut captured: Vec<String> = Vec::new();
     for test in &suite.tests {
-        for (name, span) in captures_used(test) {
-            if !captured.contains(&name) {
+        let used = captures_used(test);
+        for (name, span) in &used {
+            if !captured.contains(name) {
                 let known = if captured.is_empty() {
                     "no earlier test has a `capture:`".to_string()
                 } else {
@@ -147,7 +148,7 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
                         "`{{{{captures.{name}}}}}`: no earlier test of this suite captures `{name}` ({known}); \
                          add `capture: {{ {name}: \"$.path\" }}` to the test that gets it"
                     ),
-                    span: Some(span),
+                    span: Some(*span),
                 });
             }
         }
@@ -173,7 +174,12 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
         // A test expanded several times keeps its names apart by its parameters unless the
         // name itself uses a placeholder.
         // Where its expectations are written: the same for every expansion.
-        let places = std::sync::Arc::new(places(suite, &lines, test));
+        // What every expansion of this written test shares: where its expectations are, and
+        // the captures it uses (a `for_each` never fills `{{captures.*}}`).
+        let written = Written {
+            places: std::sync::Arc::new(places(suite, &lines, test)),
+            captures: used.into_iter().map(|(n, _)| n).collect(),
+        };
         let name_templated = test.get("name").and_then(Node::as_str).is_some_and(|n| n.contains("{{"));
         let append_params = combos.len() > 1 && !name_templated;
         let mut reported: Vec<DeError> = Vec::new();
@@ -183,7 +189,7 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
             let planned = if errs.is_empty() {
                 de::from_node::<TestSpec>(&filled)
                     .map_err(|e| vec![e])
-                    .and_then(|spec| resolve(suite, &filled, spec, &bindings, append_params, opts, &places))
+                    .and_then(|spec| resolve(suite, &filled, spec, &bindings, append_params, opts, &written))
             } else {
                 Err(errs)
             };
@@ -271,7 +277,14 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
     })
 }
 
-/// The `{{captures.NAME}}` used in a test's strings (not its name or its own `capture:`), with
+/// What the expansions of one written test share.
+struct Written {
+    places: std::sync::Arc<BTreeMap<String, crate::record::Place>>,
+    captures: Vec<String>,
+}
+
+/// The `{{captures.NAME}}` used in a test's strings, its `for_each` values included (not its
+/// name or its own `capture:`), with
 /// where each is written.
 fn captures_used(test: &Node) -> Vec<(String, Span)> {
     fn walk(node: &Node, out: &mut Vec<(String, Span)>) {
@@ -291,7 +304,7 @@ fn captures_used(test: &Node) -> Vec<(String, Span)> {
     let mut out = Vec::new();
     if let Value::Map(entries) = &test.value {
         for (k, v) in entries {
-            if !matches!(k.name.as_str(), "name" | "description" | "capture" | "for_each" | "tags") {
+            if !matches!(k.name.as_str(), "name" | "description" | "capture" | "tags") {
                 walk(v, &mut out);
             }
         }
@@ -408,7 +421,7 @@ fn resolve(
     bindings: &BTreeMap<String, Node>,
     append_params: bool,
     opts: &PlanOptions,
-    places: &std::sync::Arc<BTreeMap<String, crate::record::Place>>,
+    written: &Written,
 ) -> Result<PlannedTest, Vec<DeError>> {
     let at = |key: &str| node.get(key).map_or(node.span, |n| n.span);
     let here = |key: &str| {
@@ -471,7 +484,6 @@ fn resolve(
     } else {
         (suite::DEFAULT_TIMEOUT, "the built-in default".to_string())
     };
-    let used: Vec<String> = captures_used(node).into_iter().map(|(n, _)| n).collect();
     let perf_csv = match &step {
         Step::Perf(p) => {
             opts.perf_csv.clone().or_else(|| p.csv.as_ref().map(|rel| opts.report_dir.join(rel)))
@@ -504,10 +516,10 @@ fn resolve(
         }),
         name,
         params,
-        places: std::sync::Arc::clone(places),
+        places: std::sync::Arc::clone(&written.places),
         capture: spec.capture.clone(),
-        captures_used: used.clone(),
-        written: (!used.is_empty()).then(|| Box::new(node.clone())),
+        captures_used: written.captures.clone(),
+        written: (!written.captures.is_empty()).then(|| Box::new(node.clone())),
     })
 }
 

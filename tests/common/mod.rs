@@ -145,6 +145,22 @@ fn is_run(args: &[&str]) -> bool {
     )
 }
 
+/// A suite file's text: `suite: NAME`, the target url, and `tests` (YAML list items).
+pub fn suite_text(name: &str, url: &str, tests: &str) -> String {
+    format!("suite: {name}\ntarget: {{ url: \"{url}\" }}\ntests:\n{tests}")
+}
+
+impl Workspace {
+    /// Runs `examples/NAME` against `sim` (the example's own target replaced) and requires that
+    /// it passes; the run, for more checks.
+    pub fn example_passes(&self, sim: &Sim, name: &str) -> Run {
+        let example = repo().join("examples").join(name);
+        let run = self.hxrun(&[example.to_str().unwrap(), "--target", &sim.url, "--no-progress"]);
+        assert_eq!(run.code, 0, "{name}:\n{}\n{}", run.stdout, run.stderr);
+        run
+    }
+}
+
 /// The repository root (for suites/ and examples/).
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
