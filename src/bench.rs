@@ -120,6 +120,7 @@ fn perf_context(url: &str, request_timeout: Duration) -> PerfContext {
         progress,
         test: "bench".into(),
         csv: None,
+        samples_file: None,
         gpu: None,
         control: Default::default(),
     }

@@ -81,18 +81,23 @@ fn b64(data: &[u8]) -> String {
         .collect()
 }
 
-/// Every file under `dir`, as text.
+/// Every file under `dir`, as text (a compressed samples file as what it holds).
 fn all_files(dir: &std::path::Path) -> Vec<(String, String)> {
+    use std::io::Read;
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let p = e.path();
         if p.is_dir() {
             out.extend(all_files(&p));
         } else {
-            out.push((
-                p.display().to_string(),
-                String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned(),
-            ));
+            let mut bytes = std::fs::read(&p).unwrap();
+            if p.extension().is_some_and(|x| x == "hxs") {
+                let mut plain = Vec::new();
+                flate2::read::MultiGzDecoder::new(&bytes[..]).read_to_end(&mut plain).unwrap();
+                assert!(!plain.is_empty(), "{}", p.display());
+                bytes = plain;
+            }
+            out.push((p.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()));
         }
     }
     out
@@ -129,6 +134,10 @@ tests:
       http: {{ path: "/nope", query: {{ q: "${{KEY}}" }} }}
       iterations: 2
       csv: perf.csv
+  - name: perf naming it as the model
+    perf:
+      generate: {{ model: "${{KEY}}", prompt: hi }}
+      iterations: 2
 "#,
             url = sim.url,
             basic = b64(user_secret.as_bytes()),

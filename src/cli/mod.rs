@@ -4,11 +4,13 @@ mod bench;
 mod fuzz;
 mod init;
 mod install;
+mod merge;
 mod monitor;
 mod probe;
 mod reports;
 mod run;
 mod sim;
+mod start;
 mod suites;
 
 use crate::exit;
@@ -56,6 +58,12 @@ pub enum Command {
     /// Re-render report.html and summary.md from saved report.json files (several: read as
     /// one run).
     Report(ReportArgs),
+    /// Merge runs — the shards of a CI matrix, or load generators that ran the same perf test
+    /// at once — into one report directory: one JUnit file, one header per CSV, report.json,
+    /// and perf statistics computed again from the union of every request's samples (exact
+    /// percentiles; throughput over the time all of them ran).
+    #[command(after_help = exit::HELP)]
+    Merge(MergeArgs),
     /// Saved runs side by side (the first is the reference): values, change in %, overlaid
     /// distributions; exits 1 on a regression beyond the tolerances (the --baseline rules).
     #[command(
@@ -181,6 +189,20 @@ pub struct ReportArgs {
     /// Write the Markdown summary here (default: summary.md beside the first report).
     #[arg(long, value_name = "FILE")]
     pub md: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Report directories (each with its report.json and samples/), or report.json files.
+    #[arg(required = true, value_name = "DIR")]
+    pub inputs: Vec<PathBuf>,
+    /// Where the merged reports go.
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Judge merged perf tests again with the suite files the runs named (the default), or
+    /// keep the verdicts each run gave (when the suites are not where the runs read them).
+    #[arg(long)]
+    pub keep_verdicts: bool,
 }
 
 #[derive(Debug, Args)]
@@ -382,6 +404,17 @@ pub struct RunArgs {
     /// the rest are listed as not run, every report is written, and the exit code is 1.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub max_time: Option<Duration>,
+    /// Begin the first test at TIME — RFC 3339 (2026-12-03T18:00:00Z) or Unix seconds — so
+    /// load generators on several machines start together (merge their reports after).
+    #[arg(long, value_name = "TIME", value_parser = start::parse_time)]
+    pub start_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Begin once FILE exists or URL answers 2xx (polled every 100 ms): a start signal
+    /// another job gives.
+    #[arg(long, value_name = "FILE|URL")]
+    pub barrier: Option<String>,
+    /// How long --barrier may stay shut; then no test runs, every report is written, exit 1.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30m")]
+    pub barrier_timeout: Duration,
     /// Keep at most SIZE of each response body, streamed answer and command output (e.g.
     /// 64MiB); past it hxrun stops reading and says so. Default 8MiB.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
@@ -506,6 +539,7 @@ pub fn main(cli: Cli) -> u8 {
         Some(Command::Monitor(args)) => monitor::monitor(args),
         Some(Command::Bench(args)) => bench::bench(&args),
         Some(Command::Report(args)) => reports::report(&args),
+        Some(Command::Merge(args)) => merge::merge(&args),
         Some(Command::Completions(args)) => install::completions(&args),
         Some(Command::Man(args)) => install::man(&args),
         Some(Command::Compare(args)) => reports::compare(&args),

@@ -97,6 +97,7 @@ pub(super) async fn run_with(
         reporters.add(MarkdownReporter::new(Some(summary.clone()), step_summary));
         reporters.add(EventLogReporter::new(args.report_dir.join("events.jsonl")));
         reporters.add(PerfCsvReporter);
+        reporters.add(crate::report::samples::SamplesReporter::new(args.report_dir.clone()));
         reporters.add(PerfSummaryReporter::new(args.report_dir.join("perf-summary.csv")));
         reporters.add(GpuCsvReporter::new(args.report_dir.join("gpu.csv"), args.gpu_sample));
         if let Some(path) = &args.save_baseline {
@@ -105,6 +106,12 @@ pub(super) async fn run_with(
 
         let control = RunControl::default();
         watch_signals(control.clone());
+        let start = super::start::Start {
+            at: args.start_at,
+            barrier: args.barrier.as_deref(),
+            barrier_timeout: args.barrier_timeout,
+        };
+        super::start::wait(&start, &control).await;
         if let Some(limit) = args.max_time {
             let control = control.clone();
             tokio::spawn(async move {
@@ -150,7 +157,9 @@ pub(super) async fn run_with(
         let code = match control.reason() {
             Some(StopReason::Signal(number, _)) => 128u8.saturating_add(*number as u8),
             _ if !reporters.errors().is_empty() => exit::INTERNAL,
-            Some(StopReason::Deadline(_) | StopReason::FailFast(_)) => exit::FAILED,
+            Some(StopReason::Deadline(_) | StopReason::FailFast(_) | StopReason::NotStarted(_)) => {
+                exit::FAILED
+            }
             None if record.failed() => exit::FAILED,
             None => exit::PASSED,
         };

@@ -19,6 +19,8 @@ pub(crate) enum StopReason {
     Deadline(Duration),
     /// `--fail-fast`: this test failed.
     FailFast(String),
+    /// The run never began: why (`--barrier` stayed shut).
+    NotStarted(String),
 }
 
 impl std::fmt::Display for StopReason {
@@ -29,6 +31,7 @@ impl std::fmt::Display for StopReason {
                 write!(f, "the run's time limit (--max-time {}) was reached", humantime::format_duration(*d))
             }
             StopReason::FailFast(test) => write!(f, "--fail-fast: \"{test}\" failed"),
+            StopReason::NotStarted(why) => write!(f, "not started: {why}"),
         }
     }
 }

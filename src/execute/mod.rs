@@ -207,7 +207,7 @@ impl Executor {
         };
         let record = RunRecord {
             format: crate::record::REPORT_FORMAT,
-            hxrun_version: env!("CARGO_PKG_VERSION"),
+            hxrun_version: env!("CARGO_PKG_VERSION").to_string(),
             started_at,
             duration: started.elapsed(),
             suites,
@@ -457,6 +457,7 @@ impl Executor {
                     progress: progress.clone(),
                     test: test.name.clone(),
                     csv: test.perf_csv.clone(),
+                    samples_file: test.samples_file.clone(),
                     control: self.opts.control.clone(),
                     gpu: gpu_source
                         .and_then(Result::ok)
@@ -481,7 +482,7 @@ fn blank_result(suite: &SuitePlan, test: &PlannedTest) -> TestResult {
         description: test.description.clone(),
         location: test.location.clone(),
         params: test.params.clone(),
-        step: test.step.kind(),
+        step: test.step.kind().to_string(),
         status: Status::Skipped,
         message: None,
         failure_kind: None,

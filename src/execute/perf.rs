@@ -34,6 +34,8 @@ pub(crate) struct PerfContext {
     pub(crate) test: String,
     /// Where the per-request rows go (resolved by the plan), carried to the reporter.
     pub(crate) csv: Option<std::path::PathBuf>,
+    /// The samples file's name in the report directory, carried to the reporter.
+    pub(crate) samples_file: Option<String>,
     /// Where to sample GPUs during each level, and how often; None without a GPU.
     pub(crate) gpu: Option<(Arc<dyn GpuSource>, Duration)>,
     /// A stop ends the loop: requests in flight are dropped, the measured ones kept.
@@ -53,6 +55,11 @@ struct Shared {
 }
 
 impl Shared {
+    /// A level's sample store, masking the suite's secrets in what it writes.
+    fn store(&self) -> SampleStore {
+        SampleStore::masking(crate::mask::Mask::new(self.ctx.suite.secrets()))
+    }
+
     /// A streamed answer ends itself at the request timeout, keeping its TTFT and chunks.
     fn waits(&self, chunk: Option<Duration>) -> llm::Waits {
         let limit = self.ctx.request_timeout;
@@ -96,6 +103,7 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
             None => Stop::After(per_level),
         };
         let level_started = Instant::now();
+        let level_started_at = Utc::now();
         let sampler = shared.ctx.gpu.as_ref().map(|(source, interval)| {
             Sampler::start(Arc::clone(source), *interval, Some(shared.ctx.test.clone()))
         });
@@ -104,6 +112,7 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
             None => closed_loop(&shared, c, stop, true).await,
         };
         let mut level = LevelResult::new(c, level_started.elapsed(), store.finish());
+        level.started_at = Some(level_started_at);
         if let Some(sampler) = sampler {
             let (gpu_samples, error) = sampler.stop().await;
             level.figures.extend(crate::gpu::sampler::figures(&gpu_samples));
@@ -121,7 +130,8 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
             (Some(c), _) => c.kind(),
             (None, Some(_)) => "embed",
             (None, None) => "http",
-        },
+        }
+        .to_string(),
         model: LlmCall::of_perf(step)
             .map(|c| c.model().to_string())
             .or_else(|| step.embed.as_ref().map(|e| e.model.clone())),
@@ -129,6 +139,7 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
         warmup: step.warmup,
         cold: step.cold,
         csv: shared.ctx.csv.clone(),
+        samples_file: shared.ctx.samples_file.clone(),
         levels: results,
         knee,
         elapsed: started.elapsed(),
@@ -151,12 +162,19 @@ fn tick(shared: &Shared) {
 /// `c` worker tasks, each sending its next request as soon as the last one finished. The
 /// samples of a warm-up (`measured` false) are dropped.
 async fn closed_loop(shared: &Arc<Shared>, c: u32, stop: Stop, measured: bool) -> SampleStore {
+    /// Samples a worker gathers before it takes the store's lock to hand them over.
+    const BATCH: usize = 256;
     let issued = Arc::new(AtomicU32::new(0));
-    let store = Arc::new(Mutex::new(SampleStore::default()));
+    let store = Arc::new(Mutex::new(shared.store()));
     let mut workers = JoinSet::new();
     for _ in 0..c {
         let (shared, issued, store) = (Arc::clone(shared), Arc::clone(&issued), Arc::clone(&store));
         workers.spawn(async move {
+            let mut batch = Vec::with_capacity(if measured { BATCH } else { 0 });
+            let hand_over = |batch: &mut Vec<Sample>| {
+                let mut store = store.lock().expect("sample store lock");
+                batch.drain(..).for_each(|s| store.push(s));
+            };
             loop {
                 let iter = issued.fetch_add(1, Ordering::Relaxed) + 1;
                 let go = match stop {
@@ -171,10 +189,14 @@ async fn closed_loop(shared: &Arc<Shared>, c: u32, stop: Stop, measured: bool) -
                     () = shared.ctx.control.stopped() => break,
                 };
                 if measured {
-                    store.lock().expect("sample store lock").push(sample);
+                    batch.push(sample);
+                    if batch.len() == BATCH {
+                        hand_over(&mut batch);
+                    }
                     tick(&shared);
                 }
             }
+            hand_over(&mut batch);
         });
     }
     workers.join_all().await;
@@ -194,7 +216,7 @@ async fn open_loop(shared: &Arc<Shared>, c: u32, stop: Stop, rate: f64) -> Sampl
     let mut next_at = Instant::now();
     let mut issued = 0u32;
     let mut inflight = JoinSet::new();
-    let mut store = SampleStore::default();
+    let mut store = shared.store();
     loop {
         let more = match stop {
             Stop::After(n) => issued < n,

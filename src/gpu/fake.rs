@@ -125,6 +125,7 @@ impl GpuSource for FakeSource {
                     sm_clock_mhz: r.sm_clock_mhz,
                     throttle: r.throttle,
                     test: None,
+                    host: None,
                 }
             })
             .collect())

@@ -51,6 +51,9 @@ pub(crate) struct GpuSample {
     /// The test running when the sample was taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) test: Option<String>,
+    /// The run (machine) it was taken on, when runs were merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) host: Option<String>,
 }
 
 /// Throttle reasons that are not a slowdown (an idle GPU, clocks set on purpose).

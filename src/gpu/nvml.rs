@@ -74,6 +74,7 @@ impl GpuSource for NvmlSource {
                     .map(|r| r.iter_names().map(|(name, _)| name.to_string()).collect())
                     .unwrap_or_default(),
                 test: None,
+                host: None,
             });
         }
         Ok(out)

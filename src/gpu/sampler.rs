@@ -125,6 +125,7 @@ mod tests {
             sm_clock_mhz: Some(2400),
             throttle: throttle.iter().map(|t| t.to_string()).collect(),
             test: None,
+            host: None,
         }
     }
 

@@ -9,7 +9,7 @@ const MIN_GAIN_PCT: f64 = 10.0;
 /// ... and latency must climb at least this much for the flat throughput to mean saturation.
 const MIN_LATENCY_RISE_PCT: f64 = 20.0;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub(crate) struct Knee {
     /// The last level that still paid off.
     pub(crate) concurrency: u32,
@@ -67,6 +67,7 @@ mod tests {
         figures.insert("e2e.p50".to_string(), p50);
         LevelResult {
             concurrency: c,
+            started_at: None,
             requests: 10,
             errors: 0,
             elapsed: 1.0,
@@ -74,7 +75,7 @@ mod tests {
             figures,
             samples: vec![],
             samples_not_in_report: 0,
-            spilled: None,
+            file: None,
             first_error: None,
             samples_error: None,
             gpu_samples: vec![],

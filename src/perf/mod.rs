@@ -4,6 +4,8 @@
 
 pub(crate) mod baseline;
 pub(crate) mod knee;
+pub(crate) mod merge;
 pub(crate) mod result;
 pub(crate) mod samples;
+pub(crate) mod samples_file;
 pub(crate) mod stats;

@@ -2,7 +2,8 @@
 //! statistics and aggregates that thresholds, baselines and reports read by name.
 
 use super::knee::Knee;
-use super::samples::{Spilled, Summary};
+use super::samples::Summary;
+use super::samples_file::SampleFile;
 use super::stats::Stats;
 use crate::protocol::ServerFigures;
 use chrono::{DateTime, Utc};
@@ -81,9 +82,12 @@ impl Sample {
 }
 
 /// One concurrency level's results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct LevelResult {
     pub(crate) concurrency: u32,
+    /// When the measured phase began (a merge finds the window common to several runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) started_at: Option<DateTime<Utc>>,
     pub(crate) requests: usize,
     pub(crate) errors: usize,
     /// Wall time of the measured phase, seconds.
@@ -92,20 +96,20 @@ pub(crate) struct LevelResult {
     pub(crate) stats: BTreeMap<String, Stats>,
     /// Every figure by its threshold name: `ttft.p95`, `tokens_per_s.cov`, `error_rate`...
     pub(crate) figures: BTreeMap<String, f64>,
-    /// The first `perf::samples::KEEP` requests; the rest are in `spilled` (and the perf CSV).
+    /// The first `perf::samples::KEEP` requests; every one is in `file` (and the perf CSV).
     pub(crate) samples: Vec<Sample>,
     /// Requests measured past those in `samples` (not in report.json).
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub(crate) samples_not_in_report: usize,
-    #[serde(skip)]
-    pub(crate) spilled: Option<Arc<Spilled>>,
+    #[serde(skip, default)]
+    pub(crate) file: Option<Arc<SampleFile>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) first_error: Option<String>,
     /// Why samples past the kept ones could not be stored (a full temp disk); figures hold.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) samples_error: Option<String>,
     /// GPU samples taken while this level ran (empty without a GPU).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) gpu_samples: Vec<crate::gpu::GpuSample>,
     /// Why GPU sampling stopped early, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -118,7 +122,7 @@ fn is_zero(n: &usize) -> bool {
 
 impl LevelResult {
     pub(crate) fn new(concurrency: u32, elapsed: Duration, summary: Summary) -> Self {
-        let Summary { kept, spilled, stats, requests, errors, output_tokens, first_error, spill_error } =
+        let Summary { kept, file, stats, requests, errors, output_tokens, first_error, spill_error } =
             summary;
         let ok = requests - errors;
         let secs = elapsed.as_secs_f64().max(1e-9);
@@ -140,14 +144,15 @@ impl LevelResult {
         figures.insert("output_token_throughput".into(), output_tokens as f64 / secs);
         LevelResult {
             concurrency,
+            started_at: None,
             requests,
             errors,
             elapsed: elapsed.as_secs_f64(),
             stats,
             figures,
-            samples_not_in_report: spilled.as_ref().map_or(0, |s| s.count),
+            samples_not_in_report: requests - kept.len(),
             samples: kept,
-            spilled,
+            file,
             first_error,
             samples_error: spill_error,
             gpu_samples: Vec::new(),
@@ -160,17 +165,21 @@ impl LevelResult {
         self.first_error.as_deref()
     }
 
-    /// Every measured request: those kept in memory, then those spilled to disk.
-    pub(crate) fn each_sample(&self) -> impl Iterator<Item = Sample> + '_ {
-        self.samples.iter().cloned().chain(self.spilled.iter().flat_map(|s| s.samples()))
+    /// Every measured request, in the order they finished (only those kept in memory when
+    /// the samples file could not be written).
+    pub(crate) fn each_sample(&self) -> Box<dyn Iterator<Item = Sample> + '_> {
+        match &self.file {
+            Some(f) => Box::new(f.samples().map_while(Result::ok)),
+            None => Box::new(self.samples.iter().cloned()),
+        }
     }
 }
 
 /// A perf step's whole result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct PerfObservation {
     /// What was measured: `generate`, `chat` or `http`.
-    pub(crate) request: &'static str,
+    pub(crate) request: String,
     pub(crate) model: Option<String>,
     pub(crate) target: String,
     pub(crate) warmup: u32,
@@ -178,10 +187,14 @@ pub(crate) struct PerfObservation {
     /// The per-request CSV this step appends to (relative to the report directory).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) csv: Option<std::path::PathBuf>,
+    /// Every request of every level, compact (`perf::samples_file`), relative to the report
+    /// directory; `hxrun merge` reads these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) samples_file: Option<String>,
     pub(crate) levels: Vec<LevelResult>,
     /// Where a concurrency sweep stopped scaling.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) knee: Option<Knee>,
-    #[serde(skip_serializing)]
+    #[serde(skip_serializing, default)]
     pub(crate) elapsed: Duration,
 }

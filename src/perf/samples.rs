@@ -1,9 +1,10 @@
 //! Where a perf level's samples go while it runs: memory that does not grow with the run.
 //!
 //! A soak at tens of thousands of requests per second would hold millions of samples. The
-//! store keeps the first `KEEP` whole (for report.json and messages); the rest go, as JSON
-//! lines, to an anonymous temp file (gone when the run ends, whatever way it ends) from which
-//! the per-request CSV is written. Statistics stay exact: each metric's values are buffered,
+//! store keeps the first `KEEP` whole (for report.json and messages); every sample goes, as
+//! it is measured, to a compact samples file (`samples_file.rs`: an anonymous temp file,
+//! gone when the run ends whatever way it ends, copied into the report directory by its
+//! reporter) from which the per-request CSV is written and runs are merged. Statistics stay exact: each metric's values are buffered,
 //! and past `SPILL_VALUES` sorted and written out as a run; at the end the runs are merged in
 //! order and `Stats::of_sorted` reads them twice — the same arithmetic in the same order as the
 //! in-memory path, so the figures are identical to the bit (a unit test holds them to it).
@@ -14,8 +15,7 @@ use crate::suite::metrics::PER_REQUEST;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
-use std::os::unix::fs::FileExt;
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::sync::Arc;
 
 /// Samples a level keeps whole in memory (and in report.json).
@@ -23,34 +23,7 @@ pub(crate) const KEEP: usize = 1000;
 /// Values of one metric buffered before they are sorted and written out.
 const SPILL_VALUES: usize = 1 << 19;
 
-/// The samples past `KEEP`, as JSON lines in an anonymous temp file.
-#[derive(Debug)]
-pub(crate) struct Spilled {
-    file: File,
-    pub(crate) count: usize,
-}
-
-impl Spilled {
-    /// Every spilled sample, in the order they were measured.
-    pub(crate) fn samples(&self) -> impl Iterator<Item = Sample> + '_ {
-        let reader = BufReader::with_capacity(64 * 1024, At { file: &self.file, pos: 0 });
-        reader.lines().map_while(Result::ok).filter_map(|l| serde_json::from_str(&l).ok())
-    }
-}
-
-/// Reads a file from a position of its own (clones of a level read it independently).
-struct At<'a> {
-    file: &'a File,
-    pos: u64,
-}
-
-impl Read for At<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.file.read_at(buf, self.pos)?;
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
+use super::samples_file::{At, SampleFile, Writer};
 
 /// One metric's values: a buffer, and the sorted runs already on disk.
 struct Values {
@@ -146,7 +119,10 @@ impl Iterator for Merge<'_> {
 /// A level's samples as they arrive.
 pub(crate) struct SampleStore {
     kept: Vec<Sample>,
-    spilled: Option<(BufWriter<File>, usize)>,
+    file: Option<Writer>,
+    file_failed: bool,
+    /// Secrets masked in error texts before they reach the file.
+    mask: crate::mask::Mask,
     values: Vec<Values>,
     requests: usize,
     errors: usize,
@@ -162,7 +138,8 @@ pub(crate) struct SampleStore {
 /// What a level's samples add up to.
 pub(crate) struct Summary {
     pub(crate) kept: Vec<Sample>,
-    pub(crate) spilled: Option<Arc<Spilled>>,
+    /// Every sample (none when the temp file could not be written: then `kept` is all there is).
+    pub(crate) file: Option<Arc<SampleFile>>,
     pub(crate) stats: BTreeMap<String, Stats>,
     pub(crate) requests: usize,
     pub(crate) errors: usize,
@@ -175,7 +152,9 @@ impl Default for SampleStore {
     fn default() -> Self {
         SampleStore {
             kept: Vec::new(),
-            spilled: None,
+            file: None,
+            file_failed: false,
+            mask: crate::mask::Mask::default(),
             values: PER_REQUEST
                 .iter()
                 .map(|m| Values { name: m.name, buf: Vec::new(), runs: Vec::new(), count: 0 })
@@ -192,7 +171,19 @@ impl Default for SampleStore {
 }
 
 impl SampleStore {
-    pub(crate) fn push(&mut self, sample: Sample) {
+    /// A store whose file gets error texts with these secrets masked.
+    pub(crate) fn masking(mask: crate::mask::Mask) -> Self {
+        SampleStore { mask, ..SampleStore::default() }
+    }
+
+    pub(crate) fn push(&mut self, mut sample: Sample) {
+        use super::samples_file::held;
+        use chrono::SubsecRound;
+        // Times as every store holds them (whole nanoseconds): what the file gives back.
+        sample.e2e = held(sample.e2e);
+        sample.ttft = sample.ttft.map(held);
+        sample.itl.iter_mut().for_each(|x| *x = held(*x));
+        sample.started_at = sample.started_at.trunc_subsecs(6);
         self.requests += 1;
         if sample.ok {
             self.output_tokens += sample.output_tokens.unwrap_or(0);
@@ -215,30 +206,36 @@ impl SampleStore {
                 self.first_error.clone_from(&sample.error);
             }
         }
+        if !self.file_failed
+            && let Err(e) = self.write(&sample)
+        {
+            (self.file, self.file_failed) = (None, true);
+            self.spill_error.get_or_insert(format!("cannot write samples to a temp file: {e}"));
+        }
         if self.kept.len() < KEEP {
             self.kept.push(sample);
-        } else if let Err(e) = self.spill_sample(&sample) {
-            self.spill_error.get_or_insert(format!("cannot write samples to a temp file: {e}"));
         }
     }
 
-    fn spill_sample(&mut self, sample: &Sample) -> std::io::Result<()> {
-        if self.spilled.is_none() {
-            self.spilled = Some((BufWriter::with_capacity(256 * 1024, tempfile::tempfile()?), 0));
+    fn write(&mut self, sample: &Sample) -> std::io::Result<()> {
+        if self.file.is_none() {
+            self.file = Some(Writer::new(tempfile::tempfile()?));
         }
-        let (w, n) = self.spilled.as_mut().expect("just made");
-        serde_json::to_writer(&mut *w, sample)?;
-        w.write_all(b"\n")?;
-        *n += 1;
-        Ok(())
+        let error = sample.error.as_deref().map(|e| self.mask.apply(e));
+        self.file.as_mut().expect("just made").push(sample, error.as_deref())
     }
 
     /// The level's samples, summed up: kept, spilled, exact statistics.
     pub(crate) fn finish(mut self) -> Summary {
         self.kept.sort_by_key(|s| s.iter);
-        let spilled = self
-            .spilled
-            .and_then(|(w, count)| w.into_inner().ok().map(|file| Arc::new(Spilled { file, count })));
+        let file = match self.file.map(Writer::finish) {
+            Some(Ok(f)) => Some(Arc::new(f)),
+            Some(Err(e)) => {
+                self.spill_error.get_or_insert(format!("cannot write samples to a temp file: {e}"));
+                None
+            }
+            None => None,
+        };
         let mut stats = BTreeMap::new();
         for v in self.values {
             let name = v.name;
@@ -248,7 +245,7 @@ impl SampleStore {
         }
         Summary {
             kept: self.kept,
-            spilled,
+            file,
             stats,
             requests: self.requests,
             errors: self.errors,
@@ -262,12 +259,17 @@ impl SampleStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::perf::samples_file::held;
 
     fn sample(i: u32, e2e: f64, ok: bool) -> Sample {
         let mut s = Sample::bare((!ok).then(|| format!("error {i}")), e2e);
         s.iter = i;
         s.ttft = Some(e2e / 3.0);
         s.itl = vec![e2e / 7.0, e2e / 11.0];
+        // As measured: whole nanoseconds.
+        s.e2e = held(s.e2e);
+        s.ttft = s.ttft.map(held);
+        s.itl.iter_mut().for_each(|x| *x = held(*x));
         s.output_tokens = Some(3);
         s
     }
@@ -314,11 +316,14 @@ mod tests {
         assert_eq!(summary.errors, n.div_ceil(1000));
         assert_eq!(summary.first_error.as_deref(), Some("error 8"));
         assert_eq!(summary.kept.len(), KEEP);
-        let spilled = summary.spilled.expect("samples past KEEP are spilled");
-        assert_eq!(spilled.count, n - KEEP);
-        let back: Vec<Sample> = spilled.samples().collect();
-        assert_eq!(back.len(), n - KEEP);
-        assert_eq!((back[0].iter, back[0].e2e), (KEEP as u32 + 1, e2e[KEEP]));
+        let file = summary.file.expect("every sample goes to the file");
+        let back: Vec<Sample> = file.samples().map(Result::unwrap).collect();
+        assert_eq!(back.len(), n);
+        assert_eq!((back[KEEP].iter, back[KEEP].e2e), (KEEP as u32 + 1, held(e2e[KEEP])));
+        // Statistics computed again from the file are the run's own, to the bit.
+        let mut again = SampleStore::default();
+        back.into_iter().for_each(|s| again.push(s));
+        assert_eq!(again.finish().stats, summary.stats);
     }
 
     #[test]
@@ -328,7 +333,7 @@ mod tests {
             store.push(sample(i, f64::from(i), true));
         }
         let s = store.finish();
-        assert!(s.spilled.is_none());
+        assert!(s.file.is_some(), "even a short level has its samples file");
         assert_eq!(s.kept.len(), 10);
         assert_eq!(s.stats["e2e"].p50, 5.5);
     }

@@ -105,6 +105,9 @@ pub(crate) struct PlannedTest {
     /// Where this test's per-request rows are appended (a perf test with `csv:`, or
     /// `--perf-csv`), resolved here so reporters only write.
     pub(crate) perf_csv: Option<std::path::PathBuf>,
+    /// A perf test's samples file, relative to the report directory (`samples/….hxs`): the
+    /// same name for the same suite and test on every machine, so shards' files meet in a merge.
+    pub(crate) samples_file: Option<String>,
     /// Where each written expectation is, by its path (`expect.body`,
     /// `expect.json.$.version`, `thresholds.ttft.p95`): a failure shows that line.
     pub(crate) places: std::sync::Arc<BTreeMap<String, crate::record::Place>>,
@@ -414,6 +417,16 @@ fn expand(test: &Node) -> Result<Vec<BTreeMap<String, Node>>, DeError> {
     Ok(combos)
 }
 
+/// `samples/<hash>.hxs`: FNV-1a of the suite's and the test's names (stable across
+/// machines and versions; no text of the name, which may hold a filled-in secret).
+fn samples_name(suite: &str, test: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in suite.bytes().chain([0]).chain(test.bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("samples/{h:016x}.hxs")
+}
+
 fn resolve(
     suite: &LoadedSuite,
     node: &Node,
@@ -490,8 +503,10 @@ fn resolve(
         }
         _ => None,
     };
+    let samples_file = matches!(step, Step::Perf(_)).then(|| samples_name(&suite.doc.suite, &name));
     Ok(PlannedTest {
         perf_csv,
+        samples_file,
         tags: spec.tags.clone(),
         description: spec.description.clone(),
         skip: match spec.skip {

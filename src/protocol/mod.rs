@@ -107,7 +107,7 @@ impl<'a> LlmCall<'a> {
 }
 
 /// A model loaded in the server's memory, as the server lists it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub(crate) struct LoadedModel {
     pub(crate) name: String,
     /// Bytes in memory in all.

@@ -4,7 +4,7 @@
 //! code that must know what happened (a timeout, a stall) matches a variant, never a text.
 
 use crate::suite::values::{format_bytes, format_seconds};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::time::Duration;
 
@@ -29,6 +29,8 @@ impl fmt::Display for At {
 /// One broken rule of a streamed or whole answer.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum StreamProblem {
+    /// A problem read back from a saved report: its sentence (`hxrun merge`).
+    Reported { sentence: String },
     /// The body passed `--max-body`; reading stopped there.
     BodyCut { cap: usize },
     /// A message (or the whole answer, `at: None`) is not JSON, or not the protocol's shape.
@@ -64,6 +66,7 @@ impl StreamProblem {
             StreamProblem::Unreadable { reason, .. } => vec![reason],
             StreamProblem::WrongModel { named, asked, .. } => vec![named, asked],
             StreamProblem::ServerError { message } => vec![message],
+            StreamProblem::Reported { sentence } => vec![sentence],
             StreamProblem::ToolCallArguments { name, reason, excerpt, .. } => vec![name, reason, excerpt],
             _ => Vec::new(),
         }
@@ -86,6 +89,7 @@ pub(crate) fn cut_note(cap: usize) -> String {
 impl fmt::Display for StreamProblem {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
+            StreamProblem::Reported { sentence } => f.write_str(sentence),
             StreamProblem::BodyCut { cap } => f.write_str(&cut_note(*cap)),
             StreamProblem::Undecodable { at, shape, reason, excerpt } => {
                 match at {
@@ -148,6 +152,12 @@ impl fmt::Display for StreamProblem {
 impl Serialize for StreamProblem {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for StreamProblem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(StreamProblem::Reported { sentence: String::deserialize(d)? })
     }
 }
 

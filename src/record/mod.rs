@@ -19,11 +19,11 @@ pub(crate) fn excerpt(s: &str, max: usize) -> String {
 use crate::protocol::ServerFigures;
 use crate::suite::Api;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// What a step observed; assertions are evaluated against this.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub(crate) enum Observation {
     Http(HttpObservation),
@@ -90,7 +90,7 @@ impl Observation {
 }
 
 /// What a generate or chat step measured. Definitions in `suite::metrics::LLM`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct LlmObservation {
     pub(crate) api: Api,
     pub(crate) url: String,
@@ -114,7 +114,7 @@ pub(crate) struct LlmObservation {
     /// counted but never sent (`eos_counted`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) content_tokens: Option<u64>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) eos_counted: bool,
     pub(crate) client_tokens_per_s: Option<f64>,
     pub(crate) server_tokens_per_s: Option<f64>,
@@ -123,19 +123,19 @@ pub(crate) struct LlmObservation {
     pub(crate) problems: Vec<crate::protocol::StreamProblem>,
     /// Every answer's text when the step asked more than once (`repeat`), in order; the other
     /// fields describe the last.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) answers: Vec<String>,
     /// GPU figures sampled while the step ran (`gpu.memory_used.max`...), when its
     /// expectations name one; or why there are none.
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub(crate) gpu: std::collections::BTreeMap<String, f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) gpu_error: Option<String>,
     /// The functions the answer called (chat with `tools`), arguments assembled.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) tool_calls: Vec<ToolCall>,
     /// The step's timeout ended the stream; what arrived before is recorded.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub(crate) timed_out: bool,
 }
 
@@ -212,7 +212,7 @@ impl LlmObservation {
 }
 
 /// What a gpu step saw: the GPUs, or why there are none.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct GpuObservation {
     pub(crate) snapshot: Option<crate::gpu::GpuSnapshot>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -222,7 +222,7 @@ pub(crate) struct GpuObservation {
 }
 
 /// What a pull step saw.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct PullObservation {
     pub(crate) model: String,
     /// True when `ensure` found the model already listed and nothing was pulled.
@@ -239,7 +239,7 @@ pub(crate) struct PullObservation {
 
 /// What an embed step got back: the vectors (kept for the checks, not in reports), their
 /// count, sizes and norms, and the server's figures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct EmbedObservation {
     pub(crate) api: Api,
     pub(crate) url: String,
@@ -248,7 +248,7 @@ pub(crate) struct EmbedObservation {
     /// The server's error text, or why the answer could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<String>,
-    #[serde(skip)]
+    #[serde(skip, default)]
     pub(crate) vectors: Vec<Vec<f64>>,
     pub(crate) count: usize,
     /// Each vector's size.
@@ -278,7 +278,7 @@ impl EmbedObservation {
 }
 
 /// The models a server listed, and what the step required of them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ModelsObservation {
     pub(crate) url: String,
     pub(crate) listed: Vec<String>,
@@ -291,12 +291,12 @@ pub(crate) struct ModelsObservation {
     pub(crate) elapsed: Duration,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct HttpObservation {
     pub(crate) method: String,
     pub(crate) url: String,
     /// The headers hxrun sent (credential values masked in reports).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) request_headers: Vec<(String, String)>,
     pub(crate) status: u16,
     pub(crate) headers: Vec<(String, String)>,
@@ -307,14 +307,14 @@ pub(crate) struct HttpObservation {
     pub(crate) elapsed: Duration,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct TcpObservation {
     pub(crate) address: String,
     #[serde(with = "secs")]
     pub(crate) elapsed: Duration,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ExecObservation {
     pub(crate) command: Vec<String>,
     /// None when the process was killed by a signal.
@@ -328,7 +328,7 @@ pub(crate) struct ExecObservation {
 }
 
 /// Why a step produced no observation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum FailureKind {
     /// An expectation did not hold.
@@ -368,7 +368,7 @@ pub(crate) struct StepError {
 }
 
 /// One assertion's verdict.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct AssertionResult {
     /// Which expectation, e.g. `status`, `body.trimmed_equals`, `json $.version matches`.
     pub(crate) what: String,
@@ -401,7 +401,7 @@ impl AssertionResult {
 }
 
 /// A place in a suite file, with its line, so a report can show it with a caret.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Place {
     pub(crate) file: String,
     pub(crate) line: u32,
@@ -425,7 +425,7 @@ impl Place {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Status {
     Passed,
@@ -434,7 +434,7 @@ pub(crate) enum Status {
 }
 
 /// One try of a test's step.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Attempt {
     pub(crate) number: u32,
     #[serde(with = "secs")]
@@ -445,7 +445,7 @@ pub(crate) struct Attempt {
 }
 
 /// The outcome of one planned test.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct TestResult {
     pub(crate) suite: String,
     pub(crate) name: String,
@@ -454,7 +454,7 @@ pub(crate) struct TestResult {
     pub(crate) description: Option<String>,
     pub(crate) location: String,
     pub(crate) params: Vec<(String, String)>,
-    pub(crate) step: &'static str,
+    pub(crate) step: String,
     pub(crate) status: Status,
     /// Why it failed (every failed assertion) or why it was skipped.
     pub(crate) message: Option<String>,
@@ -473,7 +473,7 @@ pub(crate) struct TestResult {
 }
 
 /// The results of one suite.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SuiteRecord {
     pub(crate) name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -497,7 +497,7 @@ impl SuiteRecord {
 pub(crate) const REPORT_FORMAT: u32 = 1;
 
 /// A function call in an answer.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct ToolCall {
     pub(crate) name: String,
     /// The arguments (an object, as the model wrote them).
@@ -511,33 +511,33 @@ impl std::fmt::Display for ToolCall {
 }
 
 /// A whole run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct RunRecord {
     /// The report.json format (`REPORT_FORMAT`), for readers of saved reports.
     pub(crate) format: u32,
-    pub(crate) hxrun_version: &'static str,
+    pub(crate) hxrun_version: String,
     pub(crate) started_at: DateTime<Utc>,
     #[serde(with = "secs")]
     pub(crate) duration: Duration,
     pub(crate) suites: Vec<SuiteRecord>,
     /// Samples of the whole run (`--gpu-sample`), each tagged with the test it fell in.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) gpu_samples: Vec<crate::gpu::GpuSample>,
     /// Why the run stopped before its end (a signal, `--max-time`); the tests it did not
     /// reach are listed as skipped with that reason.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) stopped: Option<String>,
     /// What a person must know about how the run was made (TLS checks turned off).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) warnings: Vec<String>,
     /// Conclusions drawn from the whole run (`hxrun probe`: one per model and one for the
     /// server), shown first in every report.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) verdicts: Vec<Verdict>,
 }
 
 /// A conclusion a person can act on: what it is about, whether it is sound, and why.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub(crate) struct Verdict {
     /// The model or server it is about.
     pub(crate) subject: String,
@@ -563,9 +563,18 @@ impl RunRecord {
     }
 }
 
+/// Seconds read back from a report: a negative, huge or non-number value reads as zero.
+fn duration_of(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs).unwrap_or_default()
+}
+
 mod opt_secs {
-    use serde::Serializer;
+    use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.map(super::duration_of))
+    }
 
     pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         match d {
@@ -576,8 +585,12 @@ mod opt_secs {
 }
 
 mod secs_list {
-    use serde::Serializer;
+    use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+        Ok(Vec::<f64>::deserialize(d)?.into_iter().map(super::duration_of).collect())
+    }
 
     pub(super) fn serialize<S: Serializer>(d: &[Duration], s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(d.iter().map(Duration::as_secs_f64))
@@ -585,11 +598,15 @@ mod secs_list {
 }
 
 /// Durations in reports are seconds as a float (what JUnit and most tools expect).
-mod secs {
-    use serde::Serializer;
+pub(crate) mod secs {
+    use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(super::duration_of(f64::deserialize(d)?))
+    }
+
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64())
     }
 }

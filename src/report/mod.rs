@@ -16,8 +16,10 @@ pub(crate) mod html;
 pub(crate) mod json;
 pub(crate) mod junit;
 pub(crate) mod markdown;
+pub(crate) mod merge;
 pub(crate) mod perf_csv;
 pub(crate) mod perf_summary;
+pub(crate) mod samples;
 pub(crate) mod svg;
 pub(crate) mod text;
 pub(crate) mod view;
@@ -118,6 +120,32 @@ impl Output {
     /// Writes a whole report file (atomically, see `write_file`).
     pub(crate) fn write_file(&self, path: &Path, text: &str) -> Result<(), ReportError> {
         write_file(path, self.text(text).as_bytes())
+    }
+
+    /// Writes a binary file whole or not at all (temp file + rename), creating its folder:
+    /// bytes that are not text (compressed samples) and were masked where they were made.
+    pub(crate) fn write_with(
+        &self,
+        path: &Path,
+        fill: &mut dyn FnMut(&mut dyn std::io::Write) -> std::io::Result<()>,
+    ) -> Result<(), ReportError> {
+        let fail = ReportError::write(path);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(fail)?;
+        }
+        let mut tmp = path.to_path_buf();
+        tmp.set_extension(format!("tmp.{}", std::process::id()));
+        let written = std::fs::File::create(&tmp)
+            .and_then(|f| {
+                let mut w = std::io::BufWriter::new(f);
+                fill(&mut w)?;
+                w.into_inner().map_err(|e| e.into_error())?.sync_data()
+            })
+            .and_then(|()| std::fs::rename(&tmp, path));
+        written.map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            fail(e)
+        })
     }
 
     /// Opens a report written line by line as the run goes.

@@ -97,7 +97,11 @@ impl Workspace {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_hxrun"));
         cmd.args(args)
-            .args(["--report-dir", "reports"].iter().filter(|_| is_run(args)))
+            .args(
+                ["--report-dir", "reports"]
+                    .iter()
+                    .filter(|_| is_run(args) && !args.contains(&"--report-dir")),
+            )
             .current_dir(self.path())
             .env_remove("OLLAMA_HOST")
             .env_remove("HXRUN_SIM")
@@ -139,6 +143,7 @@ fn is_run(args: &[&str]) -> bool {
                 | &"init"
                 | &"report"
                 | &"compare"
+                | &"merge"
                 | &"completions"
                 | &"man"
         )

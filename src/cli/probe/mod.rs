@@ -249,6 +249,9 @@ fn run_args(args: &ProbeArgs, suite: &Path, url: &str, depth: Depth) -> RunArgs 
         no_progress: args.no_progress,
         fail_fast: false,
         max_time: Some(depth.max_time()),
+        start_at: None,
+        barrier: None,
+        barrier_timeout: Duration::from_secs(1800),
         max_body: None,
     }
 }

@@ -1,0 +1,284 @@
+//! One perf test measured by several runs (shards, or N load generators started together),
+//! as one result: the statistics of the union of their samples — exact, from the samples
+//! files, not an average of percentiles — and throughput over the time they all ran.
+//!
+//! A part is one run's observation of the test and its samples file. The samples are routed
+//! by concurrency level into one `SampleStore` each (the store a live run uses), so a merged
+//! level's figures are computed by the same code from the same values as a single run's.
+//! Throughput: with one part, the part's own (requests over its measured time); with more,
+//! the requests that finished inside the window common to every part (the latest start to
+//! the earliest end), over that window, so generators that started late or ended early do not
+//! dilute it. Parts that never overlapped are summed instead, and said so.
+
+use super::result::{LevelResult, PerfObservation, Sample};
+use super::samples::SampleStore;
+use super::samples_file::SampleFile;
+use crate::gpu::GpuSample;
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// One run's share of a perf test.
+pub(crate) struct Part {
+    /// Which run (its report directory), for GPU samples and messages.
+    pub(crate) host: String,
+    pub(crate) observation: PerfObservation,
+    pub(crate) samples: SampleFile,
+}
+
+/// A level's time span in one part.
+#[derive(Clone, Copy)]
+struct Span {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+}
+
+/// What merging said beyond the figures (kept as the run's warnings).
+pub(crate) struct Merged {
+    pub(crate) observation: PerfObservation,
+    pub(crate) notes: Vec<String>,
+}
+
+pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Mask) -> Result<Merged, String> {
+    let mut notes = Vec::new();
+    let mut spans: BTreeMap<u32, Vec<Option<Span>>> = BTreeMap::new();
+    let mut elapsed: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
+    let mut gpu: BTreeMap<u32, Vec<GpuSample>> = BTreeMap::new();
+    let mut vram: BTreeMap<u32, f64> = BTreeMap::new();
+    for p in &mut parts {
+        for l in &mut p.observation.levels {
+            let span = l
+                .started_at
+                .map(|start| Span { start, end: start + Duration::from_secs_f64(l.elapsed.max(0.0)) });
+            spans.entry(l.concurrency).or_default().push(span);
+            elapsed.entry(l.concurrency).or_default().push(l.elapsed);
+            for mut s in std::mem::take(&mut l.gpu_samples) {
+                s.host = Some(p.host.clone());
+                gpu.entry(l.concurrency).or_default().push(s);
+            }
+            if let Some(v) = l.figures.get("model_vram") {
+                let e = vram.entry(l.concurrency).or_insert(*v);
+                *e = e.max(*v);
+            }
+        }
+    }
+    let windows: BTreeMap<u32, Option<Span>> = spans
+        .iter()
+        .map(|(c, s)| {
+            let all: Option<Vec<Span>> = s.iter().copied().collect();
+            let common = all.and_then(|all| {
+                let start = all.iter().map(|s| s.start).max()?;
+                let end = all.iter().map(|s| s.end).min()?;
+                (end > start).then_some(Span { start, end })
+            });
+            (*c, common)
+        })
+        .collect();
+    let single = parts.len() == 1;
+    let mut stores: BTreeMap<u32, (SampleStore, InWindow)> = BTreeMap::new();
+    for p in &parts {
+        for sample in p.samples.samples() {
+            let sample = sample.map_err(|e| format!("{test}: the samples of {} are damaged: {e}", p.host))?;
+            let (store, counted) = stores
+                .entry(sample.concurrency)
+                .or_insert_with(|| (SampleStore::masking(mask.clone()), InWindow::default()));
+            if let Some(Some(w)) = windows.get(&sample.concurrency) {
+                counted.add(&sample, *w);
+            }
+            store.push(sample);
+        }
+    }
+    let mut levels = Vec::new();
+    for (c, (store, counted)) in stores {
+        let summary = store.finish();
+        let parts_elapsed = elapsed.get(&c).cloned().unwrap_or_default();
+        let mut level = match (single, windows.get(&c).copied().flatten()) {
+            (true, _) => {
+                let secs = parts_elapsed.first().copied().unwrap_or(0.0);
+                LevelResult::new(c, Duration::from_secs_f64(secs.max(0.0)), summary)
+            }
+            (false, Some(w)) => {
+                let secs = (w.end - w.start).to_std().unwrap_or_default();
+                let mut level = LevelResult::new(c, secs, summary);
+                let s = secs.as_secs_f64().max(1e-9);
+                level.figures.insert("request_throughput".into(), counted.ok as f64 / s);
+                level.figures.insert("output_token_throughput".into(), counted.tokens as f64 / s);
+                level.started_at = Some(w.start);
+                level
+            }
+            (false, None) => {
+                notes.push(format!(
+                    "{test} [concurrency {c}]: the {} runs did not overlap in time (or did not record \
+                     when they started): throughput is the sum of theirs",
+                    parts_elapsed.len()
+                ));
+                let total: f64 = parts_elapsed.iter().copied().fold(0.0, f64::max);
+                let mut level = LevelResult::new(c, Duration::from_secs_f64(total.max(0.0)), summary);
+                let rate = |name: &str| {
+                    parts
+                        .iter()
+                        .flat_map(|p| &p.observation.levels)
+                        .filter(|l| l.concurrency == c)
+                        .map(|l| l.figures.get(name).copied().unwrap_or(0.0))
+                        .sum::<f64>()
+                };
+                for name in ["request_throughput", "output_token_throughput"] {
+                    level.figures.insert(name.into(), rate(name));
+                }
+                level
+            }
+        };
+        if level.started_at.is_none() {
+            level.started_at = spans.get(&c).and_then(|s| s.iter().flatten().map(|s| s.start).min());
+        }
+        let samples = gpu.remove(&c).unwrap_or_default();
+        level.figures.extend(gpu_figures(&samples));
+        level.gpu_samples = samples;
+        if let Some(v) = vram.get(&c) {
+            level.figures.insert("model_vram".into(), *v);
+        }
+        levels.push(level);
+    }
+    let mut observation = parts.swap_remove(0).observation;
+    observation.knee = if levels.len() > 1 { super::knee::find(&levels) } else { None };
+    observation.levels = levels;
+    Ok(Merged { observation, notes })
+}
+
+/// Requests (and their tokens) that finished inside the common window.
+#[derive(Default)]
+struct InWindow {
+    ok: u64,
+    tokens: u64,
+}
+
+impl InWindow {
+    fn add(&mut self, s: &Sample, w: Span) {
+        let end = s.started_at + Duration::from_secs_f64(s.e2e.max(0.0));
+        if s.ok && end > w.start && end <= w.end {
+            self.ok += 1;
+            self.tokens += s.output_tokens.unwrap_or(0);
+        }
+    }
+}
+
+/// GPU figures per host, then the worst host's (the highest memory, utilisation, power,
+/// temperature; throttled samples and sample counts added up): memory on two hosts is two
+/// GPUs' memory, never one sum.
+fn gpu_figures(samples: &[GpuSample]) -> BTreeMap<String, f64> {
+    let mut hosts: BTreeMap<Option<&str>, Vec<GpuSample>> = BTreeMap::new();
+    for s in samples {
+        hosts.entry(s.host.as_deref()).or_default().push(s.clone());
+    }
+    let mut out: BTreeMap<String, f64> = BTreeMap::new();
+    for samples in hosts.values() {
+        for (name, v) in crate::gpu::sampler::figures(samples) {
+            let summed = name == "gpu.throttled" || name == "gpu.samples";
+            out.entry(name).and_modify(|x| *x = if summed { *x + v } else { x.max(v) }).or_insert(v);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::perf::samples_file::Writer;
+    use serde_json::json;
+
+    /// Requests of three generators at concurrency 2 and 4: different speeds, some failures.
+    fn samples() -> Vec<Sample> {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let t0 = DateTime::<Utc>::from_timestamp(1_764_000_000, 0).unwrap();
+        (0..9000u32)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let part = i % 3;
+                let ns = 20_000_000 + (x % 80_000_000) * u64::from(part + 1);
+                let mut s = Sample::bare(
+                    x.is_multiple_of(97).then(|| "HTTP 503: busy".into()),
+                    Duration::from_nanos(ns).as_secs_f64(),
+                );
+                s.concurrency = if i < 4500 { 2 } else { 4 };
+                s.iter = i / 3 + 1;
+                s.started_at = t0 + Duration::from_micros(u64::from(i) * 700 + u64::from(part) * 50_000);
+                s.ttft = Some(Duration::from_nanos(ns / 4).as_secs_f64());
+                s.itl = vec![Duration::from_nanos(ns / 9).as_secs_f64(); (x % 5) as usize];
+                s.output_tokens = Some(x % 5 + 1);
+                s
+            })
+            .collect()
+    }
+
+    fn part(host: usize, samples: &[Sample]) -> Part {
+        let mut w = Writer::new(tempfile::tempfile().unwrap());
+        let mut levels = Vec::new();
+        let mut levels_of: Vec<u32> = samples.iter().map(|s| s.concurrency).collect();
+        levels_of.dedup();
+        for c in levels_of {
+            let mine: Vec<&Sample> = samples.iter().filter(|s| s.concurrency == c).collect();
+            mine.iter().for_each(|s| w.push(s, s.error.as_deref()).unwrap());
+            let start = mine.iter().map(|s| s.started_at).min().unwrap();
+            let end = mine.iter().map(|s| s.started_at + Duration::from_secs_f64(s.e2e)).max().unwrap();
+            levels.push(json!({
+                "concurrency": c, "requests": mine.len(), "errors": 0, "stats": {}, "figures": {},
+                "samples": [], "started_at": start, "elapsed": (end - start).to_std().unwrap().as_secs_f64(),
+            }));
+        }
+        let observation = serde_json::from_value(json!({
+            "request": "generate", "model": "m", "target": "http://x", "warmup": 0, "cold": false,
+            "levels": levels,
+        }))
+        .unwrap();
+        Part { host: format!("gen{host}"), observation, samples: w.finish().unwrap() }
+    }
+
+    #[test]
+    fn merged_statistics_are_those_of_all_the_samples_to_the_bit() {
+        let all = samples();
+        let parts: Vec<Part> = (0..3)
+            .map(|p| part(p, &all.iter().filter(|s| s.iter % 3 == p as u32).cloned().collect::<Vec<_>>()))
+            .collect();
+        let Merged { observation, notes } = merge("load", parts, &crate::mask::Mask::default()).unwrap();
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(observation.levels.len(), 2);
+        for level in &observation.levels {
+            let mut one = SampleStore::default();
+            all.iter().filter(|s| s.concurrency == level.concurrency).for_each(|s| one.push(s.clone()));
+            let one = one.finish();
+            assert_eq!(level.stats, one.stats, "c={}", level.concurrency);
+            assert_eq!((level.requests, level.errors), (one.requests, one.errors));
+            assert!(level.errors > 0, "failures are counted");
+            // The e2e p95 is the union's, not the mean of the parts' p95s.
+            let p95 = level.stats["e2e"].p95;
+            assert!(p95 > 0.1, "{p95}");
+        }
+    }
+
+    #[test]
+    fn throughput_counts_what_finished_while_every_generator_ran() {
+        let t0 = DateTime::<Utc>::from_timestamp(1_764_000_000, 0).unwrap();
+        // Two generators at concurrency 1, 10 requests/s each, one starting 2 s later.
+        let gen_ = |offset: u64| -> Vec<Sample> {
+            (0..50u32)
+                .map(|i| {
+                    let mut s = Sample::bare(None, 0.1);
+                    s.concurrency = 1;
+                    s.iter = i + 1;
+                    s.started_at = t0 + Duration::from_millis(offset * 1000 + u64::from(i) * 100);
+                    s
+                })
+                .collect()
+        };
+        let parts = vec![part(1, &gen_(0)), part(2, &gen_(2))];
+        let m = merge("load", parts, &crate::mask::Mask::default()).unwrap();
+        let level = &m.observation.levels[0];
+        assert_eq!(level.requests, 100);
+        // Common window: 2 s to 5 s; both generators finish 10 requests a second in it.
+        let rate = level.figures["request_throughput"];
+        assert!((rate - 20.0).abs() < 0.5, "{rate}");
+        assert!((level.elapsed - 3.0).abs() < 1e-6, "{}", level.elapsed);
+    }
+}
