@@ -135,6 +135,7 @@ fn perf_step(http: Option<HttpStep>, generate: Option<GenerateStep>, c: u32) -> 
         warmup: 0,
         iterations: None,
         duration: None,
+        window: None,
         concurrency: Some(Concurrency(vec![c])),
         rate: None,
         arrival: Default::default(),

@@ -17,6 +17,47 @@ pub(crate) fn check_perf(test: &PlannedTest, o: &PerfObservation, out: &mut Vec<
         empty_answers(o, level, &at, out);
         errors(test, level, &at, out);
         regressions(test, level, &at, out);
+        drift(test, level, &at, out);
+    }
+}
+
+/// A soak's drift bounds: the change from the first full window to the last.
+fn drift(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<AssertionResult>) {
+    let full = level.windows.len();
+    for (name, c) in &test.drift {
+        let label = format!("{at}drift {name}");
+        let percent = c.unit == Unit::Percent;
+        let moved = level.drift.get(name);
+        let shown = |v: f64| {
+            if percent { format!("{v:+.1}%") } else { format!("{}{}", if v >= 0.0 { "+" } else { "" }, show(c, name, v)) }
+        };
+        let mut verdict = match moved.and_then(|d| d.value(percent).map(|v| (d, v))) {
+            Some((_, v)) if c.holds(v) => pass(label).values(c.text.clone(), shown(v)),
+            Some((d, v)) => fail(
+                label,
+                format!(
+                    "{at}drift of {name}: expected {}, got {} ({} in the first window, {} in the last; {} per hour)",
+                    c.text,
+                    shown(v),
+                    metrics::show(name, d.first),
+                    metrics::show(name, d.last),
+                    metrics::show(name, d.per_hour),
+                ),
+            )
+            .values(c.text.clone(), shown(v)),
+            None => {
+                let why = match moved {
+                    Some(_) => "its first window's value is 0, so it has no change in percent".to_string(),
+                    None if full < 2 => {
+                        format!("the run had {full} window(s); drift compares the first full window with the last")
+                    }
+                    None => "not measured in the first and the last window".to_string(),
+                };
+                fail(label, format!("{at}drift of {name}: {why}")).values(c.text.clone(), "not measured")
+            }
+        };
+        verdict.key = Some(format!("drift.{name}"));
+        out.push(verdict);
     }
 }
 

@@ -482,6 +482,28 @@ pub struct SimArgs {
     /// Fault: name MODEL in every chunk instead of the one asked for.
     #[arg(long, value_name = "MODEL")]
     pub wrong_model: Option<String>,
+    /// Fault: answers get slower as the server runs, by PERCENT of their time per second,
+    /// minute or hour (e.g. 20%/min: 20% slower after a minute, 40% after two) — a server
+    /// that degrades over a soak.
+    #[arg(long, value_name = "PERCENT/UNIT", value_parser = parse_slow_down)]
+    pub slow_down: Option<f64>,
+}
+
+/// `20%/min` as a fraction per second.
+fn parse_slow_down(s: &str) -> Result<f64, String> {
+    let bad = || format!("expected PERCENT/UNIT like 20%/min (units: s, min, h), got \"{s}\"");
+    let (pct, unit) = s.split_once('/').ok_or_else(bad)?;
+    let pct: f64 = pct.trim().trim_end_matches('%').parse().map_err(|_| bad())?;
+    let secs = match unit.trim() {
+        "s" | "sec" => 1.0,
+        "m" | "min" => 60.0,
+        "h" | "hour" => 3600.0,
+        _ => return Err(bad()),
+    };
+    if !(pct.is_finite() && pct >= 0.0) {
+        return Err(bad());
+    }
+    Ok(pct / 100.0 / secs)
 }
 
 fn parse_stall(s: &str) -> Result<(usize, Duration), String> {

@@ -28,6 +28,7 @@ pub(super) fn serve(args: SimArgs) -> u8 {
             wrong_model: args.wrong_model.clone(),
             vary_answers: args.vary_answers,
             gpu_fraction: args.gpu_fraction,
+            slow_down_per_s: args.slow_down,
         },
         ..SimConfig::realistic()
     };

@@ -11,6 +11,7 @@ use crate::gpu::sampler::Sampler;
 use crate::perf::knee;
 use crate::perf::result::{LevelResult, PerfObservation, Sample};
 use crate::perf::samples::SampleStore;
+use crate::perf::windows::Windows;
 use crate::plan::SuitePlan;
 use crate::protocol::{self, LlmCall};
 use crate::record::{FailureKind, StepError};
@@ -96,7 +97,7 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
             break;
         }
         if step.warmup > 0 {
-            closed_loop(&shared, c, Stop::After(step.warmup), false).await;
+            closed_loop(&shared, c, Stop::After(step.warmup), Keep::Nothing).await;
         }
         let stop = match step.duration {
             Some(d) => Stop::At(Instant::now() + d),
@@ -107,15 +108,29 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
         let sampler = shared.ctx.gpu.as_ref().map(|(source, interval)| {
             Sampler::start(Arc::clone(source), *interval, Some(shared.ctx.test.clone()))
         });
+        let windows = step.window.map(|w| {
+            let end = step.duration.map(|d| level_started_at + d);
+            // A request lasts at most its timeout; its worker hands it over at the latest when
+            // its next request ends: twice that, and a margin.
+            let late = shared.ctx.request_timeout.saturating_add(super::STREAM_GRACE).saturating_mul(2) + LATE_MARGIN;
+            let windows = Windows::new(level_started_at, w, late, c);
+            match end {
+                Some(end) => windows.ending_at(end),
+                None => windows,
+            }
+        });
         let store = match step.rate {
-            Some(rate) => open_loop(&shared, c, stop, rate.0).await,
-            None => closed_loop(&shared, c, stop, true).await,
+            Some(rate) => open_loop(&shared, c, stop, rate.0, windows).await,
+            None => closed_loop(&shared, c, stop, Keep::Samples(windows)).await,
         };
         let mut level = LevelResult::new(c, level_started.elapsed(), store.finish());
         level.started_at = Some(level_started_at);
+        level.window = step.window.map(|w| w.as_secs_f64());
         if let Some(sampler) = sampler {
             let (gpu_samples, error) = sampler.stop().await;
             level.figures.extend(crate::gpu::sampler::figures(&gpu_samples));
+            crate::perf::windows::add_gpu(&mut level.windows, &gpu_samples);
+            level.drift = crate::perf::windows::drift(&level.windows);
             level.gpu_samples = gpu_samples;
             level.gpu_error = error;
         }
@@ -159,18 +174,41 @@ fn tick(shared: &Shared) {
     }
 }
 
-/// `c` worker tasks, each sending its next request as soon as the last one finished. The
-/// samples of a warm-up (`measured` false) are dropped.
-async fn closed_loop(shared: &Arc<Shared>, c: u32, stop: Stop, measured: bool) -> SampleStore {
-    /// Samples a worker gathers before it takes the store's lock to hand them over.
-    const BATCH: usize = 256;
+/// How much later than the request timeout a request may still be handed over (a worker's
+/// batch): a soak window stays open this much longer.
+const LATE_MARGIN: Duration = Duration::from_secs(10);
+
+/// Samples a worker gathers before it takes the store's lock to hand them over, and the
+/// longest it keeps them (a slow soak's windows close on time).
+const BATCH: usize = 256;
+const BATCH_AGE: Duration = Duration::from_secs(1);
+
+/// What a loop does with its samples.
+enum Keep {
+    /// A warm-up: nothing.
+    Nothing,
+    /// The measured phase: every sample, and a soak's windows.
+    Samples(Option<Windows>),
+}
+
+/// `c` worker tasks, each sending its next request as soon as the last one finished.
+async fn closed_loop(shared: &Arc<Shared>, c: u32, stop: Stop, keep: Keep) -> SampleStore {
+    let (measured, windows) = match keep {
+        Keep::Nothing => (false, None),
+        Keep::Samples(w) => (true, w),
+    };
+    let mut store = shared.store();
+    if let Some(w) = windows {
+        store = store.with_windows(w);
+    }
     let issued = Arc::new(AtomicU32::new(0));
-    let store = Arc::new(Mutex::new(shared.store()));
+    let store = Arc::new(Mutex::new(store));
     let mut workers = JoinSet::new();
     for _ in 0..c {
         let (shared, issued, store) = (Arc::clone(shared), Arc::clone(&issued), Arc::clone(&store));
         workers.spawn(async move {
             let mut batch = Vec::with_capacity(if measured { BATCH } else { 0 });
+            let mut since = Instant::now();
             let hand_over = |batch: &mut Vec<Sample>| {
                 let mut store = store.lock().expect("sample store lock");
                 batch.drain(..).for_each(|s| store.push(s));
@@ -190,8 +228,9 @@ async fn closed_loop(shared: &Arc<Shared>, c: u32, stop: Stop, measured: bool) -
                 };
                 if measured {
                     batch.push(sample);
-                    if batch.len() == BATCH {
+                    if batch.len() == BATCH || since.elapsed() >= BATCH_AGE {
                         hand_over(&mut batch);
+                        since = Instant::now();
                     }
                     tick(&shared);
                 }
@@ -206,7 +245,7 @@ async fn closed_loop(shared: &Arc<Shared>, c: u32, stop: Stop, measured: bool) -
 
 /// Requests started on a schedule (`rate` per second), each its own task, at most `c` in
 /// flight; an arrival that finds all slots busy waits for one.
-async fn open_loop(shared: &Arc<Shared>, c: u32, stop: Stop, rate: f64) -> SampleStore {
+async fn open_loop(shared: &Arc<Shared>, c: u32, stop: Stop, rate: f64, windows: Option<Windows>) -> SampleStore {
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let arrival = shared.step.arrival;
     let mut gap = || match arrival {
@@ -217,6 +256,9 @@ async fn open_loop(shared: &Arc<Shared>, c: u32, stop: Stop, rate: f64) -> Sampl
     let mut issued = 0u32;
     let mut inflight = JoinSet::new();
     let mut store = shared.store();
+    if let Some(w) = windows {
+        store = store.with_windows(w);
+    }
     loop {
         let more = match stop {
             Stop::After(n) => issued < n,

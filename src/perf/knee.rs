@@ -78,6 +78,9 @@ mod tests {
             file: None,
             first_error: None,
             samples_error: None,
+            window: None,
+            windows: vec![],
+            drift: BTreeMap::new(),
             gpu_samples: vec![],
             gpu_error: None,
         }

@@ -13,6 +13,7 @@
 use super::result::{LevelResult, PerfObservation, Sample};
 use super::samples::SampleStore;
 use super::samples_file::SampleFile;
+use super::windows::Windows;
 use crate::gpu::GpuSample;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -45,8 +46,12 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Mask) 
     let mut elapsed: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
     let mut gpu: BTreeMap<u32, Vec<GpuSample>> = BTreeMap::new();
     let mut vram: BTreeMap<u32, f64> = BTreeMap::new();
+    let mut window: BTreeMap<u32, f64> = BTreeMap::new();
     for p in &mut parts {
         for l in &mut p.observation.levels {
+            if let Some(w) = l.window {
+                window.insert(l.concurrency, w);
+            }
             let span = l
                 .started_at
                 .map(|start| Span { start, end: start + Duration::from_secs_f64(l.elapsed.max(0.0)) });
@@ -79,9 +84,13 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Mask) 
     for p in &parts {
         for sample in p.samples.samples() {
             let sample = sample.map_err(|e| format!("{test}: the samples of {} are damaged: {e}", p.host))?;
-            let (store, counted) = stores
-                .entry(sample.concurrency)
-                .or_insert_with(|| (SampleStore::masking(mask.clone()), InWindow::default()));
+            let (store, counted) = stores.entry(sample.concurrency).or_insert_with(|| {
+                let mut store = SampleStore::masking(mask.clone());
+                if let Some(w) = soak_windows(sample.concurrency, window.get(&sample.concurrency), &spans) {
+                    store = store.with_windows(w);
+                }
+                (store, InWindow::default())
+            });
             if let Some(Some(w)) = windows.get(&sample.concurrency) {
                 counted.add(&sample, *w);
             }
@@ -133,6 +142,16 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Mask) 
         }
         let samples = gpu.remove(&c).unwrap_or_default();
         level.figures.extend(gpu_figures(&samples));
+        level.window = window.get(&c).copied();
+        if level.window.is_some() {
+            for w in &mut level.windows {
+                let end = w.started_at + Duration::from_secs_f64(w.length);
+                let inside: Vec<GpuSample> =
+                    samples.iter().filter(|s| s.timestamp >= w.started_at && s.timestamp < end).cloned().collect();
+                w.figures.extend(gpu_figures(&inside));
+            }
+            level.drift = super::windows::drift(&level.windows);
+        }
         level.gpu_samples = samples;
         if let Some(v) = vram.get(&c) {
             level.figures.insert("model_vram".into(), *v);
@@ -143,6 +162,18 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Mask) 
     observation.knee = if levels.len() > 1 { super::knee::find(&levels) } else { None };
     observation.levels = levels;
     Ok(Merged { observation, notes })
+}
+
+/// A soak level's windows over the union: from the earliest part's start to the latest
+/// part's end, every window open until the end (the parts' samples come one file after
+/// another, not in time order).
+fn soak_windows(c: u32, window: Option<&f64>, spans: &BTreeMap<u32, Vec<Option<Span>>>) -> Option<Windows> {
+    let length = Duration::try_from_secs_f64(*window?).ok().filter(|w| !w.is_zero())?;
+    let spans: Vec<Span> = spans.get(&c)?.iter().flatten().copied().collect();
+    let start = spans.iter().map(|s| s.start).min()?;
+    let end = spans.iter().map(|s| s.end).max()?;
+    let forever = Duration::from_secs(100 * 365 * 24 * 3600);
+    Some(Windows::new(start, length, forever, c).ending_at(end))
 }
 
 /// Requests (and their tokens) that finished inside the common window.

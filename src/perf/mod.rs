@@ -9,3 +9,4 @@ pub(crate) mod result;
 pub(crate) mod samples;
 pub(crate) mod samples_file;
 pub(crate) mod stats;
+pub(crate) mod windows;

@@ -108,6 +108,15 @@ pub(crate) struct LevelResult {
     /// Why samples past the kept ones could not be stored (a full temp disk); figures hold.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) samples_error: Option<String>,
+    /// A soak's window length, seconds (`perf.window`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) window: Option<f64>,
+    /// A soak's figures per window, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) windows: Vec<super::windows::WindowResult>,
+    /// How each figure moved from the first full window to the last.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) drift: BTreeMap<String, super::windows::Drift>,
     /// GPU samples taken while this level ran (empty without a GPU).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) gpu_samples: Vec<crate::gpu::GpuSample>,
@@ -122,7 +131,7 @@ fn is_zero(n: &usize) -> bool {
 
 impl LevelResult {
     pub(crate) fn new(concurrency: u32, elapsed: Duration, summary: Summary) -> Self {
-        let Summary { kept, file, stats, requests, errors, output_tokens, first_error, spill_error } =
+        let Summary { kept, file, stats, requests, errors, output_tokens, first_error, spill_error, windows } =
             summary;
         let ok = requests - errors;
         let secs = elapsed.as_secs_f64().max(1e-9);
@@ -155,6 +164,9 @@ impl LevelResult {
             file,
             first_error,
             samples_error: spill_error,
+            window: None,
+            drift: super::windows::drift(&windows),
+            windows,
             gpu_samples: Vec::new(),
             gpu_error: None,
         }

@@ -121,6 +121,10 @@ pub(crate) struct SampleStore {
     kept: Vec<Sample>,
     file: Option<Writer>,
     file_failed: bool,
+    /// Keeps samples (in memory and in the file); a window's store only counts.
+    recording: bool,
+    /// A soak's windows, fed every sample.
+    windows: Option<super::windows::Windows>,
     /// Secrets masked in error texts before they reach the file.
     mask: crate::mask::Mask,
     values: Vec<Values>,
@@ -146,6 +150,7 @@ pub(crate) struct Summary {
     pub(crate) output_tokens: u64,
     pub(crate) first_error: Option<String>,
     pub(crate) spill_error: Option<String>,
+    pub(crate) windows: Vec<super::windows::WindowResult>,
 }
 
 impl Default for SampleStore {
@@ -154,6 +159,8 @@ impl Default for SampleStore {
             kept: Vec::new(),
             file: None,
             file_failed: false,
+            recording: true,
+            windows: None,
             mask: crate::mask::Mask::default(),
             values: PER_REQUEST
                 .iter()
@@ -174,6 +181,17 @@ impl SampleStore {
     /// A store whose file gets error texts with these secrets masked.
     pub(crate) fn masking(mask: crate::mask::Mask) -> Self {
         SampleStore { mask, ..SampleStore::default() }
+    }
+
+    /// A store of figures only (a soak window's): no kept samples, no file.
+    pub(crate) fn figures_only() -> Self {
+        SampleStore { recording: false, ..SampleStore::default() }
+    }
+
+    /// Every sample also goes to these windows.
+    pub(crate) fn with_windows(mut self, windows: super::windows::Windows) -> Self {
+        self.windows = Some(windows);
+        self
     }
 
     pub(crate) fn push(&mut self, mut sample: Sample) {
@@ -205,6 +223,12 @@ impl SampleStore {
             if self.first_error.is_none() {
                 self.first_error.clone_from(&sample.error);
             }
+        }
+        if let Some(w) = &mut self.windows {
+            w.push(&sample);
+        }
+        if !self.recording {
+            return;
         }
         if !self.file_failed
             && let Err(e) = self.write(&sample)
@@ -252,6 +276,7 @@ impl SampleStore {
             output_tokens: self.output_tokens,
             first_error: self.first_error,
             spill_error: self.spill_error,
+            windows: self.windows.map(super::windows::Windows::finish).unwrap_or_default(),
         }
     }
 }

@@ -280,6 +280,9 @@ pub(super) fn check_expect(
     }
 }
 
+/// Most windows a soak level is split into.
+pub(super) const MAX_WINDOWS: u32 = 10_000;
+
 /// Most requests a perf level keeps in flight (each is a task and a connection).
 pub(super) const MAX_CONCURRENCY: u32 = 10_000;
 
@@ -315,6 +318,30 @@ pub(super) fn check_perf(
             err(
                 "`gpu_interval` must be at least 100ms (NVML updates about that often)".to_string(),
                 key_span("gpu_interval"),
+            );
+        }
+        match (p.window, p.duration) {
+            (Some(_), None) => err(
+                "`window` splits a timed run: give the perf step a `duration` (e.g. `duration: 8h, window: 5m`)"
+                    .to_string(),
+                key_span("window"),
+            ),
+            (Some(w), Some(d)) if w.is_zero() || w > d => err(
+                "`window` must be longer than 0 and no longer than `duration`".to_string(),
+                key_span("window"),
+            ),
+            (Some(w), Some(d)) if d.as_secs_f64() / w.as_secs_f64() > MAX_WINDOWS as f64 => err(
+                format!("`window` makes more than {MAX_WINDOWS} windows of `duration`: choose a longer window"),
+                key_span("window"),
+            ),
+            _ => {}
+        }
+        if !spec.drift.is_empty() && p.window.is_none() {
+            err(
+                "`drift` compares a soak's first window with its last: give the perf step `duration` and \
+                 `window` (e.g. `duration: 8h, window: 5m`)"
+                    .to_string(),
+                node.entry("drift").map(|(k, _)| k.span),
             );
         }
         if p.iterations == Some(0) {
@@ -356,6 +383,7 @@ pub(super) fn check_perf(
     for (field, names) in [
         ("thresholds", spec.thresholds.keys().collect::<Vec<_>>()),
         ("regression", spec.regression.keys().collect::<Vec<_>>()),
+        ("drift", spec.drift.keys().collect::<Vec<_>>()),
     ] {
         let field_node = node.get(field);
         if !is_perf && !names.is_empty() {

@@ -98,6 +98,8 @@ pub(crate) struct PlannedTest {
     pub(crate) params: Vec<(String, String)>,
     /// Perf figures that must hold, by name.
     pub(crate) thresholds: BTreeMap<String, Comparison>,
+    /// How far a soak's figures may drift from its first window to its last.
+    pub(crate) drift: BTreeMap<String, Comparison>,
     /// Perf figures to compare with the baseline, and how much worse they may get.
     pub(crate) regression: BTreeMap<String, Tolerance>,
     /// This test's figures in the baseline run, when one was given and has the test.
@@ -521,6 +523,7 @@ fn resolve(
         retry_delay: spec.retry_delay.or(defaults.retry_delay).unwrap_or(Duration::from_secs(1)),
         location: format!("{}:{}:{}", suite.source.name, node.span.line, node.span.col),
         thresholds: spec.thresholds.clone(),
+        drift: spec.drift.clone(),
         regression: match (&suite.baseline, spec.regression.is_empty()) {
             (Some(_), true) => crate::perf::baseline::default_tolerances(),
             _ => spec.regression.clone(),
@@ -539,7 +542,8 @@ fn resolve(
 }
 
 /// The place of every expectation a test writes, two levels deep under `expect` (a matcher,
-/// or one JSONPath, metric, header or agreement) and one under `thresholds` and `regression`.
+/// or one JSONPath, metric, header or agreement) and one under `thresholds`, `regression`
+/// and `drift`.
 fn places(suite: &LoadedSuite, lines: &[&str], test: &Node) -> BTreeMap<String, crate::record::Place> {
     let place = |span: crate::load::tree::Span| crate::record::Place {
         file: suite.source.name.clone(),
@@ -552,7 +556,7 @@ fn places(suite: &LoadedSuite, lines: &[&str], test: &Node) -> BTreeMap<String, 
         Value::Map(e) => e.clone(),
         _ => Vec::new(),
     };
-    for top in ["expect", "thresholds", "regression"] {
+    for top in ["expect", "thresholds", "regression", "drift"] {
         let Some(node) = test.get(top) else { continue };
         for (k, v) in entries(node) {
             if !k.span.is_known() {

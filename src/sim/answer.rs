@@ -100,7 +100,7 @@ impl Answer {
             .config
             .prompt_tokens_per_s
             .map_or(Duration::ZERO, |r| Duration::from_secs_f64(prompt_tokens as f64 / r.max(1e-3)));
-        let speed = s.config.tokens_per_s.max(1e-3) * s.jitter_factor();
+        let speed = s.config.tokens_per_s.max(1e-3) * s.jitter_factor() / s.slowness();
         Answer {
             model: model.to_string(),
             prompt_tokens,
@@ -108,7 +108,7 @@ impl Answer {
             done_reason,
             start,
             load,
-            ttft: s.config.ttft + prompt_time,
+            ttft: (s.config.ttft + prompt_time).mul_f64(s.slowness()),
             per_token: Duration::from_secs_f64(1.0 / speed),
             faults: s.config.faults.clone(),
             slot,

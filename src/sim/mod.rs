@@ -95,6 +95,10 @@ pub struct Faults {
     /// Answer every second request a little differently (a batching server's nondeterminism
     /// at temperature 0).
     pub vary_answers: bool,
+    /// Answers get slower as the server runs: their time-to-first-token and time per token
+    /// grow by this fraction for every second since it started (a server that degrades over
+    /// a soak: a leak, fragmentation, thermal throttling).
+    pub slow_down_per_s: Option<f64>,
 }
 
 impl Default for SimConfig {

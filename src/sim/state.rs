@@ -20,6 +20,8 @@ pub struct SimState {
     answers: Arc<AtomicU64>,
     installed: Arc<Mutex<Vec<SimModel>>>,
     loaded: Arc<Mutex<HashMap<String, Option<Instant>>>>,
+    /// When the server started (a degrading server slows down from here).
+    born: Instant,
 }
 
 /// keep_alive as Ollama reads it: a duration string, seconds, 0 (unload), negative (forever).
@@ -52,10 +54,16 @@ impl KeepAlive {
 }
 
 impl SimState {
+    /// How much slower than configured answers are now (1 unless `slow_down_per_s` is set).
+    pub fn slowness(&self) -> f64 {
+        1.0 + self.config.faults.slow_down_per_s.unwrap_or(0.0).max(0.0) * self.born.elapsed().as_secs_f64()
+    }
+
     pub fn new(config: SimConfig) -> Self {
         let installed = Arc::new(Mutex::new(config.models.clone()));
         let slots = config.capacity.map(|n| Arc::new(Semaphore::new(n.max(1))));
         SimState {
+            born: Instant::now(),
             config: Arc::new(config),
             slots,
             draws: Arc::new(AtomicU64::new(0)),

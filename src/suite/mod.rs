@@ -255,6 +255,12 @@ pub(crate) struct TestSpec {
     /// How much worse than the baseline a perf figure may get: `tokens_per_s.mean: 10%`.
     #[serde(default)]
     pub(crate) regression: BTreeMap<String, Tolerance>,
+    /// How far a soak's figures may move from its first window to its last (`perf.window`):
+    /// the signed change, as a percentage of the first window's value with `%`
+    /// (`e2e.p95: "< 10%"`, `tokens_per_s.mean: "> -10%"`), in the figure's unit without
+    /// (`error_rate: "< 1"` — one percentage point —, `gpu.memory_used.max: "< 512MiB"`).
+    #[serde(default)]
+    pub(crate) drift: BTreeMap<String, Comparison>,
     /// What must hold afterwards.
     pub(crate) expect: Option<Expect>,
 }

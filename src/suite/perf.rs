@@ -31,6 +31,11 @@ pub(crate) struct PerfStep {
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<DurationText>")]
     pub(crate) duration: Option<Duration>,
+    /// A soak: statistics per window of this length (with `duration`), and how they drifted
+    /// from the first window to the last — bounded by the test's `drift`.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<DurationText>")]
+    pub(crate) window: Option<Duration>,
     /// Requests in flight at once; a list sweeps the levels ([1, 2, 4, 8, 16]) and reports
     /// where throughput stops rising while latency climbs.
     pub(crate) concurrency: Option<Concurrency>,

@@ -56,6 +56,7 @@ pub fn json_schema() -> Value {
             super::metrics::figures().iter().map(|f| (f.name(), f.doc())).collect();
         named(properties, "thresholds", &figures, "#/definitions/Comparison");
         named(properties, "regression", &figures, "#/definitions/Tolerance");
+        named(properties, "drift", &figures, "#/definitions/Comparison");
     }
     if let Some(properties) =
         defs.get_mut("Expect").and_then(|e| e.get_mut("properties")).and_then(Value::as_object_mut)
