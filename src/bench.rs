@@ -95,6 +95,7 @@ impl Drop for SimProcess {
 
 fn suite_plan(url: &str) -> SuitePlan {
     SuitePlan {
+        host: None,
         name: "bench".into(),
         file: "bench".into(),
         description: None,

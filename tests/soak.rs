@@ -73,13 +73,15 @@ fn a_steady_server_passes_and_a_merge_keeps_the_windows() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let level = level(&run);
     assert_eq!(level["windows"].as_array().unwrap().len(), 4, "{level}");
-    let total: f64 = level["windows"].as_array().unwrap().iter().map(|w| w["figures"]["requests"].as_f64().unwrap()).sum();
+    let total: f64 =
+        level["windows"].as_array().unwrap().iter().map(|w| w["figures"]["requests"].as_f64().unwrap()).sum();
     assert_eq!(total, level["requests"].as_f64().unwrap(), "every request is in one window");
 
     let merged = ws.hxrun(&["merge", "reports", "-o", "merged"]);
     assert_eq!(merged.code, 0, "{}\n{}", merged.stdout, merged.stderr);
     let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(ws.path().join("merged/report.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(ws.path().join("merged/report.json")).unwrap())
+            .unwrap();
     let again = &report["suites"][0]["tests"][0]["observation"]["levels"][0];
     assert_eq!(again["windows"], level["windows"], "windows computed again from the samples are the run's");
 }

@@ -29,7 +29,11 @@ fn drift(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<Assert
         let percent = c.unit == Unit::Percent;
         let moved = level.drift.get(name);
         let shown = |v: f64| {
-            if percent { format!("{v:+.1}%") } else { format!("{}{}", if v >= 0.0 { "+" } else { "" }, show(c, name, v)) }
+            if percent {
+                format!("{v:+.1}%")
+            } else {
+                format!("{}{}", if v >= 0.0 { "+" } else { "" }, show(c, name, v))
+            }
         };
         let mut verdict = match moved.and_then(|d| d.value(percent).map(|v| (d, v))) {
             Some((_, v)) if c.holds(v) => pass(label).values(c.text.clone(), shown(v)),

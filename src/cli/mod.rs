@@ -333,9 +333,10 @@ pub struct SuiteArgs {
     /// Read KEY=VALUE lines from FILE (repeatable).
     #[arg(long = "env-file", value_name = "FILE")]
     pub env_files: Vec<PathBuf>,
-    /// Override every suite's target url.
+    /// Override every suite's target url; repeat it to run every test against each server
+    /// (a fleet: reports name each suite `SUITE @ HOST`).
     #[arg(long, value_name = "URL")]
-    pub target: Option<String>,
+    pub target: Vec<String>,
     #[command(flatten)]
     pub tls: TlsArgs,
     /// Compare perf tests with this stored run (an hxrun JSON report).
@@ -404,6 +405,11 @@ pub struct RunArgs {
     /// the rest are listed as not run, every report is written, and the exit code is 1.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub max_time: Option<Duration>,
+    /// Run up to N tests at once: a fleet's servers side by side, and the tests of a suite
+    /// that depend on nothing. Perf tests (they measure), tests with captures, and exec, pull
+    /// and unload steps still run alone. Reports keep the suite's order.
+    #[arg(short = 'j', long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
     /// Begin the first test at TIME — RFC 3339 (2026-12-03T18:00:00Z) or Unix seconds — so
     /// load generators on several machines start together (merge their reports after).
     #[arg(long, value_name = "TIME", value_parser = start::parse_time)]

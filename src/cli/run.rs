@@ -54,7 +54,7 @@ pub(super) async fn run_with(
             {
                 Ok(server) => {
                     eprintln!("hxrun: built-in simulator listening on {}", server.url());
-                    args.suite.target = Some(server.url());
+                    args.suite.target = vec![server.url()];
                     extra_env.insert(SIM_VAR.to_string(), "1".to_string());
                     Some(server)
                 }
@@ -126,6 +126,7 @@ pub(super) async fn run_with(
                 limits: Limits { max_body: args.max_body.unwrap_or(crate::execute::DEFAULT_MAX_BODY) },
                 control: control.clone(),
                 fail_fast: args.fail_fast,
+                jobs: usize::from(args.jobs),
             },
             crate::assert::check,
         );

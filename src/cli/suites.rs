@@ -24,7 +24,7 @@ pub(super) fn load_and_plan(
         tags: args.tags.clone(),
         exclude_tags: args.exclude_tags.clone(),
         timeout: args.timeout,
-        target_url: args.target.clone(),
+        targets: args.target.clone(),
         tls: args.tls.settings(),
         report_dir: outputs.map_or_else(Default::default, |o| o.0.to_path_buf()),
         perf_csv: outputs.and_then(|o| o.1.map(std::path::Path::to_path_buf)),
@@ -33,9 +33,9 @@ pub(super) fn load_and_plan(
     let mut plans = Vec::new();
     let mut ok = true;
     for path in &args.suites {
-        let planned = load::load(path, &load_opts).and_then(|s| plan::plan_suite(&s, &plan_opts));
+        let planned = load::load(path, &load_opts).and_then(|s| plan::plan_fleet(&s, &plan_opts));
         match planned {
-            Ok(p) => plans.push(p),
+            Ok(p) => plans.extend(p),
             Err(errors) => {
                 ok = false;
                 eprint!("{}", errors.render(color));

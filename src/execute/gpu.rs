@@ -16,7 +16,7 @@ pub(crate) struct GpuHandle {
 
 impl GpuHandle {
     /// The source, or why there is none; the first failure is reported as a note.
-    pub(crate) fn get(&self, emit: &mut super::Emit<'_>) -> Result<Arc<dyn GpuSource>, String> {
+    pub(crate) fn get(&self, emit: &dyn Fn(&Event)) -> Result<Arc<dyn GpuSource>, String> {
         let mut opened_now = false;
         let source = self.source.get_or_init(|| {
             opened_now = true;

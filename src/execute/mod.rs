@@ -36,6 +36,45 @@ pub(crate) const STREAM_GRACE: Duration = Duration::from_millis(500);
 /// Where the executor's events go: a callback it does not own (the reporters, in `hxrun run`).
 pub(crate) type Emit<'a> = dyn FnMut(&Event) + 'a;
 
+/// The same, shared by the tests that run at once (events go out one at a time).
+type Say<'a> = dyn Fn(&Event) + 'a;
+
+/// What every suite of a run shares.
+struct RunCtx<'a> {
+    sampler: Option<&'a Sampler>,
+    /// One per test that may run at once (`--jobs`).
+    slots: &'a tokio::sync::Semaphore,
+    jobs: usize,
+    say: &'a Say<'a>,
+}
+
+/// A suite's secrets and captures so far.
+struct SuiteState {
+    secrets: Vec<String>,
+    redactor: Redactor,
+    captured: std::collections::BTreeMap<String, String>,
+}
+
+impl SuiteState {
+    /// Takes what a test captured: its values for later tests, its secrets masked from now on.
+    fn learn(&mut self, got: Vec<capture::Captured>) {
+        let new_secrets: Vec<String> = got.iter().filter(|c| c.secret).map(|c| c.value.clone()).collect();
+        if !new_secrets.is_empty() {
+            self.secrets.extend(new_secrets);
+            self.redactor = Redactor::new(self.secrets.clone());
+        }
+        self.captured.extend(got.into_iter().map(|c| (c.name, c.value)));
+    }
+}
+
+/// Whether a test must run with nothing else at once: it measures (perf), depends on or
+/// feeds another (captures), or changes the host or the server (exec, pull, unload).
+fn runs_alone(t: &PlannedTest) -> bool {
+    matches!(t.step, Step::Perf(_) | Step::Exec(_) | Step::Pull(_) | Step::Unload(_))
+        || !t.capture.is_empty()
+        || !t.captures_used.is_empty()
+}
+
 /// Judges an observation against a test's expectations (`assert::check`, given by the caller:
 /// the executor runs steps, the assert stage decides).
 pub(crate) type Checker = fn(&PlannedTest, &Observation) -> Vec<AssertionResult>;
@@ -61,6 +100,8 @@ pub(crate) struct ExecutorOptions {
     pub(crate) control: RunControl,
     /// Stop at the first failed test (`--fail-fast`).
     pub(crate) fail_fast: bool,
+    /// Tests that may run at once (`--jobs`); 1 runs them one after another.
+    pub(crate) jobs: usize,
 }
 
 /// Caps on what hxrun keeps of what servers and commands send, so a hostile or broken
@@ -89,6 +130,7 @@ impl Default for ExecutorOptions {
             limits: Limits::default(),
             control: RunControl::default(),
             fail_fast: false,
+            jobs: 1,
         }
     }
 }
@@ -100,106 +142,41 @@ impl Executor {
     }
 
     /// Runs every suite of the plan and returns the whole record.
+    ///
+    /// With `jobs` above 1, up to that many tests run at once: suites (a fleet's servers)
+    /// side by side, and within a suite the tests that depend on nothing. A test that must
+    /// run alone waits for the others and holds every slot: a perf test (it measures), one
+    /// that captures or uses captures (order matters), and `exec`, `pull` and `unload`
+    /// (they change the host or the server). Results keep the plan's order.
     pub(crate) async fn run(&self, plans: &[SuitePlan], emit: &mut Emit<'_>) -> RunRecord {
         let started_at = Utc::now();
         let started = Instant::now();
         let total = plans.iter().map(|p| p.tests.len()).sum();
         emit(&Event::RunStarted { total });
+        let emit = std::cell::RefCell::new(emit);
+        let say: &Say<'_> = &|event| (emit.borrow_mut())(event);
         let run_sampler = if self.opts.gpu_sample {
             // Tagged with the first test from the start: its first sample may come before the
             // loop below says which test runs.
             let first = plans.iter().flat_map(|p| p.tests.first()).next().map(|t| t.name.clone());
-            self.gpu.get(emit).ok().map(|s| Sampler::start(s, self.opts.gpu_interval, first))
+            self.gpu.get(say).ok().map(|s| Sampler::start(s, self.opts.gpu_interval, first))
         } else {
             None
         };
+        let jobs = self.opts.jobs.max(1);
+        let slots = tokio::sync::Semaphore::new(jobs);
+        let ctx = RunCtx { sampler: run_sampler.as_ref(), slots: &slots, jobs, say };
+        use futures_util::StreamExt;
+        let done: Vec<(SuiteRecord, Vec<String>)> = futures_util::stream::iter(plans)
+            .map(|plan| self.run_suite(plan, &ctx))
+            .buffered(jobs)
+            .collect()
+            .await;
         let mut suites = Vec::new();
         let mut warnings = Vec::new();
-        for plan in plans {
-            let suite_started_at = Utc::now();
-            let suite_started = Instant::now();
-            // The suite's TLS settings (a CA, a client certificate, --insecure) get clients of
-            // their own; files that cannot be used fail every test of the suite, saying why.
-            let transport = if plan.target.tls == crate::suite::Tls::default() {
-                Ok(std::sync::Arc::clone(&self.transport))
-            } else {
-                transport::Transport::with_tls(self.opts.limits, &plan.target.tls).map(std::sync::Arc::new)
-            };
-            if plan.target.tls.insecure {
-                let warning = format!(
-                    "TLS certificate checks are OFF for suite {} ({}): any server could answer as it",
-                    plan.name, plan.target.url
-                );
-                emit(&Event::Note { message: warning.clone() });
-                warnings.push(warning);
-            }
-            // Secrets grow as tests capture them (`secret: true`): every later result is masked.
-            let mut secrets = plan.secrets();
-            let mut redactor = Redactor::new(secrets.clone());
-            let mut captured: std::collections::BTreeMap<String, String> = Default::default();
-            let target = redactor.text(&plan.target.url);
-            emit(&Event::SuiteStarted { name: &plan.name, tests: plan.tests.len(), target: &target });
-            let mut tests = Vec::new();
-            for test in &plan.tests {
-                emit(&Event::TestStarted { name: &test.name });
-                if let Some(s) = &run_sampler {
-                    s.set_tag(Some(test.name.clone()));
-                }
-                let result = match (self.opts.control.reason(), capture::fill(test, &captured)) {
-                    (Some(reason), _) => not_run(plan, test, &redactor, reason),
-                    (None, _) if transport.is_err() => {
-                        let mut result = blank_result(plan, test);
-                        result.status = Status::Failed;
-                        result.failure_kind = Some(FailureKind::Connection);
-                        let why = transport.as_ref().err().cloned().unwrap_or_default();
-                        result.message = Some(redactor.text(&format!("not run: {why}")));
-                        result
-                    }
-                    (None, Err(why)) => {
-                        let mut result = blank_result(plan, test);
-                        result.status = Status::Failed;
-                        result.failure_kind = Some(FailureKind::Error);
-                        result.message = Some(redactor.text(&match why {
-                            capture::Unfilled::Missing(name) => format!(
-                                "not run: it uses {{{{captures.{name}}}}}, which no earlier test captured \
-                                 (the test that captures it failed, was skipped or was not selected)"
-                            ),
-                            capture::Unfilled::Invalid(e) => {
-                                format!("not run: with its captures filled in, {e}")
-                            }
-                        }));
-                        result
-                    }
-                    (None, Ok(filled)) => {
-                        let t = transport.as_ref().expect("checked above");
-                        let (result, got) = self.run_test(plan, t, &filled, &redactor, &secrets, emit).await;
-                        let new_secrets: Vec<String> =
-                            got.iter().filter(|c| c.secret).map(|c| c.value.clone()).collect();
-                        if !new_secrets.is_empty() {
-                            secrets.extend(new_secrets);
-                            redactor = Redactor::new(secrets.clone());
-                        }
-                        captured.extend(got.into_iter().map(|c| (c.name, c.value)));
-                        result
-                    }
-                };
-                emit(&Event::TestFinished { result: &result });
-                if self.opts.fail_fast && result.status == Status::Failed {
-                    self.opts.control.stop(control::StopReason::FailFast(result.name.clone()));
-                }
-                tests.push(result);
-            }
-            let record = SuiteRecord {
-                name: plan.name.clone(),
-                description: plan.description.clone(),
-                file: plan.file.clone(),
-                target,
-                started_at: suite_started_at,
-                duration: suite_started.elapsed(),
-                tests,
-            };
-            emit(&Event::SuiteFinished { record: &record });
+        for (record, said) in done {
             suites.push(record);
+            warnings.extend(said);
         }
         let gpu_samples = match run_sampler {
             Some(s) => s.stop().await.0,
@@ -216,8 +193,137 @@ impl Executor {
             warnings,
             verdicts: Vec::new(),
         };
-        emit(&Event::RunFinished { record: &record });
+        say(&Event::RunFinished { record: &record });
         record
+    }
+
+    /// One suite: its tests in order, those that depend on nothing several at once.
+    async fn run_suite(&self, plan: &SuitePlan, ctx: &RunCtx<'_>) -> (SuiteRecord, Vec<String>) {
+        let say = ctx.say;
+        let mut warnings = Vec::new();
+        let suite_started_at = Utc::now();
+        let suite_started = Instant::now();
+        // The suite's TLS settings (a CA, a client certificate, --insecure) get clients of
+        // their own; files that cannot be used fail every test of the suite, saying why.
+        let transport = if plan.target.tls == crate::suite::Tls::default() {
+            Ok(std::sync::Arc::clone(&self.transport))
+        } else {
+            transport::Transport::with_tls(self.opts.limits, &plan.target.tls).map(std::sync::Arc::new)
+        };
+        if plan.target.tls.insecure {
+            let warning = format!(
+                "TLS certificate checks are OFF for suite {} ({}): any server could answer as it",
+                plan.name, plan.target.url
+            );
+            say(&Event::Note { message: warning.clone() });
+            warnings.push(warning);
+        }
+        // Secrets grow as tests capture them (`secret: true`): every later result is masked.
+        let mut state = SuiteState {
+            secrets: plan.secrets(),
+            redactor: Redactor::new(plan.secrets()),
+            captured: Default::default(),
+        };
+        let target = state.redactor.text(&plan.target.url);
+        say(&Event::SuiteStarted { name: &plan.name, tests: plan.tests.len(), target: &target });
+        let mut tests = Vec::new();
+        let mut rest = plan.tests.as_slice();
+        while let Some(first) = rest.first() {
+            // The longest run of tests that may go side by side (one, when it must run alone).
+            let n = if ctx.jobs > 1 && !runs_alone(first) {
+                rest.iter().take_while(|t| !runs_alone(t)).count()
+            } else {
+                1
+            };
+            let (group, later) = rest.split_at(n);
+            rest = later;
+            if n == 1 {
+                let permits = if runs_alone(first) { ctx.jobs } else { 1 };
+                let _slot = ctx.slots.acquire_many(permits as u32).await;
+                let (result, got) = self.run_one(plan, first, &transport, &state, ctx).await;
+                state.learn(got);
+                tests.push(self.finished(result, say));
+                continue;
+            }
+            use futures_util::StreamExt;
+            let state = &state;
+            let transport = &transport;
+            let mut results = futures_util::stream::iter(group)
+                .map(|test| async move {
+                    let _slot = ctx.slots.acquire().await;
+                    self.run_one(plan, test, transport, state, ctx).await.0
+                })
+                .buffered(ctx.jobs);
+            while let Some(result) = results.next().await {
+                tests.push(self.finished(result, say));
+            }
+        }
+        let record = SuiteRecord {
+            name: plan.name.clone(),
+            description: plan.description.clone(),
+            file: plan.file.clone(),
+            target,
+            host: plan.host.clone(),
+            started_at: suite_started_at,
+            duration: suite_started.elapsed(),
+            tests,
+        };
+        say(&Event::SuiteFinished { record: &record });
+        (record, warnings)
+    }
+
+    /// Says a test finished; stops the run after it with `--fail-fast`.
+    fn finished(&self, result: TestResult, say: &Say<'_>) -> TestResult {
+        say(&Event::TestFinished { result: &result });
+        if self.opts.fail_fast && result.status == Status::Failed {
+            self.opts.control.stop(control::StopReason::FailFast(result.name.clone()));
+        }
+        result
+    }
+
+    /// One test, or why it did not run (the run stopped, its suite's TLS files, a capture it
+    /// needs); what it captured.
+    async fn run_one(
+        &self,
+        plan: &SuitePlan,
+        test: &PlannedTest,
+        transport: &Result<std::sync::Arc<transport::Transport>, String>,
+        state: &SuiteState,
+        ctx: &RunCtx<'_>,
+    ) -> (TestResult, Vec<capture::Captured>) {
+        (ctx.say)(&Event::TestStarted { name: &test.name });
+        if let Some(s) = ctx.sampler {
+            s.set_tag(Some(test.name.clone()));
+        }
+        let redactor = &state.redactor;
+        match (self.opts.control.reason(), capture::fill(test, &state.captured)) {
+            (Some(reason), _) => (not_run(plan, test, redactor, reason), Vec::new()),
+            (None, _) if transport.is_err() => {
+                let mut result = blank_result(plan, test);
+                result.status = Status::Failed;
+                result.failure_kind = Some(FailureKind::Connection);
+                let why = transport.as_ref().err().cloned().unwrap_or_default();
+                result.message = Some(redactor.text(&format!("not run: {why}")));
+                (result, Vec::new())
+            }
+            (None, Err(why)) => {
+                let mut result = blank_result(plan, test);
+                result.status = Status::Failed;
+                result.failure_kind = Some(FailureKind::Error);
+                result.message = Some(redactor.text(&match why {
+                    capture::Unfilled::Missing(name) => format!(
+                        "not run: it uses {{{{captures.{name}}}}}, which no earlier test captured \
+                         (the test that captures it failed, was skipped or was not selected)"
+                    ),
+                    capture::Unfilled::Invalid(e) => format!("not run: with its captures filled in, {e}"),
+                }));
+                (result, Vec::new())
+            }
+            (None, Ok(filled)) => {
+                let t = transport.as_ref().expect("checked above");
+                self.run_test(plan, t, &filled, redactor, &state.secrets, ctx.say).await
+            }
+        }
     }
 
     async fn run_test(
@@ -227,7 +333,7 @@ impl Executor {
         test: &PlannedTest,
         suite_redactor: &Redactor,
         suite_secrets: &[String],
-        emit: &mut Emit<'_>,
+        emit: &Say<'_>,
     ) -> (TestResult, Vec<capture::Captured>) {
         let started = Instant::now();
         let mut result = blank_result(suite, test);

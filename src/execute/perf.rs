@@ -112,7 +112,8 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
             let end = step.duration.map(|d| level_started_at + d);
             // A request lasts at most its timeout; its worker hands it over at the latest when
             // its next request ends: twice that, and a margin.
-            let late = shared.ctx.request_timeout.saturating_add(super::STREAM_GRACE).saturating_mul(2) + LATE_MARGIN;
+            let late = shared.ctx.request_timeout.saturating_add(super::STREAM_GRACE).saturating_mul(2)
+                + LATE_MARGIN;
             let windows = Windows::new(level_started_at, w, late, c);
             match end {
                 Some(end) => windows.ending_at(end),
@@ -245,7 +246,13 @@ async fn closed_loop(shared: &Arc<Shared>, c: u32, stop: Stop, keep: Keep) -> Sa
 
 /// Requests started on a schedule (`rate` per second), each its own task, at most `c` in
 /// flight; an arrival that finds all slots busy waits for one.
-async fn open_loop(shared: &Arc<Shared>, c: u32, stop: Stop, rate: f64, windows: Option<Windows>) -> SampleStore {
+async fn open_loop(
+    shared: &Arc<Shared>,
+    c: u32,
+    stop: Stop,
+    rate: f64,
+    windows: Option<Windows>,
+) -> SampleStore {
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let arrival = shared.step.arrival;
     let mut gap = || match arrival {

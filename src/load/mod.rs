@@ -160,6 +160,27 @@ pub(crate) fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<
                     errors.push(de::DeError { message: format!("target.url: {message}"), span });
                 }
             }
+            let nodes = match resolved.get("targets").map(|n| &n.value) {
+                Some(Value::Seq(items)) => items.clone(),
+                _ => Vec::new(),
+            };
+            for (i, t) in doc.targets.iter_mut().enumerate() {
+                let url = match t {
+                    crate::suite::FleetTarget::Url(u) => u,
+                    crate::suite::FleetTarget::Named(n) => &mut n.url,
+                };
+                match crate::suite::check_url(url) {
+                    Ok((fixed, note)) => {
+                        *url = fixed;
+                        notes.extend(note.map(|n| format!("targets[{i}]: {n}")));
+                    }
+                    Err(message) => {
+                        let node = nodes.get(i);
+                        let span = node.and_then(|n| n.get("url").or(Some(n))).map(|n| n.span);
+                        errors.push(de::DeError { message: format!("targets[{i}]: {message}"), span });
+                    }
+                }
+            }
             Some(doc)
         }
         Err(e) => {
@@ -206,6 +227,7 @@ pub(crate) fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<
             }
         }
         secret_values.extend(d.target.api_key.clone());
+        secret_values.extend(d.targets.iter().filter_map(|t| t.api_key().map(str::to_string)));
         secret_values.retain(|v| !v.is_empty());
     }
     let mut tests = match resolved.get("tests").map(|n| &n.value) {

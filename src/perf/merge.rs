@@ -146,8 +146,11 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Mask) 
         if level.window.is_some() {
             for w in &mut level.windows {
                 let end = w.started_at + Duration::from_secs_f64(w.length);
-                let inside: Vec<GpuSample> =
-                    samples.iter().filter(|s| s.timestamp >= w.started_at && s.timestamp < end).cloned().collect();
+                let inside: Vec<GpuSample> = samples
+                    .iter()
+                    .filter(|s| s.timestamp >= w.started_at && s.timestamp < end)
+                    .cloned()
+                    .collect();
                 w.figures.extend(gpu_figures(&inside));
             }
             level.drift = super::windows::drift(&level.windows);

@@ -114,7 +114,12 @@ impl Windows {
         let (start, end) = self.bounds(index);
         let length = (end - start).to_std().unwrap_or_default();
         let level = LevelResult::new(self.concurrency, length, store.finish());
-        self.done.push(WindowResult { index, started_at: start, length: length.as_secs_f64(), figures: level.figures });
+        self.done.push(WindowResult {
+            index,
+            started_at: start,
+            length: length.as_secs_f64(),
+            figures: level.figures,
+        });
     }
 
     /// Every window, in order.
@@ -201,7 +206,8 @@ mod tests {
 
     #[test]
     fn requests_fall_in_the_window_they_started_in_and_windows_close_as_they_can() {
-        let mut w = Windows::new(at(0), Duration::from_secs(10), Duration::from_secs(5), 4).ending_at(at(35_000));
+        let mut w =
+            Windows::new(at(0), Duration::from_secs(10), Duration::from_secs(5), 4).ending_at(at(35_000));
         // 35 s of requests, one every 100 ms, slower every second; the last 5 s window is short.
         for i in 0..350u64 {
             w.push(&sample(i * 100, 0.1 + i as f64 * 0.001, i % 50 != 0));
@@ -213,7 +219,10 @@ mod tests {
         }
         let windows = w.finish();
         assert_eq!(windows.iter().map(|w| w.index).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
-        assert_eq!(windows.iter().map(|w| w.figures["requests"]).collect::<Vec<_>>(), vec![100.0, 100.0, 100.0, 50.0]);
+        assert_eq!(
+            windows.iter().map(|w| w.figures["requests"]).collect::<Vec<_>>(),
+            vec![100.0, 100.0, 100.0, 50.0]
+        );
         assert_eq!(windows[3].length, 5.0);
         assert_eq!(windows[0].figures["errors"], 2.0);
         assert_eq!(windows[0].figures["e2e.max"], 0.1 + 99.0 * 0.001);
@@ -222,7 +231,8 @@ mod tests {
         let e2e = &d["e2e.mean"];
         // First full window vs last full window (the third): 100 requests apart, 0.1 s more.
         assert!((e2e.change - 0.2).abs() < 1e-9, "{e2e:?}");
-        assert!((e2e.relative.unwrap() - 0.2 / 0.1495 * 100.0).abs() < 1e-6, "{e2e:?}");
+        // (the failures, one in fifty, are left out of the means)
+        assert!((e2e.relative.unwrap() - 0.2 / 0.15 * 100.0).abs() < 1e-6, "{e2e:?}");
         // 10 ms more per second of run: 36 s per hour.
         assert!((e2e.per_hour - 36.0).abs() < 1e-6, "{e2e:?}");
         assert!(d["error_rate"].change.abs() < 1e-12);
@@ -230,7 +240,8 @@ mod tests {
 
     #[test]
     fn one_full_window_has_no_drift() {
-        let mut w = Windows::new(at(0), Duration::from_secs(60), Duration::from_secs(5), 1).ending_at(at(70_000));
+        let mut w =
+            Windows::new(at(0), Duration::from_secs(60), Duration::from_secs(5), 1).ending_at(at(70_000));
         for i in 0..70u64 {
             w.push(&sample(i * 1000, 0.2, true));
         }

@@ -26,8 +26,8 @@ pub(crate) struct PlanOptions {
     pub(crate) exclude_tags: Vec<String>,
     /// `--timeout`: replaces the suites' default step timeout (a test's own still wins).
     pub(crate) timeout: Option<Duration>,
-    /// `--target`: overrides every suite's target url.
-    pub(crate) target_url: Option<String>,
+    /// `--target`: one replaces every suite's target url; several make a fleet.
+    pub(crate) targets: Vec<String>,
     /// `--cacert`, `--cert`, `--key`, `--insecure`: override the suites' `target.tls`.
     pub(crate) tls: suite::Tls,
     /// `--report-dir`: where a perf test's `csv` (a relative path) goes.
@@ -39,7 +39,10 @@ pub(crate) struct PlanOptions {
 /// One suite, ready to execute.
 #[derive(Debug, Clone)]
 pub(crate) struct SuitePlan {
+    /// `SUITE @ HOST` for one server of a fleet, else the suite's name.
     pub(crate) name: String,
+    /// The fleet server this plan runs against (its name), when the suite has a fleet.
+    pub(crate) host: Option<String>,
     pub(crate) file: String,
     pub(crate) description: Option<String>,
     pub(crate) target: Target,
@@ -241,33 +244,13 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
     let tags = tests.iter().flat_map(|t| t.tags.iter().cloned()).collect();
     let tests = tests.into_iter().filter(|t| selected(t, opts)).collect();
     let mut target = suite.doc.target.clone();
-    // TLS files are the suite's (relative to it); the command line's replace them.
-    target.tls = target.tls.resolved(suite.path.parent().unwrap_or(std::path::Path::new(".")));
-    let cli = &opts.tls;
-    target.tls.ca_cert = cli.ca_cert.clone().or(target.tls.ca_cert);
-    target.tls.cert = cli.cert.clone().or(target.tls.cert);
-    target.tls.key = cli.key.clone().or(target.tls.key);
-    target.tls.insecure |= cli.insecure;
     let mut notes = suite.notes.clone();
-    if let Some(url) = &opts.target_url {
-        let (url, note) = suite::check_url(url).map_err(|message| {
-            SuiteErrors(vec![Diagnostic::new(&suite.source, None, format!("--target: {message}"))])
-        })?;
-        target.url = url;
-        notes.extend(note.map(|n| format!("--target: {n}")));
+    if let [url] = opts.targets.as_slice() {
+        target.url = cli_url(suite, url, &mut notes)?;
     }
-    // The OpenAI SDKs' base url ends in /v1 (OPENAI_BASE_URL); hxrun's paths carry it.
-    if target.api == suite::Api::Openai {
-        let trimmed = target.url.trim_end_matches('/');
-        if let Some(base) = trimmed.strip_suffix("/v1") {
-            notes.push(format!(
-                "target url {} ends in /v1: using {base} (hxrun adds /v1/... itself)",
-                target.url
-            ));
-            target.url = base.to_string();
-        }
-    }
+    finish_target(&mut target, suite, opts, &mut notes);
     Ok(SuitePlan {
+        host: None,
         name: suite.doc.suite.clone(),
         file: suite.source.name.clone(),
         description: suite.doc.description.clone(),
@@ -280,6 +263,77 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
         tags,
         notes,
     })
+}
+
+/// A `--target` url, checked as the suite's own would be.
+fn cli_url(suite: &LoadedSuite, url: &str, notes: &mut Vec<String>) -> Result<String, SuiteErrors> {
+    let (url, note) = suite::check_url(url).map_err(|message| {
+        SuiteErrors(vec![Diagnostic::new(&suite.source, None, format!("--target: {message}"))])
+    })?;
+    notes.extend(note.map(|n| format!("--target: {n}")));
+    Ok(url)
+}
+
+/// TLS files made the suite's (relative to it) and replaced by the command line's; an OpenAI
+/// base url's `/v1` dropped (hxrun's paths carry it).
+fn finish_target(target: &mut Target, suite: &LoadedSuite, opts: &PlanOptions, notes: &mut Vec<String>) {
+    target.tls = target.tls.resolved(suite.path.parent().unwrap_or(std::path::Path::new(".")));
+    let cli = &opts.tls;
+    target.tls.ca_cert = cli.ca_cert.clone().or(target.tls.ca_cert.take());
+    target.tls.cert = cli.cert.clone().or(target.tls.cert.take());
+    target.tls.key = cli.key.clone().or(target.tls.key.take());
+    target.tls.insecure |= cli.insecure;
+    // The OpenAI SDKs' base url ends in /v1 (OPENAI_BASE_URL); hxrun's paths carry it.
+    if target.api == suite::Api::Openai {
+        let trimmed = target.url.trim_end_matches('/');
+        if let Some(base) = trimmed.strip_suffix("/v1") {
+            notes.push(format!(
+                "target url {} ends in /v1: using {base} (hxrun adds /v1/... itself)",
+                target.url
+            ));
+            target.url = base.to_string();
+        }
+    }
+}
+
+/// A suite planned once per server of its fleet (`targets:`, or several `--target`): each a
+/// suite of its own, named `SUITE @ HOST`, so every report carries the server. Without a
+/// fleet, the one plan.
+pub(crate) fn plan_fleet(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Vec<SuitePlan>, SuiteErrors> {
+    let base = plan_suite(suite, opts)?;
+    let fleet: Vec<suite::FleetTarget> = match opts.targets.len() {
+        0 => suite.doc.targets.clone(),
+        1 => Vec::new(),
+        _ => opts.targets.iter().map(|u| suite::FleetTarget::Url(u.clone())).collect(),
+    };
+    if fleet.is_empty() {
+        return Ok(vec![base]);
+    }
+    let mut plans: Vec<SuitePlan> = Vec::new();
+    for t in &fleet {
+        let (name, mut target) = t.resolve(&suite.doc.target);
+        let mut notes = base.notes.clone();
+        if !opts.targets.is_empty() {
+            target.url = cli_url(suite, &target.url, &mut notes)?;
+        }
+        finish_target(&mut target, suite, opts, &mut notes);
+        let host = name.unwrap_or_else(|| suite::host_of(&target.url));
+        if plans.iter().any(|p| p.host.as_deref() == Some(host.as_str())) {
+            let message = format!(
+                "two targets are both called \"{host}\": give them names (`- {{ name: ..., url: ... }}`) so \
+                 reports can tell them apart"
+            );
+            return Err(SuiteErrors(vec![Diagnostic::new(&suite.source, None, message)]));
+        }
+        let mut plan = base.clone();
+        plan.secret_values.extend(target.api_key.clone().filter(|k| !k.is_empty()));
+        plan.name = format!("{} @ {host}", base.name);
+        plan.host = Some(host);
+        plan.target = target;
+        plan.notes = notes;
+        plans.push(plan);
+    }
+    Ok(plans)
 }
 
 /// What the expansions of one written test share.

@@ -480,6 +480,9 @@ pub(crate) struct SuiteRecord {
     pub(crate) description: Option<String>,
     pub(crate) file: String,
     pub(crate) target: String,
+    /// The fleet server this suite ran against (its name; the suite is `SUITE @ HOST`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) host: Option<String>,
     pub(crate) started_at: DateTime<Utc>,
     #[serde(with = "secs")]
     pub(crate) duration: Duration,

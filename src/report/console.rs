@@ -134,6 +134,13 @@ impl ConsoleReporter {
                 }
             }
         }
+        let fleets = super::matrix::fleets(record.suites.iter().map(|s| {
+            let tests = s.tests.iter().map(|t| (t.name.as_str(), status_word(t.status))).collect();
+            (s.name.as_str(), s.host.as_deref(), tests)
+        }));
+        for m in fleets {
+            text.push_str(&format!("\n{}\n", clean(&m.text())));
+        }
         if !record.verdicts.is_empty() {
             text.push_str(&format!("\n{}\n", self.paint("1", "Verdicts:")));
             for v in &record.verdicts {
@@ -215,5 +222,13 @@ impl Reporter for ConsoleReporter {
             Event::RunFinished { record } => self.summary(out, record),
             _ => Ok(()),
         }
+    }
+}
+
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Passed => "passed",
+        Status::Failed => "failed",
+        Status::Skipped => "skipped",
     }
 }

@@ -146,18 +146,21 @@ pub(crate) fn describe(obs: &Observation) -> String {
 /// A soak level's drift in the figures people look at first: first window → last.
 fn drift_line(l: &crate::perf::result::LevelResult) -> Option<String> {
     let window = l.window?;
-    let shown: Vec<String> = ["e2e.p95", "ttft.p95", "tokens_per_s.mean", "error_rate", "gpu.memory_used.max"]
-        .iter()
-        .filter_map(|k| {
-            let d = l.drift.get(*k)?;
-            let change = d.relative.map_or_else(|| crate::suite::metrics::show(k, d.change), |r| format!("{r:+.1}%"));
-            Some(format!(
-                "{k} {change} ({} → {})",
-                crate::suite::metrics::show(k, d.first),
-                crate::suite::metrics::show(k, d.last)
-            ))
-        })
-        .collect();
+    let shown: Vec<String> =
+        ["e2e.p95", "ttft.p95", "tokens_per_s.mean", "error_rate", "gpu.memory_used.max"]
+            .iter()
+            .filter_map(|k| {
+                let d = l.drift.get(*k)?;
+                let change = d
+                    .relative
+                    .map_or_else(|| crate::suite::metrics::show(k, d.change), |r| format!("{r:+.1}%"));
+                Some(format!(
+                    "{k} {change} ({} → {})",
+                    crate::suite::metrics::show(k, d.first),
+                    crate::suite::metrics::show(k, d.last)
+                ))
+            })
+            .collect();
     let n = l.windows.len();
     let length = crate::suite::values::format_seconds(window);
     Some(if shown.is_empty() {

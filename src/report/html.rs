@@ -66,6 +66,20 @@ pub(crate) fn render(run: &Run) -> String {
             body {
                 h1 { "hxrun report" }
                 (glance(run))
+                @for m in run.fleets() {
+                    h2 id="fleet" { "Fleet " (m.suite) ": checks × hosts" }
+                    table class="fleet" {
+                        tr { th { "check" } @for h in &m.hosts { th { (h) } } }
+                        @for (test, cells) in &m.rows {
+                            tr {
+                                td { (test) }
+                                @for c in cells {
+                                    td class=(c.as_deref().unwrap_or("none")) { (super::matrix::mark(c.as_deref())) }
+                                }
+                            }
+                        }
+                    }
+                }
                 @if !run.verdicts.is_empty() {
                     h2 id="verdicts" { "Verdicts" }
                     ul class="verdicts" {

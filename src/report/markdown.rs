@@ -89,6 +89,9 @@ pub(crate) fn render(run: &Run) -> String {
     for w in &run.warnings {
         let _ = writeln!(md, "> **⚠ {}**\n", cell(w));
     }
+    for m in run.fleets() {
+        let _ = writeln!(md, "### Fleet `{}`: checks × hosts\n\n{}", cell(&m.suite), m.markdown(cell));
+    }
     if !run.verdicts.is_empty() {
         let _ = writeln!(md, "### Verdicts\n");
         for v in &run.verdicts {

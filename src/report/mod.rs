@@ -16,6 +16,7 @@ pub(crate) mod html;
 pub(crate) mod json;
 pub(crate) mod junit;
 pub(crate) mod markdown;
+pub(crate) mod matrix;
 pub(crate) mod merge;
 pub(crate) mod perf_csv;
 pub(crate) mod perf_summary;

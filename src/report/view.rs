@@ -43,6 +43,8 @@ pub(crate) struct Suite {
     #[serde(default)]
     pub(crate) target: String,
     #[serde(default)]
+    pub(crate) host: Option<String>,
+    #[serde(default)]
     pub(crate) duration: f64,
     #[serde(default)]
     pub(crate) tests: Vec<Test>,
@@ -216,6 +218,17 @@ impl Run {
 
     pub(crate) fn tests(&self) -> impl Iterator<Item = (&Suite, &Test)> {
         self.suites.iter().flat_map(|s| s.tests.iter().map(move |t| (s, t)))
+    }
+
+    /// The fleets of the run: checks × hosts.
+    pub(crate) fn fleets(&self) -> Vec<super::matrix::Matrix> {
+        super::matrix::fleets(self.suites.iter().map(|s| {
+            (
+                s.name.as_str(),
+                s.host.as_deref(),
+                s.tests.iter().map(|t| (t.name.as_str(), t.status.as_str())).collect(),
+            )
+        }))
     }
 
     pub(crate) fn count(&self, status: &str) -> usize {

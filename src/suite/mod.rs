@@ -43,6 +43,11 @@ pub(crate) struct SuiteDoc {
     /// The server under test.
     #[serde(default)]
     pub(crate) target: Target,
+    /// A fleet: every test runs against each of these servers (urls, or named targets with
+    /// their own `api`, `api_key`, `tls`); `target` gives what they leave out. `--target`
+    /// (repeatable) replaces the list.
+    #[serde(default)]
+    pub(crate) targets: Vec<FleetTarget>,
     /// KEY=VALUE file(s) whose variables `${KEY}` may use (relative to this file).
     #[allow(dead_code)] // read from the positioned tree by `load` before interpolation
     pub(crate) env_file: Option<EnvFiles>,
@@ -97,6 +102,60 @@ impl Default for Target {
     fn default() -> Self {
         Target { url: default_url(), api: Api::default(), api_key: None, tls: Tls::default() }
     }
+}
+
+/// One server of a fleet: its url, or the url with its own name and settings.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum FleetTarget {
+    Url(String),
+    Named(NamedTarget),
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NamedTarget {
+    /// How reports name it (default: the url's host and port).
+    pub(crate) name: Option<String>,
+    pub(crate) url: String,
+    /// The API it speaks (default: `target.api`).
+    pub(crate) api: Option<Api>,
+    /// Its API key (default: `target.api_key`); masked in every report.
+    pub(crate) api_key: Option<String>,
+    /// How to trust it (default: `target.tls`).
+    pub(crate) tls: Option<Tls>,
+}
+
+impl FleetTarget {
+    /// This server as a whole target: the suite's `target` where it says nothing.
+    pub(crate) fn resolve(&self, base: &Target) -> (Option<String>, Target) {
+        match self {
+            FleetTarget::Url(url) => (None, Target { url: url.clone(), ..base.clone() }),
+            FleetTarget::Named(n) => (
+                n.name.clone(),
+                Target {
+                    url: n.url.clone(),
+                    api: n.api.unwrap_or(base.api),
+                    api_key: n.api_key.clone().or_else(|| base.api_key.clone()),
+                    tls: n.tls.clone().unwrap_or_else(|| base.tls.clone()),
+                },
+            ),
+        }
+    }
+
+    pub(crate) fn api_key(&self) -> Option<&str> {
+        match self {
+            FleetTarget::Named(n) => n.api_key.as_deref(),
+            FleetTarget::Url(_) => None,
+        }
+    }
+}
+
+/// How a report names a server it was not given a name for: its host and port.
+pub(crate) fn host_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    host.rsplit_once('@').map_or(host, |(_, h)| h).to_string()
 }
 
 /// TLS like curl: a CA to trust besides the system's (`--cacert`), a client certificate for
