@@ -310,7 +310,8 @@ pub struct BenchArgs {
 /// Which suites, and what the command line adds to them.
 #[derive(Debug, Args)]
 pub struct SuiteArgs {
-    /// Suite files (YAML).
+    /// Suite files (YAML), folders of them (every *.yaml and *.yml inside, in name order), or
+    /// quoted glob patterns ('suites/**/*.yaml').
     #[arg(required = true, value_name = "SUITE")]
     pub suites: Vec<PathBuf>,
     /// Run only tests whose name contains TEXT.

@@ -32,7 +32,14 @@ pub(super) fn load_and_plan(
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut plans = Vec::new();
     let mut ok = true;
-    for path in &args.suites {
+    let paths = match suite_files(&args.suites) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return None;
+        }
+    };
+    for path in &paths {
         let planned = load::load(path, &load_opts).and_then(|s| plan::plan_fleet(&s, &plan_opts));
         match planned {
             Ok(p) => plans.extend(p),
@@ -64,6 +71,37 @@ pub(super) fn load_and_plan(
         }
     }
     ok.then_some(plans)
+}
+
+/// The suite files a command line names: files as given, a folder's *.yaml and *.yml (in
+/// name order), a glob pattern's matches (in name order). A folder or pattern that holds
+/// none is an error: a run of nothing would pass.
+pub(super) fn suite_files(given: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>, String> {
+    let is_yaml = |p: &std::path::Path| p.extension().is_some_and(|e| e == "yaml" || e == "yml");
+    let mut out = Vec::new();
+    for path in given {
+        let text = path.to_string_lossy();
+        let found: Vec<std::path::PathBuf> = if path.is_dir() {
+            let entries = std::fs::read_dir(path).map_err(|e| format!("cannot read the folder {text}: {e}"))?;
+            let mut files: Vec<_> =
+                entries.flatten().map(|e| e.path()).filter(|p| p.is_file() && is_yaml(p)).collect();
+            files.sort();
+            files
+        } else if !path.exists() && text.contains(['*', '?', '[']) {
+            let matches = glob::glob(&text).map_err(|e| format!("{text} is not a valid pattern: {e}"))?;
+            let mut files: Vec<_> = matches.flatten().filter(|p| p.is_file()).collect();
+            files.sort();
+            files
+        } else {
+            vec![path.clone()]
+        };
+        if found.is_empty() {
+            return Err(format!("{text} holds no suite (*.yaml or *.yml): a run of nothing would pass"));
+        }
+        // A suite named twice runs twice (a soak of the same checks, say).
+        out.extend(found);
+    }
+    Ok(out)
 }
 
 /// Why a run selected no test: which filter, and what it could have matched.
