@@ -164,20 +164,30 @@ fn a_folder_or_a_quoted_glob_names_its_suites_and_an_empty_one_is_an_error() {
     let ws = Workspace::new();
     std::fs::create_dir_all(ws.path().join("suites/more")).unwrap();
     std::fs::create_dir_all(ws.path().join("empty")).unwrap();
-    let one = |name: &str| common::suite_text(name, &sim.url, "  - name: version\n    http: { path: /api/version }\n");
+    let one = |name: &str| {
+        common::suite_text(name, &sim.url, "  - name: version\n    http: { path: /api/version }\n")
+    };
     ws.write("suites/b.yaml", &one("b"));
     ws.write("suites/a.yml", &one("a"));
     ws.write("suites/notes.txt", "not a suite");
     ws.write("suites/more/c.yaml", &one("c"));
     let run = ws.hxrun(&["suites", "--no-progress"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let names: Vec<String> =
-        run.json()["suites"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = run.json()["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, ["a", "b"], "the folder's suites in name order, not its subfolders'");
     let run = ws.hxrun(&["suites/**/*.yaml", "--no-progress"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let names: Vec<String> =
-        run.json()["suites"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect();
+    let names: Vec<String> = run.json()["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, ["b", "c"]);
     for args in [vec!["empty"], vec!["nothing/*.yaml"]] {
         let run = ws.hxrun(&args);

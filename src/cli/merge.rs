@@ -48,10 +48,42 @@ fn read(path: &Path) -> Result<RunRecord, String> {
         .map_err(|e| format!("{} is not an hxrun report this version can merge: {e}", path.display()))
 }
 
+/// The inputs as given, a quoted glob pattern (`reports/shard-*`, for images without a shell)
+/// expanded in name order.
+fn expand(given: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for path in given {
+        let text = path.to_string_lossy();
+        if path.exists() || !text.contains(['*', '?', '[']) {
+            out.push(path.clone());
+            continue;
+        }
+        // Report folders and report.json files; a shard's log beside its folder is not one.
+        let mut found: Vec<PathBuf> = glob::glob(&text)
+            .map_err(|e| format!("{text} is not a valid pattern: {e}"))?
+            .flatten()
+            .filter(|p| p.is_dir() || p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        if found.is_empty() {
+            return Err(format!("{text} matches nothing: no report to merge"));
+        }
+        found.sort();
+        out.extend(found);
+    }
+    Ok(out)
+}
+
 pub(super) fn merge(args: &MergeArgs) -> u8 {
+    let all = match expand(&args.inputs) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
     let mut inputs = Vec::new();
     let mut dirs = BTreeMap::new();
-    for (i, given) in args.inputs.iter().enumerate() {
+    for (i, given) in all.iter().enumerate() {
         let (report, dir) = locate(given);
         let mut record = match read(&report) {
             Ok(r) => r,
@@ -69,7 +101,7 @@ pub(super) fn merge(args: &MergeArgs) -> u8 {
                 });
             }
         }
-        let label = label_of(given, i, &args.inputs);
+        let label = label_of(given, i, &all);
         dirs.insert(label.clone(), dir);
         inputs.push(Input { label, record });
     }
@@ -128,7 +160,7 @@ pub(super) fn merge(args: &MergeArgs) -> u8 {
     }
     console::say(&format!(
         "merged {} runs into {}: {} tests, {} recomputed from their samples",
-        args.inputs.len(),
+        all.len(),
         out.display(),
         total,
         recomputed.len()

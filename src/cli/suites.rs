@@ -82,7 +82,8 @@ pub(super) fn suite_files(given: &[std::path::PathBuf]) -> Result<Vec<std::path:
     for path in given {
         let text = path.to_string_lossy();
         let found: Vec<std::path::PathBuf> = if path.is_dir() {
-            let entries = std::fs::read_dir(path).map_err(|e| format!("cannot read the folder {text}: {e}"))?;
+            let entries =
+                std::fs::read_dir(path).map_err(|e| format!("cannot read the folder {text}: {e}"))?;
             let mut files: Vec<_> =
                 entries.flatten().map(|e| e.path()).filter(|p| p.is_file() && is_yaml(p)).collect();
             files.sort();
