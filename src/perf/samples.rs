@@ -29,20 +29,48 @@ use super::samples_file::{At, SampleFile, Writer};
 struct Values {
     name: &'static str,
     buf: Vec<f64>,
-    runs: Vec<(File, usize)>,
+    runs: Vec<Run>,
     count: usize,
+}
+
+/// Sorted values in a temp file. A run of tier t holds about FAN_IN^t buffers' worth.
+struct Run {
+    file: File,
+    tier: u32,
+}
+
+/// Runs of one tier merged into one of the next once there are this many: a soak of billions
+/// of values keeps a few dozen files open (not thousands), and each value is rewritten only
+/// once per tier (log16 of the run's length in buffers).
+const FAN_IN: usize = 16;
+
+/// Writes ascending values to a new temp file.
+fn write_run(values: impl Iterator<Item = f64>) -> std::io::Result<File> {
+    let mut w = BufWriter::with_capacity(64 * 1024, tempfile::tempfile()?);
+    for x in values {
+        w.write_all(&x.to_le_bytes())?;
+    }
+    w.into_inner().map_err(|e| e.into_error())
 }
 
 impl Values {
     fn spill(&mut self) -> std::io::Result<()> {
         self.buf.sort_by(f64::total_cmp);
-        let mut w = BufWriter::new(tempfile::tempfile()?);
-        for x in &self.buf {
-            w.write_all(&x.to_le_bytes())?;
-        }
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        self.runs.push((file, self.buf.len()));
+        let file = write_run(self.buf.iter().copied())?;
+        self.runs.push(Run { file, tier: 0 });
         self.buf.clear();
+        self.compact()
+    }
+
+    /// Merges FAN_IN runs of a tier into one of the next, as often as there are that many.
+    fn compact(&mut self) -> std::io::Result<()> {
+        while let Some(tier) = (0..8).find(|t| self.runs.iter().filter(|r| r.tier == *t).count() >= FAN_IN) {
+            let (group, rest): (Vec<Run>, Vec<Run>) =
+                std::mem::take(&mut self.runs).into_iter().partition(|r| r.tier == tier);
+            let file = write_run(Merge::new(&group, &[]))?;
+            self.runs = rest;
+            self.runs.push(Run { file, tier: tier + 1 });
+        }
         Ok(())
     }
 
@@ -83,10 +111,10 @@ impl Ord for Head {
 }
 
 impl<'a> Merge<'a> {
-    fn new(runs: &'a [(File, usize)], buf: &'a [f64]) -> Self {
+    fn new(runs: &'a [Run], buf: &'a [f64]) -> Self {
         let mut readers: Vec<Box<dyn Iterator<Item = f64> + 'a>> = runs
             .iter()
-            .map(|(file, _)| {
+            .map(|Run { file, .. }| {
                 let mut r = BufReader::with_capacity(64 * 1024, At { file, pos: 0 });
                 Box::new(std::iter::from_fn(move || {
                     let mut b = [0u8; 8];
@@ -317,12 +345,16 @@ mod tests {
         // Enough values that e2e, ttft and itl each go to disk in several sorted runs.
         let n = 30_123;
         let e2e = values(n);
-        let mut store = SampleStore { spill_at: 4096, ..SampleStore::default() };
+        // Spilled every 512 values: itl (two per sample) makes over 100 runs, merged in tiers.
+        let mut store = SampleStore { spill_at: 512, ..SampleStore::default() };
         for (i, x) in e2e.iter().enumerate() {
             store.push(sample(i as u32 + 1, *x, i % 1000 != 7));
         }
         let runs: Vec<usize> = store.values.iter().map(|v| v.runs.len()).collect();
         assert!(runs.iter().filter(|r| **r >= 2).count() >= 3, "several metrics spilled runs: {runs:?}");
+        let tiers: Vec<u32> = store.values.iter().flat_map(|v| v.runs.iter().map(|r| r.tier)).collect();
+        assert!(tiers.contains(&1), "runs were merged into a higher tier: {tiers:?}");
+        assert!(store.values.iter().all(|v| v.runs.len() < FAN_IN * 2), "{runs:?}");
         let summary = store.finish();
         let ok: Vec<Sample> = e2e
             .iter()
