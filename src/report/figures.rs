@@ -116,6 +116,24 @@ pub(crate) fn perf_charts(test: &Test, p: &Perf) -> Vec<String> {
         let title = format!("{title} ({metric}), distribution of {shown} values");
         out.push(svg::cdf(&title, &series, &seconds, &thresholds(test, metric)));
     }
+    // A soak: its figures window by window, so a drift shows as a slope.
+    for l in p.levels.iter().filter(|l| l.windows.len() > 1) {
+        let length = l.window.unwrap_or(1.0);
+        let series: Vec<(String, Vec<(f64, f64)>)> = ["e2e.p50", "e2e.p95", "ttft.p95"]
+            .iter()
+            .map(|k| {
+                let pts = l
+                    .windows
+                    .iter()
+                    .filter_map(|w| Some(((w.index as f64 + 0.5) * length, *w.figures.get(*k)?)))
+                    .collect::<Vec<_>>();
+                (k.to_string(), pts)
+            })
+            .filter(|(_, pts)| !pts.is_empty())
+            .collect();
+        let title = format!("latency per {} window (c={})", format_seconds(length), l.concurrency);
+        out.push(svg::lines(&title, &series, (&seconds, &seconds), "seconds since the level began", &[]));
+    }
     if let Some(level) = p.levels.iter().max_by_key(|l| l.samples.len()).filter(|l| l.samples.len() > 1) {
         let points = level.timeline(|s| s.ok.then_some(s.e2e));
         let title =

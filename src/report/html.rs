@@ -251,6 +251,26 @@ fn perf(run: &Run) -> Markup {
                 @if let Some(k) = &p.knee {
                     p { strong { "knee at concurrency " (k.concurrency) } ": going on to " (k.next) " did not pay off" }
                 }
+                @for l in p.levels.iter().filter(|l| !l.drift.is_empty()) {
+                    @let judged: Vec<&Assertion> = t.assertions.iter().filter(|a| a.key.as_deref().is_some_and(|k| k.starts_with("drift."))).collect();
+                    p { "drift over " (l.windows.len()) " windows of " (format_seconds(l.window.unwrap_or(0.0))) " (c=" (l.concurrency) "), first full window to last:" }
+                    table class="data" border="1" cellpadding="4" {
+                        tr { th { "figure" } th { "first" } th { "last" } th { "change" } th { "per hour" } th { "bound" } }
+                        @for name in ["e2e.p50", "e2e.p95", "ttft.p95", "tokens_per_s.mean", "request_throughput", "error_rate", "gpu.memory_used.max"] {
+                            @if let Some(d) = l.drift.get(name) {
+                                @let bound = judged.iter().find(|a| a.key.as_deref() == Some(format!("drift.{name}").as_str()));
+                                tr class=(bound.map_or("", |a| if a.passed { "pass" } else { "fail" })) {
+                                    td { (name) }
+                                    td class="n" { (crate::suite::metrics::show(name, d.first)) }
+                                    td class="n" { (crate::suite::metrics::show(name, d.last)) }
+                                    td class="n" { (d.relative.map_or_else(|| crate::suite::metrics::show(name, d.last - d.first), |r| format!("{r:+.1}%"))) }
+                                    td class="n" { (crate::suite::metrics::show(name, d.per_hour)) }
+                                    td { (bound.map_or(String::new(), |a| format!("{} {}", a.expected.as_deref().unwrap_or(""), if a.passed { "✓" } else { "✗" }))) }
+                                }
+                            }
+                        }
+                    }
+                }
                 div class="charts" { @for chart in figures::perf_charts(t, &p) { (PreEscaped(chart)) } }
             }
         }

@@ -144,6 +144,30 @@ pub(crate) struct Level {
     pub(crate) samples_not_in_report: usize,
     #[serde(default)]
     pub(crate) gpu_samples: Vec<GpuSample>,
+    /// A soak's window length (seconds), its windows and the drift of each figure.
+    #[serde(default)]
+    pub(crate) window: Option<f64>,
+    #[serde(default)]
+    pub(crate) windows: Vec<Window>,
+    #[serde(default)]
+    pub(crate) drift: BTreeMap<String, Drift>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Window {
+    pub(crate) index: u64,
+    #[serde(default)]
+    pub(crate) figures: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Drift {
+    pub(crate) first: f64,
+    pub(crate) last: f64,
+    #[serde(default)]
+    pub(crate) relative: Option<f64>,
+    #[serde(default)]
+    pub(crate) per_hour: f64,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
