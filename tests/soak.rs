@@ -98,3 +98,66 @@ fn drift_without_windows_is_a_load_error() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("`window` splits a timed run"), "{}", run.stderr);
 }
+
+#[test]
+fn a_gpu_memory_leak_over_the_soak_fails_its_drift_bound() {
+    let sim = sim(None);
+    let ws = Workspace::new();
+    // VRAM that grows 64 MiB per sample (every 100 ms): about 640 MiB more per 1 s window.
+    let readings: String = (0..200)
+        .map(|i| {
+            format!("  - - {{ util_pct: 90, mem_used_mib: {}, power_w: 150, temp_c: 60 }}\n", 4000 + i * 64)
+        })
+        .collect();
+    ws.write(
+        "gpus.yaml",
+        &format!(
+            "driver_version: \"575.57.08\"\ngpus:\n  - {{ name: NVIDIA H200, memory_total_mib: 143771 }}\nreadings:\n{readings}"
+        ),
+    );
+    ws.write(
+        "s.yaml",
+        &soak(&sim.url)
+            .replace("      window: 1s\n", "      window: 1s\n      gpu_interval: 100ms\n")
+            .replace(
+                "      error_rate: \"< 1\"\n",
+                "      error_rate: \"< 1\"\n      gpu.memory_used.max: \"< 512MiB\"\n",
+            ),
+    );
+    let gpus = ws.path().join("gpus.yaml");
+    let run = ws.hxrun_env(&["s.yaml", "--no-progress"], &[("HXRUN_GPU_FAKE", gpus.to_str().unwrap())]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("drift of gpu.memory_used.max: expected < 512MiB, got +"), "{}", run.stdout);
+    let level = level(&run);
+    let first = level["windows"][0]["figures"]["gpu.memory_used.max"].as_f64().unwrap();
+    let last = level["windows"][3]["figures"]["gpu.memory_used.max"].as_f64().unwrap();
+    assert!(last - first > 1024.0 * 1024.0 * 1024.0, "{first} → {last}");
+}
+
+#[test]
+fn the_examples_pass_against_the_simulator() {
+    let sim = sim(None);
+    let ws = Workspace::new();
+    let example = common::repo().join("examples/soak.yaml");
+    let run = ws.hxrun(&[
+        example.to_str().unwrap(),
+        "--target",
+        &sim.url,
+        "--var",
+        "soak=3s",
+        "--var",
+        "window=1s",
+        "--no-progress",
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("drift over 3 windows of 1s"), "{}", run.stdout);
+    // The fleet example against two simulators (its own urls come from the environment).
+    let other = Sim::fast();
+    let fleet = common::repo().join("examples/fleet.yaml");
+    let run = ws.hxrun_env(
+        &[fleet.to_str().unwrap(), "--jobs", "2", "--no-progress"],
+        &[("LLM_01", &sim.url), ("LLM_02", &other.url)],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("fleet-smoke — checks × hosts:"), "{}", run.stdout);
+}
