@@ -109,6 +109,10 @@ fn three_shards_merge_into_the_whole_run() {
     // The per-request CSV of the one perf test came along, one header, a row per request.
     let perf = read(&ws, "merged/perf/load.csv");
     assert_eq!(perf.lines().count(), 1 + 24, "{perf}");
+    // Merging again into the same folder writes the same files, not twice the rows.
+    let again = ws.hxrun(&["merge", "shard*", "-o", "merged"]);
+    assert_eq!(again.code, 1);
+    assert_eq!(read(&ws, "merged/perf/load.csv").lines().count(), 1 + 24);
     // The perf test ran in one shard: its merged figures are its own, to the bit.
     let shard_of_load = (1..=3)
         .map(|k| json(&ws, &format!("shard{k}")))
@@ -201,6 +205,9 @@ fn a_missing_samples_folder_or_report_is_said_plainly() {
         "{}",
         merged.stderr
     );
+    let into_itself = ws.hxrun(&["merge", "one", "-o", "one"]);
+    assert_eq!(into_itself.code, 2);
+    assert!(into_itself.stderr.contains("is one of the inputs"), "{}", into_itself.stderr);
     let none = ws.hxrun(&["merge", "nowhere", "-o", "out"]);
     assert_eq!(none.code, 2);
     assert!(none.stderr.contains("cannot read nowhere: no such report directory"), "{}", none.stderr);

@@ -81,6 +81,11 @@ pub(super) fn merge(args: &MergeArgs) -> u8 {
             return exit::INVALID;
         }
     };
+    let same = |p: &Path| p.canonicalize().ok().zip(args.out.canonicalize().ok()).is_some_and(|(a, b)| a == b);
+    if let Some(clash) = all.iter().find(|p| same(&locate(p).1)) {
+        eprintln!("error: the output folder {} is one of the inputs: merge into a folder of its own", clash.display());
+        return exit::INVALID;
+    }
     let mut inputs = Vec::new();
     let mut dirs = BTreeMap::new();
     for (i, given) in all.iter().enumerate() {
@@ -130,8 +135,12 @@ pub(super) fn merge(args: &MergeArgs) -> u8 {
     let out = &args.out;
     for t in record.suites.iter_mut().flat_map(|s| s.tests.iter_mut()) {
         if let Some(Observation::Perf(p)) = &mut t.observation {
-            // The per-request CSV is written again, whole, in the output folder.
+            // The per-request CSV is written again, whole, in the output folder (a CSV a
+            // reporter appends to: one an earlier merge left there goes first).
             p.csv = p.csv.as_ref().map(|rel| out.join(rel));
+            if let Some(csv) = &p.csv {
+                let _ = std::fs::remove_file(csv);
+            }
         }
     }
     let mut reporters = Reporters::masking(Mask::default());
