@@ -138,3 +138,44 @@ fn jobs_run_independent_tests_at_once_and_a_perf_test_alone() {
     let one_by_one = self::spans(&run.json());
     assert!(one_by_one.windows(2).all(|w| !overlap(&w[0], &w[1])), "{one_by_one:?}");
 }
+
+#[test]
+fn with_jobs_a_fleets_servers_go_side_by_side_each_answering_one_test_at_a_time() {
+    let slow = || {
+        Sim::start(SimConfig {
+            tokens_per_s: 2000.0,
+            ttft: Duration::from_millis(400),
+            load_time: Duration::from_millis(1),
+            ..SimConfig::default()
+        })
+    };
+    let (a, b) = (slow(), slow());
+    let ws = Workspace::new();
+    let answers: String = (1..=3)
+        .map(|n| format!("  - name: answer {n}\n    generate: {{ model: \"phi3:latest\", prompt: \"Return exactly the text: HX-OK\" }}\n"))
+        .collect();
+    ws.write("s.yaml", &common::suite_text("pair", "http://127.0.0.1:9", &answers));
+    let run = ws.hxrun(&["s.yaml", "--target", &a.url, "--target", &b.url, "--jobs", "4", "--no-progress"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let all = spans(&run.json());
+    let (first, second) = all.split_at(3);
+    assert!(overlap(&first[0], &second[0]), "the two servers at once: {all:?}");
+    for host in [first, second] {
+        assert!(host.windows(2).all(|w| !overlap(&w[0], &w[1])), "one test at a time per server: {host:?}");
+    }
+    // Asked for, a server answers several at once.
+    let run = ws.hxrun(&[
+        "s.yaml",
+        "--target",
+        &a.url,
+        "--target",
+        &b.url,
+        "--jobs",
+        "4",
+        "--jobs-per-target",
+        "2",
+        "--no-progress",
+    ]);
+    let all = spans(&run.json());
+    assert!(overlap(&all[0], &all[1]), "{all:?}");
+}

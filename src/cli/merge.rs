@@ -81,9 +81,13 @@ pub(super) fn merge(args: &MergeArgs) -> u8 {
             return exit::INVALID;
         }
     };
-    let same = |p: &Path| p.canonicalize().ok().zip(args.out.canonicalize().ok()).is_some_and(|(a, b)| a == b);
+    let same =
+        |p: &Path| p.canonicalize().ok().zip(args.out.canonicalize().ok()).is_some_and(|(a, b)| a == b);
     if let Some(clash) = all.iter().find(|p| same(&locate(p).1)) {
-        eprintln!("error: the output folder {} is one of the inputs: merge into a folder of its own", clash.display());
+        eprintln!(
+            "error: the output folder {} is one of the inputs: merge into a folder of its own",
+            clash.display()
+        );
         return exit::INVALID;
     }
     let mut inputs = Vec::new();

@@ -411,6 +411,10 @@ pub struct RunArgs {
     /// and unload steps still run alone. Reports keep the suite's order.
     #[arg(short = 'j', long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: u16,
+    /// With a fleet and --jobs: how many tests one server answers at once (default 1, so its
+    /// timings are its own).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs_per_target: u16,
     /// Begin the first test at TIME — RFC 3339 (2026-12-03T18:00:00Z) or Unix seconds — so
     /// load generators on several machines start together (merge their reports after).
     #[arg(long, value_name = "TIME", value_parser = start::parse_time)]

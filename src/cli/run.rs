@@ -127,6 +127,7 @@ pub(super) async fn run_with(
                 control: control.clone(),
                 fail_fast: args.fail_fast,
                 jobs: usize::from(args.jobs),
+                jobs_per_target: usize::from(args.jobs_per_target),
             },
             crate::assert::check,
         );

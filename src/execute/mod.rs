@@ -102,6 +102,8 @@ pub(crate) struct ExecutorOptions {
     pub(crate) fail_fast: bool,
     /// Tests that may run at once (`--jobs`); 1 runs them one after another.
     pub(crate) jobs: usize,
+    /// Tests of one fleet server that may run at once (`--jobs-per-target`, default 1).
+    pub(crate) jobs_per_target: usize,
 }
 
 /// Caps on what hxrun keeps of what servers and commands send, so a hostile or broken
@@ -131,6 +133,7 @@ impl Default for ExecutorOptions {
             control: RunControl::default(),
             fail_fast: false,
             jobs: 1,
+            jobs_per_target: 1,
         }
     }
 }
@@ -144,7 +147,8 @@ impl Executor {
     /// Runs every suite of the plan and returns the whole record.
     ///
     /// With `jobs` above 1, up to that many tests run at once: suites (a fleet's servers)
-    /// side by side, and within a suite the tests that depend on nothing. A test that must
+    /// side by side, and within a suite the tests that depend on nothing (a fleet's server:
+    /// one test at a time, or `jobs_per_target`). A test that must
     /// run alone waits for the others and holds every slot: a perf test (it measures), one
     /// that captures or uses captures (order matters), and `exec`, `pull` and `unload`
     /// (they change the host or the server). Results keep the plan's order.
@@ -227,10 +231,13 @@ impl Executor {
         let target = state.redactor.text(&plan.target.url);
         say(&Event::SuiteStarted { name: &plan.name, tests: plan.tests.len(), target: &target });
         let mut tests = Vec::new();
+        // A fleet's server answers one test at a time unless asked (its timings would mix);
+        // the servers themselves go side by side.
+        let within = if plan.host.is_some() { self.opts.jobs_per_target.max(1) } else { ctx.jobs };
         let mut rest = plan.tests.as_slice();
         while let Some(first) = rest.first() {
             // The longest run of tests that may go side by side (one, when it must run alone).
-            let n = if ctx.jobs > 1 && !runs_alone(first) {
+            let n = if within > 1 && !runs_alone(first) {
                 rest.iter().take_while(|t| !runs_alone(t)).count()
             } else {
                 1
@@ -253,7 +260,7 @@ impl Executor {
                     let _slot = ctx.slots.acquire().await;
                     self.run_one(plan, test, transport, state, ctx).await.0
                 })
-                .buffered(ctx.jobs);
+                .buffered(within);
             while let Some(result) = results.next().await {
                 tests.push(self.finished(result, say));
             }

@@ -251,6 +251,7 @@ fn run_args(args: &ProbeArgs, suite: &Path, url: &str, depth: Depth) -> RunArgs 
         max_time: Some(depth.max_time()),
         start_at: None,
         jobs: 1,
+        jobs_per_target: 1,
         barrier: None,
         barrier_timeout: Duration::from_secs(1800),
         max_body: None,
