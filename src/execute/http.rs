@@ -160,6 +160,13 @@ fn tls_words(cause: &str) -> Option<&'static str> {
         || cause.contains("bad certificate")
     {
         "the server refused the client certificate (not signed by a CA it trusts?)"
+    } else if cause.contains("connection was not ready")
+        || cause.contains("connection closed before message completed")
+    {
+        // TLS 1.3 says a missing client certificate after the client's handshake is done: the
+        // alert or only the closed connection may reach the request first.
+        "the server closed the TLS connection before answering: one that requires a client \
+         certificate does so — give one with --cert FILE --key FILE (or target.tls.cert/key)"
     } else {
         return None;
     };
