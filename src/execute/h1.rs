@@ -92,16 +92,7 @@ impl Pool {
     fn take(&self, addr: &str) -> Option<Connection> {
         let mut idle = self.idle.lock().expect("connection pool lock");
         let conns = idle.get_mut(addr)?;
-        while let Some(conn) = conns.pop() {
-            let mut probe = [0u8; 1];
-            match conn.stream.try_read(&mut probe) {
-                // Nothing to read: open and quiet, as an idle connection should be.
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Some(conn),
-                // Closed (0), broken, or sending unasked bytes: not reusable.
-                _ => continue,
-            }
-        }
-        None
+        std::iter::from_fn(|| conns.pop()).find(Connection::quiet)
     }
 
     fn give(&self, addr: &str, conn: Connection) {
@@ -132,6 +123,16 @@ impl Pool {
 pub(crate) struct Connection {
     stream: TcpStream,
     buf: BytesMut,
+}
+
+impl Connection {
+    /// Whether the server left this idle connection open and quiet, as it should be. Tokio
+    /// knows when nothing arrived since the last read: then this costs no system call.
+    fn quiet(&self) -> bool {
+        let mut probe = [0u8; 1];
+        // Nothing to read: open. Closed (0), broken, or sending unasked bytes: not reusable.
+        matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
 }
 
 async fn connect(addr: &str) -> Result<Connection, StepError> {
@@ -318,6 +319,27 @@ async fn next_piece(conn: &mut Connection, state: &mut BodyState) -> Result<Opti
     }
 }
 
+/// Reads a body keeping its first `keep` bytes; past them, stops (`stop`, leaving the body
+/// unread) or reads on and drops; true when there was more than `keep`.
+async fn read_body(
+    conn: &mut Connection,
+    body: &mut BodyState,
+    keep: usize,
+    stop: bool,
+) -> Result<(Vec<u8>, bool), StepError> {
+    let mut out = Vec::new();
+    let mut cut = false;
+    while let Some(piece) = next_piece(conn, body).await? {
+        let room = keep.saturating_sub(out.len());
+        out.extend_from_slice(&piece[..piece.len().min(room)]);
+        cut |= piece.len() > room;
+        if cut && stop {
+            break;
+        }
+    }
+    Ok((out, cut))
+}
+
 /// A response whose body has not been read yet; the connection goes back to the pool when
 /// the body is read to its end (and not when it is dropped half-way).
 pub(crate) struct Response {
@@ -364,17 +386,10 @@ impl Response {
 
     /// Reads the body keeping `keep` bytes; past them, stops (`stop`) or reads on and drops.
     async fn read(mut self, keep: usize, stop: bool) -> Result<(Vec<u8>, bool), StepError> {
-        let mut out = Vec::new();
-        let mut cut = false;
-        while let Some(piece) = next_piece(&mut self.conn, &mut self.body).await? {
-            let room = keep.saturating_sub(out.len());
-            out.extend_from_slice(&piece[..piece.len().min(room)]);
-            cut |= piece.len() > room;
-            if cut && stop {
-                return Ok((out, true));
-            }
+        let (out, cut) = read_body(&mut self.conn, &mut self.body, keep, stop).await?;
+        if !(cut && stop) {
+            self.recycle();
         }
-        self.recycle();
         Ok((out, cut))
     }
 
@@ -432,7 +447,39 @@ impl H1Client {
         let status = response.status;
         Ok(H1Response { status, body: response.bytes(KEEP_BODY).await? })
     }
+
+    /// Like `send`, on the connection `held` keeps for one worker between its requests (no
+    /// pool, no lock): a new one when it has none or the server closed it, kept again when the
+    /// response allows. The body is kept only when the status is not a success (for messages).
+    pub(crate) async fn send_held(&self, held: &mut Held) -> Result<H1Response, StepError> {
+        let kept = held.0.take().filter(Connection::quiet);
+        let reused = kept.is_some();
+        let mut conn = match kept {
+            Some(conn) => conn,
+            None => connect(&self.addr).await?,
+        };
+        let head = match send_head(&mut conn, &self.request, false).await {
+            Ok(head) => head,
+            // The server closed a kept one as the request went out: once more, on a new one.
+            Err(_) if reused => {
+                conn = connect(&self.addr).await?;
+                send_head(&mut conn, &self.request, false).await?
+            }
+            Err(e) => return Err(e),
+        };
+        let keep = if (200..300).contains(&head.status) { 0 } else { KEEP_BODY };
+        let mut body = head.body;
+        let (body_kept, _) = read_body(&mut conn, &mut body, keep, false).await?;
+        if !head.close {
+            held.0 = Some(conn);
+        }
+        Ok(H1Response { status: head.status, body: body_kept })
+    }
 }
+
+/// The connection a perf worker keeps between its requests.
+#[derive(Default)]
+pub(crate) struct Held(Option<Connection>);
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 //! iterations are done or the duration is up. Every request becomes a `Sample`; failures are
 //! counted, never dropped. Workers are tasks of their own, so a loop uses every core.
 
-use super::h1::H1Client;
+use super::h1::{H1Client, Held};
 use super::lifecycle::{self, Progress, ProgressUpdate};
 use super::llm;
 use crate::gpu::GpuSource;
@@ -17,12 +17,13 @@ use crate::protocol::{self, LlmCall};
 use crate::record::{FailureKind, StepError};
 use crate::suite::UnloadStep;
 use crate::suite::perf::{Arrival, DEFAULT_ITERATIONS, PerfStep};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinSet;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::{Instant, Sleep, sleep_until};
 
 /// What every request of a perf step shares.
 pub(crate) struct PerfContext {
@@ -52,7 +53,7 @@ struct Shared {
     done: AtomicU64,
     total: u64,
     last_report: AtomicU64,
-    started: std::time::Instant,
+    started: Instant,
 }
 
 impl Shared {
@@ -76,7 +77,7 @@ enum Stop {
 }
 
 pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObservation, StepError> {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let levels = step.concurrency.as_ref().map_or(vec![1], |c| c.0.clone());
     let per_level = step.iterations.unwrap_or(DEFAULT_ITERATIONS);
     let shared = Arc::new(Shared {
@@ -162,16 +163,45 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
     })
 }
 
-/// Counts a finished request; reports progress at most every 100 ms (and at the end), so a
-/// loop of 100k requests/s does not flood the reporters.
-fn tick(shared: &Shared) {
-    let n = shared.done.fetch_add(1, Ordering::Relaxed) + 1;
-    let now = shared.started.elapsed().as_millis() as u64;
+/// Counts `n` finished requests (a worker's since it last counted); reports progress at most
+/// every 100 ms (and at the end), so a loop of 100k requests/s does not flood the reporters.
+fn tick(shared: &Shared, n: u64, now: Instant) {
+    let done = shared.done.fetch_add(n, Ordering::Relaxed) + n;
+    let ms = now.saturating_duration_since(shared.started).as_millis() as u64;
     let last = shared.last_report.load(Ordering::Relaxed);
-    let due = now >= last + 100
-        && shared.last_report.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok();
-    if due || n == shared.total {
-        let _ = shared.ctx.progress.send(ProgressUpdate { done: n, total: shared.total, unit: "requests" });
+    let due = ms >= last + 100
+        && shared.last_report.compare_exchange(last, ms, Ordering::Relaxed, Ordering::Relaxed).is_ok();
+    if due || done == shared.total {
+        let _ = shared.ctx.progress.send(ProgressUpdate { done, total: shared.total, unit: "requests" });
+    }
+}
+
+/// A worker counts its requests itself and adds them to the loop's count after this many, or
+/// this long: one shared atomic per request is a contended cache line at 100k requests/s.
+const TICK_EVERY: u64 = 32;
+const TICK_AGE: Duration = Duration::from_millis(20);
+
+/// What one worker keeps between its requests.
+struct Worker {
+    /// Its connection (lean client).
+    held: Held,
+    /// Its requests' deadline: reset per request, which costs an atomic store when the new
+    /// deadline is later (it is), instead of a timer registered and removed per request.
+    deadline: Pin<Box<Sleep>>,
+    /// A moment on both clocks: a request's wall-clock start is derived from its monotonic
+    /// one (one clock read per request instead of two; the worker's life is one level, so the
+    /// two clocks cannot drift apart by more than the system's slew over it).
+    epoch: (Instant, DateTime<Utc>),
+}
+
+impl Worker {
+    fn new(epoch: (Instant, DateTime<Utc>)) -> Worker {
+        Worker { held: Held::default(), deadline: Box::pin(sleep_until(epoch.0)), epoch }
+    }
+
+    fn wall(&self, at: Instant) -> DateTime<Utc> {
+        let since = at.saturating_duration_since(self.epoch.0);
+        self.epoch.1 + chrono::TimeDelta::from_std(since).unwrap_or_default()
     }
 }
 
@@ -208,8 +238,12 @@ async fn closed_loop(shared: &Arc<Shared>, c: u32, stop: Stop, keep: Keep) -> Sa
     for _ in 0..c {
         let (shared, issued, store) = (Arc::clone(shared), Arc::clone(&issued), Arc::clone(&store));
         workers.spawn(async move {
+            let mut worker = Worker::new((Instant::now(), Utc::now()));
+            let stopped = shared.ctx.control.stopped();
+            tokio::pin!(stopped);
             let mut batch = Vec::with_capacity(if measured { BATCH } else { 0 });
-            let mut since = Instant::now();
+            let (mut since, mut counted_at, mut uncounted) = (worker.epoch.0, worker.epoch.0, 0);
+            let mut now = worker.epoch.0;
             let hand_over = |batch: &mut Vec<Sample>| {
                 let mut store = store.lock().expect("sample store lock");
                 batch.drain(..).for_each(|s| store.push(s));
@@ -218,25 +252,34 @@ async fn closed_loop(shared: &Arc<Shared>, c: u32, stop: Stop, keep: Keep) -> Sa
                 let iter = issued.fetch_add(1, Ordering::Relaxed) + 1;
                 let go = match stop {
                     Stop::After(n) => iter <= n,
-                    Stop::At(t) => Instant::now() < t,
+                    Stop::At(t) => now < t,
                 };
                 if !go || shared.ctx.control.is_stopped() {
                     break;
                 }
-                let sample = tokio::select! {
-                    sample = one(&shared, c, iter) => sample,
-                    () = shared.ctx.control.stopped() => break,
+                let (sample, end) = tokio::select! {
+                    biased;
+                    done = one(&shared, c, iter, &mut worker) => done,
+                    () = &mut stopped => break,
                 };
+                now = end;
                 if measured {
                     batch.push(sample);
-                    if batch.len() == BATCH || since.elapsed() >= BATCH_AGE {
+                    if batch.len() == BATCH || now.saturating_duration_since(since) >= BATCH_AGE {
                         hand_over(&mut batch);
-                        since = Instant::now();
+                        since = now;
                     }
-                    tick(&shared);
+                    uncounted += 1;
+                    if uncounted == TICK_EVERY || now.saturating_duration_since(counted_at) >= TICK_AGE {
+                        tick(&shared, uncounted, now);
+                        (uncounted, counted_at) = (0, now);
+                    }
                 }
             }
             hand_over(&mut batch);
+            if uncounted > 0 {
+                tick(&shared, uncounted, Instant::now());
+            }
         });
     }
     workers.join_all().await;
@@ -260,6 +303,7 @@ async fn open_loop(
         Arrival::Poisson => Duration::from_secs_f64(-rng.unit().ln() / rate),
     };
     let mut next_at = Instant::now();
+    let epoch = (next_at, Utc::now());
     let mut issued = 0u32;
     let mut inflight = JoinSet::new();
     let mut store = shared.store();
@@ -279,13 +323,13 @@ async fn open_loop(
             _ = sleep_until(next_at), if more && inflight.len() < c as usize => {
                 issued += 1;
                 let (shared, iter) = (Arc::clone(shared), issued);
-                inflight.spawn(async move { one(&shared, c, iter).await });
+                inflight.spawn(async move { one(&shared, c, iter, &mut Worker::new(epoch)).await });
                 next_at += gap();
             }
             Some(done) = inflight.join_next(), if !inflight.is_empty() => {
-                if let Ok(sample) = done {
+                if let Ok((sample, end)) = done {
                     store.push(sample);
-                    tick(shared);
+                    tick(shared, 1, end);
                 }
             }
         }
@@ -322,41 +366,48 @@ impl XorShift {
     }
 }
 
-/// One measured request (after unloading the model for a cold measurement).
-async fn one(shared: &Shared, c: u32, iter: u32) -> Sample {
+/// One measured request (after unloading the model for a cold measurement), and when it
+/// ended.
+async fn one(shared: &Shared, c: u32, iter: u32, worker: &mut Worker) -> (Sample, Instant) {
     let ctx = &shared.ctx;
-    let unloaded =
-        tokio::time::timeout(ctx.request_timeout, cold_unload(shared)).await.unwrap_or_else(|_| {
-            Err(format!(
-                "no answer within {} (the test's timeout)",
-                humantime::format_duration(ctx.request_timeout)
-            ))
-        });
-    let started_at = Utc::now();
+    let limit = ctx.request_timeout;
+    let timed_out = || format!("no answer within {} (the test's timeout)", humantime::format_duration(limit));
+    let unloaded = if shared.step.cold {
+        tokio::time::timeout(limit, cold_unload(shared)).await.unwrap_or_else(|_| Err(timed_out()))
+    } else {
+        Ok(())
+    };
     let t0 = Instant::now();
-    let mut sample = match unloaded {
-        Err(e) => Sample::bare(Some(format!("unloading before the cold request failed: {e}")), 0.0),
-        Ok(()) => match tokio::time::timeout(
-            ctx.request_timeout.saturating_add(super::STREAM_GRACE),
-            request(shared),
-        )
-        .await
-        {
-            Ok(Ok(sample)) => sample,
-            Ok(Err(e)) => Sample::bare(Some(e.message), t0.elapsed().as_secs_f64()),
-            Err(_) => Sample::bare(
-                Some(format!(
-                    "timed out after {} (the test's timeout, per request)",
-                    humantime::format_duration(ctx.request_timeout)
-                )),
-                t0.elapsed().as_secs_f64(),
-            ),
+    let at = worker.wall(t0);
+    worker.deadline.as_mut().reset(t0 + limit.saturating_add(super::STREAM_GRACE));
+    let unload_failed = unloaded.is_err();
+    let outcome = match unloaded {
+        Err(e) => Err(format!("unloading before the cold request failed: {e}")),
+        Ok(()) => tokio::select! {
+            biased;
+            done = request(shared, &mut worker.held, t0, at) => done.map_err(|e| e.message),
+            () = worker.deadline.as_mut() => Err(format!(
+                "timed out after {} (the test's timeout, per request)",
+                humantime::format_duration(limit)
+            )),
         },
     };
-    sample.started_at = started_at;
+    let (mut sample, end) = match outcome {
+        // The request timed its own end: t0 + e2e is when it ended, to the nanosecond.
+        Ok(sample) => {
+            let end = t0 + Duration::from_secs_f64(sample.e2e.max(0.0));
+            (sample, end)
+        }
+        Err(message) => {
+            let end = Instant::now();
+            let e2e = if unload_failed { 0.0 } else { (end - t0).as_secs_f64() };
+            (Sample::at(at, Some(message), e2e), end)
+        }
+    };
+    sample.started_at = at;
     sample.iter = iter;
     sample.concurrency = c;
-    sample
+    (sample, end)
 }
 
 /// With `cold: true`, unloads the model so the next request pays the load.
@@ -371,7 +422,13 @@ async fn cold_unload(shared: &Shared) -> Result<(), String> {
         .map_err(|e| e.message)
 }
 
-async fn request(shared: &Shared) -> Result<Sample, StepError> {
+/// The request itself; `t0` and `at` are when it starts on each clock.
+async fn request(
+    shared: &Shared,
+    held: &mut Held,
+    t0: Instant,
+    at: DateTime<Utc>,
+) -> Result<Sample, StepError> {
     let (ctx, step) = (&shared.ctx, &shared.step);
     let suite = &ctx.suite;
     if let Some(call) = LlmCall::of_perf(step) {
@@ -391,7 +448,7 @@ async fn request(shared: &Shared) -> Result<Sample, StepError> {
         } else {
             None
         };
-        let mut sample = Sample::bare(error, o.e2e.as_secs_f64());
+        let mut sample = Sample::at(at, error, o.e2e.as_secs_f64());
         sample.ttft = o.ttft.map(|d| d.as_secs_f64());
         sample.itl = o.itl.iter().map(Duration::as_secs_f64).collect();
         sample.output_tokens = o.output_tokens;
@@ -407,7 +464,7 @@ async fn request(shared: &Shared) -> Result<Sample, StepError> {
             (None, 0) => Some("no vector in the answer".to_string()),
             (None, _) => None,
         };
-        let mut sample = Sample::bare(error, o.elapsed.as_secs_f64());
+        let mut sample = Sample::at(at, error, o.elapsed.as_secs_f64());
         sample.server.prompt_eval_count = o.prompt_tokens;
         return Ok(sample);
     }
@@ -419,15 +476,14 @@ async fn request(shared: &Shared) -> Result<Sample, StepError> {
         });
     };
     if let Some(lean) = &shared.lean {
-        let t0 = Instant::now();
-        let r = lean.send().await?;
+        let r = lean.send_held(held).await?;
         let e2e = t0.elapsed().as_secs_f64();
         let error = (!(200..300).contains(&r.status))
             .then(|| format!("HTTP {}: {}", r.status, String::from_utf8_lossy(&r.body)));
-        return Ok(Sample::bare(error, e2e));
+        return Ok(Sample::at(at, error, e2e));
     }
     let o = super::http::run(&ctx.transport, h, &suite.target.url, &suite.headers).await?;
     let error = (!(200..300).contains(&o.status))
         .then(|| format!("HTTP {}: {}", o.status, crate::record::excerpt(&o.body, 200)));
-    Ok(Sample::bare(error, o.elapsed.as_secs_f64()))
+    Ok(Sample::at(at, error, o.elapsed.as_secs_f64()))
 }

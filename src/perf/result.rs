@@ -38,8 +38,13 @@ impl Sample {
     /// A request that measured only its end-to-end time (and failed when `error` is set);
     /// the caller fills in what else it measured, and when and where it ran.
     pub(crate) fn bare(error: Option<String>, e2e: f64) -> Sample {
+        Sample::at(Utc::now(), error, e2e)
+    }
+
+    /// `bare`, started at `started_at`.
+    pub(crate) fn at(started_at: DateTime<Utc>, error: Option<String>, e2e: f64) -> Sample {
         Sample {
-            started_at: Utc::now(),
+            started_at,
             iter: 0,
             concurrency: 0,
             ok: error.is_none(),
