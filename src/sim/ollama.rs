@@ -240,11 +240,37 @@ async fn respond(s: SimState, body: Bytes, kind: Kind) -> Response {
 
 /// The content of the last user message of a chat request.
 pub(super) fn last_user_message(req: &Value) -> String {
-    req.get("messages")
+    let content = req
+        .get("messages")
         .and_then(Value::as_array)
         .and_then(|m| m.iter().rev().find(|m| m.get("role").and_then(Value::as_str) == Some("user")))
-        .and_then(|m| m.get("content"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
+        .and_then(|m| m.get("content"));
+    match content {
+        Some(Value::String(text)) => text.clone(),
+        // OpenAI's content parts (what GuideLLM and multimodal clients send): the text parts.
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter(|p| p.get("type").and_then(Value::as_str) == Some("text"))
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_user_message;
+    use serde_json::json;
+
+    #[test]
+    fn the_last_user_message_as_text_or_as_content_parts() {
+        let plain = json!({ "messages": [{ "role": "user", "content": "first" }, { "role": "assistant", "content": "x" }, { "role": "user", "content": "HX runs" }] });
+        assert_eq!(last_user_message(&plain), "HX runs");
+        let parts = json!({ "messages": [{ "role": "user", "content": [
+            { "type": "text", "text": "HX" }, { "type": "image_url", "image_url": { "url": "data:," } }, { "type": "text", "text": "runs" }
+        ] }] });
+        assert_eq!(last_user_message(&parts), "HX runs");
+        assert_eq!(last_user_message(&json!({ "messages": [] })), "");
+    }
 }

@@ -124,7 +124,11 @@ async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Re
         Kind::Chat => last_user_message(&req),
         Kind::Completion => req.get("prompt").and_then(Value::as_str).unwrap_or("").to_string(),
     };
-    let max_tokens = req.get("max_tokens").and_then(Value::as_u64).map(|n| n as usize);
+    // OpenAI's newer name for it first (what AIPerf sends), then the classic one.
+    let max_tokens = ["max_completion_tokens", "max_tokens"]
+        .iter()
+        .find_map(|k| req.get(*k).and_then(Value::as_u64))
+        .map(|n| n as usize);
     let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let usage_asked = req.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
     let mut answer =

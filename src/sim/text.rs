@@ -39,6 +39,11 @@ const WORDS: &[&str] = &[
     "production",
 ];
 
+/// The words the simulator's free-form answers are made of.
+pub fn vocabulary() -> &'static [&'static str] {
+    WORDS
+}
+
 /// Default answer length in tokens when `num_predict` is not given.
 pub const DEFAULT_TOKENS: usize = 24;
 
