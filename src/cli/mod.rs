@@ -290,7 +290,7 @@ pub struct MonitorArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Length of each request-rate run.
+    /// Length of each request-rate run (hxrun, wrk, and the transport comparison).
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub duration: Duration,
     /// Connections for the request-rate comparison with wrk.
@@ -299,12 +299,26 @@ pub struct BenchArgs {
     /// Concurrent streams for the memory measurement.
     #[arg(long, default_value_t = 1000)]
     pub streams: u32,
-    /// Run only this measurement, in this process (rate, timing, parsers, memory).
-    #[arg(long, value_name = "PART")]
+    /// Run only this measurement, in this process (rate, transport, timing, parsers, stream,
+    /// memory, loop, peers).
+    #[arg(long, value_name = "PART", conflicts_with = "parts")]
     pub part: Option<String>,
-    /// Interleaved rounds of the request-rate comparison with wrk (the order alternating).
+    /// Run only these measurements, each in a child process (comma-separated).
+    #[arg(long, value_name = "PART,...")]
+    pub parts: Option<String>,
+    /// Interleaved rounds of each comparison (the order rotated each round).
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub rounds: u32,
+    /// Length of the long loop (part `loop`), e.g. 10m.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub loop_duration: Duration,
+    /// Runs of each parser, alternating NDJSON and SSE.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub parser_runs: u32,
+    /// Write the results table, with the date and the machine, into this Markdown file between
+    /// its generated-block markers (added at its end the first time), e.g. docs/perf.md.
+    #[arg(long, value_name = "FILE")]
+    pub doc: Option<PathBuf>,
 }
 
 /// Which suites, and what the command line adds to them.
