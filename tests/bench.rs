@@ -26,6 +26,8 @@ fn parts_write_their_rows_into_the_generated_block() {
         "3s",
         "--doc",
         "perf.md",
+        "--settle",
+        "0s",
     ];
     let run = ws.hxrun(&args);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);

@@ -96,6 +96,19 @@ impl Load {
     }
 }
 
+/// Waits (at most `limit`) until the machine is quiet enough for a figure to be trusted —
+/// the load of a part just ended takes a minute to fade from the 1-minute average; the load
+/// it waited for, if it waited.
+pub(crate) fn settle(limit: Duration) -> Option<f64> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let started = std::time::Instant::now();
+    let first = load_avg();
+    while load_avg() > 0.5 * cores + 0.5 && started.elapsed() < limit {
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    (first > 0.5 * cores + 0.5).then_some(first)
+}
+
 /// The 1-minute load average (Linux), else 0.
 fn load_avg() -> f64 {
     std::fs::read_to_string("/proc/loadavg")

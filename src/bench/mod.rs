@@ -13,6 +13,7 @@
 //! - `parsers`: CPU per token of the NDJSON and SSE parsers, alternating;
 //! - `stream`: CPU per token end to end against curl reading the same streams;
 //! - `memory`: peak RSS with 1,000 concurrent streams, in fresh processes;
+//! - `validate`: `hxrun validate` of 10,000 tests, wall time and peak memory;
 //! - `loop`: a long perf loop run as a user runs one: memory over it, report and samples sizes;
 //! - `peers`: AIPerf and GuideLLM on the timing and stream workloads, when installed.
 
@@ -26,8 +27,9 @@ mod soak;
 mod timing;
 mod tokens;
 mod transport;
+mod validate;
 
-pub(crate) use measure::machine;
+pub(crate) use measure::{machine, settle};
 
 use std::time::Duration;
 
@@ -84,7 +86,7 @@ pub(crate) struct Row {
 /// The measurements, each run in a process of its own so none inherits another's memory
 /// peak or warm caches.
 pub(crate) const PARTS: &[&str] =
-    &["rate", "transport", "timing", "parsers", "stream", "memory", "loop", "peers"];
+    &["rate", "transport", "timing", "parsers", "stream", "memory", "validate", "loop", "peers"];
 
 /// Runs one measurement in this process.
 pub(crate) fn run_part(part: &str, opts: &BenchOptions) -> Result<Vec<Row>, String> {
@@ -96,6 +98,7 @@ pub(crate) fn run_part(part: &str, opts: &BenchOptions) -> Result<Vec<Row>, Stri
         "parsers" => tokens::parser_cost(opts),
         "stream" => tokens::end_to_end(&rt, opts),
         "memory" => memory::memory(opts),
+        "validate" => validate::validate(opts),
         "loop" => soak::long_loop(opts),
         "peers" => peers::compare(opts),
         // One round of `memory`, in a fresh process: prints the peak in MiB.

@@ -246,7 +246,7 @@ struct Sims {
 
 /// Stream lengths for the marginal CPU: a short run and a long one.
 const SHORT: u32 = 100;
-const LONG: u32 = 2000;
+const LONG: u32 = 4000;
 
 fn hxrun_round(
     rt: &tokio::runtime::Runtime,
@@ -362,6 +362,8 @@ pub(super) fn compare(opts: &BenchOptions) -> Result<Vec<Row>, String> {
     let results = interleave(rounds, &mut refs)?;
     let names: Vec<&str> = std::iter::once("hxrun").chain(tools.iter().map(|t| t.name())).collect();
     let mut rows = Vec::new();
+    // hxrun's medians (the first contender), which the others' are given as multiples of.
+    let mut ours: Option<(f64, f64, f64)> = None;
     for (name, got) in names.iter().zip(results) {
         let (ok, failed): (Vec<_>, Vec<_>) = got.into_iter().partition(Result::is_ok);
         let ok: Vec<Measured> = ok.into_iter().filter_map(Result::ok).collect();
@@ -379,6 +381,15 @@ pub(super) fn compare(opts: &BenchOptions) -> Result<Vec<Row>, String> {
         let t = Stats::of(&errors).ok_or("no TTFT")?;
         let cpu = Spread::of(&ok.iter().map(|m| m.cpu_us).collect::<Vec<_>>()).ok_or("no rounds")?;
         let mem = Spread::of(&ok.iter().map(|m| m.peak_mib).collect::<Vec<_>>()).ok_or("no rounds")?;
+        let times =
+            |x: f64, of: f64| if of > 0.0 { format!(" = {:.1}× hxrun's", x / of) } else { String::new() };
+        let (vs_ttft, vs_cpu, vs_mem) = match ours {
+            Some((t0, c0, m0)) => (times(t.p50, t0), times(cpu.median, c0), times(mem.median, m0)),
+            None => {
+                ours = Some((t.p50, cpu.median, mem.median));
+                Default::default()
+            }
+        };
         rows.push(Row {
             what: format!(
                 "{name}: TTFT error vs 60 ms injected ({} OpenAI chat streams, one at a time); marginal CPU per streamed token ({} streams at once, {LONG} vs {SHORT} tokens); peak memory of its process tree with {} concurrent streams; {} rounds",
@@ -388,7 +399,7 @@ pub(super) fn compare(opts: &BenchOptions) -> Result<Vec<Row>, String> {
                 ok.len()
             ),
             result: format!(
-                "TTFT error p50 {:.2} ms, p99 {:.2} ms; CPU {}; memory {}",
+                "TTFT error p50 {:.2} ms{vs_ttft}, p99 {:.2} ms; CPU {}{vs_cpu}; memory {}{vs_mem}",
                 t.p50,
                 t.p99,
                 cpu.with_unit("µs/token", 1),

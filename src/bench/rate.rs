@@ -83,6 +83,10 @@ pub(super) fn request_rate(rt: &tokio::runtime::Runtime, opts: &BenchOptions) ->
             met: None,
         }]);
     }
+    // A second of each first, not counted: the simulator's first connections and the page
+    // faults of a new process are not what is compared.
+    hxrun(rt, &sim.url, c, 1)?;
+    wrk(&url, c, 1)?;
     let runs =
         interleave(opts.rounds, &mut [&mut || hxrun(rt, &sim.url, c, secs), &mut || wrk(&url, c, secs)])?;
     let (ours, theirs) = (&runs[0], &runs[1]);

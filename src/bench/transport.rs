@@ -8,7 +8,7 @@ use super::measure::{Load, Spread, interleave, process_cpu};
 use super::rate::Run;
 use super::setup::SimProcess;
 use super::{BenchOptions, Row};
-use crate::execute::h1::H1Client;
+use crate::execute::h1::{H1Client, Held};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
@@ -43,11 +43,13 @@ where
     Ok(Run { rate: n as f64 / wall, cpu_us: cpu.as_secs_f64() * 1e6 / n as f64 })
 }
 
-/// The lean client's worker: the prepared request, sent again and again.
+/// The lean client's worker: the prepared request sent again and again on the connection the
+/// worker keeps, as a perf loop's worker does.
 async fn lean(client: Arc<H1Client>, until: Instant) -> Result<u64, String> {
+    let mut held = Held::default();
     let mut n = 0;
     while Instant::now() < until {
-        let r = client.send().await.map_err(|e| e.message)?;
+        let r = client.send_held(&mut held).await.map_err(|e| e.message)?;
         if r.status != 200 {
             return Err(format!("HTTP {}", r.status));
         }
@@ -113,11 +115,12 @@ pub(super) fn compare(rt: &tokio::runtime::Runtime, opts: &BenchOptions) -> Resu
     let sim = SimProcess::start(&[])?;
     let url = reqwest::Url::parse(&format!("{}/api/version", sim.url)).map_err(|e| e.to_string())?;
     let addr = format!("{}:{}", url.host_str().unwrap_or("127.0.0.1"), url.port().unwrap_or(80));
-    let client = Arc::new(
-        H1Client::new("GET", &url, &[], b"", Arc::default()).ok_or("the lean client refused the url")?,
-    );
+    let client = Arc::new(H1Client::new("GET", &url, &[], b"").ok_or("the lean client refused the url")?);
     let (c, secs) = (opts.connections, opts.duration.as_secs().max(1));
     let load = Load::now();
+    // A second of each first, not counted (first connections, first page faults).
+    measure(rt, c, 1, |until| lean(Arc::clone(&client), until))?;
+    measure(rt, c, 1, |until| hyper_worker(addr.clone(), until))?;
     let runs = interleave(
         opts.rounds,
         &mut [&mut || measure(rt, c, secs, |until| lean(Arc::clone(&client), until)), &mut || {

@@ -59,7 +59,14 @@ pub(super) fn bench(args: &BenchArgs) -> u8 {
     print!("{heading}{}", bench::TABLE_HEADER);
     let mut table = String::new();
     let mut code = exit::PASSED;
-    for part in parts {
+    for (i, part) in parts.into_iter().enumerate() {
+        // The previous part's load fades from the 1-minute average before the next begins.
+        if i > 0
+            && !args.settle.is_zero()
+            && let Some(load) = bench::settle(args.settle)
+        {
+            eprintln!("waited for the machine to settle before {part} (load {load:.2})");
+        }
         let out = std::process::Command::new(&exe)
             .args(["bench", "--part", part, "--connections", &args.connections.to_string()])
             .args(["--streams", &args.streams.to_string(), "--rounds", &args.rounds.to_string()])

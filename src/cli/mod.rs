@@ -300,7 +300,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1000)]
     pub streams: u32,
     /// Run only this measurement, in this process (rate, transport, timing, parsers, stream,
-    /// memory, loop, peers).
+    /// memory, validate, loop, peers).
     #[arg(long, value_name = "PART", conflicts_with = "parts")]
     pub part: Option<String>,
     /// Run only these measurements, each in a child process (comma-separated).
@@ -309,6 +309,10 @@ pub struct BenchArgs {
     /// Interleaved rounds of each comparison (the order rotated each round).
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub rounds: u32,
+    /// Before each part, wait at most this long for the previous part's load to fade from the
+    /// 1-minute load average (0s: do not wait).
+    #[arg(long, default_value = "90s", value_parser = parse_duration)]
+    pub settle: Duration,
     /// Length of the long loop (part `loop`), e.g. 10m.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub loop_duration: Duration,

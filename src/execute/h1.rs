@@ -372,12 +372,6 @@ impl Response {
         }
     }
 
-    /// The whole body (the first `keep` bytes of it; the rest is read and dropped, so the
-    /// connection can be used again).
-    pub(crate) async fn bytes(self, keep: usize) -> Result<Vec<u8>, StepError> {
-        self.read(keep, false).await.map(|(out, _)| out)
-    }
-
     /// The body up to `cap` bytes; true when it was longer. Reading stops at the cap (the
     /// connection is then closed, not reused).
     pub(crate) async fn capped(self, cap: usize) -> Result<(Vec<u8>, bool), StepError> {
@@ -413,7 +407,6 @@ impl Response {
 pub(crate) struct H1Client {
     addr: String,
     request: Vec<u8>,
-    pool: Arc<Pool>,
 }
 
 /// What one exchange returned.
@@ -425,32 +418,25 @@ pub(crate) struct H1Response {
 }
 
 impl H1Client {
-    /// Prepares `method url` with headers and body, its connections kept in `pool`; None for
-    /// anything the lean client does not serve.
+    /// Prepares `method url` with headers and body (each worker keeps its own connection); None
+    /// for anything the lean client does not serve.
     pub(crate) fn new(
         method: &str,
         url: &reqwest::Url,
         headers: &[(String, String)],
         body: &[u8],
-        pool: Arc<Pool>,
     ) -> Option<H1Client> {
         if !serves(url) {
             return None;
         }
         let (addr, request) = serialize(method, url, headers, body).ok()?;
-        Some(H1Client { addr, request, pool })
+        Some(H1Client { addr, request })
     }
 
-    /// Sends the request once and reads the whole response.
-    pub(crate) async fn send(&self) -> Result<H1Response, StepError> {
-        let response = self.pool.open(&self.addr, &self.request, false).await?;
-        let status = response.status;
-        Ok(H1Response { status, body: response.bytes(KEEP_BODY).await? })
-    }
-
-    /// Like `send`, on the connection `held` keeps for one worker between its requests (no
-    /// pool, no lock): a new one when it has none or the server closed it, kept again when the
-    /// response allows. The body is kept only when the status is not a success (for messages).
+    /// Sends the request once and reads the whole response, on the connection `held` keeps for
+    /// one worker between its requests (no pool, no lock): a new one when it has none or the
+    /// server closed it, kept again when the response allows. The body is kept only when the
+    /// status is not a success (for messages).
     pub(crate) async fn send_held(&self, held: &mut Held) -> Result<H1Response, StepError> {
         let kept = held.0.take().filter(Connection::quiet);
         let reused = kept.is_some();
@@ -516,16 +502,20 @@ mod tests {
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nline\r\n1\r\n\n\r\n0\r\n\r\n",
         ])
         .await;
-        let c = H1Client::new("GET", &reqwest::Url::parse(&url).unwrap(), &[], b"", Arc::default()).unwrap();
-        let a = c.send().await.unwrap();
-        assert_eq!((a.status, a.body.as_slice()), (200, &b"hello"[..]));
-        let b = c.send().await.unwrap();
+        let c = H1Client::new("GET", &reqwest::Url::parse(&url).unwrap(), &[], b"").unwrap();
+        let mut held = Held::default();
+        let a = c.send_held(&mut held).await.unwrap();
+        assert_eq!((a.status, a.body.as_slice()), (200, &b""[..]), "a success's body is not kept");
+        let b = c.send_held(&mut held).await.unwrap();
         assert_eq!((b.status, b.body.as_slice()), (404, &b"abcde"[..]));
-        assert_eq!(c.send().await.unwrap().status, 204);
-        let streamed = c.pool.open(&c.addr, &c.request, false).await.unwrap();
+        assert_eq!(c.send_held(&mut held).await.unwrap().status, 204);
+        // The same connection, through a pool, for a streamed body.
+        let pool = Arc::new(Pool::default());
+        pool.give(&c.addr, held.0.take().expect("the connection was kept"));
+        let streamed = pool.open(&c.addr, &c.request, false).await.unwrap();
         let pieces: Vec<Bytes> = streamed.into_stream().map(|p| p.unwrap()).collect().await;
         assert_eq!(pieces, vec![Bytes::from_static(b"line"), Bytes::from_static(b"\n")]);
-        assert_eq!(c.pool.idle.lock().unwrap()[&c.addr].len(), 1, "one connection, kept alive");
+        assert_eq!(pool.idle.lock().unwrap()[&c.addr].len(), 1, "one connection, kept alive");
     }
 
     #[tokio::test]
@@ -561,6 +551,6 @@ mod tests {
     #[test]
     fn only_plain_http() {
         let https = reqwest::Url::parse("https://example.invalid/").unwrap();
-        assert!(H1Client::new("GET", &https, &[], b"", Arc::default()).is_none());
+        assert!(H1Client::new("GET", &https, &[], b"").is_none());
     }
 }

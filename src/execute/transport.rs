@@ -199,7 +199,7 @@ impl Transport {
     /// request); None when the lean client does not serve it.
     pub(crate) fn prepare(&self, req: &Request) -> Option<h1::H1Client> {
         let url = self.lean_url(&req.url, Purpose::Api)?;
-        h1::H1Client::new(&req.method, &url, &req.headers, &req.body, Arc::clone(&self.pool))
+        h1::H1Client::new(&req.method, &url, &req.headers, &req.body)
     }
 }
 
