@@ -325,3 +325,46 @@ fn the_table_of_thresholds_is_said_once_however_many_fail() {
     assert_eq!(message.matches("all thresholds:").count(), 1, "{message}");
     assert!(message.contains("server_tokens_per_s.mean") && message.contains("e2e.p95"), "{message}");
 }
+
+#[test]
+fn a_timeout_too_far_to_add_is_no_timeout_and_each_request_has_its_wall_clock_start() {
+    let sim = sim(|_| {});
+    let ws = Workspace::new();
+    let test = "  - name: far\n    timeout: 400000000000y\n    perf:\n      http: { path: /api/version }\n      concurrency: 4\n      iterations: 200\n";
+    ws.write("s.yaml", &suite(&sim, test));
+    let before = chrono::Utc::now();
+    let run = ws.hxrun(&["s.yaml"]);
+    let after = chrono::Utc::now();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let l = level(&run, 0, 0);
+    assert_eq!((l["requests"].as_u64(), l["errors"].as_u64()), (Some(200), Some(0)), "{l}");
+    let samples = l["samples"].as_array().expect("the samples kept");
+    assert_eq!(samples.len(), 200);
+    let mut iters: Vec<u64> = samples.iter().map(|s| s["iter"].as_u64().unwrap()).collect();
+    iters.sort_unstable();
+    assert_eq!(iters, (1..=200).collect::<Vec<u64>>());
+    for s in samples {
+        // Derived from the monotonic clock, it is still a moment of this run on the wall clock.
+        let at: chrono::DateTime<chrono::Utc> = s["started_at"].as_str().unwrap().parse().unwrap();
+        assert!(
+            at >= before - chrono::TimeDelta::milliseconds(1) && at <= after,
+            "{at} not in {before}..{after}"
+        );
+    }
+}
+
+#[test]
+fn absurd_waits_are_as_good_as_forever_and_never_overflow_a_clock() {
+    let sim = sim(|_| {});
+    let ws = Workspace::new();
+    let far = "400000000000y";
+    let tests = format!(
+        "  - name: soak\n    timeout: {far}\n    perf:\n      generate: {{ model: phi3:latest, prompt: Summarize, options: {{ num_predict: 5 }}, chunk_timeout: {far} }}\n      concurrency: 2\n      duration: 2s\n      window: 1s\n"
+    );
+    ws.write("s.yaml", &suite(&sim, &tests));
+    let run = ws.hxrun(&["s.yaml"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let l = level(&run, 0, 0);
+    assert!(l["requests"].as_u64().unwrap() > 0 && l["errors"].as_u64() == Some(0), "{l}");
+    assert!(!l["windows"].as_array().unwrap().is_empty(), "the windows still close at the end: {l}");
+}

@@ -151,7 +151,7 @@ async fn next_or_stall<S: Stream + Unpin>(
     waits: Waits,
     rec: &mut Recorder,
 ) -> Option<Option<S::Item>> {
-    let stall = waits.chunk.map(|d| (Instant::now() + d, d));
+    let stall = waits.chunk.map(|d| (super::after(Instant::now(), d), d));
     let until = match (stall, waits.deadline) {
         (Some(a), Some(b)) => Some(if a.0 < b.0 { (a, false) } else { (b, true) }),
         (Some(a), None) => Some((a, false)),

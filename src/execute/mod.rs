@@ -30,6 +30,12 @@ use control::RunControl;
 use redact::Redactor;
 use std::time::{Duration, Instant};
 
+/// `d` after `t`; a wait too long to add (`timeout: 400000000000y`) is thirty years, which is
+/// as good as forever and cannot overflow the clock.
+pub(crate) fn after(t: tokio::time::Instant, d: Duration) -> tokio::time::Instant {
+    t.checked_add(d).unwrap_or_else(|| t + Duration::from_secs(30 * 365 * 86_400))
+}
+
 /// How long past its timeout an LLM step may take to wrap up a stream it cut at the timeout.
 pub(crate) const STREAM_GRACE: Duration = Duration::from_millis(500);
 

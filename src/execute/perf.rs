@@ -101,7 +101,7 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
             closed_loop(&shared, c, Stop::After(step.warmup), Keep::Nothing).await;
         }
         let stop = match step.duration {
-            Some(d) => Stop::At(Instant::now() + d),
+            Some(d) => Stop::At(super::after(Instant::now(), d)),
             None => Stop::After(per_level),
         };
         let level_started = Instant::now();
@@ -110,11 +110,17 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
             Sampler::start(Arc::clone(source), *interval, Some(shared.ctx.test.clone()))
         });
         let windows = step.window.map(|w| {
-            let end = step.duration.map(|d| level_started_at + d);
+            let end = step
+                .duration
+                .and_then(|d| level_started_at.checked_add_signed(chrono::TimeDelta::from_std(d).ok()?));
             // A request lasts at most its timeout; its worker hands it over at the latest when
             // its next request ends: twice that, and a margin.
-            let late = shared.ctx.request_timeout.saturating_add(super::STREAM_GRACE).saturating_mul(2)
-                + LATE_MARGIN;
+            let late = shared
+                .ctx
+                .request_timeout
+                .saturating_add(super::STREAM_GRACE)
+                .saturating_mul(2)
+                .saturating_add(LATE_MARGIN);
             let windows = Windows::new(level_started_at, w, late, c);
             match end {
                 Some(end) => windows.ending_at(end),
@@ -379,7 +385,7 @@ async fn one(shared: &Shared, c: u32, iter: u32, worker: &mut Worker) -> (Sample
     };
     let t0 = Instant::now();
     let at = worker.wall(t0);
-    worker.deadline.as_mut().reset(t0 + limit.saturating_add(super::STREAM_GRACE));
+    worker.deadline.as_mut().reset(super::after(t0, limit.saturating_add(super::STREAM_GRACE)));
     let unload_failed = unloaded.is_err();
     let outcome = match unloaded {
         Err(e) => Err(format!("unloading before the cold request failed: {e}")),
@@ -395,7 +401,7 @@ async fn one(shared: &Shared, c: u32, iter: u32, worker: &mut Worker) -> (Sample
     let (mut sample, end) = match outcome {
         // The request timed its own end: t0 + e2e is when it ended, to the nanosecond.
         Ok(sample) => {
-            let end = t0 + Duration::from_secs_f64(sample.e2e.max(0.0));
+            let end = t0 + Duration::try_from_secs_f64(sample.e2e).unwrap_or_default();
             (sample, end)
         }
         Err(message) => {

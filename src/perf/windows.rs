@@ -101,7 +101,9 @@ impl Windows {
         }
         // Windows no request can still join.
         while let Some((&first, _)) = self.open.first_key_value() {
-            if first >= index || self.bounds(first).1 + self.lateness >= finished {
+            // A lateness too long to add (an absurd timeout) keeps every window open to the end.
+            let late = chrono::TimeDelta::from_std(self.lateness).unwrap_or(chrono::TimeDelta::MAX);
+            if first >= index || self.bounds(first).1.checked_add_signed(late).is_none_or(|t| t >= finished) {
                 break;
             }
             let store = self.open.remove(&first).expect("just seen");
