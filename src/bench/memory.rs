@@ -2,25 +2,21 @@
 //! is a process's whole life: it cannot be measured twice in one).
 
 use super::measure::{Load, Spread, memory_mib};
-use super::setup::{SimProcess, generate, perf_context, perf_step};
+use super::setup::{SimProcess, generate, perf_context, perf_step, quiet_sim};
 use super::{BenchOptions, Row};
 use crate::execute::perf::run as run_perf;
 use crate::suite::Api;
 use std::time::Duration;
 
+/// Streams slow enough (40 tokens at 20 tokens/s, after 10 ms) that all are open at once.
+pub(super) fn slow_sim() -> Result<SimProcess, String> {
+    quiet_sim("10ms", "20", false)
+}
+
 /// In this process: `streams` slow streams (40 tokens at 20 tokens/s, about 2 s, so all are
 /// open at once); the peak RSS in MiB, or why the streams failed.
 pub(super) fn once(rt: &tokio::runtime::Runtime, streams: u32) -> Result<f64, String> {
-    let sim = SimProcess::start(&[
-        "--tokens-per-s",
-        "20",
-        "--ttft",
-        "10ms",
-        "--load-time",
-        "0s",
-        "--capacity",
-        "0",
-    ])?;
+    let sim = slow_sim()?;
     let ctx = perf_context(&sim.url, Duration::from_secs(60));
     let mut step = perf_step(None, Some(generate(Api::Ollama, Some(40))), streams);
     step.iterations = Some(streams);

@@ -337,16 +337,7 @@ pub(super) fn compare(opts: &BenchOptions) -> Result<Vec<Row>, String> {
     let sims = Sims {
         exact: super::timing::exact_sim()?,
         paced: super::tokens::paced_sim()?,
-        slow: SimProcess::start(&[
-            "--tokens-per-s",
-            "20",
-            "--ttft",
-            "10ms",
-            "--load-time",
-            "0s",
-            "--capacity",
-            "0",
-        ])?,
+        slow: super::memory::slow_sim()?,
     };
     let n = opts.timing_requests.min(60);
     let rounds = opts.rounds.min(PEER_ROUNDS);

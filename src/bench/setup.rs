@@ -97,6 +97,17 @@ pub(crate) fn perf_step(http: Option<HttpStep>, generate: Option<GenerateStep>, 
     }
 }
 
+/// The simulator without noise — no load time, no jitter, free prompts, no queue — pacing
+/// its answers at `ttft` and `tokens_per_s` (to the microsecond with `precise`).
+pub(crate) fn quiet_sim(ttft: &str, tokens_per_s: &str, precise: bool) -> Result<SimProcess, String> {
+    let mut args = vec!["--ttft", ttft, "--tokens-per-s", tokens_per_s, "--load-time", "0s", "--jitter", "0"];
+    args.extend(["--prompt-tokens-per-s", "0", "--capacity", "0"]);
+    if precise {
+        args.push("--precise");
+    }
+    SimProcess::start(&args)
+}
+
 /// A streamed generate request in the protocol of `api`: "HX-OK" (three tokens) without a
 /// token count, else a free-form answer of exactly `tokens` tokens (the simulator's answer runs
 /// to `num_predict`).

@@ -4,7 +4,7 @@
 //! interleaved rounds, a blocking raw-socket client: the floor no client beats on this machine.
 
 use super::measure::{Load, Spread, interleave};
-use super::setup::{SimProcess, generate};
+use super::setup::{SimProcess, generate, quiet_sim};
 use super::{BenchOptions, Row};
 use crate::execute::llm;
 use crate::perf::stats::Stats;
@@ -17,21 +17,7 @@ const E2E: f64 = 0.080;
 
 /// The simulator paced exactly: TTFT 50 ms + one token at 100 tokens/s; three tokens.
 pub(crate) fn exact_sim() -> Result<SimProcess, String> {
-    SimProcess::start(&[
-        "--ttft",
-        "50ms",
-        "--tokens-per-s",
-        "100",
-        "--load-time",
-        "0s",
-        "--jitter",
-        "0",
-        "--prompt-tokens-per-s",
-        "0",
-        "--capacity",
-        "0",
-        "--precise",
-    ])
+    quiet_sim("50ms", "100", true)
 }
 
 /// One round's errors in ms: TTFT, and e2e where measured.

@@ -4,7 +4,7 @@
 
 use super::measure::{Load, Spread, children_cpu, interleave, process_cpu, thread_cpu};
 use super::rate::installed;
-use super::setup::{SimProcess, generate, perf_context, perf_step};
+use super::setup::{SimProcess, generate, perf_context, perf_step, quiet_sim};
 use super::{BenchOptions, Row};
 use crate::execute::llm;
 use crate::execute::perf::run as run_perf;
@@ -113,20 +113,7 @@ pub(super) fn parser_cost(opts: &BenchOptions) -> Result<Vec<Row>, String> {
 
 /// The simulator streaming one token a millisecond, every answer the same length.
 pub(super) fn paced_sim() -> Result<SimProcess, String> {
-    SimProcess::start(&[
-        "--tokens-per-s",
-        "1000",
-        "--ttft",
-        "1ms",
-        "--load-time",
-        "0s",
-        "--jitter",
-        "0",
-        "--prompt-tokens-per-s",
-        "0",
-        "--capacity",
-        "0",
-    ])
+    quiet_sim("1ms", "1000", false)
 }
 
 /// hxrun's perf loop over `streams` streams at once: this process's CPU µs per token.
