@@ -153,17 +153,14 @@ pub(crate) fn thread_cpu() -> Duration {
         })
 }
 
-/// Peak and current resident memory of this process (VmHWM, VmRSS), in MiB.
-pub(crate) fn memory_mib() -> (f64, f64) {
+/// Peak resident memory of this process (VmHWM), in MiB (NaN where /proc does not say).
+pub(crate) fn peak_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse::<f64>().ok()))
-            .map_or(f64::NAN, |kib| kib / 1024.0)
-    };
-    (field("VmHWM:"), field("VmRSS:"))
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse::<f64>().ok()))
+        .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
 /// This machine in words: CPU model, cores, memory, kernel.

@@ -1,7 +1,7 @@
 //! Peak resident memory with 1,000 concurrent streams, each round in a fresh process (a peak
 //! is a process's whole life: it cannot be measured twice in one).
 
-use super::measure::{Load, Spread, memory_mib};
+use super::measure::{Load, Spread, peak_mib};
 use super::setup::{SimProcess, generate, perf_context, perf_step, quiet_sim};
 use super::{BenchOptions, Row};
 use crate::execute::perf::run as run_perf;
@@ -25,7 +25,7 @@ pub(super) fn once(rt: &tokio::runtime::Runtime, streams: u32) -> Result<f64, St
     if level.errors > 0 {
         return Err(format!("{} of {streams} streams failed: {:?}", level.errors, level.first_error));
     }
-    Ok(memory_mib().0)
+    Ok(peak_mib())
 }
 
 /// `once` in a fresh process: its peak in MiB.

@@ -12,11 +12,10 @@
 //!
 //! A tool that is not installed is skipped with a note; one that fails says why.
 
-use super::measure::{Load, Spread, interleave, process_cpu};
+use super::measure::{Load, Spread, interleave};
 use super::process::run_tree;
-use super::setup::{SimProcess, generate, perf_context, perf_step};
+use super::setup::SimProcess;
 use super::{BenchOptions, Row};
-use crate::execute::perf::run as run_perf;
 use crate::perf::stats::Stats;
 use crate::suite::Api;
 use std::path::{Path, PathBuf};
@@ -206,25 +205,6 @@ fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
     None
 }
 
-/// hxrun on the same stream workload, in this process: its CPU and the tokens it read.
-fn hxrun_streams(
-    rt: &tokio::runtime::Runtime,
-    url: &str,
-    requests: u32,
-    tokens: u32,
-) -> Result<(Duration, f64), String> {
-    let ctx = perf_context(url, Duration::from_secs(120));
-    let mut step = perf_step(None, Some(generate(Api::Openai, Some(tokens))), requests);
-    step.iterations = Some(requests);
-    let before = process_cpu();
-    let obs = rt.block_on(run_perf(ctx, &step)).map_err(|e| e.message)?;
-    let level = &obs.levels[0];
-    if level.errors > 0 {
-        return Err(format!("hxrun: {} streams failed: {:?}", level.errors, level.first_error));
-    }
-    Ok((process_cpu().saturating_sub(before), f64::from(requests * tokens)))
-}
-
 /// Marginal CPU µs per token: the long run's CPU less the short one's, over the tokens between.
 fn marginal(short: Duration, long: Duration, tokens: f64) -> f64 {
     long.saturating_sub(short).as_secs_f64() * 1e6 / tokens
@@ -256,8 +236,8 @@ fn hxrun_round(
 ) -> Result<Measured, String> {
     let ttft = super::timing::hxrun_ttfts(rt, &sims.exact.url, Api::Openai, n)?;
     let streams = opts.e2e_streams;
-    let (short, _) = hxrun_streams(rt, &sims.paced.url, streams, SHORT)?;
-    let (long, _) = hxrun_streams(rt, &sims.paced.url, streams, LONG)?;
+    let (short, _) = super::tokens::stream_cpu(rt, &sims.paced.url, Api::Openai, streams, SHORT)?;
+    let (long, _) = super::tokens::stream_cpu(rt, &sims.paced.url, Api::Openai, streams, LONG)?;
     Ok(Measured {
         ttft_errors: ttft,
         cpu_us: marginal(short, long, f64::from(streams * (LONG - SHORT))),

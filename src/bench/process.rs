@@ -92,6 +92,16 @@ pub(crate) fn run_tree(mut cmd: Command, log: &Path, limit: Duration) -> Result<
     Ok(Cost { cpu: children_cpu().saturating_sub(before).max(sampled), peak_mib, rss })
 }
 
+/// Whether a program is on the PATH (it starts at all).
+pub(crate) fn installed(program: &str, version_arg: &str) -> bool {
+    Command::new(program)
+        .arg(version_arg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

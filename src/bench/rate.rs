@@ -2,6 +2,7 @@
 //! (`GET /api/version`), in interleaved rounds.
 
 use super::measure::{Load, Spread, children_cpu, interleave, process_cpu};
+use super::process::installed;
 use super::setup::{SimProcess, http_get, perf_context};
 use super::{BenchOptions, Row};
 use crate::execute::perf::run as run_perf;
@@ -13,16 +14,6 @@ use std::time::Duration;
 pub(crate) struct Run {
     pub(crate) rate: f64,
     pub(crate) cpu_us: f64,
-}
-
-/// Whether a program is on the PATH (it starts at all).
-pub(crate) fn installed(program: &str, version_arg: &str) -> bool {
-    Command::new(program)
-        .arg(version_arg)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok()
 }
 
 /// wrk on `url`: its rate, and its CPU (both threads, from the kernel's accounting of the

@@ -3,7 +3,7 @@
 //! against curl reading the same paced streams from the simulator.
 
 use super::measure::{Load, Spread, children_cpu, interleave, process_cpu, thread_cpu};
-use super::rate::installed;
+use super::process::installed;
 use super::setup::{SimProcess, generate, perf_context, perf_step, quiet_sim};
 use super::{BenchOptions, Row};
 use crate::execute::llm;
@@ -116,10 +116,17 @@ pub(super) fn paced_sim() -> Result<SimProcess, String> {
     quiet_sim("1ms", "1000", false)
 }
 
-/// hxrun's perf loop over `streams` streams at once: this process's CPU µs per token.
-fn hxrun_streams(rt: &tokio::runtime::Runtime, url: &str, streams: u32, tokens: u32) -> Result<f64, String> {
-    let ctx = perf_context(url, Duration::from_secs(60));
-    let mut step = perf_step(None, Some(generate(Api::Ollama, Some(tokens))), streams);
+/// hxrun's perf loop over `streams` streams at once of `tokens` tokens each, in `api`'s
+/// protocol: this process's CPU time, and the tokens it read (all of them, or an error).
+pub(super) fn stream_cpu(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+    api: Api,
+    streams: u32,
+    tokens: u32,
+) -> Result<(Duration, f64), String> {
+    let ctx = perf_context(url, Duration::from_secs(120));
+    let mut step = perf_step(None, Some(generate(api, Some(tokens))), streams);
     step.iterations = Some(streams);
     let before = process_cpu();
     let obs = rt.block_on(run_perf(ctx, &step)).map_err(|e| e.message)?;
@@ -127,9 +134,17 @@ fn hxrun_streams(rt: &tokio::runtime::Runtime, url: &str, streams: u32, tokens: 
     let level = &obs.levels[0];
     let got = level.stats.get("output_tokens").map_or(0.0, |s| s.mean * s.count as f64);
     if level.errors > 0 || got < f64::from(streams * tokens) {
-        return Err(format!("hxrun's streams failed: {} errors, {got} tokens", level.errors));
+        return Err(format!(
+            "hxrun's streams failed: {} errors ({:?}), {got} tokens",
+            level.errors, level.first_error
+        ));
     }
-    Ok(cpu.as_secs_f64() * 1e6 / got)
+    Ok((cpu, got))
+}
+
+/// `stream_cpu` of Ollama streams, in µs per token.
+fn hxrun_streams(rt: &tokio::runtime::Runtime, url: &str, streams: u32, tokens: u32) -> Result<f64, String> {
+    stream_cpu(rt, url, Api::Ollama, streams, tokens).map(|(cpu, got)| cpu.as_secs_f64() * 1e6 / got)
 }
 
 /// curl reading the same streams at once (`--parallel`), its output thrown away: its CPU µs
