@@ -25,9 +25,19 @@ impl SimProcess {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start the simulator: {e}"))?;
-        let mut line = String::new();
         let stdout = child.stdout.take().ok_or("the simulator has no stdout")?;
-        BufReader::new(stdout).read_line(&mut line).map_err(|e| e.to_string())?;
+        // Its first line says where it listens; a simulator that says nothing in 30 s is stopped.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("the simulator did not say where it listens within 30 s".into());
+        };
         let url = line
             .trim()
             .strip_prefix("hxrun sim listening on ")

@@ -10,6 +10,7 @@ use crate::execute::llm;
 use crate::perf::stats::Stats;
 use crate::protocol::{self, LlmCall};
 use crate::suite::Api;
+use std::time::Duration;
 
 /// The injected TTFT and e2e, in seconds.
 const TTFT: f64 = 0.060;
@@ -42,8 +43,14 @@ fn hxrun(rt: &tokio::runtime::Runtime, url: &str, api: Api, n: u32) -> Result<Er
     let proto = protocol::for_api(api);
     let (mut ttft, mut e2e) = (Vec::new(), Vec::new());
     for _ in 0..n {
+        // Each answer takes 80 ms: one that has not ended in 10 s ends the part, said so.
+        let ask = async {
+            let call = llm::run(&transport, proto, LlmCall::Generate(&step), &req);
+            tokio::time::timeout(Duration::from_secs(10), call).await
+        };
         let o = rt
-            .block_on(llm::run(&transport, proto, LlmCall::Generate(&step), &req))
+            .block_on(ask)
+            .map_err(|_| "the simulator did not answer within 10 s".to_string())?
             .map_err(|e| e.message)?;
         ttft.push((o.ttft.ok_or("no TTFT measured")?.as_secs_f64() - TTFT).abs() * 1000.0);
         e2e.push((o.e2e.as_secs_f64() - E2E).abs() * 1000.0);

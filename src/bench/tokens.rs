@@ -165,6 +165,8 @@ fn curl_streams(url: &str, streams: u32, tokens: u32) -> Result<f64, String> {
             "--no-progress-meter",
             "-N",
             "--fail",
+            "--max-time",
+            "300",
             "--parallel",
             "--parallel-max",
             &streams.to_string(),

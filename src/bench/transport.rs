@@ -28,13 +28,18 @@ where
     let before = process_cpu();
     let started = std::time::Instant::now();
     let until = Instant::now() + std::time::Duration::from_secs(secs);
+    // A worker whose server stops answering is given up 30 s after the end (the JoinSet
+    // aborts it when dropped).
+    let limit = std::time::Duration::from_secs(secs + 30);
     let counts = rt.block_on(async {
         let mut set = JoinSet::new();
         for _ in 0..c {
             set.spawn(worker(until));
         }
-        set.join_all().await
+        tokio::time::timeout(limit, set.join_all()).await
     });
+    let counts =
+        counts.map_err(|_| format!("the server stopped answering: no end within {}s", limit.as_secs()))?;
     let (wall, cpu) = (started.elapsed().as_secs_f64(), process_cpu().saturating_sub(before));
     let n = counts.into_iter().sum::<Result<u64, String>>()?;
     if n == 0 {

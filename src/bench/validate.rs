@@ -8,6 +8,9 @@ use super::{BenchOptions, Row};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+/// The longest one `validate` may take.
+const LIMIT: Duration = Duration::from_secs(120);
+
 /// Written tests; each expands into two.
 const WRITTEN: usize = 5000;
 
@@ -33,15 +36,27 @@ fn once(exe: &std::path::Path, file: &std::path::Path) -> Result<(Duration, f64)
         .spawn()
         .map_err(|e| format!("cannot run hxrun validate: {e}"))?;
     let mut status = 0;
-    // SAFETY: wait4 reaps the child just spawned (std's Child does not wait when dropped) and
-    // writes its status and resource use into the values given.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        if libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) < 0 {
-            return Err(format!("cannot wait for hxrun validate: {}", std::io::Error::last_os_error()));
+    // SAFETY: a zeroed rusage is a valid value for wait4 to write into.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: wait4 (without blocking) reaps the child just spawned, which std's Child does
+        // not wait for when dropped, and writes its status and resource use into the values given.
+        let reaped =
+            unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, libc::WNOHANG, &mut usage) };
+        match reaped {
+            0 if started.elapsed() < LIMIT => std::thread::sleep(Duration::from_millis(1)),
+            0 => {
+                let mut child = child;
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("hxrun validate did not end within {}s", LIMIT.as_secs()));
+            }
+            r if r < 0 => {
+                return Err(format!("cannot wait for hxrun validate: {}", std::io::Error::last_os_error()));
+            }
+            _ => break,
         }
-        usage
-    };
+    }
     let wall = started.elapsed();
     if !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
         return Err(format!("hxrun validate failed on the generated suite (status {status})"));
