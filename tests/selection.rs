@@ -173,25 +173,20 @@ fn a_folder_or_a_quoted_glob_names_its_suites_and_an_empty_one_is_an_error() {
     ws.write("suites/more/c.yaml", &one("c"));
     let run = ws.hxrun(&["suites", "--no-progress"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let names: Vec<String> = run.json()["suites"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_string())
-        .collect();
+    let names = suite_names(&run);
     assert_eq!(names, ["a", "b"], "the folder's suites in name order, not its subfolders'");
     let run = ws.hxrun(&["suites/**/*.yaml", "--no-progress"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let names: Vec<String> = run.json()["suites"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap().to_string())
-        .collect();
+    let names = suite_names(&run);
     assert_eq!(names, ["b", "c"]);
     for args in [vec!["empty"], vec!["nothing/*.yaml"]] {
         let run = ws.hxrun(&args);
         assert_eq!(run.code, 2, "{args:?}");
         assert!(run.stderr.contains("holds no suite"), "{}", run.stderr);
     }
+}
+
+/// The names of the suites a run's report.json lists, in its order.
+fn suite_names(run: &common::Run) -> Vec<String> {
+    run.json()["suites"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect()
 }
