@@ -17,16 +17,15 @@ pub(crate) struct Spread {
 const WIDE: f64 = 1.3;
 
 impl Spread {
-    /// None without a finite value.
+    /// None without a finite value: the median, lowest and highest of the project's own
+    /// statistics (`perf::stats`, numpy's conventions).
     pub(crate) fn of(values: &[f64]) -> Option<Spread> {
-        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
-        Some(Spread { median, lo: v[0], hi: v[n - 1], n })
+        crate::perf::stats::Stats::of(values).map(|s| Spread {
+            median: s.p50,
+            lo: s.min,
+            hi: s.max,
+            n: s.count,
+        })
     }
 
     /// `1.00× (0.82–1.27)`.
