@@ -45,7 +45,7 @@ fn probe_then_own(flavor: Flavor, kind: &str, evidence: &str) {
     assert!(written.starts_with("# yaml-language-server: $schema=./hxrun.schema.json"), "{written}");
     assert!(ws.path().join("mine/hxrun.schema.json").exists(), "the schema its modeline names");
     assert!(written.contains("tokens_per_s.mean: \">= "), "a floor from the measured rate:\n{written}");
-    assert!(written.contains("trimmed_equals: \"HX-OK\""), "the exact answer it gave:\n{written}");
+    assert!(written.contains("trimmed_equals: 'HX-OK'"), "the exact answer it gave:\n{written}");
     let valid = ws.hxrun(&["validate", "mine/suite.yaml"]);
     assert_eq!(valid.code, 0, "{}{}", valid.stdout, valid.stderr);
     let again = ws.hxrun(&["mine/suite.yaml", "--no-progress"]);
@@ -193,7 +193,36 @@ fn an_https_server_with_a_private_ca_is_probed_and_its_suite_keeps_the_ca() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("vLLM"), "{}", run.stdout);
     let written = std::fs::read_to_string(ws.path().join("mine/s.yaml")).unwrap();
-    assert!(written.contains("    ca_cert: \"/"), "an absolute path: {written}");
+    assert!(written.contains("    ca_cert: '/"), "an absolute path: {written}");
     let again = ws.hxrun(&["mine/s.yaml", "--no-progress"]);
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+}
+
+#[test]
+fn model_names_from_the_server_stay_text_in_the_written_suite() {
+    // A server whose model name would end a comment and add an `exec` step if pasted into
+    // YAML, with quotes, `#`, a placeholder and a variable in it.
+    let evil = "m\n  - name: pwned\n    exec: { command: [touch, PWNED] }\n# \"q\" 'q' #h {{x}} ${HOME} $${HOME} {{'{{'}}";
+    let sim = common::Sim::start(SimConfig {
+        models: vec![hxrun::sim::models::model_named(evil)],
+        tokens_per_s: 400.0,
+        ttft: Duration::from_millis(5),
+        jitter: 0.0,
+        capacity: Some(2),
+        ..SimConfig::default()
+    });
+    let ws = Workspace::new();
+    let run = ws.hxrun(&["probe", &sim.url, "--quick", "--no-progress", "--write", "s.yaml"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(!ws.path().join("PWNED").exists(), "a server's model name ran a command");
+    let written = std::fs::read_to_string(ws.path().join("s.yaml")).unwrap();
+    assert!(!written.contains("\n  - name: pwned"), "{written}");
+    let again = ws.hxrun(&["s.yaml", "--no-progress"]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(!ws.path().join("PWNED").exists(), "the written suite ran a command");
+    let json = again.json();
+    let names: Vec<&str> =
+        json["suites"][0]["tests"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    assert!(names.contains(&format!("{evil}: whole answer").as_str()), "{names:?}");
+    assert!(names.iter().all(|n| !n.contains("pwned") || n.starts_with("m\n")), "{names:?}");
 }

@@ -54,7 +54,10 @@ pub(super) fn init(args: &InitArgs) -> u8 {
 /// A starter suite: the server answers, lists the models, and each model gives an exact
 /// answer in both stream modes — the checks every deployment needs first.
 fn starter(target: &str, api: &str, models: &[String]) -> String {
-    let list = models.iter().map(|m| format!("\"{m}\"")).collect::<Vec<_>>().join(", ");
+    use crate::suite::emit;
+    let list = models.iter().map(|m| emit::scalar(m)).collect::<Vec<_>>().join(", ");
+    let url = emit::env_default("OLLAMA_HOST", target);
+    let api = emit::scalar(api);
     let smoke = if api == "openai" {
         "  - name: the server lists its models\n    tags: [smoke]\n    http: { path: /v1/models }\n    expect: { json: { $.data: { type: array } } }\n"
             .to_string()
@@ -70,7 +73,7 @@ fn starter(target: &str, api: &str, models: &[String]) -> String {
 # against hxrun's built-in simulator).
 suite: starter
 target:
-  url: ${{OLLAMA_HOST:-{target}}}
+  url: {url}
   api: {api}
 vars:
   models: [{list}]   # add a model here and every model test runs for it too

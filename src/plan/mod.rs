@@ -188,7 +188,9 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
             places: std::sync::Arc::new(places(suite, &lines, test)),
             captures: used.into_iter().map(|(n, _)| n).collect(),
         };
-        let name_templated = test.get("name").and_then(Node::as_str).is_some_and(|n| n.contains("{{"));
+        let name_templated = test.get("name").and_then(Node::as_str).is_some_and(|n| {
+            crate::suite::placeholder::scan(n).iter().any(|p| matches!(p, crate::suite::placeholder::Piece::Name { .. }))
+        });
         let append_params = combos.len() > 1 && !name_templated;
         let mut reported: Vec<DeError> = Vec::new();
         for bindings in combos {

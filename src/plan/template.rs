@@ -2,10 +2,12 @@
 //!
 //! A scalar that is exactly `{{name}}` takes the bound value with its type, so
 //! `stream: "{{stream}}"` over `[false, true]` yields real booleans; inside longer text the
-//! value is written as text.
+//! value is written as text. `{{'text'}}` is `text` (how a suite writes a literal `{{`); a `{{`
+//! never closed is an error.
 
 use crate::load::de::{DeError, did_you_mean};
 use crate::load::tree::{Node, Value};
+use crate::suite::placeholder::{self, Piece};
 use std::collections::BTreeMap;
 
 /// Fills every placeholder in `node`; unknown names are reported with their position.
@@ -21,52 +23,41 @@ pub(crate) fn fill(node: &Node, bindings: &BTreeMap<String, Node>, errors: &mut 
     Node::new(value, node.span)
 }
 
-/// The placeholder names used in a string, in order, with their byte ranges.
-fn placeholders(s: &str) -> Vec<(usize, usize, &str)> {
-    let mut found = Vec::new();
-    let mut from = 0;
-    while let Some(start) = s[from..].find("{{").map(|i| i + from) {
-        let Some(end) = s[start + 2..].find("}}").map(|i| i + start + 2) else {
-            break;
-        };
-        found.push((start, end + 2, s[start + 2..end].trim()));
-        from = end + 2;
-    }
-    found
-}
-
 fn fill_str(s: &str, node: &Node, bindings: &BTreeMap<String, Node>, errors: &mut Vec<DeError>) -> Node {
-    // `{{captures.NAME}}` is filled when the test runs, from what an earlier test captured.
-    let found: Vec<_> = placeholders(s)
-        .into_iter()
-        .filter(|(_, _, name)| !name.starts_with(crate::suite::capture::PREFIX))
-        .collect();
-    if found.is_empty() {
+    if !placeholder::has_any(s) {
         return node.clone();
     }
-    let mut values = Vec::with_capacity(found.len());
-    for (_, _, name) in &found {
-        match lookup(name, bindings) {
-            Some(v) => values.push(v),
-            None => {
-                errors.push(unknown(name, bindings, node));
+    let pieces = placeholder::scan(s);
+    let mut values: Vec<Option<&Node>> = Vec::with_capacity(pieces.len());
+    for piece in &pieces {
+        match piece {
+            // `{{captures.NAME}}` is filled when the test runs, from what an earlier test captured.
+            Piece::Name { name, .. } if name.starts_with(crate::suite::capture::PREFIX) => values.push(None),
+            Piece::Name { name, .. } => match lookup(name, bindings) {
+                Some(v) => values.push(Some(v)),
+                None => {
+                    errors.push(unknown(name, bindings, node));
+                    return node.clone();
+                }
+            },
+            Piece::Unclosed(rest) => {
+                errors.push(DeError { message: placeholder::unclosed_message(rest), span: Some(node.span) });
                 return node.clone();
             }
+            Piece::Text(_) | Piece::Literal { .. } => values.push(None),
         }
     }
-    if let [(0, end, _)] = found.as_slice()
-        && *end == s.len()
-    {
-        return values[0].respanned(node.span);
+    if let ([Piece::Name { .. }], [Some(value)]) = (pieces.as_slice(), values.as_slice()) {
+        return value.respanned(node.span);
     }
     let mut out = String::with_capacity(s.len());
-    let mut last = 0;
-    for ((start, end, _), value) in found.iter().zip(values) {
-        out.push_str(&s[last..*start]);
-        out.push_str(&text_of(value));
-        last = *end;
+    for (piece, value) in pieces.iter().zip(values) {
+        match (piece, value) {
+            (_, Some(value)) => out.push_str(&text_of(value)),
+            (Piece::Text(t) | Piece::Literal { text: t, .. }, None) => out.push_str(t),
+            (Piece::Name { raw, .. } | Piece::Unclosed(raw), None) => out.push_str(raw),
+        }
     }
-    out.push_str(&s[last..]);
     Node::new(Value::Str(out), node.span)
 }
 

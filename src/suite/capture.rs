@@ -9,6 +9,7 @@
 //!   token: { json: $.token, secret: true } # masked in every output from then on
 //! ```
 
+use super::placeholder::{self, Piece};
 use super::values::Pattern;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, de};
@@ -117,34 +118,28 @@ impl JsonSchema for Capture {
 
 /// The names of `{{captures.NAME}}` placeholders in a text.
 pub(crate) fn used_in(text: &str) -> Vec<&str> {
-    let mut names = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        let Some(end) = rest[start + 2..].find("}}") else { break };
-        let inner = rest[start + 2..start + 2 + end].trim();
-        if let Some(name) = inner.strip_prefix(PREFIX) {
-            names.push(name);
-        }
-        rest = &rest[start + 2 + end + 2..];
-    }
-    names
+    placeholder::scan(text)
+        .into_iter()
+        .filter_map(|p| match p {
+            Piece::Name { name, .. } => name.strip_prefix(PREFIX),
+            _ => None,
+        })
+        .collect()
 }
 
-/// `text` with every `{{captures.NAME}}` replaced by its value; Err names the first unknown.
+/// `text` with every `{{captures.NAME}}` replaced by its value (everything else as it stands:
+/// the plan filled the rest); Err names the first unknown.
 pub(crate) fn fill(text: &str, value: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        let Some(end) = rest[start + 2..].find("}}") else { break };
-        let inner = rest[start + 2..start + 2 + end].trim();
-        out.push_str(&rest[..start]);
-        match inner.strip_prefix(PREFIX) {
-            Some(name) => out.push_str(&value(name).ok_or_else(|| name.to_string())?),
-            None => out.push_str(&rest[start..start + 2 + end + 2]),
+    for piece in placeholder::scan(text) {
+        match piece {
+            Piece::Name { name, raw } => match name.strip_prefix(PREFIX) {
+                Some(name) => out.push_str(&value(name).ok_or_else(|| name.to_string())?),
+                None => out.push_str(raw),
+            },
+            Piece::Text(t) | Piece::Unclosed(t) | Piece::Literal { raw: t, .. } => out.push_str(t),
         }
-        rest = &rest[start + 2 + end + 2..];
     }
-    out.push_str(rest);
     Ok(out)
 }
 

@@ -6,11 +6,13 @@
 
 pub(crate) mod capture;
 pub(crate) mod embed;
+pub(crate) mod emit;
 pub(crate) mod expect;
 pub(crate) mod gpu;
 pub(crate) mod llm;
 pub(crate) mod metrics;
 pub(crate) mod perf;
+pub(crate) mod placeholder;
 pub(crate) mod schema;
 pub(crate) mod schema_check;
 pub(crate) mod step;

@@ -123,7 +123,12 @@ async fn probe_async(args: ProbeArgs) -> u8 {
         return exit::INTERNAL;
     }
     let suite_path = args.report_dir.join("probe-suite.yaml");
-    if let Err(e) = std::fs::write(&suite_path, suite::render(&subject, None)) {
+    let text = suite::render(&subject, None);
+    if let Err(e) = suite::check(&text, &subject) {
+        eprintln!("error: {e}");
+        return exit::INTERNAL;
+    }
+    if let Err(e) = std::fs::write(&suite_path, text) {
         eprintln!("error: cannot write {}: {e}", suite_path.display());
         return exit::INTERNAL;
     }
@@ -139,7 +144,8 @@ async fn probe_async(args: ProbeArgs) -> u8 {
 
     if let Some(path) = &args.write {
         let measured = verdict::measured(&record, &subject);
-        if let Err(e) = write_suite(path, &suite::render(&subject, Some(&measured))) {
+        let text = suite::render(&subject, Some(&measured));
+        if let Err(e) = suite::check(&text, &subject).and_then(|()| write_suite(path, &text)) {
             eprintln!("error: {e}");
             return exit::INTERNAL;
         }

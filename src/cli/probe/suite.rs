@@ -3,7 +3,7 @@
 //! (`--write`): exact answers, floors and ceilings with margins, comments saying why.
 
 use crate::protocol::detect::{Detected, ServerKind};
-use crate::suite::Api;
+use crate::suite::{Api, emit};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -122,9 +122,15 @@ pub(super) fn baseline(model: &str) -> String {
 }
 pub(super) const SWEEP: &str = "concurrent requests: where throughput stops rising";
 
-/// A YAML double-quoted scalar (JSON's escapes are YAML's), `${` kept literal.
+/// Text from outside (a model name, an answer, a path) as one quoted scalar that loads back as
+/// itself: `${` and `{{` in it stay literal.
 fn q(s: &str) -> String {
-    serde_json::to_string(&s.replace("${", "$${")).expect("a string serializes")
+    emit::scalar(s)
+}
+
+/// Text from outside in a comment: one line, bounded.
+fn c(s: &str) -> String {
+    emit::comment(s, 200)
 }
 
 /// Seconds as a YAML duration.
@@ -146,14 +152,15 @@ pub(super) fn render(s: &Subject, measured: Option<&BTreeMap<String, Measured>>)
     let _ = writeln!(y, "#");
     let what =
         d.version.as_ref().map_or_else(|| d.kind.name().to_string(), |v| format!("{} {v}", d.kind.name()));
+    let what_said = c(&what);
     if measured.is_some() {
         let _ = writeln!(
             y,
-            "# Written by `hxrun probe` on {} against {}: {what}.",
+            "# Written by `hxrun probe` on {} against {}: {what_said}.",
             chrono::Utc::now().format("%Y-%m-%d"),
-            s.url
+            c(s.url)
         );
-        let _ = writeln!(y, "# How hxrun knew: {}.", d.evidence.join("; "));
+        let _ = writeln!(y, "# How hxrun knew: {}.", c(&d.evidence.join("; ")));
         let _ = writeln!(
             y,
             "# It repeats the probe's checks; the figures are what the probe measured, with margins:"
@@ -175,12 +182,11 @@ pub(super) fn render(s: &Subject, measured: Option<&BTreeMap<String, Measured>>)
             "#\n# Run: hxrun THIS_FILE   (HXRUN_TARGET=http://other-host:port hxrun THIS_FILE for another host)"
         );
     } else {
-        let _ = writeln!(y, "# The checks `hxrun probe` runs against {} ({what}).", s.url);
+        let _ = writeln!(y, "# The checks `hxrun probe` runs against {} ({what_said}).", c(s.url));
     }
     let _ = writeln!(y, "suite: probe");
     let _ = writeln!(y, "description: {}", q(&format!("{what} at {}, checked as a deployment", s.url)));
-    let _ =
-        writeln!(y, "target:\n  url: {}", q(&format!("${{HXRUN_TARGET:-{}}}", s.url)).replace("$${", "${"));
+    let _ = writeln!(y, "target:\n  url: {}", emit::env_default("HXRUN_TARGET", s.url));
     let _ = writeln!(y, "  api: {}", if d.api == Api::Ollama { "ollama" } else { "openai" });
     if s.api_key {
         let _ = writeln!(
@@ -216,6 +222,57 @@ pub(super) fn render(s: &Subject, measured: Option<&BTreeMap<String, Measured>>)
         sweep(&mut y, s, first);
     }
     y
+}
+
+/// The smoke tests' names (which of them a suite has depends on the server's kind).
+const SMOKE: [&str; 5] = [
+    "the server answers",
+    "the version is reported",
+    "the server is healthy",
+    "the server lists its models",
+    "every probed model is served",
+];
+
+/// Loads a written suite back and checks it is the one meant: its `models` are exactly the
+/// models probed (as the server spelled them) and every test in it is one the probe writes, with
+/// the step kind the probe gives it — a server's text cannot add a test, a step or a variable.
+pub(super) fn check(text: &str, s: &Subject) -> Result<(), String> {
+    let fail = |e: crate::load::error::SuiteErrors| format!("the suite it wrote does not load: {e}");
+    let path = std::path::Path::new("probe-suite.yaml");
+    let loaded = crate::load::load_str(path, text.to_string(), &crate::load::LoadOptions::default())
+        .map_err(fail)?;
+    let plan = crate::plan::plan_suite(&loaded, &crate::plan::PlanOptions::default()).map_err(fail)?;
+    let listed = plan.tests.iter().find_map(|t| match &t.step {
+        crate::suite::Step::Models(m) if t.name == SMOKE[4] => Some(m.present.clone()),
+        _ => None,
+    });
+    if listed.as_deref() != Some(s.models) {
+        return Err(format!("the suite it wrote lists models {listed:?}, not the {:?} probed", s.models));
+    }
+    let mut meant: BTreeMap<String, &[&str]> =
+        SMOKE.iter().map(|n| (n.to_string(), &["http", "models"][..])).collect();
+    meant.insert("GPUs present".into(), &["gpu"]);
+    meant.insert(SWEEP.into(), &["perf"]);
+    for m in s.models {
+        for name in [whole(m), streamed(m), repeated(m), agreement(m)] {
+            meant.insert(name, &["generate", "chat"]);
+        }
+        meant.insert(placement(m), &["models"]);
+        meant.insert(baseline(m), &["perf"]);
+    }
+    for t in &plan.tests {
+        match meant.get(&t.name) {
+            Some(kinds) if kinds.contains(&t.step.kind()) => {}
+            _ => {
+                return Err(format!(
+                    "the suite it wrote has a test it did not mean to write: {:?} ({})",
+                    t.name,
+                    t.step.kind()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn smoke(y: &mut String, s: &Subject) {
@@ -272,7 +329,7 @@ fn options(tokens: u32) -> String {
 
 fn model_tests(y: &mut String, s: &Subject, model: &str, m: Option<&Measured>) {
     let name = q(model);
-    let _ = writeln!(y, "  # ── {model} ──");
+    let _ = writeln!(y, "  # ── {} ──", c(model));
     let answer = match m.and_then(|m| m.answer.as_deref()) {
         Some(a) => {
             let _ = writeln!(
@@ -404,7 +461,7 @@ mod tests {
     #[test]
     fn written_values_stay_literal_and_durations_round_up() {
         // A model answer with YAML, JSON and variable syntax in it is written as one literal.
-        assert_eq!(q("a: \"b\" ${X} #c"), r#""a: \"b\" $${X} #c""#);
+        assert_eq!(q("a: \"b\" ${X} #c {{y}}"), r#""a: \"b\" $${X} #c {{'{{'}}y}}""#);
         assert_eq!(dur(0.0543), "55ms");
         assert_eq!(dur(1.5), "1.50s");
     }
@@ -445,7 +502,7 @@ mod tests {
         assert_eq!((floor_share(Some(3.0)), floor_share(Some(40.0)), floor_share(None)), (0.8, 0.5, 0.8));
         assert!(text.contains("ttft.p95: \"< 300ms\""), "{text}");
         assert!(text.contains("tokens_per_s.cov: \"< 30%\""), "{text}");
-        assert!(text.contains("trimmed_equals: \"HX-OK\""), "{text}");
+        assert!(text.contains("trimmed_equals: 'HX-OK'"), "{text}");
         // vLLM reports no timing of its own: no agreement check; no Ollama placement check.
         assert!(!text.contains("agree:") && !text.contains("fully_on_gpu"), "{text}");
         let probing = render(&s, None);
