@@ -226,3 +226,22 @@ fn model_names_from_the_server_stay_text_in_the_written_suite() {
     assert!(names.contains(&format!("{evil}: whole answer").as_str()), "{names:?}");
     assert!(names.iter().all(|n| !n.contains("pwned") || n.starts_with("m\n")), "{names:?}");
 }
+
+#[test]
+fn a_password_in_the_url_reaches_no_output_and_not_the_written_suite() {
+    let sim = sim(Flavor::Vllm, Faults::default());
+    let ws = Workspace::new();
+    // Without a scheme, as a run's target takes it.
+    let url = sim.url.replace("http://", "ops:pw-Zk81q@");
+    let run = ws.hxrun(&["probe", &url, "--quick", "--no-progress", "--write", "s.yaml"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    for text in run.everything() {
+        assert!(!text.contains("pw-Zk81q"), "the password leaked: {text}");
+    }
+    let written = std::fs::read_to_string(ws.path().join("s.yaml")).unwrap();
+    assert!(!written.contains("pw-Zk81q"), "{written}");
+    assert!(written.contains("ops:${HXRUN_TARGET_PASSWORD}@127.0.0.1"), "{written}");
+    let again = ws.hxrun_env(&["s.yaml", "--no-progress"], &[("HXRUN_TARGET_PASSWORD", "pw-Zk81q")]);
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(again.everything().iter().all(|t| !t.contains("pw-Zk81q")), "{}", again.stdout);
+}

@@ -180,3 +180,71 @@ fn a_secret_naming_no_variable_is_an_error() {
         run.stderr
     );
 }
+
+/// A server that answers every request with its own request head (so an `Authorization`
+/// header comes back in the body), status 500.
+fn echo_server() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut head = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push_str(&line);
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 500 Oops\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{head}",
+                head.len()
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn a_list_secret_from_the_environment_and_a_url_password_are_masked() {
+    let echo = echo_server();
+    let ws = Workspace::new();
+    let password = "pw-Q7x!k2";
+    ws.write(
+        "s.yaml",
+        r#"suite: s
+target: { url: "http://ops:${URL_PW}@ECHO" }
+secrets: [SECLIST]
+tests:
+  - name: item {{item}}
+    for_each: { item: "${SECLIST}" }
+    http: { path: "/p/{{item}}" }
+  - name: the server echoes the request
+    http: { path: /echo }
+"#
+        .replace("ECHO", &echo)
+        .as_str(),
+    );
+    let run = ws.hxrun_env(
+        &["s.yaml", "--verbose"],
+        &[("SECLIST", "alpha-item-1,bravo-item-2"), ("URL_PW", password)],
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("item ***"), "{}", run.stdout);
+    // The echoed head holds the Basic-auth header hxrun sent: ops:PASSWORD in base64.
+    assert!(run.stdout.contains("authorization: Basic ***\\r\\n"), "{}", run.stdout);
+    let mut forms = encodings(password);
+    forms.extend(["alpha-item-1", "bravo-item-2"].iter().flat_map(|s| encodings(s)));
+    forms.push(b64(format!("ops:{password}").as_bytes()));
+    let mut outputs =
+        vec![("stdout".to_string(), run.stdout.clone()), ("stderr".to_string(), run.stderr.clone())];
+    outputs.extend(all_files(&ws.path().join("reports")));
+    for (name, text) in &outputs {
+        for form in &forms {
+            assert!(!text.contains(form.as_str()), "{name} holds a secret as {form:?}:\n{text}");
+        }
+    }
+}

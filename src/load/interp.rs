@@ -48,8 +48,14 @@ impl Scope {
     /// A variable's text, and for a list each item's text too (each may be used alone).
     pub(crate) fn texts_of(&self, name: &str) -> Option<Vec<String>> {
         let mut out = vec![self.text_of(name)?];
-        if let Some(Found::Node(Node { value: Value::Seq(items), .. })) = self.lookup(name) {
-            out.extend(items.iter().map(joined_text));
+        match self.lookup(name)? {
+            Found::Node(Node { value: Value::Seq(items), .. }) => out.extend(items.iter().map(joined_text)),
+            // A list given as text (`SECLIST=a,b` or `[a, b]`), as `for_each` reads one.
+            Found::Node(node) => out.extend(node.list_in_text().unwrap_or_default().iter().map(joined_text)),
+            Found::Text(t) => {
+                let node = Node::new(Value::Str(t.to_string()), Span::default());
+                out.extend(node.list_in_text().unwrap_or_default().iter().map(joined_text));
+            }
         }
         Some(out)
     }

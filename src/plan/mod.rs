@@ -63,9 +63,10 @@ impl SuitePlan {
     /// Every secret this suite knows: `secrets:` values, the API key, and the values of
     /// credential headers (the suite's defaults and each http request's own).
     pub(crate) fn secrets(&self) -> Vec<String> {
-        use crate::suite::step::credentials;
+        use crate::suite::step::{credentials, url_password};
         let mut out = self.secret_values.clone();
         out.extend(credentials(&self.headers));
+        out.extend(url_password(&self.target.url));
         for t in &self.tests {
             let http = match &t.step {
                 Step::Http(h) => Some(h),
@@ -73,6 +74,7 @@ impl SuitePlan {
                 _ => None,
             };
             out.extend(http.map(|h| credentials(&h.headers)).unwrap_or_default());
+            out.extend(http.and_then(|h| h.url.as_deref()).map(url_password).unwrap_or_default());
         }
         out
     }
@@ -189,7 +191,9 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
             captures: used.into_iter().map(|(n, _)| n).collect(),
         };
         let name_templated = test.get("name").and_then(Node::as_str).is_some_and(|n| {
-            crate::suite::placeholder::scan(n).iter().any(|p| matches!(p, crate::suite::placeholder::Piece::Name { .. }))
+            crate::suite::placeholder::scan(n)
+                .iter()
+                .any(|p| matches!(p, crate::suite::placeholder::Piece::Name { .. }))
         });
         let append_params = combos.len() > 1 && !name_templated;
         let mut reported: Vec<DeError> = Vec::new();

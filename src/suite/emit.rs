@@ -110,7 +110,8 @@ mod tests {
             let path = std::path::Path::new("s.yaml");
             let loaded = crate::load::load_str(path, doc.clone(), &Default::default())
                 .unwrap_or_else(|e| panic!("{doc}\n{e}"));
-            let plan = crate::plan::plan_suite(&loaded, &Default::default()).unwrap_or_else(|e| panic!("{doc}\n{e}"));
+            let plan = crate::plan::plan_suite(&loaded, &Default::default())
+                .unwrap_or_else(|e| panic!("{doc}\n{e}"));
             assert_eq!(plan.tests.len(), 1, "{doc}");
             assert_eq!(plan.tests[0].name, format!("t{text}"), "{doc}");
             let crate::suite::Step::Models(m) = &plan.tests[0].step else { panic!("{doc}") };

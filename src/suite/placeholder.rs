@@ -7,9 +7,15 @@
 pub(crate) enum Piece<'a> {
     Text(&'a str),
     /// `{{'text'}}`: `text`.
-    Literal { text: &'a str, raw: &'a str },
+    Literal {
+        text: &'a str,
+        raw: &'a str,
+    },
     /// `{{ name }}`: `name`, trimmed.
-    Name { name: &'a str, raw: &'a str },
+    Name {
+        name: &'a str,
+        raw: &'a str,
+    },
     /// A `{{` with no `}}` after it (the rest of the text).
     Unclosed(&'a str),
 }

@@ -54,6 +54,11 @@ async fn probe_async(args: ProbeArgs) -> u8 {
         return exit::INVALID;
     };
     let url = base_url(&url);
+    // A password in the url's user-info, and the API key, never reach an output.
+    let mask = crate::mask::Mask::new(
+        crate::suite::step::url_password(&url).into_iter().chain(args.api_key.iter().cloned()),
+    );
+    let masked = |text: String| mask.apply(&text).into_owned();
     if let Err(e) = reqwest::Url::parse(&url).map_err(|e| e.to_string()).and_then(|u| {
         if matches!(u.scheme(), "http" | "https") {
             Ok(())
@@ -61,7 +66,7 @@ async fn probe_async(args: ProbeArgs) -> u8 {
             Err(format!("{} is not http or https", u.scheme()))
         }
     }) {
-        eprintln!("error: \"{url}\" is not a server url like http://host:11434: {e}");
+        eprintln!("{}", masked(format!("error: \"{url}\" is not a server url like http://host:11434: {e}")));
         return exit::INVALID;
     }
     let api = match args.api.as_str() {
@@ -78,21 +83,21 @@ async fn probe_async(args: ProbeArgs) -> u8 {
             return exit::INVALID;
         }
     };
-    crate::report::console::say(&format!("probing {url} ..."));
+    crate::report::console::say(&masked(format!("probing {url} ...")));
     let seen = fetch(&transport, &url, args.api_key.as_deref()).await;
     let detected = match detect::detect(&seen, api) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("error: {url}: {e}");
+            eprintln!("{}", masked(format!("error: {url}: {e}")));
             return exit::FAILED;
         }
     };
-    crate::report::console::say(&format!(
+    crate::report::console::say(&masked(format!(
         "{}{} — {}",
         detected.kind.name(),
         detected.version.as_ref().map(|v| format!(" {v}")).unwrap_or_default(),
         detected.evidence.join("; ")
-    ));
+    )));
     let depth = match (args.quick, args.full) {
         (true, _) => Depth::Quick,
         (_, true) => Depth::Full,
@@ -136,6 +141,11 @@ async fn probe_async(args: ProbeArgs) -> u8 {
     if let Some(key) = &args.api_key {
         extra.insert("HXRUN_API_KEY".to_string(), key.clone());
     }
+    if let Ok(u) = reqwest::Url::parse(&url)
+        && let Some(password) = u.password()
+    {
+        extra.insert(suite::PASSWORD_VAR.to_string(), password.to_string());
+    }
     let run = run_args(&args, &suite_path, &url, depth);
     let conclude = |record: &crate::record::RunRecord| verdict::verdicts(record, &subject);
     let (code, record) = super::run::run_with(run, extra, Some(&conclude)).await;
@@ -159,10 +169,12 @@ async fn probe_async(args: ProbeArgs) -> u8 {
     code
 }
 
-/// The url without a trailing `/` or `/v1` (how OpenAI SDKs write base urls).
+/// The url without a trailing `/` or `/v1` (how OpenAI SDKs write base urls); `host:port`
+/// without a scheme is `http://host:port`, as for a run's target.
 fn base_url(url: &str) -> String {
     let url = url.trim().trim_end_matches('/');
-    url.strip_suffix("/v1").unwrap_or(url).to_string()
+    let url = url.strip_suffix("/v1").unwrap_or(url);
+    crate::suite::check_url(url).map_or_else(|_| url.to_string(), |(full, _)| full)
 }
 
 /// Asks every detection endpoint at once, each with its deadline.

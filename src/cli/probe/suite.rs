@@ -133,6 +133,34 @@ fn c(s: &str) -> String {
     emit::comment(s, 200)
 }
 
+/// The url as a person may read it: a password in it as `***`.
+fn shown(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.as_str().trim_end_matches('/').to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The variable a written suite reads the password of its url from.
+pub(super) const PASSWORD_VAR: &str = "HXRUN_TARGET_PASSWORD";
+
+/// The target's url for the written suite: a password in it is read from `PASSWORD_VAR` when
+/// the suite runs, never written.
+fn target_url(url: &str) -> String {
+    const HOLE: &str = "HXRUN-PASSWORD-HOLE";
+    let Some(mut u) = reqwest::Url::parse(url).ok().filter(|u| u.password().is_some()) else {
+        return emit::env_default("HXRUN_TARGET", url);
+    };
+    if u.set_password(Some(HOLE)).is_err() {
+        return emit::env_default("HXRUN_TARGET", url);
+    }
+    let text = u.as_str().trim_end_matches('/').to_string();
+    emit::quoted(&emit::literal(&text).replace(HOLE, &format!("${{{PASSWORD_VAR}}}")))
+}
+
 /// Seconds as a YAML duration.
 fn dur(s: f64) -> String {
     // Rounded to the microsecond first: 0.2 × 1.5 is 0.30000000000000004, which is 300 ms.
@@ -158,7 +186,7 @@ pub(super) fn render(s: &Subject, measured: Option<&BTreeMap<String, Measured>>)
             y,
             "# Written by `hxrun probe` on {} against {}: {what_said}.",
             chrono::Utc::now().format("%Y-%m-%d"),
-            c(s.url)
+            c(&shown(s.url))
         );
         let _ = writeln!(y, "# How hxrun knew: {}.", c(&d.evidence.join("; ")));
         let _ = writeln!(
@@ -182,11 +210,12 @@ pub(super) fn render(s: &Subject, measured: Option<&BTreeMap<String, Measured>>)
             "#\n# Run: hxrun THIS_FILE   (HXRUN_TARGET=http://other-host:port hxrun THIS_FILE for another host)"
         );
     } else {
-        let _ = writeln!(y, "# The checks `hxrun probe` runs against {} ({what_said}).", c(s.url));
+        let _ = writeln!(y, "# The checks `hxrun probe` runs against {} ({what_said}).", c(&shown(s.url)));
     }
     let _ = writeln!(y, "suite: probe");
-    let _ = writeln!(y, "description: {}", q(&format!("{what} at {}, checked as a deployment", s.url)));
-    let _ = writeln!(y, "target:\n  url: {}", emit::env_default("HXRUN_TARGET", s.url));
+    let _ =
+        writeln!(y, "description: {}", q(&format!("{what} at {}, checked as a deployment", shown(s.url))));
+    let _ = writeln!(y, "target:\n  url: {}", target_url(s.url));
     let _ = writeln!(y, "  api: {}", if d.api == Api::Ollama { "ollama" } else { "openai" });
     if s.api_key {
         let _ = writeln!(
@@ -239,8 +268,10 @@ const SMOKE: [&str; 5] = [
 pub(super) fn check(text: &str, s: &Subject) -> Result<(), String> {
     let fail = |e: crate::load::error::SuiteErrors| format!("the suite it wrote does not load: {e}");
     let path = std::path::Path::new("probe-suite.yaml");
-    let loaded = crate::load::load_str(path, text.to_string(), &crate::load::LoadOptions::default())
-        .map_err(fail)?;
+    // The variables the written suite reads a credential from, as the probe's own run sets them.
+    let env = [(PASSWORD_VAR, "x"), ("HXRUN_API_KEY", "x")].map(|(k, v)| (k.to_string(), v.to_string()));
+    let opts = crate::load::LoadOptions { env: env.into_iter().collect(), ..Default::default() };
+    let loaded = crate::load::load_str(path, text.to_string(), &opts).map_err(fail)?;
     let plan = crate::plan::plan_suite(&loaded, &crate::plan::PlanOptions::default()).map_err(fail)?;
     let listed = plan.tests.iter().find_map(|t| match &t.step {
         crate::suite::Step::Models(m) if t.name == SMOKE[4] => Some(m.present.clone()),
