@@ -194,3 +194,51 @@ fn the_summary_is_appended_to_the_github_step_summary() {
     assert!(text.starts_with("earlier step\n## hxrun: ✅ PASSED"), "{text}");
     assert!(!ws.path().join("reports/report.html").exists(), "--no-html writes none");
 }
+
+/// Whether `c` may appear in an XML 1.0 document.
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+}
+
+#[test]
+fn every_report_stays_valid_whatever_the_server_answers() {
+    let server = common::faults::FaultServer::start();
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &format!(
+            r#"suite: hostile
+target: {{ url: "{0}/hostile-text" }}
+tests:
+  - name: "=HYPERLINK(\"http://x\",\"click\")"
+    generate: {{ model: m, prompt: hi, stream: false }}
+    expect: {{ text: {{ equals: something else }} }}
+  - name: "@SUM(1) raw body"
+    http: {{ url: "{0}/hostile-text" }}
+    expect: {{ body: {{ equals: nope }} }}
+"#,
+            server.url
+        ),
+    );
+    let run = ws.hxrun(&["s.yaml", "--verbose"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let junit = run.report("junit.xml");
+    assert!(junit.contains("=HYPERLINK"), "{junit}");
+    let bad: Vec<char> = junit.chars().filter(|c| !xml_char(*c)).collect();
+    assert!(bad.is_empty(), "junit.xml holds characters XML 1.0 forbids: {bad:?}");
+    let summary = run.report("summary.md");
+    let controls: Vec<char> =
+        summary.chars().filter(|c| c.is_control() && *c != '\n' && *c != '\t').collect();
+    assert!(controls.is_empty(), "summary.md holds control characters: {controls:?}");
+    assert!(!run.stdout.contains('\u{1b}'), "the console shows the server's escape sequence");
+    let csv = run.report("results.csv");
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let names: Vec<String> = rows.records().map(|r| r.unwrap()[2].to_string()).collect();
+    assert_eq!(names, ["'=HYPERLINK(\"http://x\",\"click\")", "'@SUM(1) raw body"], "{csv}");
+    for line in csv.lines().skip(1) {
+        for cell in line.split(',') {
+            let cell = cell.trim_start_matches('"');
+            assert!(!cell.starts_with(['=', '+', '@']), "a formula cell: {line}");
+        }
+    }
+}

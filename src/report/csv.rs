@@ -3,7 +3,7 @@
 //! Rows are written as tests finish (each one flushed), not at the end: a run killed half-way
 //! (SIGKILL, the OOM killer, a machine that goes away) leaves every finished test on disk.
 
-use super::text::one_line;
+use super::text::csv_text;
 use super::{Event, Lines, Output, Reporter};
 use crate::record::{Status, TestResult};
 use std::path::PathBuf;
@@ -34,12 +34,12 @@ fn record<const N: usize>(fields: [&str; N]) -> Result<String, super::ReportErro
 fn row(t: &TestResult) -> Result<String, super::ReportError> {
     record([
         &t.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        &t.suite,
-        &t.name,
+        &csv_text(&t.suite),
+        &csv_text(&t.name),
         status_word(t.status),
         &format!("{:.3}", t.duration.as_secs_f64() * 1000.0),
         &t.attempts.len().to_string(),
-        &one_line(t.message.as_deref().unwrap_or("")),
+        &csv_text(t.message.as_deref().unwrap_or("")),
     ])
 }
 

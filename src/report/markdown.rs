@@ -72,7 +72,13 @@ pub(crate) fn xychart(title: &str, y_label: &str, items: &[(String, f64)]) -> St
     )
 }
 
+/// The summary; no control character from a server's answer reaches it (a terminal, a chat
+/// client or GitHub's renderer would each read one differently).
 pub(crate) fn render(run: &Run) -> String {
+    super::text::clean(&document(run))
+}
+
+fn document(run: &Run) -> String {
     let mut md = String::new();
     let (passed, failed, skipped) = (run.count("passed"), run.count("failed"), run.count("skipped"));
     let verdict = if failed > 0 { "❌ FAILED" } else { "✅ PASSED" };

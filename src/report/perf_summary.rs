@@ -1,6 +1,7 @@
 //! `perf-summary.csv`: one row per perf test and concurrency level, every statistic of every
 //! metric (durations in ms), for spreadsheets and trend tools.
 
+use super::text::csv_text;
 use super::{Event, Output, Reporter};
 use crate::record::Observation;
 use crate::suite::metrics::{self, GPU, PER_REQUEST, STATISTICS, Unit};
@@ -74,9 +75,9 @@ impl Reporter for PerfSummaryReporter {
                 let f = |k: &str| l.figures.get(k).map(|v| format!("{v:.4}")).unwrap_or_default();
                 let mut row = vec![
                     t.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    t.suite.clone(),
-                    t.name.clone(),
-                    p.model.clone().unwrap_or_default(),
+                    csv_text(&t.suite),
+                    csv_text(&t.name),
+                    csv_text(p.model.as_deref().unwrap_or_default()),
                     l.concurrency.to_string(),
                     l.requests.to_string(),
                     l.errors.to_string(),

@@ -164,6 +164,12 @@ fn serve(mut s: TcpStream) {
                 s.write_all(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes());
             let _ = s.write_all(body);
         }
+        // An answer with every kind of character a report format forbids or a viewer runs:
+        // XML 1.0's forbidden U+FFFE/U+FFFF, C0 and C1 controls, an ANSI escape, a formula.
+        "/hostile-text" | "/hostile-text/api/generate" => {
+            let body = "{\"model\":\"m\",\"response\":\"=HYPERLINK(1) \u{fffe}\u{ffff}\u{1}\u{85}\u{1b}[2J \u{7f}\",\"done\":true}";
+            let _ = s.write_all(ok(body).as_bytes());
+        }
         _ => {
             let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
         }

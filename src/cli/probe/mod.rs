@@ -58,7 +58,7 @@ async fn probe_async(args: ProbeArgs) -> u8 {
     let mask = crate::mask::Mask::new(
         crate::suite::step::url_password(&url).into_iter().chain(args.api_key.iter().cloned()),
     );
-    let masked = |text: String| mask.apply(&text).into_owned();
+    let masked = |text: String| crate::report::text::clean(&mask.apply(&text));
     if let Err(e) = reqwest::Url::parse(&url).map_err(|e| e.to_string()).and_then(|u| {
         if matches!(u.scheme(), "http" | "https") {
             Ok(())
