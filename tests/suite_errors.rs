@@ -263,3 +263,42 @@ fn a_metric_the_steps_api_cannot_produce_is_refused() {
         "`load_duration` comes only from Ollama's answers, and this step speaks Openai",
     );
 }
+
+#[test]
+fn an_error_far_along_a_long_line_is_shown_around_its_place() {
+    // A 100 KiB one-line JSON suite with a typo at its end (column > 65,535).
+    let tests: Vec<String> =
+        (0..3000).map(|i| format!("{{\"name\": \"t{i}\", \"http\": {{\"path\": \"/\"}}}}")).collect();
+    let text = format!(
+        "{{\"suite\": \"s\", \"tests\": [{}, {{\"name\": \"x\", \"htp\": {{}}}}]}}",
+        tests.join(", ")
+    );
+    assert!(text.len() > 100_000);
+    let ws = Workspace::new();
+    ws.write("long.json", &text);
+    let run = ws.hxrun(&["validate", "long.json"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    let col = text.find("\"htp\"").unwrap() + 1;
+    assert!(
+        run.stderr.contains(&format!("long.json:1:{col}: ")),
+        "{}",
+        &run.stderr[..run.stderr.len().min(2000)]
+    );
+    assert!(run.stderr.contains("│ …"), "the line is cut around the error: {}", run.stderr);
+    assert!(run.stderr.len() < 4000, "the whole 100 KiB line was printed: {} bytes", run.stderr.len());
+}
+
+#[test]
+fn an_unclosed_placeholder_is_an_error_and_a_literal_one_is_text() {
+    assert_error(
+        "suite: s\ntests:\n  - name: a {{model}\n    for_each: { model: [m] }\n    http: { path: / }\n",
+        "3:11",
+        "`{{model}` opens a placeholder with `{{` but never closes it: write `{{name}}`, or `{{'{{'}}` for a literal `{{`",
+    );
+    let ws = Workspace::new();
+    ws.write("s.yaml", "suite: s\ntests:\n  - name: \"a {{'{{'}}model}} {{model}}\"\n    for_each: { model: [m] }\n    http: { path: / }\n");
+    let run = ws.hxrun(&["list", "s.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("a {{model}} m"), "{}", run.stdout);
+}

@@ -114,8 +114,13 @@ fn check(path: &Path, mutant: String, f: &mut Findings) {
     f.cases += 1;
     let opts = LoadOptions::default();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        load::load_str(path, mutant.clone(), &opts)
-            .and_then(|s| plan::plan_suite(&s, &PlanOptions::default()))
+        let planned = load::load_str(path, mutant.clone(), &opts)
+            .and_then(|s| plan::plan_suite(&s, &PlanOptions::default()));
+        // The errors as a person sees them: drawing the snippet must not panic either.
+        if let Err(errors) = &planned {
+            let _ = errors.render(false);
+        }
+        planned
     }));
     match outcome {
         Err(panic) => {
@@ -227,7 +232,7 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
 fn edit(b: &mut Vec<u8>, rng: &mut Rng) {
     let len = b.len();
     let at = rng.below(len + 1);
-    match rng.below(9) {
+    match rng.below(10) {
         0 if len > 0 => b[at.min(len - 1)] = rng.below(256) as u8,
         1 => b.truncate(at),
         2 => {
@@ -249,6 +254,16 @@ fn edit(b: &mut Vec<u8>, rng: &mut Rng) {
                 _ => lines.swap(i, j),
             }
             *b = lines.join(&b'\n');
+        }
+        // A line past column 65,535 (a minified one-line suite): padding, a long scalar left
+        // open, or a long flow list, so an error lands far to the right.
+        9 => {
+            let long: Vec<u8> = match rng.below(3) {
+                0 => vec![b' '; 70_000],
+                1 => std::iter::once(b'"').chain(std::iter::repeat_n(b'a', 70_000)).collect(),
+                _ => std::iter::once(b'[').chain(b"1, ".repeat(24_000)).collect(),
+            };
+            b.splice(at..at, long);
         }
         6 => swap_keys(b, rng),
         7 => swap_value(b, rng),

@@ -42,7 +42,7 @@ impl Diagnostic {
     pub(crate) fn render(&self, color: bool) -> String {
         let mut out = format!("error: {}: {}\n", self.location(), self.message);
         if let Some(span) = self.span.filter(Span::is_known) {
-            let snippet = Snippet { diag: self, span };
+            let snippet = Snippet { diag: self, excerpt: Excerpt::around(&self.source.text, span) };
             let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
             let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(1);
             let mut rendered = String::new();
@@ -63,7 +63,7 @@ impl fmt::Display for Diagnostic {
 /// The miette view of a diagnostic: only the snippet (the message is printed above it).
 struct Snippet<'a> {
     diag: &'a Diagnostic,
-    span: Span,
+    excerpt: Excerpt,
 }
 
 impl fmt::Debug for Snippet<'_> {
@@ -82,29 +82,83 @@ impl std::error::Error for Snippet<'_> {}
 
 impl miette::Diagnostic for Snippet<'_> {
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        Some(&self.diag.source.text)
+        Some(&self.excerpt)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let text = &self.diag.source.text;
-        // Recompute the byte offset from line:col (parser errors may not carry one).
-        let offset =
-            offset_of(text, self.span.line, self.span.col).unwrap_or(self.span.offset).min(text.len());
-        let len = self.span.len.min(text.len() - offset).max(usize::from(offset < text.len()));
         Some(Box::new(std::iter::once(LabeledSpan::new_primary_with_span(
             Some("here".to_string()),
-            (offset, len),
+            self.excerpt.label,
         ))))
     }
 }
 
-/// Byte offset of a 1-based line and (character) column.
-fn offset_of(text: &str, line: u32, col: u32) -> Option<usize> {
-    let line_start =
-        if line <= 1 { 0 } else { text.match_indices('\n').nth(line as usize - 2).map(|(i, _)| i + 1)? };
-    let rest = &text[line_start..];
-    let within = rest.char_indices().nth(col.saturating_sub(1) as usize).map_or(rest.len(), |(i, _)| i);
-    Some(line_start + within)
+/// Characters of a line shown on each side of the problem: a one-line suite of 100 KiB is
+/// shown as the part around its error, not whole (and miette cannot draw past column 65,535).
+const HALF_WINDOW: usize = 60;
+
+/// The lines around a problem (one before, one after), each cut to a window around the
+/// problem's column, with the problem's place in that text; line numbers stay the file's.
+struct Excerpt {
+    text: String,
+    /// The 0-based line of the excerpt's first line in the file.
+    first_line: usize,
+    /// The problem: byte offset and length in `text`.
+    label: (usize, usize),
+}
+
+impl Excerpt {
+    fn around(file: &str, span: Span) -> Excerpt {
+        let lines: Vec<&str> = file.split('\n').collect();
+        let at = (span.line.max(1) as usize - 1).min(lines.len().saturating_sub(1));
+        let first_line = at.saturating_sub(1);
+        let col = span.col.max(1) as usize - 1;
+        // The window of characters kept on every line, around the problem's column.
+        let from = col.saturating_sub(HALF_WINDOW);
+        let to = col + HALF_WINDOW;
+        let mut text = String::new();
+        let mut label = (0, 0);
+        for (n, line) in lines.iter().enumerate().take(at + 2).skip(first_line) {
+            let line = line.trim_end_matches('\r');
+            let count = line.chars().count();
+            let cut: String = line.chars().skip(from).take(to - from).collect();
+            let (head, tail) =
+                (if from > 0 && count > from { "…" } else { "" }, if count > to { "…" } else { "" });
+            if n == at {
+                let start = text.len() + head.len();
+                // The problem's column inside the kept part (the end of it, past the line).
+                let within: usize = cut.chars().take(col - from).map(char::len_utf8).sum();
+                let rest: usize =
+                    cut.chars().skip(col - from).take(span.len.max(1)).map(char::len_utf8).sum();
+                label = (start + within, rest.max(usize::from(within < cut.len())));
+            }
+            if n > first_line {
+                text.push('\n');
+            }
+            text.push_str(head);
+            text.push_str(&cut);
+            text.push_str(tail);
+        }
+        Excerpt { text, first_line, label }
+    }
+}
+
+impl miette::SourceCode for Excerpt {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let inner = self.text.read_span(span, before, after)?;
+        Ok(Box::new(miette::MietteSpanContents::new(
+            inner.data(),
+            *inner.span(),
+            inner.line() + self.first_line,
+            inner.column(),
+            inner.line_count(),
+        )))
+    }
 }
 
 /// Why a suite could not be loaded or planned: every problem found, not just the first (the
