@@ -12,6 +12,7 @@ pub(crate) mod bench;
 pub mod cli;
 pub(crate) mod execute;
 pub(crate) mod exit;
+pub(crate) mod files;
 pub(crate) mod gpu;
 pub(crate) mod load;
 pub(crate) mod mask;

@@ -15,7 +15,7 @@ pub(super) fn write_schema(path: &Path) -> u8 {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| std::fs::write(path, super::schema_text() + "\n"));
+        .and_then(|()| crate::files::write(path, super::schema_text() + "\n"));
     match written {
         Ok(()) => {
             println!("wrote {}", path.display());
@@ -42,7 +42,7 @@ pub(super) fn init(args: &InitArgs) -> u8 {
     let models: Vec<String> =
         if args.models.is_empty() { vec!["phi3:latest".to_string()] } else { args.models.clone() };
     let text = starter(&args.target, args.api.as_deref().unwrap_or("ollama"), &models);
-    if let Err(e) = std::fs::write(&suite, text) {
+    if let Err(e) = crate::files::write(&suite, text) {
         eprintln!("error: cannot write {}: {e}", suite.display());
         return exit::INTERNAL;
     }

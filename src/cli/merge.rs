@@ -28,7 +28,7 @@ fn locate(input: &Path) -> (PathBuf, PathBuf) {
 }
 
 fn read(path: &Path) -> Result<RunRecord, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
+    let text = crate::files::read_to_string(path, "report").map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             format!("cannot read {}: no such report directory or report.json", path.display())
         }

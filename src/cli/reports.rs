@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 /// Reads a saved report.json.
 fn read(path: &Path) -> Result<Run, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = crate::files::read_to_string(path, "report")
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let value = serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
     Run::from_value(value).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -96,7 +96,8 @@ impl Transport {
     /// `SSL_CERT_FILE`; Err says which file could not be used, and why.
     pub(crate) fn with_tls(limits: Limits, tls: &Tls) -> Result<Self, String> {
         let read = |what: &str, path: &str| {
-            std::fs::read(path).map_err(|e| format!("cannot read the {what} {path}: {e}"))
+            crate::files::read(std::path::Path::new(path), what)
+                .map_err(|e| format!("cannot read the {what} {path}: {e}"))
         };
         // SSL_CERT_FILE's CAs too, as curl and OpenSSL take them. A file that cannot be used
         // is passed over (the system verifier reads the variable itself): an odd environment
@@ -104,7 +105,7 @@ impl Transport {
         let mut roots: Vec<reqwest::Certificate> = std::env::var("SSL_CERT_FILE")
             .ok()
             .filter(|p| !p.is_empty())
-            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|p| crate::files::read(std::path::Path::new(&p), "CA bundle").ok())
             .and_then(|pem| reqwest::Certificate::from_pem_bundle(&pem).ok())
             .unwrap_or_default();
         if let Some(path) = tls.ca_cert.as_deref() {

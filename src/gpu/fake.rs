@@ -59,7 +59,7 @@ impl FakeSource {
     }
 
     pub(crate) fn load(path: &Path) -> Result<FakeSource, String> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::files::read_to_string(path, "GPU script")
             .map_err(|e| format!("cannot read the GPU script {}: {e}", path.display()))?;
         let script: Script = serde_saphyr::from_str(&text)
             .map_err(|e| format!("invalid GPU script {}: {e}", path.display()))?;

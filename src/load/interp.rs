@@ -188,8 +188,8 @@ fn interpolate_str(s: &str, span: Span, scope: &Scope, errors: &mut Vec<DeError>
 
 /// Reads a `KEY=VALUE` env file (`#` comments, blank lines, optional `export`, quotes).
 pub(crate) fn read_env_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("cannot read env file {}: {e}", path.display()))?;
+    let text = crate::files::read_to_string(path, "env file")
+        .map_err(|e| format!("cannot read env file {}: {e}", path.display()))?;
     parse_env_text(&text).map_err(|(line, msg)| format!("{}:{line}: {msg}", path.display()))
 }
 

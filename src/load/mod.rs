@@ -68,8 +68,8 @@ pub(crate) fn load(path: &Path, opts: &LoadOptions) -> Result<LoadedSuite, Suite
         let source = Arc::new(SourceFile { name: name.clone(), text });
         SuiteErrors(vec![Diagnostic::new(&source, span, message)])
     };
-    let bytes =
-        std::fs::read(path).map_err(|e| fail(String::new(), None, format!("cannot read suite: {e}")))?;
+    let bytes = crate::files::read(path, "suite")
+        .map_err(|e| fail(String::new(), None, format!("cannot read suite: {e}")))?;
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
@@ -243,7 +243,7 @@ pub(crate) fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<
         .or_else(|| doc.as_ref().and_then(|d| d.baseline.as_ref()).map(|b| base_dir.join(b)));
     let baseline = baseline_path.and_then(|p| {
         let span = resolved.get("baseline").map(|n| n.span).filter(|_| opts.baseline.is_none());
-        let read = std::fs::read_to_string(&p)
+        let read = crate::files::read_to_string(&p, "baseline")
             .map_err(|e| format!("cannot read baseline {}: {e}", p.display()))
             .and_then(|text| Baseline::parse(&p.display().to_string(), &text));
         read.map_err(|message| errors.push(de::DeError { message, span })).ok()
@@ -313,7 +313,7 @@ fn read_schema_files(test: &mut Node, base_dir: &Path, errors: &mut Vec<de::DeEr
             continue;
         };
         let path = base_dir.join(name);
-        let read = std::fs::read_to_string(&path)
+        let read = crate::files::read_to_string(&path, "schema")
             .map_err(|e| format!("{}: cannot read {}: {e}", place.join("."), path.display()))
             .and_then(|text| {
                 tree::parse(&text)

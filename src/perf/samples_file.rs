@@ -192,6 +192,8 @@ pub(crate) struct SampleFile {
 impl SampleFile {
     /// A samples file a report names.
     pub(crate) fn open(path: &Path) -> io::Result<SampleFile> {
+        // Any size (a long soak writes gigabytes, read as a stream), but a regular file.
+        crate::files::check_regular(path, "samples file")?;
         let file = File::open(path)?;
         let mut head = flate2::read::GzDecoder::new(At { file: &file, pos: 0 });
         let mut byte = [0u8; 1];

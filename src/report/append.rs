@@ -34,7 +34,8 @@ pub(crate) fn append_with(
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
-    let file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(fail)?;
+    let file = crate::files::open_output(path, OpenOptions::new().read(true).append(true).create(true))
+        .map_err(fail)?;
     file.lock().map_err(fail)?;
     let result = (|| {
         let regular = file.metadata().map_err(fail)?.is_file();

@@ -199,7 +199,8 @@ impl Output {
     pub(crate) fn append_text(&self, path: &Path, text: &str) -> Result<(), ReportError> {
         use std::io::Write;
         let fail = |source| ReportError::Append { path: path.to_path_buf(), source };
-        let mut f = std::fs::OpenOptions::new().append(true).create(true).open(path).map_err(fail)?;
+        let mut f = crate::files::open_output(path, std::fs::OpenOptions::new().append(true).create(true))
+            .map_err(fail)?;
         f.write_all(self.text(text).as_bytes()).map_err(fail)
     }
 }
@@ -236,9 +237,9 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
         Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(path) {
             Ok(resolved) if resolved.is_file() => resolved,
             // A link to a FIFO or device, or a dangling one: write through it.
-            _ => return write_through(path, bytes).map_err(fail),
+            _ => return crate::files::write(path, bytes).map_err(fail),
         },
-        Ok(m) if !m.is_file() => return write_through(path, bytes).map_err(fail),
+        Ok(m) if !m.is_file() => return crate::files::write(path, bytes).map_err(fail),
         _ => path.to_path_buf(),
     };
     if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -253,13 +254,6 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     })
 }
 
-fn write_through(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
-    f.write_all(bytes)?;
-    f.flush()
-}
-
 /// Opens a report file that is written as the run goes (creating its folder); a FIFO, device
 /// or symlink is written through.
 fn create_file(path: &Path) -> Result<std::fs::File, ReportError> {
@@ -267,5 +261,6 @@ fn create_file(path: &Path) -> Result<std::fs::File, ReportError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
-    std::fs::File::create(path).map_err(fail)
+    crate::files::open_output(path, std::fs::OpenOptions::new().write(true).create(true).truncate(true))
+        .map_err(fail)
 }

@@ -133,7 +133,7 @@ async fn probe_async(args: ProbeArgs) -> u8 {
         eprintln!("error: {e}");
         return exit::INTERNAL;
     }
-    if let Err(e) = std::fs::write(&suite_path, text) {
+    if let Err(e) = crate::files::write(&suite_path, text) {
         eprintln!("error: cannot write {}: {e}", suite_path.display());
         return exit::INTERNAL;
     }
@@ -280,10 +280,10 @@ fn run_args(args: &ProbeArgs, suite: &Path, url: &str, depth: Depth) -> RunArgs 
 fn write_suite(path: &Path, text: &str) -> Result<(), String> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    crate::files::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let schema = dir.join(super::init::SCHEMA_FILE);
     if !schema.exists() {
-        std::fs::write(&schema, super::schema_text() + "\n")
+        crate::files::write(&schema, super::schema_text() + "\n")
             .map_err(|e| format!("cannot write {}: {e}", schema.display()))?;
     }
     Ok(())
