@@ -247,7 +247,9 @@ async fn closed_loop(shared: &Arc<Shared>, c: u32, stop: Stop, keep: Keep) -> Sa
             let mut worker = Worker::new((Instant::now(), Utc::now()));
             let stopped = shared.ctx.control.stopped();
             tokio::pin!(stopped);
-            let mut batch = Vec::with_capacity(if measured { BATCH } else { 0 });
+            // Grown as samples come (10,000 workers of two requests each need no 256-sample
+            // batch each).
+            let mut batch = Vec::new();
             let (mut since, mut counted_at, mut uncounted) = (worker.epoch.0, worker.epoch.0, 0);
             let mut now = worker.epoch.0;
             let hand_over = |batch: &mut Vec<Sample>| {

@@ -10,6 +10,10 @@ use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan};
 use std::fmt;
 use std::sync::Arc;
 
+/// Errors past this many stop the planning (a file of 120,000 copies of one mistake needs the
+/// first ones fixed, not 120,000 messages held and printed).
+pub(crate) const MAX_ERRORS: usize = 1000;
+
 /// A suite file's name and text, shared by all its diagnostics.
 #[derive(Debug)]
 pub(crate) struct SourceFile {
@@ -109,16 +113,22 @@ struct Excerpt {
 
 impl Excerpt {
     fn around(file: &str, span: Span) -> Excerpt {
-        let lines: Vec<&str> = file.split('\n').collect();
-        let at = (span.line.max(1) as usize - 1).min(lines.len().saturating_sub(1));
-        let first_line = at.saturating_sub(1);
+        let at_line = span.line.max(1) as usize - 1;
+        let first_line = at_line.saturating_sub(1);
+        // Only the lines shown are looked at: found from the span's byte offset when it agrees
+        // with its line (every error of a 120,000-test suite would scan the file otherwise).
+        let start = line_start(file, span).unwrap_or_else(|| {
+            file.match_indices('\n').nth(first_line.wrapping_sub(1)).map_or(0, |(i, _)| i + 1)
+        });
+        let lines: Vec<&str> = file[start..].split('\n').take(at_line + 2 - first_line).collect();
+        let at = (at_line - first_line).min(lines.len().saturating_sub(1));
         let col = span.col.max(1) as usize - 1;
         // The window of characters kept on every line, around the problem's column.
         let from = col.saturating_sub(HALF_WINDOW);
         let to = col + HALF_WINDOW;
         let mut text = String::new();
         let mut label = (0, 0);
-        for (n, line) in lines.iter().enumerate().take(at + 2).skip(first_line) {
+        for (n, line) in lines.iter().enumerate() {
             let line = line.trim_end_matches('\r');
             let count = line.chars().count();
             let cut: String = line.chars().skip(from).take(to - from).collect();
@@ -132,7 +142,7 @@ impl Excerpt {
                     cut.chars().skip(col - from).take(span.len.max(1)).map(char::len_utf8).sum();
                 label = (start + within, rest.max(usize::from(within < cut.len())));
             }
-            if n > first_line {
+            if n > 0 {
                 text.push('\n');
             }
             text.push_str(head);
@@ -140,6 +150,25 @@ impl Excerpt {
             text.push_str(tail);
         }
         Excerpt { text, first_line, label }
+    }
+}
+
+/// The byte offset of the start of the line before the span's, from the span's own offset
+/// (None when the offset does not lie on the span's line: a parser error may carry none).
+fn line_start(file: &str, span: Span) -> Option<usize> {
+    let offset = span.offset.min(file.len());
+    if !file.is_char_boundary(offset) {
+        return None;
+    }
+    let own = file[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let col = file[own..offset].chars().count() + 1;
+    if col != span.col as usize || (span.offset == 0 && span.line > 1) {
+        return None;
+    }
+    if span.line <= 1 {
+        Some(0)
+    } else {
+        Some(file[..own.saturating_sub(1)].rfind('\n').map_or(0, |i| i + 1))
     }
 }
 
@@ -168,9 +197,19 @@ impl miette::SourceCode for Excerpt {
 pub(crate) struct SuiteErrors(pub Vec<Diagnostic>);
 
 impl SuiteErrors {
+    /// Every error with its snippet, up to `SHOWN`; then one line each, up to `LISTED`; then
+    /// how many more (120,000 duplicate names are not 120,000 snippets).
     pub(crate) fn render(&self, color: bool) -> String {
-        let mut out: String = self.0.iter().map(|d| d.render(color)).collect::<Vec<_>>().join("\n");
+        const SHOWN: usize = 50;
+        // Every error planning keeps, and the line saying it stopped.
+        const LISTED: usize = MAX_ERRORS + 1;
+        let mut parts: Vec<String> = self.0.iter().take(SHOWN).map(|d| d.render(color)).collect();
+        parts.extend(self.0.iter().skip(SHOWN).take(LISTED - SHOWN).map(|d| format!("error: {d}")));
+        let mut out = parts.join("\n");
         let n = self.0.len();
+        if n > LISTED {
+            out.push_str(&format!("\n... and {} more errors, not listed", n - LISTED));
+        }
         out.push_str(&format!("\n{n} error{} found\n", if n == 1 { "" } else { "s" }));
         out
     }

@@ -124,6 +124,22 @@ fn scan(s: &str) -> Result<Vec<Piece<'_>>, String> {
     Ok(pieces)
 }
 
+/// Replaces every `${...}` in the tree, taking it: text without `${` moves through as it is
+/// (a suite is never held twice). Errors are collected, not returned one at a time.
+pub(crate) fn interpolate_owned(node: Node, scope: &Scope, errors: &mut Vec<DeError>) -> Node {
+    let value = match node.value {
+        Value::Str(s) if s.contains("${") => return interpolate_str(&s, node.span, scope, errors),
+        Value::Seq(items) => {
+            Value::Seq(items.into_iter().map(|n| interpolate_owned(n, scope, errors)).collect())
+        }
+        Value::Map(entries) => {
+            Value::Map(entries.into_iter().map(|(k, v)| (k, interpolate_owned(v, scope, errors))).collect())
+        }
+        other => other,
+    };
+    Node::new(value, node.span)
+}
+
 /// Replaces every `${...}` in the tree. Errors are collected, not returned one at a time.
 pub(crate) fn interpolate(node: &Node, scope: &Scope, errors: &mut Vec<DeError>) -> Node {
     let value = match &node.value {

@@ -146,7 +146,7 @@ pub(crate) fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<
         }
     }
 
-    let resolved = interpolate_except(&root, &["vars", "env_file"], &scope, &mut errors);
+    let mut resolved = interpolate_except(root, &["vars", "env_file"], &scope, &mut errors);
     let mut notes = Vec::new();
     let doc: Option<SuiteDoc> = match de::from_node::<SuiteDoc>(&resolved) {
         Ok(mut doc) => {
@@ -230,8 +230,13 @@ pub(crate) fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<
         secret_values.extend(d.targets.iter().filter_map(|t| t.api_key().map(str::to_string)));
         secret_values.retain(|v| !v.is_empty());
     }
-    let mut tests = match resolved.get("tests").map(|n| &n.value) {
-        Some(Value::Seq(items)) => items.clone(),
+    // The tests move out of the tree (it keeps their place): a suite's tests are held once.
+    let tests_span = resolved.get("tests").map(|n| n.span).or(Some(resolved.span));
+    let mut tests = match &mut resolved.value {
+        Value::Map(entries) => match entries.iter_mut().find(|(k, _)| k.name == "tests") {
+            Some((_, Node { value: Value::Seq(items), .. })) => std::mem::take(items),
+            _ => Vec::new(),
+        },
         _ => Vec::new(),
     };
     for test in &mut tests {
@@ -250,43 +255,40 @@ pub(crate) fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<
     });
     let errors: Vec<Diagnostic> = errors.into_iter().map(|e| diag(e.span, e.message)).collect();
     match doc {
-        Some(doc) => {
-            let tests_span = resolved.get("tests").map(|n| n.span).or(Some(resolved.span));
-            Ok(LoadedSuite {
-                path: path.to_path_buf(),
-                source,
-                doc,
-                tests,
-                tests_span,
-                notes,
-                secret_values,
-                errors,
-                baseline,
-            })
-        }
+        Some(doc) => Ok(LoadedSuite {
+            path: path.to_path_buf(),
+            source,
+            doc,
+            tests,
+            tests_span,
+            notes,
+            secret_values,
+            errors,
+            baseline,
+        }),
         None => Err(SuiteErrors(errors)),
     }
 }
 
-fn interpolate_except(root: &Node, skip: &[&str], scope: &Scope, errors: &mut Vec<de::DeError>) -> Node {
-    match &root.value {
+fn interpolate_except(root: Node, skip: &[&str], scope: &Scope, errors: &mut Vec<de::DeError>) -> Node {
+    match root.value {
         Value::Map(entries) => Node::new(
             Value::Map(
                 entries
-                    .iter()
+                    .into_iter()
                     .map(|(k, v)| {
                         let v = if skip.contains(&k.name.as_str()) {
-                            v.clone()
+                            v
                         } else {
-                            interp::interpolate(v, scope, errors)
+                            interp::interpolate_owned(v, scope, errors)
                         };
-                        (k.clone(), v)
+                        (k, v)
                     })
                     .collect(),
             ),
             root.span,
         ),
-        _ => interp::interpolate(root, scope, errors),
+        value => interp::interpolate_owned(Node::new(value, root.span), scope, errors),
     }
 }
 

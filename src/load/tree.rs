@@ -185,7 +185,18 @@ impl Node {
 /// 10 MB suite of 20,000 tests has about 600,000 nodes), low enough that a runaway file is
 /// refused before it takes the machine's memory.
 pub(crate) const MAX_SUITE_BYTES: usize = 64 * 1024 * 1024;
-const MAX_NODES: usize = 4_000_000;
+const MAX_NODES: usize = 1_000_000;
+/// The longest one value may be: a prompt of 8 MiB is about 2 million tokens, past any model's
+/// context; a longer one is a mistake, and would be copied as the suite is planned.
+pub(crate) const MAX_VALUE_BYTES: usize = 8 * 1024 * 1024;
+
+fn too_long<E: de::Error>(len: usize) -> E {
+    E::custom(format!(
+        "a value of {} MiB: hxrun takes values up to {} MiB (about 2 million tokens of prompt)",
+        len >> 20,
+        MAX_VALUE_BYTES >> 20
+    ))
+}
 
 /// Why a text is not a tree.
 #[derive(Debug)]
@@ -226,6 +237,10 @@ pub(crate) fn parse(text: &str) -> Result<Node, ParseError> {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_nodes = MAX_NODES;
     budget.max_events = MAX_NODES * 4;
+    // Anchors hold shared blocks (defaults, a request); an alias bomb is refused early.
+    budget.max_aliases = 10_000;
+    budget.max_recorded_anchor_events = 100_000;
+    budget.max_recorded_anchor_bytes = 8 * 1024 * 1024;
     budget.max_total_scalar_bytes = MAX_SUITE_BYTES * 2;
     // YAML 1.2 booleans only: `no`, `off` and `n` stay text (`trimmed_equals: no` means "no").
     let options = serde_saphyr::options! { strict_booleans: true, budget: Some(budget) };
@@ -233,7 +248,7 @@ pub(crate) fn parse(text: &str) -> Result<Node, ParseError> {
         let text = e.to_string();
         if text.lines().next().is_some_and(|l| l.contains("budget breached")) {
             ParseError::TooLarge(format!(
-                "the suite is too large to load (more than {MAX_NODES} YAML values or nested too deep): split \
+                "the suite is too large to load (more than {MAX_NODES} YAML values, anchors past 8 MiB, or nested too deep): split \
                  it into several suites"
             ))
         } else {
@@ -287,9 +302,15 @@ impl<'de> Visitor<'de> for RawVisitor {
         Ok(Value::Float(v))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        if v.len() > MAX_VALUE_BYTES {
+            return Err(too_long(v.len()));
+        }
         Ok(Value::Str(v.to_owned()))
     }
     fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        if v.len() > MAX_VALUE_BYTES {
+            return Err(too_long(v.len()));
+        }
         Ok(Value::Str(v))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
@@ -297,6 +318,8 @@ impl<'de> Visitor<'de> for RawVisitor {
         while let Some(node) = seq.next_element::<Node>()? {
             items.push(node);
         }
+        // Held for the whole run: no room for growth (a list of one is one, not four).
+        items.shrink_to_fit();
         Ok(Value::Seq(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
@@ -311,6 +334,7 @@ impl<'de> Visitor<'de> for RawVisitor {
                 entries.push((key, value));
             }
         }
+        entries.shrink_to_fit();
         Ok(Value::Map(entries))
     }
 }

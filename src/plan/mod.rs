@@ -117,7 +117,7 @@ pub(crate) struct PlannedTest {
     pub(crate) samples_file: Option<String>,
     /// Where each written expectation is, by its path (`expect.body`,
     /// `expect.json.$.version`, `thresholds.ttft.p95`): a failure shows that line.
-    pub(crate) places: std::sync::Arc<BTreeMap<String, crate::record::Place>>,
+    pub(crate) places: Places,
     /// Values this test takes from what came back, for later tests.
     pub(crate) capture: BTreeMap<String, crate::suite::capture::Capture>,
     /// The `{{captures.NAME}}` its step and expectations use (filled when it runs).
@@ -145,6 +145,13 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
     // Captures defined by the tests so far: a later test may use them.
     let mut captured: Vec<String> = Vec::new();
     for test in &suite.tests {
+        if errors.len() >= MAX_ERRORS {
+            errors.push(DeError {
+                message: format!("stopped after {MAX_ERRORS} errors: fix these, then validate again"),
+                span: Some(test.span),
+            });
+            break;
+        }
         let used = captures_used(test);
         for (name, span) in &used {
             if !captured.contains(name) {
@@ -187,7 +194,7 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
         // What every expansion of this written test shares: where its expectations are, and
         // the captures it uses (a `for_each` never fills `{{captures.*}}`).
         let written = Written {
-            places: std::sync::Arc::new(places(suite, &lines, test)),
+            places: places(suite, &lines, test),
             captures: used.into_iter().map(|(n, _)| n).collect(),
         };
         let name_templated = test.get("name").and_then(Node::as_str).is_some_and(|n| {
@@ -344,7 +351,7 @@ pub(crate) fn plan_fleet(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Vec<
 
 /// What the expansions of one written test share.
 struct Written {
-    places: std::sync::Arc<BTreeMap<String, crate::record::Place>>,
+    places: Places,
     captures: Vec<String>,
 }
 
@@ -398,6 +405,7 @@ fn without(node: &Node, key: &str) -> Node {
 /// its place before any memory goes to it.
 pub(crate) const MAX_EXPANSION: usize = 10_000;
 pub(crate) const MAX_SUITE_TESTS: usize = 100_000;
+use crate::load::error::MAX_ERRORS;
 
 /// The cartesian product of a test's `for_each` lists, in the order written.
 fn expand(test: &Node) -> Result<Vec<BTreeMap<String, Node>>, DeError> {
@@ -594,7 +602,7 @@ fn resolve(
         }),
         name,
         params,
-        places: std::sync::Arc::clone(&written.places),
+        places: written.places.clone(),
         capture: spec.capture.clone(),
         captures_used: written.captures.clone(),
         written: (!written.captures.is_empty()).then(|| Box::new(node.clone())),
@@ -604,33 +612,46 @@ fn resolve(
 /// The place of every expectation a test writes, two levels deep under `expect` (a matcher,
 /// or one JSONPath, metric, header or agreement) and one under `thresholds`, `regression`
 /// and `drift`.
-fn places(suite: &LoadedSuite, lines: &[&str], test: &Node) -> BTreeMap<String, crate::record::Place> {
+fn places(suite: &LoadedSuite, lines: &[&str], test: &Node) -> Places {
     let place = |span: crate::load::tree::Span| crate::record::Place {
         file: suite.source.name.clone(),
         line: span.line,
         col: span.col,
         source: lines.get(span.line.saturating_sub(1) as usize).unwrap_or(&"").to_string(),
     };
-    let mut out = BTreeMap::new();
-    let entries = |n: &Node| match &n.value {
-        Value::Map(e) => e.clone(),
-        _ => Vec::new(),
-    };
+    let mut out = Vec::new();
+    fn entries(n: &Node) -> &[(crate::load::tree::Key, Node)] {
+        match &n.value {
+            Value::Map(e) => e.as_slice(),
+            _ => &[],
+        }
+    }
     for top in ["expect", "thresholds", "regression", "drift"] {
         let Some(node) = test.get(top) else { continue };
         for (k, v) in entries(node) {
             if !k.span.is_known() {
                 continue;
             }
-            out.insert(format!("{top}.{}", k.name), place(k.span));
+            out.push((format!("{top}.{}", k.name), place(k.span)));
             if top == "expect" && matches!(k.name.as_str(), "json" | "metrics" | "headers" | "agree") {
-                for (sub, _) in entries(&v) {
+                for (sub, _) in entries(v) {
                     if sub.span.is_known() {
-                        out.insert(format!("expect.{}.{}", k.name, sub.name), place(sub.span));
+                        out.push((format!("expect.{}.{}", k.name, sub.name), place(sub.span)));
                     }
                 }
             }
         }
     }
-    out
+    Places(out.into())
+}
+
+/// Where each written expectation of a test is, by its path: a short list shared by the
+/// test's expansions (a map's node per test was most of a 10,000-test plan's memory).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Places(std::sync::Arc<[(String, crate::record::Place)]>);
+
+impl Places {
+    pub(crate) fn get(&self, key: &str) -> Option<&crate::record::Place> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, p)| p)
+    }
 }

@@ -229,7 +229,15 @@ pub(crate) struct GpuSample {
 impl Run {
     /// Reads a run from report.json's value; a newer format is refused.
     pub(crate) fn from_value(value: Value) -> Result<Run, String> {
-        let run: Run = serde_json::from_value(value).map_err(|e| format!("not an hxrun report: {e}"))?;
+        Run::checked(serde_json::from_value(value).map_err(|e| format!("not an hxrun report: {e}"))?)
+    }
+
+    /// A run from report.json's text.
+    pub(crate) fn from_str(text: &str) -> Result<Run, String> {
+        Run::checked(serde_json::from_str(text).map_err(|e| format!("not an hxrun report: {e}"))?)
+    }
+
+    fn checked(run: Run) -> Result<Run, String> {
         if run.format > REPORT_FORMAT {
             return Err(format!(
                 "report format {} is newer than this hxrun reads (format {REPORT_FORMAT}); use the hxrun \
