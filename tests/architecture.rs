@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The shared rooms, lowest first: each may use only those before it.
-const ROOMS: &[&str] = &["exit", "suite", "protocol", "mask", "gpu", "perf", "record", "sim"];
+const ROOMS: &[&str] = &["exit", "files", "mask", "suite", "protocol", "gpu", "perf", "record", "sim"];
 /// The stages, in pipeline order.
 const STAGES: &[&str] = &["load", "plan", "execute", "assert", "report"];
 /// The top: it wires everything.

@@ -228,4 +228,8 @@ fn a_barrier_that_never_opens_runs_nothing_and_says_why() {
     ws.write("s.yaml", &suite(&sim.url));
     let run = ws.hxrun(&["s.yaml", "--filter", "version", "--barrier", "go.flag", "--no-progress"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // --max-time bounds the wait too: a barrier left to its 30-minute default ends with it.
+    let run = ws.hxrun(&["s.yaml", "--barrier", "never.flag", "--max-time", "500ms", "--no-progress"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.json()["stopped"].as_str().unwrap().contains("--max-time 500ms"), "{}", run.stdout);
 }

@@ -368,3 +368,21 @@ fn absurd_waits_are_as_good_as_forever_and_never_overflow_a_clock() {
     assert!(l["requests"].as_u64().unwrap() > 0 && l["errors"].as_u64() == Some(0), "{l}");
     assert!(!l["windows"].as_array().unwrap().is_empty(), "the windows still close at the end: {l}");
 }
+
+#[test]
+fn an_open_loop_the_client_cannot_send_ends_with_its_duration_and_says_so() {
+    let sim = sim(|_| {});
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &suite(&sim, "  - name: flood\n    perf:\n      http: { path: / }\n      rate: 1000000/s\n      duration: 1s\n      concurrency: 4\n"),
+    );
+    let started = std::time::Instant::now();
+    let run = ws.hxrun(&["s.yaml", "--no-progress"]);
+    // The duration bounds the loop (it ran 25 s and more before); a wide margin for a busy machine.
+    assert!(started.elapsed() < Duration::from_secs(20), "ran {:?}", started.elapsed());
+    assert_eq!(run.code, 1, "a rate it could not send is a failure:\n{}", run.stdout);
+    assert!(run.stdout.contains("rate: asked for 1000000.0 requests/s, sent "), "{}", run.stdout);
+    let rate = &level(&run, 0, 0)["rate"];
+    assert!(rate["sent"].as_f64().unwrap() < 1_000_000.0 && rate["asked"] == 1_000_000.0, "{rate}");
+}

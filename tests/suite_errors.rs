@@ -302,3 +302,40 @@ fn an_unclosed_placeholder_is_an_error_and_a_literal_one_is_text() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("a {{model}} m"), "{}", run.stdout);
 }
+
+#[test]
+fn durations_that_measure_nothing_are_refused_with_the_fix() {
+    let step = "    http: { path: / }\n";
+    assert_error(
+        &format!("suite: s\ntests:\n  - name: a\n    timeout: 0s\n{step}"),
+        "4:5",
+        "`timeout: 0s` leaves no time for an answer: give the longest a request may take, with a unit (e.g. `timeout: 30s`)",
+    );
+    assert_error(
+        &format!("suite: s\ntests:\n  - name: a\n    timeout: 1ns\n{step}"),
+        "4:5",
+        "`timeout: 1ns` leaves no time",
+    );
+    assert_error(
+        &format!("suite: s\ndefaults: {{ timeout: 0s }}\ntests:\n  - name: a\n{step}"),
+        "2:13",
+        "defaults.`timeout: 0s` leaves no time",
+    );
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    perf:\n      http: { path: / }\n      duration: 0s\n",
+        "6:7",
+        "`duration: 0s` measures no request, so the test would pass on nothing",
+    );
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    generate: { model: m, prompt: hi, stream: true, chunk_timeout: 0s }\n",
+        "4:53",
+        "`chunk_timeout: 0s` leaves no time",
+    );
+    let ws = Workspace::new();
+    ws.write("s.yaml", &format!("suite: s\ntests:\n  - name: a\n{step}"));
+    for flag in ["--max-time", "--timeout", "--barrier-timeout"] {
+        let run = ws.hxrun(&["s.yaml", flag, "0s"]);
+        assert_eq!(run.code, 2, "{flag} 0s: {}", run.stderr);
+        assert!(run.stderr.contains("\"0s\" leaves no time: give a limit of at least 1ms"), "{}", run.stderr);
+    }
+}

@@ -16,9 +16,21 @@ pub(crate) fn check_perf(test: &PlannedTest, o: &PerfObservation, out: &mut Vec<
         thresholds(test, level, &at, out);
         empty_answers(o, level, &at, out);
         errors(test, level, &at, out);
+        rate_sent(level, &at, out);
         regressions(test, level, &at, out);
         drift(test, level, &at, out);
     }
+}
+
+/// An open loop's load is the rate it was asked for, or the test says it was not.
+fn rate_sent(level: &LevelResult, at: &str, out: &mut Vec<AssertionResult>) {
+    let Some(rate) = level.rate else { return };
+    let label = format!("{at}rate sent");
+    let (asked, sent) = (format!("{:.1}/s", rate.asked), format!("{:.1}/s", rate.sent));
+    out.push(match rate.shortfall(level.elapsed) {
+        Some(why) => fail(label, format!("{at}rate: {why}")).values(asked, sent),
+        None => pass(label).values(asked, sent),
+    });
 }
 
 /// A soak's drift bounds: the change from the first full window to the last.

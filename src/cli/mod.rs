@@ -363,7 +363,7 @@ pub struct SuiteArgs {
     pub baseline: Option<PathBuf>,
     /// Default step timeout, replacing the suites' `defaults.timeout` (a test's own
     /// `timeout` still wins), e.g. 30s.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_limit)]
     pub timeout: Option<Duration>,
 }
 
@@ -422,7 +422,7 @@ pub struct RunArgs {
     pub fail_fast: bool,
     /// Stop the whole run after DURATION (e.g. 20m): the test in flight fails as interrupted,
     /// the rest are listed as not run, every report is written, and the exit code is 1.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_limit)]
     pub max_time: Option<Duration>,
     /// Run up to N tests at once: a fleet's servers side by side, and the tests of a suite
     /// that depend on nothing. Perf tests (they measure), tests with captures, and exec, pull
@@ -442,7 +442,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE|URL")]
     pub barrier: Option<String>,
     /// How long --barrier may stay shut; then no test runs, every report is written, exit 1.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "30m")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_limit, default_value = "30m")]
     pub barrier_timeout: Duration,
     /// Keep at most SIZE of each response body, streamed answer and command output (e.g.
     /// 64MiB); past it hxrun stops reading and says so. Default 8MiB.
@@ -568,6 +568,16 @@ fn parse_size(s: &str) -> Result<usize, String> {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("\"{s}\" is not a duration like 10s or 500ms: {e}"))
+}
+
+/// A time limit: a duration of at least 1ms (`--max-time 0s` would stop the run before any
+/// test, `--timeout 0s` fail every request by the clock's grain).
+fn parse_limit(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < crate::suite::MIN_TIMEOUT {
+        return Err(format!("\"{s}\" leaves no time: give a limit of at least 1ms, e.g. 30s or 20m"));
+    }
+    Ok(d)
 }
 
 /// Runs the command line; returns the process exit code.

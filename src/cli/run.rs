@@ -111,7 +111,7 @@ pub(super) async fn run_with(
             barrier: args.barrier.as_deref(),
             barrier_timeout: args.barrier_timeout,
         };
-        super::start::wait(&start, &control).await;
+        // The deadline covers the whole run, a wait for --start-at or --barrier included.
         if let Some(limit) = args.max_time {
             let control = control.clone();
             tokio::spawn(async move {
@@ -119,6 +119,7 @@ pub(super) async fn run_with(
                 control.stop(StopReason::Deadline(limit));
             });
         }
+        super::start::wait(&start, &control).await;
         let executor = Executor::new(
             ExecutorOptions {
                 gpu_interval: args.gpu_interval,

@@ -9,7 +9,7 @@ use super::llm;
 use crate::gpu::GpuSource;
 use crate::gpu::sampler::Sampler;
 use crate::perf::knee;
-use crate::perf::result::{LevelResult, PerfObservation, Sample};
+use crate::perf::result::{LevelResult, PerfObservation, RateSent, Sample};
 use crate::perf::samples::SampleStore;
 use crate::perf::windows::Windows;
 use crate::plan::SuitePlan;
@@ -127,11 +127,15 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
                 None => windows,
             }
         });
-        let store = match step.rate {
-            Some(rate) => open_loop(&shared, c, stop, rate.0, windows).await,
-            None => closed_loop(&shared, c, stop, Keep::Samples(windows)).await,
+        let (store, sent) = match step.rate {
+            Some(rate) => {
+                let (store, sent) = open_loop(&shared, c, stop, rate.0, windows).await;
+                (store, Some(sent))
+            }
+            None => (closed_loop(&shared, c, stop, Keep::Samples(windows)).await, None),
         };
         let mut level = LevelResult::new(c, level_started.elapsed(), store.finish());
+        level.rate = sent;
         level.started_at = Some(level_started_at);
         level.window = step.window.map(|w| w.as_secs_f64());
         if let Some(sampler) = sampler {
@@ -296,14 +300,16 @@ async fn closed_loop(shared: &Arc<Shared>, c: u32, stop: Stop, keep: Keep) -> Sa
 }
 
 /// Requests started on a schedule (`rate` per second), each its own task, at most `c` in
-/// flight; an arrival that finds all slots busy waits for one.
+/// flight; an arrival that finds all slots busy waits for one. A `duration` ends the schedule
+/// on the clock, not on the schedule (which falls behind when the rate cannot be sent); what
+/// was sent, and how far behind it fell, is returned with the samples.
 async fn open_loop(
     shared: &Arc<Shared>,
     c: u32,
     stop: Stop,
     rate: f64,
     windows: Option<Windows>,
-) -> SampleStore {
+) -> (SampleStore, RateSent) {
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let arrival = shared.step.arrival;
     let mut gap = || match arrival {
@@ -312,7 +318,7 @@ async fn open_loop(
     };
     let mut next_at = Instant::now();
     let epoch = (next_at, Utc::now());
-    let mut issued = 0u32;
+    let (mut issued, mut behind, mut last_issue) = (0u32, Duration::ZERO, next_at);
     let mut inflight = JoinSet::new();
     let mut store = shared.store();
     if let Some(w) = windows {
@@ -321,7 +327,7 @@ async fn open_loop(
     loop {
         let more = match stop {
             Stop::After(n) => issued < n,
-            Stop::At(t) => next_at < t,
+            Stop::At(t) => next_at < t && Instant::now() < t,
         };
         if (!more && inflight.is_empty()) || shared.ctx.control.is_stopped() {
             break;
@@ -329,6 +335,8 @@ async fn open_loop(
         tokio::select! {
             () = shared.ctx.control.stopped() => break,
             _ = sleep_until(next_at), if more && inflight.len() < c as usize => {
+                last_issue = Instant::now();
+                behind = behind.max(last_issue.saturating_duration_since(next_at));
                 issued += 1;
                 let (shared, iter) = (Arc::clone(shared), issued);
                 inflight.spawn(async move { one(&shared, c, iter, &mut Worker::new(epoch)).await });
@@ -342,7 +350,9 @@ async fn open_loop(
             }
         }
     }
-    store
+    let span = last_issue.saturating_duration_since(epoch.0).as_secs_f64();
+    let sent = if issued > 1 && span > 0.0 { f64::from(issued - 1) / span } else { rate };
+    (store, RateSent { asked: rate, sent, behind: behind.as_secs_f64() })
 }
 
 /// The model's VRAM as the server lists it (Ollama's `/api/ps` `size_vram`), for LLM loops

@@ -189,6 +189,10 @@ pub(crate) fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<
         }
     };
     if let Some(d) = &doc {
+        if let Some(message) = d.defaults.timeout.and_then(|t| crate::suite::timeout_problem("timeout", t)) {
+            let span = resolved.get("defaults").and_then(|n| n.entry("timeout")).map(|(k, _)| k.span);
+            errors.push(de::DeError { message: format!("defaults.{message}"), span });
+        }
         let headers = resolved.get("defaults").and_then(|n| n.get("headers"));
         for (name, value) in &d.defaults.headers {
             if let Some(message) = crate::suite::step::header_problem(name, value) {

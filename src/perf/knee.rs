@@ -83,6 +83,7 @@ mod tests {
             drift: BTreeMap::new(),
             gpu_samples: vec![],
             gpu_error: None,
+            rate: None,
         }
     }
 

@@ -128,6 +128,37 @@ pub(crate) struct LevelResult {
     /// Why GPU sampling stopped early, if it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) gpu_error: Option<String>,
+    /// An open-loop level's rate: asked and sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) rate: Option<RateSent>,
+}
+
+/// The request rate an open loop was asked for and the one it sent (requests per second), and
+/// how far its schedule fell behind (seconds): a client (or a concurrency cap) that cannot start
+/// requests that fast measures a lighter load than the suite asked for.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub(crate) struct RateSent {
+    pub(crate) asked: f64,
+    pub(crate) sent: f64,
+    pub(crate) behind: f64,
+}
+
+impl RateSent {
+    /// Lateness forgiven: scheduling noise on a busy client, not a lighter load.
+    const SLACK_S: f64 = 0.25;
+
+    /// Why the asked rate was not the load sent, if it was not: the schedule fell behind by more
+    /// than a tenth of the time it covered (and a quarter second).
+    pub(crate) fn shortfall(&self, elapsed: f64) -> Option<String> {
+        (self.behind > Self::SLACK_S.max(elapsed * 0.1)).then(|| {
+            format!(
+                "asked for {:.1} requests/s, sent {:.1}/s (the schedule fell {:.1}s behind): the client could \
+                 not start requests that fast, or every `concurrency` slot was busy; lower `rate` or raise \
+                 `concurrency`",
+                self.asked, self.sent, self.behind
+            )
+        })
+    }
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -174,6 +205,7 @@ impl LevelResult {
             windows,
             gpu_samples: Vec::new(),
             gpu_error: None,
+            rate: None,
         }
     }
 

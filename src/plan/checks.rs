@@ -6,6 +6,7 @@ use crate::load::tree::Node;
 use crate::protocol::LlmCall;
 use crate::suite::metrics::{self, AGGREGATES, PER_REQUEST, STATISTICS};
 use crate::suite::step::StepKind;
+use crate::suite::timeout_problem;
 use crate::suite::{Api, Expect, Step, TestSpec};
 
 pub(super) fn check_step(step: &Step, suite_api: Api, node: &Node, errors: &mut Vec<DeError>) {
@@ -285,6 +286,36 @@ pub(super) const MAX_WINDOWS: u32 = 10_000;
 
 /// Most requests a perf level keeps in flight (each is a task and a connection).
 pub(super) const MAX_CONCURRENCY: u32 = 10_000;
+
+/// Durations that would make a test pass by measuring nothing, or fail by the clock's grain:
+/// a test's `timeout`, a stream's `chunk_timeout`, a perf loop's `duration`.
+pub(super) fn check_durations(spec: &TestSpec, step: &Step, node: &Node, errors: &mut Vec<DeError>) {
+    let key_span = |parent: Option<&Node>, key: &str| parent.and_then(|n| n.entry(key)).map(|(k, _)| k.span);
+    if let Some(message) = spec.timeout.and_then(|t| timeout_problem("timeout", t)) {
+        errors.push(DeError { message, span: key_span(Some(node), "timeout") });
+    }
+    let (inner, inner_node) = match step {
+        Step::Perf(p) => {
+            let perf = node.get("perf");
+            if p.duration.is_some_and(|d| d.is_zero()) {
+                errors.push(DeError {
+                    message: "`duration: 0s` measures no request, so the test would pass on nothing: give \
+                              the length of the loop (e.g. `duration: 30s`) or `iterations`"
+                        .to_string(),
+                    span: key_span(perf, "duration"),
+                });
+            }
+            let call = LlmCall::of_perf(p);
+            (call, perf.and_then(|n| call.and_then(|c| n.get(c.kind()))))
+        }
+        other => (LlmCall::of_step(other), Some(node).and_then(|n| n.get(other.kind()))),
+    };
+    if let Some(message) =
+        inner.and_then(|c| c.chunk_timeout()).and_then(|t| timeout_problem("chunk_timeout", t))
+    {
+        errors.push(DeError { message, span: key_span(inner_node, "chunk_timeout") });
+    }
+}
 
 /// Perf steps: one request inside, iterations or duration, cold loads only where they can
 /// be measured; thresholds and regressions name real figures and only on perf tests.

@@ -545,6 +545,7 @@ fn resolve(
     checks::check_expect(&expect, &step, suite.doc.target.api, node, &mut errors);
     checks::check_perf(&spec, &step, suite.doc.target.api, node, &mut errors);
     checks::check_capture(&spec, &step, node, &mut errors);
+    checks::check_durations(&spec, &step, node, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }

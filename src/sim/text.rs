@@ -47,8 +47,14 @@ pub fn vocabulary() -> &'static [&'static str] {
 /// Default answer length in tokens when `num_predict` is not given.
 pub const DEFAULT_TOKENS: usize = 24;
 
-/// The answer text for a prompt, cut to `max_tokens` tokens when given.
+/// The longest answer the simulator writes, whatever `num_predict` or `max_tokens` asks (a
+/// model's context ends an answer too): a request for 10^12 tokens is cut here, not allowed to
+/// take the memory of a simulator other tests share.
+pub const MAX_TOKENS: usize = 128 * 1024;
+
+/// The answer text for a prompt, cut to `max_tokens` tokens when given (and to `MAX_TOKENS`).
 pub fn answer(prompt: &str, max_tokens: Option<usize>) -> (Vec<String>, bool) {
+    let max_tokens = max_tokens.map(|n| n.min(MAX_TOKENS));
     let exact = prompt
         .find("Return exactly the text:")
         .map(|i| prompt[i + "Return exactly the text:".len()..].trim().to_string());
@@ -114,6 +120,12 @@ pub fn tokenize(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_absurd_token_limit_is_cut_to_a_context() {
+        let (tokens, cut) = answer("Write about GPUs.", Some(1_000_000_000_000));
+        assert_eq!((tokens.len(), cut), (MAX_TOKENS, true));
+    }
 
     #[test]
     fn exact_answer_and_length() {

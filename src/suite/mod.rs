@@ -33,6 +33,21 @@ pub(crate) use values::{CodeMatch, Comparison, Skip, Unit};
 /// The default step timeout when neither the test, the suite nor --timeout sets one.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The shortest timeout hxrun takes: below it no request can be answered, so the test would
+/// pass or fail by the clock's grain rather than by the server.
+pub(crate) const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+
+/// Why `d` is no timeout, if it is not (said with the key it came from).
+pub(crate) fn timeout_problem(key: &str, d: Duration) -> Option<String> {
+    (d < MIN_TIMEOUT).then(|| {
+        format!(
+            "`{key}: {}` leaves no time for an answer: give the longest a request may take, with a unit \
+             (e.g. `{key}: 30s`)",
+            humantime::format_duration(d)
+        )
+    })
+}
+
 /// An hxrun test suite.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
