@@ -1,5 +1,6 @@
-//! Exec steps: their own process group (a timeout leaves no orphan), output read until the
-//! program exits (not until a background child lets go), output kept up to --max-body.
+//! Exec steps: their own process group (no step, timed out or not, leaves an orphan), output
+//! read until the program exits (not until a background child lets go), output kept up to
+//! --max-body.
 
 mod common;
 use common::Workspace;
@@ -63,8 +64,18 @@ tests:
 "#,
     );
     let run = ws.hxrun(&["s.yaml"]);
-    kill(read_pid(&ws));
+    let pid = read_pid(&ws);
+    // The step owns what it started: the background sleep ends with it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while alive(pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let orphan = alive(pid);
+    if orphan {
+        kill(pid);
+    }
     assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(!orphan, "the background sleep {pid} outlived the step that started it");
     let took = run.json()["suites"][0]["tests"][0]["duration"].as_f64().unwrap();
     assert!(took < 30.0, "the step waited for the background child: {took}s");
 }

@@ -176,6 +176,15 @@ fn html_where_json_was_due() {
 }
 
 #[test]
+fn an_unload_answered_with_a_page_is_no_unload() {
+    corpus_case(
+        "FAULT/html",
+        "    unload: { model: m }",
+        &["status 200, but the answer is not JSON: Ollama confirms an unload"],
+    );
+}
+
+#[test]
 fn endless_headers() {
     corpus_case("FAULT", &http("/huge-headers"), &["request to", "head", "header"]);
 }

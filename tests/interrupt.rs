@@ -168,3 +168,22 @@ fn a_stopped_perf_loop_keeps_what_it_measured() {
     assert_eq!(level["samples_not_in_report"].as_u64().unwrap_or(0), measured - kept);
     assert_eq!(level["stats"]["e2e"]["count"].as_u64().unwrap(), measured);
 }
+
+#[test]
+fn a_probe_stops_on_sigterm_while_it_finds_out_what_the_server_is() {
+    use std::io::{BufRead, BufReader};
+    let fault = FaultServer::start();
+    let ws = Workspace::new();
+    // Every detection request stalls (each would wait its 10 s).
+    let mut child = start(&ws, &["probe", &format!("{}/stall", fault.url), "--quick"]);
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap() > 0 && !line.contains("probing") {
+        line.clear();
+    }
+    assert!(line.contains("probing"), "the probe never started detection");
+    signal(&child, libc::SIGTERM);
+    let (code, _, stderr) = finish(child);
+    assert_eq!(code, 143, "{stderr}");
+    assert!(stderr.contains("SIGTERM received while finding out what the server is: stopping"), "{stderr}");
+}

@@ -205,6 +205,11 @@ fn a_missing_samples_folder_or_report_is_said_plainly() {
         "{}",
         merged.stderr
     );
+    for twice in [["one", "one"], ["one", "one/report.json"]] {
+        let run = ws.hxrun(&["merge", twice[0], twice[1], "-o", "out"]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.contains("are the same run: each run is merged once"), "{}", run.stderr);
+    }
     let into_itself = ws.hxrun(&["merge", "one", "-o", "one"]);
     assert_eq!(into_itself.code, 2);
     assert!(into_itself.stderr.contains("is one of the inputs"), "{}", into_itself.stderr);

@@ -121,3 +121,20 @@ fn an_unusable_ssl_cert_file_never_stops_a_run() {
         assert_eq!(run.code, 0, "SSL_CERT_FILE={bad}: {}\n{}", run.stdout, run.stderr);
     }
 }
+
+#[test]
+fn a_self_signed_ca_used_as_the_server_certificate_is_said_in_words() {
+    let sim = Sim::fast();
+    let pki = Pki::self_signed_ca_as_server();
+    let front = TlsFront::start(sim.url.trim_start_matches("http://"), &pki, false);
+    let ws = Workspace::new();
+    ws.write("ca.pem", &pki.ca);
+    ws.write("s.yaml", &suite(&front.url, ""));
+    let run = ws.hxrun(&["s.yaml", "--no-progress", "--cacert", "ca.pem"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("the server presents a CA certificate as its own"),
+        "rustls' CaUsedAsEndEntity in words: {}",
+        run.stdout
+    );
+}

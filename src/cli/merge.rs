@@ -90,6 +90,21 @@ pub(super) fn merge(args: &MergeArgs) -> u8 {
         );
         return exit::INVALID;
     }
+    // One run given twice (`merge A A`, or a path and a link to it) would count its requests
+    // twice: refused.
+    let mut seen: BTreeMap<PathBuf, &PathBuf> = BTreeMap::new();
+    for given in &all {
+        let report = locate(given).0;
+        let key = report.canonicalize().unwrap_or(report);
+        if let Some(first) = seen.insert(key, given) {
+            eprintln!(
+                "error: {} and {} are the same run: each run is merged once (its requests would count twice)",
+                first.display(),
+                given.display()
+            );
+            return exit::INVALID;
+        }
+    }
     let mut inputs = Vec::new();
     let mut dirs = BTreeMap::new();
     for (i, given) in all.iter().enumerate() {

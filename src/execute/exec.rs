@@ -1,7 +1,10 @@
 //! The `exec` step: run a program (no shell), record exit code and output.
 //!
-//! The program runs in a process group of its own, so a timeout or an interrupted run kills
-//! everything it started (`sh -c "sleep 300 &"` leaves no orphan). Output is kept up to
+//! The program runs in a process group of its own, and when the step ends — the program
+//! exited, timed out, or the run was stopped — everything left in that group is killed: a step
+//! owns what it started (`sh -c "sleep 300 &"` leaves no orphan to hold ports, GPUs or the CI
+//! job open). A process meant to outlive the step is started by a service manager (`systemctl
+//! start`) or in a session of its own (`setsid`). Output is kept up to
 //! `--max-body` per stream and read on past that (a child blocked on a full pipe would hang);
 //! reading stops when the program has exited and its output closed, or a short grace after
 //! the exit when a background child still holds the pipe.
@@ -47,7 +50,7 @@ pub(crate) async fn run(
         };
         fail(FailureKind::Error, message)
     })?;
-    let mut group = GroupGuard(child.id().and_then(|id| i32::try_from(id).ok()));
+    let group = GroupGuard(child.id().and_then(|id| i32::try_from(id).ok()));
     let (mut out, mut err) = (Capture::new(limits.max_body), Capture::new(limits.max_body));
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     let status = {
@@ -70,8 +73,8 @@ pub(crate) async fn run(
     };
     let status =
         status.map_err(|e| fail(FailureKind::Error, format!("waiting for \"{program}\" failed: {e}")))?;
-    // It finished on its own: what it left running in the background was meant to stay.
-    group.0 = None;
+    // What it left running in its group ends with the step (the guard kills the group).
+    drop(group);
     Ok(ExecObservation {
         command: step.command.clone(),
         exit_code: status.code(),
@@ -82,7 +85,7 @@ pub(crate) async fn run(
     })
 }
 
-/// Kills the program's whole process group when the step ends early (timeout, stop).
+/// Kills the program's whole process group when the step ends, however it ends.
 struct GroupGuard(Option<i32>);
 
 impl Drop for GroupGuard {

@@ -149,6 +149,11 @@ fn tls_words(cause: &str) -> Option<&'static str> {
     } else if cause.contains("UnknownIssuer") || cause.contains("unknown issuer") {
         "the server's certificate is signed by a CA hxrun does not trust: give that CA with --cacert \
          FILE (or target.tls.ca_cert, or SSL_CERT_FILE)"
+    } else if cause.contains("CaUsedAsEndEntity") {
+        "the server presents a CA certificate as its own (a self-signed certificate made as a CA, used \
+         as its own CA): TLS refuses that — give the server a certificate issued by the CA (basic \
+         constraints CA:FALSE) and keep --cacert for the CA, or make its self-signed certificate \
+         without CA:TRUE"
     } else if cause.contains("NotValidForName") || cause.contains("not valid for name") {
         "the server's certificate is for another host name than the url's: use the name it was issued for"
     } else if cause.contains("expired") || cause.contains("Expired") {

@@ -220,6 +220,16 @@ pub(crate) async fn unload(
     let resp = transport.send(&request, Purpose::Api).await.map_err(with_detail)?;
     let (status, headers) = (resp.status, resp.headers.clone());
     let (body, cut) = resp.text().await.map_err(with_detail)?;
+    if (200..300).contains(&status)
+        && let Some(why) = protocol.unload_problem(&body)
+    {
+        let message = format!(
+            "unload {}: status {status}, but {why}; body: {}",
+            step.model,
+            crate::record::excerpt(&body, 200)
+        );
+        return Err(with_detail(step_error(FailureKind::Error, message, &step.model)));
+    }
     Ok(HttpObservation {
         method: "POST".to_string(),
         url,

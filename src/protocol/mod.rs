@@ -291,6 +291,11 @@ pub(crate) trait Protocol: Send + Sync {
     fn pull(&self, _model: &str) -> Option<(&'static str, Value)> {
         None
     }
+    /// Why a 2xx answer to `unload` does not confirm the unload, if it does not (a proxy's
+    /// page or a garbled body is no unload).
+    fn unload_problem(&self, _body: &str) -> Option<String> {
+        None
+    }
     /// The request that unloads a model, so the next request pays a cold load.
     fn unload(&self, _model: &str) -> Option<(&'static str, Value)> {
         None

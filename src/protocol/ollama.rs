@@ -155,6 +155,18 @@ impl Protocol for Ollama {
     }
 
     /// Ollama's documented empty request with `keep_alive: 0`.
+    fn unload_problem(&self, body: &str) -> Option<String> {
+        // Ollama confirms with one object: `"done": true` (and `"done_reason": "unload"`).
+        match serde_json::from_str::<Value>(body) {
+            Ok(v) if v.get("done").and_then(Value::as_bool) == Some(true) => None,
+            Ok(_) => Some(
+                "the answer is JSON but has no `\"done\": true`, which Ollama sends once a model is unloaded"
+                    .into(),
+            ),
+            Err(_) => Some("the answer is not JSON: Ollama confirms an unload with a JSON object".into()),
+        }
+    }
+
     fn unload(&self, model: &str) -> Option<(&'static str, Value)> {
         Some(("/api/generate", json!({ "model": model, "keep_alive": 0 })))
     }

@@ -28,6 +28,24 @@ impl Pki {
         let (client_cert, client_key) = leaf(vec!["hxrun-client".into()]);
         Pki { ca: ca.pem(), server_cert, server_key, client_cert, client_key }
     }
+
+    /// A self-signed CA certificate for 127.0.0.1 that the server presents as its own (what a
+    /// quick `openssl req -x509` gives): its CA is itself.
+    #[allow(dead_code)]
+    pub fn self_signed_ca_as_server() -> Pki {
+        let mut params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let (pem, key) = (cert.pem(), key.serialize_pem());
+        Pki {
+            ca: pem.clone(),
+            server_cert: pem,
+            server_key: key.clone(),
+            client_cert: String::new(),
+            client_key: key,
+        }
+    }
 }
 
 /// A TLS listener on 127.0.0.1 forwarding to `backend` (host:port), on its own runtime.

@@ -33,7 +33,32 @@ pub(super) fn probe(args: ProbeArgs) -> u8 {
     runtime.block_on(probe_async(args))
 }
 
+/// Until the probe's run begins (and watches signals itself, writing its reports), SIGINT or
+/// SIGTERM ends the probe at once with 128 + the signal's number; after, the run's own watch
+/// stops it with its reports written.
+fn watch_signals_until(run_started: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        return;
+    };
+    tokio::spawn(async move {
+        loop {
+            let (number, name) = tokio::select! {
+                _ = int.recv() => (libc::SIGINT, "SIGINT"),
+                _ = term.recv() => (libc::SIGTERM, "SIGTERM"),
+            };
+            if !run_started.load(std::sync::atomic::Ordering::SeqCst) {
+                eprintln!("hxrun: {name} received while finding out what the server is: stopping");
+                std::process::exit(128 + number);
+            }
+        }
+    });
+}
+
 async fn probe_async(args: ProbeArgs) -> u8 {
+    let run_started = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    watch_signals_until(std::sync::Arc::clone(&run_started));
     let sim = if args.sim {
         let config = SimConfig { flavor: args.sim_flavor, ..SimConfig::realistic() };
         match SimServer::start(config, "127.0.0.1", 0).await {
@@ -148,6 +173,7 @@ async fn probe_async(args: ProbeArgs) -> u8 {
     }
     let run = run_args(&args, &suite_path, &url, depth);
     let conclude = |record: &crate::record::RunRecord| verdict::verdicts(record, &subject);
+    run_started.store(true, std::sync::atomic::Ordering::SeqCst);
     let (code, record) = super::run::run_with(run, extra, Some(&conclude)).await;
     drop(sim);
     let Some(record) = record else { return code };
