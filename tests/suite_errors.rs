@@ -339,3 +339,33 @@ fn durations_that_measure_nothing_are_refused_with_the_fix() {
         assert!(run.stderr.contains("\"0s\" leaves no time: give a limit of at least 1ms"), "{}", run.stderr);
     }
 }
+
+#[test]
+fn a_bound_without_its_unit_is_refused_with_the_spelling() {
+    let perf = |bound: &str| {
+        format!(
+            "suite: s\ntests:\n  - name: a\n    perf: {{ http: {{ path: / }} }}\n    thresholds:\n      {bound}\n"
+        )
+    };
+    assert_error(
+        &perf("ttft.p95: \"< 500\""),
+        "6:17",
+        "`ttft.p95: \"< 500\"` is a time without a unit (a bare number would be read as seconds): write \"< 500ms\" or \"< 500s\"",
+    );
+    assert_error(
+        &perf("tokens_per_s.cov: \"< 0.2\""),
+        "6:25",
+        "`tokens_per_s.cov: \"< 0.2\"` is a percentage: write it with % — \"< 0.2%\" (a share of 0.2 is \"< 20%\")",
+    );
+    assert_error(&perf("gpu.memory_used.max: \"< 24\""), "6:28", "`gpu.memory_used.max` is a size");
+    assert_error(&perf("request_throughput: \"> 5s\""), "6:27", "`request_throughput` is a plain number");
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    generate: { model: m, prompt: hi, stream: true }\n    expect: { metrics: { ttft: \"< 2\" } }\n",
+        "5:32",
+        "`ttft: \"< 2\"` is a time without a unit",
+    );
+    // Zero needs no unit, and a drift's bare number on a percentage is percentage points.
+    let (code, stderr) =
+        validate(&perf("error_rate: \"== 0\"\n      ttft.p95: \"< 2s\"\n      tokens_per_s.cov: \"< 20%\""));
+    assert_eq!(code, 0, "{stderr}");
+}

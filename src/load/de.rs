@@ -23,6 +23,26 @@ impl de::Error for DeError {
         DeError { message: msg.to_string(), span: None }
     }
 
+    fn invalid_value(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
+        // A duration written as a bare number (`timeout: 30`): say the unit it needs.
+        let expected = exp.to_string();
+        if expected == "a duration" {
+            let written = match unexp {
+                de::Unexpected::Str(s) => Some(s.trim().to_string()),
+                de::Unexpected::Unsigned(n) => Some(n.to_string()),
+                de::Unexpected::Signed(n) => Some(n.to_string()),
+                de::Unexpected::Float(n) => Some(n.to_string()),
+                _ => None,
+            };
+            if let Some(w) = written.filter(|w| !w.is_empty() && w.parse::<f64>().is_ok()) {
+                return Self::custom(format!(
+                    "`{w}` is a duration without a unit: write {w}s (or {w}ms, {w}m)"
+                ));
+            }
+        }
+        Self::custom(format_args!("invalid value: {unexp}, expected {expected}"))
+    }
+
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
         Self::custom(unknown_message("field", field, expected))
     }

@@ -7,7 +7,7 @@ use crate::protocol::LlmCall;
 use crate::suite::metrics::{self, AGGREGATES, PER_REQUEST, STATISTICS};
 use crate::suite::step::StepKind;
 use crate::suite::timeout_problem;
-use crate::suite::{Api, Expect, Step, TestSpec};
+use crate::suite::{Api, Comparison, Expect, Step, TestSpec};
 
 pub(super) fn check_step(step: &Step, suite_api: Api, node: &Node, errors: &mut Vec<DeError>) {
     let kind = step.kind();
@@ -247,9 +247,16 @@ pub(super) fn check_expect(
     // GPU figures, sampled while the step runs, besides what the answer records.
     let names: Vec<&str> = metrics::LLM.iter().chain(metrics::GPU).map(|m| m.name).collect();
     let api = LlmCall::of_step(step).and_then(|c| c.api()).unwrap_or(suite_api);
-    for name in expect.metrics.keys() {
+    for (name, matcher) in &expect.metrics {
         let at =
             || expect_node.and_then(|e| e.get("metrics")).and_then(|m| m.entry(name)).map(|(k, _)| k.span);
+        let metric = metrics::LLM.iter().chain(metrics::GPU).find(|m| m.name == name.as_str());
+        if let (Some(metric), crate::suite::JsonMatch::Compare(c)) = (metric, matcher.as_ref())
+            && let Some(message) = unit_problem(name, metric.unit, c)
+        {
+            let span = expect_node.and_then(|e| e.get("metrics")).and_then(|m| m.get(name)).map(|n| n.span);
+            errors.push(DeError { message, span });
+        }
         if let Some(only) = metrics::llm(name).and_then(|m| m.only).filter(|only| *only != api) {
             let instead = if only == Api::Ollama {
                 "output_tokens or completion_tokens"
@@ -430,6 +437,64 @@ pub(super) fn check_perf(
             }
         }
     }
+    // A bound's unit is its figure's: a bare number on a time or a percentage is refused.
+    let bounds = spec.thresholds.iter().map(|b| ("thresholds", b, false));
+    for (field, (name, c), relative_ok) in bounds.chain(spec.drift.iter().map(|b| ("drift", b, true))) {
+        let Some(figure) = metrics::figure(name) else { continue };
+        // In `drift`, `%` is a change relative to the first window; a percentage figure's
+        // absolute change is in percentage points, a bare number.
+        let points = figure.unit() == metrics::Unit::Percent && c.unit == crate::suite::Unit::None;
+        if relative_ok && (c.unit == crate::suite::Unit::Percent || points) {
+            continue;
+        }
+        if let Some(message) = unit_problem(name, figure.unit(), c) {
+            let at = node.get(field).and_then(|f| f.get(name)).map(|n| n.span);
+            err(message, at);
+        }
+    }
+}
+
+/// Why a comparison's unit does not fit its figure's, if it does not: a time without `ms`/`s`
+/// (`ttft.p95: "< 500"` would be 500 seconds, a gate that never fails), a percentage without
+/// `%` (`cov: "< 0.2"` would be 0.2 %), a size without a size unit, or a unit on a plain count.
+/// A bound of 0 needs no unit.
+pub(super) fn unit_problem(name: &str, unit: metrics::Unit, c: &Comparison) -> Option<String> {
+    use crate::suite::Unit as Written;
+    use metrics::Unit as Of;
+    if c.value == 0.0 && c.unit == Written::None {
+        return None;
+    }
+    let op = c.op.symbol();
+    let n = crate::suite::values::trim_float(c.value);
+    let message = match (unit, c.unit) {
+        (Of::Seconds, Written::Seconds) | (Of::Percent, Written::Percent) | (Of::Bytes, Written::Bytes) => {
+            return None;
+        }
+        (Of::Seconds, Written::None) => format!(
+            "`{name}: \"{}\"` is a time without a unit (a bare number would be read as seconds): write \
+             \"{op} {n}ms\" or \"{op} {n}s\"",
+            c.text
+        ),
+        (Of::Seconds, _) => format!("`{name}` is a time: write its bound with ms or s (e.g. \"{op} 500ms\")"),
+        (Of::Percent, Written::None) => {
+            let share = if c.value < 1.0 {
+                format!(
+                    " (a share of {n} is \"{op} {}%\")",
+                    crate::suite::values::trim_float(c.value * 100.0)
+                )
+            } else {
+                String::new()
+            };
+            format!("`{name}: \"{}\"` is a percentage: write it with % — \"{op} {n}%\"{share}", c.text)
+        }
+        (Of::Percent, _) => format!("`{name}` is a percentage: write its bound with % (e.g. \"{op} 20%\")"),
+        (Of::Bytes, _) => {
+            format!("`{name}` is a size: write its bound with B, KiB, MiB, GiB or GB (e.g. \"{op} 24GiB\")")
+        }
+        (_, Written::None) => return None,
+        (_, _) => format!("`{name}` is a plain number: write its bound without a unit (e.g. \"{op} {n}\")"),
+    };
+    Some(message)
 }
 
 /// Every name a threshold may use: `metric.statistic` or an aggregate.

@@ -47,6 +47,20 @@ pub(crate) enum Op {
     Ne,
 }
 
+impl Op {
+    /// The operator as written.
+    pub(crate) fn symbol(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Eq => "==",
+            Op::Ne => "!=",
+        }
+    }
+}
+
 /// The units a comparison may carry, with their scale to the normalised unit.
 pub(crate) const UNITS: &[(&str, f64, Unit)] = &[
     ("ns", 1e-9, Unit::Seconds),
