@@ -369,3 +369,23 @@ fn a_bound_without_its_unit_is_refused_with_the_spelling() {
         validate(&perf("error_rate: \"== 0\"\n      ttft.p95: \"< 2s\"\n      tokens_per_s.cov: \"< 20%\""));
     assert_eq!(code, 0, "{stderr}");
 }
+
+#[test]
+fn a_regression_tolerance_on_a_time_takes_its_unit() {
+    let perf = |tol: &str| {
+        format!(
+            "suite: s\ntests:\n  - name: a\n    perf: {{ http: {{ path: / }} }}\n    regression:\n      {tol}\n"
+        )
+    };
+    assert_error(
+        &perf("ttft.p95: 0.05"),
+        "6:17",
+        "`ttft.p95: 0.05` is a time without a unit (a bare number would be read as seconds): write 0.05ms or 0.05s",
+    );
+    let (code, stderr) = validate(&perf("ttft.p95: 50ms\n      e2e.p95: 20%\n      error_rate: 1"));
+    assert_eq!(code, 0, "{stderr}");
+    let ws = Workspace::new();
+    let run = ws.hxrun(&["compare", "a", "b", "--tolerance", "e2e.p95=0.1"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("`e2e.p95: 0.1` is a time without a unit"), "{}", run.stderr);
+}

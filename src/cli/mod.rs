@@ -224,11 +224,14 @@ pub struct CompareArgs {
 
 fn parse_tolerance(s: &str) -> Result<(String, crate::suite::Tolerance), String> {
     let (figure, t) = parse_var(s)?;
-    if crate::suite::metrics::figure(&figure).is_none() {
+    let Some(unit) = crate::suite::metrics::figure(&figure).map(|f| f.unit()) else {
         return Err(format!("\"{figure}\" is not a perf figure (like tokens_per_s.mean or e2e.p95)"));
-    }
+    };
     let tolerance: crate::suite::Tolerance =
         serde_json::from_value(serde_json::Value::String(t.clone())).map_err(|e| format!("\"{t}\": {e}"))?;
+    if let Some(problem) = tolerance.problem_for(&figure, unit) {
+        return Err(problem);
+    }
     Ok((figure, tolerance))
 }
 

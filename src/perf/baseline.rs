@@ -61,7 +61,7 @@ impl Baseline {
 pub(crate) fn default_tolerances() -> BTreeMap<String, Tolerance> {
     [("tokens_per_s.mean", 10.0), ("ttft.p95", 20.0), ("e2e.p95", 20.0)]
         .into_iter()
-        .map(|(k, v)| (k.to_string(), Tolerance { value: v, percent: true }))
+        .map(|(k, v)| (k.to_string(), Tolerance::percent(v)))
         .collect()
 }
 
@@ -130,7 +130,7 @@ mod tests {
     #[test]
     fn regression_direction_and_tolerance() {
         let old = figures(&[("tokens_per_s.mean", 100.0), ("ttft.p95", 0.5), ("tokens_per_s.cov", 3.0)]);
-        let tol = |v| Tolerance { value: v, percent: true };
+        let tol = Tolerance::percent;
         let t: BTreeMap<String, Tolerance> =
             [("tokens_per_s.mean".to_string(), tol(10.0)), ("ttft.p95".to_string(), tol(20.0))].into();
         // 5% slower throughput and 10% slower TTFT: within tolerance.

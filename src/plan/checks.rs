@@ -452,6 +452,12 @@ pub(super) fn check_perf(
             err(message, at);
         }
     }
+    for (name, tolerance) in &spec.regression {
+        let Some(figure) = metrics::figure(name) else { continue };
+        if let Some(message) = tolerance.problem_for(name, figure.unit()) {
+            err(message, node.get("regression").and_then(|f| f.get(name)).map(|n| n.span));
+        }
+    }
 }
 
 /// Why a comparison's unit does not fit its figure's, if it does not: a time without `ms`/`s`

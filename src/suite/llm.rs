@@ -217,11 +217,48 @@ pub(crate) struct Agree {
     pub(crate) tokens: Option<Tolerance>,
 }
 
-/// A tolerance: a percentage ("10%") or an absolute difference (2).
+/// A tolerance: a percentage ("10%") or an absolute difference (2, "50ms", "512MiB"), stored
+/// normalised (seconds, bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub(crate) struct Tolerance {
     pub(crate) value: f64,
     pub(crate) percent: bool,
+    /// The unit an absolute difference was written in.
+    #[serde(skip)]
+    pub(crate) unit: super::Unit,
+}
+
+impl Tolerance {
+    /// A percentage.
+    pub(crate) const fn percent(value: f64) -> Tolerance {
+        Tolerance { value, percent: true, unit: super::Unit::Percent }
+    }
+
+    /// Why this tolerance does not fit the figure `name` of unit `unit`, if it does not: an
+    /// absolute difference on a time needs ms or s, on a size a size unit; on a percentage a bare
+    /// number is percentage points; a plain count takes no unit.
+    pub(crate) fn problem_for(&self, name: &str, unit: super::metrics::Unit) -> Option<String> {
+        use super::Unit as Written;
+        use super::metrics::Unit as Of;
+        if self.percent || self.value == 0.0 {
+            return None;
+        }
+        let n = super::values::trim_float(self.value);
+        match (unit, self.unit) {
+            (Of::Seconds, Written::Seconds) | (Of::Bytes, Written::Bytes) => None,
+            (Of::Seconds, _) => Some(format!(
+                "`{name}: {n}` is a time without a unit (a bare number would be read as seconds): write \
+                 {n}ms or {n}s, or a percentage like 20%"
+            )),
+            (Of::Bytes, _) => Some(format!(
+                "`{name}` is a size: write its tolerance with B, KiB, MiB or GiB, or a percentage"
+            )),
+            (_, Written::None) => None,
+            (_, _) => Some(format!(
+                "`{name}` is a plain number: write its tolerance without a unit, or as a percentage"
+            )),
+        }
+    }
 }
 
 impl Tolerance {
@@ -234,25 +271,29 @@ impl Tolerance {
 
 impl std::fmt::Display for Tolerance {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        if self.percent { write!(f, "{}%", self.value) } else { write!(f, "{}", self.value) }
+        match (self.percent, self.unit) {
+            (true, _) => write!(f, "{}%", self.value),
+            (false, super::Unit::Seconds) => f.write_str(&super::values::format_seconds(self.value)),
+            (false, super::Unit::Bytes) => f.write_str(&super::values::format_bytes(self.value)),
+            (false, _) => write!(f, "{}", self.value),
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Tolerance {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        let t = text.trim();
-        let (num, percent) = match t.strip_suffix('%') {
-            Some(n) => (n.trim(), true),
-            None => (t, false),
-        };
-        num.parse::<f64>().ok().filter(|v| *v >= 0.0).map(|value| Tolerance { value, percent }).ok_or_else(
-            || {
+        // A number with an optional unit, read as a comparison's bound is.
+        super::Comparison::parse(text.trim())
+            .ok()
+            .filter(|c| c.op == super::values::Op::Eq && c.value >= 0.0 && !c.text.starts_with(['=', '<', '>', '!']))
+            .map(|c| Tolerance { value: c.value, percent: c.unit == super::Unit::Percent, unit: c.unit })
+            .ok_or_else(|| {
                 serde::de::Error::custom(format!(
-                    "\"{text}\" is not a tolerance: expected a percentage like \"10%\" or a number like 2"
+                    "\"{text}\" is not a tolerance: expected a percentage like \"10%\", a number like 2, or a \
+                     difference with its unit like \"50ms\""
                 ))
-            },
-        )
+            })
     }
 }
 
