@@ -303,7 +303,7 @@ impl JsonSchema for Tolerance {
     }
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
-            "description": "A tolerance: a percentage (\"10%\") or an absolute difference (2).",
+            "description": "A tolerance: a percentage (\"10%\") or an absolute difference with its unit (\"50ms\", \"512MiB\", 2 for a plain number).",
             "type": ["string", "number"]
         })
     }
