@@ -260,7 +260,7 @@ fn a_metric_the_steps_api_cannot_produce_is_refused() {
     assert_error(
         "suite: s\ntarget: { api: openai }\ntests:\n  - name: a\n    chat: { model: m, messages: [{ role: user, content: hi }] }\n    expect: { metrics: { load_duration: \"> 0s\" } }\n",
         "6:26",
-        "`load_duration` comes only from Ollama's answers, and this step speaks Openai",
+        "`load_duration` comes only from Ollama's answers, and this step speaks OpenAI",
     );
 }
 

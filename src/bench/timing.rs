@@ -135,7 +135,7 @@ pub(super) fn timing_error(rt: &tokio::runtime::Runtime, opts: &BenchOptions) ->
         let (e, _) =
             pooled(&runs[who].iter().map(|r| r.1.clone()).collect::<Vec<_>>()).ok_or("no samples")?;
         rows.push(Row {
-            what: format!("timing error vs injected delays, hxrun, {api:?} stream, {total} requests (TTFT / e2e)"),
+            what: format!("timing error vs injected delays, hxrun, {api} stream, {total} requests (TTFT / e2e)"),
             result: format!(
                 "p50 {:.3} / {:.3} ms; p99 {:.3} / {:.3} ms; rounds' TTFT p50 {}; above the floor's p50 by {:+.3} ms",
                 t.p50,

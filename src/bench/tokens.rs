@@ -80,7 +80,7 @@ fn parse_run(api: Api, tokens: usize) -> Result<f64, String> {
     let obs = parse_synthetic(api, chunks);
     let per_token = (thread_cpu() - before).as_secs_f64() * 1e6 / tokens as f64;
     if obs.chunks != tokens || !obs.problems.is_empty() {
-        return Err(format!("the synthetic {api:?} stream did not parse: {:?}", obs.problems));
+        return Err(format!("the synthetic {api} stream did not parse: {:?}", obs.problems));
     }
     Ok(per_token)
 }

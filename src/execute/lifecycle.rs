@@ -136,7 +136,7 @@ pub(crate) async fn pull(
         }
     }
     let Some((path, body)) = protocol.pull(&step.model) else {
-        let message = format!("the {:?} API has no way to pull a model", protocol.api());
+        let message = format!("the {} API has no way to pull a model", protocol.api());
         return Err(step_error(FailureKind::Error, message, &step.model));
     };
     let url = endpoint.url(path);
@@ -206,7 +206,7 @@ pub(crate) async fn unload(
     endpoint: Endpoint<'_>,
 ) -> Result<HttpObservation, StepError> {
     let Some((path, body)) = protocol.unload(&step.model) else {
-        let message = format!("the {:?} API has no way to unload a model", protocol.api());
+        let message = format!("the {} API has no way to unload a model", protocol.api());
         return Err(step_error(FailureKind::Error, message, &step.model));
     };
     let url = endpoint.url(path);

@@ -265,7 +265,7 @@ pub(super) fn check_expect(
             };
             errors.push(DeError {
                 message: format!(
-                    "`{name}` comes only from {only:?}'s answers, and this step speaks {api:?}: it would never be \
+                    "`{name}` comes only from {only}'s answers, and this step speaks {api}: it would never be \
                      recorded; use {instead}"
                 ),
                 span: at(),

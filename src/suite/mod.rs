@@ -248,6 +248,16 @@ pub(crate) enum Api {
     Openai,
 }
 
+impl std::fmt::Display for Api {
+    /// As people write it: Ollama, OpenAI.
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            Api::Ollama => "Ollama",
+            Api::Openai => "OpenAI",
+        })
+    }
+}
+
 /// Settings every test inherits unless it sets its own.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
