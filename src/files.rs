@@ -78,6 +78,12 @@ pub(crate) fn read_to_string(path: &Path, what: &str) -> Result<String, std::io:
     })
 }
 
+/// Whether `path` names this process's standard output (a report written there must not be
+/// mixed with the console's lines).
+pub(crate) fn is_stdout(path: &Path) -> bool {
+    ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"].iter().any(|s| Path::new(s) == path)
+}
+
 /// Opens `path` for writing with `options`; a FIFO is opened without waiting for a reader (a
 /// FIFO nothing reads would block the open, and the run, forever) and then written normally.
 pub(crate) fn open_output(path: &Path, options: &mut std::fs::OpenOptions) -> std::io::Result<std::fs::File> {

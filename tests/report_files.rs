@@ -94,3 +94,15 @@ fn a_closed_stdout_does_not_fail_a_green_run() {
     assert!(!stderr.contains("error"), "{stderr}");
     assert!(std::fs::read_to_string(ws.path().join("reports/junit.xml")).unwrap().contains("root"));
 }
+
+#[test]
+fn a_report_on_standard_output_has_it_alone() {
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    ws.write("s.yaml", &common::suite_text("s", &sim.url, "  - name: a\n    http: { path: / }\n"));
+    let run = ws.hxrun(&["s.yaml", "--no-progress", "--junit", "/dev/stdout"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.starts_with("<?xml"), "console text mixed into the XML:\n{}", run.stdout);
+    assert!(run.stdout.trim_end().ends_with("</testsuites>"), "{}", run.stdout);
+    assert!(run.stderr.contains("PASS s › a") && run.stderr.contains("reports: "), "{}", run.stderr);
+}

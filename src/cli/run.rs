@@ -86,8 +86,19 @@ pub(super) async fn run_with(
         let summary = args.summary.clone().unwrap_or_else(|| args.report_dir.join("summary.md"));
         let step_summary =
             std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+        // A report on standard output (`--junit /dev/stdout`) gets it alone: the console's lines
+        // go to standard error.
+        let report_on_stdout = [&junit, &csv, &json, &summary]
+            .into_iter()
+            .chain(html.as_ref())
+            .any(|p| crate::files::is_stdout(p));
         let mut reporters = Reporters::masking(mask);
-        reporters.add(ConsoleReporter::new(ConsoleOptions::detect(args.no_progress, args.verbose)));
+        let console_options = ConsoleOptions::detect(args.no_progress, args.verbose);
+        reporters.add(if report_on_stdout {
+            ConsoleReporter::with_writer(console_options, Box::new(std::io::stderr()))
+        } else {
+            ConsoleReporter::new(console_options)
+        });
         reporters.add(JunitReporter::new(junit.clone()));
         reporters.add(CsvReporter::new(csv.clone()));
         reporters.add(JsonReporter::new(json.clone()));
@@ -155,7 +166,12 @@ pub(super) async fn run_with(
                 vec![junit.display().to_string(), csv.display().to_string(), json.display().to_string()];
             written.extend(html.as_ref().map(|p| p.display().to_string()));
             written.push(summary.display().to_string());
-            crate::report::console::say(&format!("reports: {}", written.join(", ")));
+            let line = format!("reports: {}", written.join(", "));
+            if report_on_stdout {
+                eprintln!("{line}");
+            } else {
+                crate::report::console::say(&line);
+            }
         }
         let code = match control.reason() {
             Some(StopReason::Signal(number, _)) => 128u8.saturating_add(*number as u8),
