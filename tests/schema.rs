@@ -99,6 +99,8 @@ fn the_schema_agrees_with_the_loader_both_ways() {
         "suite: s\ntests:\n  - name: a\n    generate: { model: m, prompt: 42 }\n    retries: '2'\n",
         "suite: s\nvars: { floor: 10 }\ntests:\n  - name: a\n    perf: { generate: { model: m, prompt: hi }, iterations: 2 }\n    thresholds: { ttft.p95: \"< 2s\", server_tokens_per_s.mean: \">= ${floor}\", error_rate: \"== 0\" }\n",
         "suite: s\ntests:\n  - name: a\n    generate: { model: m, prompt: hi }\n    expect: { metrics: { ttft: \"< 2s\", eval_count: \"> 0\", done_reason: stop } }\n",
+        // Units where they belong; 0 without; a drift relative with %, or in percentage points.
+        "suite: s\ntests:\n  - name: a\n    perf: { generate: { model: m, prompt: hi }, duration: 2s, window: 1s }\n    thresholds: { ttft.p95: \"< 500ms\", tokens_per_s.cov: \"< 20%\", gpu.memory_used.max: \"< 24GiB\", e2e.min: \"> 0\", request_throughput: \">= 5\" }\n    drift: { e2e.p95: \"< 10%\", ttft.p50: \"< 50ms\", error_rate: \"< 1\" }\n",
     ];
     for text in accepted {
         assert_eq!(both_verdicts(text), (true, true), "both should accept:\n{text}");
@@ -115,6 +117,18 @@ fn the_schema_agrees_with_the_loader_both_ways() {
         (
             "comparison in words",
             "suite: s\ntests:\n  - name: a\n    perf: { generate: { model: m, prompt: hi } }\n    thresholds: { ttft.p95: \"less than 2s\" }\n",
+        ),
+        (
+            "a time without its unit",
+            "suite: s\ntests:\n  - name: a\n    perf: { generate: { model: m, prompt: hi } }\n    thresholds: { ttft.p95: \"< 500\" }\n",
+        ),
+        (
+            "a percentage without %",
+            "suite: s\ntests:\n  - name: a\n    perf: { generate: { model: m, prompt: hi } }\n    thresholds: { tokens_per_s.cov: \"< 0.2\" }\n",
+        ),
+        (
+            "a unit on a plain number",
+            "suite: s\ntests:\n  - name: a\n    perf: { generate: { model: m, prompt: hi } }\n    thresholds: { request_throughput: \"> 5s\" }\n",
         ),
         ("two steps", "suite: s\ntests:\n  - name: a\n    http: { path: / }\n    tcp: {}\n"),
         ("no step", "suite: s\ntests:\n  - name: a\n    timeout: 5s\n"),

@@ -15,6 +15,7 @@
 //!   what they would (a regex compiles, a count is not negative).
 
 use super::SuiteDoc;
+use super::values::Unit;
 use serde_json::{Map, Value, json};
 
 pub fn json_schema() -> Value {
@@ -45,6 +46,10 @@ pub fn json_schema() -> Value {
             ]
         });
     }
+    // A bound in its figure's unit, as the loader requires (`ttft.p95: "< 500"` is refused).
+    for (name, units, bare, description) in UNIT_BOUNDS {
+        defs.insert(name.to_string(), unit_bound(units, *bare, description));
+    }
     if let Some(Value::Object(test)) = defs.get_mut("TestSpec") {
         // Each branch names its property too, as strict validators (ajv) want.
         let kinds: Vec<Value> =
@@ -54,9 +59,15 @@ pub fn json_schema() -> Value {
             test.get_mut("properties").and_then(Value::as_object_mut).expect("a test has fields");
         let figures: Vec<(String, String)> =
             super::metrics::figures().iter().map(|f| (f.name(), f.doc())).collect();
-        named(properties, "thresholds", &figures, "#/definitions/Comparison");
+        let by_unit = |relative: bool| -> Vec<(String, String, String)> {
+            super::metrics::figures()
+                .iter()
+                .map(|f| (f.name(), f.doc(), format!("#/definitions/{}", bound_name(f.unit(), relative))))
+                .collect()
+        };
+        named_refs(properties, "thresholds", &by_unit(false));
         named(properties, "regression", &figures, "#/definitions/Tolerance");
-        named(properties, "drift", &figures, "#/definitions/Comparison");
+        named_refs(properties, "drift", &by_unit(true));
     }
     if let Some(properties) =
         defs.get_mut("Expect").and_then(|e| e.get_mut("properties")).and_then(Value::as_object_mut)
@@ -75,14 +86,96 @@ pub fn json_schema() -> Value {
 /// Gives a name → value map a property per known name (completed and documented by editors)
 /// and refuses other names, as the loader does.
 fn named(properties: &mut Map<String, Value>, field: &str, names: &[(String, String)], value_ref: &str) {
+    let refs: Vec<(String, String, String)> =
+        names.iter().map(|(n, d)| (n.clone(), d.clone(), value_ref.to_string())).collect();
+    named_refs(properties, field, &refs);
+}
+
+/// `named`, each name with its own value schema.
+fn named_refs(properties: &mut Map<String, Value>, field: &str, names: &[(String, String, String)]) {
     let Some(Value::Object(schema)) = properties.get_mut(field) else { return };
     let props: Map<String, Value> = names
         .iter()
-        .map(|(name, description)| (name.clone(), json!({ "$ref": value_ref, "description": description })))
+        .map(|(name, description, value_ref)| {
+            (name.clone(), json!({ "$ref": value_ref, "description": description }))
+        })
         .collect();
     schema.remove("additionalProperties");
     schema.insert("properties".into(), Value::Object(props));
     schema.insert("additionalProperties".into(), Value::Bool(false));
+}
+
+/// The bound schemas by the unit of the figure they bound: (name, units allowed, a bare number
+/// allowed, description). In `drift`, `%` is relative — and a percentage figure's bare number
+/// there is percentage points.
+const UNIT_BOUNDS: &[(&str, &[Unit], bool, &str)] = &[
+    (
+        "TimeBound",
+        &[Unit::Seconds],
+        false,
+        "A bound on a time, with its unit: \"< 500ms\", \">= 2s\" (0 needs none).",
+    ),
+    ("PercentBound", &[Unit::Percent], false, "A bound on a percentage, with %: \"< 20%\" (0 needs none)."),
+    ("SizeBound", &[Unit::Bytes], false, "A bound on a size, with its unit: \"< 24GiB\" (0 needs none)."),
+    ("PlainBound", &[], true, "A bound on a plain number, without a unit: \">= 40\"."),
+    (
+        "TimeDrift",
+        &[Unit::Percent, Unit::Seconds],
+        false,
+        "A drift bound on a time: relative with % (\"< 10%\"), or absolute with its unit (\"< 50ms\").",
+    ),
+    (
+        "SizeDrift",
+        &[Unit::Percent, Unit::Bytes],
+        false,
+        "A drift bound on a size: relative with % (\"< 10%\"), or absolute with its unit (\"< 512MiB\").",
+    ),
+    (
+        "PlainDrift",
+        &[Unit::Percent],
+        true,
+        "A drift bound: relative with % (\"< 10%\"), or absolute as a bare number (percentage points for a percentage).",
+    ),
+];
+
+/// The schema name of a bound on a figure of `unit` (in `drift` when `drift`).
+fn bound_name(unit: super::metrics::Unit, drift: bool) -> &'static str {
+    use super::metrics::Unit as Of;
+    match (unit, drift) {
+        (Of::Seconds, false) => "TimeBound",
+        (Of::Percent, false) => "PercentBound",
+        (Of::Bytes, false) => "SizeBound",
+        (_, false) => "PlainBound",
+        (Of::Seconds, true) => "TimeDrift",
+        (Of::Bytes, true) => "SizeDrift",
+        (_, true) => "PlainDrift",
+    }
+}
+
+/// A bound's schema: the comparison pattern with only the allowed units' spellings; 0 without
+/// a unit; a bare number where allowed; a reference, checked once it is filled in.
+fn unit_bound(units: &[Unit], bare: bool, description: &str) -> Value {
+    let number = r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?";
+    let op = r"^\s*(<=|>=|==|!=|<|>|=)?\s*";
+    let spellings: Vec<String> = super::values::UNITS
+        .iter()
+        .filter(|(_, _, k)| units.contains(k))
+        .map(|(s, _, _)| regex::escape(s))
+        .collect();
+    let mut any_of = vec![json!({ "type": "string", "pattern": r"\$\{|\{\{" })];
+    if bare {
+        any_of.push(json!({ "type": "number" }));
+        any_of.push(json!({ "type": "string", "pattern": format!(r"{op}{number}\s*$") }));
+    } else {
+        any_of.push(json!({ "const": 0 }));
+        any_of.push(json!({ "type": "string", "pattern": format!(r"{op}[-+]?(0+\.?0*|\.0+)\s*$") }));
+    }
+    if !spellings.is_empty() {
+        any_of.push(
+            json!({ "type": "string", "pattern": format!(r"{op}{number}\s*({})\s*$", spellings.join("|")) }),
+        );
+    }
+    json!({ "description": description, "anyOf": any_of })
 }
 
 /// What `Comparison::parse` accepts, as a pattern.
