@@ -11,21 +11,24 @@ use std::fmt::Write;
 pub(super) const EXACT_PROMPT: &str = "Return exactly the text: HX-OK";
 /// The prompt of the timing checks: a free sentence, long enough for a rate.
 const PERF_PROMPT: &str = "Write one sentence about GPUs.";
-/// Client tokens/s floor in the written suite: this share of the mean measured ...
-pub(super) const FLOOR: f64 = 0.8;
-/// ... lower when requests varied (1 − 3 × CoV: a server whose speed varied that much between
-/// requests varies as much between runs), but never below this share.
-pub(super) const FLOOR_MIN: f64 = 0.5;
+/// Client tokens/s floor in the written suite: this share of the mean measured — room for the
+/// client's machine to be twice as loaded when the suite runs as when the probe measured (the
+/// client's own reading of a stream slows with it; 80% went red against an unchanged server) ...
+pub(super) const FLOOR: f64 = 0.5;
+/// ... times the requests' spread (1 − 3 × CoV: a server whose speed varied that much between
+/// requests varies as much between runs), never below this share of the mean.
+pub(super) const FLOOR_MIN: f64 = 0.25;
 
 /// The share of the measured mean tokens/s the written suite requires.
 pub(super) fn floor_share(cov_pct: Option<f64>) -> f64 {
-    let spread = cov_pct.map_or(FLOOR, |c| 1.0 - 3.0 * c / 100.0);
-    spread.clamp(FLOOR_MIN, FLOOR)
+    let spread = cov_pct.map_or(1.0, |c| (1.0 - 3.0 * c / 100.0).clamp(0.5, 1.0));
+    (FLOOR * spread).max(FLOOR_MIN)
 }
-/// TTFT p95 ceiling: this multiple of the p95 measured ...
-pub(super) const CEILING: f64 = 1.5;
-/// ... and at least this much above it (scheduling noise on a busy client).
-pub(super) const CEILING_MIN_S: f64 = 0.05;
+/// TTFT p95 ceiling: this multiple of the p95 measured (a client twice as loaded) ...
+pub(super) const CEILING: f64 = 2.0;
+/// ... and at least this much above it (scheduling noise on a busy client: 191 ms were seen
+/// against a server whose TTFT is 10 ms).
+pub(super) const CEILING_MIN_S: f64 = 0.25;
 
 /// How thorough a probe is: `--quick`, the default, `--full`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,11 +198,11 @@ pub(super) fn render(s: &Subject, measured: Option<&BTreeMap<String, Measured>>)
         );
         let _ = writeln!(
             y,
-            "# tokens/s floors at {:.0}% of the mean measured (lower where requests varied: 1 - 3 x CoV, at least {:.0}%),",
+            "# tokens/s floors at {:.0}% of the mean measured, room for a client twice as busy (lower where requests\n# varied: times 1 - 3 x CoV, at least {:.0}%),",
             FLOOR * 100.0,
             FLOOR_MIN * 100.0
         );
-        let _ = writeln!(y, "# TTFT p95 ceilings at {:.0}% of the p95 measured", CEILING * 100.0);
+        let _ = writeln!(y, "# TTFT p95 ceilings at {:.0}x the p95 measured", CEILING);
         let _ = writeln!(
             y,
             "# (and at least {:.0} ms above it). It is yours now: edit, add models, tighten.",
@@ -528,10 +531,11 @@ mod tests {
             context_length: None,
         };
         let text = render(&s, Some(&BTreeMap::from([("m".to_string(), measured)])));
-        // Requests varied 15%: the floor is 1 - 3 × 15% = 55% of the mean, not 80%.
-        assert!(text.contains("tokens_per_s.mean: \">= 55.0\""), "{text}");
-        assert_eq!((floor_share(Some(3.0)), floor_share(Some(40.0)), floor_share(None)), (0.8, 0.5, 0.8));
-        assert!(text.contains("ttft.p95: \"< 300ms\""), "{text}");
+        // Requests varied 15%: the floor is 50% × (1 - 3 × 15%) = 27.5% of the mean.
+        assert!(text.contains("tokens_per_s.mean: \">= 27.5\""), "{text}");
+        assert_eq!((floor_share(Some(3.0)), floor_share(Some(40.0)), floor_share(None)), (0.455, 0.25, 0.5));
+        // 0.2 s measured: twice is 400 ms, but at least 250 ms above it.
+        assert!(text.contains("ttft.p95: \"< 450ms\""), "{text}");
         assert!(text.contains("tokens_per_s.cov: \"< 30%\""), "{text}");
         assert!(text.contains("trimmed_equals: 'HX-OK'"), "{text}");
         // vLLM reports no timing of its own: no agreement check; no Ollama placement check.
