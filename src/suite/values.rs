@@ -162,9 +162,12 @@ impl Comparison {
     }
 }
 
-/// Seconds as a short human duration: `850µs`, `12.3ms`, `2.05s`.
+/// Seconds as a short human duration: `850µs`, `12.3ms`, `2.05s`; zero is `0` (a chart's axis
+/// starts at 0, not at "0µs").
 pub(crate) fn format_seconds(s: f64) -> String {
-    if s.abs() < 1e-3 {
+    if s == 0.0 {
+        "0".to_string()
+    } else if s.abs() < 1e-3 {
         format!("{}µs", trim_float(s * 1e6))
     } else if s.abs() < 1.0 {
         format!("{}ms", trim_float(s * 1e3))
@@ -425,6 +428,12 @@ impl JsonSchema for DurationText {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        let shown: Vec<String> = [0.0, 0.00085, 0.0123, 2.05].iter().map(|s| format_seconds(*s)).collect();
+        assert_eq!(shown, ["0", "850µs", "12.3ms", "2.05s"]);
+    }
 
     #[test]
     fn comparisons_parse_units() {
