@@ -225,7 +225,7 @@ impl Comparison {
                 head { meta charset="utf-8"; title { "hxrun compare" } style { (PreEscaped(include_str!("html.css"))) } }
                 body {
                     h1 { "hxrun compare" }
-                    p { strong { (self.regressions()) " regression(s)" } " beyond the tolerances (the `--baseline` rules)." }
+                    p { strong { (self.regressions()) " regression(s)" } " beyond the tolerances (the " code { "--baseline" } " rules)." }
                     ol { @for (i, n) in self.names.iter().enumerate() {
                         li { (n) @if i == 0 { " (reference)" } " — " (self.runs[i].started_at) ", " (self.runs[i].targets().join(", ")) }
                     } }
