@@ -91,6 +91,12 @@ fn reset_in_the_stream() {
 }
 
 #[test]
+fn a_cut_stream_is_blamed_for_the_counts_it_lost() {
+    let step = "    generate: { model: m, prompt: hi, stream: true }\n    expect: { metrics: { eval_count: \"> 0\" } }";
+    corpus_case("FAULT/reset-stream", step, &["eval_count: not recorded: the stream ended early ("]);
+}
+
+#[test]
 fn stalled() {
     corpus_case("FAULT", &http("/stall"), &["timed out after 2s"]);
 }

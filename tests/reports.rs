@@ -151,7 +151,10 @@ fn compare_shows_the_change_and_fails_on_a_regression_only() {
     assert!(worse.stdout.contains("REGRESSION beyond 10%"), "{}", worse.stdout);
     assert!(worse.stdout.contains("tokens_per_s.mean [c=1]"), "{}", worse.stdout);
     let html = std::fs::read_to_string(ws.path().join("cmp.html")).unwrap();
-    assert!(html.contains("<code>--baseline</code>") && !html.contains('`'), "Markdown backticks in HTML: {html}");
+    assert!(
+        html.contains("<code>--baseline</code>") && !html.contains('`'),
+        "Markdown backticks in HTML: {html}"
+    );
     assert!(
         html.contains("<tr class=\"fail\">") && html.contains("baseline phi3 — e2e"),
         "overlaid distributions"

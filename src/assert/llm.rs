@@ -41,6 +41,23 @@ pub(crate) fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<Asser
             if (name.starts_with("server_") || name.ends_with("_duration")) && !o.server.has_timing() {
                 return format!("{name}: not recorded: {NO_TIMING}");
             }
+            // A stream cut before its final message lost what that message carries: the cut is
+            // the cause, not the server's reporting.
+            let cut = o.problems.iter().find(|p| {
+                matches!(
+                    p,
+                    crate::protocol::StreamProblem::Truncated { .. }
+                        | crate::protocol::StreamProblem::TimedOut { .. }
+                        | crate::protocol::StreamProblem::Stalled { .. }
+                        | crate::protocol::StreamProblem::Unreadable { .. }
+                        | crate::protocol::StreamProblem::BodyCut { .. }
+                )
+            });
+            if let Some(p) = cut {
+                return format!(
+                    "{name}: not recorded: the stream ended early ({p}), before the message that carries it"
+                );
+            }
             let mode = if o.stream { "this stream" } else { "a non-stream answer (set `stream: true`)" };
             format!("{name}: not recorded for {mode}: the server or mode does not provide it")
         };
