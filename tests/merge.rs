@@ -238,3 +238,29 @@ fn a_barrier_that_never_opens_runs_nothing_and_says_why() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.json()["stopped"].as_str().unwrap().contains("--max-time 500ms"), "{}", run.stdout);
 }
+
+#[test]
+fn shards_each_run_against_their_own_simulator_merge_into_one_suite() {
+    let ws = Workspace::new();
+    ws.write("s.yaml", &common::suite_text("s", "http://127.0.0.1:9", "  - name: root\n    http: { path: / }\n  - name: version\n    http: { path: /api/version }\n  - name: tags\n    http: { path: /api/tags }\n"));
+    for k in 1..=2 {
+        let dir = format!("shard{k}");
+        let run = ws.hxrun(&[
+            "s.yaml",
+            "--sim",
+            "--no-progress",
+            "--shard",
+            &format!("{k}/2"),
+            "--report-dir",
+            &dir,
+        ]);
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    }
+    let merged = ws.hxrun(&["merge", "shard1", "shard2", "-o", "out"]);
+    assert_eq!(merged.code, 0, "{}", merged.stderr);
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path().join("out/report.json")).unwrap()).unwrap();
+    let suites = report["suites"].as_array().unwrap();
+    assert_eq!(suites.len(), 1, "each shard's simulator had its own port; they are one server: {suites:?}");
+    assert_eq!(statuses(&report).len(), 3);
+}

@@ -144,11 +144,16 @@ pub(super) async fn run_with(
             crate::assert::check,
         );
         let mut concluded = None;
+        let simulated = sim.is_some();
         let record = executor
-            .run(&plans, &mut |event| match (event, conclude) {
-                (Event::RunFinished { record }, Some(conclude)) => {
+            .run(&plans, &mut |event| match event {
+                // What the run knows that the executor does not: verdicts, and the simulator.
+                Event::RunFinished { record } if conclude.is_some() || simulated => {
                     let mut record = (*record).clone();
-                    record.verdicts = conclude(&record);
+                    if let Some(conclude) = conclude {
+                        record.verdicts = conclude(&record);
+                    }
+                    record.suites.iter_mut().for_each(|s| s.simulated = simulated);
                     reporters.emit(&Event::RunFinished { record: &record });
                     concluded = Some(record);
                 }

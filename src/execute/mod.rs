@@ -277,6 +277,7 @@ impl Executor {
             file: plan.file.clone(),
             target,
             host: plan.host.clone(),
+            simulated: false,
             started_at: suite_started_at,
             duration: suite_started.elapsed(),
             tests,

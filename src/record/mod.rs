@@ -483,6 +483,10 @@ pub(crate) struct SuiteRecord {
     /// The fleet server this suite ran against (its name; the suite is `SUITE @ HOST`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) host: Option<String>,
+    /// It ran against the built-in simulator (`--sim`): its target is a loopback port of that
+    /// run's own, so shards' suites meet as "the simulator", not by port.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) simulated: bool,
     pub(crate) started_at: DateTime<Utc>,
     #[serde(with = "secs")]
     pub(crate) duration: Duration,

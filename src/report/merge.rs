@@ -70,7 +70,9 @@ pub(crate) fn merge(
             s
         }));
         for s in &r.suites {
-            let key = (s.name.clone(), s.file.clone(), s.target.clone());
+            // Runs against the built-in simulator each had a port of their own: one server.
+            let target = if s.simulated { "the simulator".to_string() } else { s.target.clone() };
+            let key = (s.name.clone(), s.file.clone(), target);
             let at = match suites.iter().position(|(k, _)| *k == key) {
                 Some(at) => {
                     let kept = &mut suites[at].1;
