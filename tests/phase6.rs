@@ -140,3 +140,24 @@ fn capacity_and_prompt_length_suites_run() {
         }
     }
 }
+
+#[test]
+fn a_suite_names_the_simulator_it_expects() {
+    let ws = Workspace::new();
+    let suite = repo().join("suites/llama-server.yaml");
+    // `simulator: llama.cpp` in the suite: --sim alone answers with llama-server's timings.
+    let run = ws.hxrun(&[suite.to_str().unwrap(), "--sim", "--no-progress"]);
+    assert_eq!(run.code, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    // The flag still wins (and the suite's timing checks then fail: Ollama's /v1 has none).
+    let run = ws.hxrun(&[suite.to_str().unwrap(), "--sim", "--sim-flavor", "ollama", "--no-progress"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    // Two suites that ask for different simulators cannot share one.
+    ws.write("o.yaml", "suite: o\nsimulator: vllm\ntests:\n  - name: a\n    http: { path: / }\n");
+    let run = ws.hxrun(&[suite.to_str().unwrap(), "o.yaml", "--sim"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("asks for the `llama.cpp` simulator and o.yaml for `vllm`"),
+        "{}",
+        run.stderr
+    );
+}

@@ -411,9 +411,10 @@ pub struct RunArgs {
     /// Start the built-in simulator on a free loopback port and point the suites at it.
     #[arg(long)]
     pub sim: bool,
-    /// With --sim: which server its OpenAI-compatible endpoints answer as.
-    #[arg(long, value_enum, value_name = "FLAVOR", default_value_t, requires = "sim")]
-    pub sim_flavor: crate::sim::Flavor,
+    /// With --sim: which server its OpenAI-compatible endpoints answer as (default: what the
+    /// suites' `simulator:` says, else ollama).
+    #[arg(long, value_enum, value_name = "FLAVOR", requires = "sim")]
+    pub sim_flavor: Option<crate::sim::Flavor>,
     /// Show request and response detail for failed tests.
     #[arg(short, long)]
     pub verbose: bool,

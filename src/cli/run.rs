@@ -45,13 +45,14 @@ pub(super) async fn run_with(
 ) -> (u8, Option<RunRecord>) {
     {
         let sim = if args.sim {
-            match SimServer::start(
-                SimConfig { flavor: args.sim_flavor, ..SimConfig::realistic() },
-                "127.0.0.1",
-                0,
-            )
-            .await
-            {
+            let flavor = match args.sim_flavor.map_or_else(|| declared_flavor(&args.suite), |f| Ok(Some(f))) {
+                Ok(f) => f.unwrap_or_default(),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return (exit::INVALID, None);
+                }
+            };
+            match SimServer::start(SimConfig { flavor, ..SimConfig::realistic() }, "127.0.0.1", 0).await {
                 Ok(server) => {
                     eprintln!("hxrun: built-in simulator listening on {}", server.url());
                     args.suite.target = vec![server.url()];
@@ -189,6 +190,33 @@ pub(super) async fn run_with(
         };
         (code, Some(record))
     }
+}
+
+/// The simulator flavor the suites ask for (`simulator:`), read before the simulator starts;
+/// suites that ask for different ones cannot share one simulator.
+fn declared_flavor(args: &super::SuiteArgs) -> Result<Option<crate::sim::Flavor>, String> {
+    use clap::ValueEnum;
+    let mut found: Option<(crate::sim::Flavor, String, std::path::PathBuf)> = None;
+    for path in super::suites::suite_files(&args.suites)? {
+        // A file that does not read or parse says so when it is loaded; here it asks for nothing.
+        let Ok(text) = crate::files::read_to_string(&path, "suite") else { continue };
+        let Ok(root) = crate::load::tree::parse(&text) else { continue };
+        let Some(name) = root.get("simulator").and_then(|n| n.as_str()) else { continue };
+        let Ok(flavor) = crate::sim::Flavor::from_str(name, false) else { continue };
+        match &found {
+            Some((f, first, at)) if *f != flavor => {
+                return Err(format!(
+                    "{} asks for the `{first}` simulator and {} for `{name}`: run them separately, or give \
+                     --sim-flavor",
+                    at.display(),
+                    path.display()
+                ));
+            }
+            Some(_) => {}
+            None => found = Some((flavor, name.to_string(), path.clone())),
+        }
+    }
+    Ok(found.map(|(f, _, _)| f))
 }
 
 /// The first SIGINT or SIGTERM stops the run (reports are still written); a second one

@@ -48,6 +48,19 @@ pub(crate) fn timeout_problem(key: &str, d: Duration) -> Option<String> {
     })
 }
 
+/// The servers the built-in simulator can answer as (`--sim-flavor`'s names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub(crate) enum SimulatorKind {
+    #[serde(rename = "ollama")]
+    Ollama,
+    #[serde(rename = "llama.cpp")]
+    LlamaCpp,
+    #[serde(rename = "vllm")]
+    Vllm,
+    #[serde(rename = "tgi")]
+    Tgi,
+}
+
 /// An hxrun test suite.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -65,6 +78,10 @@ pub(crate) struct SuiteDoc {
     /// (repeatable) replaces the list.
     #[serde(default)]
     pub(crate) targets: Vec<FleetTarget>,
+    /// Which server `--sim` answers as for this suite when `--sim-flavor` does not say (a suite
+    /// written for llama-server needs its `timings`).
+    #[allow(dead_code)] // read by the command line before the simulator starts
+    pub(crate) simulator: Option<SimulatorKind>,
     /// KEY=VALUE file(s) whose variables `${KEY}` may use (relative to this file).
     #[allow(dead_code)] // read from the positioned tree by `load` before interpolation
     pub(crate) env_file: Option<EnvFiles>,

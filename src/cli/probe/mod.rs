@@ -288,7 +288,7 @@ fn run_args(args: &ProbeArgs, suite: &Path, url: &str, depth: Depth) -> RunArgs 
         gpu_sample: false,
         gpu_interval: Duration::from_secs(1),
         sim: false,
-        sim_flavor: crate::sim::Flavor::default(),
+        sim_flavor: None,
         verbose: args.verbose,
         no_progress: args.no_progress,
         fail_fast: false,
