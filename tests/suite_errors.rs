@@ -389,3 +389,21 @@ fn a_regression_tolerance_on_a_time_takes_its_unit() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("`e2e.p95: 0.1` is a time without a unit"), "{}", run.stderr);
 }
+
+#[test]
+fn a_url_as_the_target_and_an_empty_index_say_what_to_write() {
+    assert_error(
+        "suite: s\ntarget: http://127.0.0.1:9\ntests:\n  - name: a\n    http: { path: / }\n",
+        "2:9",
+        "`target` is a mapping: write `target: { url: \"http://127.0.0.1:9\" }`",
+    );
+    assert_error(
+        "suite: s\ntests:\n  - name: a\n    http: { path: / }\n    expect: { json: { \"$.a[]\": { exists: true } } }\n",
+        "5:23",
+        "`$.a[]` is not a valid JSONPath",
+    );
+    let (_, stderr) = validate(
+        "suite: s\ntests:\n  - name: a\n    http: { path: / }\n    expect: { json: { \"$.a[]\": { exists: true } } }\n",
+    );
+    assert!(stderr.contains("every element is `[*]`: `$.a[*]`"), "{stderr}");
+}

@@ -147,6 +147,19 @@ pub(crate) fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<
     }
 
     let mut resolved = interpolate_except(root, &["vars", "env_file"], &scope, &mut errors);
+    // `target: http://host:port` — the url alone where a mapping goes: said with the fix, and
+    // read as meant so the rest of the suite is checked too.
+    if let Value::Map(entries) = &mut resolved.value
+        && let Some((_, target)) = entries.iter_mut().find(|(k, _)| k.name == "target")
+        && let Value::Str(url) = &target.value
+    {
+        errors.push(de::DeError {
+            message: format!("`target` is a mapping: write `target: {{ url: \"{url}\" }}`"),
+            span: Some(target.span),
+        });
+        let key = tree::Key { name: "url".to_string(), span: target.span };
+        target.value = Value::Map(vec![(key, Node::new(Value::Str(url.clone()), target.span))]);
+    }
     let mut notes = Vec::new();
     let doc: Option<SuiteDoc> = match de::from_node::<SuiteDoc>(&resolved) {
         Ok(mut doc) => {

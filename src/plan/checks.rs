@@ -236,7 +236,14 @@ pub(super) fn check_expect(
     for path in expect.json.keys() {
         if let Err(e) = serde_json_path::JsonPath::parse(path) {
             errors.push(DeError {
-                message: format!("`{path}` is not a valid JSONPath (RFC 9535, e.g. $.models[0].name): {e}"),
+                message: format!(
+                    "`{path}` is not a valid JSONPath (RFC 9535, e.g. $.models[0].name): {e}{}",
+                    if path.contains("[]") {
+                        format!("; every element is `[*]`: `{}`", path.replace("[]", "[*]"))
+                    } else {
+                        String::new()
+                    }
+                ),
                 span: expect_node
                     .and_then(|e| e.get("json"))
                     .and_then(|j| j.entry(path))
