@@ -248,3 +248,27 @@ tests:
         }
     }
 }
+
+#[test]
+fn a_credential_written_into_the_suite_warns_with_the_variable_form() {
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        "suite: s\ntarget: { url: \"http://127.0.0.1:9\", api_key: sk-live-123456 }\ntests:\n  - name: a\n    http: { path: /, headers: { Authorization: \"Bearer abcdefgh\" } }\n  - name: b\n    http: { path: /, headers: { Authorization: \"Bearer ${TOKEN:-x}\" } }\n",
+    );
+    let run = ws.hxrun(&["validate", "s.yaml"]);
+    assert_eq!(run.code, 0, "a warning, not an error: {}", run.stderr);
+    let warnings: Vec<&str> = run.stderr.lines().filter(|l| l.starts_with("warning: ")).collect();
+    assert_eq!(
+        warnings.len(),
+        2,
+        "the literal key and the literal header, not the ${{TOKEN}} one: {warnings:?}"
+    );
+    assert!(
+        warnings[0].contains("s.yaml:2:47: an `api_key` is written into the suite")
+            && warnings[0].contains("`api_key: ${API_KEY}`"),
+        "{warnings:?}"
+    );
+    assert!(warnings[1].contains("s.yaml:5:48: the `Authorization` header's value"), "{warnings:?}");
+    assert!(!run.stderr.contains("sk-live-123456") && !run.stderr.contains("abcdefgh"), "{}", run.stderr);
+}

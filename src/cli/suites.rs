@@ -40,7 +40,12 @@ pub(super) fn load_and_plan(
         }
     };
     for path in &paths {
-        let planned = load::load(path, &load_opts).and_then(|s| plan::plan_fleet(&s, &plan_opts));
+        let planned = load::load(path, &load_opts).and_then(|s| {
+            for w in &s.warnings {
+                eprintln!("warning: {w}");
+            }
+            plan::plan_fleet(&s, &plan_opts)
+        });
         match planned {
             Ok(p) => plans.extend(p),
             Err(errors) => {

@@ -51,6 +51,9 @@ pub(crate) struct LoadedSuite {
     pub(crate) tests_span: Option<Span>,
     /// What loading changed that a user may want to know (-v shows them).
     pub(crate) notes: Vec<String>,
+    /// What a user should change though the suite runs (printed always): a credential written
+    /// into the file.
+    pub(crate) warnings: Vec<String>,
     /// Values that must never appear in a report (from `secrets:`).
     pub(crate) secret_values: Vec<String>,
     /// Problems found while loading that did not stop it (an undefined variable, say); the
@@ -146,6 +149,17 @@ pub(crate) fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<
         }
     }
 
+    let warnings = literal_credentials(&root)
+        .into_iter()
+        .map(|(span, what)| {
+            format!(
+                "{}:{}:{}: {what} is written into the suite: whoever reads the file has it; write it as \
+                 ${{NAME}} (e.g. `api_key: ${{API_KEY}}`, `Authorization: \"Bearer ${{TOKEN}}\"`) and set NAME \
+                 in the environment or an env file (reports mask it either way)",
+                source.name, span.line, span.col
+            )
+        })
+        .collect();
     let mut resolved = interpolate_except(root, &["vars", "env_file"], &scope, &mut errors);
     // `target: http://host:port` — the url alone where a mapping goes: said with the fix, and
     // read as meant so the rest of the suite is checked too.
@@ -279,12 +293,46 @@ pub(crate) fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<
             tests,
             tests_span,
             notes,
+            warnings,
             secret_values,
             errors,
             baseline,
         }),
         None => Err(SuiteErrors(errors)),
     }
+}
+
+/// Credentials written as literal text (no `${...}`): the targets' `api_key`, and credential
+/// headers in `defaults.headers` and in tests' http requests.
+fn literal_credentials(root: &Node) -> Vec<(Span, String)> {
+    let literal = |n: &Node| n.as_str().is_some_and(|s| !s.trim().is_empty() && !s.contains("${"));
+    let mut out = Vec::new();
+    let targets = root.get("targets").map(|t| match &t.value {
+        Value::Seq(items) => items.iter().collect::<Vec<_>>(),
+        _ => Vec::new(),
+    });
+    for target in root.get("target").into_iter().chain(targets.into_iter().flatten()) {
+        if let Some(key) = target.get("api_key").filter(|k| literal(k)) {
+            out.push((key.span, "an `api_key`".to_string()));
+        }
+    }
+    let mut headers: Vec<&Node> = root.get("defaults").and_then(|d| d.get("headers")).into_iter().collect();
+    if let Some(Value::Seq(tests)) = root.get("tests").map(|t| &t.value) {
+        for test in tests {
+            let http = test.get("http").or_else(|| test.get("perf").and_then(|p| p.get("http")));
+            headers.extend(http.and_then(|h| h.get("headers")));
+        }
+    }
+    for h in headers {
+        if let Value::Map(entries) = &h.value {
+            for (k, v) in entries {
+                if crate::suite::step::is_sensitive(&k.name) && literal(v) {
+                    out.push((v.span, format!("the `{}` header's value", k.name)));
+                }
+            }
+        }
+    }
+    out
 }
 
 fn interpolate_except(root: Node, skip: &[&str], scope: &Scope, errors: &mut Vec<de::DeError>) -> Node {
