@@ -2,8 +2,11 @@
 //! unique, filters applied and every setting resolved. Pure: no I/O.
 
 mod checks;
+mod places;
 pub(crate) mod shard;
 pub(crate) mod template;
+pub(crate) use places::Places;
+use places::places;
 
 use crate::load::LoadedSuite;
 use crate::load::de::{self, DeError};
@@ -608,51 +611,4 @@ fn resolve(
         captures_used: written.captures.clone(),
         written: (!written.captures.is_empty()).then(|| Box::new(node.clone())),
     })
-}
-
-/// The place of every expectation a test writes, two levels deep under `expect` (a matcher,
-/// or one JSONPath, metric, header or agreement) and one under `thresholds`, `regression`
-/// and `drift`.
-fn places(suite: &LoadedSuite, lines: &[&str], test: &Node) -> Places {
-    let place = |span: crate::load::tree::Span| crate::record::Place {
-        file: suite.source.name.clone(),
-        line: span.line,
-        col: span.col,
-        source: lines.get(span.line.saturating_sub(1) as usize).unwrap_or(&"").to_string(),
-    };
-    let mut out = Vec::new();
-    fn entries(n: &Node) -> &[(crate::load::tree::Key, Node)] {
-        match &n.value {
-            Value::Map(e) => e.as_slice(),
-            _ => &[],
-        }
-    }
-    for top in ["expect", "thresholds", "regression", "drift"] {
-        let Some(node) = test.get(top) else { continue };
-        for (k, v) in entries(node) {
-            if !k.span.is_known() {
-                continue;
-            }
-            out.push((format!("{top}.{}", k.name), place(k.span)));
-            if top == "expect" && matches!(k.name.as_str(), "json" | "metrics" | "headers" | "agree") {
-                for (sub, _) in entries(v) {
-                    if sub.span.is_known() {
-                        out.push((format!("expect.{}.{}", k.name, sub.name), place(sub.span)));
-                    }
-                }
-            }
-        }
-    }
-    Places(out.into())
-}
-
-/// Where each written expectation of a test is, by its path: a short list shared by the
-/// test's expansions (a map's node per test was most of a 10,000-test plan's memory).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Places(std::sync::Arc<[(String, crate::record::Place)]>);
-
-impl Places {
-    pub(crate) fn get(&self, key: &str) -> Option<&crate::record::Place> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, p)| p)
-    }
 }
