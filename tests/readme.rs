@@ -1,7 +1,7 @@
 //! The README is a test: every YAML block in README.md and docs/*.md runs against the built-in
 //! simulator and passes. A block's info string says otherwise where a block cannot run there:
-//! ```` ```yaml validate ```` (loaded and planned only: an 8-hour soak, a fleet of real hosts)
-//! or ```` ```yaml partial ```` (a fragment of a test, shown for its keys). A block that is a
+//! ```` ```yaml validate ```` (loaded and planned only: an 8-hour soak, a real server's headers)
+//! or ```` ```yaml partial ```` (a fragment shown for its keys, a fleet of real hosts). A block that is a
 //! list of tests (`- name: ...`) runs as the tests of a suite whose `models` variable lists two
 //! of the simulator's models (and `model` one), as the README's suite does.
 
