@@ -303,20 +303,12 @@ fn cold_load_after_unload() {
   - name: cold
     generate: { model: phi3:latest, prompt: hi, stream: false }
     expect: { metrics: { load_duration: ">= 120ms" } }
-  - name: no ttft without a stream
-    generate: { model: phi3:latest, prompt: hi, stream: false }
-    expect: { metrics: { ttft: "< 1s" } }
 "#,
         &[],
     );
-    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(run.stdout.contains("PASS llm › cold"), "{}", run.stdout);
-    // ttft is not measured without streaming, and the message says so.
-    assert!(
-        run.stdout.contains("ttft: not recorded for a non-stream answer (set `stream: true`)"),
-        "{}",
-        run.stdout
-    );
+    // (ttft asked of a non-stream answer is a load error: tests/suite_errors.rs.)
 }
 
 #[test]

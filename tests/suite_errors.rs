@@ -407,3 +407,22 @@ fn a_url_as_the_target_and_an_empty_index_say_what_to_write() {
     );
     assert!(stderr.contains("every element is `[*]`: `$.a[*]`"), "{stderr}");
 }
+
+#[test]
+fn a_stream_only_check_on_an_answer_not_streamed_is_refused() {
+    let test = |stream: &str, expect: &str| {
+        format!(
+            "suite: s\ntests:\n  - name: a {{{{s}}}}\n    for_each: {{ s: {stream} }}\n    generate: {{ model: m, prompt: hi, stream: \"{{{{s}}}}\" }}\n    expect: {{ {expect} }}\n"
+        )
+    };
+    assert_error(
+        &test("[false, true]", "metrics: { ttft: \"< 2s\" }"),
+        "6:26",
+        "`ttft` is measured only on a streamed answer, and this test's answer is not streamed (stream: false): ask it of a test with `stream: true`",
+    );
+    let (_, stderr) = validate(&test("[false, true]", "metrics: { ttft: \"< 2s\" }"));
+    assert_eq!(stderr.matches("`ttft` is measured only").count(), 1, "once, not per expansion: {stderr}");
+    assert_error(&test("[false]", "agree: { tokens: 0 }"), "6:15", "`agree` compares the server's figures");
+    let (code, stderr) = validate(&test("[true]", "metrics: { ttft: \"< 2s\" }, agree: { tokens: 0 }"));
+    assert_eq!(code, 0, "{stderr}");
+}

@@ -150,6 +150,7 @@ pub(super) fn check_expect(
 ) {
     let kind = step.kind();
     let expect_node = node.get("expect");
+    check_stream_only(expect, step, suite_api, expect_node, errors);
     let set = [
         ("status", expect.status.is_some()),
         ("headers", !expect.headers.is_empty()),
@@ -292,6 +293,45 @@ pub(super) fn check_expect(
                     .map(|(k, _)| k.span),
             });
         }
+    }
+}
+
+/// What only a streamed answer measures: the first token's time, the gaps between chunks, the
+/// chunks themselves, the client's rate, and so the agreement of the server's figures with them.
+const STREAM_ONLY: [&str; 6] = ["ttft", "itl_mean", "itl_max", "chunks", "content_tokens", "tokens_per_s"];
+
+/// A check that can never be measured in this test's mode (`ttft` of a `stream: false` answer
+/// — the run would always fail it) is refused with the fix.
+fn check_stream_only(
+    expect: &Expect,
+    step: &Step,
+    suite_api: Api,
+    expect_node: Option<&Node>,
+    errors: &mut Vec<DeError>,
+) {
+    let Some(call) = LlmCall::of_step(step) else { return };
+    let api = call.api().unwrap_or(suite_api);
+    if call.stream().unwrap_or_else(|| crate::protocol::for_api(api).default_stream()) {
+        return;
+    }
+    let why = "is measured only on a streamed answer, and this test's answer is not streamed \
+               (stream: false)";
+    let fix = "ask it of a test with `stream: true` (with `for_each: { stream: [false, true] }`, a test \
+               of its own for the streamed case), or bound `e2e` instead";
+    for name in expect.metrics.keys().filter(|n| STREAM_ONLY.contains(&n.as_str())) {
+        errors.push(DeError {
+            message: format!("`{name}` {why}: {fix}"),
+            span: expect_node.and_then(|e| e.get("metrics")).and_then(|m| m.entry(name)).map(|(k, _)| k.span),
+        });
+    }
+    if expect.agree.is_some() {
+        errors.push(DeError {
+            message: format!(
+                "`agree` compares the server's figures with what the client measured of a stream; it {why}: \
+                 set `stream: true` on this test"
+            ),
+            span: expect_node.and_then(|e| e.entry("agree")).map(|(k, _)| k.span),
+        });
     }
 }
 
