@@ -111,7 +111,99 @@ pub(crate) fn check(path_text: &str, m: &JsonMatch, doc: &Value) -> Vec<Assertio
         1 => Some(nodes[0].clone()),
         _ => Some(Value::Array(nodes.into_iter().cloned().collect())),
     };
-    check_value(path_text, &label, m, selected, || format!("{path_text}: selects nothing in {}", show(doc)))
+    check_value(path_text, &label, m, selected, || {
+        let stopped = where_it_stopped(path_text, doc).map(|s| format!("; {s}")).unwrap_or_default();
+        format!("{path_text}: selects nothing in {}{stopped}", show(doc))
+    })
+}
+
+/// One step of a plain JSONPath: a member name or an index.
+enum Segment {
+    Name(String),
+    Index(usize),
+}
+
+/// The segments of a plain path (`$.a.b[0]['c d']`); None for anything else (wildcards,
+/// filters, slices, descendants), where "where it stopped" has no single answer.
+fn plain_segments(path: &str) -> Option<Vec<Segment>> {
+    let mut rest = path.trim().strip_prefix('$')?;
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            let name = &r[..end];
+            if name.is_empty() || name == "*" || name.starts_with('.') {
+                return None;
+            }
+            out.push(Segment::Name(name.to_string()));
+            rest = &r[end..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            let inner = r[..end].trim();
+            let quoted = inner
+                .strip_prefix('\'')
+                .and_then(|i| i.strip_suffix('\''))
+                .or_else(|| inner.strip_prefix('"').and_then(|i| i.strip_suffix('"')));
+            match (quoted, inner.parse::<usize>()) {
+                (Some(name), _) => out.push(Segment::Name(name.to_string())),
+                (None, Ok(i)) => out.push(Segment::Index(i)),
+                _ => return None,
+            }
+            rest = &r[end + 1..];
+        } else {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// Where a plain path stops matching, and what is there: the keys of the object it reached, the
+/// length of the array, or the kind of value it cannot go into.
+fn where_it_stopped(path: &str, doc: &Value) -> Option<String> {
+    let mut at = "$".to_string();
+    let mut here = doc;
+    for segment in plain_segments(path)? {
+        let next = match (&segment, here) {
+            (Segment::Name(n), Value::Object(map)) => map.get(n).ok_or_else(|| {
+                let keys: Vec<&str> = map.keys().map(String::as_str).take(30).collect();
+                if keys.is_empty() {
+                    format!("`{at}` is an empty object (no `{n}`)")
+                } else {
+                    format!("`{at}` has no `{n}`; its keys are: {}", keys.join(", "))
+                }
+            }),
+            (Segment::Index(i), Value::Array(items)) => {
+                items.get(*i).ok_or_else(|| format!("`{at}` is an array of {} (no index {i})", items.len()))
+            }
+            (Segment::Name(n), other) => Err(format!("`{at}` is {}, not an object with `{n}`", kind(other))),
+            (Segment::Index(i), other) => {
+                Err(format!("`{at}` is {}, not an array with an index {i}", kind(other)))
+            }
+        };
+        match next {
+            Ok(v) => {
+                at.push_str(&match &segment {
+                    Segment::Name(n) => format!(".{n}"),
+                    Segment::Index(i) => format!("[{i}]"),
+                });
+                here = v;
+            }
+            Err(said) => return Some(said),
+        }
+    }
+    None
+}
+
+/// A JSON value's kind, for people.
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// Applies a matcher to an already selected value; `name` starts messages, `missing` explains
@@ -290,6 +382,25 @@ mod tests {
     use super::*;
     use crate::suite::Comparison;
     use serde_json::json;
+
+    #[test]
+    fn a_path_that_selects_nothing_says_where_it_stopped_and_what_is_there() {
+        let doc = json!({ "models": [{ "name": "phi3", "size": 1 }], "version": "0.11" });
+        let said = |path: &str| {
+            let r = check(path, &JsonMatch::Equals(json!("x")), &doc);
+            r[0].message.clone().unwrap_or_default()
+        };
+        assert!(
+            said("$.models[0].nme").ends_with("; `$.models[0]` has no `nme`; its keys are: name, size"),
+            "{}",
+            said("$.models[0].nme")
+        );
+        assert!(said("$.models[3].name").ends_with("; `$.models` is an array of 1 (no index 3)"));
+        assert!(said("$.version.major").ends_with("; `$.version` is a string, not an object with `major`"));
+        assert!(said("$['modles']").contains("`$` has no `modles`; its keys are: models, version"));
+        // A wildcard or a filter has no single place where it stopped: nothing added.
+        assert!(said("$.models[*].nme").ends_with("}"), "{}", said("$.models[*].nme"));
+    }
 
     fn full(f: impl FnOnce(&mut JsonMatchFull)) -> JsonMatch {
         let mut m = JsonMatchFull::default();
