@@ -35,6 +35,13 @@ pub(super) fn explain(parser: &str, span: Option<Span>, text: &str) -> (String, 
             "a `{{placeholder}}` value must be quoted — write \"{{model}}\" — because an unquoted `{` starts a \
              YAML mapping",
         )
+    } else if message.contains("flow mapping")
+        && (rest.trim_start().starts_with("${") || (line.contains(": ${") && !line.contains("\"${")))
+    {
+        Some(
+            "a `${variable}` inside `{ ... }` must be quoted — write { path: \"${p}\" } — because in a flow \
+             mapping YAML reads `{` and `}` as its own",
+        )
     } else if message.contains("block scalar") || rest.trim_start().starts_with(['>', '|']) {
         Some(
             "a comparison must be quoted — write \"> 0\" — because an unquoted `>` or `|` starts a YAML block \
@@ -108,6 +115,12 @@ mod tests {
             "x: { model: m, prompt: Summarize HX: in one sentence }",
         );
         assert!(m.contains("a value that contains `: ` must be quoted"), "{m}");
+        let (m, _) = explain(
+            "error: line 1 column 17: while parsing a flow mapping, did not find expected ',' or '}'",
+            span(1, 17),
+            "http: { path: ${p} }",
+        );
+        assert!(m.contains("a `${variable}` inside `{ ... }` must be quoted") && !m.contains("`: `"), "{m}");
         let (m, _) = explain(
             "while parsing a quoted scalar, found unknown escape character",
             span(1, 25),
