@@ -64,36 +64,12 @@ pub(crate) fn url_password(url: &str) -> Vec<String> {
     let Ok(parsed) = reqwest::Url::parse(url.trim()) else { return Vec::new() };
     let Some(written) = parsed.password() else { return Vec::new() };
     let mut out = vec![written.to_string()];
-    let password = percent_decode(written).unwrap_or_else(|_| written.to_string());
-    let user = percent_decode(parsed.username()).unwrap_or_else(|_| parsed.username().to_string());
+    let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
+    let (password, user) = (decode(written), decode(parsed.username()));
     // The Basic-auth header's value, whole (its edges would otherwise show).
     out.push(crate::mask::base64(format!("{user}:{password}").as_bytes()));
     out.push(password);
     out
-}
-
-/// `%XX` decoded (a url's user-info), None when the bytes are not UTF-8.
-fn percent_decode(s: &str) -> Result<String, std::string::FromUtf8Error> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = b
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (b[i], hex) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out)
 }
 
 /// Whether `s` is an HTTP token (a method or a header name, RFC 9110 §5.6.2).

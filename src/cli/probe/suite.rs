@@ -136,15 +136,16 @@ fn c(s: &str) -> String {
     emit::comment(s, 200)
 }
 
+/// The url with its password replaced by `with` (None when it has none).
+fn password_as(url: &str, with: &str) -> Option<String> {
+    let mut u = reqwest::Url::parse(url).ok().filter(|u| u.password().is_some())?;
+    u.set_password(Some(with)).ok()?;
+    Some(u.as_str().trim_end_matches('/').to_string())
+}
+
 /// The url as a person may read it: a password in it as `***`.
 fn shown(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.as_str().trim_end_matches('/').to_string()
-        }
-        _ => url.to_string(),
-    }
+    password_as(url, "***").unwrap_or_else(|| url.to_string())
 }
 
 /// The variable a written suite reads the password of its url from.
@@ -154,14 +155,10 @@ pub(super) const PASSWORD_VAR: &str = "HXRUN_TARGET_PASSWORD";
 /// the suite runs, never written.
 fn target_url(url: &str) -> String {
     const HOLE: &str = "HXRUN-PASSWORD-HOLE";
-    let Some(mut u) = reqwest::Url::parse(url).ok().filter(|u| u.password().is_some()) else {
-        return emit::env_default("HXRUN_TARGET", url);
-    };
-    if u.set_password(Some(HOLE)).is_err() {
-        return emit::env_default("HXRUN_TARGET", url);
+    match password_as(url, HOLE) {
+        Some(text) => emit::quoted(&emit::literal(&text).replace(HOLE, &format!("${{{PASSWORD_VAR}}}"))),
+        None => emit::env_default("HXRUN_TARGET", url),
     }
-    let text = u.as_str().trim_end_matches('/').to_string();
-    emit::quoted(&emit::literal(&text).replace(HOLE, &format!("${{{PASSWORD_VAR}}}")))
 }
 
 /// Seconds as a YAML duration.
