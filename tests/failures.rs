@@ -130,12 +130,25 @@ fn refused_connection_is_a_clear_failure() {
     assert_eq!(run.code, 1);
     assert!(
         run.stdout.contains(&format!(
-            "connection refused by http://127.0.0.1:{port}/: is the server running and listening on that port?"
+            "connection refused by 127.0.0.1:{port}: is the server running and listening on that port?"
         )),
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains(&format!("nothing is listening on 127.0.0.1:{port} (connection refused)")));
+    // The tcp step and the request meet one cause: said once, then grouped in the summary.
+    assert!(run.stdout.contains("(the same cause as above)"), "{}", run.stdout);
+    assert!(run.stdout.contains("      2 requests, 2 tests: root, port bound\n"), "{}", run.stdout);
+    let html = run.report("report.html");
+    assert!(html.contains("✗ FAILED</strong> — 2 of 2 tests failed:"), "the verdict banner: {html}");
+    assert_eq!(html.matches("<section class=\"failure cause\"").count(), 1, "{html}");
+    assert_eq!(html.matches("<section class=\"failure\"").count(), 0, "grouped, not one each: {html}");
+    let md = run.report("summary.md");
+    assert!(
+        md.contains(
+            "is the server running and listening on that port?** — 2 requests, 2 tests: root, port bound"
+        ),
+        "{md}"
+    );
     assert!(run.report("junit.xml").contains("type=\"ConnectionFailed\""));
 }
 

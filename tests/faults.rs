@@ -143,7 +143,7 @@ fn hostile_chunk_size_on_the_general_client() {
 #[test]
 fn hostile_chunk_size_in_a_perf_loop() {
     let step = "    perf:\n      http: { path: /hostile-chunk }\n      iterations: 3";
-    corpus_case("FAULT", step, &["3 of 3 requests failed", "chunk-size line"]);
+    corpus_case("FAULT", step, &["all 3 requests failed", "chunk-size line"]);
 }
 
 #[test]

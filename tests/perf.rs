@@ -117,7 +117,9 @@ fn failed_requests_are_counted_not_dropped() {
     let run = ws.hxrun(&["s.yaml"]);
     assert_eq!(run.code, 1);
     assert!(
-        run.stdout.contains("3 of 3 requests failed (first: HTTP 404: model 'no-such:1b' not found)"),
+        run.stdout.contains(
+            "HTTP 404: model 'no-such:1b' not found: all 3 requests failed, so nothing below was measured"
+        ),
         "{}",
         run.stdout
     );

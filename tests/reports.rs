@@ -91,7 +91,7 @@ fn a_failing_run_writes_a_page_with_its_failures_first_and_nothing_from_elsewher
     let md = run.report("summary.md");
     assert!(md.starts_with("## hxrun: ❌ FAILED — 1 passed, 7 failed, 1 skipped"), "{md}");
     assert!(md.contains("**✗ nothing listens on port 1**"), "{md}");
-    assert!(md.contains("nothing is listening on 127.0.0.1:1"), "the failure's message: {md}");
+    assert!(md.contains("connection refused by 127.0.0.1:1"), "the failure's message: {md}");
     let blocks = code_blocks(&md);
     assert!(
         blocks.iter().any(|(info, body)| info == "text" && body.contains("\\u{1b}[31mred")),

@@ -13,7 +13,10 @@ pub(crate) fn check_perf(test: &PlannedTest, o: &PerfObservation, out: &mut Vec<
     let many = o.levels.len() > 1;
     for level in &o.levels {
         let at = if many { format!("[concurrency {}] ", level.concurrency) } else { String::new() };
-        thresholds(test, level, &at, out);
+        let mut judged = Vec::new();
+        thresholds(test, level, &at, &mut judged);
+        none_succeeded(test, level, &at, judged.iter().any(|a| !a.passed), out);
+        out.append(&mut judged);
         empty_answers(o, level, &at, out);
         errors(test, level, &at, out);
         rate_sent(level, &at, out);
@@ -152,11 +155,36 @@ fn empty_answers(o: &PerfObservation, level: &LevelResult, at: &str, out: &mut V
     });
 }
 
+/// A level none of whose requests succeeded says why first: its figures are not measured
+/// because of that one cause, which the thresholds' verdicts below cannot tell.
+/// A test that tolerates every request failing (`error_rate: "<= 100%"`) and whose thresholds
+/// hold is not failed by it.
+fn none_succeeded(
+    test: &PlannedTest,
+    level: &LevelResult,
+    at: &str,
+    thresholds_failed: bool,
+    out: &mut Vec<AssertionResult>,
+) {
+    let tolerated = test.thresholds.keys().any(|k| k == "error_rate" || k == "errors");
+    if level.errors == 0 || level.errors < level.requests || (tolerated && !thresholds_failed) {
+        return;
+    }
+    out.push(fail(
+        format!("{at}requests"),
+        format!(
+            "{at}{}: all {} requests failed, so nothing below was measured",
+            level.first_error().unwrap_or("unknown error"),
+            level.errors
+        ),
+    ));
+}
+
 /// Failed requests fail the test unless a threshold on `error_rate`/`errors` says how many
 /// are acceptable.
 fn errors(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<AssertionResult>) {
     let judged = test.thresholds.keys().any(|k| k == "error_rate" || k == "errors");
-    if judged {
+    if judged || (level.errors == level.requests && level.errors > 0) {
         return;
     }
     out.push(if level.errors == 0 {

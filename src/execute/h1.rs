@@ -138,7 +138,7 @@ impl Connection {
 async fn connect(addr: &str) -> Result<Connection, StepError> {
     let stream = TcpStream::connect(addr).await.map_err(|e| {
         let message = if e.kind() == std::io::ErrorKind::ConnectionRefused {
-            format!("connection refused by {addr}: is the server running and listening on that port?")
+            super::refused(addr)
         } else {
             format!("could not connect to {addr}: {e}")
         };

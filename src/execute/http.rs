@@ -126,7 +126,12 @@ pub(crate) fn describe(e: &reqwest::Error, url: &str) -> String {
     }
     if e.is_connect() {
         if cause.contains("refused") {
-            format!("connection refused by {url}: is the server running and listening on that port?")
+            // The server, not the path: every request to a server that is down says the same.
+            let server = reqwest::Url::parse(url)
+                .ok()
+                .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+                .unwrap_or_else(|| url.to_string());
+            super::refused(&server)
         } else if url.starts_with("https:") && cause.contains("handshake") {
             format!(
                 "could not connect to {url}: the TLS handshake failed ({cause}); does the server speak \

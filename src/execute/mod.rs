@@ -316,8 +316,9 @@ impl Executor {
                 let mut result = blank_result(plan, test);
                 result.status = Status::Failed;
                 result.failure_kind = Some(FailureKind::Connection);
-                let why = transport.as_ref().err().cloned().unwrap_or_default();
-                result.message = Some(redactor.text(&format!("not run: {why}")));
+                let why = redactor.text(&transport.as_ref().err().cloned().unwrap_or_default());
+                result.cause = Some(record::Cause { text: why.clone(), requests: 0 });
+                result.message = Some(format!("not run: {why}"));
                 (result, Vec::new())
             }
             (None, Err(why)) => {
@@ -468,6 +469,7 @@ impl Executor {
                     (false, Some(redactor.text(&e.message)), Some(e.kind))
                 }
             };
+            result.cause = cause_of(&result, kind.as_ref(), message.as_deref());
             result.attempts.push(Attempt {
                 number,
                 duration: attempt_started.elapsed(),
@@ -593,6 +595,34 @@ impl Executor {
     }
 }
 
+/// What stopped this attempt's requests, when that failed it: a connection that could not be
+/// made or broke (every attempt's request counted), or a perf loop none of whose requests
+/// succeeded (its first error, every failed request counted).
+fn cause_of(result: &TestResult, kind: Option<&FailureKind>, message: Option<&str>) -> Option<record::Cause> {
+    let before = result.cause.as_ref().map_or(0, |c| c.requests);
+    match (&result.observation, kind) {
+        (Some(Observation::Perf(p)), Some(_)) => {
+            let (ok, errors) = p
+                .levels
+                .iter()
+                .fold((0, 0), |(ok, errors), l| (ok + l.requests - l.errors, errors + l.errors));
+            let first = p.levels.iter().find_map(|l| l.first_error())?;
+            (ok == 0 && errors > 0)
+                .then(|| record::Cause { text: first.to_string(), requests: before + errors as u64 })
+        }
+        (None, Some(FailureKind::Connection)) => {
+            message.map(|m| record::Cause { text: m.to_string(), requests: before + 1 })
+        }
+        _ => None,
+    }
+}
+
+/// A refused connection, in the same words for every step and request that meets it (the
+/// server, never the path: the reports group the tests a down server failed by this text).
+pub(crate) fn refused(server: &str) -> String {
+    format!("connection refused by {server}: is the server running and listening on that port?")
+}
+
 /// A result before the test ran: skipped, with no message yet.
 fn blank_result(suite: &SuitePlan, test: &PlannedTest) -> TestResult {
     TestResult {
@@ -606,6 +636,7 @@ fn blank_result(suite: &SuitePlan, test: &PlannedTest) -> TestResult {
         status: Status::Skipped,
         message: None,
         failure_kind: None,
+        cause: None,
         started_at: Utc::now(),
         duration: Duration::ZERO,
         attempts: Vec::new(),

@@ -23,7 +23,7 @@ pub(crate) async fn run(step: &TcpStep, target_url: &str) -> Result<TcpObservati
         Err(e) => Err(StepError {
             kind: FailureKind::Connection,
             message: if e.kind() == std::io::ErrorKind::ConnectionRefused {
-                format!("nothing is listening on {address} (connection refused)")
+                super::refused(&address)
             } else {
                 format!("could not connect to {address}: {e}")
             },

@@ -367,6 +367,15 @@ pub(crate) struct StepError {
     pub(crate) detail: String,
 }
 
+/// A failure's cause shared by requests and tests: one line for all of them in the reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Cause {
+    /// What happened, with the advice: `connection refused by 127.0.0.1:9: is the server ...`.
+    pub(crate) text: String,
+    /// How many requests it stopped (0: the test could not start one).
+    pub(crate) requests: u64,
+}
+
 /// One assertion's verdict.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct AssertionResult {
@@ -459,6 +468,11 @@ pub(crate) struct TestResult {
     /// Why it failed (every failed assertion) or why it was skipped.
     pub(crate) message: Option<String>,
     pub(crate) failure_kind: Option<FailureKind>,
+    /// What stopped its requests, when that and not an answer failed it (a refused connection,
+    /// a perf loop whose every request failed): the text several tests share when one server is
+    /// down, so the reports say it once for all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) cause: Option<Cause>,
     pub(crate) started_at: DateTime<Utc>,
     #[serde(with = "secs")]
     pub(crate) duration: Duration,

@@ -31,6 +31,8 @@ pub(crate) struct ConsoleReporter {
     out: Box<dyn Write + Send>,
     /// The reader went away (`hxrun ... | head`): the run goes on, the console stays quiet.
     closed: bool,
+    /// Failure causes already printed: the next test they stop says so in one line.
+    causes: Vec<String>,
 }
 
 /// Prints a line on stdout; a closed stdout is ignored (the reports still tell the story).
@@ -44,7 +46,7 @@ impl ConsoleReporter {
     }
 
     pub(crate) fn with_writer(opts: ConsoleOptions, out: Box<dyn Write + Send>) -> Self {
-        ConsoleReporter { opts, bar: None, out, closed: false }
+        ConsoleReporter { opts, bar: None, out, closed: false, causes: Vec::new() }
     }
 
     fn paint(&self, code: &str, s: &str) -> String {
@@ -99,10 +101,16 @@ impl ConsoleReporter {
             clean(&t.name),
             t.duration.as_millis()
         );
-        if let Some(m) = &t.message {
+        let again = t.cause.as_ref().is_some_and(|c| self.causes.contains(&c.text));
+        if again {
+            text.push_str("\n      (the same cause as above)");
+        } else if let Some(m) = &t.message {
             for l in clean(m).lines() {
                 text.push_str(&format!("\n      {l}"));
             }
+        }
+        if let Some(c) = t.cause.as_ref().filter(|_| !again) {
+            self.causes.push(c.text.clone());
         }
         if let Some(crate::record::Observation::Perf(p)) = &t.observation {
             for l in super::detail::perf_summary(p).lines().skip(1) {
@@ -127,7 +135,13 @@ impl ConsoleReporter {
         let mut text = String::new();
         if !failed.is_empty() {
             text.push_str(&format!("\n{}\n", self.paint("1", "Failures:")));
-            for t in &failed {
+            let named: Vec<_> = failed.iter().map(|t| (t.name.as_str(), t.cause.as_ref())).collect();
+            let (groups, alone) = super::causes::group(&named);
+            for g in &groups {
+                text.push_str(&format!("  {} {}\n", self.paint("31", "✗"), self.paint("1", &clean(g.cause))));
+                text.push_str(&format!("      {}: {}\n", g.counts(), clean(&g.names(8))));
+            }
+            for t in alone.iter().map(|&i| failed[i]) {
                 text.push_str(&format!("  {} › {}  ({})\n", clean(&t.suite), clean(&t.name), t.location));
                 for l in clean(&super::detail::failure(t)).lines() {
                     text.push_str(&format!("      {l}\n"));

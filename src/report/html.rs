@@ -65,6 +65,7 @@ pub(crate) fn render(run: &Run) -> String {
             }
             body {
                 h1 { "hxrun report" }
+                (banner(run, &failed))
                 (glance(run))
                 @for m in run.fleets() {
                     h2 id="fleet" { "Fleet " (m.suite) ": checks × hosts" }
@@ -91,10 +92,7 @@ pub(crate) fn render(run: &Run) -> String {
                         }
                     }
                 }
-                @if !failed.is_empty() {
-                    h2 id="failures" { "Failures (" (failed.len()) ")" }
-                    @for (suite, test) in &failed { (failure(suite, test)) }
-                }
+                (failures(&failed))
                 (models(run))
                 (perf(run))
                 (gpu(run))
@@ -133,10 +131,55 @@ fn glance(run: &Run) -> Markup {
     }
 }
 
-fn failure(suite: &Suite, test: &Test) -> Markup {
+/// The verdict first, in one line, with the failed tests named (each a link to its failure).
+fn banner(run: &Run, failed: &[(&Suite, &Test)]) -> Markup {
+    let total = run.tests().count();
+    html! {
+        @if failed.is_empty() {
+            p class="banner passed" { strong { "✓ PASSED" } " — every one of " (total) " tests passed or was skipped" }
+        } @else {
+            div class="banner failed" {
+                p { strong { "✗ FAILED" } " — " (failed.len()) " of " (total) " tests failed:" }
+                ul {
+                    @for (i, (_, t)) in failed.iter().enumerate() {
+                        li { a href=(format!("#failure-{i}")) { (t.name) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The failures, those with one shared cause (a server that is down) as one entry first.
+fn failures(failed: &[(&Suite, &Test)]) -> Markup {
+    let named: Vec<_> = failed.iter().map(|(_, t)| (t.name.as_str(), t.cause.as_ref())).collect();
+    let (groups, alone) = super::causes::group(&named);
+    let anchor = |name: &str| failed.iter().position(|(_, t)| t.name == name).unwrap_or(0);
+    html! {
+        @if !failed.is_empty() {
+            h2 id="failures" { "Failures (" (failed.len()) ")" }
+            @for g in &groups {
+                section class="failure cause" {
+                    h3 { "✗ " (g.cause) }
+                    p class="where" { "one cause: " (g.counts()) }
+                    ul {
+                        @for name in &g.tests {
+                            li id=(format!("failure-{}", anchor(name))) { (name) }
+                        }
+                    }
+                }
+            }
+            @for i in &alone {
+                (failure(failed[*i].0, failed[*i].1, *i))
+            }
+        }
+    }
+}
+
+fn failure(suite: &Suite, test: &Test, index: usize) -> Markup {
     let failed: Vec<&Assertion> = test.assertions.iter().filter(|a| !a.passed).collect();
     html! {
-        section class="failure" {
+        section class="failure" id=(format!("failure-{index}")) {
             h3 { "✗ " (test.name) }
             p class="where" { (suite.name) " — " (test.location) " — " (test.step) " step" }
             @if failed.is_empty() {

@@ -112,7 +112,12 @@ fn document(run: &Run) -> String {
     let failures: Vec<_> = run.tests().filter(|(_, t)| t.status == "failed").collect();
     if !failures.is_empty() {
         let _ = writeln!(md, "### Failures\n");
-        for (suite, t) in &failures {
+        let named: Vec<_> = failures.iter().map(|(_, t)| (t.name.as_str(), t.cause.as_ref())).collect();
+        let (groups, alone) = super::causes::group(&named);
+        for g in &groups {
+            let _ = writeln!(md, "**✗ {}** — {}: {}\n", cell(g.cause), g.counts(), cell(&g.names(20)));
+        }
+        for (suite, t) in alone.iter().map(|&i| failures[i]) {
             let _ =
                 writeln!(md, "**✗ {}** ({}, `{}`)\n", cell(&t.name), cell(&suite.name), cell(&t.location));
             let message = t.message.as_deref().unwrap_or("failed");

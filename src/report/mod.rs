@@ -5,6 +5,7 @@
 //! error is kept and turns the exit code into 3 at the end.
 
 pub(crate) mod append;
+pub(crate) mod causes;
 pub(crate) mod compare;
 pub(crate) mod console;
 pub(crate) mod csv;

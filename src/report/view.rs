@@ -65,6 +65,8 @@ pub(crate) struct Test {
     #[serde(default)]
     pub(crate) message: Option<String>,
     #[serde(default)]
+    pub(crate) cause: Option<crate::record::Cause>,
+    #[serde(default)]
     pub(crate) duration: f64,
     #[serde(default)]
     pub(crate) assertions: Vec<Assertion>,
