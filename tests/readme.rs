@@ -10,7 +10,7 @@ use common::{Workspace, repo};
 use pulldown_cmark::{CodeBlockKind, Event, Parser, Tag, TagEnd};
 
 /// The fenced blocks of a Markdown text: (info string, body, line).
-fn yaml_blocks(md: &str) -> Vec<(String, String, usize)> {
+fn blocks(md: &str) -> Vec<(String, String, usize)> {
     let mut out = Vec::new();
     let mut current: Option<(String, String, usize)> = None;
     for (event, range) in Parser::new(md).into_offset_iter() {
@@ -28,8 +28,107 @@ fn yaml_blocks(md: &str) -> Vec<(String, String, usize)> {
             _ => {}
         }
     }
+    out
+}
+
+fn yaml_blocks(md: &str) -> Vec<(String, String, usize)> {
+    let mut out = blocks(md);
     out.retain(|(info, _, _)| matches!(info.split_whitespace().next(), Some("yaml" | "yml")));
     out
+}
+
+/// The hxrun command lines of a document's shell blocks: (line, command without its comment),
+/// `cargo run --release --` and `./target/release/hxrun` read as `hxrun`.
+fn hxrun_commands(md: &str) -> Vec<(usize, String, String)> {
+    let mut out = Vec::new();
+    for (info, body, line) in blocks(md) {
+        let words: Vec<&str> = info.split_whitespace().collect();
+        if !matches!(words.first(), Some(&("sh" | "bash" | "shell"))) {
+            continue;
+        }
+        for (i, text) in body.lines().enumerate() {
+            let command = text.split(" # ").next().unwrap_or("").trim();
+            let command =
+                command.replace("cargo run --release --", "hxrun").replace("./target/release/hxrun", "hxrun");
+            // A command of the line (`mkdir -p D && hxrun ...`), past its variables, is hxrun.
+            let runs_hxrun = command
+                .split(['&', ';', '|'])
+                .any(|part| part.split_whitespace().find(|w| !w.contains('=')) == Some("hxrun"));
+            if runs_hxrun {
+                out.push((line + 1 + i, command, info.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// A line that names a server outside this machine (`http://llm-02:11434`) needs that server.
+fn names_a_remote_server(command: &str) -> bool {
+    command.split(|c: char| c.is_whitespace() || c == '=').any(|w| {
+        (w.starts_with("http://") || w.starts_with("https://"))
+            && !(w.contains("://127.0.0.1") || w.contains("://localhost") || w.contains("://[::1]"))
+    })
+}
+
+/// Every hxrun command the README and docs show runs, and exits 0: in a scratch folder that
+/// sees the repository's suites, examples, schemas and fixtures, with HOME there and the built
+/// hxrun first on the PATH. Not run: a line that names a real server (`llm-02`), and a block
+/// marked ```` ```sh manual ```` (a benchmark of minutes, a million fuzz cases). In the README,
+/// no block uses `hxrun` before the Install section has put it on the PATH.
+#[test]
+fn every_hxrun_command_of_the_readme_and_docs_runs() {
+    let ws = Workspace::new();
+    for linked in ["suites", "examples", "schemas", "tests"] {
+        std::os::unix::fs::symlink(repo().join(linked), ws.path().join(linked)).unwrap();
+    }
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_hxrun"));
+    let path = format!("{}:{}", bin.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default());
+    let (mut ran, mut failures) = (0, Vec::new());
+    for doc in documents() {
+        let text = std::fs::read_to_string(&doc).unwrap();
+        let name = doc.file_name().unwrap().to_string_lossy().to_string();
+        if name == "README.md" {
+            let install =
+                text.lines().position(|l| l == "## Install").expect("the README has an Install section");
+            for (line, command, _) in hxrun_commands(&text) {
+                assert!(line > install, "README.md:{line} uses hxrun before the Install section: {command}");
+            }
+        }
+        for (line, command, info) in hxrun_commands(&text) {
+            if info.split_whitespace().any(|w| w == "manual") || names_a_remote_server(&command) {
+                continue;
+            }
+            let out = std::process::Command::new("bash")
+                .args(["-c", &format!("{command} </dev/null")])
+                .current_dir(ws.path())
+                .env("PATH", &path)
+                .env("HOME", ws.path())
+                .env_remove("OLLAMA_HOST")
+                .output()
+                .unwrap();
+            ran += 1;
+            if !out.status.success() {
+                failures.push(format!(
+                    "{name}:{line}: `{command}` exited {:?}\n{}\n{}",
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+        }
+    }
+    assert!(ran >= 4, "the documents' commands were found: {ran}");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn a_remote_server_is_told_from_a_loopback_one() {
+    assert!(names_a_remote_server("OLLAMA_HOST=http://llm-02:11434 hxrun suites/phase6.yaml"));
+    assert!(names_a_remote_server("hxrun probe https://gpu.example --write x.yaml"));
+    assert!(!names_a_remote_server("hxrun probe http://127.0.0.1:11434"));
+    assert!(!names_a_remote_server("hxrun suites/phase6.yaml --sim"));
+    let md = "```sh\ncargo run --release -- suites/phase6.yaml --sim   # build\nls\n```\n";
+    assert_eq!(hxrun_commands(md), [(2, "hxrun suites/phase6.yaml --sim".to_string(), "sh".to_string())]);
 }
 
 /// The documents whose examples are tested.
