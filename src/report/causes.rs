@@ -64,7 +64,7 @@ pub(crate) fn group<'a>(failed: &[(&'a str, Option<&'a Cause>)]) -> (Vec<Group<'
         .collect();
     groups.retain(|g| g.tests.len() >= 2);
     // Stable: equal groups keep the order their causes first appeared in.
-    groups.sort_by(|a, b| b.tests.len().cmp(&a.tests.len()));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.tests.len()));
     (groups, alone)
 }
 
