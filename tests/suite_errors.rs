@@ -426,3 +426,24 @@ fn a_stream_only_check_on_an_answer_not_streamed_is_refused() {
     let (code, stderr) = validate(&test("[true]", "metrics: { ttft: \"< 2s\" }, agree: { tokens: 0 }"));
     assert_eq!(code, 0, "{stderr}");
 }
+
+#[test]
+fn an_indentation_slip_is_said_in_words_and_the_caret_is_under_it() {
+    let (code, stderr) = validate(
+        "suite: s\ntarget: { url: \"http://127.0.0.1:1\" }\ntests:\n  - name: a\n    http:\n      path: /\n  expect:\n    status: 200\n",
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(
+            "error: suite.yaml:7:3: invalid YAML: `expect:` is indented 2 spaces less than `http:` on line 5 above it"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("did not find expected '-' indicator"), "{stderr}");
+    // The caret stands under the column the message names, on any line of the file.
+    let lines: Vec<&str> = stderr.lines().collect();
+    let source = lines.iter().position(|l| l.contains(" 7 │   expect:")).expect("the line is shown");
+    let under = lines[source + 1].chars().position(|c| c == '┬').expect("a caret");
+    let key = lines[source].chars().position(|c| c == 'e').unwrap();
+    assert_eq!(under, key, "{stderr}");
+}

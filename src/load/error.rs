@@ -134,6 +134,9 @@ impl Excerpt {
             let cut: String = line.chars().skip(from).take(to - from).collect();
             let (head, tail) =
                 (if from > 0 && count > from { "…" } else { "" }, if count > to { "…" } else { "" });
+            if n > 0 {
+                text.push('\n');
+            }
             if n == at {
                 let start = text.len() + head.len();
                 // The problem's column inside the kept part (the end of it, past the line).
@@ -141,9 +144,6 @@ impl Excerpt {
                 let rest: usize =
                     cut.chars().skip(col - from).take(span.len.max(1)).map(char::len_utf8).sum();
                 label = (start + within, rest.max(usize::from(within < cut.len())));
-            }
-            if n > 0 {
-                text.push('\n');
             }
             text.push_str(head);
             text.push_str(&cut);

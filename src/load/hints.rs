@@ -30,6 +30,12 @@ pub(super) fn explain(parser: &str, span: Option<Span>, text: &str) -> (String, 
     let Some(s) = span else { return (format!("invalid YAML: {message}"), span) };
     let rest = at(s);
     let line = line_of(s);
+    let parse_of_blocks = message.contains("did not find expected '-' indicator")
+        || message.contains("did not find expected key")
+        || message.contains("mapping values are not allowed");
+    if parse_of_blocks && let Some(words) = misindented(text, s.line) {
+        return (format!("invalid YAML: {words}"), span);
+    }
     let hint = if rest.trim_start().starts_with("{{") || (line.contains(": {{") && !line.contains("\"{{")) {
         Some(
             "a `{{placeholder}}` value must be quoted — write \"{{model}}\" — because an unquoted `{` starts a \
@@ -67,6 +73,83 @@ pub(super) fn explain(parser: &str, span: Option<Span>, text: &str) -> (String, 
         None => format!("invalid YAML: {message}"),
     };
     (message, span)
+}
+
+/// A key line of a block mapping: the key's column (0-based), the key, and whether the line
+/// starts a list item (`- key: ...`, whose dash is two columns before the key).
+#[derive(Clone, Copy)]
+struct KeyLine<'a> {
+    line: usize,
+    col: usize,
+    key: &'a str,
+    item: bool,
+}
+
+fn key_line(n: usize, text: &str) -> Option<KeyLine<'_>> {
+    let body = text.trim_start_matches(' ');
+    let indent = text.len() - body.len();
+    let (item, body, col) = match body.strip_prefix("- ") {
+        Some(rest) => (
+            true,
+            rest.trim_start_matches(' '),
+            indent + 2 + (rest.len() - rest.trim_start_matches(' ').len()),
+        ),
+        None => (false, body, indent),
+    };
+    let key = body.split_once(':').map(|(k, _)| k)?;
+    let plain = !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || "_-.$[]*'\"@ ".contains(c));
+    (plain && !body.starts_with('#')).then_some(KeyLine { line: n, col, key: key.trim(), item })
+}
+
+/// A key that lines up with no key above it, in words: how far it is from the mapping it was
+/// probably meant for and what to do (the parser only says "did not find expected '-'").
+fn misindented(text: &str, line: u32) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let at = (line as usize).checked_sub(1)?;
+    let bad = key_line(at + 1, lines.get(at)?)?;
+    if bad.item {
+        return None;
+    }
+    let spaces = |n: usize| if n == 1 { "1 space".to_string() } else { format!("{n} spaces") };
+    // Upwards: the nearest key of the smallest column deeper than it (the mapping it left), and
+    // the first line at its column or shallower (the mapping or list around it).
+    let (mut deeper, mut outer): (Option<KeyLine>, Option<KeyLine>) = (None, None);
+    for n in (0..at).rev() {
+        let Some(k) = key_line(n + 1, lines[n]) else { continue };
+        let own = if k.item { k.col - 2 } else { k.col };
+        if k.col > bad.col && deeper.is_none_or(|d| k.col < d.col) {
+            deeper = Some(k);
+        }
+        if own <= bad.col {
+            outer = Some(k);
+            break;
+        }
+    }
+    let deeper = deeper?;
+    let mut words = format!(
+        "`{}:` is indented {} less than `{}:` on line {} above it — the keys of one mapping start in the same \
+         column: indent it {} more to put it beside `{}:`",
+        bad.key,
+        spaces(deeper.col - bad.col),
+        deeper.key,
+        deeper.line,
+        spaces(deeper.col - bad.col),
+        deeper.key
+    );
+    match outer {
+        Some(o) if o.item && o.col - 2 == bad.col => words.push_str(&format!(
+            " (or start it with `- ` to make it a new item of the list whose item on line {} starts `- {}:`)",
+            o.line, o.key
+        )),
+        Some(o) if !o.item && o.col < bad.col => words.push_str(&format!(
+            " (or {} less, beside `{}:` on line {})",
+            spaces(bad.col - o.col),
+            o.key,
+            o.line
+        )),
+        _ => {}
+    }
+    Some(words)
 }
 
 /// The first tab in the indentation of a line at or after `from` (1-based), or before it.
@@ -148,6 +231,32 @@ mod tests {
             "",
         );
         assert!(m.starts_with("`http` is written twice") && !m.contains("DuplicateKeyPolicy"), "{m}");
+    }
+
+    #[test]
+    fn a_key_out_of_line_is_said_in_words() {
+        let test = "tests:\n  - name: a\n    http:\n      path: /\n";
+        let dash = "while parsing a block collection, did not find expected '-' indicator";
+        let (m, _) = explain(dash, span(5, 3), &format!("{test}  expect:\n    status: 200\n"));
+        assert_eq!(
+            m,
+            "invalid YAML: `expect:` is indented 2 spaces less than `http:` on line 3 above it — the keys of \
+             one mapping start in the same column: indent it 2 spaces more to put it beside `http:` (or start \
+             it with `- ` to make it a new item of the list whose item on line 2 starts `- name:`)"
+        );
+        let (m, _) = explain(dash, span(5, 4), &format!("{test}   expect:\n"));
+        assert!(m.contains("`expect:` is indented 1 space less than `http:` on line 3"), "{m}");
+        let key = "while parsing a block mapping, did not find expected key";
+        let (m, _) = explain(key, span(5, 6), &format!("{test}     expect:\n"));
+        assert!(
+            m.ends_with(
+                "indent it 1 space more to put it beside `path:` (or 1 space less, beside `http:` on line 3)"
+            ),
+            "{m}"
+        );
+        // Not a key out of line: the parser's words and their hints stay.
+        let (m, _) = explain(key, span(2, 3), "a: b\n- c\n");
+        assert!(m.starts_with("invalid YAML: while parsing a block mapping"), "{m}");
     }
 
     #[test]
