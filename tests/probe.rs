@@ -24,7 +24,9 @@ fn sim(flavor: Flavor, faults: Faults) -> Sim {
 
 /// Probes a simulator of `flavor`, checks what it found, then runs the written suite against
 /// the same server: it must pass as written.
-fn probe_then_own(flavor: Flavor, kind: &str, evidence: &str) {
+/// `another`: a model the server has that the quick probe did not take; added to the written
+/// suite as one entry of `models`, it gets every per-model test.
+fn probe_then_own(flavor: Flavor, kind: &str, evidence: &str, another: Option<&str>) {
     let sim = sim(flavor, Faults::default());
     let ws = Workspace::new();
     let run = ws.hxrun(&["probe", &sim.url, "--quick", "--no-progress", "--write", "mine/suite.yaml"]);
@@ -45,7 +47,7 @@ fn probe_then_own(flavor: Flavor, kind: &str, evidence: &str) {
     assert!(written.starts_with("# yaml-language-server: $schema=./hxrun.schema.json"), "{written}");
     assert!(ws.path().join("mine/hxrun.schema.json").exists(), "the schema its modeline names");
     assert!(written.contains("tokens_per_s.mean: \">= "), "a floor from the measured rate:\n{written}");
-    assert!(written.contains("trimmed_equals: 'HX-OK'"), "the exact answer it gave:\n{written}");
+    assert!(written.contains(r#"answer: "^\\s*HX-OK\\s*$""#), "the exact answer it gave:\n{written}");
     let valid = ws.hxrun(&["validate", "mine/suite.yaml"]);
     assert_eq!(valid.code, 0, "{}{}", valid.stdout, valid.stderr);
     let again = ws.hxrun(&["mine/suite.yaml", "--no-progress"]);
@@ -54,26 +56,56 @@ fn probe_then_own(flavor: Flavor, kind: &str, evidence: &str) {
         "the written suite passes against its server:\n{}\n{}",
         again.stdout, again.stderr
     );
+    let Some(another) = another else { return };
+    // One edit: a copy of the first entry under another name.
+    let entry_at = written.find("    - name: ").unwrap();
+    let entry_len = written[entry_at + 1..]
+        .find("    - name: ")
+        .map_or_else(|| written[entry_at..].find("defaults:").unwrap(), |n| n + 1);
+    let entry = &written[entry_at..entry_at + entry_len];
+    let first = entry.lines().next().unwrap().trim_start_matches("    - name: ").to_string();
+    let added = entry.replacen(&first, &format!("'{another}'"), 1);
+    let edited = written.replacen(entry, &format!("{entry}{added}"), 1);
+    ws.write("mine/suite.yaml", &edited);
+    let grown = ws.hxrun(&["mine/suite.yaml", "--no-progress"]);
+    assert_eq!(grown.code, 0, "{}\n{}", grown.stdout, grown.stderr);
+    for test in ["served", "whole answer", "streamed answer", "the same answer every time", "baseline"] {
+        assert!(
+            grown.stdout.contains(&format!("{another}: {test}")),
+            "{test} for {another}:\n{}",
+            grown.stdout
+        );
+    }
 }
 
 #[test]
 fn ollama_is_probed_and_its_suite_passes() {
-    probe_then_own(Flavor::Ollama, "Ollama", "GET /api/tags a model list");
+    probe_then_own(Flavor::Ollama, "Ollama", "GET /api/tags a model list", Some("gemma2:2b"));
 }
 
 #[test]
 fn llama_server_is_probed_and_its_suite_passes() {
-    probe_then_own(Flavor::LlamaCpp, "llama.cpp llama-server", "GET /props answered llama-server's settings");
+    probe_then_own(
+        Flavor::LlamaCpp,
+        "llama.cpp llama-server",
+        "GET /props answered llama-server's settings",
+        None,
+    );
 }
 
 #[test]
 fn vllm_is_probed_and_its_suite_passes() {
-    probe_then_own(Flavor::Vllm, "vLLM 0.6.4", "owned_by: vllm");
+    probe_then_own(Flavor::Vllm, "vLLM 0.6.4", "owned_by: vllm", None);
 }
 
 #[test]
 fn tgi_is_probed_and_its_suite_passes() {
-    probe_then_own(Flavor::Tgi, "TGI (text-generation-inference)", "GET /info answered TGI's model info");
+    probe_then_own(
+        Flavor::Tgi,
+        "TGI (text-generation-inference)",
+        "GET /info answered TGI's model info",
+        None,
+    );
 }
 
 #[test]

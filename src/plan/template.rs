@@ -134,9 +134,11 @@ mod tests {
         for text in HOSTILE.iter().copied().chain([long.as_str()]) {
             let name = emit::scalar(&format!("t{text}"));
             assert!(!name.contains('\n'), "{name}");
-            // In a comment, a test name, and a variable a step takes whole.
+            // In a comment, a test name, a variable a step takes whole, and a field of a
+            // `for_each` value filled into a test (the probe's per-model entries).
             let doc = format!(
-                "suite: s\ntarget: {{ url: \"http://127.0.0.1:9\" }}\nvars:\n  v: [{}]\ntests:\n  # {}\n  - name: {name}\n    models: {{ present: \"${{v}}\" }}\n",
+                "suite: s\ntarget: {{ url: \"http://127.0.0.1:9\" }}\nvars:\n  v: [{}]\n  w: [{{ name: {} }}]\ntests:\n  # {}\n  - name: {name}\n    models: {{ present: \"${{v}}\" }}\n  - name: \"u{{{{m.name}}}}\"\n    for_each: {{ m: \"${{w}}\" }}\n    models: {{ present: [\"{{{{m.name}}}}\"] }}\n",
+                emit::scalar(text),
                 emit::scalar(text),
                 emit::comment(text, 80)
             );
@@ -145,10 +147,13 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{doc}\n{e}"));
             let plan = crate::plan::plan_suite(&loaded, &Default::default())
                 .unwrap_or_else(|e| panic!("{doc}\n{e}"));
-            assert_eq!(plan.tests.len(), 1, "{doc}");
+            assert_eq!(plan.tests.len(), 2, "{doc}");
             assert_eq!(plan.tests[0].name, format!("t{text}"), "{doc}");
-            let crate::suite::Step::Models(m) = &plan.tests[0].step else { panic!("{doc}") };
-            assert_eq!(m.present, [text], "{doc}");
+            assert_eq!(plan.tests[1].name, format!("u{text}"), "{doc}");
+            for t in &plan.tests {
+                let crate::suite::Step::Models(m) = &t.step else { panic!("{doc}") };
+                assert_eq!(m.present, [text], "{doc}");
+            }
         }
     }
 

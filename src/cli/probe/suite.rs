@@ -123,6 +123,11 @@ pub(super) fn placement(model: &str) -> String {
 pub(super) fn baseline(model: &str) -> String {
     format!("{model}: baseline")
 }
+pub(super) fn served(model: &str) -> String {
+    format!("{model}: served")
+}
+/// The per-model tests' names as written: one `for_each` entry of `models` fills them.
+const EACH: &str = "{{model.name}}";
 pub(super) const SWEEP: &str = "concurrent requests: where throughput stops rising";
 
 /// Text from outside (a model name, an answer, a path) as one quoted scalar that loads back as
@@ -235,18 +240,15 @@ pub(super) fn render(s: &Subject, measured: Option<&BTreeMap<String, Measured>>)
             let _ = writeln!(y, "    insecure: true   # no certificate check: every report says so");
         }
     }
-    let list = s.models.iter().map(|m| q(m)).collect::<Vec<_>>().join(", ");
-    let _ = writeln!(y, "vars:\n  models: [{list}]   # the models probed; each has its block of tests below");
+    let fields = Fields::of(s, measured);
+    models_var(&mut y, s, measured, &fields);
     let _ = writeln!(
         y,
         "defaults:\n  timeout: 120s   # per request: a cold load of a large model takes a while\n"
     );
     let _ = writeln!(y, "tests:");
     smoke(&mut y, s);
-    for model in s.models {
-        let m = measured.and_then(|all| all.get(model));
-        model_tests(&mut y, s, model, measured.map(|_| m.cloned().unwrap_or_default()).as_ref());
-    }
+    model_tests(&mut y, s, &fields);
     if let Some(first) = s.models.first() {
         sweep(&mut y, s, first);
     }
@@ -254,13 +256,90 @@ pub(super) fn render(s: &Subject, measured: Option<&BTreeMap<String, Measured>>)
 }
 
 /// The smoke tests' names (which of them a suite has depends on the server's kind).
-const SMOKE: [&str; 5] = [
-    "the server answers",
-    "the version is reported",
-    "the server is healthy",
-    "the server lists its models",
-    "every probed model is served",
-];
+const SMOKE: [&str; 4] =
+    ["the server answers", "the version is reported", "the server is healthy", "the server lists its models"];
+
+/// Which measured figures the written suite gates on: each only where the probe measured it
+/// for every model (the entries of `models` have the same fields, so a model added by hand
+/// gives the same ones).
+struct Fields {
+    tokens_per_s: bool,
+    ttft_p95: bool,
+    cov: bool,
+    context_length: bool,
+}
+
+impl Fields {
+    fn of(s: &Subject, measured: Option<&BTreeMap<String, Measured>>) -> Fields {
+        let all = |f: &dyn Fn(&Measured) -> bool| {
+            measured.is_some_and(|m| s.models.iter().all(|n| m.get(n).is_some_and(f)))
+        };
+        Fields {
+            tokens_per_s: all(&|m| m.tokens_per_s.is_some()),
+            ttft_p95: all(&|m| m.ttft_p95.is_some()),
+            cov: all(&|m| m.tokens_per_s_cov.is_some()),
+            context_length: s.detected.api == Api::Ollama && all(&|m| m.context_length.is_some()),
+        }
+    }
+}
+
+/// `vars.models`: one entry per model probed, with what the probe measured of it; every
+/// per-model test runs once per entry, so testing another model is one entry more.
+fn models_var(y: &mut String, s: &Subject, measured: Option<&BTreeMap<String, Measured>>, f: &Fields) {
+    let _ = writeln!(y, "vars:");
+    if measured.is_some() {
+        let _ = writeln!(
+            y,
+            "  # The models probed, with what the probe measured of each. Every per-model test below runs once\n  \
+             # per entry: to test another model, add an entry with the same fields."
+        );
+    }
+    let _ = writeln!(y, "  models:");
+    let none = Measured::default();
+    for model in s.models {
+        let m = measured.and_then(|all| all.get(model)).unwrap_or(&none);
+        let _ = writeln!(y, "    - name: {}", q(model));
+        match (&m.answer, measured) {
+            (Some(a), _) => {
+                // `-` needs no escape outside a character class: 'HX-OK' stays readable.
+                let exact = format!("^\\s*{}\\s*$", regex::escape(a.trim()).replace("\\-", "-"));
+                let _ = writeln!(
+                    y,
+                    "      answer: {}   # a regex for its answer: the one it gave every time at temperature 0",
+                    q(&exact)
+                );
+            }
+            (None, Some(_)) => {
+                let _ =
+                    writeln!(y, "      answer: '\\S'   # its answers varied during the probe: any answer");
+            }
+            (None, None) => {
+                let _ = writeln!(y, "      answer: '\\S'");
+            }
+        }
+        if let (true, Some(t)) = (f.tokens_per_s, m.tokens_per_s) {
+            let share = floor_share(m.tokens_per_s_cov);
+            let _ = writeln!(
+                y,
+                "      min_tokens_per_s: {:.1}   # {:.0}% of the {t:.1} measured",
+                t * share,
+                share * 100.0
+            );
+        }
+        if let (true, Some(t)) = (f.ttft_p95, m.ttft_p95) {
+            let limit = (t * CEILING).max(t + CEILING_MIN_S);
+            let _ = writeln!(y, "      max_ttft_p95: {}   # {} measured", dur(limit), dur(t));
+        }
+        if let (true, Some(c)) = (f.cov, m.tokens_per_s_cov) {
+            // Twice what was seen, and never tighter than the seed's stability bar of 20%.
+            let limit = (c * 2.0).max(20.0);
+            let _ = writeln!(y, "      max_tokens_per_s_cov: {limit:.0}%   # {c:.1}% measured: steady speed");
+        }
+        if let (true, Some(c)) = (f.context_length, m.context_length) {
+            let _ = writeln!(y, "      min_context_length: {c}   # as loaded during the probe");
+        }
+    }
+}
 
 /// Loads a written suite back and checks it is the one meant: its `models` are exactly the
 /// models probed (as the server spelled them) and every test in it is one the probe writes, with
@@ -273,15 +352,20 @@ pub(super) fn check(text: &str, s: &Subject) -> Result<(), String> {
     let opts = crate::load::LoadOptions { env: env.into_iter().collect(), ..Default::default() };
     let loaded = crate::load::load_str(path, text.to_string(), &opts).map_err(fail)?;
     let plan = crate::plan::plan_suite(&loaded, &crate::plan::PlanOptions::default()).map_err(fail)?;
-    let listed = plan.tests.iter().find_map(|t| match &t.step {
-        crate::suite::Step::Models(m) if t.name == SMOKE[4] => Some(m.present.clone()),
-        _ => None,
-    });
-    if listed.as_deref() != Some(s.models) {
+    let listed: Vec<String> = plan
+        .tests
+        .iter()
+        .filter_map(|t| match &t.step {
+            crate::suite::Step::Models(m) if m.present.len() == 1 && t.name == served(&m.present[0]) => {
+                Some(m.present[0].clone())
+            }
+            _ => None,
+        })
+        .collect();
+    if listed != s.models {
         return Err(format!("the suite it wrote lists models {listed:?}, not the {:?} probed", s.models));
     }
-    let mut meant: BTreeMap<String, &[&str]> =
-        SMOKE.iter().map(|n| (n.to_string(), &["http", "models"][..])).collect();
+    let mut meant: BTreeMap<String, &[&str]> = SMOKE.iter().map(|n| (n.to_string(), &["http"][..])).collect();
     meant.insert("GPUs present".into(), &["gpu"]);
     meant.insert(SWEEP.into(), &["perf"]);
     for m in s.models {
@@ -290,6 +374,7 @@ pub(super) fn check(text: &str, s: &Subject) -> Result<(), String> {
         }
         meant.insert(placement(m), &["models"]);
         meant.insert(baseline(m), &["perf"]);
+        meant.insert(served(m), &["models"]);
     }
     for t in &plan.tests {
         match meant.get(&t.name) {
@@ -340,10 +425,9 @@ fn smoke(y: &mut String, s: &Subject) {
             let _ = writeln!(y, "    expect: {{ json: {{ $.data: {{ type: array }} }} }}\n");
         }
     }
-    let _ = writeln!(
-        y,
-        "  - name: every probed model is served\n    tags: [smoke, models]\n    models: {{ present: \"${{models}}\" }}\n"
-    );
+    let _ = writeln!(y, "  - name: \"{}\"\n    tags: [smoke, models]", served(EACH));
+    let _ = writeln!(y, "    for_each: {{ model: \"${{models}}\" }}");
+    let _ = writeln!(y, "    models: {{ present: [\"{{{{model.name}}}}\"] }}\n");
     if let Some(n) = s.gpus {
         let _ = writeln!(y, "  # The GPUs of the machine hxrun runs on (the server's, when it runs there).");
         let _ = writeln!(
@@ -358,46 +442,35 @@ fn options(tokens: u32) -> String {
     format!("{{ temperature: 0, seed: 42, num_predict: {tokens} }}")
 }
 
-fn model_tests(y: &mut String, s: &Subject, model: &str, m: Option<&Measured>) {
-    let name = q(model);
-    let _ = writeln!(y, "  # ── {} ──", c(model));
-    let answer = match m.and_then(|m| m.answer.as_deref()) {
-        Some(a) => {
-            let _ = writeln!(
-                y,
-                "  # Its answer at temperature 0, as the probe got it every time, whole and streamed."
-            );
-            format!("{{ trimmed_equals: {} }}", q(a.trim()))
-        }
-        None => {
-            if m.is_some() {
-                let _ =
-                    writeln!(y, "  # Its answers varied during the probe, so only an answer is required.");
-            } else {
-                let _ = writeln!(
-                    y,
-                    "  # The exact-answer prompt, whole and streamed (the stream itself is checked too)."
-                );
-            }
-            "{ matches: '\\S' }".to_string()
-        }
-    };
-    for (title, stream) in [(whole(model), false), (streamed(model), true)] {
-        let _ = writeln!(y, "  - name: {}\n    tags: [inference]", q(&title));
-        let _ = writeln!(y, "    generate:\n      model: {name}\n      prompt: {}", q(EXACT_PROMPT));
+/// The per-model tests, each once per entry of `models` (`{{model.name}}`, and the entry's
+/// measured limits as `{{model.FIELD}}`).
+fn model_tests(y: &mut String, s: &Subject, f: &Fields) {
+    let each = "    for_each: { model: \"${models}\" }";
+    let model = "\"{{model.name}}\"";
+    let title = |name: String| format!("  - name: \"{name}\"");
+    let _ = writeln!(y, "  # ── every model of `models` ──");
+    let _ = writeln!(
+        y,
+        "  # The exact-answer prompt, whole and streamed, answered as its entry says (the stream is checked too)."
+    );
+    for (name, stream) in [(whole(EACH), false), (streamed(EACH), true)] {
+        let _ = writeln!(y, "{}\n    tags: [inference]\n{each}", title(name));
+        let _ = writeln!(y, "    generate:\n      model: {model}\n      prompt: {}", q(EXACT_PROMPT));
         let _ = writeln!(y, "      stream: {stream}");
         if stream {
             let _ = writeln!(y, "      chunk_timeout: 30s   # a stall between tokens fails with the gap");
         }
         let _ = writeln!(y, "      options: {}", options(32));
-        let _ =
-            writeln!(y, "    expect:\n      text: {answer}\n      metrics: {{ output_tokens: \"> 0\" }}\n");
+        let _ = writeln!(
+            y,
+            "    expect:\n      text: {{ matches: \"{{{{model.answer}}}}\" }}\n      metrics: {{ output_tokens: \"> 0\" }}\n"
+        );
     }
     let _ = writeln!(y, "  # At temperature 0 and a fixed seed, the same question gets the same answer.");
-    let _ = writeln!(y, "  - name: {}\n    tags: [inference]", q(&repeated(model)));
+    let _ = writeln!(y, "{}\n    tags: [inference]\n{each}", title(repeated(EACH)));
     let _ = writeln!(
         y,
-        "    generate:\n      model: {name}\n      prompt: {}\n      stream: false",
+        "    generate:\n      model: {model}\n      prompt: {}\n      stream: false",
         q(EXACT_PROMPT)
     );
     let _ =
@@ -407,10 +480,10 @@ fn model_tests(y: &mut String, s: &Subject, model: &str, m: Option<&Measured>) {
             y,
             "  # The server's own token count and rate against what hxrun received (a lying proxy or clock fails)."
         );
-        let _ = writeln!(y, "  - name: {}\n    tags: [inference]", q(&agreement(model)));
+        let _ = writeln!(y, "{}\n    tags: [inference]\n{each}", title(agreement(EACH)));
         let _ = writeln!(
             y,
-            "    generate:\n      model: {name}\n      prompt: {}\n      stream: true",
+            "    generate:\n      model: {model}\n      prompt: {}\n      stream: true",
             q(PERF_PROMPT)
         );
         // 64 tokens: a span long enough that a scheduling hiccup on the client is not 10%.
@@ -418,16 +491,13 @@ fn model_tests(y: &mut String, s: &Subject, model: &str, m: Option<&Measured>) {
         let _ = writeln!(y, "    expect:\n      agree: {{ tokens: 0, tokens_per_s: 10% }}\n");
     }
     if s.detected.api == Api::Ollama {
-        let ctx = m
-            .and_then(|m| m.context_length)
-            .map(|c| format!(", context_length: \">= {c}\""))
-            .unwrap_or_default();
+        let ctx = if f.context_length { ", context_length: \">= {{model.min_context_length}}\"" } else { "" };
         let _ = writeln!(
             y,
             "  # A model partly in CPU memory answers, only slowly: the classic silent slowdown."
         );
-        let _ = writeln!(y, "  - name: {}\n    tags: [models, gpu]", q(&placement(model)));
-        let _ = writeln!(y, "    models: {{ loaded: [{name}], fully_on_gpu: true{ctx} }}\n");
+        let _ = writeln!(y, "{}\n    tags: [models, gpu]\n{each}", title(placement(EACH)));
+        let _ = writeln!(y, "    models: {{ loaded: [{model}], fully_on_gpu: true{ctx} }}\n");
     }
     let d = s.depth;
     let _ = writeln!(
@@ -435,32 +505,20 @@ fn model_tests(y: &mut String, s: &Subject, model: &str, m: Option<&Measured>) {
         "  # Time to first token and tokens/s over {} streamed answers (one warm-up first).",
         d.iterations()
     );
-    let _ = writeln!(y, "  - name: {}\n    tags: [perf]", q(&baseline(model)));
+    let _ = writeln!(y, "{}\n    tags: [perf]\n{each}", title(baseline(EACH)));
     let _ =
-        writeln!(y, "    perf:\n      generate:\n        model: {name}\n        prompt: {}", q(PERF_PROMPT));
+        writeln!(y, "    perf:\n      generate:\n        model: {model}\n        prompt: {}", q(PERF_PROMPT));
     let _ = writeln!(y, "        stream: true\n        options: {}", options(d.tokens()));
     let _ = writeln!(y, "      warmup: 1\n      iterations: {}", d.iterations());
     let _ = writeln!(y, "    thresholds:\n      error_rate: \"== 0\"");
-    if let Some(m) = m {
-        if let Some(t) = m.tokens_per_s {
-            let share = floor_share(m.tokens_per_s_cov);
-            let _ = writeln!(
-                y,
-                "      tokens_per_s.mean: \">= {:.1}\"   # {:.0}% of the {t:.1} measured",
-                t * share,
-                share * 100.0
-            );
-        }
-        if let Some(t) = m.ttft_p95 {
-            let limit = (t * CEILING).max(t + CEILING_MIN_S);
-            let _ = writeln!(y, "      ttft.p95: \"< {}\"   # {} measured", dur(limit), dur(t));
-        }
-        if let Some(c) = m.tokens_per_s_cov {
-            // Twice what was seen, and never tighter than the seed's stability bar of 20%.
-            let limit = (c * 2.0).max(20.0);
-            let _ =
-                writeln!(y, "      tokens_per_s.cov: \"< {limit:.0}%\"   # {c:.1}% measured: steady speed");
-        }
+    if f.tokens_per_s {
+        let _ = writeln!(y, "      tokens_per_s.mean: \">= {{{{model.min_tokens_per_s}}}}\"");
+    }
+    if f.ttft_p95 {
+        let _ = writeln!(y, "      ttft.p95: \"< {{{{model.max_ttft_p95}}}}\"");
+    }
+    if f.cov {
+        let _ = writeln!(y, "      tokens_per_s.cov: \"< {{{{model.max_tokens_per_s_cov}}}}\"");
     }
     y.push('\n');
 }
@@ -529,15 +587,16 @@ mod tests {
         };
         let text = render(&s, Some(&BTreeMap::from([("m".to_string(), measured)])));
         // Requests varied 15%: the floor is 50% × (1 - 3 × 15%) = 27.5% of the mean.
-        assert!(text.contains("tokens_per_s.mean: \">= 27.5\""), "{text}");
+        assert!(text.contains("min_tokens_per_s: 27.5   #"), "{text}");
+        assert!(text.contains("tokens_per_s.mean: \">= {{model.min_tokens_per_s}}\""), "{text}");
         assert_eq!((floor_share(Some(3.0)), floor_share(Some(40.0)), floor_share(None)), (0.455, 0.25, 0.5));
         // 0.2 s measured: twice is 400 ms, but at least 250 ms above it.
-        assert!(text.contains("ttft.p95: \"< 450ms\""), "{text}");
-        assert!(text.contains("tokens_per_s.cov: \"< 30%\""), "{text}");
-        assert!(text.contains("trimmed_equals: 'HX-OK'"), "{text}");
+        assert!(text.contains("max_ttft_p95: 450ms   #"), "{text}");
+        assert!(text.contains("max_tokens_per_s_cov: 30%   #"), "{text}");
+        assert!(text.contains(r#"answer: "^\\s*HX-OK\\s*$""#), "{text}");
         // vLLM reports no timing of its own: no agreement check; no Ollama placement check.
         assert!(!text.contains("agree:") && !text.contains("fully_on_gpu"), "{text}");
         let probing = render(&s, None);
-        assert!(!probing.contains("tokens_per_s.mean") && probing.contains("matches: '\\S'"), "{probing}");
+        assert!(!probing.contains("tokens_per_s.mean") && probing.contains("answer: '\\S'"), "{probing}");
     }
 }
