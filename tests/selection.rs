@@ -190,3 +190,60 @@ fn a_folder_or_a_quoted_glob_names_its_suites_and_an_empty_one_is_an_error() {
 fn suite_names(run: &common::Run) -> Vec<String> {
     run.json()["suites"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()).collect()
 }
+
+/// `when` on a test leaves out expansions; on an `expect` block it applies that block's checks
+/// only where it holds — a TTFT bound only on the streamed expansion, which `validate` accepts
+/// and the run measures.
+#[test]
+fn when_chooses_the_expansions_a_test_or_a_check_applies_to() {
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    let tests = r#"
+  - name: answer from {{model}} (stream={{stream}})
+    for_each: { model: [phi3:latest, gemma2:2b], stream: [false, true] }
+    when: "{{model}} != gemma2:2b"
+    generate: { model: "{{model}}", prompt: "Return exactly the text: HX-OK", stream: "{{stream}}" }
+    expect:
+      - text: { trimmed_equals: HX-OK }
+      - when: "{{stream}}"
+        metrics: { ttft: "< 1ms" }
+"#;
+    ws.write("s.yaml", &format!("suite: w\ntarget: {{ url: \"{}\" }}\ntests:{tests}", sim.url));
+    let list = ws.hxrun(&["list", "s.yaml"]);
+    assert_eq!(list.code, 0, "{}{}", list.stdout, list.stderr);
+    assert!(list.stdout.contains("answer from phi3:latest (stream=false)"), "{}", list.stdout);
+    assert!(!list.stdout.contains("gemma2:2b"), "left out by its when:\n{}", list.stdout);
+    // The simulator's TTFT is 2 ms: the bound fails where it applies, and only there.
+    let run = ws.hxrun(&["s.yaml", "--no-progress"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("PASS w › answer from phi3:latest (stream=false)"), "{}", run.stdout);
+    assert!(run.stdout.contains("FAIL w › answer from phi3:latest (stream=true)"), "{}", run.stdout);
+    assert!(run.stdout.contains("ttft: expected < 1ms"), "{}", run.stdout);
+
+    // Without the `when`, validate refuses what the unstreamed expansion cannot measure.
+    ws.write(
+        "s.yaml",
+        &format!(
+            "suite: w\ntarget: {{ url: \"{}\" }}\ntests:{}",
+            sim.url,
+            tests.replace("      - when: \"{{stream}}\"\n        metrics", "      - metrics")
+        ),
+    );
+    let refused = ws.hxrun(&["validate", "s.yaml"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("is measured only on a streamed answer"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("with `when: \"{{stream}}\"`"), "{}", refused.stderr);
+
+    // A `when` no expansion meets is a test that never runs: refused.
+    ws.write(
+        "s.yaml",
+        &format!(
+            "suite: w\ntarget: {{ url: \"{}\" }}\ntests:{}",
+            sim.url,
+            tests.replace("!= gemma2:2b", "== llama3")
+        ),
+    );
+    let never = ws.hxrun(&["validate", "s.yaml"]);
+    assert_eq!(never.code, 2, "{}", never.stderr);
+    assert!(never.stderr.contains("s.yaml:6:11: `when` is false for every expansion"), "{}", never.stderr);
+}

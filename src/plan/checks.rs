@@ -316,8 +316,8 @@ fn check_stream_only(
     }
     let why = "is measured only on a streamed answer, and this test's answer is not streamed \
                (stream: false)";
-    let fix = "ask it of a test with `stream: true` (with `for_each: { stream: [false, true] }`, a test \
-               of its own for the streamed case), or bound `e2e` instead";
+    let fix = "ask it of a test with `stream: true` — with `for_each: { stream: [false, true] }`, in an \
+               `expect` block of its own with `when: \"{{stream}}\"` — or bound `e2e` instead";
     for name in expect.metrics.keys().filter(|n| STREAM_ONLY.contains(&n.as_str())) {
         errors.push(DeError {
             message: format!("`{name}` {why}: {fix}"),

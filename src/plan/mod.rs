@@ -6,6 +6,7 @@ mod expand;
 mod places;
 pub(crate) mod shard;
 pub(crate) mod template;
+mod when;
 pub(crate) use places::Places;
 use places::places;
 
@@ -208,9 +209,18 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
         });
         let append_params = combos.len() > 1 && !name_templated;
         let mut reported: Vec<DeError> = Vec::new();
+        let mut kept = 0usize;
         for bindings in combos {
             let mut errs = Vec::new();
-            let filled = template::fill(&without(test, "for_each"), &bindings, &mut errs);
+            let mut filled = template::fill(&without(test, "for_each"), &bindings, &mut errs);
+            if errs.is_empty() {
+                match when::apply(&filled) {
+                    Ok(Some(decided)) => filled = decided,
+                    Ok(None) => continue,
+                    Err(e) => errs.push(e),
+                }
+            }
+            kept += 1;
             let planned = if errs.is_empty() {
                 de::from_node::<TestSpec>(&filled)
                     .map_err(|e| vec![e])
@@ -243,6 +253,14 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
                     }
                 }
             }
+        }
+        if kept == 0 {
+            reported.push(DeError {
+                message: "`when` is false for every expansion of this test: it would never run, and pass \
+                          unseen — fix the condition or remove the test"
+                    .to_string(),
+                span: test.get("when").map(|n| n.span),
+            });
         }
         errors.extend(reported);
     }

@@ -23,8 +23,13 @@ pub(super) fn places(suite: &LoadedSuite, lines: &[&str], test: &Node) -> Places
     }
     for top in ["expect", "thresholds", "regression", "drift"] {
         let Some(node) = test.get(top) else { continue };
-        for (k, v) in entries(node) {
-            if !k.span.is_known() {
+        // A list of `expect` blocks: each block's checks, the first place of a name kept.
+        let blocks: Vec<&Node> = match &node.value {
+            Value::Seq(items) if top == "expect" => items.iter().collect(),
+            _ => vec![node],
+        };
+        for (k, v) in blocks.into_iter().flat_map(entries) {
+            if !k.span.is_known() || k.name == "when" {
                 continue;
             }
             out.push((format!("{top}.{}", k.name), place(k.span)));

@@ -61,6 +61,10 @@ pub(crate) struct Expect {
     /// The vectors of an embed step: `count`, `dimensions`, `norm` (each a comparison) and
     /// `similarity` between inputs (`{ a: 0, b: 1, value: "> 0.8" }`, or a list).
     pub(crate) embeddings: Option<super::embed::EmbedExpect>,
+    /// This block applies only when this holds (see a test's `when`): in a list of blocks,
+    /// the checks of some expansions only.
+    #[allow(dead_code)] // decided on the filled tree by `plan`
+    pub(crate) when: Option<serde_json::Value>,
 }
 
 /// Matchers on text. All given must hold.

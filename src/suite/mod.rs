@@ -296,6 +296,15 @@ pub(crate) struct Defaults {
     pub(crate) headers: BTreeMap<String, String>,
 }
 
+/// `expect`: one block, or a list of blocks merged (for the schema; `plan` merges them).
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ExpectBlocks {
+    One(Box<Expect>),
+    Many(Vec<Expect>),
+}
+
 /// One test. It has a name, exactly one step (http, tcp, exec, generate, chat, pull, models
 /// or unload) and optional expectations.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -364,8 +373,16 @@ pub(crate) struct TestSpec {
     /// (`error_rate: "< 1"` — one percentage point —, `gpu.memory_used.max: "< 512MiB"`).
     #[serde(default)]
     pub(crate) drift: BTreeMap<String, Comparison>,
-    /// What must hold afterwards.
+    /// What must hold afterwards: one block of checks, or a list of blocks, each with an
+    /// optional `when` (checks that apply only to some expansions: a TTFT bound only where
+    /// `{{stream}}` is true). Two blocks that both apply may not check the same thing.
+    #[schemars(with = "Option<ExpectBlocks>")]
     pub(crate) expect: Option<Expect>,
+    /// Run this expansion only when this holds, once its placeholders and variables are filled:
+    /// `true`/`false` (`"{{stream}}"`) or a comparison of two texts (`"{{model}} == phi3:latest"`,
+    /// `!=`). An expansion it is false for is left out; one that leaves none out is an error.
+    #[allow(dead_code)] // decided on the filled tree by `plan`
+    pub(crate) when: Option<serde_json::Value>,
 }
 
 /// The step-kind keys a test may use, in the order the docs list them.
