@@ -229,7 +229,7 @@ fn models(run: &Run) -> Markup {
         h2 id="models" { "Models" }
         @if !rows.is_empty() {
             table class="data" border="1" cellpadding="4" {
-                tr { th { "model" } th { "test" } th { "concurrency" } th { "requests" } th { "tokens/s mean" } th { "CoV" } th { "TTFT p95" } th { "e2e p95" } }
+                tr { th { "model" } th { "test" } th { "concurrency" } th { "requests" } th { "tokens/s mean (perf loop)" } th { "CoV" } th { "TTFT p95" } th { "e2e p95" } }
                 @for r in &rows {
                     tr {
                         td { (r.model) } td { (r.test) } td class="n" { (r.concurrency) } td class="n" { (r.requests) }
@@ -240,14 +240,15 @@ fn models(run: &Run) -> Markup {
                 }
             }
             div class="charts" {
-                @if !tps.is_empty() { (PreEscaped(svg::bars("tokens/s (mean) per perf test", &tps, &num, None))) }
-                @if !ttft.is_empty() { (PreEscaped(svg::bars("TTFT p95 per perf test", &ttft, &format_seconds, None))) }
+                @if !tps.is_empty() { (PreEscaped(svg::bars("tokens/s (mean) per perf loop", &tps, &num, None))) }
+                @if !ttft.is_empty() { (PreEscaped(svg::bars("TTFT p95 per perf loop", &ttft, &format_seconds, None))) }
             }
         }
         @if !a_ttft.is_empty() || !a_tps.is_empty() {
+            p { "Single streamed answers (the generate and chat tests, not the perf loops above), per model:" }
             div class="charts" {
-                @if !a_ttft.is_empty() { (PreEscaped(svg::bars("TTFT of streamed answers, mean per model", &a_ttft, &format_seconds, None))) }
-                @if !a_tps.is_empty() { (PreEscaped(svg::bars("tokens/s of streamed answers, mean per model", &a_tps, &num, None))) }
+                @if !a_ttft.is_empty() { (PreEscaped(svg::bars("TTFT of single streamed answers, mean per model", &a_ttft, &format_seconds, None))) }
+                @if !a_tps.is_empty() { (PreEscaped(svg::bars("tokens/s of single streamed answers, mean per model", &a_tps, &num, None))) }
             }
         }
     }

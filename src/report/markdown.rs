@@ -128,7 +128,10 @@ fn document(run: &Run) -> String {
     let rows = figures::model_rows(run);
     if !rows.is_empty() {
         let _ = writeln!(md, "### Performance\n");
-        let _ = writeln!(md, "| model | test | requests | tokens/s mean | CoV | TTFT p95 | e2e p95 |");
+        let _ = writeln!(
+            md,
+            "| model | test | requests | tokens/s mean (perf loop) | CoV | TTFT p95 | e2e p95 |"
+        );
         let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|");
         let dash = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or("—".to_string(), f);
         for r in &rows {

@@ -72,20 +72,22 @@ impl Scale {
     }
 }
 
-/// A chart being drawn: the frame, its title and its axes.
+/// A chart being drawn: the frame, its title, a legend in rows of its own under the title,
+/// the axes, and a key of marks below when their labels would not fit over the plot.
 struct Canvas {
+    title: String,
     svg: String,
+    height: f64,
+    /// Where the plot starts: below the title and the legend's rows.
+    top: f64,
 }
+
+/// Width of a character of the 11px labels, for fitting text.
+const CHAR_W: f64 = 6.2;
 
 impl Canvas {
     fn new(title: &str, height: f64) -> Canvas {
-        let mut svg = String::new();
-        let _ = write!(
-            svg,
-            r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}" width="{W}" height="{height}" role="img" aria-label="{t}" font-family="sans-serif" font-size="11"><title>{t}</title><rect x="0" y="0" width="{W}" height="{height}" fill="#ffffff"/><text x="{LEFT}" y="18" font-size="13" font-weight="bold" fill="#222">{t}</text>"##,
-            t = esc(title)
-        );
-        Canvas { svg }
+        Canvas { title: title.to_string(), svg: String::new(), height, top: TOP }
     }
 
     fn text(&mut self, x: f64, y: f64, anchor: &str, fill: &str, s: &str) {
@@ -127,15 +129,6 @@ impl Canvas {
         self.text((LEFT + W - RIGHT) / 2.0, bottom + 32.0, "middle", "#444", x_label);
     }
 
-    /// A marked line's label, to the line's right, or to its left near the right edge.
-    fn mark_label(&mut self, px: f64, y: f64, label: &str) {
-        if px > W - RIGHT - 150.0 {
-            self.text(px - 3.0, y, "end", ALERT, label);
-        } else {
-            self.text(px + 3.0, y, "start", ALERT, label);
-        }
-    }
-
     fn polyline(&mut self, points: &[(f64, f64)], stroke: &str) {
         let pts: String = points.iter().map(|(x, y)| format!("{x:.1},{y:.1} ")).collect();
         let _ = write!(
@@ -145,23 +138,103 @@ impl Canvas {
         );
     }
 
+    /// The series' names in rows under the title (never over it, never past the right edge);
+    /// the plot starts below them and the chart grows by as much. Drawn before the plot.
     fn legend(&mut self, names: &[&str]) {
         if names.len() < 2 {
             return;
         }
-        let mut x = LEFT + 230.0;
+        let (mut x, mut y) = (LEFT, TOP + 4.0);
         for (i, name) in names.iter().enumerate() {
+            let name = shorten(name, 60);
+            let width = 24.0 + CHAR_W * name.chars().count() as f64;
+            if x > LEFT && x + width > W - RIGHT {
+                (x, y) = (LEFT, y + 15.0);
+            }
             let colour = PALETTE[i % PALETTE.len()];
-            let _ = write!(self.svg, r#"<rect x="{x:.1}" y="9" width="10" height="10" fill="{colour}"/>"#);
-            self.text(x + 14.0, 18.0, "start", "#222", name);
-            x += 24.0 + 6.5 * name.chars().count().min(28) as f64;
+            let _ = write!(
+                self.svg,
+                r#"<rect x="{x:.1}" y="{:.1}" width="10" height="10" fill="{colour}"/>"#,
+                y - 9.0
+            );
+            self.text(x + 14.0, y, "start", "#222", &name);
+            x += width;
         }
+        self.top = y + 8.0;
+        self.height += self.top - TOP;
     }
 
-    fn finish(mut self) -> String {
-        self.svg.push_str("</svg>");
-        self.svg
+    /// Labels of vertical marks (a threshold, the knee, where each test began): over the plot in
+    /// up to four rows where they fit without touching; otherwise each mark is numbered at its
+    /// top and the numbers are explained in a key under the chart.
+    fn marks(&mut self, marks: &[(f64, String)], bottom: f64) {
+        let rows = 4;
+        let mut ends = vec![f64::NEG_INFINITY; rows];
+        let mut placed = Vec::with_capacity(marks.len());
+        for (px, label) in marks {
+            let width = CHAR_W * label.chars().count() as f64 + 6.0;
+            let (from, to) = if *px > W - RIGHT - width { (px - width, *px) } else { (*px, px + width) };
+            match (0..rows).find(|&r| ends[r] + 4.0 < from && from >= LEFT) {
+                Some(r) => {
+                    ends[r] = to;
+                    placed.push(r);
+                }
+                None => break,
+            }
+        }
+        for (px, _) in marks {
+            self.line((*px, self.top + 8.0), (*px, bottom), ALERT, true);
+        }
+        if placed.len() == marks.len() {
+            for ((px, label), r) in marks.iter().zip(placed) {
+                let y = self.top + 20.0 + r as f64 * 12.0;
+                let width = CHAR_W * label.chars().count() as f64 + 6.0;
+                if *px > W - RIGHT - width {
+                    self.text(px - 3.0, y, "end", ALERT, label);
+                } else {
+                    self.text(px + 3.0, y, "start", ALERT, label);
+                }
+            }
+            return;
+        }
+        // Numbered: two rows of numbers, so neighbours stay readable; the key below wraps.
+        for (i, (px, _)) in marks.iter().enumerate() {
+            self.text(*px, self.top + 6.0 + (i % 2) as f64 * 11.0, "middle", ALERT, &(i + 1).to_string());
+        }
+        let (mut x, mut y) = (LEFT, bottom + 50.0);
+        for (i, (_, label)) in marks.iter().enumerate() {
+            let entry = format!("{} {}", i + 1, shorten(label, 40));
+            let width = CHAR_W * entry.chars().count() as f64 + 14.0;
+            if x > LEFT && x + width > W - RIGHT {
+                (x, y) = (LEFT, y + 14.0);
+            }
+            self.text(x, y, "start", "#444", &entry);
+            x += width;
+        }
+        self.height = self.height.max(y + 10.0);
     }
+
+    fn finish(self) -> String {
+        let (height, t) = (self.height, esc(&self.title));
+        format!(
+            r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}" width="{W}" height="{height}" role="img" aria-label="{t}" font-family="sans-serif" font-size="11"><title>{t}</title><rect x="0" y="0" width="{W}" height="{height}" fill="#ffffff"/><text x="{LEFT}" y="18" font-size="13" font-weight="bold" fill="#222">{t}</text>{}</svg>"##,
+            self.svg
+        )
+    }
+}
+
+/// A round value a little above `hi`, for the top of a value axis: the highest point sits
+/// under the top grid line, not on the chart's edge.
+fn headroom(lo: f64, hi: f64) -> f64 {
+    if !(hi > lo) {
+        return hi;
+    }
+    let t = ticks(lo, hi * 1.1, 5);
+    let step = match t.as_slice() {
+        [a, b, ..] => b - a,
+        _ => (hi - lo) * 0.25,
+    };
+    ((hi * 1.02) / step).ceil() * step
 }
 
 /// One horizontal bar per item (a figure per model); `limit` draws a threshold line, and bars
@@ -201,14 +274,22 @@ pub(crate) fn bars(title: &str, items: &[(String, f64)], fmt: Fmt, limit: Option
 /// series; `marks` draw vertical lines (thresholds, percentiles).
 pub(crate) fn cdf(title: &str, series: &[(String, Vec<f64>)], fmt: Fmt, marks: &[(String, f64)]) -> String {
     let mut c = Canvas::new(title, H);
-    let all = series.iter().flat_map(|(_, v)| v.iter().copied()).chain(marks.iter().map(|m| m.1));
-    let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-    if !lo.is_finite() {
+    let names: Vec<&str> = series.iter().map(|(n, _)| n.as_str()).collect();
+    c.legend(&names);
+    let data = series.iter().flat_map(|(_, v)| v.iter().copied()).filter(|v| v.is_finite());
+    let (dlo, dhi) = data.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    if !dlo.is_finite() {
         return empty(c, "no samples");
     }
-    let bottom = H - BOTTOM;
+    // A mark far from the values (a 5 s limit on 50 ms answers) would squeeze them against an
+    // edge: it is drawn as off the scale instead, with its value.
+    let reach = (dhi - dlo).max(dhi.abs() * 0.5).max(1e-9);
+    let (near, far): (Vec<_>, Vec<_>) =
+        marks.iter().partition(|(_, v)| *v >= dlo - reach && *v <= dhi + reach);
+    let (lo, hi) = near.iter().fold((dlo, dhi), |(a, b), (_, v)| (a.min(*v), b.max(*v)));
+    let bottom = c.height - BOTTOM;
     let x = Scale::new(lo.min(0.0).max(lo - (hi - lo) * 0.05), hi + (hi - lo) * 0.03, LEFT, W - RIGHT);
-    let y = Scale::new(0.0, 1.0, bottom, TOP + 8.0);
+    let y = Scale::new(0.0, 1.0, bottom, c.top + 8.0);
     c.axes(
         x,
         y,
@@ -228,13 +309,18 @@ pub(crate) fn cdf(title: &str, series: &[(String, Vec<f64>)], fmt: Fmt, marks: &
         }
         c.polyline(&pts, PALETTE[i % PALETTE.len()]);
     }
-    for (i, (label, v)) in marks.iter().enumerate() {
-        let px = x.at(*v);
-        c.line((px, TOP + 8.0), (px, bottom), ALERT, true);
-        c.mark_label(px, TOP + 20.0 + (i % 4) as f64 * 12.0, label);
+    let on: Vec<(f64, String)> = near.iter().map(|(label, v)| (x.at(*v), label.clone())).collect();
+    c.marks(&on, bottom);
+    // A cumulative curve leaves its lower right and upper left empty: the labels go there.
+    for (i, (label, v)) in far.iter().enumerate() {
+        if *v > dhi {
+            let y = bottom - 8.0 - i as f64 * 12.0;
+            c.text(W - RIGHT - 2.0, y, "end", ALERT, &format!("{label} → off the scale, at {}", fmt(*v)));
+        } else {
+            let y = c.top + 20.0 + i as f64 * 12.0;
+            c.text(LEFT + 4.0, y, "start", ALERT, &format!("← {label}: off the scale, at {}", fmt(*v)));
+        }
     }
-    let names: Vec<&str> = series.iter().map(|(n, _)| n.as_str()).collect();
-    c.legend(&names);
     c.finish()
 }
 
@@ -249,8 +335,10 @@ pub(crate) fn scatter(title: &str, points: &[(f64, f64)], fmt: Fmt, marks: &[(St
         points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
     let ys = points.iter().map(|p| p.1).chain(marks.iter().map(|m| m.1));
     let (y0, y1) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-    let x = Scale::new(x0, x1.max(x0 + 1e-3), LEFT, W - RIGHT);
-    let y = Scale::new(y0.min(0.0), y1 * 1.08, bottom, TOP + 8.0);
+    // Room on every side: no point on the frame's edge.
+    let pad = ((x1 - x0) * 0.03).max(1e-3);
+    let x = Scale::new(x0 - pad, x1 + pad, LEFT, W - RIGHT);
+    let y = Scale::new(y0.min(0.0), headroom(y0.min(0.0), y1), bottom, TOP + 8.0);
     c.axes(
         x,
         y,
@@ -286,15 +374,18 @@ pub(crate) fn lines(
     marks: &[(f64, String)],
 ) -> String {
     let mut c = Canvas::new(title, H);
+    let names: Vec<&str> = series.iter().map(|(n, _)| n.as_str()).collect();
+    c.legend(&names);
     let pts = || series.iter().flat_map(|(_, p)| p.iter().copied());
     if pts().next().is_none() {
         return empty(c, "no data");
     }
-    let bottom = H - BOTTOM;
+    let bottom = c.height - BOTTOM;
     let (x0, x1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.0), b.max(p.0)));
     let (y0, y1) = pts().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.1), b.max(p.1)));
-    let x = Scale::new(x0, x1, LEFT, W - RIGHT);
-    let y = Scale::new(y0.min(0.0), y1 * 1.08, bottom, TOP + 8.0);
+    let pad = ((x1 - x0) * 0.02).max(1e-9);
+    let x = Scale::new(x0 - pad, x1 + pad, LEFT, W - RIGHT);
+    let y = Scale::new(y0.min(0.0), headroom(y0.min(0.0), y1), bottom, c.top + 8.0);
     c.axes(x, y, fx, fy, x_label, bottom);
     for (i, (_, p)) in series.iter().enumerate() {
         let colour = PALETTE[i % PALETTE.len()];
@@ -306,14 +397,8 @@ pub(crate) fn lines(
             }
         }
     }
-    for (i, (mx, label)) in marks.iter().enumerate() {
-        let px = x.at(*mx);
-        c.line((px, TOP + 8.0), (px, bottom), ALERT, true);
-        // Labels step down so neighbours do not print over each other.
-        c.mark_label(px, TOP + 20.0 + (i % 4) as f64 * 12.0, &shorten(label, 30));
-    }
-    let names: Vec<&str> = series.iter().map(|(n, _)| n.as_str()).collect();
-    c.legend(&names);
+    let on: Vec<(f64, String)> = marks.iter().map(|(mx, label)| (x.at(*mx), label.clone())).collect();
+    c.marks(&on, bottom);
     c.finish()
 }
 
@@ -375,6 +460,55 @@ mod tests {
         assert_eq!(svg.matches(&format!(r#"fill="{ALERT}"><title>"#)).count(), 1, "only the slow bar: {svg}");
         assert!(svg.contains(&format!(r#"fill="{ALERT}"><title>slow: 40</title>"#)));
         assert!(svg.contains("threshold 50"));
+    }
+
+    /// The y of every `<text>` whose content is `label`.
+    fn text_y(svg: &str, label: &str) -> Vec<f64> {
+        svg.split("<text ")
+            .filter(|t| t.contains(&format!(">{label}</text>")))
+            .map(|t| t.split("y=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_threshold_far_from_the_values_is_marked_off_the_scale() {
+        let svg = cdf("ttft", &[("a".into(), vec![0.050, 0.052, 0.054])], &secs, &[("p95 < 5s".into(), 5.0)]);
+        assert!(svg.contains("p95 &lt; 5s → off the scale, at 5s"), "{svg}");
+        assert!(!svg.contains("stroke-dasharray"), "no line drawn at 5 s: {svg}");
+        // The axis spans the values, not the threshold.
+        assert!(!svg.contains(">1s</text>") && svg.contains(">50ms</text>"), "{svg}");
+        let near =
+            cdf("ttft", &[("a".into(), vec![0.050, 0.052, 0.054])], &secs, &[("p95 < 60ms".into(), 0.06)]);
+        assert!(near.contains("stroke-dasharray") && near.contains(">p95 &lt; 60ms</text>"), "{near}");
+    }
+
+    #[test]
+    fn legends_sit_under_the_title_and_crowded_marks_get_a_key() {
+        let series: Vec<(String, Vec<(f64, f64)>)> = (0..2)
+            .map(|g| (format!("GPU {g} NVIDIA GeForce RTX 5060 Ti"), vec![(0.0, 1.0), (30.0, 2.0)]))
+            .collect();
+        let marks: Vec<(f64, String)> =
+            (0..11).map(|i| (f64::from(i), format!("baseline model-{i}"))).collect();
+        let svg = lines("GPU utilization", &series, (&secs, &secs), "s", &marks);
+        let legend = text_y(&svg, "GPU 1 NVIDIA GeForce RTX 5060 Ti");
+        assert_eq!(legend.len(), 1, "the whole name is shown: {svg}");
+        assert!(legend[0] > 18.0 + 10.0, "below the title's line: {legend:?}");
+        // Eleven marks a second apart cannot carry their names: numbered, with a key below.
+        assert_eq!(text_y(&svg, "11").len(), 1, "{svg}");
+        let key = text_y(&svg, "11 baseline model-10");
+        assert!(key.len() == 1 && key[0] > H - BOTTOM, "the key is under the plot: {key:?}");
+        let height: f64 = svg.split("height=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+        assert!(height > key[0], "the chart grew to hold it: {height}");
+        // Two marks far apart keep their names over the plot.
+        let two = lines("x", &series, (&secs, &secs), "s", &[(1.0, "a".into()), (25.0, "knee".into())]);
+        assert!(!text_y(&two, "knee").is_empty() && text_y(&two, "2 knee").is_empty(), "{two}");
+    }
+
+    #[test]
+    fn the_highest_point_sits_under_a_round_top() {
+        assert!((headroom(0.0, 0.245) - 0.3).abs() < 1e-12);
+        assert!((headroom(0.0, 97.0) - 100.0).abs() < 1e-9);
+        assert!(headroom(0.0, 100.0) > 100.0);
     }
 
     #[test]
