@@ -226,7 +226,7 @@ impl Canvas {
 /// A round value a little above `hi`, for the top of a value axis: the highest point sits
 /// under the top grid line, not on the chart's edge.
 fn headroom(lo: f64, hi: f64) -> f64 {
-    if !(hi > lo) {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return hi;
     }
     let t = ticks(lo, hi * 1.1, 5);
