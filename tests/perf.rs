@@ -135,41 +135,53 @@ fn failed_requests_are_counted_not_dropped() {
     );
 }
 
+/// A sweep against servers of 1, 2, 4 and 8 slots whose speed varies ±20% request to request
+/// finds each one's slots: the knee from steady-state throughput and its interval, run side by
+/// side (each level's requests are ~50 ms of simulated pacing, far above a busy client's
+/// hiccups).
 #[test]
-fn sweep_finds_the_knee_of_a_capped_server() {
-    // Requests of ~100 ms of simulated pacing: a busy machine's hiccups of a few ms cannot move
-    // a level's throughput by the 10% that decides the knee (at 20 ms they did).
-    let sim = sim(|c| {
-        c.capacity = Some(2);
-        c.tokens_per_s = 200.0;
-        c.jitter = 0.0;
-    });
-    let ws = Workspace::new();
-    ws.write(
-        "s.yaml",
-        &suite(
-            &sim,
-            r#"
+fn sweeps_find_the_slots_of_noisy_servers() {
+    let runs: Vec<_> = [1u32, 2, 4, 8]
+        .into_iter()
+        .map(|slots| {
+            std::thread::spawn(move || {
+                let sim = sim(|c| {
+                    c.capacity = Some(slots as usize);
+                    c.tokens_per_s = 400.0;
+                    c.jitter = 0.2;
+                });
+                let ws = Workspace::new();
+                ws.write(
+                    "s.yaml",
+                    &suite(
+                        &sim,
+                        r#"
   - name: capacity
     perf:
       generate: { model: phi3:latest, prompt: Summarize, stream: false, options: { num_predict: 20 } }
-      iterations: 12
-      concurrency: [1, 2, 4, 8]
+      iterations: 40
+      concurrency: [1, 2, 4, 8, 16]
 "#,
-        ),
-    );
-    let run = ws.hxrun(&["s.yaml"]);
-    assert_eq!(run.code, 0, "{}", run.stdout);
-    let knee = &run.json()["suites"][0]["tests"][0]["observation"]["knee"];
-    assert_eq!(knee["concurrency"], 2, "{knee}");
-    assert_eq!(knee["next"], 4);
-    assert!(
-        run.stdout.contains("throughput stops rising at concurrency 2: going to 4 gave"),
-        "{}",
-        run.stdout
-    );
-    let summary = run.report("perf-summary.csv");
-    assert_eq!(summary.lines().count(), 5, "header + one row per level: {summary}");
+                    ),
+                );
+                let run = ws.hxrun(&["s.yaml"]);
+                (slots, run.code, run.stdout.clone(), run.json(), run.report("perf-summary.csv"))
+            })
+        })
+        .collect();
+    for run in runs {
+        let (slots, code, stdout, json, summary) = run.join().unwrap();
+        assert_eq!(code, 0, "{stdout}");
+        let knee = &json["suites"][0]["tests"][0]["observation"]["knee"];
+        assert_eq!(
+            (knee["finding"].as_str(), knee["concurrency"].as_u64()),
+            (Some("saturates"), Some(u64::from(slots))),
+            "{slots} slots: {knee}"
+        );
+        assert!(stdout.contains(&format!("throughput saturates at concurrency {slots}: ")), "{stdout}");
+        assert!(stdout.contains("(95% CI "), "the interval is stated: {stdout}");
+        assert_eq!(summary.lines().count(), 6, "header + one row per level: {summary}");
+    }
 }
 
 #[test]

@@ -1,99 +1,201 @@
-//! Where a concurrency sweep saturates: the level after which throughput stops rising while
-//! latency climbs.
+//! Where a concurrency sweep saturates, decided with confidence intervals: the smallest
+//! concurrency whose throughput is not shown to be below `1 − SHARE` of the best level's, where
+//! every lower level is shown to be below it — or "still rising" at the top, or "not
+//! determined" when that level's interval is too wide (more than ± `SHARE`) to have shown it.
+//!
+//! A closed loop keeps `c` requests in flight, so by Little's law its steady throughput is
+//! `c / E[e2e]` (requests/s; times the mean output tokens for tokens/s). The steady state is
+//! what lies between the first round (the first `c` requests to start met a server that was
+//! still filling) and the last (the last `c` met one that was emptying): those are left out,
+//! so a level needs more than `2c + 1` requests. The 95% interval of the mean e2e of the rest
+//! (Student's t) gives the throughput's. A level with too few requests says so instead of
+//! guessing (the first round alone overstated a one-slot server's throughput at 16 by 88%).
 
 use super::result::LevelResult;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// Throughput must rise at least this much (percent) for a step up in concurrency to count.
-const MIN_GAIN_PCT: f64 = 10.0;
-/// ... and latency must climb at least this much for the flat throughput to mean saturation.
-const MIN_LATENCY_RISE_PCT: f64 = 20.0;
+/// A level counts as saturated when its throughput is within this share of the best level's.
+pub(crate) const SHARE: f64 = 0.10;
 
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub(crate) struct Knee {
-    /// The last level that still paid off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Finding {
+    /// `concurrency` reaches within `SHARE` of the best; every lower level is below that.
+    Saturates,
+    /// Only the highest level tested reaches the best: the limit is above it.
+    StillRising,
+    /// The first level not shown below the line has an interval wider than ± `SHARE`: more
+    /// requests per level would decide.
+    NotDetermined,
+    /// `concurrency` had too few requests for a steady state (`requests`, `needed`).
+    TooFewRequests,
+}
+
+/// One level's throughput and its 95% interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Throughput {
     pub(crate) concurrency: u32,
-    /// The next level, which did not.
-    pub(crate) next: u32,
-    pub(crate) throughput_gain_pct: f64,
-    pub(crate) latency_rise_pct: f64,
+    pub(crate) value: f64,
+    pub(crate) low: f64,
+    pub(crate) high: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Knee {
+    pub(crate) finding: Finding,
+    /// Saturates: the knee. NotDetermined: the level that could not be placed.
+    pub(crate) concurrency: Option<u32>,
+    /// The level with the highest throughput.
+    pub(crate) best: u32,
+    /// `output tokens/s` or `requests/s`.
+    pub(crate) unit: String,
+    pub(crate) levels: Vec<Throughput>,
+    /// TooFewRequests: the level's successful requests and the number it needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) short: Option<(usize, usize)>,
 }
 
 impl Knee {
+    /// The knee when the sweep found one.
+    pub(crate) fn saturates_at(&self) -> Option<u32> {
+        (self.finding == Finding::Saturates).then_some(self.concurrency).flatten()
+    }
+
+    fn level(&self, c: u32) -> Option<&Throughput> {
+        self.levels.iter().find(|l| l.concurrency == c)
+    }
+
+    fn shown(&self, c: u32) -> String {
+        self.level(c).map_or_else(String::new, |l| {
+            format!("{} {} (95% CI {}–{})", num(l.value), self.unit, num(l.low), num(l.high))
+        })
+    }
+
     pub(crate) fn describe(&self) -> String {
-        format!(
-            "throughput stops rising at concurrency {}: going to {} gave {:+.1}% throughput for {:+.1}% e2e p50",
-            self.concurrency, self.next, self.throughput_gain_pct, self.latency_rise_pct
-        )
+        let best = self.level(self.best).map_or(0.0, |l| l.value);
+        let line = num(best * (1.0 - SHARE));
+        let share = SHARE * 100.0;
+        match (self.finding, self.concurrency) {
+            (Finding::Saturates, Some(k)) => {
+                let below = self.levels.iter().rev().find(|l| l.concurrency < k);
+                format!(
+                    "throughput saturates at concurrency {k}: {}, within {share:.0}% of the best (c={}: {}){}",
+                    self.shown(k),
+                    self.best,
+                    num(best),
+                    below.map_or_else(String::new, |b| format!(
+                        "; c={} reaches {}, below {line}",
+                        b.concurrency,
+                        self.shown(b.concurrency)
+                    ))
+                )
+            }
+            (Finding::TooFewRequests, Some(c)) => {
+                let (had, needed) = self.short.unwrap_or_default();
+                format!(
+                    "the knee is not determined: concurrency {c} had {had} successful requests, and a level's \
+                     steady state needs {needed} (its first and last {c} are ramp and drain) — raise iterations"
+                )
+            }
+            (Finding::NotDetermined, Some(c)) => format!(
+                "the knee is not determined: at concurrency {c} throughput is {}, too wide an interval to tell \
+                 whether it is within {share:.0}% of the best (c={}: {}; the line is {line}) — more requests per \
+                 level narrow it",
+                self.shown(c),
+                self.best,
+                num(best)
+            ),
+            _ => format!(
+                "throughput still rises at the highest concurrency tested ({}): {}; every lower level is below {line} \
+                 — test higher concurrency to find where it stops",
+                self.best,
+                self.shown(self.best)
+            ),
+        }
     }
 }
 
-/// The first step up in concurrency whose throughput gain is small while latency rises.
-/// Throughput is output tokens/s when requests produce tokens, else requests/s.
-pub(crate) fn find(levels: &[LevelResult]) -> Option<Knee> {
-    let mut sorted: Vec<&LevelResult> = levels.iter().collect();
-    sorted.sort_by_key(|l| l.concurrency);
-    let throughput = |l: &LevelResult| {
-        let tokens = l.figures.get("output_token_throughput").copied().unwrap_or(0.0);
-        if tokens > 0.0 { tokens } else { l.figures.get("request_throughput").copied().unwrap_or(0.0) }
+fn num(v: f64) -> String {
+    if v.is_finite() { format!("{v:.1}") } else { "∞".to_string() }
+}
+
+/// Student's t for a two-sided 95% interval with `df` degrees of freedom (1.96 past 30).
+fn t95(df: usize) -> f64 {
+    const T: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+        2.045, 2.042,
+    ];
+    T.get(df.wrapping_sub(1)).copied().unwrap_or(1.96)
+}
+
+/// A closed-loop level's steady throughput and its interval, from its successful requests in
+/// the order they started, less the first and last `c`; Err((had, needed)) with too few.
+fn throughput(l: &LevelResult, tokens: bool) -> Result<Throughput, (usize, usize)> {
+    let c = l.concurrency as usize;
+    let needed = 2 * c + 2;
+    let mut ok: Vec<&super::result::Sample> = l.samples.iter().filter(|s| s.ok).collect();
+    if ok.len() < needed {
+        return Err((ok.len(), needed));
+    }
+    ok.sort_by_key(|s| s.started_at);
+    let steady = &ok[c..ok.len() - c];
+    let e2e: Vec<f64> = steady.iter().map(|s| s.e2e).collect();
+    let stats = super::stats::Stats::of(&e2e).filter(|s| s.mean > 0.0).ok_or((ok.len(), needed))?;
+    let per_request = if tokens {
+        steady.iter().map(|s| s.output_tokens.unwrap_or(0) as f64).sum::<f64>() / steady.len() as f64
+    } else {
+        1.0
     };
-    let latency = |l: &LevelResult| l.figures.get("e2e.p50").copied();
-    sorted.windows(2).find_map(|w| {
-        let (a, b) = (w[0], w[1]);
-        let (ta, tb) = (throughput(a), throughput(b));
-        let (la, lb) = (latency(a)?, latency(b)?);
-        if ta <= 0.0 || la <= 0.0 {
-            return None;
-        }
-        let gain = (tb - ta) / ta * 100.0;
-        let rise = (lb - la) / la * 100.0;
-        (gain < MIN_GAIN_PCT && rise > MIN_LATENCY_RISE_PCT).then_some(Knee {
-            concurrency: a.concurrency,
-            next: b.concurrency,
-            throughput_gain_pct: gain,
-            latency_rise_pct: rise,
-        })
+    let half = t95(stats.count - 1) * stats.stddev / (stats.count as f64).sqrt();
+    let rate = |e2e: f64| if e2e > 0.0 { c as f64 * per_request / e2e } else { f64::INFINITY };
+    Ok(Throughput {
+        concurrency: l.concurrency,
+        value: rate(stats.mean),
+        low: rate(stats.mean + half),
+        high: rate(stats.mean - half),
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeMap;
-
-    fn level(c: u32, throughput: f64, p50: f64) -> LevelResult {
-        let mut figures = BTreeMap::new();
-        figures.insert("request_throughput".to_string(), throughput);
-        figures.insert("e2e.p50".to_string(), p50);
-        LevelResult {
-            concurrency: c,
-            started_at: None,
-            requests: 10,
-            errors: 0,
-            elapsed: 1.0,
-            stats: BTreeMap::new(),
-            figures,
-            samples: vec![],
-            samples_not_in_report: 0,
-            file: None,
-            first_error: None,
-            samples_error: None,
-            window: None,
-            windows: vec![],
-            drift: BTreeMap::new(),
-            gpu_samples: vec![],
-            gpu_error: None,
-            rate: None,
+/// The knee of a closed-loop sweep of two levels or more (None for an open loop).
+pub(crate) fn find(levels: &[LevelResult]) -> Option<Knee> {
+    if levels.len() < 2 || levels.iter().any(|l| l.rate.is_some()) {
+        return None;
+    }
+    let mut sorted: Vec<&LevelResult> = levels.iter().collect();
+    sorted.sort_by_key(|l| l.concurrency);
+    let tokens = sorted.iter().all(|l| l.stats.get("output_tokens").is_some_and(|s| s.mean > 0.0));
+    let unit = if tokens { "output tokens/s" } else { "requests/s" }.to_string();
+    let mut measured = Vec::with_capacity(sorted.len());
+    for l in &sorted {
+        match throughput(l, tokens) {
+            Ok(t) => measured.push(t),
+            Err(short) => {
+                return Some(Knee {
+                    finding: Finding::TooFewRequests,
+                    concurrency: Some(l.concurrency),
+                    best: l.concurrency,
+                    unit,
+                    levels: measured,
+                    short: Some(short),
+                });
+            }
         }
     }
-
-    #[test]
-    fn finds_the_first_flat_step() {
-        let levels =
-            vec![level(1, 10.0, 0.1), level(2, 19.5, 0.1), level(4, 20.5, 0.19), level(8, 20.6, 0.38)];
-        let k = find(&levels).unwrap();
-        assert_eq!((k.concurrency, k.next), (2, 4));
-        assert!(k.describe().starts_with("throughput stops rising at concurrency 2: going to 4 gave +5.1%"));
-        assert!(find(&levels[..2]).is_none(), "still scaling");
-    }
+    // The first of equals: a tie goes to the smaller concurrency.
+    let best = measured.iter().fold(measured.first()?, |b, t| if t.value > b.value { t } else { b });
+    let line = best.value * (1.0 - SHARE);
+    let top = measured.last()?.concurrency;
+    // The first level not shown to be below the line is the knee — when its interval is narrow
+    // enough (within the share either way) to have shown it below had it been.
+    let (finding, concurrency) = match measured.iter().find(|t| t.high >= line) {
+        Some(t) if (t.high - t.low) / 2.0 > SHARE * t.value => (Finding::NotDetermined, Some(t.concurrency)),
+        Some(t) if t.concurrency == top => (Finding::StillRising, None),
+        Some(t) => (Finding::Saturates, Some(t.concurrency)),
+        None => (Finding::NotDetermined, None),
+    };
+    Some(Knee { finding, concurrency, best: best.concurrency, unit, levels: measured, short: None })
 }
+
+#[cfg(test)]
+mod tests;

@@ -161,8 +161,16 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Mask) 
         }
         levels.push(level);
     }
+    let generators = parts.len();
     let mut observation = parts.swap_remove(0).observation;
-    observation.knee = if levels.len() > 1 { super::knee::find(&levels) } else { None };
+    // The knee reads a level's requests as one closed loop of `c` in flight (Little's law); load
+    // generators running side by side had `c` each, so theirs is left to each one's own run.
+    observation.knee = if levels.len() > 1 && single { super::knee::find(&levels) } else { None };
+    if levels.len() > 1 && !single {
+        notes.push(format!(
+            "{test}: no knee over {generators} load generators side by side (each one's own report has its knee)"
+        ));
+    }
     observation.levels = levels;
     Ok(Merged { observation, notes })
 }
@@ -276,7 +284,11 @@ mod tests {
             .map(|p| part(p, &all.iter().filter(|s| s.iter % 3 == p as u32).cloned().collect::<Vec<_>>()))
             .collect();
         let Merged { observation, notes } = merge("load", parts, &crate::mask::Mask::default()).unwrap();
-        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(
+            notes,
+            ["load: no knee over 3 load generators side by side (each one's own report has its knee)"]
+        );
+        assert!(observation.knee.is_none());
         assert_eq!(observation.levels.len(), 2);
         for level in &observation.levels {
             let mut one = SampleStore::default();

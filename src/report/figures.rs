@@ -144,7 +144,8 @@ pub(crate) fn perf_charts(test: &Test, p: &Perf) -> Vec<String> {
         let marks: Vec<(f64, String)> = p
             .knee
             .iter()
-            .map(|k| (f64::from(k.concurrency), format!("knee at c={}", k.concurrency)))
+            .filter_map(|k| k.saturates_at())
+            .map(|at| (f64::from(at), format!("knee at c={at}")))
             .collect();
         let per_level = |figure: &str| -> Vec<(f64, f64)> {
             p.levels

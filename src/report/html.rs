@@ -293,7 +293,7 @@ fn perf(run: &Run) -> Markup {
                     }
                 }
                 @if let Some(k) = &p.knee {
-                    p { strong { "knee at concurrency " (k.concurrency) } ": going on to " (k.next) " did not pay off" }
+                    p { strong { "knee: " } (k.describe()) }
                 }
                 @for l in p.levels.iter().filter(|l| !l.drift.is_empty()) {
                     @let judged: Vec<&Assertion> = t.assertions.iter().filter(|a| a.key.as_deref().is_some_and(|k| k.starts_with("drift."))).collect();

@@ -125,8 +125,14 @@ pub(crate) struct Perf {
     pub(crate) request: String,
     #[serde(default)]
     pub(crate) levels: Vec<Level>,
-    #[serde(default)]
-    pub(crate) knee: Option<Knee>,
+    /// A report written before the knee had intervals has none here.
+    #[serde(default, deserialize_with = "knee_or_none")]
+    pub(crate) knee: Option<crate::perf::knee::Knee>,
+}
+
+fn knee_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<crate::perf::knee::Knee>, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    Ok(serde_json::from_value(value).ok())
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -202,12 +208,6 @@ pub(crate) struct Sample {
     pub(crate) ttft: Option<f64>,
     #[serde(default)]
     pub(crate) itl: Vec<f64>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct Knee {
-    pub(crate) concurrency: u32,
-    pub(crate) next: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -37,7 +37,8 @@ pub(crate) struct PerfStep {
     #[schemars(with = "Option<DurationText>")]
     pub(crate) window: Option<Duration>,
     /// Requests in flight at once; a list sweeps the levels ([1, 2, 4, 8, 16]) and reports
-    /// where throughput stops rising while latency climbs.
+    /// where throughput saturates (the knee, from each level's steady throughput and its 95%
+    /// interval; a level needs more than 2 × its concurrency + 1 requests).
     pub(crate) concurrency: Option<Concurrency>,
     /// Open loop: start requests at this rate ("5/s", "300/m") instead of back to back.
     pub(crate) rate: Option<Rate>,

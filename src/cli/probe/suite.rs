@@ -62,12 +62,14 @@ impl Depth {
             Depth::Full => 20,
         }
     }
-    /// The concurrency sweep that looks for the server's parallel slots, and requests per level.
+    /// The concurrency sweep that looks for the server's parallel slots, and requests per level:
+    /// more than twice the top level plus one, as the knee's steady state leaves out a level's
+    /// first and last round (`perf::knee`).
     fn sweep(self) -> (&'static [u32], u32) {
         match self {
-            Depth::Quick => (&[1, 2, 4, 8], 8),
-            Depth::Standard => (&[1, 2, 4, 8], 16),
-            Depth::Full => (&[1, 2, 4, 8, 16], 32),
+            Depth::Quick => (&[1, 2, 4, 8], 24),
+            Depth::Standard => (&[1, 2, 4, 8], 32),
+            Depth::Full => (&[1, 2, 4, 8, 16], 48),
         }
     }
     /// The whole probe's time limit (`--max-time`).

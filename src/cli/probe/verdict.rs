@@ -188,25 +188,20 @@ fn server(r: &Results, record: &RunRecord, s: &Subject) -> Verdict {
     let mut bad = Vec::new();
     let sweep = r.get(suite::SWEEP);
     if let Some(Observation::Perf(p)) = sweep.and_then(|t| t.observation.as_ref()) {
-        match &p.knee {
-            Some(k) => good.push(format!(
-                "throughput stops rising at {} request{} at once (going to {}: {:+.0}% throughput, {:+.0}% latency): it serves about {} in parallel",
-                k.concurrency,
-                if k.concurrency == 1 { "" } else { "s" },
-                k.next,
-                k.throughput_gain_pct,
-                k.latency_rise_pct,
-                k.concurrency
-            )),
-            None => {
+        match (&p.knee, p.knee.as_ref().and_then(|k| k.saturates_at())) {
+            (Some(k), Some(at)) => good.push(format!("it serves about {at} in parallel: {}", k.describe())),
+            (Some(k), None) => good.push(k.describe()),
+            (None, _) => {
                 let top = p.levels.iter().map(|l| l.concurrency).max().unwrap_or(1);
-                good.push(format!("throughput still rose at {top} requests at once: no limit found up to there"));
+                good.push(format!(
+                    "throughput still rose at {top} requests at once: no limit found up to there"
+                ));
             }
         }
     }
     if let Some(slots) = d.slots {
         let knee = match sweep.and_then(|t| t.observation.as_ref()) {
-            Some(Observation::Perf(p)) => p.knee.as_ref().map(|k| u64::from(k.concurrency)),
+            Some(Observation::Perf(p)) => p.knee.as_ref().and_then(|k| k.saturates_at()).map(u64::from),
             _ => None,
         };
         good.push(match knee {

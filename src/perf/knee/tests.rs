@@ -1,0 +1,193 @@
+use super::*;
+use crate::perf::result::Sample;
+use crate::perf::stats::Stats;
+use std::collections::BTreeMap;
+
+/// A level of requests (start, e2e), in seconds, each producing 32 tokens.
+fn level(c: u32, requests: &[(f64, f64)]) -> LevelResult {
+    let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let samples: Vec<Sample> = requests
+        .iter()
+        .map(|&(start, e2e)| {
+            let mut s = Sample::at(t0 + chrono::Duration::microseconds((start * 1e6) as i64), None, e2e);
+            s.output_tokens = Some(32);
+            s
+        })
+        .collect();
+    let e2e: Vec<f64> = requests.iter().map(|r| r.1).collect();
+    let mut stats = BTreeMap::new();
+    stats.insert("e2e".to_string(), Stats::of(&e2e).unwrap());
+    stats.insert("output_tokens".to_string(), Stats::of(&vec![32.0; e2e.len()]).unwrap());
+    LevelResult {
+        concurrency: c,
+        started_at: None,
+        requests: e2e.len(),
+        errors: 0,
+        elapsed: 1.0,
+        stats,
+        figures: BTreeMap::new(),
+        samples,
+        samples_not_in_report: 0,
+        file: None,
+        first_error: None,
+        samples_error: None,
+        window: None,
+        windows: vec![],
+        drift: BTreeMap::new(),
+        gpu_samples: vec![],
+        gpu_error: None,
+        rate: None,
+    }
+}
+
+/// Back-to-back requests of one client: each starts when the one before ended.
+fn serial(e2e: &[f64]) -> Vec<(f64, f64)> {
+    let mut at = 0.0;
+    e2e.iter()
+        .map(|e| {
+            let r = (at, *e);
+            at += e;
+            r
+        })
+        .collect()
+}
+
+/// xorshift64*: a seeded stream of uniforms in [0, 1).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A closed loop of `c` clients against a server of `capacity` slots (first come, first
+/// served), each request's service time 1 s × (1 ± noise), `n` requests in all (as hxrun's
+/// workers share a level's quota): each request's start and e2e, queueing included.
+fn closed_loop(capacity: usize, c: usize, n: usize, noise: f64, rng: &mut Rng) -> Vec<(f64, f64)> {
+    let mut queue: std::collections::VecDeque<f64> = (0..c).map(|_| 0.0).collect(); // submit times
+    let mut slots: Vec<Option<(f64, f64)>> = vec![None; capacity]; // (submitted, done)
+    let mut now = 0.0;
+    let mut started = c;
+    let mut e2e = Vec::with_capacity(n);
+    while e2e.len() < n {
+        for slot in slots.iter_mut().filter(|s| s.is_none()) {
+            let Some(submitted) = queue.pop_front() else { break };
+            let service = 1.0 + noise * (2.0 * rng.next() - 1.0);
+            *slot = Some((submitted, now + service));
+        }
+        let (i, (submitted, done)) = slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.map(|s| (i, s)))
+            .min_by(|a, b| a.1.1.total_cmp(&b.1.1))
+            .unwrap();
+        now = done;
+        slots[i] = None;
+        e2e.push((submitted, done - submitted));
+        if started < n {
+            started += 1;
+            queue.push_back(now);
+        }
+    }
+    e2e
+}
+
+fn sweep(capacity: usize, top: u32, n: usize, noise: f64, seed: u64) -> Vec<LevelResult> {
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut c = 1;
+    let mut levels = Vec::new();
+    while c <= top {
+        levels.push(level(c, &closed_loop(capacity, c as usize, n, noise, &mut rng)));
+        c *= 2;
+    }
+    levels
+}
+
+#[test]
+fn servers_of_1_2_4_and_8_slots_give_their_knee_under_noise() {
+    for capacity in [1usize, 2, 4, 8] {
+        let right = (0..10)
+            .filter(|seed| {
+                let k = find(&sweep(capacity, 16, 40, 0.3, *seed)).unwrap();
+                k.saturates_at() == Some(capacity as u32)
+            })
+            .count();
+        let example = find(&sweep(capacity, 16, 40, 0.3, 0)).unwrap();
+        assert!(right >= 9, "capacity {capacity}: the right knee in {right} of 10 sweeps, e.g. {example:#?}");
+    }
+}
+
+#[test]
+fn a_server_faster_at_every_level_is_still_rising() {
+    let k = find(&sweep(16, 8, 40, 0.2, 1)).unwrap();
+    assert_eq!((k.finding, k.concurrency, k.best), (Finding::StillRising, None, 8));
+    assert!(
+        k.describe().starts_with("throughput still rises at the highest concurrency tested (8): "),
+        "{}",
+        k.describe()
+    );
+}
+
+#[test]
+fn a_level_too_short_for_a_steady_state_is_said_not_guessed() {
+    // One round at 16 against one slot: the first round alone would say 1.9 requests/s.
+    let levels = vec![level(1, &serial(&[1.0; 40])), level(16, &closed_loop(1, 16, 16, 0.0, &mut Rng(7)))];
+    let k = find(&levels).unwrap();
+    assert_eq!((k.finding, k.concurrency, k.short), (Finding::TooFewRequests, Some(16), Some((16, 34))));
+    assert!(
+        k.describe()
+            .contains("concurrency 16 had 16 successful requests, and a level's steady state needs 34")
+    );
+}
+
+#[test]
+fn an_interval_across_the_line_is_not_determined() {
+    // Level 2's steady requests say 83% of the best, ± 30%: it cannot be placed against the line.
+    let noisy: Vec<f64> = (0..20).map(|i| if i % 4 < 2 { 0.6 } else { 1.8 }).collect();
+    let levels = vec![level(1, &serial(&[1.0; 20])), level(2, &pair(&noisy)), level(4, &quad(&[2.0; 40]))];
+    let k = find(&levels).unwrap();
+    assert_eq!((k.finding, k.concurrency), (Finding::NotDetermined, Some(2)), "{k:?}");
+    assert!(
+        k.describe().starts_with("the knee is not determined: at concurrency 2 throughput is "),
+        "{}",
+        k.describe()
+    );
+    assert_eq!(k.saturates_at(), None);
+}
+
+/// `e2e` run by two clients back to back (alternating), and by four.
+fn pair(e2e: &[f64]) -> Vec<(f64, f64)> {
+    clients(e2e, 2)
+}
+fn quad(e2e: &[f64]) -> Vec<(f64, f64)> {
+    clients(e2e, 4)
+}
+fn clients(e2e: &[f64], c: usize) -> Vec<(f64, f64)> {
+    let mut at = vec![0.0; c];
+    e2e.iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let r = (at[i % c], *e);
+            at[i % c] += e;
+            r
+        })
+        .collect()
+}
+
+#[test]
+fn the_verdict_states_the_intervals() {
+    let levels = vec![level(1, &serial(&[1.0; 8])), level(2, &pair(&[1.0; 8])), level(4, &quad(&[2.0; 12]))];
+    let k = find(&levels).unwrap();
+    assert_eq!(k.saturates_at(), Some(2));
+    assert_eq!(
+        k.describe(),
+        "throughput saturates at concurrency 2: 64.0 output tokens/s (95% CI 64.0–64.0), within 10% of the best \
+         (c=2: 64.0); c=1 reaches 32.0 output tokens/s (95% CI 32.0–32.0), below 57.6"
+    );
+    // One level, or an open loop: no knee.
+    assert!(find(&levels[..1]).is_none());
+}
