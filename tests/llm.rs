@@ -344,6 +344,47 @@ tests:
     }
 }
 
+/// A server that echoes any model name it is asked for: the answer names the model asked for,
+/// but the server's list lacks it — the test fails with both facts; a listed model passes, and
+/// a server that lists nothing is taken at its word, said once.
+#[test]
+fn an_answer_from_a_server_that_echoes_any_model_name_is_checked_against_its_list() {
+    let sim = sim(|c| c.faults = Faults { echo_model: true, ..Faults::default() });
+    let tests = r#"
+  - name: unknown {{stream}}
+    for_each: { stream: [false, true] }
+    generate: { api: openai, model: "no-such:7b", prompt: "Return exactly the text: HX-OK", stream: "{{stream}}" }
+  - name: listed
+    generate: { api: openai, model: phi3:latest, prompt: "Return exactly the text: HX-OK", stream: true }
+"#;
+    let run = run_suite(&sim, tests, &[]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(run.stdout.matches("FAIL").count(), 2, "{}", run.stdout);
+    assert!(run.stdout.contains("PASS llm › listed"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!(
+            "the answer names \"no-such:7b\" as asked, but the server's model list (GET {}/v1/models) does not have it: \"phi3:latest\"",
+            sim.url
+        )),
+        "{}",
+        run.stdout
+    );
+    let empty = self::sim(|c| {
+        c.faults = Faults { echo_model: true, ..Faults::default() };
+        c.models = vec![];
+    });
+    let run = run_suite(&empty, tests.replace("phi3:latest", "other:1b").as_str(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(
+        run.stdout
+            .matches("lists no models: answers that name the model asked for are taken at their word")
+            .count(),
+        1,
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn chunks_naming_another_model_fail_the_stream() {
     let sim = sim(|c| c.faults = Faults { wrong_model: Some("gemma2:2b".into()), ..Faults::default() });

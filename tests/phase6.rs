@@ -109,8 +109,38 @@ fn openai_example_passes_against_the_simulator_with_a_key() {
     let suite = repo().join("examples/openai-compatible.yaml");
     let run = ws.hxrun_env(&[suite.to_str().unwrap(), "--target", &sim.url], &[("OPENAI_API_KEY", key)]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("5 passed, 0 failed"), "{}", run.stdout);
+    assert!(run.stdout.contains("6 passed, 0 failed"), "{}", run.stdout);
     assert!(!run.report("report.json").contains(key));
+}
+
+/// A server whose streams never carry `usage`: the example's one check that needs it fails,
+/// saying so (never a pass by comparing the chunks with themselves); skipped with a reason
+/// where the team says the server has none, the rest of the example passes either way.
+#[test]
+fn openai_example_on_a_server_that_sends_no_usage_in_streams() {
+    let sim = Sim::start(hxrun::sim::SimConfig {
+        tokens_per_s: 2000.0,
+        ttft: std::time::Duration::from_millis(2),
+        faults: hxrun::sim::Faults { no_stream_usage: true, ..Default::default() },
+        ..Default::default()
+    });
+    let ws = Workspace::new();
+    let suite = repo().join("examples/openai-compatible.yaml");
+    let run = ws.hxrun(&[suite.to_str().unwrap(), "--target", &sim.url, "--no-progress"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("5 passed, 1 failed"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("FAIL openai-compatible › the server counts a stream's tokens (usage)"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("agree.tokens: not reported by this server"), "{}", run.stdout);
+    let skipped = ws.hxrun_env(
+        &[suite.to_str().unwrap(), "--target", &sim.url, "--no-progress"],
+        &[("NO_STREAM_USAGE", "this server sends no usage in streams")],
+    );
+    assert_eq!(skipped.code, 0, "{}", skipped.stdout);
+    assert!(skipped.stdout.contains("5 passed, 0 failed, 1 skipped"), "{}", skipped.stdout);
 }
 
 #[test]

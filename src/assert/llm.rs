@@ -183,6 +183,24 @@ pub(super) const NO_TIMING: &str = "this server reports no timing of its own in 
 /// only be checked for a possible count (at least one token per chunk, at most one per
 /// character received), and the verdict says so.
 fn token_agreement(t: &Tolerance, o: &LlmObservation) -> AssertionResult {
+    // Without the server's own count there is nothing to agree with (the chunks would be
+    // compared with themselves): a failure with that reason, never a pass.
+    if o.stream && o.server.output_tokens().is_none() {
+        return fail(
+            "agree tokens",
+            format!(
+                "agree.tokens: not reported by this server: its answer carries no token count{}, so there is \
+                 nothing to agree with",
+                if o.api == crate::suite::Api::Openai {
+                    " (an OpenAI-compatible stream has one only in a final `usage`, which hxrun asks for with \
+                     stream_options.include_usage; this server sent none)"
+                } else {
+                    ""
+                }
+            ),
+        )
+        .values("the server's token count", "not reported");
+    }
     let chunks = o.stream.then_some(o.chunks as f64);
     let Some(content) = o.content_tokens.filter(|_| o.stream) else {
         return agreement(

@@ -515,6 +515,13 @@ pub struct SimArgs {
     /// Fault: name MODEL in every chunk instead of the one asked for.
     #[arg(long, value_name = "MODEL")]
     pub wrong_model: Option<String>,
+    /// Fault (/v1): answer any model name asked for with its first model, echoing the name
+    /// (as llama-server and some proxies do); /v1/models still lists only its own.
+    #[arg(long)]
+    pub echo_model: bool,
+    /// Fault (/v1): a stream carries no `usage` (token counts), even when it asks for one.
+    #[arg(long)]
+    pub no_stream_usage: bool,
     /// Fault: answers get slower as the server runs, by PERCENT of their time per second,
     /// minute or hour (e.g. 20%/min: 20% slower after a minute, 40% after two) — a server
     /// that degrades over a soak.

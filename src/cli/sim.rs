@@ -26,6 +26,8 @@ pub(super) fn serve(args: SimArgs) -> u8 {
             garble_chunk: args.garble_chunk,
             eval_duration_scale: args.eval_duration_scale,
             wrong_model: args.wrong_model.clone(),
+            echo_model: args.echo_model,
+            no_stream_usage: args.no_stream_usage,
             vary_answers: args.vary_answers,
             gpu_fraction: args.gpu_fraction,
             slow_down_per_s: args.slow_down,

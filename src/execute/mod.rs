@@ -11,6 +11,7 @@ pub(crate) mod gpu;
 pub(crate) mod h1;
 pub(crate) mod http;
 pub(crate) mod lifecycle;
+mod listed;
 pub(crate) mod llm;
 pub(crate) mod perf;
 pub(crate) mod redact;
@@ -397,6 +398,9 @@ impl Executor {
                     }
                 }
             };
+            if let Some(note) = transport.model_lists.take_note() {
+                emit(&Event::Note { message: redactor.text(&note) });
+            }
             let outcome = match (outcome, control.reason()) {
                 (None, reason) => Ok(Err(StepError {
                     kind: FailureKind::Interrupted,
@@ -556,6 +560,7 @@ impl Executor {
                     _ => None,
                 };
                 let mut o = llm::run_repeated(t, proto(call.api()), call, &req).await?;
+                t.model_lists.check(t, proto(call.api()), endpoint, &mut o).await;
                 if let Some(sampler) = sampler {
                     let (samples, error) = sampler.stop().await;
                     o.gpu = crate::gpu::sampler::figures(&samples);

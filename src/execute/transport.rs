@@ -30,6 +30,8 @@ pub(crate) struct Transport {
     api: reqwest::Client,
     pool: Arc<h1::Pool>,
     pub(crate) limits: Limits,
+    /// The target's model lists, read once each when an answer's model is checked.
+    pub(crate) model_lists: super::listed::ModelLists,
 }
 
 /// What to send.
@@ -155,6 +157,7 @@ impl Transport {
             api: build(reqwest::redirect::Policy::none())?,
             pool: Arc::default(),
             limits,
+            model_lists: super::listed::ModelLists::default(),
         })
     }
 

@@ -41,6 +41,9 @@ pub(crate) enum StreamProblem {
     DataAfterEnd { at: At },
     /// The answer names another model than the one asked for.
     WrongModel { named: String, asked: String, at: Option<At> },
+    /// The answer names the model asked for, but the server's own list lacks it: a server that
+    /// echoes any name it is asked for answered with a model it has (`listed`: the first few).
+    Unlisted { asked: String, url: String, count: usize, listed: Vec<String> },
     /// The server said, inside the answer, that it failed.
     ServerError { message: String },
     /// The step's time ran out mid-stream; what arrived is kept.
@@ -65,6 +68,9 @@ impl StreamProblem {
             StreamProblem::Undecodable { reason, excerpt, .. } => vec![reason, excerpt],
             StreamProblem::Unreadable { reason, .. } => vec![reason],
             StreamProblem::WrongModel { named, asked, .. } => vec![named, asked],
+            StreamProblem::Unlisted { asked, listed, .. } => {
+                std::iter::once(asked).chain(listed.iter_mut()).collect()
+            }
             StreamProblem::ServerError { message } => vec![message],
             StreamProblem::Reported { sentence } => vec![sentence],
             StreamProblem::ToolCallArguments { name, reason, excerpt, .. } => vec![name, reason, excerpt],
@@ -106,6 +112,21 @@ impl fmt::Display for StreamProblem {
             }
             StreamProblem::WrongModel { named, asked, at: None } => {
                 write!(f, "the answer's model is \"{named}\" but the request asked for \"{asked}\"")
+            }
+            StreamProblem::Unlisted { asked, url, count, listed } => {
+                let names: Vec<String> = listed.iter().map(|n| format!("\"{n}\"")).collect();
+                let more = if *count > listed.len() {
+                    format!(" and {} more", count - listed.len())
+                } else {
+                    String::new()
+                };
+                write!(
+                    f,
+                    "the answer names \"{asked}\" as asked, but the server's model list (GET {url}) does not have \
+                     it: {}{more} — a server that echoes the model name it is asked for answered with a model it \
+                     has; ask for one of those",
+                    names.join(", ")
+                )
             }
             StreamProblem::ServerError { message } => write!(f, "the server reported an error: {message}"),
             StreamProblem::TimedOut { limit, chunks, first_token } => {

@@ -89,6 +89,11 @@ pub struct Faults {
     pub eval_duration_scale: Option<f64>,
     /// Name this model in every chunk instead of the one asked for (a misrouting proxy).
     pub wrong_model: Option<String>,
+    /// `/v1`: answer a model it does not have with its first one, naming the model asked for
+    /// (llama-server and some proxies echo the name); `/v1/models` lists only its own.
+    pub echo_model: bool,
+    /// `/v1`: a stream carries no `usage`, even when it asks for one (servers that never send it).
+    pub no_stream_usage: bool,
     /// Keep only this fraction of each loaded model in GPU memory (`/api/ps` `size_vram`): a
     /// model partly offloaded to the CPU.
     pub gpu_fraction: Option<f64>,

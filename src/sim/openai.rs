@@ -36,7 +36,13 @@ fn request(s: &SimState, body: &Bytes) -> Result<(Value, super::SimModel), Box<R
     let Some(name) = req.get("model").and_then(Value::as_str) else {
         return Err(Box::new(error(StatusCode::BAD_REQUEST, "model is required", "invalid_request_error")));
     };
-    let Some(model) = s.model(name) else {
+    // Echoing: the first model it has (any, when it lists none) answers under the name asked.
+    let echoed = || {
+        let mut first = s.config.models.first().cloned().unwrap_or_else(|| super::models::model_named(name));
+        first.name = name.to_string();
+        first
+    };
+    let Some(model) = s.model(name).or_else(|| s.config.faults.echo_model.then(echoed)) else {
         return Err(Box::new(error(
             StatusCode::NOT_FOUND,
             format!("model '{name}' not found"),
@@ -247,7 +253,7 @@ async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Re
         final_chunk["timings"] = t.clone();
     }
     let mut tail = vec![sse(&final_chunk)];
-    if usage_asked {
+    if usage_asked && !s.config.faults.no_stream_usage {
         let mut v = envelope(json!([]));
         v["usage"] = usage;
         tail.push(sse(&v));
