@@ -24,10 +24,9 @@ fn module_path(rel: &Path) -> Vec<String> {
     let mut parts: Vec<String> = rel.iter().map(|c| c.to_string_lossy().into_owned()).collect();
     let file = parts.pop().unwrap_or_default();
     let stem = file.trim_end_matches(".rs");
-    if !matches!(stem, "mod" | "lib" | "main") || !parts.is_empty() {
-        if stem != "mod" {
-            parts.push(stem.to_string());
-        }
+    let root = parts.is_empty() && matches!(stem, "lib" | "main");
+    if stem != "mod" && !root {
+        parts.push(stem.to_string());
     }
     parts
 }
