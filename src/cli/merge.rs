@@ -11,10 +11,9 @@ use crate::mask::Mask;
 use crate::perf::samples_file::SampleFile;
 use crate::plan::{PlanOptions, PlannedTest, SuitePlan};
 use crate::record::{Event, FailureKind, Observation, REPORT_FORMAT, RunRecord, Status};
+use crate::report::console;
 use crate::report::merge::{Input, Outcome};
-use crate::report::{
-    Reporters, console, csv, gpu_csv, html, json, junit, markdown, perf_csv, perf_summary, samples,
-};
+use crate::report::outputs::Outputs;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -162,17 +161,13 @@ pub(super) fn merge(args: &MergeArgs) -> u8 {
             }
         }
     }
-    let mut reporters = Reporters::masking(Mask::default());
-    reporters.add(console::ConsoleReporter::new(console::ConsoleOptions::detect(true, false)));
-    reporters.add(junit::JunitReporter::new(out.join("junit.xml")));
-    reporters.add(csv::CsvReporter::new(out.join("results.csv")));
-    reporters.add(json::JsonReporter::new(out.join("report.json")));
-    reporters.add(html::HtmlReporter::new(out.join("report.html")));
-    reporters.add(markdown::MarkdownReporter::new(Some(out.join("summary.md")), None));
-    reporters.add(perf_csv::PerfCsvReporter);
-    reporters.add(samples::SamplesReporter::new(out.clone()));
-    reporters.add(perf_summary::PerfSummaryReporter::new(out.join("perf-summary.csv")));
-    reporters.add(gpu_csv::GpuCsvReporter::new(out.join("gpu.csv"), !record.gpu_samples.is_empty()));
+    // The same reports as a run's, in the output folder; no event log (nothing ran here).
+    let outputs = Outputs { events: None, ..Outputs::in_dir(out) };
+    let mut reporters = outputs.reporters(
+        Mask::default(),
+        console::ConsoleOptions::detect(true, false),
+        !record.gpu_samples.is_empty(),
+    );
     let total = record.suites.iter().map(|s| s.tests.len()).sum();
     reporters.emit(&Event::RunStarted { total });
     for s in &record.suites {

@@ -7,17 +7,9 @@ use crate::execute::{Executor, ExecutorOptions, Limits};
 use crate::exit;
 use crate::mask::Mask;
 use crate::record::{Event, RunRecord, Verdict};
-use crate::report::Reporters;
-use crate::report::console::{ConsoleOptions, ConsoleReporter};
-use crate::report::csv::CsvReporter;
-use crate::report::events::EventLogReporter;
-use crate::report::gpu_csv::GpuCsvReporter;
-use crate::report::html::HtmlReporter;
+use crate::report::console::ConsoleOptions;
 use crate::report::json::JsonReporter;
-use crate::report::junit::JunitReporter;
-use crate::report::markdown::MarkdownReporter;
-use crate::report::perf_csv::PerfCsvReporter;
-use crate::report::perf_summary::PerfSummaryReporter;
+use crate::report::outputs::Outputs;
 use crate::sim::{SimConfig, SimServer};
 use std::collections::BTreeMap;
 
@@ -79,39 +71,21 @@ pub(super) async fn run_with(
             }
         }
 
-        let junit = args.junit.clone().unwrap_or_else(|| args.report_dir.join("junit.xml"));
-        let csv = args.csv.clone().unwrap_or_else(|| args.report_dir.join("results.csv"));
-        let json = args.json.clone().unwrap_or_else(|| args.report_dir.join("report.json"));
-        let html =
-            (!args.no_html).then(|| args.html.clone().unwrap_or_else(|| args.report_dir.join("report.html")));
-        let summary = args.summary.clone().unwrap_or_else(|| args.report_dir.join("summary.md"));
-        let step_summary =
-            std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
-        // A report on standard output (`--junit /dev/stdout`) gets it alone: the console's lines
-        // go to standard error.
-        let report_on_stdout = [&junit, &csv, &json, &summary]
-            .into_iter()
-            .chain(html.as_ref())
-            .any(|p| crate::files::is_stdout(p));
-        let mut reporters = Reporters::masking(mask);
-        let console_options = ConsoleOptions::detect(args.no_progress, args.verbose);
-        reporters.add(if report_on_stdout {
-            ConsoleReporter::with_writer(console_options, Box::new(std::io::stderr()))
-        } else {
-            ConsoleReporter::new(console_options)
-        });
-        reporters.add(JunitReporter::new(junit.clone()));
-        reporters.add(CsvReporter::new(csv.clone()));
-        reporters.add(JsonReporter::new(json.clone()));
-        if let Some(path) = &html {
-            reporters.add(HtmlReporter::new(path.clone()));
-        }
-        reporters.add(MarkdownReporter::new(Some(summary.clone()), step_summary));
-        reporters.add(EventLogReporter::new(args.report_dir.join("events.jsonl")));
-        reporters.add(PerfCsvReporter);
-        reporters.add(crate::report::samples::SamplesReporter::new(args.report_dir.clone()));
-        reporters.add(PerfSummaryReporter::new(args.report_dir.join("perf-summary.csv")));
-        reporters.add(GpuCsvReporter::new(args.report_dir.join("gpu.csv"), args.gpu_sample));
+        let defaults = Outputs::in_dir(&args.report_dir);
+        let outputs = Outputs {
+            junit: args.junit.clone().unwrap_or(defaults.junit.clone()),
+            csv: args.csv.clone().unwrap_or(defaults.csv.clone()),
+            json: args.json.clone().unwrap_or(defaults.json.clone()),
+            html: (!args.no_html)
+                .then(|| args.html.clone().unwrap_or(defaults.html.clone().unwrap_or_default())),
+            summary: args.summary.clone().unwrap_or(defaults.summary.clone()),
+            step_summary: std::env::var_os("GITHUB_STEP_SUMMARY")
+                .filter(|v| !v.is_empty())
+                .map(std::path::PathBuf::from),
+            ..defaults
+        };
+        let mut reporters =
+            outputs.reporters(mask, ConsoleOptions::detect(args.no_progress, args.verbose), args.gpu_sample);
         if let Some(path) = &args.save_baseline {
             reporters.add(JsonReporter::new(path.clone()));
         }
@@ -168,12 +142,13 @@ pub(super) async fn run_with(
         }
         if reporters.errors().is_empty() {
             // A closed stdout (`hxrun ... | head`) is no reason to fail the run.
-            let mut written =
-                vec![junit.display().to_string(), csv.display().to_string(), json.display().to_string()];
-            written.extend(html.as_ref().map(|p| p.display().to_string()));
-            written.push(summary.display().to_string());
+            let o = &outputs;
+            let mut written = vec![o.junit.display().to_string(), o.csv.display().to_string()];
+            written.push(o.json.display().to_string());
+            written.extend(o.html.as_ref().map(|p| p.display().to_string()));
+            written.push(o.summary.display().to_string());
             let line = format!("reports: {}", written.join(", "));
-            if report_on_stdout {
+            if o.report_on_stdout() {
                 eprintln!("{line}");
             } else {
                 crate::report::console::say(&line);

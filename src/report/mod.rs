@@ -19,6 +19,7 @@ pub(crate) mod junit;
 pub(crate) mod markdown;
 pub(crate) mod matrix;
 pub(crate) mod merge;
+pub(crate) mod outputs;
 pub(crate) mod perf_csv;
 pub(crate) mod perf_summary;
 pub(crate) mod samples;
