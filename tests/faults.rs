@@ -229,7 +229,9 @@ fn a_silent_server_cannot_hold_the_requests_hxrun_makes_for_itself() {
     assert_eq!(m.run.code, 1, "{}", m.run.stdout);
     assert!(m.wall < Duration::from_secs(60), "took {:?}", m.wall);
     assert!(
-        m.run.stdout.contains("unloading before the cold request failed: no answer within 1s"),
+        m.run.stdout.contains(
+            "unloading before the cold request failed: timed out after 1s (the step timeout, per request, set by `timeout` at s.yaml:5:14)"
+        ),
         "{}",
         m.run.stdout
     );

@@ -78,7 +78,10 @@ pub(crate) fn perf_context(url: &str, request_timeout: Duration) -> PerfContext 
     PerfContext {
         transport: std::sync::Arc::new(crate::execute::transport::Transport::new(Default::default())),
         suite: std::sync::Arc::new(suite_plan(url)),
-        request_timeout,
+        deadline: crate::plan::deadline::Deadline {
+            limit: request_timeout,
+            set_by: crate::plan::deadline::SetBy::Given("the benchmark"),
+        },
         progress,
         test: "bench".into(),
         csv: None,

@@ -35,6 +35,14 @@ pub(crate) struct Waits {
     pub(crate) deadline: Option<(Instant, Duration)>,
 }
 
+impl Waits {
+    /// From now: the test's deadline, and the gap allowed between chunks.
+    pub(crate) fn of(deadline: &crate::plan::deadline::Deadline, chunk: Option<Duration>) -> Waits {
+        let limit = deadline.limit;
+        Waits { chunk, deadline: Instant::now().checked_add(limit).map(|at| (at, limit)) }
+    }
+}
+
 /// Asks `repeat` times in a row (once by default), all within the step's deadline; the last
 /// answer is the observation, with every answer's text in `answers`. An answer that fails
 /// (an error status, a broken stream) ends the repeats: that one is what gets judged.

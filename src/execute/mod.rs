@@ -19,6 +19,7 @@ pub(crate) mod tcp;
 pub(crate) mod transport;
 
 use crate::gpu::sampler::Sampler;
+use crate::plan::deadline::Under;
 use crate::plan::{PlannedTest, SuitePlan};
 use crate::protocol::{self, LlmCall};
 use crate::record::{
@@ -36,9 +37,6 @@ use std::time::{Duration, Instant};
 pub(crate) fn after(t: tokio::time::Instant, d: Duration) -> tokio::time::Instant {
     t.checked_add(d).unwrap_or_else(|| t + Duration::from_secs(30 * 365 * 86_400))
 }
-
-/// How long past its timeout an LLM step may take to wrap up a stream it cut at the timeout.
-pub(crate) const STREAM_GRACE: Duration = Duration::from_millis(500);
 
 /// Where the executor's events go: a callback it does not own (the reporters, in `hxrun run`).
 pub(crate) type Emit<'a> = dyn FnMut(&Event) + 'a;
@@ -372,15 +370,14 @@ impl Executor {
         for number in 1..=test.retries + 1 {
             let attempt_started = Instant::now();
             let (progress, mut updates) = tokio::sync::mpsc::unbounded_channel();
-            // A perf loop runs as long as its iterations take; its timeout is per request.
             // A perf loop runs as long as its iterations take (its timeout is per request); an
             // LLM step ends its own stream at the timeout, keeping what it measured, so the
             // outer limit only catches an answer that never began.
-            let limit = match test.step {
-                Step::Perf(_) => Duration::MAX,
-                Step::Generate(_) | Step::Chat(_) => test.timeout.saturating_add(STREAM_GRACE),
-                _ => test.timeout,
-            };
+            let limit = test.deadline.step_limit(match test.step {
+                Step::Perf(_) => Under::PerRequest,
+                Step::Generate(_) | Step::Chat(_) => Under::Stream,
+                _ => Under::Whole,
+            });
             let step =
                 tokio::time::timeout(limit, self.run_step(suite, transport, test, &progress, gpu.clone()));
             tokio::pin!(step);
@@ -417,10 +414,8 @@ impl Executor {
                 Err(StepError {
                     kind: FailureKind::Timeout,
                     message: format!(
-                        "timed out after {} (the step timeout, set by {}): the server did not finish \
-                         answering in time",
-                        humantime::format_duration(test.timeout),
-                        test.timeout_source
+                        "{}: the server did not finish answering in time",
+                        test.deadline.ran_out(false)
                     ),
                     detail: step_summary(&test.step, &suite.target.url),
                 })
@@ -547,9 +542,7 @@ impl Executor {
             Step::Exec(e) => exec::run(e, &suite.base_dir, limits).await.map(Observation::Exec),
             Step::Generate(_) | Step::Chat(_) => {
                 let call = LlmCall::of_step(&test.step).expect("a generate or chat step");
-                let deadline =
-                    tokio::time::Instant::now().checked_add(test.timeout).map(|at| (at, test.timeout));
-                let waits = llm::Waits { chunk: call.chunk_timeout(), deadline };
+                let waits = llm::Waits::of(&test.deadline, call.chunk_timeout());
                 let req = llm::Request { endpoint, waits };
                 let sampler = match &gpu_source {
                     Some(Ok(source)) => Some(crate::gpu::sampler::Sampler::start(
@@ -580,7 +573,7 @@ impl Executor {
                 let ctx = perf::PerfContext {
                     transport: std::sync::Arc::clone(transport),
                     suite: std::sync::Arc::new(suite.clone()),
-                    request_timeout: test.timeout,
+                    deadline: test.deadline.clone(),
                     progress: progress.clone(),
                     test: test.name.clone(),
                     csv: test.perf_csv.clone(),

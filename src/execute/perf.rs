@@ -29,8 +29,8 @@ use tokio::time::{Instant, Sleep, sleep_until};
 pub(crate) struct PerfContext {
     pub(crate) transport: Arc<super::transport::Transport>,
     pub(crate) suite: Arc<SuitePlan>,
-    /// Each request's own timeout (the test's `timeout`).
-    pub(crate) request_timeout: Duration,
+    /// Each request's own timeout (the test's `timeout`) and what set it.
+    pub(crate) deadline: crate::plan::deadline::Deadline,
     pub(crate) progress: Progress,
     /// The test's name (GPU samples carry it).
     pub(crate) test: String,
@@ -64,8 +64,7 @@ impl Shared {
 
     /// A streamed answer ends itself at the request timeout, keeping its TTFT and chunks.
     fn waits(&self, chunk: Option<Duration>) -> llm::Waits {
-        let limit = self.ctx.request_timeout;
-        llm::Waits { chunk, deadline: Instant::now().checked_add(limit).map(|at| (at, limit)) }
+        llm::Waits::of(&self.ctx.deadline, chunk)
     }
 }
 
@@ -115,12 +114,7 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
                 .and_then(|d| level_started_at.checked_add_signed(chrono::TimeDelta::from_std(d).ok()?));
             // A request lasts at most its timeout; its worker hands it over at the latest when
             // its next request ends: twice that, and a margin.
-            let late = shared
-                .ctx
-                .request_timeout
-                .saturating_add(super::STREAM_GRACE)
-                .saturating_mul(2)
-                .saturating_add(LATE_MARGIN);
+            let late = shared.ctx.deadline.request_limit().saturating_mul(2).saturating_add(LATE_MARGIN);
             let windows = Windows::new(level_started_at, w, late, c);
             match end {
                 Some(end) => windows.ending_at(end),
@@ -367,7 +361,7 @@ async fn model_vram(shared: &Shared) -> Option<u64> {
         let response = shared.ctx.transport.send(&request, super::transport::Purpose::Api).await.ok()?;
         response.body().await.ok()
     };
-    let (body, _) = tokio::time::timeout(shared.ctx.request_timeout, ask).await.ok()??;
+    let (body, _) = tokio::time::timeout(shared.ctx.deadline.limit, ask).await.ok()??;
     proto.loaded_vram(&serde_json::from_slice(&body).ok()?, call.model())
 }
 
@@ -388,26 +382,24 @@ impl XorShift {
 /// ended.
 async fn one(shared: &Shared, c: u32, iter: u32, worker: &mut Worker) -> (Sample, Instant) {
     let ctx = &shared.ctx;
-    let limit = ctx.request_timeout;
-    let timed_out = || format!("no answer within {} (the test's timeout)", humantime::format_duration(limit));
+    let deadline = &ctx.deadline;
     let unloaded = if shared.step.cold {
-        tokio::time::timeout(limit, cold_unload(shared)).await.unwrap_or_else(|_| Err(timed_out()))
+        tokio::time::timeout(deadline.limit, cold_unload(shared))
+            .await
+            .unwrap_or_else(|_| Err(deadline.ran_out(true)))
     } else {
         Ok(())
     };
     let t0 = Instant::now();
     let at = worker.wall(t0);
-    worker.deadline.as_mut().reset(super::after(t0, limit.saturating_add(super::STREAM_GRACE)));
+    worker.deadline.as_mut().reset(super::after(t0, deadline.request_limit()));
     let unload_failed = unloaded.is_err();
     let outcome = match unloaded {
         Err(e) => Err(format!("unloading before the cold request failed: {e}")),
         Ok(()) => tokio::select! {
             biased;
             done = request(shared, &mut worker.held, t0, at) => done.map_err(|e| e.message),
-            () = worker.deadline.as_mut() => Err(format!(
-                "timed out after {} (the test's timeout, per request)",
-                humantime::format_duration(limit)
-            )),
+            () = worker.deadline.as_mut() => Err(deadline.ran_out(true)),
         },
     };
     let (mut sample, end) = match outcome {

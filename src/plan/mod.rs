@@ -2,6 +2,7 @@
 //! unique, filters applied and every setting resolved. Pure: no I/O.
 
 mod checks;
+pub(crate) mod deadline;
 mod expand;
 mod places;
 pub(crate) mod shard;
@@ -97,9 +98,8 @@ pub(crate) struct PlannedTest {
     pub(crate) step: Step,
     /// Boxed: an `Expect` is over 1 KB, mostly empty options, and a suite plans thousands.
     pub(crate) expect: Box<Expect>,
-    pub(crate) timeout: Duration,
-    /// Where the timeout was set, for the timeout message.
-    pub(crate) timeout_source: String,
+    /// The step's timeout and what set it.
+    pub(crate) deadline: deadline::Deadline,
     pub(crate) retries: u32,
     pub(crate) retry_delay: Duration,
     /// file:line:col of the test in its suite.
@@ -501,14 +501,14 @@ fn resolve(
     }
     let defaults = &suite.doc.defaults;
     // A test's own timeout wins; --timeout replaces the suite's default.
-    let (timeout, timeout_source) = if let Some(t) = spec.timeout {
-        (t, format!("`timeout` at {}", here("timeout")))
+    let (limit, set_by) = if let Some(t) = spec.timeout {
+        (t, deadline::SetBy::Test(here("timeout")))
     } else if let Some(t) = opts.timeout {
-        (t, "--timeout on the command line".to_string())
+        (t, deadline::SetBy::Flag)
     } else if let Some(t) = defaults.timeout {
-        (t, "`defaults.timeout` of the suite".to_string())
+        (t, deadline::SetBy::SuiteDefault)
     } else {
-        (suite::DEFAULT_TIMEOUT, "the built-in default".to_string())
+        (suite::DEFAULT_TIMEOUT, deadline::SetBy::BuiltIn)
     };
     let perf_csv = match &step {
         Step::Perf(p) => {
@@ -528,8 +528,7 @@ fn resolve(
         },
         step,
         expect,
-        timeout,
-        timeout_source,
+        deadline: deadline::Deadline { limit, set_by },
         retries: spec.retries.or(defaults.retries).unwrap_or(0),
         retry_delay: spec.retry_delay.or(defaults.retry_delay).unwrap_or(Duration::from_secs(1)),
         location: format!("{}:{}:{}", suite.source.name, node.span.line, node.span.col),
