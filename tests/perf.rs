@@ -159,7 +159,7 @@ fn sweeps_find_the_slots_of_noisy_servers() {
   - name: capacity
     perf:
       generate: { model: phi3:latest, prompt: Summarize, stream: false, options: { num_predict: 20 } }
-      iterations: 40
+      iterations: 44
       concurrency: [1, 2, 4, 8, 16]
 "#,
                     ),

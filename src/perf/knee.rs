@@ -6,10 +6,13 @@
 //! A closed loop keeps `c` requests in flight, so by Little's law its steady throughput is
 //! `c / E[e2e]` (requests/s; times the mean output tokens for tokens/s). The steady state is
 //! what lies between the first round (the first `c` requests to start met a server that was
-//! still filling) and the last (the last `c` met one that was emptying): those are left out,
-//! so a level needs more than `2c + 1` requests. The 95% interval of the mean e2e of the rest
-//! (Student's t) gives the throughput's. A level with too few requests says so instead of
-//! guessing (the first round alone overstated a one-slot server's throughput at 16 by 88%).
+//! still filling) and the last (the last `c` met one that was emptying): those are left out
+//! (the first round alone overstated a one-slot server's throughput at 16 by 88%). The rest, in
+//! the order they started, are cut into consecutive batches (up to 8, of 4 requests or more)
+//! and the interval is Student's t over the batches' throughputs — batch means, so a server
+//! whose speed wanders within a level (a real llama-server's batching on one thread did, by
+//! ±20% from sweep to sweep) widens the interval instead of hiding behind many requests. A
+//! level needs `2c + 8` requests; one with fewer says so instead of guessing.
 
 use super::result::LevelResult;
 use serde::{Deserialize, Serialize};
@@ -129,32 +132,41 @@ fn t95(df: usize) -> f64 {
     T.get(df.wrapping_sub(1)).copied().unwrap_or(1.96)
 }
 
+/// Steady requests a level needs beyond its ramp and drain: two batches of four.
+const STEADY_MIN: usize = 8;
+/// Batches of the steady requests, at most.
+const BATCHES: usize = 8;
+
 /// A closed-loop level's steady throughput and its interval, from its successful requests in
 /// the order they started, less the first and last `c`; Err((had, needed)) with too few.
 fn throughput(l: &LevelResult, tokens: bool) -> Result<Throughput, (usize, usize)> {
     let c = l.concurrency as usize;
-    let needed = 2 * c + 2;
+    let needed = 2 * c + STEADY_MIN;
     let mut ok: Vec<&super::result::Sample> = l.samples.iter().filter(|s| s.ok).collect();
     if ok.len() < needed {
         return Err((ok.len(), needed));
     }
     ok.sort_by_key(|s| s.started_at);
     let steady = &ok[c..ok.len() - c];
-    let e2e: Vec<f64> = steady.iter().map(|s| s.e2e).collect();
-    let stats = super::stats::Stats::of(&e2e).filter(|s| s.mean > 0.0).ok_or((ok.len(), needed))?;
-    let per_request = if tokens {
-        steady.iter().map(|s| s.output_tokens.unwrap_or(0) as f64).sum::<f64>() / steady.len() as f64
-    } else {
-        1.0
+    let rate = |part: &[&super::result::Sample]| {
+        let e2e = part.iter().map(|s| s.e2e).sum::<f64>() / part.len() as f64;
+        let per_request = if tokens {
+            part.iter().map(|s| s.output_tokens.unwrap_or(0) as f64).sum::<f64>() / part.len() as f64
+        } else {
+            1.0
+        };
+        if e2e > 0.0 { c as f64 * per_request / e2e } else { f64::INFINITY }
     };
-    let half = t95(stats.count - 1) * stats.stddev / (stats.count as f64).sqrt();
-    let rate = |e2e: f64| if e2e > 0.0 { c as f64 * per_request / e2e } else { f64::INFINITY };
-    Ok(Throughput {
-        concurrency: l.concurrency,
-        value: rate(stats.mean),
-        low: rate(stats.mean + half),
-        high: rate(stats.mean - half),
-    })
+    // Consecutive batches, as even as the count allows.
+    let b = (steady.len() / 4).clamp(2, BATCHES);
+    let batches: Vec<f64> =
+        (0..b).map(|i| rate(&steady[i * steady.len() / b..(i + 1) * steady.len() / b])).collect();
+    let stats = super::stats::Stats::of(&batches).ok_or((ok.len(), needed))?;
+    // Population to sample standard deviation, then the interval of the batches' mean.
+    let sd = stats.stddev * (b as f64 / (b as f64 - 1.0)).sqrt();
+    let half = t95(b - 1) * sd / (b as f64).sqrt();
+    let value = rate(steady);
+    Ok(Throughput { concurrency: l.concurrency, value, low: (value - half).max(0.0), high: value + half })
 }
 
 /// The knee of a closed-loop sweep of two levels or more (None for an open loop).

@@ -63,13 +63,13 @@ impl Depth {
         }
     }
     /// The concurrency sweep that looks for the server's parallel slots, and requests per level:
-    /// more than twice the top level plus one, as the knee's steady state leaves out a level's
-    /// first and last round (`perf::knee`).
+    /// beyond twice the top level (the knee leaves out a level's first and last round), enough
+    /// steady requests for four batches or more (`perf::knee`).
     fn sweep(self) -> (&'static [u32], u32) {
         match self {
-            Depth::Quick => (&[1, 2, 4, 8], 24),
-            Depth::Standard => (&[1, 2, 4, 8], 32),
-            Depth::Full => (&[1, 2, 4, 8, 16], 48),
+            Depth::Quick => (&[1, 2, 4, 8], 32),
+            Depth::Standard => (&[1, 2, 4, 8], 48),
+            Depth::Full => (&[1, 2, 4, 8, 16], 64),
         }
     }
     /// The whole probe's time limit (`--max-time`).
