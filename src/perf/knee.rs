@@ -1,7 +1,8 @@
 //! Where a concurrency sweep saturates, decided with confidence intervals: the smallest
-//! concurrency whose throughput is not shown to be below `1 − SHARE` of the best level's, where
-//! every lower level is shown to be below it — or "still rising" at the top, or "not
-//! determined" when that level's interval is too wide (more than ± `SHARE`) to have shown it.
+//! concurrency whose throughput is within `SHARE` of the best level's and not shown to be
+//! below that line, where every lower level is shown to be below it — or "still rising" at the
+//! top, or "not determined" when that level's estimate is under the line without being shown
+//! under it, or its interval is too wide (more than ± `SHARE`) to tell.
 //!
 //! A closed loop keeps `c` requests in flight, so by Little's law its steady throughput is
 //! `c / E[e2e]` (requests/s; times the mean output tokens for tokens/s). The steady state is
@@ -27,8 +28,8 @@ pub(crate) enum Finding {
     Saturates,
     /// Only the highest level tested reaches the best: the limit is above it.
     StillRising,
-    /// The first level not shown below the line has an interval wider than ± `SHARE`: more
-    /// requests per level would decide.
+    /// The first level not shown below the line has its estimate under the line, or an
+    /// interval wider than ± `SHARE`: more requests per level would decide.
     NotDetermined,
     /// `concurrency` had too few requests for a steady state (`requests`, `needed`).
     TooFewRequests,
@@ -101,9 +102,9 @@ impl Knee {
                 )
             }
             (Finding::NotDetermined, Some(c)) => format!(
-                "the knee is not determined: at concurrency {c} throughput is {}, too wide an interval to tell \
-                 whether it is within {share:.0}% of the best (c={}: {}; the line is {line}) — more requests per \
-                 level narrow it",
+                "the knee is not determined: at concurrency {c} throughput is {}, which cannot be told within \
+                 {share:.0}% of the best or below it (c={}: {}; the line is {line}) — more requests per level \
+                 narrow it",
                 self.shown(c),
                 self.best,
                 num(best)
@@ -195,18 +196,28 @@ pub(crate) fn find(levels: &[LevelResult]) -> Option<Knee> {
         }
     }
     // The first of equals: a tie goes to the smaller concurrency.
+    let (finding, concurrency, best) = decide(&measured)?;
+    Some(Knee { finding, concurrency, best, unit, levels: measured, short: None })
+}
+
+/// The finding over the levels' throughputs (ascending concurrency), its level, and the best.
+fn decide(measured: &[Throughput]) -> Option<(Finding, Option<u32>, u32)> {
     let best = measured.iter().fold(measured.first()?, |b, t| if t.value > b.value { t } else { b });
     let line = best.value * (1.0 - SHARE);
     let top = measured.last()?.concurrency;
-    // The first level not shown to be below the line is the knee — when its interval is narrow
-    // enough (within the share either way) to have shown it below had it been.
+    // The first level not shown to be below the line is the knee — when its estimate is on the
+    // line or above and its interval narrow enough (within the share either way) to have shown
+    // it below had it been; an estimate under the line that cannot be shown under it is not
+    // determined (a real llama-server at 86% of its best, ±8%, was called its knee).
     let (finding, concurrency) = match measured.iter().find(|t| t.high >= line) {
-        Some(t) if (t.high - t.low) / 2.0 > SHARE * t.value => (Finding::NotDetermined, Some(t.concurrency)),
+        Some(t) if t.value < line || (t.high - t.low) / 2.0 > SHARE * t.value => {
+            (Finding::NotDetermined, Some(t.concurrency))
+        }
         Some(t) if t.concurrency == top => (Finding::StillRising, None),
         Some(t) => (Finding::Saturates, Some(t.concurrency)),
         None => (Finding::NotDetermined, None),
     };
-    Some(Knee { finding, concurrency, best: best.concurrency, unit, levels: measured, short: None })
+    Some((finding, concurrency, best.concurrency))
 }
 
 #[cfg(test)]

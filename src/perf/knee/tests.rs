@@ -194,3 +194,22 @@ fn the_verdict_states_the_intervals() {
     // One level, or an open loop: no knee.
     assert!(find(&levels[..1]).is_none());
 }
+
+#[test]
+fn an_estimate_under_the_line_is_not_the_knee_even_when_its_interval_reaches_it() {
+    let t = |c: u32, value: f64, half: f64| Throughput {
+        concurrency: c,
+        value,
+        low: value - half,
+        high: value + half,
+    };
+    // The real llama-server's probe sweep in CI: c=2 at 86% of the best, ±8%.
+    let levels = [t(1, 53.1, 5.2), t(2, 76.3, 6.2), t(4, 88.8, 5.6), t(8, 87.7, 10.3)];
+    assert_eq!(decide(&levels), Some((Finding::NotDetermined, Some(2), 4)));
+    // On the line or above, and narrow: the knee.
+    let levels = [t(1, 53.1, 5.2), t(2, 80.5, 6.2), t(4, 88.8, 5.6), t(8, 87.7, 10.3)];
+    assert_eq!(decide(&levels), Some((Finding::Saturates, Some(2), 4)));
+    // Clearly under: the next level is the knee.
+    let levels = [t(1, 53.1, 5.2), t(2, 70.0, 3.0), t(4, 88.8, 5.6), t(8, 87.7, 10.3)];
+    assert_eq!(decide(&levels), Some((Finding::Saturates, Some(4), 4)));
+}
