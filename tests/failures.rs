@@ -232,3 +232,54 @@ fn timeout_flag_replaces_the_default_but_not_a_tests_own() {
         run.stdout
     );
 }
+
+/// A server that closes a kept-alive connection when the next request arrives on it, without
+/// answering (what a server closing idle connections does when the request crosses the close):
+/// the request is sent again on a new connection, as curl does, and the test passes.
+#[test]
+fn a_request_lost_on_a_connection_the_server_closed_is_sent_again() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfine";
+        let read_head = |r: &mut BufReader<std::net::TcpStream>| -> bool {
+            let mut any = false;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    return false;
+                }
+                any = true;
+                if line == "\r\n" {
+                    return any;
+                }
+            }
+        };
+        // The first connection: one answer, then the next request on it is dropped unanswered.
+        let (first, _) = listener.accept().unwrap();
+        let mut r = BufReader::new(first.try_clone().unwrap());
+        if read_head(&mut r) {
+            let _ = (&first).write_all(answer);
+        }
+        let _ = read_head(&mut r);
+        drop(r);
+        drop(first);
+        // Every later connection is answered.
+        for s in listener.incoming().flatten() {
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            while read_head(&mut r) {
+                let _ = (&s).write_all(answer);
+            }
+        }
+    });
+    let ws = Workspace::new();
+    let url = format!("http://127.0.0.1:{port}");
+    ws.write(
+        "s.yaml",
+        &suite(&url, "  - name: one\n    http: { path: /a }\n  - name: two\n    http: { path: /b }\n    expect: { body: { equals: fine } }\n"),
+    );
+    let run = ws.hxrun(&["s.yaml", "--no-progress"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("PASS failing › two"), "{}", run.stdout);
+}

@@ -183,11 +183,21 @@ impl Transport {
         let client = if purpose == Purpose::Step { &self.steps } else { &self.api };
         let method = reqwest::Method::from_bytes(req.method.as_bytes())
             .map_err(|_| fail(FailureKind::Error, format!("\"{}\" is not an HTTP method", req.method)))?;
-        let mut builder = client.request(method, &req.url).body(req.body.clone());
-        for (k, v) in &req.headers {
-            builder = builder.header(k, v);
-        }
-        let response = builder.send().await.map_err(|e| {
+        let build = || {
+            let mut builder = client.request(method.clone(), &req.url).body(req.body.clone());
+            for (k, v) in &req.headers {
+                builder = builder.header(k, v);
+            }
+            builder
+        };
+        // A server that closes a kept-alive connection without saying so can meet the next
+        // request on it: the request is lost with "connection closed before message completed".
+        // An idempotent request is sent once more, on a new connection, as curl does.
+        let sent = match build().send().await {
+            Err(e) if method.is_idempotent() && closed_before_answer(&e) => build().send().await,
+            other => other,
+        };
+        let response = sent.map_err(|e| {
             let kind = if e.is_builder() { FailureKind::Error } else { FailureKind::Connection };
             fail(kind, describe(&e, &req.url))
         })?;
@@ -205,6 +215,19 @@ impl Transport {
         let url = self.lean_url(&req.url, Purpose::Api)?;
         h1::H1Client::new(&req.method, &url, &req.headers, &req.body)
     }
+}
+
+/// Whether a request failed because its connection closed before any answer came (hyper's
+/// incomplete message: the server closed a kept-alive connection the pool handed out).
+fn closed_before_answer(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_incomplete_message) {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 impl Response {
