@@ -243,16 +243,15 @@ fn a_request_lost_on_a_connection_the_server_closed_is_sent_again() {
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         let answer = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfine";
+        // A request head read whole: true; the connection closed first: false.
         let read_head = |r: &mut BufReader<std::net::TcpStream>| -> bool {
-            let mut any = false;
             loop {
                 let mut line = String::new();
                 if r.read_line(&mut line).unwrap_or(0) == 0 {
                     return false;
                 }
-                any = true;
                 if line == "\r\n" {
-                    return any;
+                    return true;
                 }
             }
         };
