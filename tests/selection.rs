@@ -208,7 +208,10 @@ fn when_chooses_the_expansions_a_test_or_a_check_applies_to() {
       - when: "{{stream}}"
         metrics: { ttft: "< 1ms" }
 "#;
-    ws.write("s.yaml", &format!("suite: w\ntarget: {{ url: \"{}\" }}\ntests:{tests}", sim.url));
+    let write = |tests: &str| {
+        ws.write("s.yaml", &format!("suite: w\ntarget: {{ url: \"{}\" }}\ntests:{tests}", sim.url))
+    };
+    write(tests);
     let list = ws.hxrun(&["list", "s.yaml"]);
     assert_eq!(list.code, 0, "{}{}", list.stdout, list.stderr);
     assert!(list.stdout.contains("answer from phi3:latest (stream=false)"), "{}", list.stdout);
@@ -221,28 +224,14 @@ fn when_chooses_the_expansions_a_test_or_a_check_applies_to() {
     assert!(run.stdout.contains("ttft: expected < 1ms"), "{}", run.stdout);
 
     // Without the `when`, validate refuses what the unstreamed expansion cannot measure.
-    ws.write(
-        "s.yaml",
-        &format!(
-            "suite: w\ntarget: {{ url: \"{}\" }}\ntests:{}",
-            sim.url,
-            tests.replace("      - when: \"{{stream}}\"\n        metrics", "      - metrics")
-        ),
-    );
+    write(&tests.replace("      - when: \"{{stream}}\"\n        metrics", "      - metrics"));
     let refused = ws.hxrun(&["validate", "s.yaml"]);
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     assert!(refused.stderr.contains("is measured only on a streamed answer"), "{}", refused.stderr);
     assert!(refused.stderr.contains("with `when: \"{{stream}}\"`"), "{}", refused.stderr);
 
     // A `when` no expansion meets is a test that never runs: refused.
-    ws.write(
-        "s.yaml",
-        &format!(
-            "suite: w\ntarget: {{ url: \"{}\" }}\ntests:{}",
-            sim.url,
-            tests.replace("!= gemma2:2b", "== llama3")
-        ),
-    );
+    write(&tests.replace("!= gemma2:2b", "== llama3"));
     let never = ws.hxrun(&["validate", "s.yaml"]);
     assert_eq!(never.code, 2, "{}", never.stderr);
     assert!(never.stderr.contains("s.yaml:6:11: `when` is false for every expansion"), "{}", never.stderr);

@@ -36,7 +36,8 @@ pub(crate) struct ModelLists {
 /// the listed name is a file path whose stem is the model (`/models/smollm2.gguf`).
 fn stands_for(listed: &str, model: &str) -> bool {
     let stem = std::path::Path::new(listed).file_stem().and_then(|s| s.to_str()).unwrap_or(listed);
-    same_model(listed, model) || (listed.contains(['/', '\\']) || listed.ends_with(".gguf")) && stem == model
+    let a_file = listed.contains(['/', '\\']) || listed.ends_with(".gguf");
+    same_model(listed, model) || (a_file && stem == model)
 }
 
 impl ModelLists {

@@ -12,6 +12,8 @@ pub(crate) struct Group<'a> {
     pub(crate) requests: u64,
     /// The tests' names, in run order.
     pub(crate) tests: Vec<&'a str>,
+    /// Their positions in the failures given to `group`.
+    pub(crate) at: Vec<usize>,
 }
 
 impl Group<'_> {
@@ -40,7 +42,7 @@ fn plural(n: u64, word: &str) -> String {
 pub(crate) fn group<'a>(failed: &[(&'a str, Option<&'a Cause>)]) -> (Vec<Group<'a>>, Vec<usize>) {
     let mut groups: Vec<Group<'a>> = Vec::new();
     let mut of: Vec<Option<usize>> = Vec::with_capacity(failed.len());
-    for (name, cause) in failed {
+    for (i, (name, cause)) in failed.iter().enumerate() {
         let Some(cause) = cause else {
             of.push(None);
             continue;
@@ -48,12 +50,13 @@ pub(crate) fn group<'a>(failed: &[(&'a str, Option<&'a Cause>)]) -> (Vec<Group<'
         let at = match groups.iter().position(|g| g.cause == cause.text) {
             Some(at) => at,
             None => {
-                groups.push(Group { cause: &cause.text, requests: 0, tests: Vec::new() });
+                groups.push(Group { cause: &cause.text, requests: 0, tests: Vec::new(), at: Vec::new() });
                 groups.len() - 1
             }
         };
         groups[at].requests += cause.requests;
         groups[at].tests.push(name);
+        groups[at].at.push(i);
         of.push(Some(at));
     }
     let alone = of
@@ -92,6 +95,7 @@ mod tests {
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].cause, down.text);
         assert_eq!(groups[0].tests, ["root endpoint", "baseline", "version"]);
+        assert_eq!(groups[0].at, [1, 2, 4]);
         assert_eq!(groups[0].counts(), "22 requests, 3 tests");
         assert_eq!(groups[0].names(2), "root endpoint, baseline and 1 more");
         // A cause only one test met stays with that test.

@@ -154,7 +154,6 @@ fn banner(run: &Run, failed: &[(&Suite, &Test)]) -> Markup {
 fn failures(failed: &[(&Suite, &Test)]) -> Markup {
     let named: Vec<_> = failed.iter().map(|(_, t)| (t.name.as_str(), t.cause.as_ref())).collect();
     let (groups, alone) = super::causes::group(&named);
-    let anchor = |name: &str| failed.iter().position(|(_, t)| t.name == name).unwrap_or(0);
     html! {
         @if !failed.is_empty() {
             h2 id="failures" { "Failures (" (failed.len()) ")" }
@@ -163,8 +162,8 @@ fn failures(failed: &[(&Suite, &Test)]) -> Markup {
                     h3 { "✗ " (g.cause) }
                     p class="where" { "one cause: " (g.counts()) }
                     ul {
-                        @for name in &g.tests {
-                            li id=(format!("failure-{}", anchor(name))) { (name) }
+                        @for (name, i) in g.tests.iter().zip(&g.at) {
+                            li id=(format!("failure-{i}")) { (name) }
                         }
                     }
                 }

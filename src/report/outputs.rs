@@ -52,9 +52,14 @@ impl Outputs {
             .any(|p| crate::files::is_stdout(p))
     }
 
-    /// The reporters that write these outputs, behind the console; `gpu_csv` says whether GPU
-    /// samples are to be written even when none came.
-    pub(crate) fn reporters(&self, mask: Mask, console: console::ConsoleOptions, gpu_csv: bool) -> Reporters {
+    /// The reporters that write these outputs, behind the console; `gpu_sampled` says whether
+    /// GPU samples are to be written even when none came.
+    pub(crate) fn reporters(
+        &self,
+        mask: Mask,
+        console: console::ConsoleOptions,
+        gpu_sampled: bool,
+    ) -> Reporters {
         let mut r = Reporters::masking(mask);
         r.add(if self.report_on_stdout() {
             console::ConsoleReporter::with_writer(console, Box::new(std::io::stderr()))
@@ -74,7 +79,7 @@ impl Outputs {
         r.add(perf_csv::PerfCsvReporter);
         r.add(samples::SamplesReporter::new(self.dir.clone()));
         r.add(perf_summary::PerfSummaryReporter::new(self.perf_summary.clone()));
-        r.add(gpu_csv::GpuCsvReporter::new(self.gpu_csv.clone(), gpu_csv));
+        r.add(gpu_csv::GpuCsvReporter::new(self.gpu_csv.clone(), gpu_sampled));
         r
     }
 }
