@@ -168,6 +168,10 @@ fn compare_shows_the_change_and_fails_on_a_regression_only() {
     let section = &page[page.find("id=\"baseline\"").expect("a baseline section")..];
     assert!(section.contains("<tr class=\"fail\">") && section.contains("✗ regression"), "{section}");
     assert!(judged.report("summary.md").contains("### Regressions against the baseline"));
+    assert!(
+        judged.report("report.json").contains("\"regression.tokens_per_s.mean\""),
+        "the verdict's source"
+    );
     // Both servers take ~2 ms to a first token, so TTFT is scheduling noise on a busy machine:
     // its tolerance is widened; the throughput figures, three times apart, are what is judged.
     let better = ws.hxrun(&["compare", "slow.json", "fast.json", "--tolerance", "ttft.p95=1000%"]);

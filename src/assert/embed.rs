@@ -1,7 +1,7 @@
 //! Verdicts on embed steps: status, then the vectors' count, sizes, norms and similarities.
 
 use super::{compare, fail, pass};
-use crate::record::{AssertionResult, EmbedObservation};
+use crate::record::{AssertionResult, EmbedObservation, Source};
 use crate::suite::Expect;
 
 pub(crate) fn check_embed(expect: &Expect, o: &EmbedObservation, out: &mut Vec<AssertionResult>) {
@@ -19,7 +19,7 @@ pub(crate) fn check_embed(expect: &Expect, o: &EmbedObservation, out: &mut Vec<A
     out.push(pass("embeddings"));
     let Some(e) = &expect.embeddings else { return };
     if let Some(c) = &e.count {
-        super::under(out, Some("expect.embeddings.count"), |out| {
+        super::under(out, Some(Source::expect("embeddings.count")), |out| {
             out.push(compare("count", c, o.count as f64))
         });
     }
@@ -29,7 +29,7 @@ pub(crate) fn check_embed(expect: &Expect, o: &EmbedObservation, out: &mut Vec<A
                 c: &crate::suite::Comparison,
                 values: &[f64],
                 out: &mut Vec<AssertionResult>| {
-        super::under(out, Some(key), |out| {
+        super::under(out, Some(Source::expect(key)), |out| {
             let bad = values.iter().enumerate().find(|(_, v)| !compare(what, c, **v).passed);
             out.push(match bad {
                 None => pass(what),
@@ -43,14 +43,14 @@ pub(crate) fn check_embed(expect: &Expect, o: &EmbedObservation, out: &mut Vec<A
     };
     if let Some(c) = &e.dimensions {
         let dims: Vec<f64> = o.dimensions.iter().map(|d| *d as f64).collect();
-        each("dimensions", "expect.embeddings.dimensions", c, &dims, out);
+        each("dimensions", "embeddings.dimensions", c, &dims, out);
     }
     if let Some(c) = &e.norm {
-        each("norm", "expect.embeddings.norm", c, &o.norms, out);
+        each("norm", "embeddings.norm", c, &o.norms, out);
     }
     for s in &e.similarity {
         let what = format!("similarity {} {}", s.a, s.b);
-        super::under(out, Some("expect.embeddings.similarity"), |out| {
+        super::under(out, Some(Source::expect("embeddings.similarity")), |out| {
             out.push(match o.similarity(s.a, s.b) {
                 Some(v) => compare(&what, &s.value, v),
                 None => fail(

@@ -5,7 +5,7 @@
 //! among the selected values".
 
 use super::{compare, fail, pass};
-use crate::record::AssertionResult;
+use crate::record::{AssertionResult, Source};
 use crate::suite::schema_check::SchemaCheck;
 use crate::suite::{JsonMatch, JsonMatchFull, JsonType};
 use serde_json::Value;
@@ -35,12 +35,14 @@ pub(crate) fn check_all(
                     quote(doc_text, 120)
                 ),
             ));
-            super::keyed(&mut out[from..], "expect.json");
+            super::keyed(&mut out[from..], Source::expect("json"));
             return;
         }
     };
     for (path, m) in matchers {
-        super::under(out, Some(&format!("expect.json.{path}")), |out| out.extend(check(path, m, &doc)));
+        super::under(out, Some(Source::expect(format!("json.{path}"))), |out| {
+            out.extend(check(path, m, &doc))
+        });
     }
 }
 
@@ -56,7 +58,7 @@ pub(crate) fn check_schema(
     out: &mut Vec<AssertionResult>,
 ) {
     let Some(schema) = schema else { return };
-    super::under(out, Some("expect.schema"), |out| {
+    super::under(out, Some(Source::expect("schema")), |out| {
         let doc: Value = match serde_json::from_str(doc_text.trim()) {
             Ok(v) => v,
             Err(e) => {

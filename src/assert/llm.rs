@@ -3,8 +3,9 @@
 
 use super::{fail, json, pass, text};
 use crate::protocol::same_model;
-use crate::record::{AssertionResult, LlmObservation, ModelsObservation, PullObservation};
+use crate::record::{AssertionResult, LlmObservation, ModelsObservation, PullObservation, Source};
 use crate::suite::llm::{Consistency, ToolCallMatch};
+use crate::suite::metrics::Metric;
 use crate::suite::{Expect, Tolerance};
 
 pub(crate) fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<AssertionResult>) {
@@ -20,25 +21,26 @@ pub(crate) fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<Asser
         out.push(fail(what, format!("{what}: {p}")));
     }
     if let Some(c) = &expect.consistent {
-        super::under(out, Some("expect.consistent"), |out| out.push(consistency(c, &o.answers)));
+        super::under(out, Some(Source::expect("consistent")), |out| out.push(consistency(c, &o.answers)));
     }
     if let Some(m) = &expect.text {
-        super::under(out, Some("expect.text"), |out| out.extend(text::check("text", m, &o.text)));
+        super::under(out, Some(Source::expect("text")), |out| out.extend(text::check("text", m, &o.text)));
     }
     if let Some(expected) = &expect.tool_calls {
-        super::under(out, Some("expect.tool_calls"), |out| tool_calls(expected, o, out));
+        super::under(out, Some(Source::expect("tool_calls")), |out| tool_calls(expected, o, out));
     }
     // A structured answer (Ollama `format`, OpenAI `response_format`): the answer is the JSON.
     super::json::check_all(&expect.json, &o.text, "answer", out);
     super::json::check_schema(expect.schema.as_ref(), &o.text, "answer", out);
-    let metrics = o.metrics();
     for (name, m) in &expect.metrics {
+        // `plan` refused names no step metric has.
+        let metric = Metric::of_step(name);
         let why_missing = || {
-            if name.starts_with("gpu.") {
+            if metric.is_some_and(Metric::is_gpu) {
                 let why = o.gpu_error.as_deref().unwrap_or("no sample was taken while the step ran");
                 return format!("{name}: not recorded: {why}");
             }
-            if (name.starts_with("server_") || name.ends_with("_duration")) && !o.server.has_timing() {
+            if metric.is_some_and(Metric::needs_server_timing) && !o.server.has_timing() {
                 return format!("{name}: not recorded: {NO_TIMING}");
             }
             // A stream cut before its final message lost what that message carries: the cut is
@@ -61,12 +63,12 @@ pub(crate) fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<Asser
             let mode = if o.stream { "this stream" } else { "a non-stream answer (set `stream: true`)" };
             format!("{name}: not recorded for {mode}: the server or mode does not provide it")
         };
-        super::under(out, Some(&format!("expect.metrics.{name}")), |out| {
+        super::under(out, Some(Source::expect(format!("metrics.{name}"))), |out| {
             out.extend(json::check_value(
                 name,
                 &format!("metrics {name}"),
                 m,
-                metrics.get(name).cloned(),
+                metric.and_then(|metric| o.metric(metric)),
                 why_missing,
             ))
         });
@@ -81,12 +83,12 @@ pub(crate) fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<Asser
                 ),
                 server => agreement("tokens_per_s", t, o.client_tokens_per_s, server, "client", "server"),
             });
-            super::keyed(&mut out[from..], "expect.agree.tokens_per_s");
+            super::keyed(&mut out[from..], Source::Agreement("tokens_per_s".into()));
         }
         if let Some(t) = &agree.tokens {
             let from = out.len();
             out.push(token_agreement(t, o));
-            super::keyed(&mut out[from..], "expect.agree.tokens");
+            super::keyed(&mut out[from..], Source::Agreement("tokens".into()));
         }
     }
 }

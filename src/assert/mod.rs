@@ -9,7 +9,7 @@ pub(crate) mod perf;
 pub(crate) mod text;
 
 use crate::plan::PlannedTest;
-use crate::record::{AssertionResult, Observation};
+use crate::record::{AssertionResult, Observation, Source};
 use crate::suite::{CodeMatch, Comparison};
 
 /// Evaluates every expectation of a test that applies to the observation, including the
@@ -20,43 +20,47 @@ pub(crate) fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResul
     match obs {
         Observation::Http(h) => {
             let status = expect.status.clone().unwrap_or_else(|| CodeMatch { any_of: vec!["2xx".into()] });
-            under(&mut out, expect.status.as_ref().map(|_| "expect.status"), |out| {
+            under(&mut out, expect.status.as_ref().map(|_| Source::expect("status")), |out| {
                 out.push(code("status", &status, i64::from(h.status), || {
                     format!("; body: {}", text::quote(&h.body, 200))
                 }))
             });
             for (name, m) in &expect.headers {
                 let value = h.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
-                under(&mut out, Some(&format!("expect.headers.{name}")), |out| match (value, m.exists) {
-                    (Some(v), Some(false)) => out.push(
-                        fail(
-                            format!("header {name} exists"),
-                            format!(
-                                "header {name}: expected it absent, but the response has it: {}",
-                                text::quote(v, 120)
-                            ),
-                        )
-                        .values("absent", text::quote(v, 120)),
-                    ),
-                    (Some(v), exists) => {
-                        if exists == Some(true) {
-                            out.push(pass(format!("header {name} exists")));
+                under(&mut out, Some(Source::expect(format!("headers.{name}"))), |out| {
+                    match (value, m.exists) {
+                        (Some(v), Some(false)) => out.push(
+                            fail(
+                                format!("header {name} exists"),
+                                format!(
+                                    "header {name}: expected it absent, but the response has it: {}",
+                                    text::quote(v, 120)
+                                ),
+                            )
+                            .values("absent", text::quote(v, 120)),
+                        ),
+                        (Some(v), exists) => {
+                            if exists == Some(true) {
+                                out.push(pass(format!("header {name} exists")));
+                            }
+                            out.extend(text::check(&format!("header {name}"), m, v))
                         }
-                        out.extend(text::check(&format!("header {name}"), m, v))
+                        (None, Some(false)) => out.push(pass(format!("header {name} exists"))),
+                        (None, _) => out.push(
+                            fail(
+                                format!("header {name}"),
+                                format!("header {name}: expected it in the response, but it is absent"),
+                            )
+                            .values("present", "absent"),
+                        ),
                     }
-                    (None, Some(false)) => out.push(pass(format!("header {name} exists"))),
-                    (None, _) => out.push(
-                        fail(
-                            format!("header {name}"),
-                            format!("header {name}: expected it in the response, but it is absent"),
-                        )
-                        .values("present", "absent"),
-                    ),
                 });
             }
             let from = out.len();
             if let Some(m) = &expect.body {
-                under(&mut out, Some("expect.body"), |out| out.extend(text::check("body", m, &h.body)));
+                under(&mut out, Some(Source::expect("body")), |out| {
+                    out.extend(text::check("body", m, &h.body))
+                });
             }
             json::check_all(&expect.json, &h.body, "body", &mut out);
             json::check_schema(expect.schema.as_ref(), &h.body, "body", &mut out);
@@ -66,24 +70,30 @@ pub(crate) fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResul
         }
         Observation::Exec(e) => {
             let want = expect.exit_code.clone().unwrap_or_else(|| CodeMatch::exactly(0));
-            under(&mut out, expect.exit_code.as_ref().map(|_| "expect.exit_code"), |out| match e.exit_code {
-                Some(c) => out.push(code("exit_code", &want, i64::from(c), || {
-                    format!("; stderr: {}", text::quote(&e.stderr, 200))
-                })),
-                None => out.push(
-                    fail(
-                        "exit_code",
-                        format!("exit_code: expected {want}, but the process was killed by a signal"),
-                    )
-                    .values(want.to_string(), "killed by a signal"),
-                ),
+            under(&mut out, expect.exit_code.as_ref().map(|_| Source::expect("exit_code")), |out| {
+                match e.exit_code {
+                    Some(c) => out.push(code("exit_code", &want, i64::from(c), || {
+                        format!("; stderr: {}", text::quote(&e.stderr, 200))
+                    })),
+                    None => out.push(
+                        fail(
+                            "exit_code",
+                            format!("exit_code: expected {want}, but the process was killed by a signal"),
+                        )
+                        .values(want.to_string(), "killed by a signal"),
+                    ),
+                }
             });
             let from = out.len();
             if let Some(m) = &expect.stdout {
-                under(&mut out, Some("expect.stdout"), |out| out.extend(text::check("stdout", m, &e.stdout)));
+                under(&mut out, Some(Source::expect("stdout")), |out| {
+                    out.extend(text::check("stdout", m, &e.stdout))
+                });
             }
             if let Some(m) = &expect.stderr {
-                under(&mut out, Some("expect.stderr"), |out| out.extend(text::check("stderr", m, &e.stderr)));
+                under(&mut out, Some(Source::expect("stderr")), |out| {
+                    out.extend(text::check("stderr", m, &e.stderr))
+                });
             }
             json::check_all(&expect.json, &e.stdout, "stdout", &mut out);
             json::check_schema(expect.schema.as_ref(), &e.stdout, "stdout", &mut out);
@@ -109,7 +119,7 @@ pub(crate) fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResul
         Observation::Tcp(_) => {}
     }
     if let Some(c) = &expect.duration {
-        under(&mut out, Some("expect.duration"), |out| {
+        under(&mut out, Some(Source::expect("duration")), |out| {
             out.push(compare("duration", c, obs.elapsed().as_secs_f64()))
         });
     }
@@ -129,7 +139,7 @@ pub(crate) fn api_status(
     let want = expect.status.clone().unwrap_or_else(|| CodeMatch { any_of: vec!["2xx".into()] });
     if !want.matches(i64::from(status)) {
         let why = error.map(|e| format!(": {e}")).unwrap_or_default();
-        under(out, expect.status.as_ref().map(|_| "expect.status"), |out| {
+        under(out, expect.status.as_ref().map(|_| Source::expect("status")), |out| {
             out.push(
                 fail("status", format!("POST {url} answered {status} (expected {want}){why}"))
                     .values(want.to_string(), status.to_string()),
@@ -199,7 +209,7 @@ pub(crate) fn fail(what: impl Into<String>, message: String) -> AssertionResult 
 /// Runs `f` and marks what it added as coming from the expectation at `key` (when written).
 pub(crate) fn under(
     out: &mut Vec<AssertionResult>,
-    key: Option<&str>,
+    key: Option<Source>,
     f: impl FnOnce(&mut Vec<AssertionResult>),
 ) {
     let from = out.len();
@@ -209,10 +219,10 @@ pub(crate) fn under(
     }
 }
 
-/// Says which written expectation these verdicts come from (its path in the suite).
-pub(crate) fn keyed(results: &mut [AssertionResult], key: &str) {
+/// Says which written expectation these verdicts come from.
+pub(crate) fn keyed(results: &mut [AssertionResult], key: Source) {
     for r in results.iter_mut().filter(|r| r.key.is_none()) {
-        r.key = Some(key.to_string());
+        r.key = Some(key.clone());
     }
 }
 
@@ -235,10 +245,12 @@ mod tests {
     #[test]
     fn verdicts_are_keyed_to_the_expectation_that_was_written() {
         let mut out = vec![pass("first")];
-        under(&mut out, Some("expect.body"), |out| out.extend([pass("a"), fail("b", "b: no".into())]));
+        under(&mut out, Some(Source::expect("body")), |out| {
+            out.extend([pass("a"), fail("b", "b: no".into())])
+        });
         under(&mut out, None, |out| out.push(pass("default")));
-        let keys: Vec<Option<&str>> = out.iter().map(|r| r.key.as_deref()).collect();
-        assert_eq!(keys, vec![None, Some("expect.body"), Some("expect.body"), None]);
+        let keys: Vec<Option<Source>> = out.iter().map(|r| r.key.clone()).collect();
+        assert_eq!(keys, vec![None, Some(Source::expect("body")), Some(Source::expect("body")), None]);
     }
 
     #[test]

@@ -5,8 +5,8 @@ use super::{fail, pass};
 use crate::perf::baseline;
 use crate::perf::result::{LevelResult, PerfObservation};
 use crate::plan::PlannedTest;
-use crate::record::AssertionResult;
-use crate::suite::metrics;
+use crate::record::{AssertionResult, Source};
+use crate::suite::metrics::{Figure, Metric};
 use crate::suite::{Comparison, Unit};
 
 pub(crate) fn check_perf(test: &PlannedTest, o: &PerfObservation, out: &mut Vec<AssertionResult>) {
@@ -58,9 +58,9 @@ fn drift(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<Assert
                     "{at}drift of {name}: expected {}, got {} ({} in the first window, {} in the last; {} per hour)",
                     c.text,
                     shown(v),
-                    metrics::show(name, d.first),
-                    metrics::show(name, d.last),
-                    metrics::show(name, d.per_hour),
+                    name.format(d.first),
+                    name.format(d.last),
+                    name.format(d.per_hour),
                 ),
             )
             .values(c.text.clone(), shown(v)),
@@ -75,27 +75,27 @@ fn drift(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<Assert
                 fail(label, format!("{at}drift of {name}: {why}")).values(c.text.clone(), "not measured")
             }
         };
-        verdict.key = Some(format!("drift.{name}"));
+        verdict.key = Some(Source::Drift(*name));
         out.push(verdict);
     }
 }
 
 /// An actual figure in the threshold's unit (durations are stored in seconds).
-fn show(c: &Comparison, figure: &str, v: f64) -> String {
+fn show(c: &Comparison, figure: &Figure, v: f64) -> String {
     match c.unit {
-        Unit::None => metrics::show(figure, v),
+        Unit::None => figure.format(v),
         _ => c.format_actual(v),
     }
 }
 
 fn thresholds(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<AssertionResult>) {
-    let verdicts: Vec<(String, Comparison, Option<f64>, bool)> = test
+    let verdicts: Vec<(Figure, Comparison, Option<f64>, bool)> = test
         .thresholds
         .iter()
         .map(|(name, c)| {
             let actual = level.figures.get(name).copied();
             let ok = actual.is_some_and(|v| c.holds(v));
-            (name.clone(), c.clone(), actual, ok)
+            (*name, c.clone(), actual, ok)
         })
         .collect();
     if verdicts.is_empty() {
@@ -116,13 +116,13 @@ fn thresholds(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<A
         if *ok {
             // Kept on a pass too: the HTML report draws every threshold on its chart.
             let mut verdict = pass(label).values(c.text.clone(), shown);
-            verdict.key = Some(format!("thresholds.{name}"));
+            verdict.key = Some(Source::Threshold(*name));
             out.push(verdict);
             continue;
         }
         let why = match actual {
             Some(v) => format!("expected {}, got {}", c.text, show(c, name, *v)),
-            None if name.starts_with("server_") && level.requests > level.errors => {
+            None if name.metric.needs_server_timing() && level.requests > level.errors => {
                 format!("not measured: {}", super::llm::NO_TIMING)
             }
             None => "not measured (no successful request produced it)".to_string(),
@@ -131,7 +131,7 @@ fn thresholds(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<A
             if table_said { String::new() } else { format!("\n    all thresholds: {}", table.join("; ")) };
         table_said = true;
         let mut verdict = fail(label, format!("{at}{name}: {why}{all}")).values(c.text.clone(), shown);
-        verdict.key = Some(format!("thresholds.{name}"));
+        verdict.key = Some(Source::Threshold(*name));
         out.push(verdict);
     }
 }
@@ -144,7 +144,7 @@ fn empty_answers(o: &PerfObservation, level: &LevelResult, at: &str, out: &mut V
         return;
     }
     // Judged only where a count exists (the server's, or the chunks of a stream).
-    let Some(tokens) = level.stats.get("output_tokens") else { return };
+    let Some(tokens) = level.stats.get(&Metric::OutputTokens) else { return };
     out.push(if tokens.max > 0.0 {
         pass(format!("{at}answers"))
     } else {
@@ -166,7 +166,7 @@ fn none_succeeded(
     thresholds_failed: bool,
     out: &mut Vec<AssertionResult>,
 ) {
-    let tolerated = test.thresholds.keys().any(|k| k == "error_rate" || k == "errors");
+    let tolerated = test.thresholds.keys().any(|k| matches!(k.metric, Metric::ErrorRate | Metric::Errors));
     if level.errors == 0 || level.errors < level.requests || (tolerated && !thresholds_failed) {
         return;
     }
@@ -183,7 +183,7 @@ fn none_succeeded(
 /// Failed requests fail the test unless a threshold on `error_rate`/`errors` says how many
 /// are acceptable.
 fn errors(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<AssertionResult>) {
-    let judged = test.thresholds.keys().any(|k| k == "error_rate" || k == "errors");
+    let judged = test.thresholds.keys().any(|k| matches!(k.metric, Metric::ErrorRate | Metric::Errors));
     if judged || (level.errors == level.requests && level.errors > 0) {
         return;
     }
@@ -207,14 +207,14 @@ fn regressions(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<
     let Some(old) = base.levels.get(&level.concurrency) else { return };
     for change in baseline::compare(old, &level.figures, &test.regression) {
         let label = format!("{at}regression {}", change.figure);
-        if change.regressed {
+        let mut verdict = if change.regressed {
             let (old, new) = change.shown();
-            out.push(
-                fail(label, format!("{at}regression against {}: {}", base.source, change.describe()))
-                    .values(format!("{old} (baseline) within {}", change.tolerance), new),
-            );
+            fail(label, format!("{at}regression against {}: {}", base.source, change.describe()))
+                .values(format!("{old} (baseline) within {}", change.tolerance), new)
         } else {
-            out.push(pass(label));
-        }
+            pass(label)
+        };
+        verdict.key = Some(Source::Regression(change.figure));
+        out.push(verdict);
     }
 }

@@ -53,7 +53,11 @@ fn hxrun(rt: &tokio::runtime::Runtime, base: &str, connections: u32, secs: u64) 
     if level.errors > 0 || level.requests == 0 {
         return Err(format!("hxrun's loop failed: {} of {} requests", level.errors, level.requests));
     }
-    let rate = level.figures.get("request_throughput").copied().unwrap_or(0.0);
+    let rate = level
+        .figures
+        .get(&crate::suite::metrics::Figure::of(crate::suite::metrics::Metric::RequestThroughput))
+        .copied()
+        .unwrap_or(0.0);
     Ok(Run { rate, cpu_us: cpu.as_secs_f64() * 1e6 / level.requests as f64 })
 }
 

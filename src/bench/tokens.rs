@@ -132,7 +132,10 @@ pub(super) fn stream_cpu(
     let obs = rt.block_on(run_perf(ctx, &step)).map_err(|e| e.message)?;
     let cpu = process_cpu().saturating_sub(before);
     let level = &obs.levels[0];
-    let got = level.stats.get("output_tokens").map_or(0.0, |s| s.mean * s.count as f64);
+    let got = level
+        .stats
+        .get(&crate::suite::metrics::Metric::OutputTokens)
+        .map_or(0.0, |s| s.mean * s.count as f64);
     if level.errors > 0 || got < f64::from(streams * tokens) {
         return Err(format!(
             "hxrun's streams failed: {} errors ({:?}), {got} tokens",

@@ -219,17 +219,17 @@ pub struct CompareArgs {
     /// How much worse a figure may get, e.g. `tokens_per_s.mean=5%` or `e2e.p95=0.05`
     /// (defaults: tokens_per_s.mean 10%, ttft.p95 20%, e2e.p95 20%).
     #[arg(long, value_name = "FIGURE=TOLERANCE", value_parser = parse_tolerance)]
-    pub(crate) tolerance: Vec<(String, crate::suite::Tolerance)>,
+    pub(crate) tolerance: Vec<(crate::suite::metrics::Figure, crate::suite::Tolerance)>,
 }
 
-fn parse_tolerance(s: &str) -> Result<(String, crate::suite::Tolerance), String> {
-    let (figure, t) = parse_var(s)?;
-    let Some(unit) = crate::suite::metrics::figure(&figure).map(|f| f.unit()) else {
-        return Err(format!("\"{figure}\" is not a perf figure (like tokens_per_s.mean or e2e.p95)"));
+fn parse_tolerance(s: &str) -> Result<(crate::suite::metrics::Figure, crate::suite::Tolerance), String> {
+    let (name, t) = parse_var(s)?;
+    let Some(figure) = crate::suite::metrics::Figure::parse(&name) else {
+        return Err(format!("\"{name}\" is not a perf figure (like tokens_per_s.mean or e2e.p95)"));
     };
     let tolerance: crate::suite::Tolerance =
         serde_json::from_value(serde_json::Value::String(t.clone())).map_err(|e| format!("\"{t}\": {e}"))?;
-    if let Some(problem) = tolerance.problem_for(&figure, unit) {
+    if let Some(problem) = tolerance.problem_for(&name, figure.unit()) {
         return Err(problem);
     }
     Ok((figure, tolerance))

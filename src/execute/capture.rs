@@ -39,7 +39,7 @@ fn verdict(name: &str, failure: Option<String>) -> AssertionResult {
         message: failure,
         expected: None,
         actual: None,
-        key: Some(format!("capture.{name}")),
+        key: Some(crate::record::Source::Capture(name.to_string())),
         at: None,
     }
 }

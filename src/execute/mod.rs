@@ -511,9 +511,8 @@ impl Executor {
             result.message = Some(e.clone());
             result.failure_kind = None;
         }
-        if result.attempts.len() > 1 && result.status == Status::Failed {
-            let n = result.attempts.len();
-            result.message = result.message.map(|m| format!("{m}\n(failed on all {n} attempts)"));
+        if let Some(tail) = result.retry_summary() {
+            result.message = result.message.map(|m| format!("{m}\n{tail}"));
         }
         result.duration = started.elapsed();
         // Values count only from a passed test (a failed one may have captured an error page).

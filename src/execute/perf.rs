@@ -16,6 +16,7 @@ use crate::plan::SuitePlan;
 use crate::protocol::{self, LlmCall};
 use crate::record::{FailureKind, StepError};
 use crate::suite::UnloadStep;
+use crate::suite::metrics::{Figure, Metric};
 use crate::suite::perf::{Arrival, DEFAULT_ITERATIONS, PerfStep};
 use chrono::{DateTime, Utc};
 use std::pin::Pin;
@@ -141,7 +142,7 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
             level.gpu_error = error;
         }
         if let Some(vram) = model_vram(&shared).await.filter(|_| !shared.ctx.control.is_stopped()) {
-            level.figures.insert("model_vram".into(), vram as f64);
+            level.figures.insert(Figure::of(Metric::ModelVram), vram as f64);
         }
         results.push(level);
     }

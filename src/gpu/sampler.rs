@@ -1,6 +1,7 @@
 //! Sampling GPUs in the background while tests run, and the figures drawn from the samples.
 
 use super::{GpuSample, GpuSource};
+use crate::suite::metrics::{Figure, Figures, Metric};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -72,10 +73,11 @@ impl Sampler {
     }
 }
 
-/// Figures from samples, by threshold name (see `suite::metrics::GPU`): memory and power
-/// are summed over the GPUs at each instant; utilisation and temperature taken per GPU.
-pub(crate) fn figures(samples: &[GpuSample]) -> BTreeMap<String, f64> {
-    let mut out = BTreeMap::new();
+/// Figures from samples (`suite::metrics::GPU`): memory and power are summed over the GPUs at
+/// each instant; utilisation and temperature taken per GPU.
+pub(crate) fn figures(samples: &[GpuSample]) -> Figures {
+    use Metric::*;
+    let mut out = Figures::new();
     if samples.is_empty() {
         return out;
     }
@@ -90,20 +92,20 @@ pub(crate) fn figures(samples: &[GpuSample]) -> BTreeMap<String, f64> {
     let util: Vec<f64> = samples.iter().filter_map(|s| s.util_pct).collect();
     let temp: Vec<f64> = samples.iter().filter_map(|s| s.temp_c).collect();
     // Mean and maximum only: the GPU module needs no statistics library for that.
-    let mut put = |name: &str, values: &[f64]| {
+    let mut put = |(mean, max): (Metric, Metric), values: &[f64]| {
         if !values.is_empty() {
-            out.insert(format!("{name}.mean"), values.iter().sum::<f64>() / values.len() as f64);
-            out.insert(format!("{name}.max"), values.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+            out.insert(Figure::of(mean), values.iter().sum::<f64>() / values.len() as f64);
+            out.insert(Figure::of(max), values.iter().copied().fold(f64::NEG_INFINITY, f64::max));
         }
     };
-    put("gpu.memory_used", &mem);
-    put("gpu.util", &util);
-    put("gpu.temp", &temp);
+    put((GpuMemoryUsedMean, GpuMemoryUsedMax), &mem);
+    put((GpuUtilMean, GpuUtilMax), &util);
+    put((GpuTempMean, GpuTempMax), &temp);
     if samples.iter().any(|s| s.power_w.is_some()) {
-        put("gpu.power", &power);
+        put((GpuPowerMean, GpuPowerMax), &power);
     }
-    out.insert("gpu.throttled".into(), samples.iter().filter(|s| s.throttled()).count() as f64);
-    out.insert("gpu.samples".into(), instants.len() as f64);
+    out.insert(Figure::of(GpuThrottled), samples.iter().filter(|s| s.throttled()).count() as f64);
+    out.insert(Figure::of(GpuSamples), instants.len() as f64);
     out
 }
 
@@ -139,13 +141,17 @@ mod tests {
         ];
         let f = figures(&samples);
         let mib = 1024.0 * 1024.0;
-        assert_eq!(f["gpu.memory_used.max"], 17000.0 * mib, "summed over the GPUs at an instant");
-        assert_eq!(f["gpu.memory_used.mean"], 10000.0 * mib);
-        assert_eq!(f["gpu.util.mean"], 50.0);
-        assert_eq!(f["gpu.util.max"], 90.0);
-        assert_eq!(f["gpu.power.max"], 330.0);
-        assert_eq!(f["gpu.temp.max"], 75.0);
-        assert_eq!(f["gpu.throttled"], 1.0, "GPU_IDLE is not a slowdown");
-        assert_eq!(f["gpu.samples"], 2.0);
+        assert_eq!(
+            f[&Figure::parse("gpu.memory_used.max").unwrap()],
+            17000.0 * mib,
+            "summed over the GPUs at an instant"
+        );
+        assert_eq!(f[&Figure::parse("gpu.memory_used.mean").unwrap()], 10000.0 * mib);
+        assert_eq!(f[&Figure::parse("gpu.util.mean").unwrap()], 50.0);
+        assert_eq!(f[&Figure::parse("gpu.util.max").unwrap()], 90.0);
+        assert_eq!(f[&Figure::parse("gpu.power.max").unwrap()], 330.0);
+        assert_eq!(f[&Figure::parse("gpu.temp.max").unwrap()], 75.0);
+        assert_eq!(f[&Figure::parse("gpu.throttled").unwrap()], 1.0, "GPU_IDLE is not a slowdown");
+        assert_eq!(f[&Figure::parse("gpu.samples").unwrap()], 2.0);
     }
 }

@@ -2,13 +2,13 @@
 //! by how much, and whether beyond the tolerance.
 
 use crate::suite::Tolerance;
-use crate::suite::metrics;
+use crate::suite::metrics::{Figure, Figures, Metric, Stat};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
-/// Figures by threshold name, per concurrency level.
-pub(crate) type LevelFigures = BTreeMap<u32, BTreeMap<String, f64>>;
+/// Figures per concurrency level.
+pub(crate) type LevelFigures = BTreeMap<u32, Figures>;
 
 /// A stored run's perf figures, by suite and test name.
 #[derive(Debug, Clone, Default)]
@@ -38,10 +38,13 @@ impl Baseline {
                 let mut by_level = LevelFigures::new();
                 for level in levels {
                     let c = level.get("concurrency").and_then(Value::as_u64).unwrap_or(1) as u32;
-                    let figures: BTreeMap<String, f64> = level
+                    // A figure this build does not know (a report of a later one) is left out.
+                    let figures: Figures = level
                         .get("figures")
                         .and_then(Value::as_object)
-                        .map(|m| m.iter().filter_map(|(k, v)| v.as_f64().map(|f| (k.clone(), f))).collect())
+                        .map(|m| {
+                            m.iter().filter_map(|(k, v)| Some((Figure::parse(k)?, v.as_f64()?))).collect()
+                        })
                         .unwrap_or_default();
                     by_level.insert(c, figures);
                 }
@@ -58,22 +61,21 @@ impl Baseline {
 }
 
 /// Tolerances used when a suite compares with a baseline but names none.
-pub(crate) fn default_tolerances() -> BTreeMap<String, Tolerance> {
-    [("tokens_per_s.mean", 10.0), ("ttft.p95", 20.0), ("e2e.p95", 20.0)]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), Tolerance::percent(v)))
-        .collect()
-}
-
-/// Whether a larger value of a figure is an improvement (from the metric catalogue).
-pub(crate) fn higher_is_better(figure: &str) -> bool {
-    metrics::figure(figure).is_some_and(|f| f.higher_is_better())
+pub(crate) fn default_tolerances() -> BTreeMap<Figure, Tolerance> {
+    [
+        (Figure::stat(Metric::TokensPerS, Stat::Mean), 10.0),
+        (Figure::stat(Metric::Ttft, Stat::P95), 20.0),
+        (Figure::stat(Metric::E2e, Stat::P95), 20.0),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, Tolerance::percent(v)))
+    .collect()
 }
 
 /// One figure, old against new.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Change {
-    pub(crate) figure: String,
+    pub(crate) figure: Figure,
     pub(crate) old: f64,
     pub(crate) new: f64,
     /// Percent change from old to new.
@@ -85,7 +87,7 @@ pub(crate) struct Change {
 impl Change {
     /// The old and the new value, each with its unit.
     pub(crate) fn shown(&self) -> (String, String) {
-        (metrics::show(&self.figure, self.old), metrics::show(&self.figure, self.new))
+        (self.figure.format(self.old), self.figure.format(self.new))
     }
 
     pub(crate) fn describe(&self) -> String {
@@ -94,27 +96,23 @@ impl Change {
         format!(
             "{}: {} → {} ({:+.1}%, {verdict})",
             self.figure,
-            metrics::show(&self.figure, self.old),
-            metrics::show(&self.figure, self.new),
+            self.figure.format(self.old),
+            self.figure.format(self.new),
             self.change_pct
         )
     }
 }
 
 /// Compares the figures each tolerance names; a figure missing on either side is skipped.
-pub(crate) fn compare(
-    old: &BTreeMap<String, f64>,
-    new: &BTreeMap<String, f64>,
-    tolerances: &BTreeMap<String, Tolerance>,
-) -> Vec<Change> {
+pub(crate) fn compare(old: &Figures, new: &Figures, tolerances: &BTreeMap<Figure, Tolerance>) -> Vec<Change> {
     tolerances
         .iter()
         .filter_map(|(figure, tol)| {
             let (o, n) = (*old.get(figure)?, *new.get(figure)?);
             let change_pct = if o != 0.0 { (n - o) / o.abs() * 100.0 } else { 0.0 };
-            let worse_by = if higher_is_better(figure) { o - n } else { n - o };
+            let worse_by = if figure.higher_is_better() { o - n } else { n - o };
             let regressed = worse_by > 0.0 && !tol.allows(n, o);
-            Some(Change { figure: figure.clone(), old: o, new: n, change_pct, tolerance: *tol, regressed })
+            Some(Change { figure: *figure, old: o, new: n, change_pct, tolerance: *tol, regressed })
         })
         .collect()
 }
@@ -123,16 +121,20 @@ pub(crate) fn compare(
 mod tests {
     use super::*;
 
-    fn figures(pairs: &[(&str, f64)]) -> BTreeMap<String, f64> {
-        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    fn fig(name: &str) -> Figure {
+        Figure::parse(name).unwrap()
+    }
+
+    fn figures(pairs: &[(&str, f64)]) -> Figures {
+        pairs.iter().map(|(k, v)| (fig(k), *v)).collect()
     }
 
     #[test]
     fn regression_direction_and_tolerance() {
         let old = figures(&[("tokens_per_s.mean", 100.0), ("ttft.p95", 0.5), ("tokens_per_s.cov", 3.0)]);
         let tol = Tolerance::percent;
-        let t: BTreeMap<String, Tolerance> =
-            [("tokens_per_s.mean".to_string(), tol(10.0)), ("ttft.p95".to_string(), tol(20.0))].into();
+        let t: BTreeMap<Figure, Tolerance> =
+            [(fig("tokens_per_s.mean"), tol(10.0)), (fig("ttft.p95"), tol(20.0))].into();
         // 5% slower throughput and 10% slower TTFT: within tolerance.
         let within = compare(&old, &figures(&[("tokens_per_s.mean", 95.0), ("ttft.p95", 0.55)]), &t);
         assert!(within.iter().all(|c| !c.regressed), "{within:?}");
@@ -140,7 +142,7 @@ mod tests {
         let worse = compare(&old, &figures(&[("tokens_per_s.mean", 80.0), ("ttft.p95", 0.25)]), &t);
         assert!(worse[0].regressed && !worse[1].regressed, "{worse:?}");
         assert_eq!(worse[0].describe(), "tokens_per_s.mean: 100 → 80 (-20.0%, worse beyond 10%)");
-        assert!(!higher_is_better("tokens_per_s.cov") && higher_is_better("request_throughput"));
+        assert!(!fig("tokens_per_s.cov").higher_is_better() && fig("request_throughput").higher_is_better());
     }
 
     #[test]
@@ -148,7 +150,7 @@ mod tests {
         let text = r#"{"suites":[{"name":"s","tests":[{"name":"t","observation":{"kind":"perf",
             "levels":[{"concurrency":2,"figures":{"ttft.p95":0.2}}]}}]}]}"#;
         let b = Baseline::parse("b.json", text).unwrap();
-        assert_eq!(b.lookup("s", "t").unwrap()[&2]["ttft.p95"], 0.2);
+        assert_eq!(b.lookup("s", "t").unwrap()[&2][&fig("ttft.p95")], 0.2);
         assert!(Baseline::parse("x.json", "{}").unwrap_err().contains("no `suites`"));
     }
 }

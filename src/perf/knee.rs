@@ -177,7 +177,9 @@ pub(crate) fn find(levels: &[LevelResult]) -> Option<Knee> {
     }
     let mut sorted: Vec<&LevelResult> = levels.iter().collect();
     sorted.sort_by_key(|l| l.concurrency);
-    let tokens = sorted.iter().all(|l| l.stats.get("output_tokens").is_some_and(|s| s.mean > 0.0));
+    let tokens = sorted
+        .iter()
+        .all(|l| l.stats.get(&crate::suite::metrics::Metric::OutputTokens).is_some_and(|s| s.mean > 0.0));
     let unit = if tokens { "output tokens/s" } else { "requests/s" }.to_string();
     let mut measured = Vec::with_capacity(sorted.len());
     for l in &sorted {

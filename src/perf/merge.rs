@@ -15,6 +15,7 @@ use super::samples::SampleStore;
 use super::samples_file::SampleFile;
 use super::windows::Windows;
 use crate::gpu::GpuSample;
+use crate::suite::metrics::{Figure, Figures, Metric};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -61,7 +62,7 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Mask) 
                 s.host = Some(p.host.clone());
                 gpu.entry(l.concurrency).or_default().push(s);
             }
-            if let Some(v) = l.figures.get("model_vram") {
+            if let Some(v) = l.figures.get(&Figure::of(Metric::ModelVram)) {
                 let e = vram.entry(l.concurrency).or_insert(*v);
                 *e = e.max(*v);
             }
@@ -110,8 +111,8 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Mask) 
                 let secs = (w.end - w.start).to_std().unwrap_or_default();
                 let mut level = LevelResult::new(c, secs, summary);
                 let s = secs.as_secs_f64().max(1e-9);
-                level.figures.insert("request_throughput".into(), counted.ok as f64 / s);
-                level.figures.insert("output_token_throughput".into(), counted.tokens as f64 / s);
+                level.figures.insert(Figure::of(Metric::RequestThroughput), counted.ok as f64 / s);
+                level.figures.insert(Figure::of(Metric::OutputTokenThroughput), counted.tokens as f64 / s);
                 level.started_at = Some(w.start);
                 level
             }
@@ -123,16 +124,16 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Mask) 
                 ));
                 let total: f64 = parts_elapsed.iter().copied().fold(0.0, f64::max);
                 let mut level = LevelResult::new(c, Duration::from_secs_f64(total.max(0.0)), summary);
-                let rate = |name: &str| {
+                let rate = |figure: Figure| {
                     parts
                         .iter()
                         .flat_map(|p| &p.observation.levels)
                         .filter(|l| l.concurrency == c)
-                        .map(|l| l.figures.get(name).copied().unwrap_or(0.0))
+                        .map(|l| l.figures.get(&figure).copied().unwrap_or(0.0))
                         .sum::<f64>()
                 };
-                for name in ["request_throughput", "output_token_throughput"] {
-                    level.figures.insert(name.into(), rate(name));
+                for metric in [Metric::RequestThroughput, Metric::OutputTokenThroughput] {
+                    level.figures.insert(Figure::of(metric), rate(Figure::of(metric)));
                 }
                 level
             }
@@ -157,7 +158,7 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Mask) 
         }
         level.gpu_samples = samples;
         if let Some(v) = vram.get(&c) {
-            level.figures.insert("model_vram".into(), *v);
+            level.figures.insert(Figure::of(Metric::ModelVram), *v);
         }
         levels.push(level);
     }
@@ -207,16 +208,16 @@ impl InWindow {
 /// GPU figures per host, then the worst host's (the highest memory, utilisation, power,
 /// temperature; throttled samples and sample counts added up): memory on two hosts is two
 /// GPUs' memory, never one sum.
-fn gpu_figures(samples: &[GpuSample]) -> BTreeMap<String, f64> {
+fn gpu_figures(samples: &[GpuSample]) -> Figures {
     let mut hosts: BTreeMap<Option<&str>, Vec<GpuSample>> = BTreeMap::new();
     for s in samples {
         hosts.entry(s.host.as_deref()).or_default().push(s.clone());
     }
-    let mut out: BTreeMap<String, f64> = BTreeMap::new();
+    let mut out = Figures::new();
     for samples in hosts.values() {
-        for (name, v) in crate::gpu::sampler::figures(samples) {
-            let summed = name == "gpu.throttled" || name == "gpu.samples";
-            out.entry(name).and_modify(|x| *x = if summed { *x + v } else { x.max(v) }).or_insert(v);
+        for (figure, v) in crate::gpu::sampler::figures(samples) {
+            let summed = matches!(figure.metric, Metric::GpuThrottled | Metric::GpuSamples);
+            out.entry(figure).and_modify(|x| *x = if summed { *x + v } else { x.max(v) }).or_insert(v);
         }
     }
     out
@@ -298,7 +299,7 @@ mod tests {
             assert_eq!((level.requests, level.errors), (one.requests, one.errors));
             assert!(level.errors > 0, "failures are counted");
             // The e2e p95 is the union's, not the mean of the parts' p95s.
-            let p95 = level.stats["e2e"].p95;
+            let p95 = level.stats[&Metric::E2e].p95;
             assert!(p95 > 0.1, "{p95}");
         }
     }
@@ -323,7 +324,7 @@ mod tests {
         let level = &m.observation.levels[0];
         assert_eq!(level.requests, 100);
         // Common window: 2 s to 5 s; both generators finish 10 requests a second in it.
-        let rate = level.figures["request_throughput"];
+        let rate = level.figures[&Figure::of(Metric::RequestThroughput)];
         assert!((rate - 20.0).abs() < 0.5, "{rate}");
         assert!((level.elapsed - 3.0).abs() < 1e-6, "{}", level.elapsed);
     }

@@ -6,6 +6,7 @@ use super::samples::Summary;
 use super::samples_file::SampleFile;
 use super::stats::Stats;
 use crate::protocol::ServerFigures;
+use crate::suite::metrics::{Figure, Figures, Metric, Stat, by_name};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -59,27 +60,28 @@ impl Sample {
     }
 
     /// Adds this request's values of a per-request metric (`suite::metrics::PER_REQUEST`) to `out`.
-    pub(crate) fn metric(&self, name: &str, out: &mut Vec<f64>) {
+    pub(crate) fn metric(&self, metric: Metric, out: &mut Vec<f64>) {
         let s = &self.server;
-        let value = match name {
-            "ttft" => self.ttft,
-            "itl" => {
+        let value = match metric {
+            Metric::Ttft => self.ttft,
+            Metric::Itl => {
                 out.extend_from_slice(&self.itl);
                 return;
             }
-            "tpot" => match (self.ttft, self.output_tokens) {
+            Metric::Tpot => match (self.ttft, self.output_tokens) {
                 (Some(t), Some(n)) if n > 1 => Some((self.e2e - t) / (n - 1) as f64),
                 _ => None,
             },
-            "e2e" => Some(self.e2e),
-            "tokens_per_s" => self.tokens_per_s,
-            "server_tokens_per_s" => s.tokens_per_s(),
-            "prompt_tokens_per_s" => match (s.prompt_eval_count, s.prompt_eval_duration_ns) {
+            Metric::E2e => Some(self.e2e),
+            Metric::TokensPerS => self.tokens_per_s,
+            Metric::ServerTokensPerS => s.tokens_per_s(),
+            Metric::PromptTokensPerS => match (s.prompt_eval_count, s.prompt_eval_duration_ns) {
                 (Some(n), Some(d)) if d > 0 => Some(n as f64 / d as f64 * 1e9),
                 _ => None,
             },
-            "load_duration" => s.load_duration_ns.map(|n| n as f64 / 1e9),
-            "output_tokens" => self.output_tokens.map(|n| n as f64),
+            Metric::LoadDuration => s.load_duration_ns.map(|n| n as f64 / 1e9),
+            Metric::OutputTokens => self.output_tokens.map(|n| n as f64),
+            // Not a per-request metric.
             _ => None,
         };
         out.extend(value);
@@ -98,9 +100,11 @@ pub(crate) struct LevelResult {
     /// Wall time of the measured phase, seconds.
     pub(crate) elapsed: f64,
     /// Statistics per metric (successful requests only), over every request of the level.
-    pub(crate) stats: BTreeMap<String, Stats>,
-    /// Every figure by its threshold name: `ttft.p95`, `tokens_per_s.cov`, `error_rate`...
-    pub(crate) figures: BTreeMap<String, f64>,
+    #[serde(with = "by_name")]
+    pub(crate) stats: BTreeMap<Metric, Stats>,
+    /// Every figure: `ttft.p95`, `tokens_per_s.cov`, `error_rate`...
+    #[serde(with = "by_name")]
+    pub(crate) figures: Figures,
     /// The first `perf::samples::KEEP` requests; every one is in `file` (and the perf CSV).
     pub(crate) samples: Vec<Sample>,
     /// Requests measured past those in `samples` (not in report.json).
@@ -120,8 +124,8 @@ pub(crate) struct LevelResult {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) windows: Vec<super::windows::WindowResult>,
     /// How each figure moved from the first full window to the last.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub(crate) drift: BTreeMap<String, super::windows::Drift>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", with = "by_name")]
+    pub(crate) drift: BTreeMap<Figure, super::windows::Drift>,
     /// GPU samples taken while this level ran (empty without a GPU).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) gpu_samples: Vec<crate::gpu::GpuSample>,
@@ -172,21 +176,19 @@ impl LevelResult {
         let ok = requests - errors;
         let secs = elapsed.as_secs_f64().max(1e-9);
         let mut figures = BTreeMap::new();
-        for (name, st) in &stats {
-            for stat in crate::suite::metrics::STATISTICS {
-                if let Some(v) = st.get(stat) {
-                    figures.insert(format!("{name}.{stat}"), v);
-                }
+        for (metric, st) in &stats {
+            for stat in Stat::ALL {
+                figures.insert(Figure::stat(*metric, stat), st.get(stat));
             }
         }
-        figures.insert("requests".into(), requests as f64);
-        figures.insert("errors".into(), errors as f64);
+        figures.insert(Figure::of(Metric::Requests), requests as f64);
+        figures.insert(Figure::of(Metric::Errors), errors as f64);
         figures.insert(
-            "error_rate".into(),
+            Figure::of(Metric::ErrorRate),
             if requests > 0 { errors as f64 / requests as f64 * 100.0 } else { 0.0 },
         );
-        figures.insert("request_throughput".into(), ok as f64 / secs);
-        figures.insert("output_token_throughput".into(), output_tokens as f64 / secs);
+        figures.insert(Figure::of(Metric::RequestThroughput), ok as f64 / secs);
+        figures.insert(Figure::of(Metric::OutputTokenThroughput), output_tokens as f64 / secs);
         LevelResult {
             concurrency,
             started_at: None,

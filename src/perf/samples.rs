@@ -11,7 +11,7 @@
 
 use super::result::Sample;
 use super::stats::Stats;
-use crate::suite::metrics::PER_REQUEST;
+use crate::suite::metrics::{Metric, PER_REQUEST};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::fs::File;
@@ -27,7 +27,7 @@ use super::samples_file::{At, SampleFile, Writer};
 
 /// One metric's values: a buffer, and the sorted runs already on disk.
 struct Values {
-    name: &'static str,
+    metric: Metric,
     buf: Vec<f64>,
     runs: Vec<Run>,
     count: usize,
@@ -172,7 +172,7 @@ pub(crate) struct Summary {
     pub(crate) kept: Vec<Sample>,
     /// Every sample (none when the temp file could not be written: then `kept` is all there is).
     pub(crate) file: Option<Arc<SampleFile>>,
-    pub(crate) stats: BTreeMap<String, Stats>,
+    pub(crate) stats: BTreeMap<Metric, Stats>,
     pub(crate) requests: usize,
     pub(crate) errors: usize,
     pub(crate) output_tokens: u64,
@@ -192,7 +192,7 @@ impl Default for SampleStore {
             mask: crate::mask::Mask::default(),
             values: PER_REQUEST
                 .iter()
-                .map(|m| Values { name: m.name, buf: Vec::new(), runs: Vec::new(), count: 0 })
+                .map(|m| Values { metric: *m, buf: Vec::new(), runs: Vec::new(), count: 0 })
                 .collect(),
             requests: 0,
             errors: 0,
@@ -235,7 +235,7 @@ impl SampleStore {
             self.output_tokens += sample.output_tokens.unwrap_or(0);
             for v in &mut self.values {
                 self.scratch.clear();
-                sample.metric(v.name, &mut self.scratch);
+                sample.metric(v.metric, &mut self.scratch);
                 let finite = self.scratch.iter().copied().filter(|x| x.is_finite());
                 let before = v.buf.len();
                 v.buf.extend(finite);
@@ -290,9 +290,9 @@ impl SampleStore {
         };
         let mut stats = BTreeMap::new();
         for v in self.values {
-            let name = v.name;
+            let metric = v.metric;
             if let Some(st) = v.stats() {
-                stats.insert(name.to_string(), st);
+                stats.insert(metric, st);
             }
         }
         Summary {
@@ -362,12 +362,12 @@ mod tests {
             .map(|(i, x)| sample(i as u32 + 1, *x, i % 1000 != 7))
             .filter(|s| s.ok)
             .collect();
-        for name in ["e2e", "ttft", "itl", "tpot", "output_tokens"] {
+        for name in [Metric::E2e, Metric::Ttft, Metric::Itl, Metric::Tpot, Metric::OutputTokens] {
             let mut all = Vec::new();
             for s in &ok {
                 s.metric(name, &mut all);
             }
-            assert_eq!(summary.stats.get(name), Stats::of(&all).as_ref(), "{name}");
+            assert_eq!(summary.stats.get(&name), Stats::of(&all).as_ref(), "{name}");
         }
         // The same e2e values through numpy 2 (held to the nanosecond, failures left out):
         // np.percentile(a, [50, 90, 95, 99]), a.mean(), a.std(), a.min(), a.max().
@@ -381,7 +381,7 @@ mod tests {
             5.168e-05,
             2525.03452805,
         ];
-        let e = &summary.stats["e2e"];
+        let e = &summary.stats[&Metric::E2e];
         let ours = [e.p50, e.p90, e.p95, e.p99, e.mean, e.stddev, e.min, e.max];
         for (i, (a, b)) in ours.iter().zip(numpy).enumerate() {
             assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "figure {i}: {a} vs numpy's {b}");
@@ -410,6 +410,6 @@ mod tests {
         let s = store.finish();
         assert!(s.file.is_some(), "even a short level has its samples file");
         assert_eq!(s.kept.len(), 10);
-        assert_eq!(s.stats["e2e"].p50, 5.5);
+        assert_eq!(s.stats[&Metric::E2e].p50, 5.5);
     }
 }

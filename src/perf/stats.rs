@@ -2,6 +2,7 @@
 //! interpolation between closest ranks (numpy's default), population standard deviation
 //! (numpy.std's default), CoV = stddev / mean in percent.
 
+use crate::suite::metrics::Stat;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -78,21 +79,20 @@ impl Stats {
         })
     }
 
-    /// A statistic by its name in thresholds (`mean`, `p95`, `cov`...).
-    pub(crate) fn get(&self, name: &str) -> Option<f64> {
-        Some(match name {
-            "count" => self.count as f64,
-            "mean" => self.mean,
-            "min" => self.min,
-            "max" => self.max,
-            "stddev" => self.stddev,
-            "cov" => self.cov,
-            "p50" => self.p50,
-            "p90" => self.p90,
-            "p95" => self.p95,
-            "p99" => self.p99,
-            _ => return None,
-        })
+    /// One statistic.
+    pub(crate) fn get(&self, stat: Stat) -> f64 {
+        match stat {
+            Stat::Count => self.count as f64,
+            Stat::Mean => self.mean,
+            Stat::Min => self.min,
+            Stat::Max => self.max,
+            Stat::Stddev => self.stddev,
+            Stat::Cov => self.cov,
+            Stat::P50 => self.p50,
+            Stat::P90 => self.p90,
+            Stat::P95 => self.p95,
+            Stat::P99 => self.p99,
+        }
     }
 }
 

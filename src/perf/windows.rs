@@ -13,6 +13,7 @@
 use super::result::{LevelResult, Sample};
 use super::samples::SampleStore;
 use crate::gpu::GpuSample;
+use crate::suite::metrics::{Figure, Figures, by_name};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -26,7 +27,8 @@ pub(crate) struct WindowResult {
     pub(crate) started_at: DateTime<Utc>,
     /// Seconds (the last window may be shorter).
     pub(crate) length: f64,
-    pub(crate) figures: BTreeMap<String, f64>,
+    #[serde(with = "by_name")]
+    pub(crate) figures: Figures,
 }
 
 /// How one figure moved over the run.
@@ -145,7 +147,7 @@ pub(crate) fn add_gpu(windows: &mut [WindowResult], samples: &[GpuSample]) {
 }
 
 /// How every figure moved from the first full window to the last.
-pub(crate) fn drift(windows: &[WindowResult]) -> BTreeMap<String, Drift> {
+pub(crate) fn drift(windows: &[WindowResult]) -> BTreeMap<Figure, Drift> {
     let longest = windows.iter().map(|w| w.length).fold(0.0, f64::max);
     let full: Vec<&WindowResult> = windows.iter().filter(|w| w.length >= longest * 0.999).collect();
     let (Some(first), Some(last)) = (full.first(), full.last()) else { return BTreeMap::new() };
@@ -164,7 +166,7 @@ pub(crate) fn drift(windows: &[WindowResult]) -> BTreeMap<String, Drift> {
             })
             .collect();
         out.insert(
-            name.clone(),
+            *name,
             Drift {
                 first: *a,
                 last: *b,
@@ -194,6 +196,10 @@ fn slope(points: &[(f64, f64)]) -> f64 {
 mod tests {
     use super::*;
 
+    fn fig(name: &str) -> Figure {
+        Figure::parse(name).unwrap()
+    }
+
     fn at(ms: u64) -> DateTime<Utc> {
         DateTime::<Utc>::from_timestamp(1_764_000_000, 0).unwrap() + Duration::from_millis(ms)
     }
@@ -222,22 +228,22 @@ mod tests {
         let windows = w.finish();
         assert_eq!(windows.iter().map(|w| w.index).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
         assert_eq!(
-            windows.iter().map(|w| w.figures["requests"]).collect::<Vec<_>>(),
+            windows.iter().map(|w| w.figures[&fig("requests")]).collect::<Vec<_>>(),
             vec![100.0, 100.0, 100.0, 50.0]
         );
         assert_eq!(windows[3].length, 5.0);
-        assert_eq!(windows[0].figures["errors"], 2.0);
-        assert_eq!(windows[0].figures["e2e.max"], 0.1 + 99.0 * 0.001);
+        assert_eq!(windows[0].figures[&fig("errors")], 2.0);
+        assert_eq!(windows[0].figures[&fig("e2e.max")], 0.1 + 99.0 * 0.001);
 
         let d = drift(&windows);
-        let e2e = &d["e2e.mean"];
+        let e2e = &d[&fig("e2e.mean")];
         // First full window vs last full window (the third): 100 requests apart, 0.1 s more.
         assert!((e2e.change - 0.2).abs() < 1e-9, "{e2e:?}");
         // (the failures, one in fifty, are left out of the means)
         assert!((e2e.relative.unwrap() - 0.2 / 0.15 * 100.0).abs() < 1e-6, "{e2e:?}");
         // 10 ms more per second of run: 36 s per hour.
         assert!((e2e.per_hour - 36.0).abs() < 1e-6, "{e2e:?}");
-        assert!(d["error_rate"].change.abs() < 1e-12);
+        assert!(d[&fig("error_rate")].change.abs() < 1e-12);
     }
 
     #[test]

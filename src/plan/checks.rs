@@ -4,7 +4,7 @@
 use crate::load::de::{DeError, did_you_mean};
 use crate::load::tree::Node;
 use crate::protocol::LlmCall;
-use crate::suite::metrics::{self, AGGREGATES, PER_REQUEST, STATISTICS};
+use crate::suite::metrics::{self, AGGREGATES, Figure, Metric, PER_REQUEST, Stat};
 use crate::suite::step::StepKind;
 use crate::suite::timeout_problem;
 use crate::suite::{Api, Comparison, Expect, Step, TestSpec};
@@ -253,19 +253,19 @@ pub(super) fn check_expect(
         }
     }
     // GPU figures, sampled while the step runs, besides what the answer records.
-    let names: Vec<&str> = metrics::LLM.iter().chain(metrics::GPU).map(|m| m.name).collect();
+    let names: Vec<&str> = metrics::LLM.iter().chain(metrics::GPU).map(|m| m.name()).collect();
     let api = LlmCall::of_step(step).and_then(|c| c.api()).unwrap_or(suite_api);
     for (name, matcher) in &expect.metrics {
         let at =
             || expect_node.and_then(|e| e.get("metrics")).and_then(|m| m.entry(name)).map(|(k, _)| k.span);
-        let metric = metrics::LLM.iter().chain(metrics::GPU).find(|m| m.name == name.as_str());
+        let metric = Metric::of_step(name);
         if let (Some(metric), crate::suite::JsonMatch::Compare(c)) = (metric, matcher.as_ref())
-            && let Some(message) = unit_problem(name, metric.unit, c)
+            && let Some(message) = unit_problem(name, metric.unit(), c)
         {
             let span = expect_node.and_then(|e| e.get("metrics")).and_then(|m| m.get(name)).map(|n| n.span);
             errors.push(DeError { message, span });
         }
-        if let Some(only) = metrics::llm(name).and_then(|m| m.only).filter(|only| *only != api) {
+        if let Some(only) = metric.and_then(Metric::only).filter(|only| *only != api) {
             let instead = if only == Api::Ollama {
                 "output_tokens or completion_tokens"
             } else {
@@ -279,7 +279,7 @@ pub(super) fn check_expect(
                 span: at(),
             });
         }
-        if !names.contains(&name.as_str()) {
+        if metric.is_none() {
             let hint =
                 did_you_mean(name, &names).map(|b| format!(", did you mean `{b}`?")).unwrap_or_default();
             errors.push(DeError {
@@ -295,10 +295,6 @@ pub(super) fn check_expect(
         }
     }
 }
-
-/// What only a streamed answer measures: the first token's time, the gaps between chunks, the
-/// chunks themselves, the client's rate, and so the agreement of the server's figures with them.
-const STREAM_ONLY: [&str; 6] = ["ttft", "itl_mean", "itl_max", "chunks", "content_tokens", "tokens_per_s"];
 
 /// A check that can never be measured in this test's mode (`ttft` of a `stream: false` answer
 /// — the run would always fail it) is refused with the fix.
@@ -318,7 +314,9 @@ fn check_stream_only(
                (stream: false)";
     let fix = "ask it of a test with `stream: true` — with `for_each: { stream: [false, true] }`, in an \
                `expect` block of its own with `when: \"{{stream}}\"` — or bound `e2e` instead";
-    for name in expect.metrics.keys().filter(|n| STREAM_ONLY.contains(&n.as_str())) {
+    // What only a stream measures (`Metric::stream_only`), and so the agreement of the server's
+    // figures with it.
+    for name in expect.metrics.keys().filter(|n| Metric::of_step(n).is_some_and(Metric::stream_only)) {
         errors.push(DeError {
             message: format!("`{name}` {why}: {fix}"),
             span: expect_node.and_then(|e| e.get("metrics")).and_then(|m| m.entry(name)).map(|(k, _)| k.span),
@@ -487,7 +485,7 @@ pub(super) fn check_perf(
     // A bound's unit is its figure's: a bare number on a time or a percentage is refused.
     let bounds = spec.thresholds.iter().map(|b| ("thresholds", b, false));
     for (field, (name, c), relative_ok) in bounds.chain(spec.drift.iter().map(|b| ("drift", b, true))) {
-        let Some(figure) = metrics::figure(name) else { continue };
+        let Some(figure) = Figure::parse(name) else { continue };
         // In `drift`, `%` is a change relative to the first window; a percentage figure's
         // absolute change is in percentage points, a bare number.
         let points = figure.unit() == metrics::Unit::Percent && c.unit == crate::suite::Unit::None;
@@ -500,7 +498,7 @@ pub(super) fn check_perf(
         }
     }
     for (name, tolerance) in &spec.regression {
-        let Some(figure) = metrics::figure(name) else { continue };
+        let Some(figure) = Figure::parse(name) else { continue };
         if let Some(message) = tolerance.problem_for(name, figure.unit()) {
             err(message, node.get("regression").and_then(|f| f.get(name)).map(|n| n.span));
         }
@@ -552,7 +550,7 @@ pub(super) fn unit_problem(name: &str, unit: metrics::Unit, c: &Comparison) -> O
 
 /// Every name a threshold may use: `metric.statistic` or an aggregate.
 pub(super) fn figure_names() -> Vec<String> {
-    metrics::figures().iter().map(metrics::Figure::name).collect()
+    Figure::all().iter().map(Figure::name).collect()
 }
 
 fn check_figure_name(name: &str) -> Result<(), String> {
@@ -562,13 +560,14 @@ fn check_figure_name(name: &str) -> Result<(), String> {
     }
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let hint = did_you_mean(name, &refs).map(|b| format!(", did you mean `{b}`?")).unwrap_or_default();
-    let metrics: Vec<&str> = PER_REQUEST.iter().map(|m| m.name).collect();
-    let aggregates: Vec<&str> = AGGREGATES.iter().map(|m| m.name).collect();
+    let metrics: Vec<&str> = PER_REQUEST.iter().map(|m| m.name()).collect();
+    let aggregates: Vec<&str> = AGGREGATES.iter().map(|m| m.name()).collect();
+    let stats: Vec<&str> = Stat::ALL.iter().map(|s| s.name()).collect();
     Err(format!(
         "unknown perf figure `{name}`{hint} — use METRIC.STATISTIC with a metric of {} and a statistic of {}, \
          or one of {}",
         metrics.join(", "),
-        STATISTICS.join(", "),
+        stats.join(", "),
         aggregates.join(", ")
     ))
 }

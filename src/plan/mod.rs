@@ -16,6 +16,7 @@ use crate::load::de::{self, DeError};
 use crate::load::error::{Diagnostic, SuiteErrors};
 use crate::load::tree::{Node, Span, Value};
 use crate::perf::baseline::LevelFigures;
+use crate::suite::metrics::Figure;
 use crate::suite::{self, Comparison, Expect, Skip, Step, Target, TestSpec, Tolerance};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -107,11 +108,11 @@ pub(crate) struct PlannedTest {
     /// The `for_each` values of this expansion.
     pub(crate) params: Vec<(String, String)>,
     /// Perf figures that must hold, by name.
-    pub(crate) thresholds: BTreeMap<String, Comparison>,
+    pub(crate) thresholds: BTreeMap<Figure, Comparison>,
     /// How far a soak's figures may drift from its first window to its last.
-    pub(crate) drift: BTreeMap<String, Comparison>,
+    pub(crate) drift: BTreeMap<Figure, Comparison>,
     /// Perf figures to compare with the baseline, and how much worse they may get.
-    pub(crate) regression: BTreeMap<String, Tolerance>,
+    pub(crate) regression: BTreeMap<Figure, Tolerance>,
     /// This test's figures in the baseline run, when one was given and has the test.
     pub(crate) baseline: Option<BaselineFigures>,
     /// Where this test's per-request rows are appended (a perf test with `csv:`, or
@@ -380,6 +381,11 @@ struct Written {
 /// The `{{captures.NAME}}` used in a test's strings, its `for_each` values included (not its
 /// name or its own `capture:`), with
 /// where each is written.
+/// A perf test's bounds by figure (a name no figure has is an error `checks` reported).
+fn by_figure<V: Clone>(written: &BTreeMap<String, V>) -> BTreeMap<Figure, V> {
+    written.iter().filter_map(|(k, v)| Some((Figure::parse(k)?, v.clone()))).collect()
+}
+
 fn captures_used(test: &Node) -> Vec<(String, Span)> {
     fn walk(node: &Node, out: &mut Vec<(String, Span)>) {
         match &node.value {
@@ -532,11 +538,11 @@ fn resolve(
         retries: spec.retries.or(defaults.retries).unwrap_or(0),
         retry_delay: spec.retry_delay.or(defaults.retry_delay).unwrap_or(Duration::from_secs(1)),
         location: format!("{}:{}:{}", suite.source.name, node.span.line, node.span.col),
-        thresholds: spec.thresholds.clone(),
-        drift: spec.drift.clone(),
+        thresholds: by_figure(&spec.thresholds),
+        drift: by_figure(&spec.drift),
         regression: match (&suite.baseline, spec.regression.is_empty()) {
             (Some(_), true) => crate::perf::baseline::default_tolerances(),
-            _ => spec.regression.clone(),
+            _ => by_figure(&spec.regression),
         },
         baseline: suite.baseline.as_ref().and_then(|b| {
             b.lookup(&suite.doc.suite, &name)

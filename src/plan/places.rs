@@ -51,7 +51,9 @@ pub(super) fn places(suite: &LoadedSuite, lines: &[&str], test: &Node) -> Places
 pub(crate) struct Places(std::sync::Arc<[(String, crate::record::Place)]>);
 
 impl Places {
-    pub(crate) fn get(&self, key: &str) -> Option<&crate::record::Place> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, p)| p)
+    /// Where the expectation a verdict judges is written.
+    pub(crate) fn get(&self, source: &crate::record::Source) -> Option<&crate::record::Place> {
+        let path = source.to_string();
+        self.0.iter().find(|(k, _)| *k == path).map(|(_, p)| p)
     }
 }

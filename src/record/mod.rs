@@ -4,7 +4,9 @@
 //! reaches into another to do it.
 
 mod event;
+mod source;
 pub(crate) use event::Event;
+pub(crate) use source::Source;
 
 /// At most `max` characters of `s`, with a note when cut.
 pub(crate) fn excerpt(s: &str, max: usize) -> String {
@@ -18,6 +20,7 @@ pub(crate) fn excerpt(s: &str, max: usize) -> String {
 
 use crate::protocol::ServerFigures;
 use crate::suite::Api;
+use crate::suite::metrics::Metric;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -127,8 +130,12 @@ pub(crate) struct LlmObservation {
     pub(crate) answers: Vec<String>,
     /// GPU figures sampled while the step ran (`gpu.memory_used.max`...), when its
     /// expectations name one; or why there are none.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub(crate) gpu: std::collections::BTreeMap<String, f64>,
+    #[serde(
+        default,
+        skip_serializing_if = "std::collections::BTreeMap::is_empty",
+        with = "crate::suite::metrics::by_name"
+    )]
+    pub(crate) gpu: crate::suite::metrics::Figures,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) gpu_error: Option<String>,
     /// The functions the answer called (chat with `tools`), arguments assembled.
@@ -169,45 +176,38 @@ impl LlmObservation {
         }
     }
 
-    /// Every recorded figure by its `expect.metrics` name (durations in seconds).
-    pub(crate) fn metrics(&self) -> serde_json::Map<String, serde_json::Value> {
+    /// A recorded figure of an `expect.metrics` check (durations in seconds); None when this
+    /// answer did not record it.
+    pub(crate) fn metric(&self, metric: Metric) -> Option<serde_json::Value> {
         use serde_json::Value;
-        let mut m = serde_json::Map::new();
-        let mut put = |k: &str, v: Option<Value>| {
-            if let Some(v) = v {
-                m.insert(k.to_string(), v);
-            }
-        };
         let secs = |d: Duration| Value::from(d.as_secs_f64());
         let ns = |n: Option<u64>| n.map(|n| Value::from(n as f64 / 1e9));
         let s = &self.server;
-        put("ttft", self.ttft.map(secs));
-        put("e2e", Some(secs(self.e2e)));
-        if !self.itl.is_empty() {
-            let total: Duration = self.itl.iter().sum();
-            put("itl_mean", Some(secs(total / self.itl.len() as u32)));
-            put("itl_max", self.itl.iter().max().copied().map(secs));
+        match metric {
+            Metric::Ttft => self.ttft.map(secs),
+            Metric::E2e => Some(secs(self.e2e)),
+            Metric::ItlMean if !self.itl.is_empty() => {
+                Some(secs(self.itl.iter().sum::<Duration>() / self.itl.len() as u32))
+            }
+            Metric::ItlMax => self.itl.iter().max().copied().map(secs),
+            Metric::Chunks if self.stream => Some(self.chunks.into()),
+            Metric::OutputTokens => self.output_tokens.map(Value::from),
+            Metric::ContentTokens => self.content_tokens.map(Value::from),
+            Metric::TokensPerS => self.client_tokens_per_s.map(Value::from),
+            Metric::ServerTokensPerS => self.server_tokens_per_s.map(Value::from),
+            Metric::EvalCount => s.eval_count.map(Value::from),
+            Metric::EvalDuration => ns(s.eval_duration_ns),
+            Metric::PromptEvalCount => s.prompt_eval_count.map(Value::from),
+            Metric::PromptEvalDuration => ns(s.prompt_eval_duration_ns),
+            Metric::LoadDuration => ns(s.load_duration_ns),
+            Metric::TotalDuration => ns(s.total_duration_ns),
+            Metric::PromptTokens => s.prompt_tokens.map(Value::from),
+            Metric::CompletionTokens => s.completion_tokens.map(Value::from),
+            Metric::DoneReason => s.done_reason.clone().map(Value::from),
+            m if m.is_gpu() => self.gpu.get(&crate::suite::metrics::Figure::of(m)).copied().map(Value::from),
+            // Not recorded by an answer (a perf figure), or not in this mode.
+            _ => None,
         }
-        if self.stream {
-            put("chunks", Some(self.chunks.into()));
-        }
-        put("output_tokens", self.output_tokens.map(Value::from));
-        put("content_tokens", self.content_tokens.map(Value::from));
-        put("tokens_per_s", self.client_tokens_per_s.map(Value::from));
-        put("server_tokens_per_s", self.server_tokens_per_s.map(Value::from));
-        put("eval_count", s.eval_count.map(Value::from));
-        put("eval_duration", ns(s.eval_duration_ns));
-        put("prompt_eval_count", s.prompt_eval_count.map(Value::from));
-        put("prompt_eval_duration", ns(s.prompt_eval_duration_ns));
-        put("load_duration", ns(s.load_duration_ns));
-        put("total_duration", ns(s.total_duration_ns));
-        put("prompt_tokens", s.prompt_tokens.map(Value::from));
-        put("completion_tokens", s.completion_tokens.map(Value::from));
-        put("done_reason", s.done_reason.clone().map(Value::from));
-        for (k, v) in &self.gpu {
-            m.insert(k.clone(), Value::from(*v));
-        }
-        m
     }
 }
 
@@ -391,10 +391,10 @@ pub(crate) struct AssertionResult {
     /// What came back, shown the same way (quoted text, a number with its unit).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) actual: Option<String>,
-    /// The expectation's path in the suite (`expect.body`, `expect.json.$.version`,
-    /// `thresholds.ttft.p95`), when it was written there (not a default such as 2xx).
+    /// Which expectation it judges, when one written in the suite (not a default such as
+    /// 2xx); in report.json its path there (`expect.body`, `thresholds.ttft.p95`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) key: Option<String>,
+    pub(crate) key: Option<Source>,
     /// Where that expectation is written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) at: Option<Place>,
@@ -484,6 +484,14 @@ pub(crate) struct TestResult {
     pub(crate) detail: String,
     /// The last attempt's observation, secrets masked.
     pub(crate) observation: Option<Observation>,
+}
+
+impl TestResult {
+    /// A failed test that was tried more than once says so after its message.
+    pub(crate) fn retry_summary(&self) -> Option<String> {
+        let n = self.attempts.len();
+        (n > 1 && self.status == Status::Failed).then(|| format!("(failed on all {n} attempts)"))
+    }
 }
 
 /// The results of one suite.

@@ -8,26 +8,51 @@ use super::svg;
 use super::view::{Level, Run, Test};
 use crate::perf::baseline::{self, Change};
 use crate::suite::Tolerance;
-use crate::suite::metrics::show;
+use crate::suite::metrics::{Figure, Metric, Stat};
 use crate::suite::values::format_seconds;
 use maud::{DOCTYPE, PreEscaped, html};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// Figures a perf test is compared on (when the reference run has them).
-const PERF_FIGURES: &[&str] = &[
-    "tokens_per_s.mean",
-    "server_tokens_per_s.mean",
-    "ttft.p95",
-    "itl.p95",
-    "e2e.p50",
-    "e2e.p95",
-    "request_throughput",
-    "output_token_throughput",
-    "error_rate",
+const PERF_FIGURES: &[Figure] = &[
+    Figure::stat(Metric::TokensPerS, Stat::Mean),
+    Figure::stat(Metric::ServerTokensPerS, Stat::Mean),
+    Figure::stat(Metric::Ttft, Stat::P95),
+    Figure::stat(Metric::Itl, Stat::P95),
+    Figure::stat(Metric::E2e, Stat::P50),
+    Figure::stat(Metric::E2e, Stat::P95),
+    Figure::of(Metric::RequestThroughput),
+    Figure::of(Metric::OutputTokenThroughput),
+    Figure::of(Metric::ErrorRate),
 ];
 /// Figures of a single generate/chat answer.
-const ANSWER_FIGURES: &[&str] = &["ttft", "e2e", "tokens_per_s"];
+const ANSWER_FIGURES: &[Metric] = &[Metric::Ttft, Metric::E2e, Metric::TokensPerS];
+
+/// What a row compares: a figure of a perf level, or a metric of a single answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Measure {
+    Level(Figure),
+    Answer(Metric),
+}
+
+impl Measure {
+    fn format(self, v: f64) -> String {
+        match self {
+            Measure::Level(f) => f.format(v),
+            Measure::Answer(m) => m.format(v),
+        }
+    }
+}
+
+impl std::fmt::Display for Measure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Measure::Level(figure) => figure.fmt(f),
+            Measure::Answer(metric) => metric.fmt(f),
+        }
+    }
+}
 
 /// One figure of one test, in every run.
 #[derive(Debug, Clone)]
@@ -35,7 +60,7 @@ pub(crate) struct Row {
     pub(crate) test: String,
     /// The perf level, or None for a single answer.
     pub(crate) concurrency: Option<u32>,
-    pub(crate) figure: String,
+    pub(crate) figure: Measure,
     pub(crate) values: Vec<Option<f64>>,
     /// Each later run against the reference, where the figure has a tolerance.
     pub(crate) verdicts: Vec<Option<Change>>,
@@ -66,16 +91,17 @@ fn key(suite: &str, test: &str) -> (String, String) {
     (suite.to_string(), test.to_string())
 }
 
-fn answer_figure(t: &Test, name: &str) -> Option<f64> {
+fn answer_figure(t: &Test, metric: Metric) -> Option<f64> {
     let l = t.llm()?;
-    match name {
-        "ttft" => l.ttft,
-        "e2e" => Some(l.e2e),
-        _ => l.client_tokens_per_s,
+    match metric {
+        Metric::Ttft => l.ttft,
+        Metric::E2e => Some(l.e2e),
+        Metric::TokensPerS => l.client_tokens_per_s,
+        _ => None,
     }
 }
 
-pub(crate) fn compare(named: Vec<(String, Run)>, tolerances: &BTreeMap<String, Tolerance>) -> Comparison {
+pub(crate) fn compare(named: Vec<(String, Run)>, tolerances: &BTreeMap<Figure, Tolerance>) -> Comparison {
     let (names, runs): (Vec<String>, Vec<Run>) = named.into_iter().unzip();
     let index: Vec<BTreeMap<(String, String), &Test>> =
         runs.iter().map(|r| r.tests().map(|(s, t)| (key(&s.name, &t.name), t)).collect()).collect();
@@ -91,28 +117,25 @@ pub(crate) fn compare(named: Vec<(String, Run)>, tolerances: &BTreeMap<String, T
                     perfs[i].as_ref()?.levels.iter().find(|l| l.concurrency == level.concurrency).cloned()
                 };
                 let levels: Vec<Option<Level>> = (0..runs.len()).map(level_of).collect();
-                for figure in PERF_FIGURES.iter().filter(|f| level.figures.contains_key(**f)) {
+                for figure in PERF_FIGURES.iter().filter(|f| level.figures.contains_key(*f)) {
                     let values: Vec<Option<f64>> = levels
                         .iter()
-                        .map(|l| l.as_ref().and_then(|l| l.figures.get(*figure).copied()))
+                        .map(|l| l.as_ref().and_then(|l| l.figures.get(figure).copied()))
                         .collect();
                     let verdicts = levels
                         .iter()
                         .skip(1)
                         .map(|l| {
                             let new = l.as_ref()?;
-                            let one: BTreeMap<String, Tolerance> = tolerances
-                                .get(*figure)
-                                .map(|t| ((*figure).to_string(), *t))
-                                .into_iter()
-                                .collect();
+                            let one: BTreeMap<Figure, Tolerance> =
+                                tolerances.get(figure).map(|t| (*figure, *t)).into_iter().collect();
                             baseline::compare(&level.figures, &new.figures, &one).into_iter().next()
                         })
                         .collect();
                     rows.push(Row {
                         test: test.name.clone(),
                         concurrency: Some(level.concurrency),
-                        figure: (*figure).to_string(),
+                        figure: Measure::Level(*figure),
                         values,
                         verdicts,
                     });
@@ -121,13 +144,13 @@ pub(crate) fn compare(named: Vec<(String, Run)>, tolerances: &BTreeMap<String, T
         } else if test.llm().is_some() {
             for figure in ANSWER_FIGURES {
                 let values: Vec<Option<f64>> =
-                    others.iter().map(|t| t.and_then(|t| answer_figure(t, figure))).collect();
+                    others.iter().map(|t| t.and_then(|t| answer_figure(t, *figure))).collect();
                 if values[0].is_some() {
                     let verdicts = vec![None; runs.len() - 1];
                     rows.push(Row {
                         test: test.name.clone(),
                         concurrency: None,
-                        figure: (*figure).into(),
+                        figure: Measure::Answer(*figure),
                         values,
                         verdicts,
                     });
@@ -150,7 +173,7 @@ impl Comparison {
     }
 
     fn value(&self, row: &Row, i: usize) -> String {
-        row.values[i].map_or("—".into(), |v| show(&row.figure, v))
+        row.values[i].map_or("—".into(), |v| row.figure.format(v))
     }
 
     fn change(&self, row: &Row, i: usize) -> String {
@@ -296,14 +319,15 @@ mod tests {
     fn a_worse_run_beyond_the_tolerance_is_a_regression_and_a_better_one_is_not() {
         let tol = baseline::default_tolerances();
         let c = compare(vec![("a".into(), run(100.0, 0.2)), ("b".into(), run(85.0, 0.19))], &tol);
-        let tps = c.rows.iter().find(|r| r.figure == "tokens_per_s.mean").unwrap();
+        let level = |name: &str| Measure::Level(Figure::parse(name).unwrap());
+        let tps = c.rows.iter().find(|r| r.figure == level("tokens_per_s.mean")).unwrap();
         assert!(tps.regressed(), "15% fewer tokens/s is beyond the 10% tolerance");
         assert_eq!(tps.change_pct(1), Some(-15.0));
-        let e2e = c.rows.iter().find(|r| r.figure == "e2e.p95").unwrap();
+        let e2e = c.rows.iter().find(|r| r.figure == level("e2e.p95")).unwrap();
         assert!(!e2e.regressed(), "a faster e2e is no regression");
         assert_eq!(c.regressions(), 1);
         assert!(c.text().contains("REGRESSION beyond 10%"), "{}", c.text());
-        assert!(c.rows.iter().all(|r| r.figure != "requests"), "only the headline figures");
+        assert!(c.rows.iter().all(|r| r.figure != level("requests")), "only the headline figures");
         let same = compare(vec![("a".into(), run(100.0, 0.2)), ("b".into(), run(95.0, 0.21))], &tol);
         assert_eq!(same.regressions(), 0);
     }

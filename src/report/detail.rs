@@ -29,11 +29,7 @@ pub(crate) fn failure(t: &TestResult) -> String {
         out.extend(a.message.clone());
         out.extend(a.at.as_ref().map(|p| p.render()));
     }
-    if let Some(tail) =
-        t.message.as_deref().and_then(|m| m.lines().last()).filter(|l| l.starts_with("(failed on all"))
-    {
-        out.push(tail.to_string());
-    }
+    out.extend(t.retry_summary());
     out.join("\n")
 }
 
@@ -146,21 +142,21 @@ pub(crate) fn describe(obs: &Observation) -> String {
 /// A soak level's drift in the figures people look at first: first window → last.
 fn drift_line(l: &crate::perf::result::LevelResult) -> Option<String> {
     let window = l.window?;
-    let shown: Vec<String> =
-        ["e2e.p95", "ttft.p95", "tokens_per_s.mean", "error_rate", "gpu.memory_used.max"]
-            .iter()
-            .filter_map(|k| {
-                let d = l.drift.get(*k)?;
-                let change = d
-                    .relative
-                    .map_or_else(|| crate::suite::metrics::show(k, d.change), |r| format!("{r:+.1}%"));
-                Some(format!(
-                    "{k} {change} ({} → {})",
-                    crate::suite::metrics::show(k, d.first),
-                    crate::suite::metrics::show(k, d.last)
-                ))
-            })
-            .collect();
+    use crate::suite::metrics::{Figure, Metric, Stat};
+    let shown: Vec<String> = [
+        Figure::stat(Metric::E2e, Stat::P95),
+        Figure::stat(Metric::Ttft, Stat::P95),
+        Figure::stat(Metric::TokensPerS, Stat::Mean),
+        Figure::of(Metric::ErrorRate),
+        Figure::of(Metric::GpuMemoryUsedMax),
+    ]
+    .iter()
+    .filter_map(|k| {
+        let d = l.drift.get(k)?;
+        let change = d.relative.map_or_else(|| k.format(d.change), |r| format!("{r:+.1}%"));
+        Some(format!("{k} {change} ({} → {})", k.format(d.first), k.format(d.last)))
+    })
+    .collect();
     let n = l.windows.len();
     let length = crate::suite::values::format_seconds(window);
     Some(if shown.is_empty() {
@@ -172,6 +168,7 @@ fn drift_line(l: &crate::perf::result::LevelResult) -> Option<String> {
 
 /// One line per concurrency level with the figures people look at first.
 pub(crate) fn perf_summary(p: &crate::perf::result::PerfObservation) -> String {
+    use crate::suite::metrics::{Figure, Metric, Stat};
     use crate::suite::values::format_seconds;
     let mut lines = vec![format!(
         "perf {} {} against {} (warm-up {}{})",
@@ -182,23 +179,31 @@ pub(crate) fn perf_summary(p: &crate::perf::result::PerfObservation) -> String {
         if p.cold { ", cold loads" } else { "" }
     )];
     for l in &p.levels {
-        let f = |k: &str| l.figures.get(k).copied();
+        let f = |k: Figure| l.figures.get(&k).copied();
+        let stat = |m: Metric, s: Stat| f(Figure::stat(m, s));
         let mut parts = vec![format!("c={}: {} requests, {} failed", l.concurrency, l.requests, l.errors)];
-        if let (Some(m), Some(c)) = (f("tokens_per_s.mean"), f("tokens_per_s.cov")) {
+        if let (Some(m), Some(c)) =
+            (stat(Metric::TokensPerS, Stat::Mean), stat(Metric::TokensPerS, Stat::Cov))
+        {
             parts.push(format!("tokens/s mean {m:.2} (cov {c:.1}%)"));
         }
-        if let (Some(m), Some(c)) = (f("server_tokens_per_s.mean"), f("server_tokens_per_s.cov")) {
+        let server = |s: Stat| stat(Metric::ServerTokensPerS, s);
+        if let (Some(m), Some(c)) = (server(Stat::Mean), server(Stat::Cov)) {
             parts.push(format!("server tokens/s mean {m:.2} (cov {c:.1}%)"));
         }
-        for k in ["ttft.p95", "e2e.p95", "load_duration.mean"] {
+        for k in [
+            Figure::stat(Metric::Ttft, Stat::P95),
+            Figure::stat(Metric::E2e, Stat::P95),
+            Figure::stat(Metric::LoadDuration, Stat::Mean),
+        ] {
             if let Some(v) = f(k) {
                 parts.push(format!("{k} {}", format_seconds(v)));
             }
         }
-        if let Some(v) = f("request_throughput") {
+        if let Some(v) = f(Figure::of(Metric::RequestThroughput)) {
             parts.push(format!("{v:.2} req/s"));
         }
-        if let Some(v) = f("output_token_throughput").filter(|v| *v > 0.0) {
+        if let Some(v) = f(Figure::of(Metric::OutputTokenThroughput)).filter(|v| *v > 0.0) {
             parts.push(format!("{v:.1} output tokens/s"));
         }
         lines.push(parts.join(", "));

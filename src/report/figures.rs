@@ -3,8 +3,9 @@
 
 use super::svg::{self, Fmt};
 use super::view::{GpuSample, Level, Perf, Run, Test, seconds_of};
+use crate::record::Source;
 use crate::suite::Comparison;
-use crate::suite::metrics;
+use crate::suite::metrics::{Figure, Metric, Stat};
 use crate::suite::values::{format_seconds, trim_float};
 
 /// One perf test's headline figures: the seed report's table (model, tokens/s mean, CoV,
@@ -27,7 +28,7 @@ pub(crate) fn model_rows(run: &Run) -> Vec<ModelRow> {
     for (_, t) in run.tests() {
         let Some(p) = t.perf() else { continue };
         let (Some(model), Some(level)) = (p.model.clone(), p.levels.first()) else { continue };
-        let tps = level.stats.get("tokens_per_s").or_else(|| level.stats.get("server_tokens_per_s"));
+        let tps = level.stats.get(&Metric::TokensPerS).or_else(|| level.stats.get(&Metric::ServerTokensPerS));
         rows.push(ModelRow {
             test: t.name.clone(),
             model,
@@ -35,8 +36,8 @@ pub(crate) fn model_rows(run: &Run) -> Vec<ModelRow> {
             requests: level.requests,
             tokens_per_s: tps.map(|s| s.mean),
             cov: tps.map(|s| s.cov),
-            ttft_p95: level.stats.get("ttft").map(|s| s.p95),
-            e2e_p95: level.stats.get("e2e").map(|s| s.p95),
+            ttft_p95: level.stats.get(&Metric::Ttft).map(|s| s.p95),
+            e2e_p95: level.stats.get(&Metric::E2e).map(|s| s.p95),
         });
     }
     rows
@@ -72,15 +73,15 @@ pub(crate) fn answer_figures(run: &Run) -> Vec<(String, Option<f64>, Option<f64>
 }
 
 /// The thresholds a test set on a figure (`ttft.p95` → `< 2s` as seconds), from its verdicts.
-pub(crate) fn thresholds(test: &Test, metric: &str) -> Vec<(String, f64)> {
+pub(crate) fn thresholds(test: &Test, metric: Metric) -> Vec<(String, f64)> {
     test.assertions
         .iter()
         .filter_map(|a| {
-            let figure = a.key.as_deref()?.strip_prefix("thresholds.")?;
-            let (m, stat) = figure.split_once('.')?;
+            let Some(Source::Threshold(figure)) = a.key else { return None };
+            let stat = figure.stat.filter(|s| !matches!(s, Stat::Count | Stat::Cov | Stat::Stddev))?;
             let c = Comparison::parse(a.expected.as_deref()?).ok()?;
-            (m == metric && !matches!(stat, "count" | "cov" | "stddev"))
-                .then(|| (format!("{stat} {}", a.expected.as_deref().unwrap_or_default()), c.value))
+            (figure.metric == metric)
+                .then(|| (format!("{} {}", stat.name(), a.expected.as_deref().unwrap_or_default()), c.value))
         })
         .collect()
 }
@@ -96,12 +97,12 @@ pub(crate) fn perf_charts(test: &Test, p: &Perf) -> Vec<String> {
     let name = |l: &Level| format!("c={}", l.concurrency);
     for (metric, title, pick) in [
         (
-            "ttft",
+            Metric::Ttft,
             "time to first token",
             (|s: &super::view::Sample| s.ttft.into_iter().collect()) as fn(&_) -> Vec<f64>,
         ),
-        ("itl", "inter-token latency", |s| s.itl.clone()),
-        ("e2e", "end-to-end latency", |s| vec![s.e2e]),
+        (Metric::Itl, "inter-token latency", |s| s.itl.clone()),
+        (Metric::E2e, "end-to-end latency", |s| vec![s.e2e]),
     ] {
         let series: Vec<(String, Vec<f64>)> = p
             .levels
@@ -119,18 +120,20 @@ pub(crate) fn perf_charts(test: &Test, p: &Perf) -> Vec<String> {
     // A soak: its figures window by window, so a drift shows as a slope.
     for l in p.levels.iter().filter(|l| l.windows.len() > 1) {
         let length = l.window.unwrap_or(1.0);
-        let series: Vec<(String, Vec<(f64, f64)>)> = ["e2e.p50", "e2e.p95", "ttft.p95"]
-            .iter()
-            .map(|k| {
-                let pts = l
-                    .windows
-                    .iter()
-                    .filter_map(|w| Some(((w.index as f64 + 0.5) * length, *w.figures.get(*k)?)))
-                    .collect::<Vec<_>>();
-                (k.to_string(), pts)
-            })
-            .filter(|(_, pts)| !pts.is_empty())
-            .collect();
+        let series: Vec<(String, Vec<(f64, f64)>)> =
+            [(Metric::E2e, Stat::P50), (Metric::E2e, Stat::P95), (Metric::Ttft, Stat::P95)]
+                .into_iter()
+                .map(|(m, s)| {
+                    let k = Figure::stat(m, s);
+                    let pts = l
+                        .windows
+                        .iter()
+                        .filter_map(|w| Some(((w.index as f64 + 0.5) * length, *w.figures.get(&k)?)))
+                        .collect::<Vec<_>>();
+                    (k.name(), pts)
+                })
+                .filter(|(_, pts)| !pts.is_empty())
+                .collect();
         let title = format!("latency per {} window (c={})", format_seconds(length), l.concurrency);
         out.push(svg::lines(&title, &series, (&seconds, &seconds), "seconds since the level began", &[]));
     }
@@ -138,7 +141,7 @@ pub(crate) fn perf_charts(test: &Test, p: &Perf) -> Vec<String> {
         let points = level.timeline(|s| s.ok.then_some(s.e2e));
         let title =
             format!("e2e per request over time (c={}, {} requests shown)", level.concurrency, points.len());
-        out.push(svg::scatter(&title, &points, &seconds, &thresholds(test, "e2e")));
+        out.push(svg::scatter(&title, &points, &seconds, &thresholds(test, Metric::E2e)));
     }
     if p.levels.len() > 1 {
         let marks: Vec<(f64, String)> = p
@@ -147,24 +150,29 @@ pub(crate) fn perf_charts(test: &Test, p: &Perf) -> Vec<String> {
             .filter_map(|k| k.saturates_at())
             .map(|at| (f64::from(at), format!("knee at c={at}")))
             .collect();
-        let per_level = |figure: &str| -> Vec<(f64, f64)> {
+        let per_level = |figure: Figure| -> Vec<(f64, f64)> {
             p.levels
                 .iter()
-                .filter_map(|l| Some((f64::from(l.concurrency), *l.figures.get(figure)?)))
+                .filter_map(|l| Some((f64::from(l.concurrency), *l.figures.get(&figure)?)))
                 .collect()
         };
         let count: Fmt = &|v| trim_float(v);
-        let throughput = if p.request == "http" { "request_throughput" } else { "output_token_throughput" };
+        let throughput = Figure::of(if p.request == "http" {
+            Metric::RequestThroughput
+        } else {
+            Metric::OutputTokenThroughput
+        });
         out.push(svg::lines(
-            &format!("{} against concurrency", throughput.replace('_', " ")),
-            &[(throughput.into(), per_level(throughput))],
-            (count, &|v| metrics::show(throughput, v)),
+            &format!("{} against concurrency", throughput.name().replace('_', " ")),
+            &[(throughput.name(), per_level(throughput))],
+            (count, &|v| throughput.format(v)),
             "concurrency",
             &marks,
         ));
+        let p95 = |m: Metric| per_level(Figure::stat(m, Stat::P95));
         out.push(svg::lines(
             "latency against concurrency",
-            &[("e2e p95".into(), per_level("e2e.p95")), ("ttft p95".into(), per_level("ttft.p95"))],
+            &[("e2e p95".into(), p95(Metric::E2e)), ("ttft p95".into(), p95(Metric::Ttft))],
             (count, &seconds),
             "concurrency",
             &marks,
@@ -299,8 +307,8 @@ mod tests {
     fn thresholds_become_numbers_on_their_metric_only() {
         let run = run();
         let (_, t) = run.tests().next().unwrap();
-        assert_eq!(thresholds(t, "ttft"), vec![("p95 < 2s".to_string(), 2.0)]);
-        assert!(thresholds(t, "tokens_per_s").is_empty(), "a cov bound is not drawn on the values");
+        assert_eq!(thresholds(t, Metric::Ttft), vec![("p95 < 2s".to_string(), 2.0)]);
+        assert!(thresholds(t, Metric::TokensPerS).is_empty(), "a cov bound is not drawn on the values");
         let charts = perf_charts(t, &t.perf().unwrap());
         assert_eq!(charts.len(), 4, "ttft, itl, e2e distributions and the timeline");
         assert!(charts[0].contains("p95 &lt; 2s"), "the threshold is drawn on the ttft chart");

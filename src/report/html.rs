@@ -9,12 +9,25 @@ use super::figures;
 use super::svg;
 use super::view::{Assertion, Run, Suite, Test};
 use super::{Event, Output, Reporter};
+use crate::record::Source;
+use crate::suite::metrics::{Figure, Metric, Stat};
 use crate::suite::values::format_seconds;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use std::path::PathBuf;
 
 const STYLE: &str = include_str!("html.css");
 const SCRIPT: &str = include_str!("html.js");
+
+/// The drift of a soak's figures people look at first, in this order.
+const DRIFT_SHOWN: [Figure; 7] = [
+    Figure::stat(Metric::E2e, Stat::P50),
+    Figure::stat(Metric::E2e, Stat::P95),
+    Figure::stat(Metric::Ttft, Stat::P95),
+    Figure::stat(Metric::TokensPerS, Stat::Mean),
+    Figure::of(Metric::RequestThroughput),
+    Figure::of(Metric::ErrorRate),
+    Figure::of(Metric::GpuMemoryUsedMax),
+];
 
 /// Writes report.html when the run ends.
 pub(crate) struct HtmlReporter {
@@ -272,14 +285,13 @@ fn perf(run: &Run) -> Markup {
                         @for (name, s) in &l.stats {
                             tr {
                                 td { (name) } td class="n" { (s.count) }
-                                @let figure = format!("{name}.mean");
-                                @for v in [s.mean, s.min, s.p50, s.p90, s.p95, s.p99, s.max] { td class="n" { (crate::suite::metrics::show(&figure, v)) } }
+                                @for v in [s.mean, s.min, s.p50, s.p90, s.p95, s.p99, s.max] { td class="n" { (name.format(v)) } }
                                 td class="n" { (format!("{:.1}%", s.cov)) }
                             }
                         }
                     }
                 }
-                @let thresholds: Vec<&Assertion> = t.assertions.iter().filter(|a| a.key.as_deref().is_some_and(|k| k.starts_with("thresholds."))).collect();
+                @let thresholds: Vec<&Assertion> = t.assertions.iter().filter(|a| matches!(a.key, Some(Source::Threshold(_)))).collect();
                 @if !thresholds.is_empty() {
                     table class="data" border="1" cellpadding="4" {
                         tr { th { "threshold" } th { "expected" } th { "actual" } th { "verdict" } }
@@ -295,19 +307,19 @@ fn perf(run: &Run) -> Markup {
                     p { strong { "knee: " } (k.describe()) }
                 }
                 @for l in p.levels.iter().filter(|l| !l.drift.is_empty()) {
-                    @let judged: Vec<&Assertion> = t.assertions.iter().filter(|a| a.key.as_deref().is_some_and(|k| k.starts_with("drift."))).collect();
+                    @let judged: Vec<&Assertion> = t.assertions.iter().filter(|a| matches!(a.key, Some(Source::Drift(_)))).collect();
                     p { "drift over " (l.windows.len()) " windows of " (format_seconds(l.window.unwrap_or(0.0))) " (c=" (l.concurrency) "), first full window to last:" }
                     table class="data" border="1" cellpadding="4" {
                         tr { th { "figure" } th { "first" } th { "last" } th { "change" } th { "per hour" } th { "bound" } }
-                        @for name in ["e2e.p50", "e2e.p95", "ttft.p95", "tokens_per_s.mean", "request_throughput", "error_rate", "gpu.memory_used.max"] {
+                        @for name in &DRIFT_SHOWN {
                             @if let Some(d) = l.drift.get(name) {
-                                @let bound = judged.iter().find(|a| a.key.as_deref() == Some(format!("drift.{name}").as_str()));
+                                @let bound = judged.iter().find(|a| a.key == Some(Source::Drift(*name)));
                                 tr class=(bound.map_or("", |a| if a.passed { "pass" } else { "fail" })) {
                                     td { (name) }
-                                    td class="n" { (crate::suite::metrics::show(name, d.first)) }
-                                    td class="n" { (crate::suite::metrics::show(name, d.last)) }
-                                    td class="n" { (d.relative.map_or_else(|| crate::suite::metrics::show(name, d.last - d.first), |r| format!("{r:+.1}%"))) }
-                                    td class="n" { (crate::suite::metrics::show(name, d.per_hour)) }
+                                    td class="n" { (name.format(d.first)) }
+                                    td class="n" { (name.format(d.last)) }
+                                    td class="n" { (d.relative.map_or_else(|| name.format(d.last - d.first), |r| format!("{r:+.1}%"))) }
+                                    td class="n" { (name.format(d.per_hour)) }
                                     td { (bound.map_or(String::new(), |a| format!("{} {}", a.expected.as_deref().unwrap_or(""), if a.passed { "✓" } else { "✗" }))) }
                                 }
                             }
@@ -335,7 +347,7 @@ fn gpu(run: &Run) -> Markup {
 fn baselines(run: &Run) -> Markup {
     let rows: Vec<(&Test, &Assertion)> = run
         .tests()
-        .flat_map(|(_, t)| t.assertions.iter().filter(|a| a.what.contains("regression")).map(move |a| (t, a)))
+        .flat_map(|(_, t)| t.assertions.iter().filter(|a| a.judges_a_regression()).map(move |a| (t, a)))
         .collect();
     if rows.is_empty() {
         return html! {};
@@ -411,7 +423,7 @@ fn test_figures(t: &Test) -> String {
             .levels
             .iter()
             .map(|l| {
-                let e2e = l.stats.get("e2e").map(|s| format!(", e2e p95 {}", format_seconds(s.p95)));
+                let e2e = l.stats.get(&Metric::E2e).map(|s| format!(", e2e p95 {}", format_seconds(s.p95)));
                 format!("c={}: {} requests{}", l.concurrency, l.requests, e2e.unwrap_or_default())
             })
             .collect::<Vec<_>>()

@@ -165,7 +165,7 @@ fn document(run: &Run) -> String {
     let regressions: Vec<String> = run
         .tests()
         .flat_map(|(_, t)| {
-            t.assertions.iter().filter(|a| a.what.contains("regression") && !a.passed).map(move |a| {
+            t.assertions.iter().filter(|a| a.judges_a_regression() && !a.passed).map(move |a| {
                 format!("| {} | {} |", cell(&t.name), cell(a.message.as_deref().unwrap_or(&a.what)))
             })
         })
@@ -189,6 +189,23 @@ mod tests {
         assert_eq!(cell("a|b\n<i>"), "a\\|b &lt;i&gt;");
         let f = fenced("x ```` y");
         assert!(f.starts_with("`````text\n") && f.ends_with("\n`````\n"), "{f}");
+    }
+
+    #[test]
+    fn regressions_are_the_verdicts_on_a_baseline_never_a_label_that_says_so() {
+        let run = Run::from_value(serde_json::json!({ "suites": [{ "name": "s", "tests": [
+            { "name": "t", "status": "failed", "assertions": [
+                { "what": "json $.regression equals", "passed": false, "message": "a json check",
+                  "key": "expect.json.$.regression" },
+                { "what": "e2e.p95 got slower", "passed": false, "message": "against the baseline: slower",
+                  "key": "regression.e2e.p95" }
+            ] }
+        ] }] }))
+        .unwrap();
+        let md = render(&run);
+        let section = &md[md.find("### Regressions against the baseline").expect("a section")..];
+        assert!(section.contains("against the baseline: slower"), "{section}");
+        assert!(!section.contains("a json check"), "{section}");
     }
 
     #[test]

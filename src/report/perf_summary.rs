@@ -4,7 +4,7 @@
 use super::text::csv_text;
 use super::{Event, Output, Reporter};
 use crate::record::Observation;
-use crate::suite::metrics::{self, GPU, PER_REQUEST, STATISTICS, Unit};
+use crate::suite::metrics::{Figure, GPU, Metric, PER_REQUEST, Stat, Unit};
 use std::path::PathBuf;
 
 pub(crate) struct PerfSummaryReporter {
@@ -18,7 +18,7 @@ impl PerfSummaryReporter {
 }
 
 /// A figure's column name and scale: durations in ms, percentages marked.
-fn column(f: &metrics::Figure) -> (String, f64) {
+fn column(f: &Figure) -> (String, f64) {
     let name = f.name().replace('.', "_");
     match f.unit() {
         Unit::Seconds => (format!("{name}_ms"), 1000.0),
@@ -42,37 +42,29 @@ impl Reporter for PerfSummaryReporter {
         if perf.is_empty() {
             return Ok(());
         }
-        let mut header: Vec<String> = [
-            "timestamp",
-            "suite",
-            "test",
-            "model",
-            "concurrency",
-            "requests",
-            "errors",
-            "error_rate_pct",
-            "request_throughput",
-            "output_token_throughput",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        use Metric::{ErrorRate, Errors, ModelVram, OutputTokenThroughput, RequestThroughput, Requests};
+        let mut header: Vec<String> =
+            ["timestamp", "suite", "test", "model", "concurrency"].iter().map(|s| s.to_string()).collect();
+        let level_columns = [Requests, Errors, ErrorRate, RequestThroughput, OutputTokenThroughput];
+        header.extend(level_columns.map(|m| column(&Figure::of(m)).0));
         let mut keys = Vec::new();
         for metric in PER_REQUEST {
-            for s in STATISTICS {
-                let figure = metrics::Figure { metric, statistic: Some(s) };
+            for s in Stat::ALL {
+                let figure = Figure::stat(*metric, s);
                 let (name, scale) = column(&figure);
                 header.push(name);
-                keys.push((figure.name(), scale));
+                keys.push((figure, scale));
             }
         }
-        header.extend(GPU.iter().map(|m| m.name.replace('.', "_")));
-        header.push("model_vram".to_string());
+        // GPU columns carry their figure's name only (`gpu_util_mean`), as they always have.
+        header.extend(GPU.iter().map(|m| m.name().replace('.', "_")));
+        header.push(column(&Figure::of(ModelVram)).0);
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(&header).map_err(|e| super::ReportError::render("a CSV row")(&e))?;
         for (t, p) in perf {
             for l in &p.levels {
-                let f = |k: &str| l.figures.get(k).map(|v| format!("{v:.4}")).unwrap_or_default();
+                let f =
+                    |m: Metric| l.figures.get(&Figure::of(m)).map(|v| format!("{v:.4}")).unwrap_or_default();
                 let mut row = vec![
                     t.started_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                     csv_text(&t.suite),
@@ -81,17 +73,17 @@ impl Reporter for PerfSummaryReporter {
                     l.concurrency.to_string(),
                     l.requests.to_string(),
                     l.errors.to_string(),
-                    f("error_rate"),
-                    f("request_throughput"),
-                    f("output_token_throughput"),
+                    f(ErrorRate),
+                    f(RequestThroughput),
+                    f(OutputTokenThroughput),
                 ];
                 for (key, scale) in &keys {
                     row.push(l.figures.get(key).map(|v| format!("{:.4}", v * scale)).unwrap_or_default());
                 }
                 for m in GPU {
-                    row.push(l.figures.get(m.name).map(|v| format!("{v:.4}")).unwrap_or_default());
+                    row.push(f(*m));
                 }
-                row.push(f("model_vram"));
+                row.push(f(ModelVram));
                 w.write_record(&row).map_err(|e| super::ReportError::render("a CSV row")(&e))?;
             }
         }

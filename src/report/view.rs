@@ -5,6 +5,7 @@
 //! saved report.json is the report the run wrote — and report.json is proven to hold all a
 //! report shows. Fields hxrun did not write (an older report) read as absent, never an error.
 
+use crate::suite::metrics::{Figure, Figures, Metric, by_name};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -87,7 +88,7 @@ pub(crate) struct Assertion {
     #[serde(default)]
     pub(crate) actual: Option<String>,
     #[serde(default)]
-    pub(crate) key: Option<String>,
+    pub(crate) key: Option<crate::record::Source>,
     #[serde(default)]
     pub(crate) at: Option<Place>,
 }
@@ -142,10 +143,10 @@ pub(crate) struct Level {
     pub(crate) requests: usize,
     #[serde(default)]
     pub(crate) errors: usize,
-    #[serde(default)]
-    pub(crate) stats: BTreeMap<String, Stats>,
-    #[serde(default)]
-    pub(crate) figures: BTreeMap<String, f64>,
+    #[serde(default, deserialize_with = "by_name::deserialize")]
+    pub(crate) stats: BTreeMap<Metric, Stats>,
+    #[serde(default, deserialize_with = "by_name::deserialize")]
+    pub(crate) figures: Figures,
     #[serde(default)]
     pub(crate) samples: Vec<Sample>,
     #[serde(default)]
@@ -157,15 +158,22 @@ pub(crate) struct Level {
     pub(crate) window: Option<f64>,
     #[serde(default)]
     pub(crate) windows: Vec<Window>,
-    #[serde(default)]
-    pub(crate) drift: BTreeMap<String, Drift>,
+    #[serde(default, deserialize_with = "by_name::deserialize")]
+    pub(crate) drift: BTreeMap<Figure, Drift>,
+}
+
+impl Assertion {
+    /// A perf figure against the baseline (`--baseline`).
+    pub(crate) fn judges_a_regression(&self) -> bool {
+        matches!(self.key, Some(crate::record::Source::Regression(_)))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Window {
     pub(crate) index: u64,
-    #[serde(default)]
-    pub(crate) figures: BTreeMap<String, f64>,
+    #[serde(default, deserialize_with = "by_name::deserialize")]
+    pub(crate) figures: Figures,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -58,9 +58,9 @@ pub fn json_schema() -> Value {
         let properties =
             test.get_mut("properties").and_then(Value::as_object_mut).expect("a test has fields");
         let figures: Vec<(String, String)> =
-            super::metrics::figures().iter().map(|f| (f.name(), f.doc())).collect();
+            super::metrics::Figure::all().iter().map(|f| (f.name(), f.doc())).collect();
         let by_unit = |relative: bool| -> Vec<(String, String, String)> {
-            super::metrics::figures()
+            super::metrics::Figure::all()
                 .iter()
                 .map(|f| (f.name(), f.doc(), format!("#/definitions/{}", bound_name(f.unit(), relative))))
                 .collect()
@@ -76,7 +76,7 @@ pub fn json_schema() -> Value {
         let metrics: Vec<(String, String)> = super::metrics::LLM
             .iter()
             .chain(super::metrics::GPU)
-            .map(|m| (m.name.to_string(), m.doc.to_string()))
+            .map(|m| (m.name().to_string(), m.doc().to_string()))
             .collect();
         named(properties, "metrics", &metrics, "#/definitions/JsonMatch");
     }

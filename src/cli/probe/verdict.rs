@@ -3,7 +3,7 @@
 
 use super::suite::{self, Measured, Subject};
 use crate::record::{Observation, RunRecord, Status, TestResult, Verdict};
-use crate::suite::metrics;
+use crate::suite::metrics::{Figure, Figures, Metric, Stat};
 use std::collections::BTreeMap;
 
 /// The answer the exact-answer prompt asks for.
@@ -32,7 +32,7 @@ impl<'a> Results<'a> {
     }
 
     /// Figures of a perf test's first level.
-    fn figures(&self, name: &str) -> Option<&'a BTreeMap<String, f64>> {
+    fn figures(&self, name: &str) -> Option<&'a Figures> {
         match self.get(name)?.observation.as_ref()? {
             Observation::Perf(p) => p.levels.first().map(|l| &l.figures),
             _ => None,
@@ -72,7 +72,7 @@ pub(super) fn measured(record: &RunRecord, subject: &Subject) -> BTreeMap<String
                 .filter(|a| same && !a.is_empty() && a.len() <= 500 && !a.contains("{{") && !a.contains('\n'))
                 .map(str::to_string);
             let f = r.figures(&suite::baseline(model));
-            let get = |k: &str| f.and_then(|f| f.get(k)).copied();
+            let get = |m: Metric, s: Stat| f.and_then(|f| f.get(&Figure::stat(m, s))).copied();
             let context_length = match r.get(&suite::placement(model)).and_then(|t| t.observation.as_ref()) {
                 Some(Observation::Models(o)) => {
                     o.loaded.iter().flatten().find(|l| &l.name == model).and_then(|l| l.context_length)
@@ -81,9 +81,9 @@ pub(super) fn measured(record: &RunRecord, subject: &Subject) -> BTreeMap<String
             };
             let m = Measured {
                 answer,
-                tokens_per_s: get("tokens_per_s.mean"),
-                ttft_p95: get("ttft.p95"),
-                tokens_per_s_cov: get("tokens_per_s.cov"),
+                tokens_per_s: get(Metric::TokensPerS, Stat::Mean),
+                ttft_p95: get(Metric::Ttft, Stat::P95),
+                tokens_per_s_cov: get(Metric::TokensPerS, Stat::Cov),
                 context_length,
             };
             (model.clone(), m)
@@ -132,12 +132,13 @@ fn model(r: &Results, model: &str) -> Verdict {
     }
     placement(r, model, &mut good, &mut bad);
     if let Some(f) = r.figures(&suite::baseline(model)) {
+        let get = |m: Metric, s: Stat| f.get(&Figure::stat(m, s));
         let mut speed = Vec::new();
-        speed.extend(f.get("tokens_per_s.mean").map(|v| format!("{v:.1} tokens/s")));
-        if let (Some(p50), Some(p95)) = (f.get("ttft.p50"), f.get("ttft.p95")) {
+        speed.extend(get(Metric::TokensPerS, Stat::Mean).map(|v| format!("{v:.1} tokens/s")));
+        if let (Some(p50), Some(p95)) = (get(Metric::Ttft, Stat::P50), get(Metric::Ttft, Stat::P95)) {
             speed.push(format!("TTFT p50 {} (p95 {})", seconds(*p50), seconds(*p95)));
         }
-        if let Some(cov) = f.get("tokens_per_s.cov") {
+        if let Some(cov) = get(Metric::TokensPerS, Stat::Cov) {
             speed.push(format!("speed varies {cov:.1}% (CoV)"));
         }
         if !speed.is_empty() {
@@ -162,8 +163,8 @@ fn placement(r: &Results, model: &str, good: &mut Vec<String>, bad: &mut Vec<Str
             let cpu = (l.size - l.size_vram) as f64 / l.size as f64 * 100.0;
             bad.push(format!(
                 "{cpu:.0}% of it in CPU memory ({} of {} in GPU memory) — slow",
-                metrics::show("model_vram", l.size_vram as f64),
-                metrics::show("model_vram", l.size as f64)
+                Metric::ModelVram.format(l.size_vram as f64),
+                Metric::ModelVram.format(l.size as f64)
             ));
         }
         Some(l) => good.push(format!(

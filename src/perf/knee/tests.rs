@@ -16,8 +16,8 @@ fn level(c: u32, requests: &[(f64, f64)]) -> LevelResult {
         .collect();
     let e2e: Vec<f64> = requests.iter().map(|r| r.1).collect();
     let mut stats = BTreeMap::new();
-    stats.insert("e2e".to_string(), Stats::of(&e2e).unwrap());
-    stats.insert("output_tokens".to_string(), Stats::of(&vec![32.0; e2e.len()]).unwrap());
+    stats.insert(crate::suite::metrics::Metric::E2e, Stats::of(&e2e).unwrap());
+    stats.insert(crate::suite::metrics::Metric::OutputTokens, Stats::of(&vec![32.0; e2e.len()]).unwrap());
     LevelResult {
         concurrency: c,
         started_at: None,
