@@ -218,6 +218,47 @@ fn base64_forms(secret: &[u8]) -> Vec<String> {
     out
 }
 
+/// The run's secrets, one registry: the plans fill it (`secrets:` values, API keys, credential
+/// headers), the executor adds each secret a test captures (`secret: true`) the moment it is
+/// captured, and every masker reads it — the executor's redactor, every reporter's output, the
+/// perf samples files — so a secret learned mid-run is masked everywhere from then on.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Secrets(std::sync::Arc<std::sync::RwLock<Known>>);
+
+#[derive(Debug, Default)]
+struct Known {
+    secrets: BTreeSet<String>,
+    mask: std::sync::Arc<Mask>,
+}
+
+impl Secrets {
+    pub(crate) fn new(secrets: impl IntoIterator<Item = String>) -> Self {
+        let s = Secrets::default();
+        s.add(secrets);
+        s
+    }
+
+    /// Masks these too from now on (ones already known change nothing).
+    pub(crate) fn add(&self, secrets: impl IntoIterator<Item = String>) {
+        let mut known = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = known.secrets.len();
+        known.secrets.extend(secrets.into_iter().filter(|s| s.len() >= MIN_SECRET));
+        if known.secrets.len() != before {
+            known.mask = std::sync::Arc::new(Mask::new(known.secrets.iter().cloned()));
+        }
+    }
+
+    /// The mask of every secret known now.
+    pub(crate) fn mask(&self) -> std::sync::Arc<Mask> {
+        std::sync::Arc::clone(&self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).mask)
+    }
+
+    /// The text with every secret known now masked.
+    pub(crate) fn apply<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        self.mask().apply(text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,5 +342,14 @@ mod tests {
     fn no_secrets_no_change_and_short_ones_ignored() {
         assert_eq!(Mask::new(Vec::new()).apply("a%20b"), "a%20b");
         assert_eq!(Mask::new(["ab".to_string()]).apply("ab cd"), "ab cd");
+    }
+
+    #[test]
+    fn a_secret_added_to_the_registry_is_masked_by_every_holder_from_then_on() {
+        let plan = Secrets::new(["sk-plan-key".to_string()]);
+        let reporter = plan.clone();
+        assert_eq!(reporter.apply("sk-plan-key token-42x"), "*** token-42x");
+        plan.add(["token-42x".to_string(), "ab".to_string()]);
+        assert_eq!(reporter.apply("sk-plan-key token-42x ab"), "*** *** ab", "too short to mask: ab");
     }
 }

@@ -88,6 +88,7 @@ pub(crate) fn perf_context(url: &str, request_timeout: Duration) -> PerfContext 
         samples_file: None,
         gpu: None,
         control: Default::default(),
+        secrets: Default::default(),
     }
 }
 

@@ -7,7 +7,7 @@
 
 use super::MergeArgs;
 use crate::exit;
-use crate::mask::Mask;
+use crate::mask::Secrets;
 use crate::perf::samples_file::SampleFile;
 use crate::plan::{PlanOptions, PlannedTest, SuitePlan};
 use crate::record::{Event, FailureKind, Observation, REPORT_FORMAT, RunRecord, Status};
@@ -140,7 +140,7 @@ pub(super) fn merge(args: &MergeArgs) -> u8 {
         })
     };
     let Outcome { mut record, recomputed } =
-        match crate::report::merge::merge(inputs, &open, &Mask::default()) {
+        match crate::report::merge::merge(inputs, &open, &Secrets::default()) {
             Ok(o) => o,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -164,7 +164,7 @@ pub(super) fn merge(args: &MergeArgs) -> u8 {
     // The same reports as a run's, in the output folder; no event log (nothing ran here).
     let outputs = Outputs { events: None, ..Outputs::in_dir(out) };
     let mut reporters = outputs.reporters(
-        Mask::default(),
+        Secrets::default(),
         console::ConsoleOptions::detect(true, false),
         !record.gpu_samples.is_empty(),
     );

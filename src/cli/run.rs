@@ -5,7 +5,7 @@ use super::suites::load_and_plan;
 use crate::execute::control::{RunControl, StopReason};
 use crate::execute::{Executor, ExecutorOptions, Limits};
 use crate::exit;
-use crate::mask::Mask;
+use crate::mask::Secrets;
 use crate::record::{Event, RunRecord, Verdict};
 use crate::report::console::ConsoleOptions;
 use crate::report::json::JsonReporter;
@@ -64,10 +64,11 @@ pub(super) async fn run_with(
         else {
             return (exit::INVALID, None);
         };
-        let mask = Mask::new(plans.iter().flat_map(|p| p.secrets()));
+        // The run's secrets: the plans' now, each secret capture as it comes.
+        let secrets = Secrets::new(plans.iter().flat_map(|p| p.secrets()));
         if args.verbose {
             for (plan, note) in plans.iter().flat_map(|p| p.notes.iter().map(move |n| (p, n))) {
-                eprintln!("note: {}", mask.apply(&format!("{}: {note}", plan.file)));
+                eprintln!("note: {}", secrets.apply(&format!("{}: {note}", plan.file)));
             }
         }
 
@@ -84,8 +85,11 @@ pub(super) async fn run_with(
                 .map(std::path::PathBuf::from),
             ..defaults
         };
-        let mut reporters =
-            outputs.reporters(mask, ConsoleOptions::detect(args.no_progress, args.verbose), args.gpu_sample);
+        let mut reporters = outputs.reporters(
+            secrets.clone(),
+            ConsoleOptions::detect(args.no_progress, args.verbose),
+            args.gpu_sample,
+        );
         if let Some(path) = &args.save_baseline {
             reporters.add(JsonReporter::new(path.clone()));
         }
@@ -115,6 +119,7 @@ pub(super) async fn run_with(
                 fail_fast: args.fail_fast,
                 jobs: usize::from(args.jobs),
                 jobs_per_target: usize::from(args.jobs_per_target),
+                secrets,
             },
             crate::assert::check,
         );

@@ -53,21 +53,16 @@ struct RunCtx<'a> {
     say: &'a Say<'a>,
 }
 
-/// A suite's secrets and captures so far.
+/// A suite's redactor (the run's secrets) and captures so far.
 struct SuiteState {
-    secrets: Vec<String>,
     redactor: Redactor,
     captured: std::collections::BTreeMap<String, String>,
 }
 
 impl SuiteState {
-    /// Takes what a test captured: its values for later tests, its secrets masked from now on.
+    /// Takes what a test captured: its values for later tests (its secrets joined the run's
+    /// registry when they were captured).
     fn learn(&mut self, got: Vec<capture::Captured>) {
-        let new_secrets: Vec<String> = got.iter().filter(|c| c.secret).map(|c| c.value.clone()).collect();
-        if !new_secrets.is_empty() {
-            self.secrets.extend(new_secrets);
-            self.redactor = Redactor::new(self.secrets.clone());
-        }
         self.captured.extend(got.into_iter().map(|c| (c.name, c.value)));
     }
 }
@@ -109,6 +104,9 @@ pub(crate) struct ExecutorOptions {
     pub(crate) jobs: usize,
     /// Tests of one fleet server that may run at once (`--jobs-per-target`, default 1).
     pub(crate) jobs_per_target: usize,
+    /// The run's secrets, shared with the reporters: the executor adds each suite's and each
+    /// secret capture.
+    pub(crate) secrets: crate::mask::Secrets,
 }
 
 /// Caps on what hxrun keeps of what servers and commands send, so a hostile or broken
@@ -139,6 +137,7 @@ impl Default for ExecutorOptions {
             fail_fast: false,
             jobs: 1,
             jobs_per_target: 1,
+            secrets: crate::mask::Secrets::default(),
         }
     }
 }
@@ -227,12 +226,11 @@ impl Executor {
             say(&Event::Note { message: warning.clone() });
             warnings.push(warning);
         }
-        // Secrets grow as tests capture them (`secret: true`): every later result is masked.
-        let mut state = SuiteState {
-            secrets: plan.secrets(),
-            redactor: Redactor::new(plan.secrets()),
-            captured: Default::default(),
-        };
+        // The run's registry has this suite's secrets (whoever made the executor may not have
+        // put them there), and grows as tests capture more (`secret: true`).
+        self.opts.secrets.add(plan.secrets());
+        let mut state =
+            SuiteState { redactor: Redactor::new(self.opts.secrets.clone()), captured: Default::default() };
         let target = state.redactor.text(&plan.target.url);
         say(&Event::SuiteStarted { name: &plan.name, tests: plan.tests.len(), target: &target });
         let mut tests = Vec::new();
@@ -335,7 +333,7 @@ impl Executor {
             }
             (None, Ok(filled)) => {
                 let t = transport.as_ref().expect("checked above");
-                self.run_test(plan, t, &filled, redactor, &state.secrets, ctx.say).await
+                self.run_test(plan, t, &filled, redactor, ctx.say).await
             }
         }
     }
@@ -345,8 +343,7 @@ impl Executor {
         suite: &SuitePlan,
         transport: &std::sync::Arc<transport::Transport>,
         test: &PlannedTest,
-        suite_redactor: &Redactor,
-        suite_secrets: &[String],
+        redactor: &Redactor,
         emit: &Say<'_>,
     ) -> (TestResult, Vec<capture::Captured>) {
         let started = Instant::now();
@@ -355,7 +352,6 @@ impl Executor {
             result.message = Some(reason.clone());
             return (result, Vec::new());
         }
-        let mut redactor = std::borrow::Cow::Borrowed(suite_redactor);
         let mut captured = Vec::new();
         let gpu = match &test.step {
             Step::Gpu(_) | Step::Perf(_) => Some(self.gpu.get(emit)),
@@ -425,12 +421,9 @@ impl Executor {
                     let mut assertions = (self.check)(test, &obs);
                     let (verdicts, got) = capture::extract(&test.capture, &obs);
                     assertions.extend(verdicts);
-                    // A secret captured here is masked in this very result too.
-                    if got.iter().any(|c| c.secret) {
-                        let mut all = suite_secrets.to_vec();
-                        all.extend(got.iter().filter(|c| c.secret).map(|c| c.value.clone()));
-                        redactor = std::borrow::Cow::Owned(Redactor::new(all));
-                    }
+                    // A secret captured here is masked in this very result too, and everywhere
+                    // from now on (the run's registry), even if this test fails.
+                    redactor.learn(got.iter().filter(|c| c.secret).map(|c| c.value.clone()));
                     captured = got;
                     for a in &mut assertions {
                         a.at = a.key.as_ref().and_then(|k| test.places.get(k)).cloned();
@@ -578,6 +571,7 @@ impl Executor {
                     csv: test.perf_csv.clone(),
                     samples_file: test.samples_file.clone(),
                     control: self.opts.control.clone(),
+                    secrets: self.opts.secrets.clone(),
                     gpu: gpu_source
                         .and_then(Result::ok)
                         .map(|s| (s, p.gpu_interval.unwrap_or(self.opts.gpu_interval))),

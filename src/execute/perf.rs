@@ -43,6 +43,8 @@ pub(crate) struct PerfContext {
     pub(crate) gpu: Option<(Arc<dyn GpuSource>, Duration)>,
     /// A stop ends the loop: requests in flight are dropped, the measured ones kept.
     pub(crate) control: super::control::RunControl,
+    /// The run's secrets, masked in the samples file's error texts.
+    pub(crate) secrets: crate::mask::Secrets,
 }
 
 /// The context, the step, and the loop's counters, shared by its tasks.
@@ -58,9 +60,9 @@ struct Shared {
 }
 
 impl Shared {
-    /// A level's sample store, masking the suite's secrets in what it writes.
+    /// A level's sample store, masking the run's secrets in what it writes.
     fn store(&self) -> SampleStore {
-        SampleStore::masking(crate::mask::Mask::new(self.ctx.suite.secrets()))
+        SampleStore::masking(self.ctx.secrets.clone())
     }
 
     /// A streamed answer ends itself at the request timeout, keeping its TTFT and chunks.

@@ -6,7 +6,7 @@
 //! output boundary; this layer keeps report.json's observations and every message clean
 //! whichever reporter reads them.
 
-use crate::mask::Mask;
+use crate::mask::Secrets;
 use crate::record::Observation;
 use crate::suite::step::is_sensitive;
 
@@ -14,16 +14,22 @@ const MASK: &str = "***";
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Redactor {
-    mask: Mask,
+    secrets: Secrets,
 }
 
 impl Redactor {
-    pub(crate) fn new(secrets: impl IntoIterator<Item = String>) -> Self {
-        Redactor { mask: Mask::new(secrets) }
+    /// A redactor of the run's secrets, as they are when it masks.
+    pub(crate) fn new(secrets: Secrets) -> Self {
+        Redactor { secrets }
+    }
+
+    /// Masks these too, here and in every holder of the run's registry.
+    pub(crate) fn learn(&self, secrets: impl IntoIterator<Item = String>) {
+        self.secrets.add(secrets);
     }
 
     pub(crate) fn text(&self, s: &str) -> String {
-        self.mask.apply(s).into_owned()
+        self.secrets.apply(s).into_owned()
     }
 
     pub(crate) fn observation(&self, obs: &Observation) -> Observation {
@@ -83,7 +89,7 @@ mod tests {
         let mut headers = BTreeMap::new();
         headers.insert("Authorization".to_string(), "Bearer sk-12345".to_string());
         let secrets = crate::suite::step::credentials(&headers).into_iter().chain(["hunter2".to_string()]);
-        let r = Redactor::new(secrets);
+        let r = Redactor::new(Secrets::new(secrets));
         assert_eq!(r.text("key sk-12345 pw hunter2"), "key *** pw ***");
         assert_eq!(r.text("Authorization: Bearer sk-12345"), "Authorization: ***");
     }

@@ -41,7 +41,7 @@ pub(crate) struct Merged {
     pub(crate) notes: Vec<String>,
 }
 
-pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Mask) -> Result<Merged, String> {
+pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secrets) -> Result<Merged, String> {
     let mut notes = Vec::new();
     let mut spans: BTreeMap<u32, Vec<Option<Span>>> = BTreeMap::new();
     let mut elapsed: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
@@ -284,7 +284,7 @@ mod tests {
         let parts: Vec<Part> = (0..3)
             .map(|p| part(p, &all.iter().filter(|s| s.iter % 3 == p as u32).cloned().collect::<Vec<_>>()))
             .collect();
-        let Merged { observation, notes } = merge("load", parts, &crate::mask::Mask::default()).unwrap();
+        let Merged { observation, notes } = merge("load", parts, &crate::mask::Secrets::default()).unwrap();
         assert_eq!(
             notes,
             ["load: no knee over 3 load generators side by side (each one's own report has its knee)"]
@@ -320,7 +320,7 @@ mod tests {
                 .collect()
         };
         let parts = vec![part(1, &gen_(0)), part(2, &gen_(2))];
-        let m = merge("load", parts, &crate::mask::Mask::default()).unwrap();
+        let m = merge("load", parts, &crate::mask::Secrets::default()).unwrap();
         let level = &m.observation.levels[0];
         assert_eq!(level.requests, 100);
         // Common window: 2 s to 5 s; both generators finish 10 requests a second in it.

@@ -154,7 +154,7 @@ pub(crate) struct SampleStore {
     /// A soak's windows, fed every sample.
     windows: Option<super::windows::Windows>,
     /// Secrets masked in error texts before they reach the file.
-    mask: crate::mask::Mask,
+    mask: crate::mask::Secrets,
     values: Vec<Values>,
     requests: usize,
     errors: usize,
@@ -189,7 +189,7 @@ impl Default for SampleStore {
             file_failed: false,
             recording: true,
             windows: None,
-            mask: crate::mask::Mask::default(),
+            mask: crate::mask::Secrets::default(),
             values: PER_REQUEST
                 .iter()
                 .map(|m| Values { metric: *m, buf: Vec::new(), runs: Vec::new(), count: 0 })
@@ -207,7 +207,7 @@ impl Default for SampleStore {
 
 impl SampleStore {
     /// A store whose file gets error texts with these secrets masked.
-    pub(crate) fn masking(mask: crate::mask::Mask) -> Self {
+    pub(crate) fn masking(mask: crate::mask::Secrets) -> Self {
         SampleStore { mask, ..SampleStore::default() }
     }
 
@@ -399,6 +399,24 @@ mod tests {
         let mut again = SampleStore::default();
         back.into_iter().for_each(|s| again.push(s));
         assert_eq!(again.finish().stats, summary.stats);
+    }
+
+    #[test]
+    fn a_secret_learned_while_a_level_runs_is_masked_in_its_samples_file() {
+        let secrets = crate::mask::Secrets::new(["sk-from-the-plan".to_string()]);
+        let mut store = SampleStore::masking(secrets.clone());
+        let mut failed = |i: u32, error: &str| {
+            let mut s = sample(i, 0.1, false);
+            s.error = Some(error.to_string());
+            store.push(s);
+        };
+        failed(1, "401 for sk-from-the-plan");
+        // A test captured this one (`secret: true`) after the store was made.
+        secrets.add(["tok-captured-later".to_string()]);
+        failed(2, "echoed tok-captured-later");
+        let file = store.finish().file.expect("a samples file");
+        let errors: Vec<String> = file.samples().map(|s| s.unwrap().error.unwrap_or_default()).collect();
+        assert_eq!(errors, ["401 for ***", "echoed ***"]);
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub(crate) struct Outcome {
 pub(crate) fn merge(
     inputs: Vec<Input>,
     open: &OpenSamples<'_>,
-    mask: &crate::mask::Mask,
+    mask: &crate::mask::Secrets,
 ) -> Result<Outcome, String> {
     let Some(first) = inputs.first() else { return Err("nothing to merge".into()) };
     let mut record = first.record.clone();
@@ -155,7 +155,7 @@ fn merge_perf(
     inputs: &[Input],
     copies: Vec<(usize, TestResult)>,
     open: &OpenSamples<'_>,
-    mask: &crate::mask::Mask,
+    mask: &crate::mask::Secrets,
     warnings: &mut Vec<String>,
 ) -> Result<TestResult, String> {
     let name = copies[0].1.name.clone();

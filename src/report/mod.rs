@@ -100,8 +100,8 @@ pub(crate) struct Reporters {
 }
 
 impl Reporters {
-    /// Reporters whose output masks these secrets (`Mask`).
-    pub(crate) fn masking(mask: crate::mask::Mask) -> Self {
+    /// Reporters whose output masks the run's secrets, as they are when each text is written.
+    pub(crate) fn masking(mask: crate::mask::Secrets) -> Self {
         Reporters { output: Output { mask }, ..Default::default() }
     }
 
@@ -126,7 +126,7 @@ impl Reporters {
 /// The only way out for a reporter: every text it writes is masked on the way.
 #[derive(Default)]
 pub(crate) struct Output {
-    mask: crate::mask::Mask,
+    mask: crate::mask::Secrets,
 }
 
 impl Output {

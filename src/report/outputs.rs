@@ -5,7 +5,7 @@
 use super::{
     Reporters, console, csv, events, gpu_csv, html, json, junit, markdown, perf_csv, perf_summary, samples,
 };
-use crate::mask::Mask;
+use crate::mask::Secrets;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -56,7 +56,7 @@ impl Outputs {
     /// GPU samples are to be written even when none came.
     pub(crate) fn reporters(
         &self,
-        mask: Mask,
+        mask: Secrets,
         console: console::ConsoleOptions,
         gpu_sampled: bool,
     ) -> Reporters {

@@ -80,7 +80,7 @@ async fn probe_async(args: ProbeArgs) -> u8 {
     };
     let url = base_url(&url);
     // A password in the url's user-info, and the API key, never reach an output.
-    let mask = crate::mask::Mask::new(
+    let mask = crate::mask::Secrets::new(
         crate::suite::step::url_password(&url).into_iter().chain(args.api_key.iter().cloned()),
     );
     let masked = |text: String| crate::report::text::clean(&mask.apply(&text));
