@@ -218,6 +218,34 @@ fn base64_forms(secret: &[u8]) -> Vec<String> {
     out
 }
 
+impl Mask {
+    /// Masks every string, and every key, inside a JSON value; whether anything changed.
+    pub(crate) fn apply_json(&self, value: &mut serde_json::Value) -> bool {
+        use serde_json::Value;
+        match value {
+            Value::String(s) => match self.apply(s) {
+                Cow::Owned(masked) if masked != *s => {
+                    *s = masked;
+                    true
+                }
+                _ => false,
+            },
+            Value::Array(items) => items.iter_mut().fold(false, |changed, v| self.apply_json(v) | changed),
+            Value::Object(map) => {
+                let mut changed = false;
+                for (k, mut v) in std::mem::take(map) {
+                    changed |= self.apply_json(&mut v);
+                    let key = self.apply(&k).into_owned();
+                    changed |= key != k;
+                    map.insert(key, v);
+                }
+                changed
+            }
+            _ => false,
+        }
+    }
+}
+
 /// The run's secrets, one registry: the plans fill it (`secrets:` values, API keys, credential
 /// headers), the executor adds each secret a test captures (`secret: true`) the moment it is
 /// captured, and every masker reads it — the executor's redactor, every reporter's output, the

@@ -62,6 +62,7 @@ fn a_capture_that_finds_nothing_fails_and_its_users_do_not_run() {
         "{}",
         run.stdout
     );
+    assert!(run.stdout.contains("at s.yaml:6:16\n"), "the capture's place: {}", run.stdout);
     assert!(
         run.stdout.contains("not run: it uses {{captures.digest}}, which no earlier test captured"),
         "{}",
@@ -92,6 +93,41 @@ fn captures_are_checked_before_anything_runs() {
     assert!(run.stderr.contains("`capture.h` reads a header, which only http steps keep"), "{}", run.stderr);
     assert!(run.stderr.contains("a capture takes exactly one source"), "{}", run.stderr);
     assert!(run.stderr.contains("captures come from http, exec, generate and chat steps"), "{}", run.stderr);
+}
+
+#[test]
+fn a_test_filled_with_captures_keeps_the_places_of_its_checks_and_of_its_errors() {
+    let ws = Workspace::new();
+    // Lines 4.. of the file (three header lines first). `{{captures.op}}` is a plain value at
+    // plan time; filled with "> abc" it reads as a comparison, and not a valid one.
+    let tests = r#"  - name: get values
+    exec: { command: [echo, '{"op": "> abc", "word": "absent-word"}'] }
+    capture: { op: $.op, word: $.word }
+  - name: a comparison from a capture
+    exec: { command: [echo, '{"a": 1}'] }
+    expect: { json: { $.a: "{{captures.op}}" } }
+  - name: a filled check that fails
+    exec: { command: [echo, hi] }
+    expect:
+      stdout: { contains: "{{captures.word}}" }
+"#;
+    ws.write("s.yaml", &common::suite_text("c", "http://127.0.0.1:9", tests));
+    let run = ws.hxrun(&["s.yaml", "--no-progress"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    // Typed again with the value filled in: the error says where the value is.
+    assert!(
+        run.stdout.contains("not run: with its captures filled in, \"> abc\" is not a comparison"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("(at s.yaml:9:28)"), "the value's place: {}", run.stdout);
+    // The failed check of the filled test points at its line, as an unfilled one's would.
+    assert!(run.stdout.contains("at s.yaml:13:7\n"), "the check's place: {}", run.stdout);
+    assert!(
+        run.stdout.contains("13 │       stdout: { contains: \"{{captures.word}}\" }"),
+        "the line as written: {}",
+        run.stdout
+    );
 }
 
 #[test]

@@ -19,17 +19,17 @@ pub(crate) fn check_embed(expect: &Expect, o: &EmbedObservation, out: &mut Vec<A
     out.push(pass("embeddings"));
     let Some(e) = &expect.embeddings else { return };
     if let Some(c) = &e.count {
-        super::under(out, Some(Source::expect("embeddings.count")), |out| {
+        super::under(out, Some((Source::expect("embeddings.count"), c.at)), |out| {
             out.push(compare("count", c, o.count as f64))
         });
     }
     // Every vector must hold: the failure names the first that does not.
     let each = |what: &str,
                 key: &str,
-                c: &crate::suite::Comparison,
+                c: &crate::suite::spanned::Spanned<crate::suite::Comparison>,
                 values: &[f64],
                 out: &mut Vec<AssertionResult>| {
-        super::under(out, Some(Source::expect(key)), |out| {
+        super::under(out, Some((Source::expect(key), c.at)), |out| {
             let bad = values.iter().enumerate().find(|(_, v)| !compare(what, c, **v).passed);
             out.push(match bad {
                 None => pass(what),
@@ -48,9 +48,10 @@ pub(crate) fn check_embed(expect: &Expect, o: &EmbedObservation, out: &mut Vec<A
     if let Some(c) = &e.norm {
         each("norm", "embeddings.norm", c, &o.norms, out);
     }
+    // A similarity is placed at its block (`embeddings:`): one key may hold a list of them.
     for s in &e.similarity {
         let what = format!("similarity {} {}", s.a, s.b);
-        super::under(out, Some(Source::expect("embeddings.similarity")), |out| {
+        super::under(out, Some((Source::expect("embeddings.similarity"), e.at)), |out| {
             out.push(match o.similarity(s.a, s.b) {
                 Some(v) => compare(&what, &s.value, v),
                 None => fail(

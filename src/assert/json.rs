@@ -7,6 +7,7 @@
 use super::{compare, fail, pass};
 use crate::record::{AssertionResult, Source};
 use crate::suite::schema_check::SchemaCheck;
+use crate::suite::spanned::Spanned;
 use crate::suite::{JsonMatch, JsonMatchFull, JsonType};
 use serde_json::Value;
 use serde_json_path::JsonPath;
@@ -16,7 +17,7 @@ use super::text::quote;
 
 /// Checks every path against `doc_text` (parsed once); `source` names it in messages.
 pub(crate) fn check_all(
-    matchers: &BTreeMap<String, Box<JsonMatch>>,
+    matchers: &Spanned<BTreeMap<Spanned<String>, Box<JsonMatch>>>,
     doc_text: &str,
     source: &str,
     out: &mut Vec<AssertionResult>,
@@ -35,12 +36,12 @@ pub(crate) fn check_all(
                     quote(doc_text, 120)
                 ),
             ));
-            super::keyed(&mut out[from..], Source::expect("json"));
+            super::keyed(&mut out[from..], (Source::expect("json"), matchers.at));
             return;
         }
     };
-    for (path, m) in matchers {
-        super::under(out, Some(Source::expect(format!("json.{path}"))), |out| {
+    for (path, m) in matchers.iter() {
+        super::under(out, Some((Source::expect(format!("json.{path}")), path.at)), |out| {
             out.extend(check(path, m, &doc))
         });
     }
@@ -52,13 +53,13 @@ const MAX_VIOLATIONS: usize = 10;
 /// `expect.schema`: `doc_text` parsed as JSON satisfies the schema; a failure lists where and
 /// why (the first `MAX_VIOLATIONS`).
 pub(crate) fn check_schema(
-    schema: Option<&SchemaCheck>,
+    schema: Option<&Spanned<SchemaCheck>>,
     doc_text: &str,
     source: &str,
     out: &mut Vec<AssertionResult>,
 ) {
     let Some(schema) = schema else { return };
-    super::under(out, Some(Source::expect("schema")), |out| {
+    super::under(out, Some((Source::expect("schema"), schema.at)), |out| {
         let doc: Value = match serde_json::from_str(doc_text.trim()) {
             Ok(v) => v,
             Err(e) => {

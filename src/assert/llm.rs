@@ -21,13 +21,19 @@ pub(crate) fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<Asser
         out.push(fail(what, format!("{what}: {p}")));
     }
     if let Some(c) = &expect.consistent {
-        super::under(out, Some(Source::expect("consistent")), |out| out.push(consistency(c, &o.answers)));
+        super::under(out, Some((Source::expect("consistent"), c.at)), |out| {
+            out.push(consistency(c, &o.answers))
+        });
     }
     if let Some(m) = &expect.text {
-        super::under(out, Some(Source::expect("text")), |out| out.extend(text::check("text", m, &o.text)));
+        super::under(out, Some((Source::expect("text"), m.at)), |out| {
+            out.extend(text::check("text", m, &o.text))
+        });
     }
     if let Some(expected) = &expect.tool_calls {
-        super::under(out, Some(Source::expect("tool_calls")), |out| tool_calls(expected, o, out));
+        super::under(out, Some((Source::expect("tool_calls"), expected.at)), |out| {
+            tool_calls(expected, o, out)
+        });
     }
     // A structured answer (Ollama `format`, OpenAI `response_format`): the answer is the JSON.
     super::json::check_all(&expect.json, &o.text, "answer", out);
@@ -63,7 +69,7 @@ pub(crate) fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<Asser
             let mode = if o.stream { "this stream" } else { "a non-stream answer (set `stream: true`)" };
             format!("{name}: not recorded for {mode}: the server or mode does not provide it")
         };
-        super::under(out, Some(Source::expect(format!("metrics.{name}"))), |out| {
+        super::under(out, Some((Source::expect(format!("metrics.{name}")), name.at)), |out| {
             out.extend(json::check_value(
                 name,
                 &format!("metrics {name}"),
@@ -83,12 +89,12 @@ pub(crate) fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<Asser
                 ),
                 server => agreement("tokens_per_s", t, o.client_tokens_per_s, server, "client", "server"),
             });
-            super::keyed(&mut out[from..], Source::Agreement("tokens_per_s".into()));
+            super::keyed(&mut out[from..], (Source::Agreement("tokens_per_s".into()), t.at));
         }
         if let Some(t) = &agree.tokens {
             let from = out.len();
             out.push(token_agreement(t, o));
-            super::keyed(&mut out[from..], Source::Agreement("tokens".into()));
+            super::keyed(&mut out[from..], (Source::Agreement("tokens".into()), t.at));
         }
     }
 }

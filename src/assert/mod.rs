@@ -10,6 +10,7 @@ pub(crate) mod text;
 
 use crate::plan::PlannedTest;
 use crate::record::{AssertionResult, Observation, Source};
+use crate::suite::spanned::Pos;
 use crate::suite::{CodeMatch, Comparison};
 
 /// Evaluates every expectation of a test that applies to the observation, including the
@@ -19,15 +20,16 @@ pub(crate) fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResul
     let mut out = Vec::new();
     match obs {
         Observation::Http(h) => {
-            let status = expect.status.clone().unwrap_or_else(|| CodeMatch { any_of: vec!["2xx".into()] });
-            under(&mut out, expect.status.as_ref().map(|_| Source::expect("status")), |out| {
+            let status =
+                expect.status.as_deref().cloned().unwrap_or_else(|| CodeMatch { any_of: vec!["2xx".into()] });
+            under(&mut out, expect.status.as_ref().map(|s| (Source::expect("status"), s.at)), |out| {
                 out.push(code("status", &status, i64::from(h.status), || {
                     format!("; body: {}", text::quote(&h.body, 200))
                 }))
             });
             for (name, m) in &expect.headers {
                 let value = h.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
-                under(&mut out, Some(Source::expect(format!("headers.{name}"))), |out| {
+                under(&mut out, Some((Source::expect(format!("headers.{name}")), name.at)), |out| {
                     match (value, m.exists) {
                         (Some(v), Some(false)) => out.push(
                             fail(
@@ -58,7 +60,7 @@ pub(crate) fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResul
             }
             let from = out.len();
             if let Some(m) = &expect.body {
-                under(&mut out, Some(Source::expect("body")), |out| {
+                under(&mut out, Some((Source::expect("body"), m.at)), |out| {
                     out.extend(text::check("body", m, &h.body))
                 });
             }
@@ -69,8 +71,8 @@ pub(crate) fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResul
             }
         }
         Observation::Exec(e) => {
-            let want = expect.exit_code.clone().unwrap_or_else(|| CodeMatch::exactly(0));
-            under(&mut out, expect.exit_code.as_ref().map(|_| Source::expect("exit_code")), |out| {
+            let want = expect.exit_code.as_deref().cloned().unwrap_or_else(|| CodeMatch::exactly(0));
+            under(&mut out, expect.exit_code.as_ref().map(|s| (Source::expect("exit_code"), s.at)), |out| {
                 match e.exit_code {
                     Some(c) => out.push(code("exit_code", &want, i64::from(c), || {
                         format!("; stderr: {}", text::quote(&e.stderr, 200))
@@ -86,12 +88,12 @@ pub(crate) fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResul
             });
             let from = out.len();
             if let Some(m) = &expect.stdout {
-                under(&mut out, Some(Source::expect("stdout")), |out| {
+                under(&mut out, Some((Source::expect("stdout"), m.at)), |out| {
                     out.extend(text::check("stdout", m, &e.stdout))
                 });
             }
             if let Some(m) = &expect.stderr {
-                under(&mut out, Some(Source::expect("stderr")), |out| {
+                under(&mut out, Some((Source::expect("stderr"), m.at)), |out| {
                     out.extend(text::check("stderr", m, &e.stderr))
                 });
             }
@@ -119,7 +121,7 @@ pub(crate) fn check(test: &PlannedTest, obs: &Observation) -> Vec<AssertionResul
         Observation::Tcp(_) => {}
     }
     if let Some(c) = &expect.duration {
-        under(&mut out, Some(Source::expect("duration")), |out| {
+        under(&mut out, Some((Source::expect("duration"), c.at)), |out| {
             out.push(compare("duration", c, obs.elapsed().as_secs_f64()))
         });
     }
@@ -136,10 +138,10 @@ pub(crate) fn api_status(
     error: Option<&str>,
     out: &mut Vec<AssertionResult>,
 ) -> bool {
-    let want = expect.status.clone().unwrap_or_else(|| CodeMatch { any_of: vec!["2xx".into()] });
+    let want = expect.status.as_deref().cloned().unwrap_or_else(|| CodeMatch { any_of: vec!["2xx".into()] });
     if !want.matches(i64::from(status)) {
         let why = error.map(|e| format!(": {e}")).unwrap_or_default();
-        under(out, expect.status.as_ref().map(|_| Source::expect("status")), |out| {
+        under(out, expect.status.as_ref().map(|s| (Source::expect("status"), s.at)), |out| {
             out.push(
                 fail("status", format!("POST {url} answered {status} (expected {want}){why}"))
                     .values(want.to_string(), status.to_string()),
@@ -191,6 +193,7 @@ pub(crate) fn pass(what: impl Into<String>) -> AssertionResult {
         actual: None,
         key: None,
         at: None,
+        pos: None,
     }
 }
 
@@ -203,13 +206,14 @@ pub(crate) fn fail(what: impl Into<String>, message: String) -> AssertionResult 
         actual: None,
         key: None,
         at: None,
+        pos: None,
     }
 }
 
 /// Runs `f` and marks what it added as coming from the expectation at `key` (when written).
 pub(crate) fn under(
     out: &mut Vec<AssertionResult>,
-    key: Option<Source>,
+    key: Option<(Source, Pos)>,
     f: impl FnOnce(&mut Vec<AssertionResult>),
 ) {
     let from = out.len();
@@ -219,10 +223,11 @@ pub(crate) fn under(
     }
 }
 
-/// Says which written expectation these verdicts come from.
-pub(crate) fn keyed(results: &mut [AssertionResult], key: Source) {
+/// Says which written expectation these verdicts come from, and where it is written.
+pub(crate) fn keyed(results: &mut [AssertionResult], (source, at): (Source, Pos)) {
     for r in results.iter_mut().filter(|r| r.key.is_none()) {
-        r.key = Some(key.clone());
+        r.key = Some(source.clone());
+        r.pos = at.known();
     }
 }
 
@@ -245,12 +250,14 @@ mod tests {
     #[test]
     fn verdicts_are_keyed_to_the_expectation_that_was_written() {
         let mut out = vec![pass("first")];
-        under(&mut out, Some(Source::expect("body")), |out| {
+        let at = Pos { line: 7, col: 5 };
+        under(&mut out, Some((Source::expect("body"), at)), |out| {
             out.extend([pass("a"), fail("b", "b: no".into())])
         });
         under(&mut out, None, |out| out.push(pass("default")));
-        let keys: Vec<Option<Source>> = out.iter().map(|r| r.key.clone()).collect();
-        assert_eq!(keys, vec![None, Some(Source::expect("body")), Some(Source::expect("body")), None]);
+        let keys: Vec<(Option<Source>, Option<Pos>)> = out.iter().map(|r| (r.key.clone(), r.pos)).collect();
+        let body = (Some(Source::expect("body")), Some(at));
+        assert_eq!(keys, vec![(None, None), body.clone(), body, (None, None)]);
     }
 
     #[test]

@@ -76,6 +76,7 @@ fn drift(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<Assert
             }
         };
         verdict.key = Some(Source::Drift(*name));
+        verdict.pos = c.at.known();
         out.push(verdict);
     }
 }
@@ -95,7 +96,7 @@ fn thresholds(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<A
         .map(|(name, c)| {
             let actual = level.figures.get(name).copied();
             let ok = actual.is_some_and(|v| c.holds(v));
-            (*name, c.clone(), actual, ok)
+            (*name, c.value.clone(), actual, ok)
         })
         .collect();
     if verdicts.is_empty() {
@@ -117,6 +118,8 @@ fn thresholds(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<A
             // Kept on a pass too: the HTML report draws every threshold on its chart.
             let mut verdict = pass(label).values(c.text.clone(), shown);
             verdict.key = Some(Source::Threshold(*name));
+            verdict.pos = test.thresholds.get(name).and_then(|c| c.at.known());
+            verdict.pos = test.thresholds.get(name).and_then(|c| c.at.known());
             out.push(verdict);
             continue;
         }
@@ -132,6 +135,7 @@ fn thresholds(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<A
         table_said = true;
         let mut verdict = fail(label, format!("{at}{name}: {why}{all}")).values(c.text.clone(), shown);
         verdict.key = Some(Source::Threshold(*name));
+        verdict.pos = test.thresholds.get(name).and_then(|c| c.at.known());
         out.push(verdict);
     }
 }
@@ -205,7 +209,8 @@ fn errors(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<Asser
 fn regressions(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<AssertionResult>) {
     let Some(base) = &test.baseline else { return };
     let Some(old) = base.levels.get(&level.concurrency) else { return };
-    for change in baseline::compare(old, &level.figures, &test.regression) {
+    let tolerances = test.regression.iter().map(|(f, t)| (*f, **t));
+    for change in baseline::compare(old, &level.figures, tolerances) {
         let label = format!("{at}regression {}", change.figure);
         let mut verdict = if change.regressed {
             let (old, new) = change.shown();
@@ -215,6 +220,7 @@ fn regressions(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<
             pass(label)
         };
         verdict.key = Some(Source::Regression(change.figure));
+        verdict.pos = test.regression.get(&change.figure).and_then(|t| t.at.known());
         out.push(verdict);
     }
 }

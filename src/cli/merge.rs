@@ -256,7 +256,7 @@ fn plan_of(file: &str) -> Result<SuitePlan, String> {
 fn judge(planned: &PlannedTest, obs: Observation, t: &mut crate::record::TestResult) {
     let mut assertions = crate::assert::check(planned, &obs);
     for a in &mut assertions {
-        a.at = a.key.as_ref().and_then(|k| planned.places.get(k)).cloned();
+        a.at = a.pos.map(|p| planned.place(p));
     }
     let failures: Vec<String> =
         assertions.iter().filter(|a| !a.passed).filter_map(|a| a.message.clone()).collect();

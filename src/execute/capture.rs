@@ -6,6 +6,7 @@ use crate::plan::PlannedTest;
 use crate::record::{AssertionResult, Observation};
 use crate::suite::TestSpec;
 use crate::suite::capture::{self, Capture, From};
+use crate::suite::spanned::Spanned;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 use std::borrow::Cow;
@@ -32,7 +33,7 @@ fn source(obs: &Observation) -> Option<(&str, &'static str)> {
     }
 }
 
-fn verdict(name: &str, failure: Option<String>) -> AssertionResult {
+fn verdict(name: &Spanned<String>, failure: Option<String>) -> AssertionResult {
     AssertionResult {
         what: format!("capture {name}"),
         passed: failure.is_none(),
@@ -41,6 +42,7 @@ fn verdict(name: &str, failure: Option<String>) -> AssertionResult {
         actual: None,
         key: Some(crate::record::Source::Capture(name.to_string())),
         at: None,
+        pos: name.at.known(),
     }
 }
 
@@ -51,7 +53,7 @@ fn excerpt(text: &str) -> String {
 /// Takes each capture from the observation: a verdict per capture (a failed one fails the
 /// test, saying what came back), and the values found.
 pub(crate) fn extract(
-    captures: &BTreeMap<String, Capture>,
+    captures: &BTreeMap<Spanned<String>, Capture>,
     obs: &Observation,
 ) -> (Vec<AssertionResult>, Vec<Captured>) {
     let mut verdicts = Vec::new();
@@ -68,7 +70,7 @@ pub(crate) fn extract(
             )),
             Ok(value) => {
                 verdicts.push(verdict(name, None));
-                values.push(Captured { name: name.clone(), value, secret: c.secret });
+                values.push(Captured { name: name.to_string(), value, secret: c.secret });
             }
             Err(why) => {
                 verdicts.push(verdict(name, Some(format!("capture {name} ({}): {why}", c.from.describe()))))
@@ -138,7 +140,11 @@ pub(crate) fn fill<'a>(
     }
     let value = |name: &str| values.get(name).cloned();
     let filled = fill_node(node, &value).map_err(Unfilled::Missing)?;
-    let spec = crate::load::de::from_node::<TestSpec>(&filled).map_err(|e| Unfilled::Invalid(e.message))?;
+    let spec = crate::load::de::from_node::<TestSpec>(&filled).map_err(|e| {
+        let at =
+            e.span.map(|s| format!(" (at {}:{}:{})", test.source.name, s.line, s.col)).unwrap_or_default();
+        Unfilled::Invalid(format!("{}{at}", e.message))
+    })?;
     let expect = spec.expect.clone().unwrap_or_default();
     let step =
         spec.steps().into_iter().next().ok_or_else(|| Unfilled::Invalid("the test has no step".into()))?;

@@ -426,7 +426,7 @@ impl Executor {
                     redactor.learn(got.iter().filter(|c| c.secret).map(|c| c.value.clone()));
                     captured = got;
                     for a in &mut assertions {
-                        a.at = a.key.as_ref().and_then(|k| test.places.get(k)).cloned();
+                        a.at = a.pos.map(|p| test.place(p));
                     }
                     let failures: Vec<String> =
                         assertions.iter().filter(|a| !a.passed).filter_map(|a| a.message.clone()).collect();

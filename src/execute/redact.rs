@@ -1,10 +1,12 @@
 //! Masks secrets before anything leaves the executor.
 //!
 //! Results are redacted where they are made — messages, details, observations — with the
-//! suite's secrets (`SuitePlan::secrets`: `secrets:` values, API keys, credential headers) in
-//! every encoding (`crate::mask`). The reporters mask everything they write once more at the
-//! output boundary; this layer keeps report.json's observations and every message clean
-//! whichever reporter reads them.
+//! run's secrets (`mask::Secrets`: the plans' `secrets:` values, API keys and credential
+//! headers, and every secret capture from the moment it is captured) in every encoding
+//! (`crate::mask`). An observation is masked through its serialized form, so every text in it
+//! is, whatever field holds it. The reporters mask everything they write once more, with the
+//! same registry, at the output boundary; this layer keeps report.json's observations and
+//! every message clean whichever reporter reads them.
 
 use crate::mask::Secrets;
 use crate::record::Observation;
@@ -32,50 +34,43 @@ impl Redactor {
         self.secrets.apply(s).into_owned()
     }
 
+    /// The observation with every text in it masked, whatever field holds it — a field added
+    /// tomorrow included: it is masked through its serialized form (what report.json holds),
+    /// and read back only when a secret was in it. Credential headers are masked whole.
     pub(crate) fn observation(&self, obs: &Observation) -> Observation {
         let mut obs = obs.clone();
-        match &mut obs {
-            Observation::Http(h) => {
-                h.url = self.text(&h.url);
-                h.body = self.text(&h.body);
-                for (k, v) in h.headers.iter_mut().chain(h.request_headers.iter_mut()) {
-                    *v = if is_sensitive(k) { MASK.to_string() } else { self.text(v) };
+        if let Observation::Http(h) = &mut obs {
+            for (k, v) in h.headers.iter_mut().chain(h.request_headers.iter_mut()) {
+                if is_sensitive(k) {
+                    *v = MASK.to_string();
                 }
             }
-            Observation::Exec(e) => {
-                e.command = e.command.iter().map(|c| self.text(c)).collect();
-                e.stdout = self.text(&e.stdout);
-                e.stderr = self.text(&e.stderr);
-            }
-            Observation::Llm(l) => {
-                l.url = self.text(&l.url);
-                l.text = self.text(&l.text);
-                l.answers = l.answers.iter().map(|a| self.text(a)).collect();
-                l.error = l.error.as_deref().map(|e| self.text(e));
-                for call in &mut l.tool_calls {
-                    let masked = self.text(&call.arguments.to_string());
-                    call.arguments =
-                        serde_json::from_str(&masked).unwrap_or(serde_json::Value::String(masked));
-                }
-                for text in l.problems.iter_mut().flat_map(|p| p.texts_mut()) {
-                    *text = self.text(text);
-                }
-            }
-            Observation::Pull(p) => p.error = p.error.as_deref().map(|e| self.text(e)),
-            Observation::Models(m) => m.url = self.text(&m.url),
-            Observation::Embed(e) => {
-                e.url = self.text(&e.url);
-                e.error = e.error.as_deref().map(|x| self.text(x));
-            }
-            Observation::Perf(p) => {
-                p.target = self.text(&p.target);
-                for s in p.levels.iter_mut().flat_map(|l| l.samples.iter_mut()) {
-                    s.error = s.error.as_deref().map(|e| self.text(e));
-                }
-            }
-            Observation::Tcp(_) | Observation::Gpu(_) => {}
         }
-        obs
+        let mask = self.secrets.mask();
+        if mask.is_empty() {
+            return obs;
+        }
+        let Ok(text) = serde_json::to_string(&obs) else { return obs };
+        let masked = mask.apply(&text);
+        if *masked == text {
+            return obs;
+        }
+        // Read straight from the masked text; a secret that spans JSON's own punctuation (it
+        // holds `","`) is masked string by string instead.
+        let back = serde_json::from_str::<Observation>(&masked).or_else(|_| {
+            let mut value: serde_json::Value = serde_json::from_str(&text)?;
+            mask.apply_json(&mut value);
+            serde_json::from_value::<Observation>(value)
+        });
+        match back {
+            Ok(mut clean) => {
+                clean.keep_unrecorded(&obs);
+                clean
+            }
+            // Only a secret equal to one of the format's own words (`http`, `ollama`) can make
+            // the masked form unreadable; the reporters' output masks that word everywhere.
+            Err(_) => obs,
+        }
     }
 }
 
@@ -92,5 +87,56 @@ mod tests {
         let r = Redactor::new(Secrets::new(secrets));
         assert_eq!(r.text("key sk-12345 pw hunter2"), "key *** pw ***");
         assert_eq!(r.text("Authorization: Bearer sk-12345"), "Authorization: ***");
+    }
+
+    /// Texts in fields no list named (a model list, a loaded model's name, the asked model, a
+    /// tool call's name, a TCP address, a problem's sentence) are masked; numbers, durations
+    /// to the nanosecond and what reports never hold stay as they were.
+    #[test]
+    fn every_text_of_an_observation_is_masked_whatever_field_holds_it() {
+        use crate::record::{LlmObservation, ModelsObservation, TcpObservation, ToolCall};
+        use std::time::Duration;
+        let secret = "sk-echoed-9f3c";
+        let r = Redactor::new(Secrets::new([secret.to_string()]));
+        let with = |s: &str| format!("x {secret} {s}");
+        let mut llm =
+            LlmObservation::new(crate::suite::Api::Openai, "http://h/v1", &with("model"), true, 200);
+        llm.text = with("answer");
+        llm.e2e = Duration::new(1, 234_567_891);
+        llm.ttft = Some(Duration::new(0, 987_654_321));
+        llm.itl = vec![Duration::new(0, 1), Duration::new(3, 999_999_999)];
+        llm.problems = vec![crate::protocol::StreamProblem::WrongModel {
+            named: with("named"),
+            asked: "m".into(),
+            at: None,
+        }];
+        llm.tool_calls =
+            vec![ToolCall { name: with("fn"), arguments: serde_json::json!({ "k": with("arg") }) }];
+        let models = ModelsObservation {
+            url: "http://h".into(),
+            listed: vec![with("listed")],
+            present: Vec::new(),
+            absent: vec![with("absent")],
+            loaded: None,
+            elapsed: Duration::new(0, 123_456_789),
+        };
+        let tcp = TcpObservation { address: with("host:1"), elapsed: Duration::new(2, 1) };
+        for obs in
+            [Observation::Llm(Box::new(llm.clone())), Observation::Models(models), Observation::Tcp(tcp)]
+        {
+            let clean = r.observation(&obs);
+            let text = serde_json::to_string(&clean).unwrap();
+            assert!(!text.contains(secret) && text.contains("***"), "{text}");
+        }
+        let Observation::Llm(clean) = r.observation(&Observation::Llm(Box::new(llm.clone()))) else {
+            unreachable!()
+        };
+        assert_eq!((clean.e2e, clean.ttft, &clean.itl), (llm.e2e, llm.ttft, &llm.itl), "to the nanosecond");
+        assert_eq!(clean.text, "x *** answer");
+        // Nothing to mask: the very observation, not a copy read back.
+        let plain =
+            Observation::Llm(Box::new(LlmObservation::new(crate::suite::Api::Openai, "u", "m", true, 200)));
+        let kept = r.observation(&plain);
+        assert_eq!(format!("{kept:?}"), format!("{plain:?}"));
     }
 }

@@ -7,6 +7,7 @@
 //! is taken as its text.
 
 use super::tree::{Key, Node, Span, Value};
+use crate::suite::spanned;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
 use std::fmt;
 
@@ -251,10 +252,13 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
 
     fn deserialize_struct<V: Visitor<'de>>(
         self,
-        _name: &'static str,
+        name: &'static str,
         _fields: &'static [&'static str],
         v: V,
     ) -> Result<V::Value, DeError> {
+        if name == spanned::NAME {
+            return v.visit_map(SpannedDe { span: self.0.span, of: Of::Node(self.0), step: 0 });
+        }
         self.deserialize_map(v)
     }
 
@@ -311,7 +315,7 @@ impl<'de> de::SeqAccess<'de> for SeqDe<'_> {
 
 struct MapDe<'a> {
     entries: std::slice::Iter<'a, (Key, Node)>,
-    value: Option<&'a Node>,
+    value: Option<(&'a Node, Span)>,
 }
 
 impl<'de> de::MapAccess<'de> for MapDe<'_> {
@@ -320,18 +324,171 @@ impl<'de> de::MapAccess<'de> for MapDe<'_> {
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
         match self.entries.next() {
             Some((key, value)) => {
-                self.value = Some(value);
-                seed.deserialize(key.name.as_str().into_deserializer())
-                    .map(Some)
-                    .map_err(|e: DeError| at(key.span)(e))
+                self.value = Some((value, key.span));
+                seed.deserialize(KeyDe(key)).map(Some).map_err(|e: DeError| at(key.span)(e))
             }
             None => Ok(None),
         }
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let node = self.value.take().expect("next_value_seed called before next_key_seed");
-        seed.deserialize(NodeDe(node)).map_err(at(node.span))
+        let (node, key) = self.value.take().expect("next_value_seed called before next_key_seed");
+        seed.deserialize(ValueDe { node, key }).map_err(at(node.span))
+    }
+}
+
+/// A map's value: the node, except that a `Spanned` value is placed at its key (`status:`,
+/// not the value after it), where a person looks for the check.
+struct ValueDe<'a> {
+    node: &'a Node,
+    key: Span,
+}
+
+macro_rules! forward_to_node {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+            NodeDe(self.node).$method(v)
+        }
+    )*};
+}
+
+impl<'de> de::Deserializer<'de> for ValueDe<'_> {
+    type Error = DeError;
+
+    forward_to_node! {
+        deserialize_any deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64
+        deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128
+        deserialize_f32 deserialize_f64 deserialize_char deserialize_str deserialize_string
+        deserialize_bytes deserialize_byte_buf deserialize_unit deserialize_seq deserialize_map
+        deserialize_identifier deserialize_ignored_any
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        match self.node.value {
+            Value::Null => v.visit_none(),
+            _ => v.visit_some(self),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        v: V,
+    ) -> Result<V::Value, DeError> {
+        v.visit_newtype_struct(self)
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, name: &'static str, v: V) -> Result<V::Value, DeError> {
+        NodeDe(self.node).deserialize_unit_struct(name, v)
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, v: V) -> Result<V::Value, DeError> {
+        NodeDe(self.node).deserialize_tuple(len, v)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        len: usize,
+        v: V,
+    ) -> Result<V::Value, DeError> {
+        NodeDe(self.node).deserialize_tuple_struct(name, len, v)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, DeError> {
+        if name == spanned::NAME {
+            return v.visit_map(SpannedDe { span: self.key, of: Of::Node(self.node), step: 0 });
+        }
+        NodeDe(self.node).deserialize_struct(name, fields, v)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, DeError> {
+        NodeDe(self.node).deserialize_enum(name, variants, v)
+    }
+}
+
+/// A map's key: its name, or its name with the key's place (`suite::spanned::Spanned`).
+struct KeyDe<'a>(&'a Key);
+
+impl<'de> de::Deserializer<'de> for KeyDe<'_> {
+    type Error = DeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        v.visit_str(&self.0.name)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, DeError> {
+        let names: de::value::StrDeserializer<'_, DeError> = self.0.name.as_str().into_deserializer();
+        names.deserialize_enum(name, variants, v)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        _fields: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, DeError> {
+        if name == spanned::NAME {
+            return v.visit_map(SpannedDe { span: self.0.span, of: Of::Key(self.0), step: 0 });
+        }
+        v.visit_str(&self.0.name)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
+        unit unit_struct newtype_struct seq tuple tuple_struct map identifier ignored_any
+    }
+}
+
+/// What a `Spanned` is made from.
+enum Of<'a> {
+    Node(&'a Node),
+    Key(&'a Key),
+}
+
+/// A `Spanned` value: its line, its column, then the value itself.
+struct SpannedDe<'a> {
+    span: Span,
+    of: Of<'a>,
+    step: u8,
+}
+
+impl<'de> de::MapAccess<'de> for SpannedDe<'_> {
+    type Error = DeError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+        let key = match self.step {
+            0 => spanned::LINE,
+            1 => spanned::COL,
+            2 => spanned::VALUE,
+            _ => return Ok(None),
+        };
+        seed.deserialize(key.into_deserializer()).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
+        self.step += 1;
+        match (self.step, &self.of) {
+            (1, _) => seed.deserialize(self.span.line.into_deserializer()),
+            (2, _) => seed.deserialize(self.span.col.into_deserializer()),
+            (_, Of::Node(node)) => seed.deserialize(NodeDe(node)),
+            (_, Of::Key(key)) => seed.deserialize(KeyDe(key)),
+        }
     }
 }
 
@@ -422,5 +579,29 @@ mod tests {
         let err = from_node::<T>(&node).unwrap_err();
         assert!(err.message.contains("missing required field `name`"));
         assert_eq!(err.span.unwrap().line, 1);
+    }
+
+    #[test]
+    fn a_spanned_value_or_key_knows_where_it_is_written() {
+        use crate::suite::spanned::Spanned;
+        use std::collections::BTreeMap;
+        #[derive(Debug, Deserialize)]
+        struct S {
+            name: Spanned<String>,
+            limits: BTreeMap<Spanned<String>, Spanned<u32>>,
+            maybe: Option<Spanned<bool>>,
+        }
+        let node = parse("name: x\nlimits:\n  a: 1\n  bb:   22\nmaybe: true\n").unwrap();
+        let s = from_node::<S>(&node).unwrap();
+        // A map's value is placed at its key (where a person looks for the check).
+        assert_eq!((s.name.as_str(), s.name.at.line, s.name.at.col), ("x", 1, 1));
+        let (k, v) = s.limits.iter().nth(1).unwrap();
+        assert_eq!((k.as_str(), k.at.line, k.at.col, **v, v.at.col), ("bb", 4, 3, 22, 3));
+        let items = from_node::<Vec<Spanned<u32>>>(&parse("- 1\n-   2\n").unwrap()).unwrap();
+        assert_eq!((items[1].at.line, items[1].at.col), (2, 5), "a list's item where it is");
+        assert_eq!(s.limits.get("a").map(|v| **v), Some(1), "looked up by name");
+        assert!(s.maybe.is_some_and(|m| *m && m.at.line == 5));
+        let err = from_node::<S>(&parse("name: x\nlimits: { a: [1] }\n").unwrap()).unwrap_err();
+        assert_eq!(err.span.map(|s| (s.line, s.col)), Some((2, 14)), "{}", err.message);
     }
 }

@@ -104,15 +104,19 @@ impl Change {
 }
 
 /// Compares the figures each tolerance names; a figure missing on either side is skipped.
-pub(crate) fn compare(old: &Figures, new: &Figures, tolerances: &BTreeMap<Figure, Tolerance>) -> Vec<Change> {
+pub(crate) fn compare(
+    old: &Figures,
+    new: &Figures,
+    tolerances: impl IntoIterator<Item = (Figure, Tolerance)>,
+) -> Vec<Change> {
     tolerances
-        .iter()
+        .into_iter()
         .filter_map(|(figure, tol)| {
-            let (o, n) = (*old.get(figure)?, *new.get(figure)?);
+            let (o, n) = (*old.get(&figure)?, *new.get(&figure)?);
             let change_pct = if o != 0.0 { (n - o) / o.abs() * 100.0 } else { 0.0 };
             let worse_by = if figure.higher_is_better() { o - n } else { n - o };
             let regressed = worse_by > 0.0 && !tol.allows(n, o);
-            Some(Change { figure: *figure, old: o, new: n, change_pct, tolerance: *tol, regressed })
+            Some(Change { figure, old: o, new: n, change_pct, tolerance: tol, regressed })
         })
         .collect()
 }
@@ -136,10 +140,10 @@ mod tests {
         let t: BTreeMap<Figure, Tolerance> =
             [(fig("tokens_per_s.mean"), tol(10.0)), (fig("ttft.p95"), tol(20.0))].into();
         // 5% slower throughput and 10% slower TTFT: within tolerance.
-        let within = compare(&old, &figures(&[("tokens_per_s.mean", 95.0), ("ttft.p95", 0.55)]), &t);
+        let within = compare(&old, &figures(&[("tokens_per_s.mean", 95.0), ("ttft.p95", 0.55)]), t.clone());
         assert!(within.iter().all(|c| !c.regressed), "{within:?}");
         // 20% slower throughput: a regression; TTFT 50% faster: never a regression.
-        let worse = compare(&old, &figures(&[("tokens_per_s.mean", 80.0), ("ttft.p95", 0.25)]), &t);
+        let worse = compare(&old, &figures(&[("tokens_per_s.mean", 80.0), ("ttft.p95", 0.25)]), t);
         assert!(worse[0].regressed && !worse[1].regressed, "{worse:?}");
         assert_eq!(worse[0].describe(), "tokens_per_s.mean: 100 → 80 (-20.0%, worse beyond 10%)");
         assert!(!fig("tokens_per_s.cov").higher_is_better() && fig("request_throughput").higher_is_better());

@@ -4,12 +4,9 @@
 mod checks;
 pub(crate) mod deadline;
 mod expand;
-mod places;
 pub(crate) mod shard;
 pub(crate) mod template;
 mod when;
-pub(crate) use places::Places;
-use places::places;
 
 use crate::load::LoadedSuite;
 use crate::load::de::{self, DeError};
@@ -17,6 +14,7 @@ use crate::load::error::{Diagnostic, SuiteErrors};
 use crate::load::tree::{Node, Span, Value};
 use crate::perf::baseline::LevelFigures;
 use crate::suite::metrics::Figure;
+use crate::suite::spanned::Spanned;
 use crate::suite::{self, Comparison, Expect, Skip, Step, Target, TestSpec, Tolerance};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -107,12 +105,12 @@ pub(crate) struct PlannedTest {
     pub(crate) location: String,
     /// The `for_each` values of this expansion.
     pub(crate) params: Vec<(String, String)>,
-    /// Perf figures that must hold, by name.
-    pub(crate) thresholds: BTreeMap<Figure, Comparison>,
+    /// Perf figures that must hold.
+    pub(crate) thresholds: BTreeMap<Figure, Spanned<Comparison>>,
     /// How far a soak's figures may drift from its first window to its last.
-    pub(crate) drift: BTreeMap<Figure, Comparison>,
+    pub(crate) drift: BTreeMap<Figure, Spanned<Comparison>>,
     /// Perf figures to compare with the baseline, and how much worse they may get.
-    pub(crate) regression: BTreeMap<Figure, Tolerance>,
+    pub(crate) regression: BTreeMap<Figure, Spanned<Tolerance>>,
     /// This test's figures in the baseline run, when one was given and has the test.
     pub(crate) baseline: Option<BaselineFigures>,
     /// Where this test's per-request rows are appended (a perf test with `csv:`, or
@@ -121,16 +119,29 @@ pub(crate) struct PlannedTest {
     /// A perf test's samples file, relative to the report directory (`samples/….hxs`): the
     /// same name for the same suite and test on every machine, so shards' files meet in a merge.
     pub(crate) samples_file: Option<String>,
-    /// Where each written expectation is, by its path (`expect.body`,
-    /// `expect.json.$.version`, `thresholds.ttft.p95`): a failure shows that line.
-    pub(crate) places: Places,
+    /// The suite file it is written in: each typed expectation carries its line and column
+    /// (`suite::spanned`), and a failure shows that line of this file.
+    pub(crate) source: std::sync::Arc<crate::load::error::SourceFile>,
     /// Values this test takes from what came back, for later tests.
-    pub(crate) capture: BTreeMap<String, crate::suite::capture::Capture>,
+    pub(crate) capture: BTreeMap<crate::suite::spanned::Spanned<String>, crate::suite::capture::Capture>,
     /// The `{{captures.NAME}}` its step and expectations use (filled when it runs).
     pub(crate) captures_used: Vec<String>,
     /// The test as written (placeholders of `for_each` filled), kept when it uses captures:
     /// the executor fills them in and types it again.
     pub(crate) written: Option<Box<Node>>,
+}
+
+impl PlannedTest {
+    /// A place in this test's suite file, with its line.
+    pub(crate) fn place(&self, at: crate::suite::spanned::Pos) -> crate::record::Place {
+        let line = self.source.text.lines().nth(at.line.saturating_sub(1) as usize).unwrap_or_default();
+        crate::record::Place {
+            file: self.source.name.clone(),
+            line: at.line,
+            col: at.col,
+            source: line.to_string(),
+        }
+    }
 }
 
 /// A test's figures in a stored run.
@@ -147,7 +158,6 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     let loc = |node: &Node| format!("{}:{}:{}", suite.source.name, node.span.line, node.span.col);
 
-    let lines: Vec<&str> = suite.source.text.lines().collect();
     // Captures defined by the tests so far: a later test may use them.
     let mut captured: Vec<String> = Vec::new();
     for test in &suite.tests {
@@ -196,13 +206,9 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
         };
         // A test expanded several times keeps its names apart by its parameters unless the
         // name itself uses a placeholder.
-        // Where its expectations are written: the same for every expansion.
-        // What every expansion of this written test shares: where its expectations are, and
-        // the captures it uses (a `for_each` never fills `{{captures.*}}`).
-        let written = Written {
-            places: places(suite, &lines, test),
-            captures: used.into_iter().map(|(n, _)| n).collect(),
-        };
+        // What every expansion of this written test shares: the captures it uses (a
+        // `for_each` never fills `{{captures.*}}`).
+        let written = Written { captures: used.into_iter().map(|(n, _)| n).collect() };
         let name_templated = test.get("name").and_then(Node::as_str).is_some_and(|n| {
             crate::suite::placeholder::scan(n)
                 .iter()
@@ -374,16 +380,19 @@ pub(crate) fn plan_fleet(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Vec<
 
 /// What the expansions of one written test share.
 struct Written {
-    places: Places,
     captures: Vec<String>,
 }
 
 /// The `{{captures.NAME}}` used in a test's strings, its `for_each` values included (not its
 /// name or its own `capture:`), with
 /// where each is written.
-/// A perf test's bounds by figure (a name no figure has is an error `checks` reported).
-fn by_figure<V: Clone>(written: &BTreeMap<String, V>) -> BTreeMap<Figure, V> {
-    written.iter().filter_map(|(k, v)| Some((Figure::parse(k)?, v.clone()))).collect()
+/// A perf test's bounds by figure, each where its figure is written (a name no figure has is
+/// an error `checks` reported).
+fn by_figure<V: Clone>(written: &BTreeMap<Spanned<String>, V>) -> BTreeMap<Figure, Spanned<V>> {
+    written
+        .iter()
+        .filter_map(|(k, v)| Some((Figure::parse(k)?, Spanned { value: v.clone(), at: k.at })))
+        .collect()
 }
 
 fn captures_used(test: &Node) -> Vec<(String, Span)> {
@@ -541,7 +550,10 @@ fn resolve(
         thresholds: by_figure(&spec.thresholds),
         drift: by_figure(&spec.drift),
         regression: match (&suite.baseline, spec.regression.is_empty()) {
-            (Some(_), true) => crate::perf::baseline::default_tolerances(),
+            (Some(_), true) => crate::perf::baseline::default_tolerances()
+                .into_iter()
+                .map(|(f, t)| (f, Spanned::unplaced(t)))
+                .collect(),
             _ => by_figure(&spec.regression),
         },
         baseline: suite.baseline.as_ref().and_then(|b| {
@@ -550,7 +562,7 @@ fn resolve(
         }),
         name,
         params,
-        places: written.places.clone(),
+        source: std::sync::Arc::clone(&suite.source),
         capture: spec.capture.clone(),
         captures_used: written.captures.clone(),
         written: (!written.captures.is_empty()).then(|| Box::new(node.clone())),

@@ -61,23 +61,6 @@ pub(crate) enum StreamProblem {
 }
 
 impl StreamProblem {
-    /// The free text inside, which may hold what a server sent (and so a secret it echoed):
-    /// the redactor passes each through its mask.
-    pub(crate) fn texts_mut(&mut self) -> Vec<&mut String> {
-        match self {
-            StreamProblem::Undecodable { reason, excerpt, .. } => vec![reason, excerpt],
-            StreamProblem::Unreadable { reason, .. } => vec![reason],
-            StreamProblem::WrongModel { named, asked, .. } => vec![named, asked],
-            StreamProblem::Unlisted { asked, listed, .. } => {
-                std::iter::once(asked).chain(listed.iter_mut()).collect()
-            }
-            StreamProblem::ServerError { message } => vec![message],
-            StreamProblem::Reported { sentence } => vec![sentence],
-            StreamProblem::ToolCallArguments { name, reason, excerpt, .. } => vec![name, reason, excerpt],
-            _ => Vec::new(),
-        }
-    }
-
     /// A stream whose end is not judged (the client stopped reading it).
     pub(crate) fn cut_by_client(&self) -> bool {
         matches!(self, StreamProblem::TimedOut { .. } | StreamProblem::Stalled { .. })

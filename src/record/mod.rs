@@ -41,6 +41,23 @@ pub(crate) enum Observation {
     Gpu(GpuObservation),
 }
 
+impl Observation {
+    /// Takes from `from` (the same observation) what report.json does not record: an embed's
+    /// vectors, a perf step's elapsed time and its levels' samples files.
+    pub(crate) fn keep_unrecorded(&mut self, from: &Observation) {
+        match (self, from) {
+            (Observation::Embed(e), Observation::Embed(f)) => e.vectors.clone_from(&f.vectors),
+            (Observation::Perf(p), Observation::Perf(f)) => {
+                p.elapsed = f.elapsed;
+                for (l, fl) in p.levels.iter_mut().zip(&f.levels) {
+                    l.file.clone_from(&fl.file);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Bytes of a body, an answer or a command's output that a report keeps: assertions see all
 /// that was read (up to --max-body), reports an excerpt this long, so report.json stays small
 /// however large the answers.
@@ -398,6 +415,9 @@ pub(crate) struct AssertionResult {
     /// Where that expectation is written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) at: Option<Place>,
+    /// Its line and column, until the executor, which knows the file, makes `at` of them.
+    #[serde(skip)]
+    pub(crate) pos: Option<crate::suite::spanned::Pos>,
 }
 
 impl AssertionResult {

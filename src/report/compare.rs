@@ -127,9 +127,8 @@ pub(crate) fn compare(named: Vec<(String, Run)>, tolerances: &BTreeMap<Figure, T
                         .skip(1)
                         .map(|l| {
                             let new = l.as_ref()?;
-                            let one: BTreeMap<Figure, Tolerance> =
-                                tolerances.get(figure).map(|t| (*figure, *t)).into_iter().collect();
-                            baseline::compare(&level.figures, &new.figures, &one).into_iter().next()
+                            let one = tolerances.get(figure).map(|t| (*figure, *t));
+                            baseline::compare(&level.figures, &new.figures, one).into_iter().next()
                         })
                         .collect();
                     rows.push(Row {

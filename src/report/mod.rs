@@ -193,23 +193,7 @@ impl Output {
 impl Output {
     /// Masks every string (and key) inside a JSON value.
     pub(crate) fn mask_value(&self, value: &mut serde_json::Value) {
-        use serde_json::Value;
-        match value {
-            Value::String(s) => {
-                if let std::borrow::Cow::Owned(masked) = self.text(s) {
-                    *s = masked;
-                }
-            }
-            Value::Array(items) => items.iter_mut().for_each(|v| self.mask_value(v)),
-            Value::Object(map) => {
-                let entries = std::mem::take(map);
-                for (k, mut v) in entries {
-                    self.mask_value(&mut v);
-                    map.insert(self.text(&k).into_owned(), v);
-                }
-            }
-            _ => {}
-        }
+        self.mask.mask().apply_json(value);
     }
 
     /// Appends text to a file others append to as well (GitHub's step summary).

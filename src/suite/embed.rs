@@ -62,11 +62,11 @@ impl Input {
 #[serde(deny_unknown_fields)]
 pub(crate) struct EmbedExpect {
     /// How many vectors came back, e.g. "== 3".
-    pub(crate) count: Option<Comparison>,
+    pub(crate) count: Option<super::spanned::Spanned<Comparison>>,
     /// The size of every vector, e.g. "== 768".
-    pub(crate) dimensions: Option<Comparison>,
+    pub(crate) dimensions: Option<super::spanned::Spanned<Comparison>>,
     /// The L2 norm of every vector, e.g. "> 0.99" (normalised embeddings have 1).
-    pub(crate) norm: Option<Comparison>,
+    pub(crate) norm: Option<super::spanned::Spanned<Comparison>>,
     /// Cosine similarity between two inputs' vectors, by their positions in `input`:
     /// `{ a: 0, b: 1, value: "> 0.8" }`, or a list of them.
     #[serde(default, deserialize_with = "one_or_many")]

@@ -2,6 +2,7 @@
 //!
 //! These are plain data; `assert/` evaluates them against a recorded result.
 
+use super::spanned::Spanned;
 use super::values::{CodeMatch, Comparison, Pattern};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
@@ -18,49 +19,49 @@ use std::fmt;
 #[serde(deny_unknown_fields)]
 pub(crate) struct Expect {
     /// HTTP status: a code (200), a list ([200, 204]) or a pattern ("2xx").
-    pub(crate) status: Option<CodeMatch>,
+    pub(crate) status: Option<Spanned<CodeMatch>>,
     /// Response headers (case-insensitive names) and what their value must match.
     // Values boxed here and below: a map's node holds room for 11 entries, so large inline
     // values made each test's one-entry map 2 KB (10,000 planned tests: 30 MB).
     #[serde(default)]
-    pub(crate) headers: BTreeMap<String, Box<TextMatch>>,
+    pub(crate) headers: BTreeMap<Spanned<String>, Box<TextMatch>>,
     /// The response body as text (http).
-    pub(crate) body: Option<TextMatch>,
+    pub(crate) body: Option<Spanned<TextMatch>>,
     /// JSONPath expressions into the JSON body (http), stdout (exec) or answer (generate, chat:
     /// a structured answer), each with a matcher.
     /// A string starting with an operator is a numeric comparison ("> 0"); any other scalar
     /// must be equal.
     #[serde(default)]
-    pub(crate) json: BTreeMap<String, Box<JsonMatch>>,
+    pub(crate) json: Spanned<BTreeMap<Spanned<String>, Box<JsonMatch>>>,
     /// A JSON Schema the JSON body (http), stdout (exec) or answer (generate, chat) must
     /// satisfy: inline, or `{ file: answer.schema.json }` relative to the suite.
-    pub(crate) schema: Option<super::schema_check::SchemaCheck>,
+    pub(crate) schema: Option<Spanned<super::schema_check::SchemaCheck>>,
     /// How long the step took, e.g. "< 500ms".
-    pub(crate) duration: Option<Comparison>,
+    pub(crate) duration: Option<Spanned<Comparison>>,
     /// Exit code of an exec step: a code or a list of codes.
-    pub(crate) exit_code: Option<CodeMatch>,
+    pub(crate) exit_code: Option<Spanned<CodeMatch>>,
     /// Standard output of an exec step.
-    pub(crate) stdout: Option<TextMatch>,
+    pub(crate) stdout: Option<Spanned<TextMatch>>,
     /// Standard error of an exec step.
-    pub(crate) stderr: Option<TextMatch>,
+    pub(crate) stderr: Option<Spanned<TextMatch>>,
     /// The answer text of a generate or chat step.
-    pub(crate) text: Option<TextMatch>,
+    pub(crate) text: Option<Spanned<TextMatch>>,
     /// Recorded figures of a generate or chat step: `ttft: "< 2s"`, `eval_count: "> 0"`,
     /// `tokens_per_s: ">= 20"`, `load_duration: "< 5s"`, `done_reason: stop`.
     #[serde(default)]
-    pub(crate) metrics: BTreeMap<String, Box<JsonMatch>>,
+    pub(crate) metrics: BTreeMap<Spanned<String>, Box<JsonMatch>>,
     /// Client-measured vs server-reported figures within a tolerance (stream mode).
     pub(crate) agree: Option<super::llm::Agree>,
     /// With `repeat: N` on a generate or chat step: all N answers identical (`true`), or each
     /// at least `{ min_similarity: 0.9 }` like the most frequent one. At temperature 0 with a
     /// fixed `options.seed`, a server that batches requests may still answer differently.
-    pub(crate) consistent: Option<super::llm::Consistency>,
+    pub(crate) consistent: Option<Spanned<super::llm::Consistency>>,
     /// The tool calls a chat answer must make (chat with `tools`): each expected call by a
     /// distinct call of that name whose arguments match; `[]`: no call at all.
-    pub(crate) tool_calls: Option<Vec<super::llm::ToolCallMatch>>,
+    pub(crate) tool_calls: Option<Spanned<Vec<super::llm::ToolCallMatch>>>,
     /// The vectors of an embed step: `count`, `dimensions`, `norm` (each a comparison) and
     /// `similarity` between inputs (`{ a: 0, b: 1, value: "> 0.8" }`, or a list).
-    pub(crate) embeddings: Option<super::embed::EmbedExpect>,
+    pub(crate) embeddings: Option<Spanned<super::embed::EmbedExpect>>,
     /// This block applies only when this holds (see a test's `when`): in a list of blocks,
     /// the checks of some expansions only.
     #[allow(dead_code)] // decided on the filled tree by `plan`

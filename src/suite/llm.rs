@@ -212,9 +212,9 @@ impl<'de> Deserialize<'de> for Consistency {
 #[serde(deny_unknown_fields)]
 pub(crate) struct Agree {
     /// Client tokens/s vs server tokens/s (eval_count / eval_duration), e.g. "10%".
-    pub(crate) tokens_per_s: Option<Tolerance>,
+    pub(crate) tokens_per_s: Option<super::spanned::Spanned<Tolerance>>,
     /// Content chunks received vs the server's output token count, e.g. 0 or "5%".
-    pub(crate) tokens: Option<Tolerance>,
+    pub(crate) tokens: Option<super::spanned::Spanned<Tolerance>>,
 }
 
 /// A tolerance: a percentage ("10%") or an absolute difference (2, "50ms", "512MiB"), stored

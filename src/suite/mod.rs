@@ -15,6 +15,7 @@ pub(crate) mod perf;
 pub(crate) mod placeholder;
 pub(crate) mod schema;
 pub(crate) mod schema_check;
+pub(crate) mod spanned;
 pub(crate) mod step;
 pub(crate) mod values;
 
@@ -337,7 +338,7 @@ pub(crate) struct TestSpec {
     /// `{{captures.NAME}}`: a JSONPath (`"$.models[0].digest"`), or `{ json | header | regex:
     /// ..., secret: true }`. A capture that finds nothing fails the test.
     #[serde(default)]
-    pub(crate) capture: BTreeMap<String, capture::Capture>,
+    pub(crate) capture: BTreeMap<spanned::Spanned<String>, capture::Capture>,
     /// An HTTP request.
     pub(crate) http: Option<HttpStep>,
     /// A TCP connect check.
@@ -363,16 +364,16 @@ pub(crate) struct TestSpec {
     /// Perf figures that must hold, e.g. `tokens_per_s.mean: ">= 50"`, `ttft.p95: "< 2s"`,
     /// `tokens_per_s.cov: "< 20%"`, `error_rate: "== 0"` (checked at every concurrency level).
     #[serde(default)]
-    pub(crate) thresholds: BTreeMap<String, Comparison>,
+    pub(crate) thresholds: BTreeMap<spanned::Spanned<String>, Comparison>,
     /// How much worse than the baseline a perf figure may get: `tokens_per_s.mean: 10%`.
     #[serde(default)]
-    pub(crate) regression: BTreeMap<String, Tolerance>,
+    pub(crate) regression: BTreeMap<spanned::Spanned<String>, Tolerance>,
     /// How far a soak's figures may move from its first window to its last (`perf.window`):
     /// the signed change, as a percentage of the first window's value with `%`
     /// (`e2e.p95: "< 10%"`, `tokens_per_s.mean: "> -10%"`), in the figure's unit without
     /// (`error_rate: "< 1"` — one percentage point —, `gpu.memory_used.max: "< 512MiB"`).
     #[serde(default)]
-    pub(crate) drift: BTreeMap<String, Comparison>,
+    pub(crate) drift: BTreeMap<spanned::Spanned<String>, Comparison>,
     /// What must hold afterwards: one block of checks, or a list of blocks, each with an
     /// optional `when` (checks that apply only to some expansions: a TTFT bound only where
     /// `{{stream}}` is true). Two blocks that both apply may not check the same thing.
