@@ -185,6 +185,63 @@ fn sweeps_find_the_slots_of_noisy_servers() {
 }
 
 #[test]
+fn a_sweep_in_rounds_goes_up_and_down_the_levels_and_compares_them_round_by_round() {
+    let sim = sim(|c| {
+        c.capacity = Some(2);
+        c.tokens_per_s = 400.0;
+        c.jitter = 0.1;
+    });
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &suite(
+            &sim,
+            r#"
+  - name: rounds
+    perf:
+      generate: { model: phi3:latest, prompt: Summarize, stream: false, options: { num_predict: 20 } }
+      iterations: 61
+      concurrency: [1, 2, 4]
+      rounds: 4
+"#,
+        ),
+    );
+    let run = ws.hxrun(&["s.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let json = run.json();
+    let o = &json["suites"][0]["tests"][0]["observation"];
+    let mut segments: Vec<(String, u64)> = Vec::new();
+    for l in o["levels"].as_array().unwrap() {
+        // Every request measured, the 61 shared out 16, 15, 15, 15, numbered through the rounds.
+        assert_eq!(l["requests"], 61, "{l}");
+        let rounds = l["rounds"].as_array().unwrap();
+        assert_eq!(rounds.len(), 4);
+        segments.extend(
+            rounds
+                .iter()
+                .map(|r| (r["started_at"].as_str().unwrap().to_string(), l["concurrency"].as_u64().unwrap())),
+        );
+        let mut iters: Vec<u64> =
+            l["samples"].as_array().unwrap().iter().map(|s| s["iter"].as_u64().unwrap()).collect();
+        iters.sort_unstable();
+        assert_eq!(iters, (1..=61).collect::<Vec<u64>>());
+    }
+    segments.sort();
+    let order: Vec<u64> = segments.iter().map(|s| s.1).collect();
+    assert_eq!(order, [1, 2, 4, 4, 2, 1, 1, 2, 4, 4, 2, 1], "up, down, up, down");
+    assert_eq!(o["knee"]["rounds"], 4, "{}", o["knee"]);
+    assert!(run.stdout.contains("paired over 4 rounds"), "{}", run.stdout);
+    // A sweep is what rounds interleave; a single level has none.
+    ws.write(
+        "one.yaml",
+        &suite(&sim, "  - name: one\n    perf: { http: { path: / }, concurrency: 2, rounds: 3 }\n"),
+    );
+    let refused = ws.hxrun(&["validate", "one.yaml"]);
+    assert_eq!(refused.code, 2);
+    assert!(refused.stderr.contains("`rounds` interleaves the levels of a sweep"), "{}", refused.stderr);
+}
+
+#[test]
 fn seed_csv_columns_append_and_refusal() {
     let sim = sim(|_| {});
     let ws = Workspace::new();

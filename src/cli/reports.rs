@@ -54,9 +54,13 @@ pub(super) fn report(args: &ReportArgs) -> u8 {
         Err(code) => return code,
     };
     let run = combine(runs);
+    // Beside the first report, under the names a run gives them (`report::Outputs`).
     let dir = args.reports[0].parent().map(Path::to_path_buf).unwrap_or_default();
     let (html_path, md_path) = match (&args.html, &args.md) {
-        (None, None) => (Some(dir.join("report.html")), Some(dir.join("summary.md"))),
+        (None, None) => {
+            let beside = crate::report::outputs::Outputs::in_dir(&dir);
+            (beside.html, Some(beside.summary))
+        }
         (h, m) => (h.clone(), m.clone()),
     };
     let written = html_path

@@ -15,13 +15,14 @@ mod listed;
 pub(crate) mod llm;
 pub(crate) mod perf;
 pub(crate) mod redact;
+mod step;
 pub(crate) mod tcp;
 pub(crate) mod transport;
 
 use crate::gpu::sampler::Sampler;
 use crate::plan::deadline::Under;
 use crate::plan::{PlannedTest, SuitePlan};
-use crate::protocol::{self, LlmCall};
+
 use crate::record::{
     self, Attempt, FailureKind, Observation, RunRecord, Status, StepError, SuiteRecord, TestResult,
 };
@@ -31,6 +32,8 @@ use chrono::Utc;
 use control::RunControl;
 use redact::Redactor;
 use std::time::{Duration, Instant};
+pub(crate) use step::refused;
+use step::{blank_result, cause_of, not_run, step_summary};
 
 /// `d` after `t`; a wait too long to add (`timeout: 400000000000y`) is thirty years, which is
 /// as good as forever and cannot overflow the clock.
@@ -513,162 +516,5 @@ impl Executor {
             captured.clear();
         }
         (result, captured)
-    }
-
-    async fn run_step(
-        &self,
-        suite: &SuitePlan,
-        transport: &std::sync::Arc<transport::Transport>,
-        test: &PlannedTest,
-        progress: &lifecycle::Progress,
-        gpu_source: Option<Result<std::sync::Arc<dyn crate::gpu::GpuSource>, String>>,
-    ) -> Result<Observation, StepError> {
-        let base = suite.target.url.as_str();
-        let endpoint = endpoint::Endpoint::of(suite);
-        let proto = |api: Option<crate::suite::Api>| protocol::for_api(api.unwrap_or(suite.target.api));
-        let t = transport.as_ref();
-        let limits = self.opts.limits;
-        match &test.step {
-            Step::Http(h) => http::run(t, h, base, &suite.headers).await.map(Observation::Http),
-            Step::Tcp(t) => tcp::run(t, base).await.map(Observation::Tcp),
-            Step::Exec(e) => exec::run(e, &suite.base_dir, limits).await.map(Observation::Exec),
-            Step::Generate(_) | Step::Chat(_) => {
-                let call = LlmCall::of_step(&test.step).expect("a generate or chat step");
-                let waits = llm::Waits::of(&test.deadline, call.chunk_timeout());
-                let req = llm::Request { endpoint, waits };
-                let sampler = match &gpu_source {
-                    Some(Ok(source)) => Some(crate::gpu::sampler::Sampler::start(
-                        std::sync::Arc::clone(source),
-                        crate::gpu::sampler::MIN_INTERVAL,
-                        Some(test.name.clone()),
-                    )),
-                    _ => None,
-                };
-                let mut o = llm::run_repeated(t, proto(call.api()), call, &req).await?;
-                t.model_lists.check(t, proto(call.api()), endpoint, &mut o).await;
-                if let Some(sampler) = sampler {
-                    let (samples, error) = sampler.stop().await;
-                    o.gpu = crate::gpu::sampler::figures(&samples);
-                    o.gpu_error = error;
-                } else if let Some(Err(e)) = gpu_source {
-                    o.gpu_error = Some(e);
-                }
-                Ok(Observation::Llm(Box::new(o)))
-            }
-            Step::Pull(p) => {
-                lifecycle::pull(t, proto(None), p, endpoint, progress).await.map(Observation::Pull)
-            }
-            Step::Models(m) => lifecycle::models(t, proto(m.api), m, endpoint).await.map(Observation::Models),
-            Step::Unload(u) => lifecycle::unload(t, proto(None), u, endpoint).await.map(Observation::Http),
-            Step::Embed(e) => embed::run(t, proto(e.api), e, endpoint).await.map(Observation::Embed),
-            Step::Perf(p) => {
-                let ctx = perf::PerfContext {
-                    transport: std::sync::Arc::clone(transport),
-                    suite: std::sync::Arc::new(suite.clone()),
-                    deadline: test.deadline.clone(),
-                    progress: progress.clone(),
-                    test: test.name.clone(),
-                    csv: test.perf_csv.clone(),
-                    samples_file: test.samples_file.clone(),
-                    control: self.opts.control.clone(),
-                    secrets: self.opts.secrets.clone(),
-                    gpu: gpu_source
-                        .and_then(Result::ok)
-                        .map(|s| (s, p.gpu_interval.unwrap_or(self.opts.gpu_interval))),
-                };
-                perf::run(ctx, p).await.map(|o| Observation::Perf(Box::new(o)))
-            }
-            Step::Gpu(g) => {
-                let source = gpu_source.unwrap_or_else(|| Err("no GPU source".to_string()));
-                Ok(Observation::Gpu(gpu::run(g, source)))
-            }
-        }
-    }
-}
-
-/// What stopped this attempt's requests, when that failed it: a connection that could not be
-/// made or broke (every attempt's request counted), or a perf loop none of whose requests
-/// succeeded (its first error, every failed request counted).
-fn cause_of(result: &TestResult, kind: Option<&FailureKind>, message: Option<&str>) -> Option<record::Cause> {
-    let before = result.cause.as_ref().map_or(0, |c| c.requests);
-    match (&result.observation, kind) {
-        (Some(Observation::Perf(p)), Some(_)) => {
-            let (ok, errors) = p
-                .levels
-                .iter()
-                .fold((0, 0), |(ok, errors), l| (ok + l.requests - l.errors, errors + l.errors));
-            let first = p.levels.iter().find_map(|l| l.first_error())?;
-            (ok == 0 && errors > 0)
-                .then(|| record::Cause { text: first.to_string(), requests: before + errors as u64 })
-        }
-        (None, Some(FailureKind::Connection)) => {
-            message.map(|m| record::Cause { text: m.to_string(), requests: before + 1 })
-        }
-        _ => None,
-    }
-}
-
-/// A refused connection, in the same words for every step and request that meets it (the
-/// server, never the path: the reports group the tests a down server failed by this text).
-pub(crate) fn refused(server: &str) -> String {
-    format!("connection refused by {server}: is the server running and listening on that port?")
-}
-
-/// A result before the test ran: skipped, with no message yet.
-fn blank_result(suite: &SuitePlan, test: &PlannedTest) -> TestResult {
-    TestResult {
-        suite: suite.name.clone(),
-        name: test.name.clone(),
-        tags: test.tags.clone(),
-        description: test.description.clone(),
-        location: test.location.clone(),
-        params: test.params.clone(),
-        step: test.step.kind().to_string(),
-        status: Status::Skipped,
-        message: None,
-        failure_kind: None,
-        cause: None,
-        started_at: Utc::now(),
-        duration: Duration::ZERO,
-        attempts: Vec::new(),
-        assertions: Vec::new(),
-        detail: String::new(),
-        observation: None,
-    }
-}
-
-/// A test the run did not reach before it was stopped: listed, skipped, with the reason.
-fn not_run(
-    suite: &SuitePlan,
-    test: &PlannedTest,
-    redactor: &Redactor,
-    reason: &control::StopReason,
-) -> TestResult {
-    let mut result = blank_result(suite, test);
-    result.message = Some(redactor.text(&format!("not run: {reason}")));
-    result
-}
-
-/// What the step was doing, for a timeout's report (there is no observation to show).
-fn step_summary(step: &Step, base: &str) -> String {
-    match step {
-        Step::Http(h) => {
-            let url = h.url.clone().unwrap_or_else(|| http::join_url(base, h.path.as_deref().unwrap_or("")));
-            format!("{} {url}", h.method_name())
-        }
-        Step::Tcp(t) => format!(
-            "connect {}:{}",
-            t.host.as_deref().unwrap_or("(target host)"),
-            t.port.map_or("(target port)".to_string(), |p| p.to_string())
-        ),
-        Step::Exec(e) => format!("$ {}", e.command.join(" ")),
-        Step::Embed(e) => format!("embed with {}", e.model),
-        Step::Generate(g) => format!("generate with {}", g.model),
-        Step::Chat(c) => format!("chat with {}", c.model),
-        Step::Pull(p) => format!("pull {}", p.model),
-        Step::Models(_) => "list models".to_string(),
-        Step::Unload(u) => format!("unload {}", u.model),
-        Step::Perf(_) => "perf loop".to_string(),
-        Step::Gpu(_) => "read GPUs through NVML".to_string(),
     }
 }

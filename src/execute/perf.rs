@@ -9,7 +9,7 @@ use super::llm;
 use crate::gpu::GpuSource;
 use crate::gpu::sampler::Sampler;
 use crate::perf::knee;
-use crate::perf::result::{LevelResult, PerfObservation, RateSent, Sample};
+use crate::perf::result::{LevelResult, PerfObservation, RateSent, Sample, Segment};
 use crate::perf::samples::SampleStore;
 use crate::perf::windows::Windows;
 use crate::plan::SuitePlan;
@@ -94,60 +94,30 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
         last_report: AtomicU64::new(0),
         started,
     });
-    let mut results = Vec::new();
-    for &c in &levels {
-        if shared.ctx.control.is_stopped() {
-            break;
-        }
-        if step.warmup > 0 {
-            closed_loop(&shared, c, Stop::After(step.warmup), Keep::Nothing).await;
-        }
-        let stop = match step.duration {
-            Some(d) => Stop::At(super::after(Instant::now(), d)),
-            None => Stop::After(per_level),
-        };
-        let level_started = Instant::now();
-        let level_started_at = Utc::now();
-        let sampler = shared.ctx.gpu.as_ref().map(|(source, interval)| {
-            Sampler::start(Arc::clone(source), *interval, Some(shared.ctx.test.clone()))
-        });
-        let windows = step.window.map(|w| {
-            let end = step
-                .duration
-                .and_then(|d| level_started_at.checked_add_signed(chrono::TimeDelta::from_std(d).ok()?));
-            // A request lasts at most its timeout; its worker hands it over at the latest when
-            // its next request ends: twice that, and a margin.
-            let late = shared.ctx.deadline.request_limit().saturating_mul(2).saturating_add(LATE_MARGIN);
-            let windows = Windows::new(level_started_at, w, late, c);
-            match end {
-                Some(end) => windows.ending_at(end),
-                None => windows,
+    let rounds = step.rounds.unwrap_or(1).max(1);
+    let mut runs: Vec<LevelRun> = levels.iter().map(|&c| LevelRun::new(c)).collect();
+    'rounds: for round in 0..rounds {
+        // Up the sweep, then down, then up again: a slow stretch of the server or the machine
+        // falls on every level alike, and the knee compares levels round by round.
+        let order: Vec<usize> =
+            if round % 2 == 0 { (0..runs.len()).collect() } else { (0..runs.len()).rev().collect() };
+        for i in order {
+            if shared.ctx.control.is_stopped() {
+                break 'rounds;
             }
-        });
-        let (store, sent) = match step.rate {
-            Some(rate) => {
-                let (store, sent) = open_loop(&shared, c, stop, rate.0, windows).await;
-                (store, Some(sent))
-            }
-            None => (closed_loop(&shared, c, stop, Keep::Samples(windows)).await, None),
-        };
-        let mut level = LevelResult::new(c, level_started.elapsed(), store.finish());
-        level.rate = sent;
-        level.started_at = Some(level_started_at);
-        level.window = step.window.map(|w| w.as_secs_f64());
-        if let Some(sampler) = sampler {
-            let (gpu_samples, error) = sampler.stop().await;
-            level.figures.extend(crate::gpu::sampler::figures(&gpu_samples));
-            crate::perf::windows::add_gpu(&mut level.windows, &gpu_samples);
-            level.drift = crate::perf::windows::drift(&level.windows);
-            level.gpu_samples = gpu_samples;
-            level.gpu_error = error;
+            let stop = match step.duration {
+                Some(d) => Stop::At(super::after(Instant::now(), d / rounds)),
+                // The level's iterations shared out, the first rounds taking the remainder.
+                None => Stop::After(per_level / rounds + u32::from(round < per_level % rounds)),
+            };
+            runs[i].measure(&shared, step, stop).await;
         }
-        if let Some(vram) = model_vram(&shared).await.filter(|_| !shared.ctx.control.is_stopped()) {
-            level.figures.insert(Figure::of(Metric::ModelVram), vram as f64);
-        }
-        results.push(level);
     }
+    let results: Vec<LevelResult> = runs
+        .into_iter()
+        .filter(|l| !l.segments.is_empty())
+        .map(|l| l.finish(&shared, step, rounds))
+        .collect();
     let knee = if results.len() > 1 { knee::find(&results) } else { None };
     Ok(PerfObservation {
         request: match (LlmCall::of_perf(step), &step.embed) {
@@ -168,6 +138,113 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
         knee,
         elapsed: started.elapsed(),
     })
+}
+
+/// One concurrency level while its rounds run: what they measured so far.
+struct LevelRun {
+    c: u32,
+    /// Every measured request of the level, across its rounds.
+    store: Option<SampleStore>,
+    elapsed: Duration,
+    segments: Vec<Segment>,
+    sent: Option<RateSent>,
+    gpu_samples: Vec<crate::gpu::GpuSample>,
+    gpu_error: Option<String>,
+    vram: Option<u64>,
+}
+
+impl LevelRun {
+    fn new(c: u32) -> Self {
+        LevelRun {
+            c,
+            store: None,
+            elapsed: Duration::ZERO,
+            segments: Vec::new(),
+            sent: None,
+            gpu_samples: Vec::new(),
+            gpu_error: None,
+            vram: None,
+        }
+    }
+
+    /// One round of this level: its warm-up, then its share of the measured requests.
+    async fn measure(&mut self, shared: &Arc<Shared>, step: &PerfStep, stop: Stop) {
+        let c = self.c;
+        if step.warmup > 0 {
+            closed_loop(shared, c, Stop::After(step.warmup), Keep::Nothing).await;
+        }
+        let started = Instant::now();
+        let started_at = Utc::now();
+        let sampler = shared.ctx.gpu.as_ref().map(|(source, interval)| {
+            Sampler::start(Arc::clone(source), *interval, Some(shared.ctx.test.clone()))
+        });
+        // A soak's windows (one round: `checks` refuses `window` with `rounds`).
+        let store = self.store.take().unwrap_or_else(|| {
+            let store = shared.store();
+            match step.window {
+                Some(w) => {
+                    let end = step
+                        .duration
+                        .and_then(|d| started_at.checked_add_signed(chrono::TimeDelta::from_std(d).ok()?));
+                    // A request lasts at most its timeout; its worker hands it over at the latest
+                    // when its next request ends: twice that, and a margin.
+                    let late =
+                        shared.ctx.deadline.request_limit().saturating_mul(2).saturating_add(LATE_MARGIN);
+                    let windows = Windows::new(started_at, w, late, c);
+                    store.with_windows(match end {
+                        Some(end) => windows.ending_at(end),
+                        None => windows,
+                    })
+                }
+                None => store,
+            }
+        });
+        let before = u32::try_from(store.requests()).unwrap_or(u32::MAX);
+        let (store, sent) = match step.rate {
+            Some(rate) => {
+                let (store, sent) = open_loop(shared, c, stop, rate.0, store).await;
+                (store, Some(sent))
+            }
+            None => {
+                (closed_loop(shared, c, stop, Keep::Samples { store: Box::new(store), before }).await, None)
+            }
+        };
+        let elapsed = started.elapsed();
+        self.elapsed += elapsed;
+        self.segments.push(Segment { started_at, elapsed: elapsed.as_secs_f64() });
+        self.store = Some(store);
+        self.sent = sent;
+        if let Some(sampler) = sampler {
+            let (samples, error) = sampler.stop().await;
+            self.gpu_samples.extend(samples);
+            self.gpu_error = self.gpu_error.take().or(error);
+        }
+        if let Some(vram) = model_vram(shared).await.filter(|_| !shared.ctx.control.is_stopped()) {
+            self.vram = Some(self.vram.map_or(vram, |v| v.max(vram)));
+        }
+    }
+
+    fn finish(self, shared: &Shared, step: &PerfStep, rounds: u32) -> LevelResult {
+        let store = self.store.unwrap_or_else(|| shared.store());
+        let mut level = LevelResult::new(self.c, self.elapsed, store.finish());
+        level.rate = self.sent;
+        level.started_at = self.segments.first().map(|s| s.started_at);
+        level.window = step.window.map(|w| w.as_secs_f64());
+        if rounds > 1 {
+            level.rounds = self.segments;
+        }
+        if shared.ctx.gpu.is_some() {
+            level.figures.extend(crate::gpu::sampler::figures(&self.gpu_samples));
+            crate::perf::windows::add_gpu(&mut level.windows, &self.gpu_samples);
+            level.drift = crate::perf::windows::drift(&level.windows);
+            level.gpu_samples = self.gpu_samples;
+            level.gpu_error = self.gpu_error;
+        }
+        if let Some(vram) = self.vram {
+            level.figures.insert(Figure::of(Metric::ModelVram), vram as f64);
+        }
+        level
+    }
 }
 
 /// Counts `n` finished requests (a worker's since it last counted); reports progress at most
@@ -225,20 +302,17 @@ const BATCH_AGE: Duration = Duration::from_secs(1);
 enum Keep {
     /// A warm-up: nothing.
     Nothing,
-    /// The measured phase: every sample, and a soak's windows.
-    Samples(Option<Windows>),
+    /// The measured phase: every sample into the level's store (which a soak's windows see
+    /// too), numbered after the `before` the level measured in earlier rounds.
+    Samples { store: Box<SampleStore>, before: u32 },
 }
 
 /// `c` worker tasks, each sending its next request as soon as the last one finished.
 async fn closed_loop(shared: &Arc<Shared>, c: u32, stop: Stop, keep: Keep) -> SampleStore {
-    let (measured, windows) = match keep {
-        Keep::Nothing => (false, None),
-        Keep::Samples(w) => (true, w),
+    let (measured, store, before) = match keep {
+        Keep::Nothing => (false, shared.store(), 0),
+        Keep::Samples { store, before } => (true, *store, before),
     };
-    let mut store = shared.store();
-    if let Some(w) = windows {
-        store = store.with_windows(w);
-    }
     let issued = Arc::new(AtomicU32::new(0));
     let store = Arc::new(Mutex::new(store));
     let mut workers = JoinSet::new();
@@ -268,7 +342,7 @@ async fn closed_loop(shared: &Arc<Shared>, c: u32, stop: Stop, keep: Keep) -> Sa
                 }
                 let (sample, end) = tokio::select! {
                     biased;
-                    done = one(&shared, c, iter, &mut worker) => done,
+                    done = one(&shared, c, before + iter, &mut worker) => done,
                     () = &mut stopped => break,
                 };
                 now = end;
@@ -305,7 +379,7 @@ async fn open_loop(
     c: u32,
     stop: Stop,
     rate: f64,
-    windows: Option<Windows>,
+    mut store: SampleStore,
 ) -> (SampleStore, RateSent) {
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let arrival = shared.step.arrival;
@@ -317,10 +391,6 @@ async fn open_loop(
     let epoch = (next_at, Utc::now());
     let (mut issued, mut behind, mut last_issue) = (0u32, Duration::ZERO, next_at);
     let mut inflight = JoinSet::new();
-    let mut store = shared.store();
-    if let Some(w) = windows {
-        store = store.with_windows(w);
-    }
     loop {
         let more = match stop {
             Stop::After(n) => issued < n,

@@ -14,6 +14,12 @@
 //! whose speed wanders within a level (a real llama-server's batching on one thread did, by
 //! ±20% from sweep to sweep) widens the interval instead of hiding behind many requests. A
 //! level needs `2c + 8` requests; one with fewer says so instead of guessing.
+//!
+//! A sweep run in interleaved rounds (`perf.rounds`: up the levels, down, up...) is compared
+//! round by round instead: each round of each level has its steady throughput (its own first
+//! and last `c` left out, so `2c + 4` requests a round), each level's throughput is divided by
+//! the best level's in the same round, and the interval is Student's t over those ratios —
+//! paired, so a slow stretch that fell on a whole round cancels out of the comparison.
 
 use super::result::LevelResult;
 use serde::{Deserialize, Serialize};
@@ -57,6 +63,13 @@ pub(crate) struct Knee {
     /// TooFewRequests: the level's successful requests and the number it needed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) short: Option<(usize, usize)>,
+    /// The interleaved rounds the levels were compared in (0: one pass, batch means).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) rounds: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Knee {
@@ -70,8 +83,10 @@ impl Knee {
     }
 
     fn shown(&self, c: u32) -> String {
+        let paired =
+            if self.rounds > 1 { format!(", paired over {} rounds", self.rounds) } else { String::new() };
         self.level(c).map_or_else(String::new, |l| {
-            format!("{} {} (95% CI {}–{})", num(l.value), self.unit, num(l.low), num(l.high))
+            format!("{} {} (95% CI {}–{}{paired})", num(l.value), self.unit, num(l.low), num(l.high))
         })
     }
 
@@ -96,9 +111,11 @@ impl Knee {
             }
             (Finding::TooFewRequests, Some(c)) => {
                 let (had, needed) = self.short.unwrap_or_default();
+                let a_level = if self.rounds > 1 { "a round of a level" } else { "a level" };
                 format!(
-                    "the knee is not determined: concurrency {c} had {had} successful requests, and a level's \
-                     steady state needs {needed} (its first and last {c} are ramp and drain) — raise iterations"
+                    "the knee is not determined: concurrency {c} had {had} successful requests{}, and {a_level}'s \
+                     steady state needs {needed} (its first and last {c} are ramp and drain) — raise iterations",
+                    if self.rounds > 1 { " in a round" } else { "" }
                 )
             }
             (Finding::NotDetermined, Some(c)) => format!(
@@ -181,6 +198,10 @@ pub(crate) fn find(levels: &[LevelResult]) -> Option<Knee> {
         .iter()
         .all(|l| l.stats.get(&crate::suite::metrics::Metric::OutputTokens).is_some_and(|s| s.mean > 0.0));
     let unit = if tokens { "output tokens/s" } else { "requests/s" }.to_string();
+    let rounds = sorted[0].rounds.len();
+    if rounds > 1 && sorted.iter().all(|l| l.rounds.len() == rounds) {
+        return Some(paired(&sorted, tokens, unit));
+    }
     let mut measured = Vec::with_capacity(sorted.len());
     for l in &sorted {
         match throughput(l, tokens) {
@@ -193,13 +214,90 @@ pub(crate) fn find(levels: &[LevelResult]) -> Option<Knee> {
                     unit,
                     levels: measured,
                     short: Some(short),
+                    rounds: 0,
                 });
             }
         }
     }
     // The first of equals: a tie goes to the smaller concurrency.
     let (finding, concurrency, best) = decide(&measured)?;
-    Some(Knee { finding, concurrency, best, unit, levels: measured, short: None })
+    Some(Knee { finding, concurrency, best, unit, levels: measured, short: None, rounds: 0 })
+}
+
+/// Steady requests a round of a level needs beyond its ramp and drain.
+const ROUND_STEADY_MIN: usize = 4;
+
+/// Steady throughput (Little's law) of `ok` requests of one round, in the order they started,
+/// less the first and last `c`; Err(needed) with too few.
+fn steady_rate(ok: &[&super::result::Sample], c: usize, tokens: bool) -> Result<f64, usize> {
+    let needed = 2 * c + ROUND_STEADY_MIN;
+    if ok.len() < needed {
+        return Err(needed);
+    }
+    let steady = &ok[c..ok.len() - c];
+    let e2e = steady.iter().map(|s| s.e2e).sum::<f64>() / steady.len() as f64;
+    let per_request = if tokens {
+        steady.iter().map(|s| s.output_tokens.unwrap_or(0) as f64).sum::<f64>() / steady.len() as f64
+    } else {
+        1.0
+    };
+    Ok(if e2e > 0.0 { c as f64 * per_request / e2e } else { f64::INFINITY })
+}
+
+/// The knee of a sweep run in rounds: each level's throughput against the best level's, round
+/// by round.
+fn paired(sorted: &[&LevelResult], tokens: bool, unit: String) -> Knee {
+    let rounds = sorted[0].rounds.len();
+    // Each level's steady throughput in each of its rounds.
+    let mut per_round: Vec<Vec<f64>> = Vec::with_capacity(sorted.len());
+    for l in sorted {
+        let c = l.concurrency as usize;
+        let mut by_round: Vec<Vec<super::result::Sample>> = vec![Vec::new(); rounds];
+        for s in l.each_sample().filter(|s| s.ok) {
+            // The last round of this level that had begun when the request started.
+            let r = l.rounds.iter().rposition(|seg| seg.started_at <= s.started_at).unwrap_or(0);
+            by_round[r].push(s);
+        }
+        let mut rates = Vec::with_capacity(rounds);
+        for mut samples in by_round {
+            samples.sort_by_key(|s| s.started_at);
+            let ok: Vec<&super::result::Sample> = samples.iter().collect();
+            match steady_rate(&ok, c, tokens) {
+                Ok(rate) => rates.push(rate),
+                Err(needed) => {
+                    let best = l.concurrency;
+                    let levels = Vec::new();
+                    let short = Some((ok.len(), needed));
+                    let (finding, concurrency) = (Finding::TooFewRequests, Some(l.concurrency));
+                    return Knee { finding, concurrency, best, unit, levels, short, rounds };
+                }
+            }
+        }
+        per_round.push(rates);
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let best =
+        (0..sorted.len()).fold(0, |b, i| if mean(&per_round[i]) > mean(&per_round[b]) { i } else { b });
+    let base = mean(&per_round[best]);
+    let measured: Vec<Throughput> = sorted
+        .iter()
+        .zip(&per_round)
+        .map(|(l, rates)| {
+            let ratios: Vec<f64> = rates.iter().zip(&per_round[best]).map(|(a, b)| a / b).collect();
+            let q = mean(&ratios);
+            let sd = (ratios.iter().map(|r| (r - q).powi(2)).sum::<f64>() / (rounds as f64 - 1.0)).sqrt();
+            let half = t95(rounds - 1) * sd / (rounds as f64).sqrt();
+            Throughput {
+                concurrency: l.concurrency,
+                value: q * base,
+                low: ((q - half) * base).max(0.0),
+                high: (q + half) * base,
+            }
+        })
+        .collect();
+    let (finding, concurrency, best) =
+        decide(&measured).unwrap_or((Finding::NotDetermined, None, sorted[0].concurrency));
+    Knee { finding, concurrency, best, unit, levels: measured, short: None, rounds }
 }
 
 /// The finding over the levels' throughputs (ascending concurrency), its level, and the best.

@@ -135,6 +135,17 @@ pub(crate) struct LevelResult {
     /// An open-loop level's rate: asked and sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) rate: Option<RateSent>,
+    /// A sweep in interleaved rounds (`perf.rounds`): when each of this level's rounds ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) rounds: Vec<Segment>,
+}
+
+/// One round of a level in a sweep run in rounds: its requests are those that started in it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Segment {
+    pub(crate) started_at: DateTime<Utc>,
+    /// Seconds.
+    pub(crate) elapsed: f64,
 }
 
 /// The request rate an open loop was asked for and the one it sent (requests per second), and
@@ -208,6 +219,7 @@ impl LevelResult {
             gpu_samples: Vec::new(),
             gpu_error: None,
             rate: None,
+            rounds: Vec::new(),
         }
     }
 

@@ -277,6 +277,11 @@ impl SampleStore {
         self.file.as_mut().expect("just made").push(sample, error.as_deref())
     }
 
+    /// Requests pushed so far.
+    pub(crate) fn requests(&self) -> usize {
+        self.requests
+    }
+
     /// The level's samples, summed up: kept, spilled, exact statistics.
     pub(crate) fn finish(mut self) -> Summary {
         self.kept.sort_by_key(|s| s.iter);

@@ -333,6 +333,9 @@ fn check_stream_only(
     }
 }
 
+/// Most rounds a sweep is run in.
+const MAX_ROUNDS: u32 = 100;
+
 /// Most windows a soak level is split into.
 pub(super) const MAX_WINDOWS: u32 = 10_000;
 
@@ -429,6 +432,36 @@ pub(super) fn check_perf(
         }
         if p.iterations == Some(0) {
             err("`iterations` must be at least 1".to_string(), key_span("iterations"));
+        }
+        if let Some(r) = p.rounds {
+            let sweep = p.concurrency.as_ref().is_some_and(|c| c.0.len() > 1);
+            let iterations = p.iterations.unwrap_or(crate::suite::perf::DEFAULT_ITERATIONS);
+            let problem = if r == 0 || r > MAX_ROUNDS {
+                Some(format!("`rounds` must be 1 to {MAX_ROUNDS}"))
+            } else if r == 1 {
+                None
+            } else if !sweep {
+                Some(
+                    "`rounds` interleaves the levels of a sweep: give `concurrency` a list ([1, 2, 4, 8])"
+                        .into(),
+                )
+            } else if p.rate.is_some() {
+                Some("`rounds` is for a closed-loop sweep (its knee); an open loop (`rate`) has none".into())
+            } else if p.window.is_some() {
+                Some(
+                    "`rounds` and `window` do not go together: a soak's windows need one unbroken level"
+                        .into(),
+                )
+            } else if p.duration.is_none() && iterations < r {
+                Some(format!(
+                    "`iterations` ({iterations}) are shared out over the {r} rounds: give at least one a round"
+                ))
+            } else {
+                None
+            };
+            if let Some(message) = problem {
+                err(message, key_span("rounds"));
+            }
         }
         if let Some(c) =
             p.concurrency.as_ref().and_then(|c| c.0.iter().find(|l| **l == 0 || **l > MAX_CONCURRENCY))

@@ -40,6 +40,12 @@ pub(crate) struct PerfStep {
     /// where throughput saturates (the knee, from each level's steady throughput and its 95%
     /// interval; a level needs more than 2 × its concurrency + 1 requests).
     pub(crate) concurrency: Option<Concurrency>,
+    /// Run a sweep in this many interleaved rounds (default 1): each level's iterations (or
+    /// duration) are shared out over the rounds, which go up the sweep, then down, then up;
+    /// a slow stretch of the server or the machine then falls on every level alike, and the
+    /// knee compares the levels round by round (each round of a level needs more than 2 × its
+    /// concurrency + 3 requests).
+    pub(crate) rounds: Option<u32>,
     /// Open loop: start requests at this rate ("5/s", "300/m") instead of back to back.
     pub(crate) rate: Option<Rate>,
     /// Arrival process for `rate`: uniform (default) or poisson.

@@ -37,6 +37,7 @@ fn level(c: u32, requests: &[(f64, f64)]) -> LevelResult {
         gpu_samples: vec![],
         gpu_error: None,
         rate: None,
+        rounds: vec![],
     }
 }
 
@@ -212,4 +213,93 @@ fn an_estimate_under_the_line_is_not_the_knee_even_when_its_interval_reaches_it(
     // Clearly under: the next level is the knee.
     let levels = [t(1, 53.1, 5.2), t(2, 70.0, 3.0), t(4, 88.8, 5.6), t(8, 87.7, 10.3)];
     assert_eq!(decide(&levels), Some((Finding::Saturates, Some(4), 4)));
+}
+
+/// A sweep in interleaved rounds (up, down, up...) against a server of `capacity` slots whose
+/// pace drifts by up to ± `swing` over the run (the machine's slow and fast stretches: a
+/// sine over four rounds, its phase by the seed), each round of a level `n` requests.
+fn sweep_in_rounds(capacity: usize, rounds: usize, n: usize, swing: f64, seed: u64) -> Vec<LevelResult> {
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let levels = [1u32, 2, 4, 8];
+    let mut requests: Vec<Vec<(f64, f64)>> = vec![Vec::new(); levels.len()];
+    let mut starts: Vec<Vec<f64>> = vec![Vec::new(); levels.len()];
+    let mut now = 0.0;
+    let phase = rng.next() * std::f64::consts::TAU;
+    let period = 4.0 * round_time(capacity, n);
+    for r in 0..rounds {
+        let order: Vec<usize> = if r % 2 == 0 { (0..4).collect() } else { (0..4).rev().collect() };
+        for i in order {
+            // The server's pace during this round of this level.
+            let slow = 1.0 + swing * (std::f64::consts::TAU * now / period + phase).sin();
+            let reqs = closed_loop(capacity, levels[i] as usize, n, 0.2, &mut rng);
+            starts[i].push(now);
+            let end = reqs.iter().map(|(s, e)| s + e).fold(0.0, f64::max);
+            requests[i].extend(reqs.iter().map(|(s, e)| (now + s * slow, e * slow)));
+            now += end * slow + 0.5;
+        }
+    }
+    let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    levels
+        .iter()
+        .zip(requests.iter().zip(&starts))
+        .map(|(&c, (reqs, starts))| {
+            let mut l = level(c, reqs);
+            l.rounds = starts
+                .iter()
+                .map(|s| crate::perf::result::Segment {
+                    started_at: t0 + chrono::Duration::microseconds((s * 1e6) as i64),
+                    elapsed: 1.0,
+                })
+                .collect();
+            l
+        })
+        .collect()
+}
+
+#[test]
+fn rounds_compare_each_level_with_the_best_in_the_same_round() {
+    // Slow and fast stretches of ±35% from round to round: one pass cannot tell a level's
+    // throughput from the stretch it fell in; paired rounds can.
+    for capacity in [1usize, 2, 4] {
+        let right = (0..10)
+            .filter(|seed| {
+                let k = find(&sweep_in_rounds(capacity, 6, 24, 0.35, *seed)).unwrap();
+                k.saturates_at() == Some(capacity as u32)
+            })
+            .count();
+        let example = find(&sweep_in_rounds(capacity, 6, 24, 0.35, 0)).unwrap();
+        assert_eq!(example.rounds, 6);
+        assert!(right >= 9, "capacity {capacity}: the right knee in {right} of 10 sweeps, e.g. {example:#?}");
+        // The same requests read as one pass per level (their rounds forgotten): the drift
+        // between levels decides it instead.
+        let one_pass = (0..10)
+            .filter(|seed| {
+                let mut levels = sweep_in_rounds(capacity, 6, 24, 0.35, *seed);
+                levels.iter_mut().for_each(|l| l.rounds.clear());
+                find(&levels).unwrap().saturates_at() == Some(capacity as u32)
+            })
+            .count();
+        assert!(one_pass <= 3, "capacity {capacity}: one pass was right in {one_pass} of 10");
+    }
+    let k = find(&sweep_in_rounds(4, 6, 24, 0.35, 3)).unwrap();
+    assert!(k.describe().contains(", paired over 6 rounds)"), "{}", k.describe());
+}
+
+#[test]
+fn a_round_too_short_for_a_steady_state_is_said() {
+    // Concurrency 8 needs 2 × 8 + 4 requests a round; 12 are too few.
+    let k = find(&sweep_in_rounds(4, 3, 12, 0.0, 1)).unwrap();
+    assert_eq!((k.finding, k.concurrency, k.short), (Finding::TooFewRequests, Some(8), Some((12, 20))));
+    assert!(
+        k.describe().contains(
+            "had 12 successful requests in a round, and a round of a level's steady state needs 20"
+        ),
+        "{}",
+        k.describe()
+    );
+}
+
+/// Seconds a round of levels 1, 2, 4 and 8 takes at pace 1 (1 s a request, `capacity` slots).
+fn round_time(capacity: usize, n: usize) -> f64 {
+    [1usize, 2, 4, 8].iter().map(|c| n as f64 / (*c).min(capacity) as f64).sum()
 }
