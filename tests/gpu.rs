@@ -185,6 +185,62 @@ fn monitor_writes_csv_and_stops_on_sigterm_with_the_file_intact() {
 }
 
 #[test]
+fn monitor_listen_serves_the_gpus_in_dcgm_exporter_names() {
+    use std::io::{BufRead, Read, Write};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hxrun"))
+        .args(["monitor", "--listen", "127.0.0.1:0", "--interval", "100ms"])
+        .env("HXRUN_GPU_FAKE", script())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = String::new();
+    std::io::BufReader::new(child.stderr.take().unwrap()).read_line(&mut said).unwrap();
+    let addr = said
+        .split("http://")
+        .nth(1)
+        .and_then(|a| a.strip_suffix("/metrics\n"))
+        .unwrap_or_else(|| panic!("{said}"));
+    // Scrape (bounded) until the first sampling is served.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let body = loop {
+        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+        tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        tcp.read_to_string(&mut response).unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.contains("content-type: text/plain; version=0.0.4"), "{response}");
+        if response.contains("DCGM_FI_DEV_GPU_UTIL") {
+            break response;
+        }
+        assert!(std::time::Instant::now() < deadline, "nothing served: {response}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let labels = format!(
+        "{{gpu=\"0\",device=\"nvidia0\",modelName=\"NVIDIA GeForce RTX 5060 Ti\",Hostname=\"{}\",DCGM_FI_DRIVER_VERSION=\"575.57.08\"}}",
+        hostname.trim()
+    );
+    for line in ["# TYPE DCGM_FI_DEV_FB_USED gauge", &format!("DCGM_FI_DEV_FB_TOTAL{labels} 16311")] {
+        assert!(body.lines().any(|l| l == line), "{line} in {body}");
+    }
+    assert!(body.contains(&format!("DCGM_FI_DEV_GPU_UTIL{labels} ")), "{body}");
+    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    assert!(child.wait().unwrap().success(), "a clean stop exits 0");
+    let mut printed = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut printed).unwrap();
+    assert!(printed.is_empty(), "a service prints no table or CSV lines: {printed}");
+    // An address it cannot listen on: said, exit 3.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().to_string();
+    let ws = Workspace::new();
+    let run = ws.hxrun_env(&["monitor", "--listen", &busy, "--count", "1"], &[("HXRUN_GPU_FAKE", &script())]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("cannot listen on {busy}")), "{}", run.stderr);
+}
+
+#[test]
 fn an_llm_step_samples_the_gpus_while_it_runs_when_its_expectations_ask() {
     // A slow answer (about 0.5 s) so several samples fall in it.
     let sim = common::Sim::start(hxrun::sim::SimConfig {

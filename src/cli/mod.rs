@@ -289,6 +289,12 @@ pub struct MonitorArgs {
     /// Stop after N samplings (default: until SIGINT or SIGTERM).
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
+    /// Serve the latest sampling at http://ADDR/metrics in dcgm-exporter's Prometheus names
+    /// (`DCGM_FI_DEV_GPU_UTIL`, `DCGM_FI_DEV_FB_USED`...), for Prometheus or a CI runner to
+    /// read, e.g. 0.0.0.0:9400 (port 0 picks a free one; the address is printed). Prints no
+    /// table or CSV lines then (`--csv FILE` still appends).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]

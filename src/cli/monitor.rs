@@ -1,6 +1,7 @@
 //! `hxrun monitor`: the seed's "Run G-Mon" in one command — a live table on a terminal, CSV
-//! lines otherwise (`--csv FILE` appends to a file). Stops cleanly on SIGINT or SIGTERM: every
-//! sample is written whole, so the file is intact whenever it stops.
+//! lines otherwise (`--csv FILE` appends to a file), or with `--listen ADDR` the latest
+//! sampling served at `/metrics` in dcgm-exporter's names (`gpu::dcgm`). Stops cleanly on
+//! SIGINT or SIGTERM: every sample is written whole, so the file is intact whenever it stops.
 
 use super::MonitorArgs;
 use crate::exit;
@@ -20,13 +21,26 @@ pub(super) fn monitor(args: MonitorArgs) -> u8 {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let table = std::io::stdout().is_terminal();
+    let table = std::io::stdout().is_terminal() && args.listen.is_none();
+    let quiet = args.listen.is_some();
     runtime.block_on(async move {
         let mut stop = Box::pin(shutdown());
+        let served = match args.listen {
+            Some(addr) => match serve(addr).await {
+                Ok(latest) => Some(latest),
+                Err(e) => {
+                    eprintln!("hxrun monitor: cannot listen on {addr}: {e}");
+                    return exit::INTERNAL;
+                }
+            },
+            None => None,
+        };
+        let snapshot = source.snapshot().ok();
+        let hostname = gpu::dcgm::hostname();
         let mut ticks = tokio::time::interval(args.interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut taken = 0u64;
-        if !table && args.csv.is_none() {
+        if !table && !quiet && args.csv.is_none() {
             println!("{}", gpu_csv::header());
         }
         loop {
@@ -48,7 +62,10 @@ pub(super) fn monitor(args: MonitorArgs) -> u8 {
                 eprintln!("hxrun monitor: {e}");
                 return exit::INTERNAL;
             }
-            if table {
+            if let Some(latest) = &served {
+                let text = gpu::dcgm::exposition(&samples, snapshot.as_ref(), &hostname);
+                *latest.write().unwrap_or_else(std::sync::PoisonError::into_inner) = text;
+            } else if table {
                 print!("\u{1b}[H\u{1b}[2J{}", render(&samples, args.csv.as_deref()));
             } else if args.csv.is_none() {
                 print!("{}", gpu_csv::rows(&samples));
@@ -61,6 +78,29 @@ pub(super) fn monitor(args: MonitorArgs) -> u8 {
         }
         exit::PASSED
     })
+}
+
+/// The latest sampling's exposition, as `/metrics` serves it.
+type Latest = std::sync::Arc<std::sync::RwLock<String>>;
+
+/// Serves `GET /metrics` on `addr` in the background; the text it serves.
+async fn serve(addr: std::net::SocketAddr) -> std::io::Result<Latest> {
+    use axum::http::header::CONTENT_TYPE;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    eprintln!("hxrun monitor: serving GPU metrics at http://{}/metrics", listener.local_addr()?);
+    let latest: Latest = Latest::default();
+    let text = std::sync::Arc::clone(&latest);
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let body = text.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            async move { ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body) }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(latest)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM (systemd's stop).

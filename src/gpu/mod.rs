@@ -4,6 +4,7 @@
 //! `HXRUN_GPU_FAKE=FILE` selects the scripted source (see `fake.rs` for the format);
 //! `HXRUN_GPU_FAKE=none` behaves like a machine without the driver.
 
+pub(crate) mod dcgm;
 pub(crate) mod fake;
 pub(crate) mod nvml;
 pub(crate) mod sampler;
