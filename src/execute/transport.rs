@@ -191,8 +191,9 @@ impl Transport {
             builder
         };
         // A server that closes a kept-alive connection without saying so can meet the next
-        // request on it: the request is lost with "connection closed before message completed".
-        // An idempotent request is sent once more, on a new connection, as curl does.
+        // request on it: the request is lost with "connection closed before message completed",
+        // or "connection reset" when the server closed it with the request unread. An idempotent
+        // request is sent once more, on a new connection, as curl does.
         let sent = match build().send().await {
             Err(e) if method.is_idempotent() && closed_before_answer(&e) => build().send().await,
             other => other,
@@ -218,11 +219,16 @@ impl Transport {
 }
 
 /// Whether a request failed because its connection closed before any answer came (hyper's
-/// incomplete message: the server closed a kept-alive connection the pool handed out).
+/// incomplete message, or a reset or broken pipe while sending: the server closed a kept-alive
+/// connection the pool handed out). No answer began, so nothing of it is lost by asking again.
 fn closed_before_answer(e: &reqwest::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionReset};
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
-        if s.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_incomplete_message) {
+        if s.downcast_ref::<hyper::Error>().is_some_and(hyper::Error::is_incomplete_message)
+            || s.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| matches!(io.kind(), ConnectionReset | BrokenPipe))
+        {
             return true;
         }
         source = s.source();
