@@ -231,6 +231,18 @@ fn a_sweep_in_rounds_goes_up_and_down_the_levels_and_compares_them_round_by_roun
     assert_eq!(order, [1, 2, 4, 4, 2, 1, 1, 2, 4, 4, 2, 1], "up, down, up, down");
     assert_eq!(o["knee"]["rounds"], 4, "{}", o["knee"]);
     assert!(run.stdout.contains("paired over 4 rounds"), "{}", run.stdout);
+    // `hxrun merge` of the run keeps each level's rounds, and so the knee over them.
+    let merged = ws.hxrun(&["merge", "reports", "--out", "merged"]);
+    assert!(merged.code == 0, "{}\n{}", merged.stdout, merged.stderr);
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path().join("merged/report.json")).unwrap())
+            .unwrap();
+    let mo = &m["suites"][0]["tests"][0]["observation"];
+    assert!(
+        mo["levels"].as_array().unwrap().iter().all(|l| l["rounds"].as_array().map(Vec::len) == Some(4)),
+        "{mo}"
+    );
+    assert_eq!(mo["knee"]["rounds"], 4, "{}", mo["knee"]);
     // A sweep is what rounds interleave; a single level has none.
     ws.write(
         "one.yaml",

@@ -48,8 +48,13 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
     let mut gpu: BTreeMap<u32, Vec<GpuSample>> = BTreeMap::new();
     let mut vram: BTreeMap<u32, f64> = BTreeMap::new();
     let mut window: BTreeMap<u32, f64> = BTreeMap::new();
+    // A sweep run in interleaved rounds: each level's rounds (its time is not one stretch).
+    let mut rounds: BTreeMap<u32, Vec<super::result::Segment>> = BTreeMap::new();
     for p in &mut parts {
         for l in &mut p.observation.levels {
+            if !l.rounds.is_empty() {
+                rounds.entry(l.concurrency).or_default().extend(l.rounds.iter().copied());
+            }
             if let Some(w) = l.window {
                 window.insert(l.concurrency, w);
             }
@@ -77,7 +82,8 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
                 let end = all.iter().map(|s| s.end).min()?;
                 (end > start).then_some(Span { start, end })
             });
-            (*c, common)
+            // Levels run in rounds spent their time in several stretches: no common window.
+            (*c, common.filter(|_| !rounds.contains_key(c)))
         })
         .collect();
     let single = parts.len() == 1;
@@ -117,11 +123,19 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
                 level
             }
             (false, None) => {
-                notes.push(format!(
-                    "{test} [concurrency {c}]: the {} runs did not overlap in time (or did not record \
-                     when they started): throughput is the sum of theirs",
-                    parts_elapsed.len()
-                ));
+                notes.push(if rounds.contains_key(&c) {
+                    format!(
+                        "{test} [concurrency {c}]: the {} runs ran their levels in interleaved rounds: \
+                         throughput is the sum of theirs",
+                        parts_elapsed.len()
+                    )
+                } else {
+                    format!(
+                        "{test} [concurrency {c}]: the {} runs did not overlap in time (or did not record \
+                         when they started): throughput is the sum of theirs",
+                        parts_elapsed.len()
+                    )
+                });
                 let total: f64 = parts_elapsed.iter().copied().fold(0.0, f64::max);
                 let mut level = LevelResult::new(c, Duration::from_secs_f64(total.max(0.0)), summary);
                 let rate = |figure: Figure| {
@@ -140,6 +154,10 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
         };
         if level.started_at.is_none() {
             level.started_at = spans.get(&c).and_then(|s| s.iter().flatten().map(|s| s.start).min());
+        }
+        // One run's rounds stay with its level, so the knee compares them round by round again.
+        if single {
+            level.rounds = rounds.get(&c).cloned().unwrap_or_default();
         }
         let samples = gpu.remove(&c).unwrap_or_default();
         level.figures.extend(gpu_figures(&samples));
