@@ -225,6 +225,19 @@ fn monitor_listen_serves_the_gpus_in_dcgm_exporter_names() {
         assert!(body.lines().any(|l| l == line), "{line} in {body}");
     }
     assert!(body.contains(&format!("DCGM_FI_DEV_GPU_UTIL{labels} ")), "{body}");
+    // Another path: 404. A client that sends nothing is let go (10 s for its request head).
+    let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut other = String::new();
+    tcp.read_to_string(&mut other).unwrap();
+    assert!(other.starts_with("HTTP/1.1 404"), "{other}");
+    let mut silent = std::net::TcpStream::connect(addr).unwrap();
+    silent.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+    let mut rest = Vec::new();
+    match silent.read_to_end(&mut rest) {
+        Ok(_) => {}
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "still held after 60 s: {e}"),
+    }
     let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
     assert!(child.wait().unwrap().success(), "a clean stop exits 0");

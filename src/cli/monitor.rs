@@ -83,22 +83,56 @@ pub(super) fn monitor(args: MonitorArgs) -> u8 {
 /// The latest sampling's exposition, as `/metrics` serves it.
 type Latest = std::sync::Arc<std::sync::RwLock<String>>;
 
-/// Serves `GET /metrics` on `addr` in the background; the text it serves.
+/// Connections served at once; more are closed at once (a scraper needs one).
+const MAX_CONNECTIONS: usize = 64;
+/// How long a client may take to send its request head.
+const HEAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long one connection may stay open, its requests together.
+const CONNECTION_LIFE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Serves `GET /metrics` on `addr` in the background; the text it serves. Every wait has a
+/// deadline: a client that sends no request head in `HEAD_TIMEOUT` is dropped, a connection
+/// lives at most `CONNECTION_LIFE`, and at most `MAX_CONNECTIONS` are open.
 async fn serve(addr: std::net::SocketAddr) -> std::io::Result<Latest> {
-    use axum::http::header::CONTENT_TYPE;
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use hyper::{Response, StatusCode, header::CONTENT_TYPE};
     let listener = tokio::net::TcpListener::bind(addr).await?;
     eprintln!("hxrun monitor: serving GPU metrics at http://{}/metrics", listener.local_addr()?);
     let latest: Latest = Latest::default();
     let text = std::sync::Arc::clone(&latest);
-    let app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(move || {
-            let body = text.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-            async move { ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body) }
-        }),
-    );
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                // Out of descriptors, say: wait a little instead of spinning.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            };
+            let Ok(slot) = std::sync::Arc::clone(&slots).try_acquire_owned() else { continue };
+            let text = std::sync::Arc::clone(&text);
+            let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let response = if req.uri().path() == "/metrics" {
+                    let body = text.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+                    Response::builder()
+                        .header(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
+                        .body(Full::new(Bytes::from(body)))
+                } else {
+                    Response::builder()
+                        .status(StatusCode::NOT_FOUND)
+                        .body(Full::new(Bytes::from_static(b"GET /metrics\n")))
+                };
+                async move { response }
+            });
+            tokio::spawn(async move {
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEAD_TIMEOUT)
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
+                let _ = tokio::time::timeout(CONNECTION_LIFE, connection).await;
+                drop(slot);
+            });
+        }
     });
     Ok(latest)
 }
