@@ -126,7 +126,7 @@ pub(crate) fn exposition(samples: &[GpuSample], snapshot: Option<&GpuSnapshot>, 
 
 /// This machine's name, as dcgm-exporter labels it.
 pub(crate) fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
+    crate::files::read_to_string(std::path::Path::new("/proc/sys/kernel/hostname"), "the host name")
         .map(|h| h.trim().to_string())
         .ok()
         .filter(|h| !h.is_empty())

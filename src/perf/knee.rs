@@ -166,15 +166,7 @@ fn throughput(l: &LevelResult, tokens: bool) -> Result<Throughput, (usize, usize
     }
     ok.sort_by_key(|s| s.started_at);
     let steady = &ok[c..ok.len() - c];
-    let rate = |part: &[&super::result::Sample]| {
-        let e2e = part.iter().map(|s| s.e2e).sum::<f64>() / part.len() as f64;
-        let per_request = if tokens {
-            part.iter().map(|s| s.output_tokens.unwrap_or(0) as f64).sum::<f64>() / part.len() as f64
-        } else {
-            1.0
-        };
-        if e2e > 0.0 { c as f64 * per_request / e2e } else { f64::INFINITY }
-    };
+    let rate = |part: &[&super::result::Sample]| littles_rate(part, c, tokens);
     // Consecutive batches, as even as the count allows.
     let b = (steady.len() / 4).clamp(2, BATCHES);
     let batches: Vec<f64> =
@@ -234,14 +226,20 @@ fn steady_rate(ok: &[&super::result::Sample], c: usize, tokens: bool) -> Result<
     if ok.len() < needed {
         return Err(needed);
     }
-    let steady = &ok[c..ok.len() - c];
-    let e2e = steady.iter().map(|s| s.e2e).sum::<f64>() / steady.len() as f64;
+    Ok(littles_rate(&ok[c..ok.len() - c], c, tokens))
+}
+
+/// Little's law over steady requests of a closed loop of `c`: `c / mean e2e` requests/s, times
+/// the mean output tokens for tokens/s.
+fn littles_rate(steady: &[&super::result::Sample], c: usize, tokens: bool) -> f64 {
+    let n = steady.len() as f64;
+    let e2e = steady.iter().map(|s| s.e2e).sum::<f64>() / n;
     let per_request = if tokens {
-        steady.iter().map(|s| s.output_tokens.unwrap_or(0) as f64).sum::<f64>() / steady.len() as f64
+        steady.iter().map(|s| s.output_tokens.unwrap_or(0) as f64).sum::<f64>() / n
     } else {
         1.0
     };
-    Ok(if e2e > 0.0 { c as f64 * per_request / e2e } else { f64::INFINITY })
+    if e2e > 0.0 { c as f64 * per_request / e2e } else { f64::INFINITY }
 }
 
 /// The knee of a sweep run in rounds: each level's throughput against the best level's, round

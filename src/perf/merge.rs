@@ -123,19 +123,15 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
                 level
             }
             (false, None) => {
-                notes.push(if rounds.contains_key(&c) {
-                    format!(
-                        "{test} [concurrency {c}]: the {} runs ran their levels in interleaved rounds: \
-                         throughput is the sum of theirs",
-                        parts_elapsed.len()
-                    )
+                let why = if rounds.contains_key(&c) {
+                    "ran their levels in interleaved rounds"
                 } else {
-                    format!(
-                        "{test} [concurrency {c}]: the {} runs did not overlap in time (or did not record \
-                         when they started): throughput is the sum of theirs",
-                        parts_elapsed.len()
-                    )
-                });
+                    "did not overlap in time (or did not record when they started)"
+                };
+                notes.push(format!(
+                    "{test} [concurrency {c}]: the {} runs {why}: throughput is the sum of theirs",
+                    parts_elapsed.len()
+                ));
                 let total: f64 = parts_elapsed.iter().copied().fold(0.0, f64::max);
                 let mut level = LevelResult::new(c, Duration::from_secs_f64(total.max(0.0)), summary);
                 let rate = |figure: Figure| {
