@@ -62,14 +62,17 @@ impl Depth {
             Depth::Full => 20,
         }
     }
-    /// The concurrency sweep that looks for the server's parallel slots, and requests per level:
-    /// beyond twice the top level (the knee leaves out a level's first and last round), enough
-    /// steady requests for four batches or more (`perf::knee`).
-    fn sweep(self) -> (&'static [u32], u32) {
+    /// The concurrency sweep that looks for the server's parallel slots: its levels, requests
+    /// per level and the interleaved rounds they are run in (up the levels, down, up...). A
+    /// round needs `2c + 4` requests at its top level `c` (the knee leaves out a round's first
+    /// and last `c`), so 20 at 8 and 36 at 16; each level is compared with the best level of
+    /// the same round (`perf::knee::paired`), so a slow stretch of the server falls on every
+    /// level alike — one pass per level named a wrong knee on a real llama-server.
+    fn sweep(self) -> Sweep {
         match self {
-            Depth::Quick => (&[1, 2, 4, 8], 32),
-            Depth::Standard => (&[1, 2, 4, 8], 48),
-            Depth::Full => (&[1, 2, 4, 8, 16], 64),
+            Depth::Quick => Sweep { levels: &[1, 2, 4, 8], rounds: 4, per_round: 20, tokens: 16 },
+            Depth::Standard => Sweep { levels: &[1, 2, 4, 8], rounds: 6, per_round: 20, tokens: 32 },
+            Depth::Full => Sweep { levels: &[1, 2, 4, 8, 16], rounds: 6, per_round: 36, tokens: 32 },
         }
     }
     /// The whole probe's time limit (`--max-time`).
@@ -80,6 +83,16 @@ impl Depth {
             Depth::Full => 90 * 60,
         })
     }
+}
+
+/// A concurrency sweep the probe runs.
+struct Sweep {
+    levels: &'static [u32],
+    rounds: u32,
+    /// Requests of each level in each round.
+    per_round: u32,
+    /// Output tokens of each request: short, so enough rounds fit in the probe's time.
+    tokens: u32,
 }
 
 /// What the suite is about.
@@ -526,12 +539,16 @@ fn model_tests(y: &mut String, s: &Subject, f: &Fields) {
 }
 
 fn sweep(y: &mut String, s: &Subject, model: &str) {
-    let (levels, iterations) = s.depth.sweep();
-    let levels = levels.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+    let sweep = s.depth.sweep();
+    let levels = sweep.levels.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
     let _ = writeln!(y, "  # ── the server ──");
     let _ = writeln!(
         y,
         "  # Requests at once, rising: where throughput stops rising is how many it serves in parallel."
+    );
+    let _ = writeln!(
+        y,
+        "  # In rounds up and down the levels, each compared with the best level of the same round."
     );
     let _ = writeln!(y, "  - name: {}\n    tags: [perf]", q(SWEEP));
     let _ = writeln!(
@@ -540,8 +557,14 @@ fn sweep(y: &mut String, s: &Subject, model: &str) {
         q(model),
         q(PERF_PROMPT)
     );
-    let _ = writeln!(y, "        stream: true\n        options: {}", options(s.depth.tokens()));
-    let _ = writeln!(y, "      concurrency: [{levels}]\n      iterations: {iterations}");
+    let _ = writeln!(y, "        stream: true\n        options: {}", options(sweep.tokens));
+    let _ = writeln!(
+        y,
+        "      concurrency: [{levels}]\n      iterations: {}   # {} a round\n      rounds: {}",
+        sweep.rounds * sweep.per_round,
+        sweep.per_round,
+        sweep.rounds
+    );
     let _ = writeln!(y, "    thresholds:\n      error_rate: \"== 0\"");
 }
 
