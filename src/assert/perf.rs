@@ -111,6 +111,9 @@ fn thresholds(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<A
         .collect();
     // The table of every threshold goes with the first failure only: once is enough.
     let mut table_said = false;
+    // Why the GPUs gave no figures, said with the first GPU threshold only.
+    let mut gpu_why =
+        Some(level.gpu_error.as_deref().unwrap_or("no GPU sample was taken while the level ran"));
     for (name, c, actual, ok) in &verdicts {
         let label = format!("{at}threshold {name}");
         let shown = actual.map_or("not measured".to_string(), |v| show(c, name, v));
@@ -128,6 +131,10 @@ fn thresholds(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<A
             None if name.metric.needs_server_timing() && level.requests > level.errors => {
                 format!("not measured: {}", super::llm::NO_TIMING)
             }
+            None if name.metric.is_gpu() => match gpu_why.take() {
+                Some(why) => format!("not measured: {why}"),
+                None => "not measured: no GPU figures (said above)".to_string(),
+            },
             None => "not measured (no successful request produced it)".to_string(),
         };
         let all =

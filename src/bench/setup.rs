@@ -60,7 +60,7 @@ pub(crate) fn suite_plan(url: &str) -> SuitePlan {
         name: "bench".into(),
         file: "bench".into(),
         description: None,
-        target: Target { url: url.to_string(), api: Api::Ollama, api_key: None, tls: Default::default() },
+        target: Target { url: url.to_string(), api: Api::Ollama, ..Target::default() },
         headers: Default::default(),
         base_dir: Default::default(),
         secret_values: Vec::new(),

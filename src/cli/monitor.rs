@@ -10,7 +10,7 @@ use crate::report::gpu_csv;
 use std::io::{IsTerminal, Write};
 
 pub(super) fn monitor(args: MonitorArgs) -> u8 {
-    let source = match gpu::open() {
+    let source = match gpu::open(args.gpu_source.as_deref()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("hxrun monitor: {e}");
@@ -35,7 +35,7 @@ pub(super) fn monitor(args: MonitorArgs) -> u8 {
             },
             None => None,
         };
-        let snapshot = source.snapshot().ok();
+        let snapshot = source.snapshot().await.ok();
         let hostname = gpu::dcgm::hostname();
         let mut ticks = tokio::time::interval(args.interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -48,7 +48,7 @@ pub(super) fn monitor(args: MonitorArgs) -> u8 {
                 _ = &mut stop => break,
                 _ = ticks.tick() => {}
             }
-            let samples = match source.sample() {
+            let samples = match source.sample().await {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("hxrun monitor: {e}");

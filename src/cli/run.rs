@@ -80,6 +80,7 @@ pub(super) async fn run_with(
             html: (!args.no_html)
                 .then(|| args.html.clone().unwrap_or(defaults.html.clone().unwrap_or_default())),
             summary: args.summary.clone().unwrap_or(defaults.summary.clone()),
+            metrics: args.metrics_file.clone(),
             step_summary: std::env::var_os("GITHUB_STEP_SUMMARY")
                 .filter(|v| !v.is_empty())
                 .map(std::path::PathBuf::from),
@@ -94,6 +95,8 @@ pub(super) async fn run_with(
             reporters.add(JsonReporter::new(path.clone()));
         }
 
+        // The push masks what it sends as the reporters do; the executor takes the registry.
+        let push_mask = secrets.clone();
         let control = RunControl::default();
         watch_signals(control.clone());
         let start = super::start::Start {
@@ -145,6 +148,17 @@ pub(super) async fn run_with(
         for e in reporters.errors() {
             eprintln!("error: {e}");
         }
+        let mut pushed = Ok(String::new());
+        if let Some(url) = &args.push {
+            pushed = match crate::report::openmetrics::render(&record) {
+                Ok(text) => crate::report::push::push(url, push_mask.apply(&text).into_owned()).await,
+                Err(e) => Err(e.to_string()),
+            };
+            match &pushed {
+                Ok(to) => crate::report::console::say(&format!("results pushed to {}", push_mask.apply(to))),
+                Err(e) => eprintln!("error: {}", push_mask.apply(e)),
+            }
+        }
         if reporters.errors().is_empty() {
             // A closed stdout (`hxrun ... | head`) is no reason to fail the run.
             let o = &outputs;
@@ -161,7 +175,7 @@ pub(super) async fn run_with(
         }
         let code = match control.reason() {
             Some(StopReason::Signal(number, _)) => 128u8.saturating_add(*number as u8),
-            _ if !reporters.errors().is_empty() => exit::INTERNAL,
+            _ if !reporters.errors().is_empty() || pushed.is_err() => exit::INTERNAL,
             Some(StopReason::Deadline(_) | StopReason::FailFast(_) | StopReason::NotStarted(_)) => {
                 exit::FAILED
             }

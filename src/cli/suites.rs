@@ -26,6 +26,7 @@ pub(super) fn load_and_plan(
         timeout: args.timeout,
         targets: args.target.clone(),
         tls: args.tls.settings(),
+        gpu_source: args.gpu_source.clone(),
         report_dir: outputs.map_or_else(Default::default, |o| o.0.to_path_buf()),
         perf_csv: outputs.and_then(|o| o.1.map(std::path::Path::to_path_buf)),
     };

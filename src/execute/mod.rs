@@ -49,7 +49,8 @@ type Say<'a> = dyn Fn(&Event) + 'a;
 
 /// What every suite of a run shares.
 struct RunCtx<'a> {
-    sampler: Option<&'a Sampler>,
+    /// `--gpu-sample`: one sampler per GPU source the run's targets read.
+    samplers: &'a [Sampler],
     /// One per test that may run at once (`--jobs`).
     slots: &'a tokio::sync::Semaphore,
     jobs: usize,
@@ -166,17 +167,25 @@ impl Executor {
         emit(&Event::RunStarted { total });
         let emit = std::cell::RefCell::new(emit);
         let say: &Say<'_> = &|event| (emit.borrow_mut())(event);
-        let run_sampler = if self.opts.gpu_sample {
+        let mut run_samplers = Vec::new();
+        if self.opts.gpu_sample {
             // Tagged with the first test from the start: its first sample may come before the
             // loop below says which test runs.
             let first = plans.iter().flat_map(|p| p.tests.first()).next().map(|t| t.name.clone());
-            self.gpu.get(say).ok().map(|s| Sampler::start(s, self.opts.gpu_interval, first))
-        } else {
-            None
-        };
+            let mut endpoints: Vec<Option<&str>> =
+                plans.iter().map(|p| p.target.gpu_metrics.as_deref()).collect();
+            endpoints.dedup();
+            endpoints.sort_unstable();
+            endpoints.dedup();
+            for endpoint in endpoints {
+                if let Ok(source) = self.gpu.get(endpoint, say) {
+                    run_samplers.push(Sampler::start(source, self.opts.gpu_interval, first.clone()));
+                }
+            }
+        }
         let jobs = self.opts.jobs.max(1);
         let slots = tokio::sync::Semaphore::new(jobs);
-        let ctx = RunCtx { sampler: run_sampler.as_ref(), slots: &slots, jobs, say };
+        let ctx = RunCtx { samplers: &run_samplers, slots: &slots, jobs, say };
         use futures_util::StreamExt;
         let done: Vec<(SuiteRecord, Vec<String>)> = futures_util::stream::iter(plans)
             .map(|plan| self.run_suite(plan, &ctx))
@@ -189,10 +198,15 @@ impl Executor {
             suites.push(record);
             warnings.extend(said);
         }
-        let gpu_samples = match run_sampler {
-            Some(s) => s.stop().await.0,
-            None => Vec::new(),
-        };
+        let mut gpu_samples = Vec::new();
+        for sampler in run_samplers {
+            let (samples, error) = sampler.stop().await;
+            gpu_samples.extend(samples);
+            if let Some(e) = error {
+                say(&Event::Note { message: format!("GPU sampling: {e}") });
+            }
+        }
+        gpu_samples.sort_by_key(|s| s.timestamp);
         let record = RunRecord {
             format: crate::record::REPORT_FORMAT,
             hxrun_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -306,7 +320,7 @@ impl Executor {
         ctx: &RunCtx<'_>,
     ) -> (TestResult, Vec<capture::Captured>) {
         (ctx.say)(&Event::TestStarted { name: &test.name });
-        if let Some(s) = ctx.sampler {
+        for s in ctx.samplers {
             s.set_tag(Some(test.name.clone()));
         }
         let redactor = &state.redactor;
@@ -356,13 +370,14 @@ impl Executor {
             return (result, Vec::new());
         }
         let mut captured = Vec::new();
+        let gpu_endpoint = suite.target.gpu_metrics.as_deref();
         let gpu = match &test.step {
-            Step::Gpu(_) | Step::Perf(_) => Some(self.gpu.get(emit)),
+            Step::Gpu(_) | Step::Perf(_) => Some(self.gpu.get(gpu_endpoint, emit)),
             // An LLM step samples the GPUs while it runs when its expectations name a figure.
             Step::Generate(_) | Step::Chat(_)
                 if test.expect.metrics.keys().any(|k| k.starts_with("gpu.")) =>
             {
-                Some(self.gpu.get(emit))
+                Some(self.gpu.get(gpu_endpoint, emit))
             }
             _ => None,
         };

@@ -6,7 +6,6 @@
 use super::h1::{H1Client, Held};
 use super::lifecycle::{self, Progress, ProgressUpdate};
 use super::llm;
-use crate::gpu::GpuSource;
 use crate::gpu::sampler::Sampler;
 use crate::perf::knee;
 use crate::perf::result::{LevelResult, PerfObservation, RateSent, Sample, Segment};
@@ -40,7 +39,7 @@ pub(crate) struct PerfContext {
     /// The samples file's name in the report directory, carried to the reporter.
     pub(crate) samples_file: Option<String>,
     /// Where to sample GPUs during each level, and how often; None without a GPU.
-    pub(crate) gpu: Option<(Arc<dyn GpuSource>, Duration)>,
+    pub(crate) gpu: Option<(crate::gpu::Source, Duration)>,
     /// A stop ends the loop: requests in flight are dropped, the measured ones kept.
     pub(crate) control: super::control::RunControl,
     /// The run's secrets, masked in the samples file's error texts.
@@ -176,7 +175,7 @@ impl LevelRun {
         let started = Instant::now();
         let started_at = Utc::now();
         let sampler = shared.ctx.gpu.as_ref().map(|(source, interval)| {
-            Sampler::start(Arc::clone(source), *interval, Some(shared.ctx.test.clone()))
+            Sampler::start(source.clone(), *interval, Some(shared.ctx.test.clone()))
         });
         // A soak's windows (one round: `checks` refuses `window` with `rounds`).
         let store = self.store.take().unwrap_or_else(|| {

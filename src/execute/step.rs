@@ -19,7 +19,7 @@ impl Executor {
         transport: &std::sync::Arc<transport::Transport>,
         test: &PlannedTest,
         progress: &lifecycle::Progress,
-        gpu_source: Option<Result<std::sync::Arc<dyn crate::gpu::GpuSource>, String>>,
+        gpu_source: Option<Result<crate::gpu::Source, String>>,
     ) -> Result<Observation, StepError> {
         let base = suite.target.url.as_str();
         let endpoint = endpoint::Endpoint::of(suite);
@@ -36,7 +36,7 @@ impl Executor {
                 let req = llm::Request { endpoint, waits };
                 let sampler = match &gpu_source {
                     Some(Ok(source)) => Some(crate::gpu::sampler::Sampler::start(
-                        std::sync::Arc::clone(source),
+                        source.clone(),
                         crate::gpu::sampler::MIN_INTERVAL,
                         Some(test.name.clone()),
                     )),
@@ -78,7 +78,7 @@ impl Executor {
             }
             Step::Gpu(g) => {
                 let source = gpu_source.unwrap_or_else(|| Err("no GPU source".to_string()));
-                Ok(Observation::Gpu(gpu::run(g, source)))
+                Ok(Observation::Gpu(gpu::run(g, source).await))
             }
         }
     }

@@ -10,45 +10,104 @@
 use super::{GpuSample, GpuSnapshot};
 use std::fmt::Write;
 
-const MIB: f64 = 1024.0 * 1024.0;
+pub(crate) const MIB: f64 = 1024.0 * 1024.0;
 
-/// One dcgm-exporter field hxrun writes.
-struct Field {
-    name: &'static str,
-    help: &'static str,
-    value: fn(&GpuSample) -> Option<f64>,
+/// A GPU figure an exporter carries, in hxrun's units: %, bytes, W, °C, MHz, or NVML's throttle
+/// bitmask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reading {
+    Util,
+    MemUsed,
+    MemFree,
+    MemTotal,
+    /// Memory the driver keeps for itself (part of the total, in neither used nor free).
+    MemReserved,
+    Power,
+    Temp,
+    SmClock,
+    Throttle,
+}
+
+impl Reading {
+    /// This figure of a sample, in hxrun's units.
+    fn of(self, s: &GpuSample) -> Option<f64> {
+        match self {
+            Reading::Util => s.util_pct,
+            Reading::MemUsed => Some(s.mem_used as f64),
+            Reading::MemFree => Some(s.mem_total.saturating_sub(s.mem_used) as f64),
+            Reading::MemTotal => Some(s.mem_total as f64),
+            Reading::MemReserved => None,
+            Reading::Power => s.power_w,
+            Reading::Temp => s.temp_c,
+            Reading::SmClock => s.sm_clock_mhz.map(f64::from),
+            Reading::Throttle => Some(throttle_mask(&s.throttle) as f64),
+        }
+    }
+}
+
+/// One exporter metric: its name, the figure it carries, and what one of its units is in
+/// hxrun's (MiB: 1048576 bytes).
+pub(crate) struct Field {
+    pub(crate) name: &'static str,
+    pub(crate) reading: Reading,
+    pub(crate) scale: f64,
+    /// Its help text where `hxrun monitor --listen` serves it; `None`: read only.
+    help: Option<&'static str>,
 }
 
 /// dcgm-exporter's names (etc/default-counters.csv) for the figures a `GpuSample` holds.
-const FIELDS: &[Field] = &[
-    Field { name: "DCGM_FI_DEV_GPU_UTIL", help: "GPU utilization (in %).", value: |s| s.util_pct },
+pub(crate) const FIELDS: &[Field] = &[
+    Field {
+        name: "DCGM_FI_DEV_GPU_UTIL",
+        reading: Reading::Util,
+        scale: 1.0,
+        help: Some("GPU utilization (in %)."),
+    },
     Field {
         name: "DCGM_FI_DEV_FB_USED",
-        help: "Framebuffer memory used (in MiB).",
-        value: |s| Some(s.mem_used as f64 / MIB),
+        reading: Reading::MemUsed,
+        scale: MIB,
+        help: Some("Framebuffer memory used (in MiB)."),
     },
     Field {
         name: "DCGM_FI_DEV_FB_FREE",
-        help: "Framebuffer memory free (in MiB).",
-        value: |s| Some(s.mem_total.saturating_sub(s.mem_used) as f64 / MIB),
+        reading: Reading::MemFree,
+        scale: MIB,
+        help: Some("Framebuffer memory free (in MiB)."),
     },
     Field {
         name: "DCGM_FI_DEV_FB_TOTAL",
-        help: "Framebuffer memory total (in MiB).",
-        value: |s| Some(s.mem_total as f64 / MIB),
+        reading: Reading::MemTotal,
+        scale: MIB,
+        help: Some("Framebuffer memory total (in MiB)."),
     },
-    Field { name: "DCGM_FI_DEV_POWER_USAGE", help: "Power draw (in W).", value: |s| s.power_w },
-    Field { name: "DCGM_FI_DEV_GPU_TEMP", help: "GPU temperature (in C).", value: |s| s.temp_c },
+    Field { name: "DCGM_FI_DEV_FB_RESERVED", reading: Reading::MemReserved, scale: MIB, help: None },
+    Field {
+        name: "DCGM_FI_DEV_POWER_USAGE",
+        reading: Reading::Power,
+        scale: 1.0,
+        help: Some("Power draw (in W)."),
+    },
+    Field {
+        name: "DCGM_FI_DEV_GPU_TEMP",
+        reading: Reading::Temp,
+        scale: 1.0,
+        help: Some("GPU temperature (in C)."),
+    },
     Field {
         name: "DCGM_FI_DEV_SM_CLOCK",
-        help: "SM clock frequency (in MHz).",
-        value: |s| s.sm_clock_mhz.map(f64::from),
+        reading: Reading::SmClock,
+        scale: 1.0,
+        help: Some("SM clock frequency (in MHz)."),
     },
     Field {
         name: "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS",
-        help: "Current clock throttle reasons (bitmask of NVML's nvmlClocksThrottleReason).",
-        value: |s| Some(throttle_mask(&s.throttle) as f64),
+        reading: Reading::Throttle,
+        scale: 1.0,
+        help: Some("Current clock throttle reasons (bitmask of NVML's nvmlClocksThrottleReason)."),
     },
+    // Its name since DCGM 3.3 (NVML renamed throttle reasons to clock event reasons).
+    Field { name: "DCGM_FI_DEV_CLOCKS_EVENT_REASONS", reading: Reading::Throttle, scale: 1.0, help: None },
 ];
 
 /// NVML's throttle reasons and their bits (nvml.h `nvmlClocksThrottleReason*`).
@@ -69,8 +128,18 @@ fn throttle_mask(reasons: &[String]) -> u64 {
     reasons.iter().filter_map(|r| THROTTLE_BITS.iter().find(|(n, _)| n == r)).fold(0, |m, (_, b)| m | b)
 }
 
+/// The throttle reasons of a bitmask, by NVML's names (bits it does not name are left out).
+pub(crate) fn throttle_reasons(mask: u64) -> Vec<String> {
+    THROTTLE_BITS.iter().filter(|(_, bit)| mask & bit != 0).map(|(name, _)| name.to_string()).collect()
+}
+
+/// Whether NVML names this throttle reason (`HW_SLOWDOWN`...).
+pub(crate) fn is_throttle_reason(name: &str) -> bool {
+    THROTTLE_BITS.iter().any(|(n, _)| *n == name)
+}
+
 /// A label value or help text as the text format escapes it.
-fn escaped(text: &str, quote: bool) -> String {
+pub(crate) fn escaped(text: &str, quote: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -84,7 +153,7 @@ fn escaped(text: &str, quote: bool) -> String {
 }
 
 /// A sample value as the format spells it.
-fn number(v: f64) -> String {
+pub(crate) fn number(v: f64) -> String {
     match v {
         v if v.is_nan() => "NaN".to_string(),
         v if v == f64::INFINITY => "+Inf".to_string(),
@@ -98,10 +167,11 @@ pub(crate) fn exposition(samples: &[GpuSample], snapshot: Option<&GpuSnapshot>, 
     let driver = snapshot.map(|s| s.driver_version.as_str()).unwrap_or_default();
     let mut out = String::new();
     for field in FIELDS {
+        let Some(help) = field.help else { continue };
         let lines: Vec<String> = samples
             .iter()
             .filter_map(|s| {
-                let v = (field.value)(s)?;
+                let v = field.reading.of(s)? / field.scale;
                 Some(format!(
                     "{}{{gpu=\"{}\",device=\"nvidia{}\",modelName=\"{}\",Hostname=\"{}\",DCGM_FI_DRIVER_VERSION=\"{}\"}} {}\n",
                     field.name,
@@ -117,7 +187,7 @@ pub(crate) fn exposition(samples: &[GpuSample], snapshot: Option<&GpuSnapshot>, 
         if lines.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "# HELP {} {}", field.name, escaped(field.help, false));
+        let _ = writeln!(out, "# HELP {} {}", field.name, escaped(help, false));
         let _ = writeln!(out, "# TYPE {} gauge", field.name);
         lines.iter().for_each(|l| out.push_str(l));
     }

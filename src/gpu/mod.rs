@@ -1,5 +1,7 @@
-//! GPUs, behind one interface: NVML on a real host (loaded at run time, so hxrun builds and
-//! runs without NVIDIA libraries), or scripted readings for tests and demos.
+//! GPUs, behind one interface (`Source`): this machine's — NVML on a real host (loaded at run
+//! time, so hxrun builds and runs without NVIDIA libraries), or scripted readings for tests and
+//! demos — or another machine's, scraped from a Prometheus endpoint that serves them in
+//! dcgm-exporter's or nvidia_gpu_exporter's names (`remote.rs`).
 //!
 //! `HXRUN_GPU_FAKE=FILE` selects the scripted source (see `fake.rs` for the format);
 //! `HXRUN_GPU_FAKE=none` behaves like a machine without the driver.
@@ -7,6 +9,7 @@
 pub(crate) mod dcgm;
 pub(crate) mod fake;
 pub(crate) mod nvml;
+pub(crate) mod remote;
 pub(crate) mod sampler;
 
 use chrono::{DateTime, Utc};
@@ -52,7 +55,8 @@ pub(crate) struct GpuSample {
     /// The test running when the sample was taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) test: Option<String>,
-    /// The run (machine) it was taken on, when runs were merged.
+    /// The machine the GPU is in, when not the one hxrun ran on: a metrics endpoint's host
+    /// (its `Hostname` label, or the url's host), or the run's label when runs were merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) host: Option<String>,
 }
@@ -68,20 +72,59 @@ impl GpuSample {
     }
 }
 
-/// Where GPU readings come from.
+/// A GPU library of this machine (NVML, or scripted readings): its calls block.
 pub(crate) trait GpuSource: Send + Sync {
     fn snapshot(&self) -> Result<GpuSnapshot, String>;
     /// One sample per GPU, now.
     fn sample(&self) -> Result<Vec<GpuSample>, String>;
 }
 
-/// The GPU source of this machine, or why there is none ("no NVIDIA GPU: ...").
-pub(crate) fn open() -> Result<Arc<dyn GpuSource>, String> {
+/// Where a run reads GPUs: this machine's library (its blocking calls made off the runtime's
+/// threads), or a metrics endpoint of the machine the GPUs are in.
+#[derive(Clone)]
+pub(crate) enum Source {
+    Local(Arc<dyn GpuSource>),
+    Remote(Arc<remote::Endpoint>),
+}
+
+impl Source {
+    /// The driver and every GPU.
+    pub(crate) async fn snapshot(&self) -> Result<GpuSnapshot, String> {
+        match self {
+            Source::Local(s) => blocking(Arc::clone(s), |s| s.snapshot()).await,
+            Source::Remote(e) => e.snapshot().await,
+        }
+    }
+
+    /// One sample per GPU, now.
+    pub(crate) async fn sample(&self) -> Result<Vec<GpuSample>, String> {
+        match self {
+            Source::Local(s) => blocking(Arc::clone(s), |s| s.sample()).await,
+            Source::Remote(e) => e.sample().await,
+        }
+    }
+}
+
+/// A library call on a thread that may block.
+async fn blocking<T: Send + 'static>(
+    source: Arc<dyn GpuSource>,
+    call: fn(&dyn GpuSource) -> Result<T, String>,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(move || call(source.as_ref()))
+        .await
+        .unwrap_or_else(|e| Err(format!("the GPU library failed: {e}")))
+}
+
+/// The GPU source: the metrics endpoint `url` when given (a target's `gpu_metrics`,
+/// `--gpu-source`), else this machine's, or why there is none ("no NVIDIA GPU: ...").
+pub(crate) fn open(url: Option<&str>) -> Result<Source, String> {
+    if let Some(url) = url {
+        return remote::Endpoint::new(url).map(|e| Source::Remote(Arc::new(e)));
+    }
     match std::env::var(FAKE_VAR) {
         Ok(v) if v == "none" => Err(nvml::NO_GPU.to_string()),
-        Ok(path) if !path.is_empty() => {
-            fake::FakeSource::load(std::path::Path::new(&path)).map(|s| Arc::new(s) as Arc<dyn GpuSource>)
-        }
-        _ => nvml::NvmlSource::init().map(|s| Arc::new(s) as Arc<dyn GpuSource>),
+        Ok(path) if !path.is_empty() => fake::FakeSource::load(std::path::Path::new(&path))
+            .map(|s| Source::Local(Arc::new(s) as Arc<dyn GpuSource>)),
+        _ => nvml::NvmlSource::init().map(|s| Source::Local(Arc::new(s) as Arc<dyn GpuSource>)),
     }
 }

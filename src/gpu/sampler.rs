@@ -1,6 +1,6 @@
 //! Sampling GPUs in the background while tests run, and the figures drawn from the samples.
 
-use super::{GpuSample, GpuSource};
+use super::{GpuSample, Source};
 use crate::suite::metrics::{Figure, Figures, Metric};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -18,12 +18,34 @@ pub(crate) struct Sampler {
     samples: Arc<Mutex<Vec<GpuSample>>>,
     tag: Arc<Mutex<Option<String>>>,
     stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Option<String>>>,
+    task: Option<JoinHandle<Failures>>,
+}
+
+/// Samplings that failed: the first reason, and how many of how many.
+#[derive(Debug, Default)]
+struct Failures {
+    first: Option<String>,
+    failed: usize,
+    taken: usize,
+}
+
+impl Failures {
+    /// The sentence a report carries, or none when every sampling answered.
+    fn said(self) -> Option<String> {
+        let first = self.first?;
+        Some(if self.failed == self.taken {
+            first
+        } else {
+            format!("{first} ({} of {} samplings failed)", self.failed, self.taken)
+        })
+    }
 }
 
 impl Sampler {
-    /// Samples now and then every `interval`, tagging samples with `tag` (a test name).
-    pub(crate) fn start(source: Arc<dyn GpuSource>, interval: Duration, tag: Option<String>) -> Sampler {
+    /// Samples now and then every `interval`, tagging samples with `tag` (a test name). A
+    /// sampling that fails (a GPU endpoint that stops answering) is counted and sampling goes
+    /// on; the first reason is reported once, when the sampler stops.
+    pub(crate) fn start(source: Source, interval: Duration, tag: Option<String>) -> Sampler {
         let samples = Arc::new(Mutex::new(Vec::new()));
         let tag = Arc::new(Mutex::new(tag));
         let (stop, mut stopped) = oneshot::channel::<()>();
@@ -32,12 +54,19 @@ impl Sampler {
         let task = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut failures = Failures::default();
             loop {
                 tokio::select! {
-                    _ = &mut stopped => return None,
+                    _ = &mut stopped => return failures,
                     _ = ticks.tick() => {}
                 }
-                match source.sample() {
+                // A sampling in flight when the sampler stops is let go.
+                let taken = tokio::select! {
+                    _ = &mut stopped => return failures,
+                    taken = source.sample() => taken,
+                };
+                failures.taken += 1;
+                match taken {
                     Ok(batch) => {
                         let test = current.lock().expect("sampler lock").clone();
                         let mut all = out.lock().expect("sampler lock");
@@ -46,8 +75,10 @@ impl Sampler {
                             s
                         }));
                     }
-                    // A GPU that stops answering ends sampling; the reason is reported.
-                    Err(e) => return Some(e),
+                    Err(e) => {
+                        failures.failed += 1;
+                        failures.first.get_or_insert(e);
+                    }
                 }
             }
         });
@@ -65,7 +96,7 @@ impl Sampler {
             let _ = stop.send(());
         }
         let error = match self.task.take() {
-            Some(task) => task.await.ok().flatten(),
+            Some(task) => task.await.ok().and_then(Failures::said),
             None => None,
         };
         let samples = std::mem::take(&mut *self.samples.lock().expect("sampler lock"));

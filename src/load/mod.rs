@@ -187,6 +187,18 @@ pub(crate) fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<
                     errors.push(de::DeError { message: format!("target.url: {message}"), span });
                 }
             }
+            if let Some(url) = &mut doc.target.gpu_metrics {
+                match crate::suite::check_url(url) {
+                    Ok((fixed, note)) => {
+                        *url = fixed;
+                        notes.extend(note.map(|n| format!("target.gpu_metrics: {n}")));
+                    }
+                    Err(message) => {
+                        let span = resolved.get("target").and_then(|t| t.get("gpu_metrics")).map(|n| n.span);
+                        errors.push(de::DeError { message: format!("target.gpu_metrics: {message}"), span });
+                    }
+                }
+            }
             let nodes = match resolved.get("targets").map(|n| &n.value) {
                 Some(Value::Seq(items)) => items.clone(),
                 _ => Vec::new(),
@@ -205,6 +217,23 @@ pub(crate) fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<
                         let node = nodes.get(i);
                         let span = node.and_then(|n| n.get("url").or(Some(n))).map(|n| n.span);
                         errors.push(de::DeError { message: format!("targets[{i}]: {message}"), span });
+                    }
+                }
+                if let crate::suite::FleetTarget::Named(n) = t
+                    && let Some(url) = &mut n.gpu_metrics
+                {
+                    match crate::suite::check_url(url) {
+                        Ok((fixed, note)) => {
+                            *url = fixed;
+                            notes.extend(note.map(|n| format!("targets[{i}].gpu_metrics: {n}")));
+                        }
+                        Err(message) => {
+                            let span = nodes.get(i).and_then(|n| n.get("gpu_metrics")).map(|n| n.span);
+                            errors.push(de::DeError {
+                                message: format!("targets[{i}].gpu_metrics: {message}"),
+                                span,
+                            });
+                        }
                     }
                 }
             }

@@ -35,6 +35,8 @@ pub(crate) struct PlanOptions {
     pub(crate) targets: Vec<String>,
     /// `--cacert`, `--cert`, `--key`, `--insecure`: override the suites' `target.tls`.
     pub(crate) tls: suite::Tls,
+    /// `--gpu-source URL`: every target's GPUs are read from this metrics endpoint.
+    pub(crate) gpu_source: Option<String>,
     /// `--report-dir`: where a perf test's `csv` (a relative path) goes.
     pub(crate) report_dir: std::path::PathBuf,
     /// `--perf-csv`: every perf test's rows go to this one file instead.
@@ -72,6 +74,7 @@ impl SuitePlan {
         let mut out = self.secret_values.clone();
         out.extend(credentials(&self.headers));
         out.extend(url_password(&self.target.url));
+        out.extend(self.target.gpu_metrics.as_deref().map(url_password).unwrap_or_default());
         for t in &self.tests {
             let http = match &t.step {
                 Step::Http(h) => Some(h),
@@ -325,6 +328,9 @@ fn finish_target(target: &mut Target, suite: &LoadedSuite, opts: &PlanOptions, n
     target.tls.cert = cli.cert.clone().or(target.tls.cert.take());
     target.tls.key = cli.key.clone().or(target.tls.key.take());
     target.tls.insecure |= cli.insecure;
+    if let Some(url) = &opts.gpu_source {
+        target.gpu_metrics = Some(url.clone());
+    }
     // The OpenAI SDKs' base url ends in /v1 (OPENAI_BASE_URL); hxrun's paths carry it.
     if target.api == suite::Api::Openai {
         let trimmed = target.url.trim_end_matches('/');

@@ -186,7 +186,8 @@ pub(crate) fn perf_charts(test: &Test, p: &Perf) -> Vec<String> {
 pub(crate) fn gpu_charts(samples: &[GpuSample]) -> Vec<String> {
     let times: Vec<Option<f64>> = samples.iter().map(|s| seconds_of(&s.timestamp)).collect();
     let Some(start) = times.iter().flatten().copied().reduce(f64::min) else { return Vec::new() };
-    let mut gpus: Vec<u32> = samples.iter().map(|s| s.gpu).collect();
+    // A GPU is its machine's: several endpoints (a fleet) or merged runs each have a GPU 0.
+    let mut gpus: Vec<(Option<&str>, u32)> = samples.iter().map(|s| (s.host.as_deref(), s.gpu)).collect();
     gpus.sort_unstable();
     gpus.dedup();
     let mut marks: Vec<(f64, String)> = Vec::new();
@@ -203,15 +204,17 @@ pub(crate) fn gpu_charts(samples: &[GpuSample]) -> Vec<String> {
     let chart = |title: &str, pick: &dyn Fn(&GpuSample) -> Option<f64>, fy: Fmt| {
         let series: Vec<(String, Vec<(f64, f64)>)> = gpus
             .iter()
-            .map(|g| {
+            .map(|&(host, g)| {
+                let mine = |s: &&GpuSample| s.gpu == g && s.host.as_deref() == host;
                 let pts = samples
                     .iter()
                     .zip(&times)
-                    .filter(|(s, _)| s.gpu == *g)
+                    .filter(|(s, _)| mine(s))
                     .filter_map(|(s, t)| Some((t.as_ref()? - start, pick(s)?)))
                     .collect();
-                let name = samples.iter().find(|s| s.gpu == *g).map_or(String::new(), |s| s.name.clone());
-                (format!("GPU {g} {name}"), pts)
+                let name = samples.iter().find(mine).map_or(String::new(), |s| s.name.clone());
+                let on = host.map(|h| format!("{h}: ")).unwrap_or_default();
+                (format!("{on}GPU {g} {name}"), pts)
             })
             .filter(|(_, p): &(String, Vec<(f64, f64)>)| !p.is_empty())
             .collect();
@@ -289,6 +292,7 @@ mod tests {
             power_w: None,
             temp_c: Some(50.0),
             test: Some(test.into()),
+            host: None,
         };
         let samples = vec![
             sample("00", 0, "warm", 10.0),
@@ -301,6 +305,15 @@ mod tests {
         assert_eq!(charts[0].matches("<polyline").count(), 2, "one curve per GPU");
         assert!(charts[0].contains(">warm<") && charts[0].contains(">perf<"), "test marks: {}", charts[0]);
         assert!(gpu_charts(&[]).is_empty());
+        // Two machines' GPU 0 (a fleet's endpoints, merged runs) are two curves, named by host.
+        let mut fleet = samples.clone();
+        fleet.iter_mut().filter(|s| s.gpu == 1).for_each(|s| {
+            s.gpu = 0;
+            s.host = Some("llm-02".into());
+        });
+        let chart = &gpu_charts(&fleet)[0];
+        assert_eq!(chart.matches("<polyline").count(), 2, "{chart}");
+        assert!(chart.contains("llm-02: GPU 0 H200"), "{chart}");
     }
 
     #[test]

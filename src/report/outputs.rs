@@ -3,7 +3,8 @@
 //! `hxrun merge` (which writes the same set into its output folder, without the event log).
 
 use super::{
-    Reporters, console, csv, events, gpu_csv, html, json, junit, markdown, perf_csv, perf_summary, samples,
+    Reporters, console, csv, events, gpu_csv, html, json, junit, markdown, openmetrics, perf_csv,
+    perf_summary, samples,
 };
 use crate::mask::Secrets;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,8 @@ pub(crate) struct Outputs {
     pub(crate) events: Option<PathBuf>,
     pub(crate) perf_summary: PathBuf,
     pub(crate) gpu_csv: PathBuf,
+    /// `--metrics-file`: the run's figures in OpenMetrics text (node_exporter's textfile).
+    pub(crate) metrics: Option<PathBuf>,
 }
 
 impl Outputs {
@@ -40,6 +43,7 @@ impl Outputs {
             events: Some(dir.join("events.jsonl")),
             perf_summary: dir.join("perf-summary.csv"),
             gpu_csv: dir.join("gpu.csv"),
+            metrics: None,
         }
     }
 
@@ -80,6 +84,9 @@ impl Outputs {
         r.add(samples::SamplesReporter::new(self.dir.clone()));
         r.add(perf_summary::PerfSummaryReporter::new(self.perf_summary.clone()));
         r.add(gpu_csv::GpuCsvReporter::new(self.gpu_csv.clone(), gpu_sampled));
+        if let Some(path) = &self.metrics {
+            r.add(openmetrics::OpenMetricsReporter::new(path.clone()));
+        }
         r
     }
 }

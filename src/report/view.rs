@@ -234,6 +234,9 @@ pub(crate) struct GpuSample {
     pub(crate) temp_c: Option<f64>,
     #[serde(default)]
     pub(crate) test: Option<String>,
+    /// The machine the GPU is in, when not the one hxrun ran on.
+    #[serde(default)]
+    pub(crate) host: Option<String>,
 }
 
 impl Run {

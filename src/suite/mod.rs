@@ -131,11 +131,22 @@ pub(crate) struct Target {
     /// How to trust an `https://` target, like curl's options (relative paths are the suite's).
     #[serde(default)]
     pub(crate) tls: Tls,
+    /// Where this server's GPUs are read: a Prometheus endpoint on its machine serving them in
+    /// dcgm-exporter's names (dcgm-exporter, `hxrun monitor --listen`) or nvidia_gpu_exporter's,
+    /// e.g. ${HXRUN_GPU_METRICS_URL:-http://llm-02:9400/metrics}. Without it, GPU figures are
+    /// this machine's (NVML). `--gpu-source` overrides it.
+    pub(crate) gpu_metrics: Option<String>,
 }
 
 impl Default for Target {
     fn default() -> Self {
-        Target { url: default_url(), api: Api::default(), api_key: None, tls: Tls::default() }
+        Target {
+            url: default_url(),
+            api: Api::default(),
+            api_key: None,
+            tls: Tls::default(),
+            gpu_metrics: None,
+        }
     }
 }
 
@@ -159,6 +170,8 @@ pub(crate) struct NamedTarget {
     pub(crate) api_key: Option<String>,
     /// How to trust it (default: `target.tls`).
     pub(crate) tls: Option<Tls>,
+    /// Where its GPUs are read (default: `target.gpu_metrics`): its machine's metrics endpoint.
+    pub(crate) gpu_metrics: Option<String>,
 }
 
 impl FleetTarget {
@@ -173,6 +186,7 @@ impl FleetTarget {
                     api: n.api.unwrap_or(base.api),
                     api_key: n.api_key.clone().or_else(|| base.api_key.clone()),
                     tls: n.tls.clone().unwrap_or_else(|| base.tls.clone()),
+                    gpu_metrics: n.gpu_metrics.clone().or_else(|| base.gpu_metrics.clone()),
                 },
             ),
         }

@@ -226,3 +226,62 @@ impl Workspace {
         }
     }
 }
+
+/// `hxrun monitor --listen` on a free loopback port serving scripted GPU readings (a GPU
+/// host's exporter, as a CI runner reads it); stopped when dropped.
+pub struct Monitor {
+    /// http://ADDR/metrics
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl Monitor {
+    /// Serves `script` (an HXRUN_GPU_FAKE file), sampling every 100 ms; returns once it
+    /// serves its first sampling (a script of one reading serves the same from then on).
+    pub fn start(script: &str) -> Monitor {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hxrun"))
+            .args(["monitor", "--listen", "127.0.0.1:0", "--interval", "100ms"])
+            .env("HXRUN_GPU_FAKE", script)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut said = String::new();
+        std::io::BufReader::new(child.stderr.take().unwrap()).read_line(&mut said).unwrap();
+        let url = said
+            .split_once("http://")
+            .map(|(_, a)| format!("http://{}", a.trim_end()))
+            .unwrap_or_else(|| panic!("the monitor said: {said}"));
+        let monitor = Monitor { url, child };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let body = monitor.scrape();
+            if body.contains("DCGM_FI_DEV_FB_USED") {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the monitor serves nothing: {body}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        monitor
+    }
+
+    /// One scrape of its /metrics (the body).
+    pub fn scrape(&self) -> String {
+        use std::io::{Read, Write};
+        let addr = self.url.trim_start_matches("http://").trim_end_matches("/metrics");
+        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        tcp.read_to_string(&mut response).unwrap();
+        response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -5,6 +5,7 @@
 //! The probe is a suite generator in front of the ordinary pipeline: the checks it runs are
 //! the YAML it writes, so what it found and what the user runs later are the same checks.
 
+mod depth;
 mod suite;
 mod verdict;
 
@@ -135,14 +136,17 @@ async fn probe_async(args: ProbeArgs) -> u8 {
             return exit::FAILED;
         }
     };
-    let gpus =
-        crate::gpu::open().ok().and_then(|s| s.snapshot().ok()).map(|s| s.gpus.len()).filter(|n| *n > 0);
+    let gpus = match crate::gpu::open(args.gpu_source.as_deref()) {
+        Ok(source) => source.snapshot().await.ok().map(|s| s.gpus.len()).filter(|n| *n > 0),
+        Err(_) => None,
+    };
     let subject = Subject {
         url: &url,
         detected: &detected,
         models: &models,
         depth,
         gpus,
+        gpu_metrics: args.gpu_source.as_deref(),
         api_key: args.api_key.is_some(),
         tls: &tls,
     };
@@ -272,6 +276,8 @@ fn run_args(args: &ProbeArgs, suite: &Path, url: &str, depth: Depth) -> RunArgs 
             vars: Vec::new(),
             env_files: Vec::new(),
             target: vec![url.to_string()],
+            // The written suite names it (`target.gpu_metrics`) already.
+            gpu_source: None,
             tls: args.tls.clone(),
             baseline: None,
             timeout: None,
@@ -284,6 +290,8 @@ fn run_args(args: &ProbeArgs, suite: &Path, url: &str, depth: Depth) -> RunArgs 
         no_html: false,
         summary: None,
         perf_csv: None,
+        metrics_file: None,
+        push: None,
         save_baseline: None,
         gpu_sample: false,
         gpu_interval: Duration::from_secs(1),

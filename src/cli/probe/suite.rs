@@ -2,6 +2,7 @@
 //! (checks without figures) and, with what was measured, written for the user to own
 //! (`--write`): exact answers, floors and ceilings with margins, comments saying why.
 
+pub(super) use super::depth::Depth;
 use crate::protocol::detect::{Detected, ServerKind};
 use crate::suite::{Api, emit};
 use std::collections::BTreeMap;
@@ -30,79 +31,16 @@ pub(super) const CEILING: f64 = 2.0;
 /// against a server whose TTFT is 10 ms).
 pub(super) const CEILING_MIN_S: f64 = 0.25;
 
-/// How thorough a probe is: `--quick`, the default, `--full`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Depth {
-    Quick,
-    Standard,
-    Full,
-}
-
-impl Depth {
-    /// Models probed when `--models` does not say.
-    pub(super) fn max_models(self) -> usize {
-        match self {
-            Depth::Quick => 1,
-            Depth::Standard => 3,
-            Depth::Full => usize::MAX,
-        }
-    }
-    /// Output tokens of each timed request.
-    fn tokens(self) -> u32 {
-        match self {
-            Depth::Quick => 32,
-            Depth::Standard | Depth::Full => 64,
-        }
-    }
-    /// Requests of a model's baseline (after one warm-up).
-    fn iterations(self) -> u32 {
-        match self {
-            Depth::Quick => 5,
-            Depth::Standard => 10,
-            Depth::Full => 20,
-        }
-    }
-    /// The concurrency sweep that looks for the server's parallel slots: its levels, requests
-    /// per level and the interleaved rounds they are run in (up the levels, down, up...). A
-    /// round needs `2c + 4` requests at its top level `c` (the knee leaves out a round's first
-    /// and last `c`), so 20 at 8 and 36 at 16; each level is compared with the best level of
-    /// the same round (`perf::knee::paired`), so a slow stretch of the server falls on every
-    /// level alike — one pass per level named a wrong knee on a real llama-server.
-    fn sweep(self) -> Sweep {
-        match self {
-            Depth::Quick => Sweep { levels: &[1, 2, 4, 8], rounds: 4, per_round: 20, tokens: 16 },
-            Depth::Standard => Sweep { levels: &[1, 2, 4, 8], rounds: 6, per_round: 20, tokens: 32 },
-            Depth::Full => Sweep { levels: &[1, 2, 4, 8, 16], rounds: 6, per_round: 36, tokens: 32 },
-        }
-    }
-    /// The whole probe's time limit (`--max-time`).
-    pub(super) fn max_time(self) -> std::time::Duration {
-        std::time::Duration::from_secs(match self {
-            Depth::Quick => 5 * 60,
-            Depth::Standard => 20 * 60,
-            Depth::Full => 90 * 60,
-        })
-    }
-}
-
-/// A concurrency sweep the probe runs.
-struct Sweep {
-    levels: &'static [u32],
-    rounds: u32,
-    /// Requests of each level in each round.
-    per_round: u32,
-    /// Output tokens of each request: short, so enough rounds fit in the probe's time.
-    tokens: u32,
-}
-
 /// What the suite is about.
 pub(super) struct Subject<'a> {
     pub(super) url: &'a str,
     pub(super) detected: &'a Detected,
     pub(super) models: &'a [String],
     pub(super) depth: Depth,
-    /// NVML answers on this machine: its GPUs are checked too.
+    /// The GPUs answer (NVML on this machine, or `gpu_metrics`): they are checked too.
     pub(super) gpus: Option<usize>,
+    /// `--gpu-source`: the server's GPUs are read from this metrics endpoint.
+    pub(super) gpu_metrics: Option<&'a str>,
     pub(super) api_key: bool,
     /// How the probe reached an https:// server (kept in the written suite).
     pub(super) tls: &'a crate::suite::Tls,
@@ -173,6 +111,9 @@ pub(super) const PASSWORD_VAR: &str = "HXRUN_TARGET_PASSWORD";
 
 /// The target's url for the written suite: a password in it is read from `PASSWORD_VAR` when
 /// the suite runs, never written.
+/// The variable a written suite reads the GPU metrics endpoint from.
+const GPU_METRICS_VAR: &str = "HXRUN_GPU_METRICS_URL";
+
 fn target_url(url: &str) -> String {
     const HOLE: &str = "HXRUN-PASSWORD-HOLE";
     match password_as(url, HOLE) {
@@ -237,6 +178,17 @@ pub(super) fn render(s: &Subject, measured: Option<&BTreeMap<String, Measured>>)
         writeln!(y, "description: {}", q(&format!("{what} at {}, checked as a deployment", shown(s.url))));
     let _ = writeln!(y, "target:\n  url: {}", target_url(s.url));
     let _ = writeln!(y, "  api: {}", if d.api == Api::Ollama { "ollama" } else { "openai" });
+    if let Some(url) = s.gpu_metrics {
+        let _ = writeln!(
+            y,
+            "  # The server's GPUs, from the metrics endpoint on its machine (dcgm-exporter's names)."
+        );
+        let _ = match password_as(url, "x") {
+            // A password stays out of the file: the variable brings the whole url.
+            Some(_) => writeln!(y, "  gpu_metrics: ${{{GPU_METRICS_VAR}}}"),
+            None => writeln!(y, "  gpu_metrics: {}", emit::env_default(GPU_METRICS_VAR, url)),
+        };
+    }
     if s.api_key {
         let _ = writeln!(
             y,
@@ -444,7 +396,15 @@ fn smoke(y: &mut String, s: &Subject) {
     let _ = writeln!(y, "    for_each: {{ model: \"${{models}}\" }}");
     let _ = writeln!(y, "    models: {{ present: [\"{{{{model.name}}}}\"] }}\n");
     if let Some(n) = s.gpus {
-        let _ = writeln!(y, "  # The GPUs of the machine hxrun runs on (the server's, when it runs there).");
+        let _ = writeln!(
+            y,
+            "  # {}",
+            if s.gpu_metrics.is_some() {
+                "The server's GPUs, as its metrics endpoint serves them."
+            } else {
+                "The GPUs of the machine hxrun runs on (the server's, when it runs there)."
+            }
+        );
         let _ = writeln!(
             y,
             "  - name: GPUs present\n    tags: [gpu]\n    gpu: {{ count: \">= {n}\", optional: true }}\n"
@@ -600,6 +560,7 @@ mod tests {
             models: &models,
             depth: Depth::Quick,
             gpus: None,
+            gpu_metrics: None,
             api_key: false,
             tls: &tls,
         };

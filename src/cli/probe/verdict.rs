@@ -216,7 +216,11 @@ fn server(r: &Results, record: &RunRecord, s: &Subject) -> Verdict {
         good.push(format!("context {c} tokens"));
     }
     if let Some(n) = s.gpus {
-        good.push(format!("{n} NVIDIA GPU{} on the machine hxrun ran on", if n == 1 { "" } else { "s" }));
+        let plural = if n == 1 { "" } else { "s" };
+        good.push(match s.gpu_metrics {
+            Some(_) => format!("{n} NVIDIA GPU{plural} on the server's machine (its metrics endpoint)"),
+            None => format!("{n} NVIDIA GPU{plural} on the machine hxrun ran on"),
+        });
     }
     if let Some(why) = failure(sweep) {
         bad.push(format!("under concurrent requests: {why}"));
