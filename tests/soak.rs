@@ -132,6 +132,12 @@ fn a_gpu_memory_leak_over_the_soak_fails_its_drift_bound() {
     let first = level["windows"][0]["figures"]["gpu.memory_used.max"].as_f64().unwrap();
     let last = level["windows"][3]["figures"]["gpu.memory_used.max"].as_f64().unwrap();
     assert!(last - first > 1024.0 * 1024.0 * 1024.0, "{first} → {last}");
+    // The same leak read from the GPU host's endpoint (hxrun monitor --listen there): the
+    // drift bound works the same with either source.
+    let monitor = common::Monitor::start(gpus.to_str().unwrap());
+    let run = ws.hxrun(&["s.yaml", "--no-progress", "--gpu-source", &monitor.url]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("drift of gpu.memory_used.max: expected < 512MiB, got +"), "{}", run.stdout);
 }
 
 #[test]
