@@ -109,6 +109,7 @@ pub(crate) fn perf_step(http: Option<HttpStep>, generate: Option<GenerateStep>, 
         cold: false,
         csv: None,
         gpu_interval: None,
+        slo: None,
     }
 }
 

@@ -61,7 +61,7 @@ struct Shared {
 impl Shared {
     /// A level's sample store, masking the run's secrets in what it writes.
     fn store(&self) -> SampleStore {
-        SampleStore::masking(self.ctx.secrets.clone())
+        SampleStore::masking(self.ctx.secrets.clone()).with_slo(self.step.slo.clone())
     }
 
     /// A streamed answer ends itself at the request timeout, keeping its TTFT and chunks.
@@ -133,6 +133,7 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
         cold: step.cold,
         csv: shared.ctx.csv.clone(),
         samples_file: shared.ctx.samples_file.clone(),
+        slo: step.slo.clone().filter(|s| !s.is_empty()),
         levels: results,
         knee,
         elapsed: started.elapsed(),

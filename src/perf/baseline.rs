@@ -66,6 +66,8 @@ pub(crate) fn default_tolerances() -> BTreeMap<Figure, Tolerance> {
         (Figure::stat(Metric::TokensPerS, Stat::Mean), 10.0),
         (Figure::stat(Metric::Ttft, Stat::P95), 20.0),
         (Figure::stat(Metric::E2e, Stat::P95), 20.0),
+        // Where the test has `slo` (a run without it has no goodput to compare).
+        (Figure::of(Metric::Goodput), 10.0),
     ]
     .into_iter()
     .map(|(k, v)| (k, Tolerance::percent(v)))

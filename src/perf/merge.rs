@@ -64,7 +64,8 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
             spans.entry(l.concurrency).or_default().push(span);
             elapsed.entry(l.concurrency).or_default().push(l.elapsed);
             for mut s in std::mem::take(&mut l.gpu_samples) {
-                s.host = Some(p.host.clone());
+                // A GPU read from its machine's endpoint keeps that machine's name.
+                s.host.get_or_insert_with(|| p.host.clone());
                 gpu.entry(l.concurrency).or_default().push(s);
             }
             if let Some(v) = l.figures.get(&Figure::of(Metric::ModelVram)) {
@@ -87,19 +88,21 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
         })
         .collect();
     let single = parts.len() == 1;
+    // The runs' SLOs (one suite's: the same); goodput is counted again over every request.
+    let slo = parts.iter().find_map(|p| p.observation.slo.clone());
     let mut stores: BTreeMap<u32, (SampleStore, InWindow)> = BTreeMap::new();
     for p in &parts {
         for sample in p.samples.samples() {
             let sample = sample.map_err(|e| format!("{test}: the samples of {} are damaged: {e}", p.host))?;
             let (store, counted) = stores.entry(sample.concurrency).or_insert_with(|| {
-                let mut store = SampleStore::masking(mask.clone());
+                let mut store = SampleStore::masking(mask.clone()).with_slo(slo.clone());
                 if let Some(w) = soak_windows(sample.concurrency, window.get(&sample.concurrency), &spans) {
                     store = store.with_windows(w);
                 }
                 (store, InWindow::default())
             });
             if let Some(Some(w)) = windows.get(&sample.concurrency) {
-                counted.add(&sample, *w);
+                counted.add(&sample, *w, slo.as_ref());
             }
             store.push(sample);
         }
@@ -119,6 +122,9 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
                 let s = secs.as_secs_f64().max(1e-9);
                 level.figures.insert(Figure::of(Metric::RequestThroughput), counted.ok as f64 / s);
                 level.figures.insert(Figure::of(Metric::OutputTokenThroughput), counted.tokens as f64 / s);
+                if slo.is_some() {
+                    level.figures.insert(Figure::of(Metric::Goodput), counted.met as f64 / s);
+                }
                 level.started_at = Some(w.start);
                 level
             }
@@ -142,8 +148,10 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
                         .map(|l| l.figures.get(&figure).copied().unwrap_or(0.0))
                         .sum::<f64>()
                 };
-                for metric in [Metric::RequestThroughput, Metric::OutputTokenThroughput] {
-                    level.figures.insert(Figure::of(metric), rate(Figure::of(metric)));
+                for metric in [Metric::RequestThroughput, Metric::OutputTokenThroughput, Metric::Goodput] {
+                    if metric != Metric::Goodput || slo.is_some() {
+                        level.figures.insert(Figure::of(metric), rate(Figure::of(metric)));
+                    }
                 }
                 level
             }
@@ -207,14 +215,17 @@ fn soak_windows(c: u32, window: Option<&f64>, spans: &BTreeMap<u32, Vec<Option<S
 struct InWindow {
     ok: u64,
     tokens: u64,
+    /// Of `ok`, those that met the SLOs.
+    met: u64,
 }
 
 impl InWindow {
-    fn add(&mut self, s: &Sample, w: Span) {
+    fn add(&mut self, s: &Sample, w: Span, slo: Option<&crate::suite::perf::Slo>) {
         let end = s.started_at + Duration::from_secs_f64(s.e2e.max(0.0));
         if s.ok && end > w.start && end <= w.end {
             self.ok += 1;
             self.tokens += s.output_tokens.unwrap_or(0);
+            self.met += u64::from(slo.is_some_and(|slo| s.meets(slo)));
         }
     }
 }

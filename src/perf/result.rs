@@ -59,6 +59,23 @@ impl Sample {
         }
     }
 
+    /// Whether this request succeeded and met every bound of `slo` (time per output token as
+    /// `Metric::Tpot` has it; an answer of one token meets a `tpot` bound, as in vLLM's goodput).
+    pub(crate) fn meets(&self, slo: &crate::suite::perf::Slo) -> bool {
+        let within = |v: f64, bound: Duration| v <= bound.as_secs_f64();
+        let mut tpot = Vec::new();
+        self.metric(Metric::Tpot, &mut tpot);
+        let tpot_met = |bound: Duration| match tpot.first() {
+            Some(t) => within(*t, bound),
+            // One token (or none): nothing between tokens to be slow.
+            None => self.output_tokens.is_some_and(|n| n <= 1),
+        };
+        self.ok
+            && slo.ttft.is_none_or(|b| self.ttft.is_some_and(|t| within(t, b)))
+            && slo.tpot.is_none_or(tpot_met)
+            && slo.e2e.is_none_or(|b| within(self.e2e, b))
+    }
+
     /// Adds this request's values of a per-request metric (`suite::metrics::PER_REQUEST`) to `out`.
     pub(crate) fn metric(&self, metric: Metric, out: &mut Vec<f64>) {
         let s = &self.server;
@@ -182,8 +199,18 @@ fn is_zero(n: &usize) -> bool {
 
 impl LevelResult {
     pub(crate) fn new(concurrency: u32, elapsed: Duration, summary: Summary) -> Self {
-        let Summary { kept, file, stats, requests, errors, output_tokens, first_error, spill_error, windows } =
-            summary;
+        let Summary {
+            kept,
+            file,
+            stats,
+            requests,
+            errors,
+            output_tokens,
+            met,
+            first_error,
+            spill_error,
+            windows,
+        } = summary;
         let ok = requests - errors;
         let secs = elapsed.as_secs_f64().max(1e-9);
         let mut figures = BTreeMap::new();
@@ -200,6 +227,13 @@ impl LevelResult {
         );
         figures.insert(Figure::of(Metric::RequestThroughput), ok as f64 / secs);
         figures.insert(Figure::of(Metric::OutputTokenThroughput), output_tokens as f64 / secs);
+        if let Some(met) = met {
+            figures.insert(Figure::of(Metric::Goodput), met as f64 / secs);
+            figures.insert(
+                Figure::of(Metric::SloAttainment),
+                if requests > 0 { met as f64 / requests as f64 * 100.0 } else { 0.0 },
+            );
+        }
         LevelResult {
             concurrency,
             started_at: None,
@@ -258,6 +292,9 @@ pub(crate) struct PerfObservation {
     /// Where a concurrency sweep stopped scaling.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) knee: Option<Knee>,
+    /// The per-request SLOs its goodput counts (`hxrun merge` counts them again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) slo: Option<crate::suite::perf::Slo>,
     #[serde(skip_serializing, default)]
     pub(crate) elapsed: Duration,
 }

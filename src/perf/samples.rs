@@ -159,6 +159,9 @@ pub(crate) struct SampleStore {
     requests: usize,
     errors: usize,
     output_tokens: u64,
+    /// The per-request SLOs, and the requests that met them.
+    slo: Option<crate::suite::perf::Slo>,
+    met: usize,
     first_error: Option<String>,
     /// A temp file that could not be written: the figures still hold, the rows past KEEP are lost.
     spill_error: Option<String>,
@@ -176,6 +179,8 @@ pub(crate) struct Summary {
     pub(crate) requests: usize,
     pub(crate) errors: usize,
     pub(crate) output_tokens: u64,
+    /// Requests that met the SLOs, when the level has them.
+    pub(crate) met: Option<usize>,
     pub(crate) first_error: Option<String>,
     pub(crate) spill_error: Option<String>,
     pub(crate) windows: Vec<super::windows::WindowResult>,
@@ -197,6 +202,8 @@ impl Default for SampleStore {
             requests: 0,
             errors: 0,
             output_tokens: 0,
+            slo: None,
+            met: 0,
             first_error: None,
             spill_error: None,
             scratch: Vec::new(),
@@ -216,8 +223,18 @@ impl SampleStore {
         SampleStore { recording: false, ..SampleStore::default() }
     }
 
-    /// Every sample also goes to these windows.
-    pub(crate) fn with_windows(mut self, windows: super::windows::Windows) -> Self {
+    /// Counts the requests that meet these SLOs (goodput); its windows count them too.
+    pub(crate) fn with_slo(mut self, slo: Option<crate::suite::perf::Slo>) -> Self {
+        self.slo = slo.filter(|s| !s.is_empty());
+        if let Some(w) = &mut self.windows {
+            w.slo.clone_from(&self.slo);
+        }
+        self
+    }
+
+    /// Every sample also goes to these windows (which count the store's SLOs).
+    pub(crate) fn with_windows(mut self, mut windows: super::windows::Windows) -> Self {
+        windows.slo.clone_from(&self.slo);
         self.windows = Some(windows);
         self
     }
@@ -231,6 +248,9 @@ impl SampleStore {
         sample.itl.iter_mut().for_each(|x| *x = held(*x));
         sample.started_at = sample.started_at.trunc_subsecs(6);
         self.requests += 1;
+        if self.slo.as_ref().is_some_and(|slo| sample.meets(slo)) {
+            self.met += 1;
+        }
         if sample.ok {
             self.output_tokens += sample.output_tokens.unwrap_or(0);
             for v in &mut self.values {
@@ -307,6 +327,7 @@ impl SampleStore {
             requests: self.requests,
             errors: self.errors,
             output_tokens: self.output_tokens,
+            met: self.slo.is_some().then_some(self.met),
             first_error: self.first_error,
             spill_error: self.spill_error,
             windows: self.windows.map(super::windows::Windows::finish).unwrap_or_default(),
@@ -434,5 +455,45 @@ mod tests {
         assert!(s.file.is_some(), "even a short level has its samples file");
         assert_eq!(s.kept.len(), 10);
         assert_eq!(s.stats[&Metric::E2e].p50, 5.5);
+    }
+
+    #[test]
+    fn requests_that_meet_every_slo_make_goodput_and_attainment() {
+        use crate::suite::metrics::{Figure, Metric};
+        use crate::suite::perf::Slo;
+        let ms = std::time::Duration::from_millis;
+        let slo = Slo { ttft: Some(ms(100)), tpot: Some(ms(20)), e2e: None };
+        let at = |ttft: f64, e2e: f64, tokens: u64, ok: bool| {
+            let mut s = Sample::bare((!ok).then(|| "refused".to_string()), e2e);
+            s.ttft = Some(ttft);
+            s.output_tokens = Some(tokens);
+            s
+        };
+        // tpot = (e2e − ttft) / (tokens − 1).
+        assert!(at(0.05, 0.05 + 9.0 * 0.02, 10, true).meets(&slo), "on both bounds");
+        assert!(!at(0.101, 0.2, 10, true).meets(&slo), "ttft over");
+        assert!(!at(0.05, 0.05 + 9.0 * 0.021, 10, true).meets(&slo), "tpot over");
+        assert!(at(0.05, 3.0, 1, true).meets(&slo), "one token: nothing between tokens (vLLM's rule)");
+        assert!(!at(0.05, 0.1, 10, false).meets(&slo), "a failed request meets nothing");
+        let mut unstreamed = at(0.0, 0.1, 10, true);
+        unstreamed.ttft = None;
+        assert!(!unstreamed.meets(&slo), "no ttft measured: not shown within it");
+        assert!(unstreamed.meets(&Slo { e2e: Some(ms(100)), ..Slo::default() }));
+
+        let mut store = SampleStore::default().with_slo(Some(slo));
+        store.push(at(0.05, 0.1, 10, true));
+        store.push(at(0.05, 0.1, 10, true));
+        store.push(at(0.5, 0.6, 10, true));
+        store.push(at(0.05, 0.1, 10, false));
+        let level =
+            crate::perf::result::LevelResult::new(1, std::time::Duration::from_secs(2), store.finish());
+        assert_eq!(level.figures[&Figure::of(Metric::Goodput)], 1.0, "2 met in 2 s");
+        assert_eq!(level.figures[&Figure::of(Metric::SloAttainment)], 50.0, "2 of 4 requests");
+        let none = crate::perf::result::LevelResult::new(
+            1,
+            std::time::Duration::from_secs(2),
+            SampleStore::default().finish(),
+        );
+        assert!(!none.figures.contains_key(&Figure::of(Metric::Goodput)), "no slo, no goodput");
     }
 }

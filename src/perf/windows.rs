@@ -66,6 +66,8 @@ pub(crate) struct Windows {
     /// within `lateness`) is counted in the level only.
     closed_below: u64,
     concurrency: u32,
+    /// The level's SLOs: each window counts the requests that met them.
+    pub(crate) slo: Option<crate::suite::perf::Slo>,
 }
 
 impl Windows {
@@ -79,6 +81,7 @@ impl Windows {
             done: Vec::new(),
             closed_below: 0,
             concurrency,
+            slo: None,
         }
     }
 
@@ -99,7 +102,11 @@ impl Windows {
         let index = (since.as_nanos() / self.length.as_nanos().max(1)) as u64;
         let finished = sample.started_at + Duration::from_secs_f64(sample.e2e.max(0.0));
         if index >= self.closed_below {
-            self.open.entry(index).or_insert_with(SampleStore::figures_only).push(sample.clone());
+            let slo = &self.slo;
+            self.open
+                .entry(index)
+                .or_insert_with(|| SampleStore::figures_only().with_slo(slo.clone()))
+                .push(sample.clone());
         }
         // Windows no request can still join.
         while let Some((&first, _)) = self.open.first_key_value() {

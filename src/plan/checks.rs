@@ -333,15 +333,6 @@ fn check_stream_only(
     }
 }
 
-/// Most rounds a sweep is run in.
-const MAX_ROUNDS: u32 = 100;
-
-/// Most windows a soak level is split into.
-pub(super) const MAX_WINDOWS: u32 = 10_000;
-
-/// Most requests a perf level keeps in flight (each is a task and a connection).
-pub(super) const MAX_CONCURRENCY: u32 = 10_000;
-
 /// Durations that would make a test pass by measuring nothing, or fail by the clock's grain:
 /// a test's `timeout`, a stream's `chunk_timeout`, a perf loop's `duration`.
 pub(super) fn check_durations(spec: &TestSpec, step: &Step, node: &Node, errors: &mut Vec<DeError>) {
@@ -369,172 +360,6 @@ pub(super) fn check_durations(spec: &TestSpec, step: &Step, node: &Node, errors:
         inner.and_then(|c| c.chunk_timeout()).and_then(|t| timeout_problem("chunk_timeout", t))
     {
         errors.push(DeError { message, span: key_span(inner_node, "chunk_timeout") });
-    }
-}
-
-/// Perf steps: one request inside, iterations or duration, cold loads only where they can
-/// be measured; thresholds and regressions name real figures and only on perf tests.
-pub(super) fn check_perf(
-    spec: &TestSpec,
-    step: &Step,
-    suite_api: Api,
-    node: &Node,
-    errors: &mut Vec<DeError>,
-) {
-    let perf_node = node.get("perf");
-    let key_span = |key: &str| perf_node.and_then(|s| s.entry(key)).map(|(k, _)| k.span);
-    let mut err = |message: String, span| errors.push(DeError { message, span });
-    if let Step::Perf(p) = step {
-        let inner = [p.generate.is_some(), p.chat.is_some(), p.embed.is_some(), p.http.is_some()]
-            .iter()
-            .filter(|x| **x)
-            .count();
-        if inner != 1 {
-            err(
-                format!(
-                    "a perf step repeats exactly one request (`generate`, `chat`, `embed` or `http`); this one has {inner}"
-                ),
-                perf_node.map(|n| n.span),
-            );
-        }
-        if p.iterations.is_some() && p.duration.is_some() {
-            err("a perf step takes `iterations` or `duration`, not both".to_string(), key_span("duration"));
-        }
-        if p.gpu_interval.is_some_and(|i| i < crate::gpu::sampler::MIN_INTERVAL) {
-            err(
-                "`gpu_interval` must be at least 100ms (NVML updates about that often)".to_string(),
-                key_span("gpu_interval"),
-            );
-        }
-        match (p.window, p.duration) {
-            (Some(_), None) => err(
-                "`window` splits a timed run: give the perf step a `duration` (e.g. `duration: 8h, window: 5m`)"
-                    .to_string(),
-                key_span("window"),
-            ),
-            (Some(w), Some(d)) if w.is_zero() || w > d => err(
-                "`window` must be longer than 0 and no longer than `duration`".to_string(),
-                key_span("window"),
-            ),
-            (Some(w), Some(d)) if d.as_secs_f64() / w.as_secs_f64() > MAX_WINDOWS as f64 => err(
-                format!("`window` makes more than {MAX_WINDOWS} windows of `duration`: choose a longer window"),
-                key_span("window"),
-            ),
-            _ => {}
-        }
-        if !spec.drift.is_empty() && p.window.is_none() {
-            err(
-                "`drift` compares a soak's first window with its last: give the perf step `duration` and \
-                 `window` (e.g. `duration: 8h, window: 5m`)"
-                    .to_string(),
-                node.entry("drift").map(|(k, _)| k.span),
-            );
-        }
-        if p.iterations == Some(0) {
-            err("`iterations` must be at least 1".to_string(), key_span("iterations"));
-        }
-        if let Some(r) = p.rounds {
-            let sweep = p.concurrency.as_ref().is_some_and(|c| c.0.len() > 1);
-            let iterations = p.iterations.unwrap_or(crate::suite::perf::DEFAULT_ITERATIONS);
-            let problem = if r == 0 || r > MAX_ROUNDS {
-                Some(format!("`rounds` must be 1 to {MAX_ROUNDS}"))
-            } else if r == 1 {
-                None
-            } else if !sweep {
-                Some(
-                    "`rounds` interleaves the levels of a sweep: give `concurrency` a list ([1, 2, 4, 8])"
-                        .into(),
-                )
-            } else if p.rate.is_some() {
-                Some("`rounds` is for a closed-loop sweep (its knee); an open loop (`rate`) has none".into())
-            } else if p.window.is_some() {
-                Some(
-                    "`rounds` and `window` do not go together: a soak's windows need one unbroken level"
-                        .into(),
-                )
-            } else if p.duration.is_none() && iterations < r {
-                Some(format!(
-                    "`iterations` ({iterations}) are shared out over the {r} rounds: give at least one a round"
-                ))
-            } else {
-                None
-            };
-            if let Some(message) = problem {
-                err(message, key_span("rounds"));
-            }
-        }
-        if let Some(c) =
-            p.concurrency.as_ref().and_then(|c| c.0.iter().find(|l| **l == 0 || **l > MAX_CONCURRENCY))
-        {
-            err(
-                format!(
-                    "concurrency {c} is out of range: a level keeps 1 to {MAX_CONCURRENCY} requests in flight \
-                     (one client machine opens no more connections than that usefully; for more load, run \
-                     hxrun on several machines)"
-                ),
-                key_span("concurrency"),
-            );
-        }
-        if p.cold {
-            let api = LlmCall::of_perf(p).and_then(|c| c.api()).unwrap_or(suite_api);
-            let sequential =
-                p.concurrency.as_ref().is_none_or(|c| c.0.iter().all(|l| *l == 1)) && p.rate.is_none();
-            if p.http.is_some() || p.embed.is_some() || api != Api::Ollama || !sequential {
-                err(
-                    "`cold: true` unloads the model before each request, so it needs an Ollama `generate` or \
-                     `chat` at concurrency 1 without `rate`"
-                        .to_string(),
-                    key_span("cold"),
-                );
-            }
-        }
-        if spec.expect.is_some() {
-            err(
-                "a perf test is judged by `thresholds` (and `regression`), not `expect`".to_string(),
-                node.entry("expect").map(|(k, _)| k.span),
-            );
-        }
-    }
-    let is_perf = matches!(step, Step::Perf(_));
-    for (field, names) in [
-        ("thresholds", spec.thresholds.keys().collect::<Vec<_>>()),
-        ("regression", spec.regression.keys().collect::<Vec<_>>()),
-        ("drift", spec.drift.keys().collect::<Vec<_>>()),
-    ] {
-        let field_node = node.get(field);
-        if !is_perf && !names.is_empty() {
-            err(
-                format!("`{field}` applies to perf tests; this test's step is `{}`", step.kind()),
-                node.entry(field).map(|(k, _)| k.span),
-            );
-            continue;
-        }
-        for name in names {
-            if let Err(message) = check_figure_name(name) {
-                err(message, field_node.and_then(|f| f.entry(name)).map(|(k, _)| k.span));
-            }
-        }
-    }
-    // A bound's unit is its figure's: a bare number on a time or a percentage is refused.
-    let bounds = spec.thresholds.iter().map(|b| ("thresholds", b, false));
-    for (field, (name, c), relative_ok) in bounds.chain(spec.drift.iter().map(|b| ("drift", b, true))) {
-        let Some(figure) = Figure::parse(name) else { continue };
-        // In `drift`, `%` is a change relative to the first window; a percentage figure's
-        // absolute change is in percentage points, a bare number.
-        let points = figure.unit() == metrics::Unit::Percent && c.unit == crate::suite::Unit::None;
-        if relative_ok && (c.unit == crate::suite::Unit::Percent || points) {
-            continue;
-        }
-        if let Some(message) = unit_problem(name, figure.unit(), c) {
-            let at = node.get(field).and_then(|f| f.get(name)).map(|n| n.span);
-            err(message, at);
-        }
-    }
-    for (name, tolerance) in &spec.regression {
-        let Some(figure) = Figure::parse(name) else { continue };
-        if let Some(message) = tolerance.problem_for(name, figure.unit()) {
-            err(message, node.get("regression").and_then(|f| f.get(name)).map(|n| n.span));
-        }
     }
 }
 
@@ -586,7 +411,7 @@ pub(super) fn figure_names() -> Vec<String> {
     Figure::all().iter().map(Figure::name).collect()
 }
 
-fn check_figure_name(name: &str) -> Result<(), String> {
+pub(super) fn check_figure_name(name: &str) -> Result<(), String> {
     let names = figure_names();
     if names.iter().any(|n| n == name) {
         return Ok(());

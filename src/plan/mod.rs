@@ -4,6 +4,7 @@
 mod checks;
 pub(crate) mod deadline;
 mod expand;
+mod perf_checks;
 pub(crate) mod shard;
 pub(crate) mod template;
 mod when;
@@ -506,7 +507,7 @@ fn resolve(
     checks::check_step(&step, suite.doc.target.api, node, &mut errors);
     let expect = Box::new(spec.expect.clone().unwrap_or_default());
     checks::check_expect(&expect, &step, suite.doc.target.api, node, &mut errors);
-    checks::check_perf(&spec, &step, suite.doc.target.api, node, &mut errors);
+    perf_checks::check_perf(&spec, &step, suite.doc.target.api, node, &mut errors);
     checks::check_capture(&spec, &step, node, &mut errors);
     checks::check_durations(&spec, &step, node, &mut errors);
     if !errors.is_empty() {

@@ -25,6 +25,8 @@ const PERF_FIGURES: &[Figure] = &[
     Figure::of(Metric::RequestThroughput),
     Figure::of(Metric::OutputTokenThroughput),
     Figure::of(Metric::ErrorRate),
+    Figure::of(Metric::Goodput),
+    Figure::of(Metric::SloAttainment),
 ];
 /// Figures of a single generate/chat answer.
 const ANSWER_FIGURES: &[Metric] = &[Metric::Ttft, Metric::E2e, Metric::TokensPerS];

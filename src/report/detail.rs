@@ -206,6 +206,11 @@ pub(crate) fn perf_summary(p: &crate::perf::result::PerfObservation) -> String {
         if let Some(v) = f(Figure::of(Metric::OutputTokenThroughput)).filter(|v| *v > 0.0) {
             parts.push(format!("{v:.1} output tokens/s"));
         }
+        if let (Some(g), Some(a), Some(slo)) =
+            (f(Figure::of(Metric::Goodput)), f(Figure::of(Metric::SloAttainment)), &p.slo)
+        {
+            parts.push(format!("goodput {g:.2} req/s ({a:.1}% of requests within {})", slo.describe()));
+        }
         lines.push(parts.join(", "));
         if let Some(line) = drift_line(l) {
             lines.push(line);

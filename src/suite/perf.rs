@@ -62,6 +62,46 @@ pub(crate) struct PerfStep {
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<DurationText>")]
     pub(crate) gpu_interval: Option<Duration>,
+    /// Per-request service-level objectives: a request meets them when it succeeded and each
+    /// bound given holds. Each level then has `goodput` (requests per second that met every
+    /// one) and `slo_attainment` (their share, percent), for thresholds, baselines and compare.
+    pub(crate) slo: Option<Slo>,
+}
+
+/// A request's service-level objectives (vLLM's serving benchmark and DistServe define goodput
+/// over these): each bound given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Slo {
+    /// Time to first token at most this (a streamed answer's), e.g. 500ms.
+    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<DurationText>")]
+    pub(crate) ttft: Option<Duration>,
+    /// Time per output token after the first at most this ((e2e − ttft) / (tokens − 1); an
+    /// answer of one token meets it), e.g. 50ms.
+    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<DurationText>")]
+    pub(crate) tpot: Option<Duration>,
+    /// End-to-end time at most this, e.g. 10s.
+    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<DurationText>")]
+    pub(crate) e2e: Option<Duration>,
+}
+
+impl Slo {
+    /// Whether it bounds anything.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ttft.is_none() && self.tpot.is_none() && self.e2e.is_none()
+    }
+
+    /// The bounds as a person reads them: `ttft ≤ 500ms, tpot ≤ 50ms`.
+    pub(crate) fn describe(&self) -> String {
+        [("ttft", self.ttft), ("tpot", self.tpot), ("e2e", self.e2e)]
+            .into_iter()
+            .filter_map(|(name, d)| d.map(|d| format!("{name} ≤ {}", humantime::format_duration(d))))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// The default number of measured requests per level.

@@ -62,6 +62,8 @@ pub(crate) enum Metric {
     RequestThroughput,
     OutputTokenThroughput,
     ErrorRate,
+    Goodput,
+    SloAttainment,
     Requests,
     Errors,
     ModelVram,
@@ -223,6 +225,20 @@ const DEFS: &[Def] = &[
         "output tokens per second, all requests together",
     ),
     m(ErrorRate, "error_rate", Percent, Lower, "failed requests, percent of all"),
+    m(
+        Goodput,
+        "goodput",
+        PerSecond,
+        Higher,
+        "requests per second that succeeded and met every SLO of the perf step (`slo`)",
+    ),
+    m(
+        SloAttainment,
+        "slo_attainment",
+        Percent,
+        Higher,
+        "requests that succeeded and met every SLO of the perf step (`slo`), percent of all",
+    ),
     m(Requests, "requests", Count, Higher, "requests measured"),
     m(Errors, "errors", Count, Lower, "failed requests"),
     m(ModelVram, "model_vram", Bytes, Lower, "the model's VRAM as Ollama's /api/ps reports it (size_vram)"),
@@ -266,8 +282,16 @@ pub(crate) const PER_REQUEST: &[Metric] =
     &[Ttft, Itl, Tpot, E2e, TokensPerS, ServerTokensPerS, PromptTokensPerS, LoadDuration, OutputTokens];
 
 /// Whole-level figures of a perf step (no statistic suffix).
-pub(crate) const AGGREGATES: &[Metric] =
-    &[RequestThroughput, OutputTokenThroughput, ErrorRate, Requests, Errors, ModelVram];
+pub(crate) const AGGREGATES: &[Metric] = &[
+    RequestThroughput,
+    OutputTokenThroughput,
+    ErrorRate,
+    Goodput,
+    SloAttainment,
+    Requests,
+    Errors,
+    ModelVram,
+];
 
 /// GPU figures of a perf level or an LLM step, from the samples taken while it ran (NVML).
 /// Memory and power are summed over the GPUs at each instant; utilisation and temperature

@@ -1,0 +1,108 @@
+//! What AIPerf and GuideLLM users ask of a server: goodput — the requests per second that meet
+//! per-request SLOs — and its share, per level, gated like any figure.
+
+mod common;
+use common::{Sim, Workspace};
+use hxrun::sim::SimConfig;
+use std::time::Duration;
+
+/// A server of 2 slots, no noise: 20 ms to the first token, then 5 ms a token.
+fn two_slots() -> Sim {
+    Sim::start(SimConfig {
+        tokens_per_s: 200.0,
+        ttft: Duration::from_millis(20),
+        load_time: Duration::ZERO,
+        jitter: 0.0,
+        prompt_tokens_per_s: None,
+        capacity: Some(2),
+        ..SimConfig::default()
+    })
+}
+
+#[test]
+fn goodput_counts_the_requests_within_every_slo_per_level() {
+    let sim = two_slots();
+    let ws = Workspace::new();
+    // At 1 in flight the first token comes in ~20 ms; at 4, two requests wait for a whole
+    // answer (60 tokens, ~320 ms) in the server's queue: far over the 150 ms bound.
+    ws.write(
+        "s.yaml",
+        &format!(
+            r#"suite: slo
+target: {{ url: "{}" }}
+tests:
+  - name: within the SLO
+    perf:
+      generate: {{ model: phi3:latest, prompt: hi, stream: true, options: {{ num_predict: 60 }} }}
+      concurrency: [1, 4]
+      iterations: 16
+      slo: {{ ttft: 150ms, tpot: 1s }}
+    thresholds:
+      slo_attainment: ">= 90%"
+"#,
+            sim.url
+        ),
+    );
+    let run = ws.hxrun(&["s.yaml", "--no-progress"]);
+    assert_eq!(run.code, 1, "the queued level misses its SLO:\n{}\n{}", run.stdout, run.stderr);
+    let json = run.json();
+    let levels = json["suites"][0]["tests"][0]["observation"]["levels"].as_array().unwrap().clone();
+    let figure = |l: &serde_json::Value, name: &str| l["figures"][name].as_f64().unwrap();
+    assert!(figure(&levels[0], "slo_attainment") >= 90.0, "{}", levels[0]["figures"]);
+    assert!(figure(&levels[1], "slo_attainment") <= 75.0, "{}", levels[1]["figures"]);
+    for l in &levels {
+        // No request failed: goodput is the request rate times the share that met the SLO.
+        let expected = figure(l, "request_throughput") * figure(l, "slo_attainment") / 100.0;
+        assert!((figure(l, "goodput") - expected).abs() <= 1e-9 * expected.max(1.0), "{}", l["figures"]);
+    }
+    assert_eq!(json["suites"][0]["tests"][0]["observation"]["slo"]["ttft"], "150ms");
+    assert!(
+        run.stdout.contains("[c=4] threshold slo_attainment")
+            || run.stdout.contains("slo_attainment: expected >= 90%"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("% of requests within ttft ≤ 150ms, tpot ≤ 1s"), "{}", run.stdout);
+    // The figures travel: JUnit properties, OpenMetrics.
+    assert!(run.report("junit.xml").contains("within the SLO [c=1] goodput"), "{}", run.report("junit.xml"));
+}
+
+#[test]
+fn an_slo_the_requests_cannot_show_is_refused_where_it_is_written() {
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        r#"suite: slo
+target: { url: "http://127.0.0.1:9" }
+tests:
+  - name: whole answers
+    perf:
+      generate: { model: phi3:latest, prompt: hi, stream: false }
+      slo: { ttft: 500ms }
+  - name: nothing bounded
+    perf:
+      generate: { model: phi3:latest, prompt: hi }
+      slo: {}
+  - name: goodput without an slo
+    perf:
+      generate: { model: phi3:latest, prompt: hi }
+    thresholds:
+      goodput: "> 1"
+"#,
+    );
+    let run = ws.hxrun(&["validate", "s.yaml"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    for (place, said) in [
+        (
+            "s.yaml:7:14",
+            "`slo.ttft` is measured on a streamed answer, and this perf step's requests are not streamed",
+        ),
+        ("s.yaml:11:7", "`slo` bounds nothing"),
+        (
+            "s.yaml:16:7",
+            "`goodput` counts the requests that meet the perf step's `slo`, and this one has none",
+        ),
+    ] {
+        assert!(run.stderr.contains(place) && run.stderr.contains(said), "{place} {said}:\n{}", run.stderr);
+    }
+}
