@@ -106,3 +106,100 @@ tests:
         assert!(run.stderr.contains(place) && run.stderr.contains(said), "{place} {said}:\n{}", run.stderr);
     }
 }
+
+/// A server whose answers end on their own (an end-of-sequence) before the length asked.
+fn stopping(flavor: hxrun::sim::Flavor) -> Sim {
+    Sim::start(SimConfig {
+        tokens_per_s: 2000.0,
+        ttft: Duration::from_millis(2),
+        load_time: Duration::ZERO,
+        flavor,
+        eos: true,
+        ..SimConfig::default()
+    })
+}
+
+fn lengths_suite(ws: &Workspace, url: &str, api: &str, output: &str) {
+    ws.write(
+        "s.yaml",
+        &format!(
+            r#"suite: lengths
+target: {{ url: "{url}", api: {api} }}
+tests:
+  - name: held
+    perf:
+      generate: {{ model: phi3:latest, prompt: "Write about GPUs.", stream: true }}
+      iterations: 20
+      output: {output}
+"#
+        ),
+    );
+}
+
+#[test]
+fn output_lengths_are_held_where_the_server_can_hold_them() {
+    let ws = Workspace::new();
+    let figures = |run: &common::Run| run.json()["suites"][0]["tests"][0]["observation"]["levels"][0].clone();
+    // llama.cpp honours ignore_eos: every answer is as long as asked.
+    let llama = stopping(hxrun::sim::Flavor::LlamaCpp);
+    lengths_suite(&ws, &llama.url, "openai", "{ tokens: 40 }");
+    let run = ws.hxrun(&["s.yaml", "--no-progress"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let level = figures(&run);
+    assert_eq!(level["stats"]["output_tokens"]["min"].as_f64(), Some(40.0), "{level}");
+    assert_eq!(level["stats"]["output_tokens"]["max"].as_f64(), Some(40.0));
+    assert_eq!(level["figures"]["short_outputs"].as_f64(), Some(0.0));
+    // Ollama cannot: num_predict is a ceiling, and the answers that stopped short are counted.
+    let ollama = stopping(hxrun::sim::Flavor::Ollama);
+    lengths_suite(&ws, &ollama.url, "ollama", "{ tokens: 40 }");
+    let run = ws.hxrun(&["s.yaml", "--no-progress"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let level = figures(&run);
+    assert!(level["stats"]["output_tokens"]["max"].as_f64().unwrap() < 40.0, "{level}");
+    assert_eq!(level["figures"]["short_outputs"].as_f64(), Some(100.0));
+    assert!(
+        run.stdout.contains("100% of answers stopped short of the output length asked"),
+        "{}",
+        run.stdout
+    );
+    // A distribution, drawn per request from its seed: the same lengths every run.
+    lengths_suite(&ws, &llama.url, "openai", "{ tokens: { uniform: [10, 30] }, seed: 3 }");
+    let lengths = |run: &common::Run| {
+        let level = figures(run);
+        let mut samples: Vec<(u64, u64)> = level["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["iter"].as_u64().unwrap(), s["output_tokens"].as_u64().unwrap()))
+            .collect();
+        samples.sort_unstable();
+        samples
+    };
+    let first = ws.hxrun(&["s.yaml", "--no-progress"]);
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let drawn = lengths(&first);
+    assert_eq!(drawn.len(), 20);
+    assert!(drawn.iter().all(|(_, n)| (10..=30).contains(n)), "{drawn:?}");
+    let distinct: std::collections::BTreeSet<u64> = drawn.iter().map(|(_, n)| *n).collect();
+    assert!(distinct.len() >= 8, "drawn, not fixed: {drawn:?}");
+    assert_eq!(lengths(&ws.hxrun(&["s.yaml", "--no-progress"])), drawn, "the seed's lengths again");
+}
+
+#[test]
+fn an_output_length_that_cannot_be_drawn_is_refused() {
+    let ws = Workspace::new();
+    for (output, said) in [
+        ("{ tokens: 0 }", "an answer of 0 tokens measures nothing"),
+        ("{ tokens: { uniform: [30, 10] } }", "runs backwards"),
+        (
+            "{ tokens: { normal: { mean: 100, stddev: 10, min: 50, max: 20 } } }",
+            "`min` (50) is above `max` (20)",
+        ),
+        ("{ tokens: 2000000 }", "more than any model's context"),
+    ] {
+        lengths_suite(&ws, "http://127.0.0.1:9", "openai", output);
+        let run = ws.hxrun(&["validate", "s.yaml"]);
+        assert_eq!(run.code, 2, "{output}: {}", run.stderr);
+        assert!(run.stderr.contains(said) && run.stderr.contains("s.yaml:8:17"), "{output}: {}", run.stderr);
+    }
+}

@@ -110,6 +110,7 @@ pub(crate) fn perf_step(http: Option<HttpStep>, generate: Option<GenerateStep>, 
         csv: None,
         gpu_interval: None,
         slo: None,
+        output: None,
     }
 }
 

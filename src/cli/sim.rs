@@ -22,6 +22,7 @@ pub(super) fn serve(args: SimArgs) -> u8 {
         capacity: (args.capacity > 0).then_some(args.capacity),
         precise: args.precise,
         flavor: args.flavor,
+        eos: args.eos,
         faults: Faults {
             stall: args.stall,
             truncate_after: args.truncate_after,
@@ -104,6 +105,11 @@ pub struct SimArgs {
     /// Fault: end streams after N content chunks, without the final object or [DONE].
     #[arg(long, value_name = "N")]
     pub truncate_after: Option<usize>,
+    /// Free-form answers end on their own (an end-of-sequence) after half to all of the tokens
+    /// asked, as a model's do, unless held: `ignore_eos` (llama.cpp, vLLM flavors), `min_tokens`
+    /// (vLLM).
+    #[arg(long)]
+    pub eos: bool,
     /// Fault: send invalid JSON in place of content chunk N (1-based).
     #[arg(long, value_name = "N")]
     pub garble_chunk: Option<usize>,

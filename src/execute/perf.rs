@@ -16,7 +16,7 @@ use crate::protocol::{self, LlmCall};
 use crate::record::{FailureKind, StepError};
 use crate::suite::UnloadStep;
 use crate::suite::metrics::{Figure, Metric};
-use crate::suite::perf::{Arrival, DEFAULT_ITERATIONS, PerfStep};
+use crate::suite::perf::{Arrival, DEFAULT_ITERATIONS, OutputLength, PerfStep};
 use chrono::{DateTime, Utc};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -61,7 +61,9 @@ struct Shared {
 impl Shared {
     /// A level's sample store, masking the run's secrets in what it writes.
     fn store(&self) -> SampleStore {
-        SampleStore::masking(self.ctx.secrets.clone()).with_slo(self.step.slo.clone())
+        SampleStore::masking(self.ctx.secrets.clone())
+            .with_slo(self.step.slo.clone())
+            .with_output(self.step.output.clone())
     }
 
     /// A streamed answer ends itself at the request timeout, keeping its TTFT and chunks.
@@ -134,6 +136,7 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
         csv: shared.ctx.csv.clone(),
         samples_file: shared.ctx.samples_file.clone(),
         slo: step.slo.clone().filter(|s| !s.is_empty()),
+        output: step.output.clone(),
         levels: results,
         knee,
         elapsed: started.elapsed(),
@@ -471,7 +474,7 @@ async fn one(shared: &Shared, c: u32, iter: u32, worker: &mut Worker) -> (Sample
         Err(e) => Err(format!("unloading before the cold request failed: {e}")),
         Ok(()) => tokio::select! {
             biased;
-            done = request(shared, &mut worker.held, t0, at) => done.map_err(|e| e.message),
+            done = request(shared, &mut worker.held, t0, at, iter) => done.map_err(|e| e.message),
             () = worker.deadline.as_mut() => Err(deadline.ran_out(true)),
         },
     };
@@ -505,17 +508,48 @@ async fn cold_unload(shared: &Shared) -> Result<(), String> {
         .map_err(|e| e.message)
 }
 
+/// The step with request `iter`'s output length asked for: `num_predict` (`max_tokens` on
+/// /v1), and on /v1 `ignore_eos` and `min_tokens` unless `output.hold` is false.
+fn with_output_length(step: &PerfStep, output: &OutputLength, iter: u32, api: crate::suite::Api) -> PerfStep {
+    let n = output.tokens.draw(output.seed, iter);
+    let mut sized = step.clone();
+    let options = match (&mut sized.generate, &mut sized.chat) {
+        (Some(g), _) => &mut g.options,
+        (None, Some(c)) => &mut c.options,
+        (None, None) => return sized,
+    };
+    for written in ["max_tokens", "max_completion_tokens", "ignore_eos", "min_tokens"] {
+        options.remove(written);
+    }
+    options.insert("num_predict".into(), n.into());
+    if api == crate::suite::Api::Openai && output.hold {
+        options.insert("ignore_eos".into(), true.into());
+        options.insert("min_tokens".into(), n.into());
+    }
+    sized
+}
+
 /// The request itself; `t0` and `at` are when it starts on each clock.
 async fn request(
     shared: &Shared,
     held: &mut Held,
     t0: Instant,
     at: DateTime<Utc>,
+    iter: u32,
 ) -> Result<Sample, StepError> {
     let (ctx, step) = (&shared.ctx, &shared.step);
     let suite = &ctx.suite;
     if let Some(call) = LlmCall::of_perf(step) {
-        let proto = protocol::for_api(call.api().unwrap_or(suite.target.api));
+        let api = call.api().unwrap_or(suite.target.api);
+        let proto = protocol::for_api(api);
+        let sized;
+        let call = match &step.output {
+            Some(output) => {
+                sized = with_output_length(step, output, iter, api);
+                LlmCall::of_perf(&sized).expect("the same request, its length set")
+            }
+            None => call,
+        };
         let req = llm::Request {
             endpoint: super::endpoint::Endpoint::of(suite),
             waits: shared.waits(call.chunk_timeout()),

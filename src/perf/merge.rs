@@ -90,12 +90,14 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
     let single = parts.len() == 1;
     // The runs' SLOs (one suite's: the same); goodput is counted again over every request.
     let slo = parts.iter().find_map(|p| p.observation.slo.clone());
+    let output = parts.iter().find_map(|p| p.observation.output.clone());
     let mut stores: BTreeMap<u32, (SampleStore, InWindow)> = BTreeMap::new();
     for p in &parts {
         for sample in p.samples.samples() {
             let sample = sample.map_err(|e| format!("{test}: the samples of {} are damaged: {e}", p.host))?;
             let (store, counted) = stores.entry(sample.concurrency).or_insert_with(|| {
-                let mut store = SampleStore::masking(mask.clone()).with_slo(slo.clone());
+                let mut store =
+                    SampleStore::masking(mask.clone()).with_slo(slo.clone()).with_output(output.clone());
                 if let Some(w) = soak_windows(sample.concurrency, window.get(&sample.concurrency), &spans) {
                     store = store.with_windows(w);
                 }

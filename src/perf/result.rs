@@ -207,6 +207,7 @@ impl LevelResult {
             errors,
             output_tokens,
             met,
+            short,
             first_error,
             spill_error,
             windows,
@@ -232,6 +233,12 @@ impl LevelResult {
             figures.insert(
                 Figure::of(Metric::SloAttainment),
                 if requests > 0 { met as f64 / requests as f64 * 100.0 } else { 0.0 },
+            );
+        }
+        if let Some((sized, short)) = short {
+            figures.insert(
+                Figure::of(Metric::ShortOutputs),
+                if sized > 0 { short as f64 / sized as f64 * 100.0 } else { 0.0 },
             );
         }
         LevelResult {
@@ -295,6 +302,9 @@ pub(crate) struct PerfObservation {
     /// The per-request SLOs its goodput counts (`hxrun merge` counts them again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) slo: Option<crate::suite::perf::Slo>,
+    /// The output lengths its requests asked for (`short_outputs` is counted against them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) output: Option<crate::suite::perf::OutputLength>,
     #[serde(skip_serializing, default)]
     pub(crate) elapsed: Duration,
 }

@@ -162,6 +162,11 @@ pub(crate) struct SampleStore {
     /// The per-request SLOs, and the requests that met them.
     slo: Option<crate::suite::perf::Slo>,
     met: usize,
+    /// The output lengths asked for, and of the answers whose length is known, how many and
+    /// how many stopped short.
+    output: Option<crate::suite::perf::OutputLength>,
+    sized: usize,
+    short: usize,
     first_error: Option<String>,
     /// A temp file that could not be written: the figures still hold, the rows past KEEP are lost.
     spill_error: Option<String>,
@@ -181,6 +186,8 @@ pub(crate) struct Summary {
     pub(crate) output_tokens: u64,
     /// Requests that met the SLOs, when the level has them.
     pub(crate) met: Option<usize>,
+    /// With `output`: successful answers whose length is known, and those shorter than asked.
+    pub(crate) short: Option<(usize, usize)>,
     pub(crate) first_error: Option<String>,
     pub(crate) spill_error: Option<String>,
     pub(crate) windows: Vec<super::windows::WindowResult>,
@@ -204,6 +211,9 @@ impl Default for SampleStore {
             output_tokens: 0,
             slo: None,
             met: 0,
+            output: None,
+            sized: 0,
+            short: 0,
             first_error: None,
             spill_error: None,
             scratch: Vec::new(),
@@ -232,9 +242,19 @@ impl SampleStore {
         self
     }
 
-    /// Every sample also goes to these windows (which count the store's SLOs).
+    /// Counts the answers shorter than the output length asked (`output`); its windows too.
+    pub(crate) fn with_output(mut self, output: Option<crate::suite::perf::OutputLength>) -> Self {
+        self.output = output;
+        if let Some(w) = &mut self.windows {
+            w.output.clone_from(&self.output);
+        }
+        self
+    }
+
+    /// Every sample also goes to these windows (which count the store's SLOs and lengths).
     pub(crate) fn with_windows(mut self, mut windows: super::windows::Windows) -> Self {
         windows.slo.clone_from(&self.slo);
+        windows.output.clone_from(&self.output);
         self.windows = Some(windows);
         self
     }
@@ -250,6 +270,12 @@ impl SampleStore {
         self.requests += 1;
         if self.slo.as_ref().is_some_and(|slo| sample.meets(slo)) {
             self.met += 1;
+        }
+        if let (Some(output), true, Some(got)) = (&self.output, sample.ok, sample.output_tokens) {
+            self.sized += 1;
+            if got < u64::from(output.tokens.draw(output.seed, sample.iter)) {
+                self.short += 1;
+            }
         }
         if sample.ok {
             self.output_tokens += sample.output_tokens.unwrap_or(0);
@@ -328,6 +354,7 @@ impl SampleStore {
             errors: self.errors,
             output_tokens: self.output_tokens,
             met: self.slo.is_some().then_some(self.met),
+            short: self.output.is_some().then_some((self.sized, self.short)),
             first_error: self.first_error,
             spill_error: self.spill_error,
             windows: self.windows.map(super::windows::Windows::finish).unwrap_or_default(),

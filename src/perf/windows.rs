@@ -68,6 +68,8 @@ pub(crate) struct Windows {
     concurrency: u32,
     /// The level's SLOs: each window counts the requests that met them.
     pub(crate) slo: Option<crate::suite::perf::Slo>,
+    /// The level's output lengths: each window counts the answers that stopped short.
+    pub(crate) output: Option<crate::suite::perf::OutputLength>,
 }
 
 impl Windows {
@@ -82,6 +84,7 @@ impl Windows {
             closed_below: 0,
             concurrency,
             slo: None,
+            output: None,
         }
     }
 
@@ -102,10 +105,12 @@ impl Windows {
         let index = (since.as_nanos() / self.length.as_nanos().max(1)) as u64;
         let finished = sample.started_at + Duration::from_secs_f64(sample.e2e.max(0.0));
         if index >= self.closed_below {
-            let slo = &self.slo;
+            let (slo, output) = (&self.slo, &self.output);
             self.open
                 .entry(index)
-                .or_insert_with(|| SampleStore::figures_only().with_slo(slo.clone()))
+                .or_insert_with(|| {
+                    SampleStore::figures_only().with_slo(slo.clone()).with_output(output.clone())
+                })
                 .push(sample.clone());
         }
         // Windows no request can still join.

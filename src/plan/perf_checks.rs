@@ -140,6 +140,20 @@ pub(super) fn check_perf(
                 node.entry("expect").map(|(k, _)| k.span),
             );
         }
+        if let Some(output) = &p.output {
+            let at =
+                perf_node.and_then(|n| n.get("output")).and_then(|o| o.entry("tokens")).map(|(k, _)| k.span);
+            let at = at.or(key_span("output"));
+            if LlmCall::of_perf(p).is_none() {
+                err(
+                    "`output` sets the length of an answer: it goes with a `generate` or `chat` request"
+                        .into(),
+                    key_span("output"),
+                );
+            } else if let Some(problem) = length_problem(&output.tokens) {
+                err(format!("`output.tokens`: {problem}"), at);
+            }
+        }
         if let Some(slo) = &p.slo {
             let slo_node = perf_node.and_then(|n| n.get("slo"));
             let at = |key: &str| slo_node.and_then(|n| n.entry(key)).map(|(k, _)| k.span).or(key_span("slo"));
@@ -195,6 +209,7 @@ pub(super) fn check_perf(
             continue;
         }
         let has_slo = matches!(step, Step::Perf(p) if p.slo.as_ref().is_some_and(|s| !s.is_empty()));
+        let has_output = matches!(step, Step::Perf(p) if p.output.is_some());
         for name in names {
             let at = field_node.and_then(|f| f.entry(name)).map(|(k, _)| k.span);
             if let Err(message) = check_figure_name(name) {
@@ -206,6 +221,14 @@ pub(super) fn check_perf(
                 err(
                     format!(
                         "`{name}` counts the requests that meet the perf step's `slo`, and this one has none:                          give it one (e.g. `slo: {{ ttft: 500ms, tpot: 50ms }}`)"
+                    ),
+                    at,
+                );
+            } else if !has_output && Figure::parse(name).is_some_and(|f| f.metric == Metric::ShortOutputs) {
+                err(
+                    format!(
+                        "`{name}` counts the answers shorter than the perf step's `output.tokens`, and this one \
+                         asks for no length: give it one (e.g. `output: {{ tokens: 128 }}`)"
                     ),
                     at,
                 );
@@ -232,5 +255,35 @@ pub(super) fn check_perf(
         if let Some(message) = tolerance.problem_for(name, figure.unit()) {
             err(message, node.get("regression").and_then(|f| f.get(name)).map(|n| n.span));
         }
+    }
+}
+
+/// The most output tokens a request may be asked for.
+const MAX_OUTPUT_TOKENS: u32 = 1_000_000;
+
+/// Why a length cannot be drawn from, if it cannot.
+fn length_problem(length: &crate::suite::perf::Length) -> Option<String> {
+    use crate::suite::perf::Length;
+    let (lo, hi) = length.bounds();
+    match length {
+        Length::Uniform { uniform: [a, b] } if a > b => {
+            return Some(format!("`uniform: [{a}, {b}]` runs backwards: write the smaller first"));
+        }
+        Length::Normal { normal }
+            if !(normal.mean.is_finite() && normal.stddev.is_finite() && normal.stddev >= 0.0) =>
+        {
+            return Some("a normal distribution needs a finite `mean` and a `stddev` of 0 or more".into());
+        }
+        Length::Normal { normal } if normal.min > normal.max => {
+            return Some(format!("`min` ({}) is above `max` ({})", normal.min, normal.max));
+        }
+        _ => {}
+    }
+    if lo == 0 {
+        Some("an answer of 0 tokens measures nothing: ask for at least 1".into())
+    } else if hi > MAX_OUTPUT_TOKENS {
+        Some(format!("{hi} tokens is more than any model's context: ask for at most {MAX_OUTPUT_TOKENS}"))
+    } else {
+        None
     }
 }

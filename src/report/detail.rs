@@ -206,6 +206,9 @@ pub(crate) fn perf_summary(p: &crate::perf::result::PerfObservation) -> String {
         if let Some(v) = f(Figure::of(Metric::OutputTokenThroughput)).filter(|v| *v > 0.0) {
             parts.push(format!("{v:.1} output tokens/s"));
         }
+        if let Some(short) = f(Figure::of(Metric::ShortOutputs)).filter(|s| *s > 0.0) {
+            parts.push(format!("{short:.0}% of answers stopped short of the output length asked"));
+        }
         if let (Some(g), Some(a), Some(slo)) =
             (f(Figure::of(Metric::Goodput)), f(Figure::of(Metric::SloAttainment)), &p.slo)
         {

@@ -72,6 +72,7 @@ impl Answer {
         model: &str,
         prompt: &str,
         max_tokens: Option<usize>,
+        held: bool,
         keep: KeepAlive,
     ) -> Answer {
         // The timeline starts when the request arrived, plus any time it queued for a slot.
@@ -82,7 +83,8 @@ impl Answer {
         let (tokens, done_reason) = if prompt.is_empty() {
             (Vec::new(), if keep == KeepAlive::Unload { "unload" } else { "load" })
         } else {
-            let (mut tokens, cut) = text::answer(prompt, max_tokens);
+            // With `eos`, an answer may end before its limit unless the request held it.
+            let (mut tokens, cut) = text::answer(prompt, max_tokens, s.config.eos && !held);
             let trailing = s.model(model).map(|m| m.trailing).unwrap_or_default();
             if !cut && !trailing.is_empty() {
                 tokens.push(trailing);

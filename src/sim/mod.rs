@@ -55,6 +55,10 @@ pub struct SimConfig {
     pub flavor: Flavor,
     /// A gateway in front: every request without this header (name, value) gets a 401.
     pub gateway_header: Option<(String, String)>,
+    /// Free-form answers end on their own (a model's end-of-sequence) after half to all of the
+    /// tokens asked, unless the request holds them: `ignore_eos` on the llama.cpp and vLLM
+    /// flavors' /v1, or vLLM's `min_tokens`. Off: an answer runs to its limit.
+    pub eos: bool,
     pub faults: Faults,
 }
 
@@ -126,6 +130,7 @@ impl Default for SimConfig {
             precise: false,
             flavor: Flavor::default(),
             gateway_header: None,
+            eos: false,
             faults: Faults::default(),
         }
     }

@@ -207,7 +207,8 @@ async fn respond(s: SimState, body: Bytes, kind: Kind) -> Response {
     let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(true);
     let num_predict =
         req.pointer("/options/num_predict").and_then(Value::as_i64).filter(|n| *n >= 0).map(|n| n as usize);
-    let mut answer = Answer::start(&s, arrived, &model, &prompt, num_predict, keep).await;
+    // Ollama has no way to hold an answer's length: `num_predict` is a ceiling.
+    let mut answer = Answer::start(&s, arrived, &model, &prompt, num_predict, false, keep).await;
     let tools = req.get("tools").and_then(Value::as_array).filter(|t| !t.is_empty() && kind == Kind::Chat);
     if let Some(tools) = tools {
         answer.call_tool(tools, &prompt);

@@ -137,8 +137,21 @@ async fn respond(s: SimState, headers: HeaderMap, body: Bytes, kind: Kind) -> Re
         .map(|n| n as usize);
     let stream = req.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let usage_asked = req.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
+    // Held to its length: `ignore_eos` (llama.cpp, vLLM), `min_tokens` (vLLM).
+    let held = match s.config.flavor {
+        Flavor::LlamaCpp => req.get("ignore_eos").and_then(Value::as_bool).unwrap_or(false),
+        Flavor::Vllm => {
+            req.get("ignore_eos").and_then(Value::as_bool).unwrap_or(false)
+                || req
+                    .get("min_tokens")
+                    .and_then(Value::as_u64)
+                    .zip(max_tokens)
+                    .is_some_and(|(m, n)| m as usize >= n)
+        }
+        Flavor::Ollama | Flavor::Tgi => false,
+    };
     let mut answer =
-        Answer::start(&s, arrived, &model.name, &prompt, max_tokens, KeepAlive::parse(None)).await;
+        Answer::start(&s, arrived, &model.name, &prompt, max_tokens, held, KeepAlive::parse(None)).await;
     let tools = req.get("tools").and_then(Value::as_array).filter(|t| !t.is_empty() && kind == Kind::Chat);
     if let Some(tools) = tools {
         answer.call_tool(tools, &prompt);

@@ -53,8 +53,18 @@ pub const DEFAULT_TOKENS: usize = 24;
 pub const MAX_TOKENS: usize = 128 * 1024;
 
 /// The answer text for a prompt, cut to `max_tokens` tokens when given (and to `MAX_TOKENS`).
-pub fn answer(prompt: &str, max_tokens: Option<usize>) -> (Vec<String>, bool) {
+/// With `early`, a free-form answer ends on its own (as a model's end-of-sequence token ends
+/// it) after half to all of the tokens asked — the same length for the same prompt.
+pub fn answer(prompt: &str, max_tokens: Option<usize>, early: bool) -> (Vec<String>, bool) {
     let max_tokens = max_tokens.map(|n| n.min(MAX_TOKENS));
+    if early
+        && let Some(n) = max_tokens.filter(|n| *n > 1)
+        && !prompt.contains("Return exactly the text:")
+    {
+        let half = n / 2;
+        let length = half + (fnv1a(FNV_OFFSET, prompt.bytes()) % (n - half) as u64) as usize;
+        return (sentence(prompt, length.max(1)), false);
+    }
     let exact = prompt
         .find("Return exactly the text:")
         .map(|i| prompt[i + "Return exactly the text:".len()..].trim().to_string());
@@ -123,20 +133,24 @@ mod tests {
 
     #[test]
     fn an_absurd_token_limit_is_cut_to_a_context() {
-        let (tokens, cut) = answer("Write about GPUs.", Some(1_000_000_000_000));
+        let (tokens, cut) = answer("Write about GPUs.", Some(1_000_000_000_000), false);
         assert_eq!((tokens.len(), cut), (MAX_TOKENS, true));
     }
 
     #[test]
     fn exact_answer_and_length() {
-        let (t, cut) = answer("Return exactly the text: HX-OK", None);
+        let (t, cut) = answer("Return exactly the text: HX-OK", None, true);
         assert_eq!(t.concat(), "HX-OK");
         assert_eq!(t, vec!["HX", "-", "OK"]);
         assert!(!cut);
-        let (t, cut) = answer("Summarize HX Infrastructure in one sentence.", Some(7));
+        let (t, cut) = answer("Summarize HX Infrastructure in one sentence.", Some(7), false);
         assert_eq!(t.len(), 7);
         assert!(cut);
-        assert_eq!(answer("Summarize HX Infrastructure in one sentence.", Some(7)).0, t);
+        assert_eq!(answer("Summarize HX Infrastructure in one sentence.", Some(7), false).0, t);
+        // Ending on its own: between half and all of it, the same each time, not cut.
+        let (early, cut) = answer("Summarize HX Infrastructure in one sentence.", Some(40), true);
+        assert!((20..40).contains(&early.len()) && !cut, "{}", early.len());
+        assert_eq!(answer("Summarize HX Infrastructure in one sentence.", Some(40), true).0, early);
         assert_eq!(tokenize("a b, c").concat(), "a b, c");
     }
 }

@@ -66,6 +66,95 @@ pub(crate) struct PerfStep {
     /// bound given holds. Each level then has `goodput` (requests per second that met every
     /// one) and `slo_attainment` (their share, percent), for thresholds, baselines and compare.
     pub(crate) slo: Option<Slo>,
+    /// Output length held: each request asks for this many output tokens — `num_predict` (as
+    /// `max_tokens` on /v1) and, on OpenAI-compatible servers, `ignore_eos` and `min_tokens` so
+    /// it does not stop sooner (llama.cpp and vLLM honour them; Ollama cannot, and the requests
+    /// that stopped short are counted: `short_outputs`).
+    pub(crate) output: Option<OutputLength>,
+}
+
+/// How many output tokens each request of a perf step asks for.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OutputLength {
+    /// A number of tokens (128), or a distribution drawn per request: `{ uniform: [64, 256] }`,
+    /// `{ normal: { mean: 128, stddev: 32, min: 16, max: 512 } }`.
+    pub(crate) tokens: Length,
+    /// The draws' seed (default 0): the same seed, the same length for each request number.
+    #[serde(default)]
+    pub(crate) seed: u64,
+    /// Send `ignore_eos` and `min_tokens` on /v1 (default true); false for a server that
+    /// refuses fields it does not know.
+    #[serde(default = "held")]
+    pub(crate) hold: bool,
+}
+
+fn held() -> bool {
+    true
+}
+
+/// A number of tokens: fixed, or drawn per request from a distribution.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum Length {
+    Fixed(u32),
+    /// Every whole number from the first to the second, equally likely.
+    Uniform {
+        uniform: [u32; 2],
+    },
+    /// A normal distribution, rounded and kept within `min`..`max`.
+    Normal {
+        normal: Normal,
+    },
+}
+
+/// A normal distribution of token counts.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Normal {
+    pub(crate) mean: f64,
+    pub(crate) stddev: f64,
+    pub(crate) min: u32,
+    pub(crate) max: u32,
+}
+
+impl Length {
+    /// The smallest and the largest count it can draw.
+    pub(crate) fn bounds(&self) -> (u32, u32) {
+        match self {
+            Length::Fixed(n) => (*n, *n),
+            Length::Uniform { uniform: [a, b] } => (*a.min(b), *a.max(b)),
+            Length::Normal { normal } => (normal.min, normal.max),
+        }
+    }
+
+    /// The count of request `n` (1-based within its level) under `seed`: the same arguments,
+    /// the same count, on any machine.
+    pub(crate) fn draw(&self, seed: u64, n: u32) -> u32 {
+        // splitmix64 over (seed, n): two independent uniforms in [0, 1).
+        let mix = |mut z: u64| {
+            z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        let a = mix(seed ^ mix(u64::from(n)));
+        let unit = |x: u64| (x >> 11) as f64 / (1u64 << 53) as f64;
+        match self {
+            Length::Fixed(k) => *k,
+            Length::Uniform { .. } => {
+                let (lo, hi) = self.bounds();
+                lo + ((unit(a) * f64::from(hi - lo + 1)) as u32).min(hi - lo)
+            }
+            Length::Normal { normal } => {
+                // Box–Muller.
+                let (u1, u2) = (unit(a).max(f64::MIN_POSITIVE), unit(mix(a)));
+                let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+                let (lo, hi) = self.bounds();
+                (normal.mean + normal.stddev * z).round().clamp(f64::from(lo), f64::from(hi.max(lo))) as u32
+            }
+        }
+    }
 }
 
 /// A request's service-level objectives (vLLM's serving benchmark and DistServe define goodput
@@ -210,4 +299,30 @@ pub(crate) enum Arrival {
     Uniform,
     /// Exponential gaps (a Poisson process), as real traffic arrives.
     Poisson,
+}
+
+#[cfg(test)]
+mod length_tests {
+    use super::*;
+
+    #[test]
+    fn lengths_are_drawn_within_their_bounds_the_same_for_the_same_seed() {
+        let uniform = Length::Uniform { uniform: [10, 13] };
+        let drawn: Vec<u32> = (1..=400).map(|n| uniform.draw(7, n)).collect();
+        for k in 10..=13 {
+            let share = drawn.iter().filter(|d| **d == k).count();
+            assert!((60..=140).contains(&share), "{k} drawn {share} times of 400: {drawn:?}");
+        }
+        assert_eq!(drawn, (1..=400).map(|n| uniform.draw(7, n)).collect::<Vec<_>>(), "the same seed");
+        assert_ne!(drawn, (1..=400).map(|n| uniform.draw(8, n)).collect::<Vec<_>>(), "another seed");
+        let normal = Length::Normal { normal: Normal { mean: 100.0, stddev: 20.0, min: 90, max: 200 } };
+        let values: Vec<u32> = (1..=2000).map(|n| normal.draw(1, n)).collect();
+        assert!(values.iter().all(|v| (90..=200).contains(v)), "clamped");
+        let inside: Vec<f64> = values.iter().filter(|v| **v > 90).map(|v| f64::from(*v)).collect();
+        let mean = inside.iter().sum::<f64>() / inside.len() as f64;
+        assert!((105.0..120.0).contains(&mean), "the upper half of N(100, 20): {mean}");
+        let at_min = values.iter().filter(|v| **v == 90).count();
+        assert!((600..=800).contains(&at_min), "P(X ≤ 90.5) ≈ 0.32 of 2000: {at_min}");
+        assert_eq!(Length::Fixed(5).draw(3, 9), 5);
+    }
 }
