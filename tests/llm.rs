@@ -476,3 +476,36 @@ fn a_stream_cut_by_the_step_timeout_keeps_what_it_measured() {
         assert!(took < 10.0, "ended near its timeout: {took}s");
     }
 }
+
+#[test]
+fn the_first_number_of_an_answer_is_checked_exactly_or_within_a_tolerance() {
+    let sim = sim(|_| {});
+    let run = run_suite(
+        &sim,
+        r#"  - name: arithmetic
+    for_each: { want: ["42", "40"], within: ["0", "10%"] }
+    generate: { model: phi3:latest, prompt: "Return exactly the text: Six times seven is 42." }
+    expect:
+      text: { number: { equals: "{{want}}", within: "{{within}}" } }
+  - name: off by one
+    generate: { model: phi3:latest, prompt: "Return exactly the text: Six times seven is 42." }
+    expect:
+      text: { number: 41 }
+"#,
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let results = tests(&run);
+    let status =
+        |name: &str| results.iter().find(|t| t["name"] == name).map(|t| t["status"].clone()).unwrap();
+    assert_eq!(status("arithmetic [want=42, within=0]"), "passed");
+    assert_eq!(status("arithmetic [want=40, within=10%]"), "passed", "42 is within 10% of 40");
+    assert_eq!(status("arithmetic [want=40, within=0]"), "failed");
+    assert_eq!(status("off by one"), "failed");
+    assert!(
+        run.stdout
+            .contains(r#"text: expected its first number to be 41, got 42 in "Six times seven is 42.""#),
+        "{}",
+        run.stdout
+    );
+}

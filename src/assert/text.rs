@@ -113,7 +113,46 @@ pub(crate) fn check(label: &str, m: &TextMatch, actual: &str) -> Vec<AssertionRe
                 .values(format!("one of {list}"), got())
         });
     }
+    if let Some(n) = &m.number {
+        let (want, within) = n.target();
+        let shown = match within {
+            Some(t) => format!("{} (within {t})", crate::suite::values::trim_float(want)),
+            None => crate::suite::values::trim_float(want),
+        };
+        out.push(match first_number(actual) {
+            Some(n) if within.map_or(n == want, |t| t.allows(n, want)) => pass(what("number")),
+            Some(n) => fail(
+                what("number"),
+                format!(
+                    "{label}: expected its first number to be {shown}, got {} in {}",
+                    crate::suite::values::trim_float(n),
+                    got()
+                ),
+            )
+            .values(shown.clone(), crate::suite::values::trim_float(n)),
+            None => fail(
+                what("number"),
+                format!("{label}: expected the number {shown}, found no number in {}", got()),
+            )
+            .values(shown.clone(), "no number"),
+        });
+    }
     out
+}
+
+/// The first number written in a text: a sign (`-`, `−`, `+`), digits with optional thousands
+/// separators (`1,234`), a decimal part, an exponent.
+pub(crate) fn first_number(text: &str) -> Option<f64> {
+    static NUMBER: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"([-+−]?)(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?([eE][-+]?\d+)?")
+            .expect("a valid pattern")
+    });
+    let c = NUMBER.captures(text)?;
+    let sign = if matches!(&c[1], "-" | "−") { "-" } else { "" };
+    let digits = c[2].replace(',', "");
+    let fraction = c.get(3).map_or("", |m| m.as_str());
+    let exponent = c.get(4).map_or("", |m| m.as_str());
+    format!("{sign}{digits}{fraction}{exponent}").parse().ok().filter(|n: &f64| n.is_finite())
 }
 
 #[cfg(test)]
@@ -141,5 +180,31 @@ mod tests {
         assert!(!check("b", &m(|t| t.json = Some(true)), "{oops")[0].passed);
         let r = check("b", &m(|t| t.one_of = Some(vec!["a".into(), "b".into()])), " c ");
         assert!(r[0].message.as_ref().unwrap().contains("expected one of \"a\", \"b\""));
+    }
+
+    #[test]
+    fn the_first_number_of_an_answer_against_the_expected() {
+        assert_eq!(first_number("The answer is 42."), Some(42.0));
+        assert_eq!(first_number("about −1,234.5 units, then 7"), Some(-1234.5));
+        assert_eq!(first_number("3e8 m/s"), Some(3e8));
+        assert_eq!(first_number("1,23 is not grouped"), Some(1.0), "a comma not before 3 digits ends it");
+        assert_eq!(first_number("no digits"), None);
+        let near: crate::suite::expect::NumberMatch =
+            serde_json::from_str(r#"{"equals": "100", "within": "1%"}"#).unwrap();
+        let exact: crate::suite::expect::NumberMatch = serde_json::from_str("42").unwrap();
+        let t = |n: &crate::suite::expect::NumberMatch, text: &str| {
+            check("text", &TextMatch { number: Some(n.clone()), ..TextMatch::default() }, text)
+        };
+        assert!(t(&exact, "It is 42 apples.")[0].passed);
+        let wrong = &t(&exact, "It is 41.")[0];
+        assert!(!wrong.passed);
+        assert_eq!(
+            wrong.message.as_deref(),
+            Some(r#"text: expected its first number to be 42, got 41 in "It is 41.""#)
+        );
+        assert!(t(&near, "= 100.9 km")[0].passed, "within 1% of 100");
+        assert!(!t(&near, "= 101.1 km")[0].passed);
+        assert!(t(&exact, "none")[0].message.as_deref().unwrap().contains("found no number"));
+        assert!(serde_json::from_str::<crate::suite::expect::NumberMatch>(r#""forty""#).is_err());
     }
 }

@@ -90,6 +90,67 @@ pub(crate) struct TextMatch {
     pub(crate) json: Option<bool>,
     /// The trimmed text must equal one of these.
     pub(crate) one_of: Option<Vec<String>>,
+    /// The first number in the text (`-1,234.5`, `3e8`; thousands separators read) equals this
+    /// — `number: 42` — or is within a tolerance of it: `number: { equals: 3.14, within: 0.01 }`,
+    /// `within: "1%"`. What arithmetic and extraction answers are checked by.
+    pub(crate) number: Option<NumberMatch>,
+}
+
+/// The first number of a text, against an expected one.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum NumberMatch {
+    Is(Number),
+    Near {
+        equals: Number,
+        /// How far it may be: a difference (0.01) or a percentage of the expected ("1%").
+        within: super::Tolerance,
+    },
+}
+
+impl NumberMatch {
+    /// The number expected, and how far from it counts as equal.
+    pub(crate) fn target(&self) -> (f64, Option<super::Tolerance>) {
+        match self {
+            NumberMatch::Is(n) => (n.0, None),
+            NumberMatch::Near { equals, within } => (equals.0, Some(*within)),
+        }
+    }
+}
+
+/// A number written as one (42) or as text ("42", what a `{{case.answer}}` fills in).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub(crate) struct Number(pub(crate) f64);
+
+impl<'de> Deserialize<'de> for Number {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(f64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) if n.is_finite() => Ok(Number(n)),
+            Raw::Text(t) => match t.trim().replace(',', "").parse::<f64>() {
+                Ok(n) if n.is_finite() => Ok(Number(n)),
+                _ => Err(serde::de::Error::custom(format!("\"{t}\" is not a number"))),
+            },
+            Raw::Number(n) => Err(serde::de::Error::custom(format!("{n} is not a finite number"))),
+        }
+    }
+}
+
+impl JsonSchema for Number {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Number".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A number, or a text holding one (\"42\", \"-3.5\", \"1,024\").",
+            "type": ["number", "string"]
+        })
+    }
 }
 
 /// A matcher on the value(s) a JSONPath selects.
