@@ -4,6 +4,7 @@
 //! after this stage does. Tests stay as trees: the planner checks each one per `for_each`
 //! combination, because placeholders can change what a field holds.
 
+pub(crate) mod cases;
 pub(crate) mod de;
 pub(crate) mod error;
 mod hints;
@@ -61,6 +62,8 @@ pub(crate) struct LoadedSuite {
     pub(crate) errors: Vec<Diagnostic>,
     /// The stored run perf tests compare with, if any.
     pub(crate) baseline: Option<Baseline>,
+    /// The rows of the case files tests' `for_each` name (`{ file: cases.jsonl }`).
+    pub(crate) cases: cases::Cases,
 }
 
 /// Loads and interpolates one suite file. Problems that leave the suite readable are kept in
@@ -299,8 +302,10 @@ pub(crate) fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<
         },
         _ => Vec::new(),
     };
+    let mut cases = cases::Cases::new();
     for test in &mut tests {
         read_schema_files(test, base_dir, &mut errors);
+        cases::read_all(test, base_dir, &mut cases, &mut errors);
     }
     let baseline_path = opts
         .baseline
@@ -326,6 +331,7 @@ pub(crate) fn load_str(path: &Path, text: String, opts: &LoadOptions) -> Result<
             secret_values,
             errors,
             baseline,
+            cases,
         }),
         None => Err(SuiteErrors(errors)),
     }

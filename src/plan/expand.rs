@@ -1,14 +1,27 @@
-//! `for_each`: the cartesian product of a test's lists, each value read as suite text.
+//! `for_each`: the cartesian product of a test's lists, each value read as suite text, or the
+//! rows of a case file (`{ file: cases.jsonl }`, `cases.rs`).
 
 use super::{MAX_EXPANSION, template};
 use crate::load::de::DeError;
 use crate::load::tree::{Node, Value};
 use std::collections::BTreeMap;
 
-/// The cartesian product of a test's `for_each` lists, in the order written.
-pub(super) fn expand(test: &Node) -> Result<Vec<BTreeMap<String, Node>>, DeError> {
+/// One expansion of a test: its placeholders' values, and for a case file's row what names
+/// it in the test's name and where it is written.
+#[derive(Default)]
+pub(super) struct Combo {
+    pub(super) bindings: BTreeMap<String, Node>,
+    /// Placeholder → the row's name in the test's name (`add-3`, or `cases.jsonl:7`).
+    pub(super) labels: BTreeMap<String, String>,
+    /// Where each case row of it is written (`cases.jsonl:7`), for its errors.
+    pub(super) rows: Vec<String>,
+}
+
+/// The cartesian product of a test's `for_each` lists, in the order written; a case file's
+/// rows are those the load stage read (`cases`).
+pub(super) fn expand(test: &Node, cases: &crate::load::cases::Cases) -> Result<Vec<Combo>, DeError> {
     let Some(for_each) = test.get("for_each") else {
-        return Ok(vec![BTreeMap::new()]);
+        return Ok(vec![Combo::default()]);
     };
     let Value::Map(axes) = &for_each.value else {
         return Err(DeError {
@@ -21,11 +34,24 @@ pub(super) fn expand(test: &Node) -> Result<Vec<BTreeMap<String, Node>>, DeError
     };
     // A text stands for a list where one is expected: `${MODELS}` from the environment as
     // `a,b` or `[a, b]`, or one value.
+    // A mapping `{ file: ... }` is a case file: its rows, named and placed.
+    let mut rows: BTreeMap<usize, &Vec<crate::load::cases::Row>> = BTreeMap::new();
+    for (i, (_, list)) in axes.iter().enumerate() {
+        if matches!(list.value, Value::Map(_)) {
+            // Read at load time; one that could not be read was said there: no expansion.
+            let Some(read) = cases.get(&list.span.offset) else {
+                return Ok(Vec::new());
+            };
+            rows.insert(i, read);
+        }
+    }
     let lists: Vec<Option<Vec<Node>>> = axes
         .iter()
-        .map(|(_, list)| match &list.value {
+        .enumerate()
+        .map(|(i, (_, list))| match &list.value {
             Value::Seq(values) => Some(values.clone()),
             Value::Str(_) => Some(list.list_in_text().unwrap_or_else(|| vec![list.clone()])),
+            Value::Map(_) => rows.get(&i).map(|r| r.iter().map(|r| r.node.clone()).collect()),
             _ => None,
         })
         .collect();
@@ -49,8 +75,28 @@ pub(super) fn expand(test: &Node) -> Result<Vec<BTreeMap<String, Node>>, DeError
             span: Some(for_each.span),
         });
     }
-    let mut combos = vec![BTreeMap::new()];
-    for ((key, list), values) in axes.iter().zip(&lists) {
+    let mut combos = vec![Combo::default()];
+    for (axis, ((key, list), values)) in axes.iter().zip(&lists).enumerate() {
+        if let Some(rows) = rows.get(&axis) {
+            // A case's fields are data: filled in as written, never read as placeholders.
+            combos = combos
+                .into_iter()
+                .flat_map(|c| {
+                    rows.iter().map(move |row| {
+                        let mut c = Combo {
+                            bindings: c.bindings.clone(),
+                            labels: c.labels.clone(),
+                            rows: c.rows.clone(),
+                        };
+                        c.bindings.insert(key.name.clone(), row.node.clone());
+                        c.labels.insert(key.name.clone(), row.label.clone());
+                        c.rows.push(row.origin.clone());
+                        c
+                    })
+                })
+                .collect();
+            continue;
+        }
         // A value is suite text like any other: `{{'{{'}}` in it is a literal `{{` (as in the
         // test it fills), and a `{{name}}` is refused, not kept as text by accident.
         let values = values.as_ref().map(|values| {
@@ -74,7 +120,8 @@ pub(super) fn expand(test: &Node) -> Result<Vec<BTreeMap<String, Node>>, DeError
         let Some(values) = values else {
             return Err(DeError {
                 message: format!(
-                    "`for_each.{}` must be a list: [a, b], a `${{var}}` holding one, or a text `a,b`; found {}",
+                    "`for_each.{}` must be a list: [a, b], a `${{var}}` holding one, a text `a,b`, or a case file \
+                 `{{ file: cases.jsonl }}`; found {}",
                     key.name,
                     list.kind()
                 ),
@@ -95,8 +142,12 @@ pub(super) fn expand(test: &Node) -> Result<Vec<BTreeMap<String, Node>>, DeError
             .into_iter()
             .flat_map(|c| {
                 values.iter().map(move |v| {
-                    let mut c = c.clone();
-                    c.insert(key.name.clone(), v.clone());
+                    let mut c = Combo {
+                        bindings: c.bindings.clone(),
+                        labels: c.labels.clone(),
+                        rows: c.rows.clone(),
+                    };
+                    c.bindings.insert(key.name.clone(), v.clone());
                     c
                 })
             })

@@ -201,7 +201,9 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
             });
             break;
         }
-        let combos = match expand::expand(test) {
+        let combos = match expand::expand(test, &suite.cases) {
+            // A case file that could not be read: the load error says why.
+            Ok(c) if c.is_empty() => continue,
             Ok(c) => c,
             Err(e) => {
                 errors.push(e);
@@ -220,10 +222,12 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
         });
         let append_params = combos.len() > 1 && !name_templated;
         let mut reported: Vec<DeError> = Vec::new();
+        let mut reported_as: Vec<DeError> = Vec::new();
         let mut kept = 0usize;
-        for bindings in combos {
+        for combo in combos {
+            let bindings = &combo.bindings;
             let mut errs = Vec::new();
-            let mut filled = template::fill(&without(test, "for_each"), &bindings, &mut errs);
+            let mut filled = template::fill(&without(test, "for_each"), bindings, &mut errs);
             if errs.is_empty() {
                 match when::apply(&filled) {
                     Ok(Some(decided)) => filled = decided,
@@ -235,7 +239,7 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
             let planned = if errs.is_empty() {
                 de::from_node::<TestSpec>(&filled)
                     .map_err(|e| vec![e])
-                    .and_then(|spec| resolve(suite, &filled, spec, &bindings, append_params, opts, &written))
+                    .and_then(|spec| resolve(suite, &filled, spec, &combo, append_params, opts, &written))
             } else {
                 Err(errs)
             };
@@ -255,11 +259,21 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
                     seen.insert(t.name.clone(), loc(test));
                     tests.push(t);
                 }
-                // The same mistake in every expansion is reported once.
+                // The same mistake in every expansion is reported once, naming the first case
+                // row it was made with.
                 Err(errs) => {
                     for e in errs {
-                        if !reported.contains(&e) {
-                            reported.push(e);
+                        if !reported_as.contains(&e) {
+                            reported_as.push(e.clone());
+                            let mut said = e;
+                            if !combo.rows.is_empty() {
+                                said.message = format!(
+                                    "{} (and any case like it): {}",
+                                    combo.rows.join(", "),
+                                    said.message
+                                );
+                            }
+                            reported.push(said);
                         }
                     }
                 }
@@ -465,7 +479,7 @@ fn resolve(
     suite: &LoadedSuite,
     node: &Node,
     spec: TestSpec,
-    bindings: &BTreeMap<String, Node>,
+    combo: &expand::Combo,
     append_params: bool,
     opts: &PlanOptions,
     written: &Written,
@@ -514,8 +528,12 @@ fn resolve(
         return Err(errors);
     }
 
-    let params: Vec<(String, String)> =
-        bindings.iter().map(|(k, v)| (k.clone(), template::text_of(v))).collect();
+    // A case row is named by its `id` (or where it is written), not by all its fields.
+    let params: Vec<(String, String)> = combo
+        .bindings
+        .iter()
+        .map(|(k, v)| (k.clone(), combo.labels.get(k).cloned().unwrap_or_else(|| template::text_of(v))))
+        .collect();
     let mut name = spec.name.clone();
     if append_params {
         let list: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();

@@ -82,6 +82,18 @@ pub(crate) fn text_of(node: &Node) -> String {
 }
 
 fn unknown(name: &str, bindings: &BTreeMap<String, Node>, node: &Node) -> DeError {
+    // A field its mapping value does not have (a case row without `answer`): say which it has.
+    if let Some((parent, field)) = name.rsplit_once('.')
+        && let Some(Value::Map(entries)) = lookup(parent, bindings).map(|n| &n.value)
+    {
+        let fields: Vec<String> = entries.iter().map(|(k, _)| format!("`{}`", k.name)).collect();
+        let have =
+            if fields.is_empty() { "no fields".to_string() } else { format!("only {}", fields.join(", ")) };
+        return DeError {
+            message: format!("`{{{{{name}}}}}`: `{parent}` has no field `{field}` (it has {have})"),
+            span: Some(node.span),
+        };
+    }
     let names: Vec<&str> = bindings.keys().map(String::as_str).collect();
     let mut message = format!("unknown placeholder `{{{{{name}}}}}`");
     if let Some(best) = did_you_mean(name, &names) {

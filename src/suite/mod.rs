@@ -345,7 +345,9 @@ pub(crate) struct TestSpec {
     #[schemars(with = "Option<values::DurationText>")]
     pub(crate) retry_delay: Option<Duration>,
     /// Run the test once per combination of these lists (cartesian product); each key is a
-    /// {{placeholder}}. A value may be a list or a `${var}` holding one.
+    /// {{placeholder}}. A value may be a list, a `${var}` holding one, or a case file —
+    /// `{ file: cases.jsonl }` (JSON Lines, CSV, JSON or YAML, beside the suite): one test per
+    /// row, its fields as `{{case.field}}`, named by its `id`.
     #[allow(dead_code)] // expanded from the positioned tree by `plan`
     pub(crate) for_each: Option<BTreeMap<String, serde_json::Value>>,
     /// Values to take from what came back, for later tests of this suite as
