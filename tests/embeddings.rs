@@ -64,3 +64,57 @@ fn embed_mistakes_are_caught_before_anything_runs() {
     assert!(run.stderr.contains("`input` is an empty list"), "{}", run.stderr);
     assert!(run.stderr.contains("`expect.embeddings` applies to `embed` steps"), "{}", run.stderr);
 }
+
+#[test]
+fn an_answer_is_compared_with_its_reference_by_meaning() {
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    // The simulator's vectors follow word overlap: the same words, however ordered, are alike.
+    let tests = r#"  - name: same meaning
+    for_each: { api: [ollama, openai] }
+    generate: { model: phi3:latest, prompt: "Return exactly the text: Paris is the capital of France.", api: "{{api}}" }
+    expect:
+      similar: { to: "The capital of France is Paris.", model: phi3:latest, score: ">= 0.95", api: "{{api}}" }
+  - name: another meaning
+    generate: { model: phi3:latest, prompt: "Return exactly the text: Paris is the capital of France." }
+    expect:
+      similar: { to: "Bananas grow in bunches.", model: phi3:latest, score: ">= 0.8" }
+  - name: no such embedding model
+    generate: { model: phi3:latest, prompt: "Return exactly the text: yes" }
+    expect:
+      similar: { to: "yes", model: nope, score: ">= 0.8" }
+"#;
+    ws.write("s.yaml", &common::suite_text("meaning", &sim.url, tests));
+    let run = ws.hxrun(&["s.yaml", "--no-progress"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let json = run.json();
+    let tests = json["suites"][0]["tests"].as_array().unwrap();
+    let status: Vec<&str> = tests.iter().map(|t| t["status"].as_str().unwrap()).collect();
+    assert_eq!(status, ["passed", "passed", "failed", "failed"], "{}", run.stdout);
+    let same = &tests[0]["observation"]["similarity"];
+    assert_eq!(
+        (same["model"].as_str(), same["value"].as_f64().map(|v| (v * 1e6).round())),
+        (Some("phi3:latest"), Some(1e6)),
+        "{same}"
+    );
+    assert!(
+        run.stdout
+            .contains(r#"similar: the answer's similarity to "Bananas grow in bunches." by phi3:latest is "#)
+            && run.stdout.contains(r#"expected >= 0.8; the answer: "Paris is the capital of France.""#),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("similar: not measured: the embedding model answered 404"), "{}", run.stdout);
+    // On a step that has no answer, refused before anything runs.
+    ws.write(
+        "bad.yaml",
+        &common::suite_text(
+            "meaning",
+            "http://127.0.0.1:9",
+            "  - name: on http\n    http: { path: / }\n    expect: { similar: { to: x, model: m, score: \">= 0.8\" } }\n",
+        ),
+    );
+    let bad = ws.hxrun(&["validate", "bad.yaml"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("`expect.similar` applies to `generate`, `chat` steps"), "{}", bad.stderr);
+}

@@ -30,6 +30,30 @@ pub(crate) fn check_llm(expect: &Expect, o: &LlmObservation, out: &mut Vec<Asser
             out.extend(text::check("text", m, &o.text))
         });
     }
+    if let Some(similar) = &expect.similar {
+        super::under(out, Some((Source::expect("similar"), similar.at)), |out| {
+            let reference = text::quote(&similar.to, 80);
+            let what = "similar";
+            out.push(match o.similarity.as_ref() {
+                Some(crate::record::Similarity { value: Some(v), .. }) if similar.score.holds(*v) => pass(what),
+                Some(crate::record::Similarity { value: Some(v), .. }) => fail(
+                    what,
+                    format!(
+                        "similar: the answer's similarity to {reference} by {} is {v:.3}, expected {}; the answer: {}",
+                        similar.model,
+                        similar.score.text,
+                        text::quote(&o.text, 120)
+                    ),
+                )
+                .values(similar.score.text.clone(), format!("{v:.3}")),
+                Some(crate::record::Similarity { error: Some(e), .. }) => {
+                    fail(what, format!("similar: not measured: {e}")).values(similar.score.text.clone(), "not measured")
+                }
+                _ => fail(what, "similar: not measured: the answer failed, so it was not compared".to_string())
+                    .values(similar.score.text.clone(), "not measured"),
+            });
+        });
+    }
     if let Some(expected) = &expect.tool_calls {
         super::under(out, Some((Source::expect("tool_calls"), expected.at)), |out| {
             tool_calls(expected, o, out)

@@ -51,6 +51,13 @@ impl Executor {
                 } else if let Some(Err(e)) = gpu_source {
                     o.gpu_error = Some(e);
                 }
+                // `expect.similar`: the answer and its reference embedded together, after the
+                // answer's own figures (and its GPU samples) are taken.
+                if let Some(similar) = test.expect.similar.as_deref()
+                    && (200..300).contains(&o.status)
+                {
+                    o.similarity = Some(similarity(t, proto(similar.api), endpoint, similar, &o.text).await);
+                }
                 Ok(Observation::Llm(Box::new(o)))
             }
             Step::Pull(p) => {
@@ -82,6 +89,33 @@ impl Executor {
             }
         }
     }
+}
+
+/// The cosine similarity of `answer` and `similar.to` by `similar.model`, or why there is none.
+async fn similarity(
+    t: &transport::Transport,
+    proto: &dyn protocol::Protocol,
+    endpoint: endpoint::Endpoint<'_>,
+    similar: &crate::suite::expect::Similar,
+    answer: &str,
+) -> record::Similarity {
+    let step = crate::suite::embed::EmbedStep {
+        model: similar.model.clone(),
+        input: crate::suite::embed::Input::Many(vec![answer.to_string(), similar.to.clone()]),
+        dimensions: None,
+        api: similar.api,
+    };
+    let (value, error) = match embed::run(t, proto, &step, endpoint).await {
+        Ok(o) => match (o.similarity(0, 1), o.error) {
+            (Some(v), _) => (Some(v), None),
+            (None, Some(e)) => (None, Some(format!("the embedding model answered {}: {e}", o.status))),
+            (None, None) => {
+                (None, Some(format!("{} vectors came back for the answer and its reference", o.count)))
+            }
+        },
+        Err(e) => (None, Some(e.message)),
+    };
+    record::Similarity { model: similar.model.clone(), to: similar.to.clone(), value, error }
 }
 
 /// What stopped this attempt's requests, when that failed it: a connection that could not be

@@ -161,6 +161,7 @@ pub(super) fn check_expect(
         ("stdout", expect.stdout.is_some()),
         ("stderr", expect.stderr.is_some()),
         ("text", expect.text.is_some()),
+        ("similar", expect.similar.is_some()),
         ("metrics", !expect.metrics.is_empty()),
         ("agree", expect.agree.is_some()),
         ("consistent", expect.consistent.is_some()),

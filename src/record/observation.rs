@@ -103,6 +103,9 @@ pub(crate) struct LlmObservation {
     /// The server's error text (an error status, or an error inside the stream).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<String>,
+    /// `expect.similar`: the answer's similarity to the reference, as the embedding model saw it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) similarity: Option<Similarity>,
     pub(crate) text: String,
     pub(crate) chunks: usize,
     #[serde(with = "opt_secs")]
@@ -156,6 +159,7 @@ impl LlmObservation {
             stream,
             status,
             error: None,
+            similarity: None,
             text: String::new(),
             chunks: 0,
             ttft: None,
@@ -275,6 +279,17 @@ impl EmbedObservation {
         let (nx, ny) = (self.norms[a], self.norms[b]);
         (nx > 0.0 && ny > 0.0).then(|| dot / (nx * ny))
     }
+}
+
+/// An answer's cosine similarity to a reference text (`expect.similar`), or why there is none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Similarity {
+    pub(crate) model: String,
+    pub(crate) to: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) error: Option<String>,
 }
 
 /// The models a server listed, and what the step required of them.

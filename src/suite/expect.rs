@@ -46,6 +46,10 @@ pub(crate) struct Expect {
     pub(crate) stderr: Option<Spanned<TextMatch>>,
     /// The answer text of a generate or chat step.
     pub(crate) text: Option<Spanned<TextMatch>>,
+    /// The answer's meaning against a reference text: the cosine similarity of their
+    /// embeddings by an embedding model on the target's embed endpoint —
+    /// `{ to: "Paris is the capital of France.", model: nomic-embed-text, score: ">= 0.8" }`.
+    pub(crate) similar: Option<Spanned<Similar>>,
     /// Recorded figures of a generate or chat step: `ttft: "< 2s"`, `eval_count: "> 0"`,
     /// `tokens_per_s: ">= 20"`, `load_duration: "< 5s"`, `done_reason: stop`.
     #[serde(default)]
@@ -66,6 +70,21 @@ pub(crate) struct Expect {
     /// the checks of some expansions only.
     #[allow(dead_code)] // decided on the filled tree by `plan`
     pub(crate) when: Option<serde_json::Value>,
+}
+
+/// An answer compared with a reference by meaning.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Similar {
+    /// The reference text (a case's `{{case.reference}}`, say).
+    pub(crate) to: String,
+    /// The embedding model that compares them (nomic-embed-text, bge-m3...), asked on the
+    /// target's embed endpoint.
+    pub(crate) model: String,
+    /// The similarity asked for: a comparison on the cosine (−1 to 1), e.g. ">= 0.8".
+    pub(crate) score: Comparison,
+    /// The embed endpoint's API (default: the suite's `target.api`).
+    pub(crate) api: Option<super::Api>,
 }
 
 /// Matchers on text. All given must hold.

@@ -231,10 +231,20 @@ impl StepKind {
         match self {
             StepKind::Http | StepKind::Unload => &["status", "headers", "body", "json", "schema"],
             StepKind::Exec => &["json", "schema", "exit_code", "stdout", "stderr"],
-            StepKind::Generate => &["status", "text", "json", "schema", "metrics", "agree", "consistent"],
-            StepKind::Chat => {
-                &["status", "text", "json", "schema", "metrics", "agree", "consistent", "tool_calls"]
+            StepKind::Generate => {
+                &["status", "text", "similar", "json", "schema", "metrics", "agree", "consistent"]
             }
+            StepKind::Chat => &[
+                "status",
+                "text",
+                "similar",
+                "json",
+                "schema",
+                "metrics",
+                "agree",
+                "consistent",
+                "tool_calls",
+            ],
             StepKind::Embed => &["status", "embeddings"],
             StepKind::Tcp | StepKind::Pull | StepKind::Models | StepKind::Perf | StepKind::Gpu => &[],
         }
