@@ -174,7 +174,6 @@ impl Executor {
             let first = plans.iter().flat_map(|p| p.tests.first()).next().map(|t| t.name.clone());
             let mut endpoints: Vec<Option<&str>> =
                 plans.iter().map(|p| p.target.gpu_metrics.as_deref()).collect();
-            endpoints.dedup();
             endpoints.sort_unstable();
             endpoints.dedup();
             for endpoint in endpoints {

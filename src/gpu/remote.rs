@@ -95,8 +95,8 @@ impl Endpoint {
         Ok(String::from_utf8_lossy(&body).into_owned())
     }
 
-    /// One sample per GPU the endpoint serves, now.
-    pub(crate) async fn sample(&self) -> Result<Vec<GpuSample>, String> {
+    /// One scrape, read: an error when it holds no GPU figures at all.
+    async fn read_gpus(&self) -> Result<Read, String> {
         let text = self.scrape().await?;
         let read = read(&text, chrono::Utc::now());
         if read.samples.is_empty() {
@@ -105,7 +105,14 @@ impl Endpoint {
                 self.shown
             ));
         }
-        Ok(read
+        Ok(read)
+    }
+
+    /// One sample per GPU the endpoint serves, now.
+    pub(crate) async fn sample(&self) -> Result<Vec<GpuSample>, String> {
+        Ok(self
+            .read_gpus()
+            .await?
             .samples
             .into_iter()
             .map(|mut s| {
@@ -117,11 +124,7 @@ impl Endpoint {
 
     /// The driver and every GPU, from one scrape.
     pub(crate) async fn snapshot(&self) -> Result<GpuSnapshot, String> {
-        let text = self.scrape().await?;
-        let read = read(&text, chrono::Utc::now());
-        if read.samples.is_empty() {
-            return Err(format!("GPU metrics at {}: no GPU figures in its answer", self.shown));
-        }
+        let read = self.read_gpus().await?;
         Ok(GpuSnapshot {
             driver_version: read.driver.unwrap_or_default(),
             cuda_driver_version: read.cuda,

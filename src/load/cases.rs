@@ -111,8 +111,9 @@ fn read(spec: &Node, base: &Path) -> Result<Vec<Row>, DeError> {
             }
         }
         Format::Json | Format::Yaml => {
-            let mut text = String::new();
-            limited.take(crate::files::MAX_INPUT).read_to_string(&mut text).map_err(cannot)?;
+            // Whole, through the capped reader every suite input uses.
+            drop(limited);
+            let text = crate::files::read_to_string(&path, "case file").map_err(cannot)?;
             let value: serde_json::Value = match format {
                 Format::Json => serde_json::from_str(&text).map_err(|e| err(format!("{written}: {e}")))?,
                 _ => crate::load::tree::parse(&text).map_err(|e| err(format!("{written}: {e}")))?.to_json(),

@@ -59,14 +59,21 @@ impl Sample {
         }
     }
 
+    /// Time per output token after the first: (e2e − ttft) / (tokens − 1), for an answer of two
+    /// tokens or more whose first token was timed.
+    pub(crate) fn tpot(&self) -> Option<f64> {
+        match (self.ttft, self.output_tokens) {
+            (Some(t), Some(n)) if n > 1 => Some((self.e2e - t) / (n - 1) as f64),
+            _ => None,
+        }
+    }
+
     /// Whether this request succeeded and met every bound of `slo` (time per output token as
     /// `Metric::Tpot` has it; an answer of one token meets a `tpot` bound, as in vLLM's goodput).
     pub(crate) fn meets(&self, slo: &crate::suite::perf::Slo) -> bool {
         let within = |v: f64, bound: Duration| v <= bound.as_secs_f64();
-        let mut tpot = Vec::new();
-        self.metric(Metric::Tpot, &mut tpot);
-        let tpot_met = |bound: Duration| match tpot.first() {
-            Some(t) => within(*t, bound),
+        let tpot_met = |bound: Duration| match self.tpot() {
+            Some(t) => within(t, bound),
             // One token (or none): nothing between tokens to be slow.
             None => self.output_tokens.is_some_and(|n| n <= 1),
         };
@@ -85,10 +92,7 @@ impl Sample {
                 out.extend_from_slice(&self.itl);
                 return;
             }
-            Metric::Tpot => match (self.ttft, self.output_tokens) {
-                (Some(t), Some(n)) if n > 1 => Some((self.e2e - t) / (n - 1) as f64),
-                _ => None,
-            },
+            Metric::Tpot => self.tpot(),
             Metric::E2e => Some(self.e2e),
             Metric::TokensPerS => self.tokens_per_s,
             Metric::ServerTokensPerS => s.tokens_per_s(),

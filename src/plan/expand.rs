@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 /// One expansion of a test: its placeholders' values, and for a case file's row what names
 /// it in the test's name and where it is written.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(super) struct Combo {
     pub(super) bindings: BTreeMap<String, Node>,
     /// Placeholder → the row's name in the test's name (`add-3`, or `cases.jsonl:7`).
@@ -83,11 +83,7 @@ pub(super) fn expand(test: &Node, cases: &crate::load::cases::Cases) -> Result<V
                 .into_iter()
                 .flat_map(|c| {
                     rows.iter().map(move |row| {
-                        let mut c = Combo {
-                            bindings: c.bindings.clone(),
-                            labels: c.labels.clone(),
-                            rows: c.rows.clone(),
-                        };
+                        let mut c = c.clone();
                         c.bindings.insert(key.name.clone(), row.node.clone());
                         c.labels.insert(key.name.clone(), row.label.clone());
                         c.rows.push(row.origin.clone());
@@ -142,11 +138,7 @@ pub(super) fn expand(test: &Node, cases: &crate::load::cases::Cases) -> Result<V
             .into_iter()
             .flat_map(|c| {
                 values.iter().map(move |v| {
-                    let mut c = Combo {
-                        bindings: c.bindings.clone(),
-                        labels: c.labels.clone(),
-                        rows: c.rows.clone(),
-                    };
+                    let mut c = c.clone();
                     c.bindings.insert(key.name.clone(), v.clone());
                     c
                 })

@@ -57,7 +57,8 @@ impl Reporter for OpenMetricsReporter {
     }
 }
 
-/// One metric family: its name without the prefix, help, unit and how its values scale.
+/// One metric family: its name without the prefix, help and unit.
+#[derive(Clone)]
 struct Name {
     name: String,
     help: String,
@@ -146,19 +147,18 @@ fn status_name(s: Status) -> &'static str {
 /// The run as OpenMetrics text (unmasked: the writer masks it).
 pub(crate) fn render(record: &RunRecord) -> Result<String, super::ReportError> {
     let mut f = Families::default();
-    let run = |n: &str, h: &str, u: Option<registry::Unit>| plain(n, h, u);
     f.set(
-        run("run_passed", "1 when every test of the run passed", None),
+        plain("run_passed", "1 when every test of the run passed", None),
         Vec::new(),
         (!record.failed()) as u8 as f64,
     );
     f.set(
-        run("run_duration", "how long the run took", Some(registry::Unit::Seconds)),
+        plain("run_duration", "how long the run took", Some(registry::Unit::Seconds)),
         Vec::new(),
         record.duration.as_secs_f64(),
     );
     f.set(
-        run("run_start_timestamp", "when the run started (Unix time)", Some(registry::Unit::Seconds)),
+        plain("run_start_timestamp", "when the run started (Unix time)", Some(registry::Unit::Seconds)),
         Vec::new(),
         record.started_at.timestamp_millis() as f64 / 1000.0,
     );
@@ -197,14 +197,17 @@ fn in_order(text: &str) -> String {
 }
 
 fn suite_metrics(f: &mut Families, suite: &SuiteRecord) {
-    let tests = plain("tests", "tests of the suite with this status", None);
     for status in [Status::Passed, Status::Failed, Status::Skipped] {
         let labels = vec![
             ("suite".to_string(), suite.name.clone()),
             ("target".to_string(), suite.target.clone()),
             ("status".to_string(), status_name(status).to_string()),
         ];
-        f.set(plain(&tests.name, &tests.help, None), labels, suite.count(status) as f64);
+        f.set(
+            plain("tests", "tests of the suite with this status", None),
+            labels,
+            suite.count(status) as f64,
+        );
     }
     for t in &suite.tests {
         let labels: Labels = vec![
@@ -247,18 +250,13 @@ fn suite_metrics(f: &mut Families, suite: &SuiteRecord) {
                     let mut at = labels.clone();
                     at.push(("concurrency".to_string(), level.concurrency.to_string()));
                     for (&metric, stats) in &level.stats {
-                        let Some((_, scale)) = family_of(metric) else { continue };
-                        for stat in Stat::ALL {
+                        let Some((name, scale)) = family_of(metric) else { continue };
+                        f.set(cov_of(metric), at.clone(), stats.get(Stat::Cov) / 100.0);
+                        // Count is `requests`; cov is a ratio of its own (above).
+                        for stat in Stat::ALL.into_iter().filter(|s| !matches!(s, Stat::Count | Stat::Cov)) {
                             let mut labels = at.clone();
                             labels.push(("stat".to_string(), stat.name().to_string()));
-                            match stat {
-                                Stat::Count => {}
-                                Stat::Cov => f.set(cov_of(metric), at.clone(), stats.get(stat) / 100.0),
-                                _ => {
-                                    let (name, _) = family_of(metric).expect("a numeric metric");
-                                    f.set(name, labels, stats.get(stat) * scale);
-                                }
-                            }
+                            f.set(name.clone(), labels, stats.get(stat) * scale);
                         }
                     }
                     for (figure, &v) in &level.figures {

@@ -183,10 +183,11 @@ pub(super) fn render(s: &Subject, measured: Option<&BTreeMap<String, Measured>>)
             y,
             "  # The server's GPUs, from the metrics endpoint on its machine (dcgm-exporter's names)."
         );
-        let _ = match password_as(url, "x") {
-            // A password stays out of the file: the variable brings the whole url.
-            Some(_) => writeln!(y, "  gpu_metrics: ${{{GPU_METRICS_VAR}}}"),
-            None => writeln!(y, "  gpu_metrics: {}", emit::env_default(GPU_METRICS_VAR, url)),
+        // A password stays out of the file: the variable brings the whole url.
+        let _ = if crate::suite::step::url_password(url).is_empty() {
+            writeln!(y, "  gpu_metrics: {}", emit::env_default(GPU_METRICS_VAR, url))
+        } else {
+            writeln!(y, "  gpu_metrics: ${{{GPU_METRICS_VAR}}}")
         };
     }
     if s.api_key {
