@@ -2,10 +2,12 @@
 //! messages a person understands (expected vs actual, with a short excerpt).
 
 pub(crate) mod embed;
+pub(crate) mod gate;
 pub(crate) mod gpu;
 pub(crate) mod json;
 pub(crate) mod llm;
 pub(crate) mod perf;
+pub(crate) mod rate;
 pub(crate) mod text;
 
 use crate::plan::PlannedTest;

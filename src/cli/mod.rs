@@ -226,6 +226,10 @@ pub struct CompareArgs {
     /// (defaults: tokens_per_s.mean 10%, ttft.p95 20%, e2e.p95 20%).
     #[arg(long, value_name = "FIGURE=TOLERANCE", value_parser = parse_tolerance)]
     pub(crate) tolerance: Vec<(crate::suite::metrics::Figure, crate::suite::Tolerance)>,
+    /// Fail (exit 1) when a pass-rate gate's cases did significantly worse than in the
+    /// reference (McNemar's exact test, p < 0.05); a change within chance is not a failure.
+    #[arg(long)]
+    pub fail_if_worse: bool,
 }
 
 fn parse_tolerance(s: &str) -> Result<(crate::suite::metrics::Figure, crate::suite::Tolerance), String> {
@@ -445,6 +449,11 @@ pub struct RunArgs {
     /// suites' `simulator:` says, else ollama).
     #[arg(long, value_enum, value_name = "FLAVOR", requires = "sim")]
     pub sim_flavor: Option<crate::sim::Flavor>,
+    /// With --sim: answer PERCENT of the case files' questions wrongly (e.g. 10%), the same
+    /// ones every run — to see a pass-rate gate or `hxrun compare` catch a worse model. The
+    /// simulator answers every case row's `question` with its `answer` (else wrongly).
+    #[arg(long, value_name = "PERCENT", requires = "sim", value_parser = parse_share)]
+    pub wrong_rate: Option<f64>,
     /// Show request and response detail for failed tests.
     #[arg(short, long)]
     pub verbose: bool,
@@ -516,6 +525,15 @@ fn parse_size(s: &str) -> Result<usize, String> {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("\"{s}\" is not a duration like 10s or 500ms: {e}"))
+}
+
+/// A share in percent, `10%` (or `10`), as a fraction 0..=1.
+pub(super) fn parse_share(s: &str) -> Result<f64, String> {
+    let pct: f64 = s.trim().trim_end_matches('%').trim().parse().map_err(|_| format!("\"{s}\" is not a percent like 10%"))?;
+    if !(0.0..=100.0).contains(&pct) {
+        return Err(format!("\"{s}\" is not between 0% and 100%"));
+    }
+    Ok(pct / 100.0)
 }
 
 /// A time limit: a duration of at least 1ms (`--max-time 0s` would stop the run before any

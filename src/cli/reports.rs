@@ -89,5 +89,5 @@ pub(super) fn compare(args: &CompareArgs) -> u8 {
     if let Err(code) = written {
         return code;
     }
-    if c.regressions() > 0 { exit::FAILED } else { exit::PASSED }
+    if c.regressions() > 0 || (args.fail_if_worse && c.worse() > 0) { exit::FAILED } else { exit::PASSED }
 }

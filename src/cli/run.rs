@@ -44,12 +44,13 @@ pub(super) async fn run_with(
                     return (exit::INVALID, None);
                 }
             };
-            match SimServer::start(SimConfig { flavor, ..SimConfig::realistic() }, "127.0.0.1", 0).await {
+            let config = SimConfig { flavor, wrong_rate: args.wrong_rate.unwrap_or(0.0), ..SimConfig::realistic() };
+            match SimServer::start(config.clone(), "127.0.0.1", 0).await {
                 Ok(server) => {
                     eprintln!("hxrun: built-in simulator listening on {}", server.url());
                     args.suite.target = vec![server.url()];
                     extra_env.insert(SIM_VAR.to_string(), "1".to_string());
-                    Some(server)
+                    Some((server, config.known))
                 }
                 Err(e) => {
                     eprintln!("error: cannot start the built-in simulator: {e}");
@@ -59,9 +60,14 @@ pub(super) async fn run_with(
         } else {
             None
         };
-        let Some(plans) =
-            load_and_plan(&args.suite, extra_env, Some((&args.report_dir, args.perf_csv.as_deref())))
-        else {
+        // The simulator learns the answers of the suites' case files as they load.
+        let teach = |suite: &crate::load::LoadedSuite| {
+            if let Some((_, known)) = &sim {
+                crate::load::cases::teach(&suite.cases, &mut |q, a| known.teach(q, a));
+            }
+        };
+        let outputs = Some((args.report_dir.as_path(), args.perf_csv.as_deref()));
+        let Some(plans) = load_and_plan(&args.suite, extra_env, outputs, Some(&teach)) else {
             return (exit::INVALID, None);
         };
         // The run's secrets: the plans' now, each secret capture as it comes.
@@ -125,6 +131,7 @@ pub(super) async fn run_with(
                 secrets,
             },
             crate::assert::check,
+            crate::assert::gate::judge,
         );
         let mut concluded = None;
         let simulated = sim.is_some();

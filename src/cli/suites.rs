@@ -13,6 +13,7 @@ pub(super) fn load_and_plan(
     args: &SuiteArgs,
     extra_env: BTreeMap<String, String>,
     outputs: Option<(&std::path::Path, Option<&std::path::Path>)>,
+    loaded: Option<&dyn Fn(&load::LoadedSuite)>,
 ) -> Option<Vec<SuitePlan>> {
     let mut load_opts = LoadOptions::from_process_env();
     load_opts.env.extend(extra_env);
@@ -44,6 +45,9 @@ pub(super) fn load_and_plan(
         let planned = load::load(path, &load_opts).and_then(|s| {
             for w in &s.warnings {
                 eprintln!("warning: {w}");
+            }
+            if let Some(f) = loaded {
+                f(&s);
             }
             plan::plan_fleet(&s, &plan_opts)
         });
@@ -134,7 +138,7 @@ fn nothing_selected(args: &SuiteArgs, plans: &[SuitePlan]) -> String {
 }
 
 pub(super) fn validate(args: &SuiteArgs) -> u8 {
-    match load_and_plan(args, BTreeMap::new(), None) {
+    match load_and_plan(args, BTreeMap::new(), None, None) {
         Some(plans) => {
             for p in &plans {
                 println!("{}: ok — suite \"{}\", {} tests", p.file, p.name, p.tests.len());
@@ -146,7 +150,7 @@ pub(super) fn validate(args: &SuiteArgs) -> u8 {
 }
 
 pub(super) fn list(args: &SuiteArgs) -> u8 {
-    let Some(plans) = load_and_plan(args, BTreeMap::new(), None) else {
+    let Some(plans) = load_and_plan(args, BTreeMap::new(), None, None) else {
         return exit::INVALID;
     };
     for p in &plans {

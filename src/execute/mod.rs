@@ -7,6 +7,7 @@ pub(crate) mod control;
 pub(crate) mod embed;
 pub(crate) mod endpoint;
 pub(crate) mod exec;
+mod gates;
 pub(crate) mod gpu;
 pub(crate) mod h1;
 pub(crate) mod http;
@@ -89,6 +90,7 @@ pub(crate) struct Executor {
     opts: ExecutorOptions,
     gpu: gpu::GpuHandle,
     check: Checker,
+    gate: gates::GateJudge,
 }
 
 /// How the executor samples GPUs.
@@ -147,9 +149,9 @@ impl Default for ExecutorOptions {
 }
 
 impl Executor {
-    pub(crate) fn new(opts: ExecutorOptions, check: Checker) -> Self {
+    pub(crate) fn new(opts: ExecutorOptions, check: Checker, gate: gates::GateJudge) -> Self {
         let transport = std::sync::Arc::new(transport::Transport::new(opts.limits));
-        Executor { transport, opts, gpu: gpu::GpuHandle::default(), check }
+        Executor { transport, opts, gpu: gpu::GpuHandle::default(), check, gate }
     }
 
     /// Runs every suite of the plan and returns the whole record.
@@ -284,6 +286,8 @@ impl Executor {
                 tests.push(self.finished(result, say));
             }
         }
+        // A gate's cases were said one by one; the gate is said when its last case is in.
+        let tests = gates::gather(plan, tests, self.gate, &mut |gate| self.finished(gate, say));
         let record = SuiteRecord {
             name: plan.name.clone(),
             description: plan.description.clone(),
@@ -302,7 +306,8 @@ impl Executor {
     /// Says a test finished; stops the run after it with `--fail-fast`.
     fn finished(&self, result: TestResult, say: &Say<'_>) -> TestResult {
         say(&Event::TestFinished { result: &result });
-        if self.opts.fail_fast && result.status == Status::Failed {
+        // A gate's case that fails fails its gate, not the run.
+        if self.opts.fail_fast && result.status == Status::Failed && result.gate.is_none() {
             self.opts.control.stop(control::StopReason::FailFast(result.name.clone()));
         }
         result

@@ -170,6 +170,8 @@ pub(super) fn blank_result(suite: &SuitePlan, test: &PlannedTest) -> TestResult 
         assertions: Vec::new(),
         detail: String::new(),
         observation: None,
+        gate: test.gate.as_ref().map(|g| g.name.clone()),
+        pass_rate: None,
     }
 }
 

@@ -43,6 +43,18 @@ pub(crate) fn read_all(test: &Node, base: &Path, cases: &mut Cases, errors: &mut
     }
 }
 
+/// Each row's `question` and what a right answer says: its `reply` where the answer is said
+/// in a form (`{"answer": "Rome"}`), else its `answer` — what the simulator answers with; rows
+/// without both teach nothing.
+pub(crate) fn teach(cases: &Cases, learn: &mut dyn FnMut(&str, &str)) {
+    for row in cases.values().flatten() {
+        let field = |name: &str| row.node.get(name).and_then(Node::scalar_text);
+        if let (Some(q), Some(a)) = (field("question"), field("reply").or_else(|| field("answer"))) {
+            learn(&q, &a);
+        }
+    }
+}
+
 /// The rows of the file a `{ file: ... }` axis names (`spec`), relative to `base`.
 fn read(spec: &Node, base: &Path) -> Result<Vec<Row>, DeError> {
     let at = spec.get("file").map_or(spec.span, |n| n.span);

@@ -4,6 +4,7 @@
 mod checks;
 pub(crate) mod deadline;
 mod expand;
+mod gate;
 mod perf_checks;
 pub(crate) mod shard;
 pub(crate) mod template;
@@ -15,7 +16,8 @@ use crate::load::error::{Diagnostic, SuiteErrors};
 use crate::load::tree::{Node, Span, Value};
 use crate::perf::baseline::LevelFigures;
 use crate::suite::metrics::Figure;
-use crate::suite::spanned::Spanned;
+use crate::suite::spanned::{Pos, Spanned};
+pub(crate) use gate::Gate;
 use crate::suite::{self, Comparison, Expect, Skip, Step, Target, TestSpec, Tolerance};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -133,7 +135,10 @@ pub(crate) struct PlannedTest {
     /// The test as written (placeholders of `for_each` filled), kept when it uses captures:
     /// the executor fills them in and types it again.
     pub(crate) written: Option<Box<Node>>,
+    /// The pass-rate gate this test is a case of (`pass_rate:`).
+    pub(crate) gate: Option<Gate>,
 }
+
 
 impl PlannedTest {
     /// A place in this test's suite file, with its line.
@@ -201,6 +206,7 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
             });
             break;
         }
+        gate::check_written(test, &mut errors);
         let combos = match expand::expand(test, &suite.cases) {
             // A case file that could not be read: the load error says why.
             Ok(c) if c.is_empty() => continue,
@@ -221,6 +227,7 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
                 .any(|p| matches!(p, crate::suite::placeholder::Piece::Name { .. }))
         });
         let append_params = combos.len() > 1 && !name_templated;
+        let case_axes = gate::case_axes(test);
         let mut reported: Vec<DeError> = Vec::new();
         let mut reported_as: Vec<DeError> = Vec::new();
         let mut kept = 0usize;
@@ -244,7 +251,10 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
                 Err(errs)
             };
             match planned {
-                Ok(t) => {
+                Ok(mut t) => {
+                    if let Some(gate) = &mut t.gate {
+                        (gate.name, gate.params) = gate::name(test, &combo, &case_axes, append_params);
+                    }
                     if let Some(first) = seen.get(&t.name) {
                         errors.push(DeError {
                             message: format!(
@@ -524,6 +534,7 @@ fn resolve(
     perf_checks::check_perf(&spec, &step, suite.doc.target.api, node, &mut errors);
     checks::check_capture(&spec, &step, node, &mut errors);
     checks::check_durations(&spec, &step, node, &mut errors);
+    gate::check(&spec, &step, node, &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -591,5 +602,10 @@ fn resolve(
         capture: spec.capture.clone(),
         captures_used: written.captures.clone(),
         written: (!written.captures.is_empty()).then(|| Box::new(node.clone())),
+        gate: spec.pass_rate.map(|required| {
+            let at = at("pass_rate");
+            Gate { name: String::new(), required, at: Pos { line: at.line, col: at.col }, params: Vec::new() }
+        }),
     })
 }
+

@@ -67,15 +67,18 @@ fn fnv1a(parts: &[&str]) -> u64 {
     h
 }
 
-/// Keeps this shard's tests; returns how many tests there were in all.
+/// Keeps this shard's tests; returns how many tests there were in all. The unit dealt is a
+/// test, or a pass-rate gate with all its cases (so each shard's gates judge every case and
+/// its exit code means what the whole run's would).
 pub(crate) fn apply(plans: &mut [SuitePlan], shard: Shard) -> usize {
+    let unit = |t: &crate::plan::PlannedTest| t.gate.as_ref().map_or(t.name.clone(), |g| g.name.clone());
     let mut all: Vec<(u64, String, String)> = plans
         .iter()
-        .flat_map(|p| {
-            p.tests.iter().map(move |t| (fnv1a(&[&p.name, &t.name]), p.name.clone(), t.name.clone()))
-        })
+        .flat_map(|p| p.tests.iter().map(move |t| (fnv1a(&[&p.name, &unit(t)]), p.name.clone(), unit(t))))
         .collect();
+    let tests = all.len();
     all.sort();
+    all.dedup();
     let mine: std::collections::HashSet<(String, String)> = all
         .iter()
         .enumerate()
@@ -84,9 +87,9 @@ pub(crate) fn apply(plans: &mut [SuitePlan], shard: Shard) -> usize {
         .collect();
     for p in plans.iter_mut() {
         let suite = p.name.clone();
-        p.tests.retain(|t| mine.contains(&(suite.clone(), t.name.clone())));
+        p.tests.retain(|t| mine.contains(&(suite.clone(), unit(t))));
     }
-    all.len()
+    tests
 }
 
 #[cfg(test)]

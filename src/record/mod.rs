@@ -184,6 +184,50 @@ pub(crate) struct TestResult {
     pub(crate) detail: String,
     /// The last attempt's observation, secrets masked.
     pub(crate) observation: Option<Observation>,
+    /// The pass-rate gate this test is a case of (its name): its failure fails the gate, not
+    /// the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) gate: Option<String>,
+    /// A pass-rate gate's verdict over its cases (`pass_rate:`); the cases are in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) pass_rate: Option<Box<PassRate>>,
+}
+
+/// A pass-rate gate's figures and its cases.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PassRate {
+    /// What the suite asks for (`>= 90%`).
+    pub(crate) required: String,
+    /// Cases that passed, of those that ran (`total`: passed and failed; skipped ones are not
+    /// counted).
+    pub(crate) passed: u64,
+    pub(crate) total: u64,
+    /// Cases that did not run (skipped, or not reached).
+    pub(crate) skipped: u64,
+    /// The share that passed, and its 95% Wilson interval, in percent (none when no case ran).
+    pub(crate) rate: Option<f64>,
+    pub(crate) low: Option<f64>,
+    pub(crate) high: Option<f64>,
+    /// Every case's result, in the plan's order.
+    pub(crate) cases: Vec<TestResult>,
+}
+
+impl PassRate {
+    /// `92% (46 of 50; 95% interval 81–97%)`.
+    pub(crate) fn summary(&self) -> String {
+        let pct = |v: f64| format!("{}%", crate::suite::values::trim_float((v * 10.0).round() / 10.0));
+        match (self.rate, self.low, self.high) {
+            (Some(r), Some(l), Some(h)) => format!(
+                "{} ({} of {}; 95% interval {}–{})",
+                pct(r),
+                self.passed,
+                self.total,
+                pct(l),
+                pct(h)
+            ),
+            _ => format!("no case ran ({} skipped)", self.skipped),
+        }
+    }
 }
 
 impl TestResult {

@@ -21,6 +21,8 @@ pub(crate) enum Source {
     Drift(Figure),
     /// A perf figure's `regression` tolerance against the baseline.
     Regression(Figure),
+    /// A test's `pass_rate` gate over its cases.
+    PassRate,
     /// A path this build does not know (a report written by a later one).
     Other(String),
 }
@@ -47,6 +49,8 @@ impl Source {
             figure(rest, Source::Drift)
         } else if let Some(rest) = path.strip_prefix("regression.") {
             figure(rest, Source::Regression)
+        } else if path == "pass_rate" {
+            Source::PassRate
         } else {
             Source::Other(path.to_string())
         }
@@ -63,6 +67,7 @@ impl std::fmt::Display for Source {
             Source::Threshold(x) => write!(f, "thresholds.{x}"),
             Source::Drift(x) => write!(f, "drift.{x}"),
             Source::Regression(x) => write!(f, "regression.{x}"),
+            Source::PassRate => f.write_str("pass_rate"),
             Source::Other(p) => f.write_str(p),
         }
     }
@@ -96,6 +101,7 @@ mod tests {
             Source::Threshold(p95),
             Source::Drift(Figure::of(Metric::GpuMemoryUsedMax)),
             Source::Regression(p95),
+            Source::PassRate,
         ] {
             assert_eq!(Source::parse(&s.to_string()), s, "{s}");
         }

@@ -87,6 +87,8 @@ pub(crate) struct Comparison {
     pub(crate) rows: Vec<Row>,
     /// Tests some run has and the reference does not, by run.
     pub(crate) extra: Vec<(usize, String)>,
+    /// Each pass-rate gate's cases, paired with a later run's (`ab`).
+    pub(crate) gates: Vec<super::ab::GateChange>,
 }
 
 fn key(suite: &str, test: &str) -> (String, String) {
@@ -165,12 +167,40 @@ pub(crate) fn compare(named: Vec<(String, Run)>, tolerances: &BTreeMap<Figure, T
         .skip(1)
         .flat_map(|(i, idx)| idx.keys().filter(|k| !index[0].contains_key(*k)).map(move |k| (i, k.1.clone())))
         .collect();
-    Comparison { names, runs, rows, extra }
+    let gates = super::ab::changes(&runs);
+    Comparison { names, runs, rows, extra, gates }
 }
 
 impl Comparison {
     pub(crate) fn regressions(&self) -> usize {
         self.rows.iter().filter(|r| r.regressed()).count()
+    }
+
+    /// Gates whose pass rate got significantly worse.
+    pub(crate) fn worse(&self) -> usize {
+        self.gates.iter().filter(|g| g.verdict == super::ab::Verdict::Worse).count()
+    }
+
+    /// The pass-rate gates' changes as text lines (the terminal's and Markdown's).
+    fn quality_lines(&self, md: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        for g in &self.gates {
+            let mark = match (g.verdict, md) {
+                (super::ab::Verdict::Worse, true) => "❌ ",
+                (super::ab::Verdict::Worse, false) => "✗ ",
+                _ => "",
+            };
+            let name = if g.other == g.gate { g.gate.clone() } else { format!("{} vs {}", g.gate, g.other) };
+            let name = if md { format!("**{}**", name.replace('*', "\\*")) } else { name };
+            let against = if self.names.len() > 2 { format!(" ({})", self.names[g.run]) } else { String::new() };
+            out.push(format!("{mark}{name}{against}: {}", g.line()));
+            for (what, list) in [("lost", &g.lost), ("gained", &g.gained)] {
+                if !list.is_empty() {
+                    out.push(format!("    {what}: {}", super::ab::GateChange::flips(list, false)));
+                }
+            }
+        }
+        out
     }
 
     fn value(&self, row: &Row, i: usize) -> String {
@@ -196,6 +226,12 @@ impl Comparison {
         for (i, n) in self.names.iter().enumerate() {
             let _ = writeln!(out, "{} {n}", if i == 0 { "reference:" } else { "compared: " });
         }
+        if !self.gates.is_empty() {
+            let _ = writeln!(out, "\npass rates, case by case:");
+            for l in self.quality_lines(false) {
+                let _ = writeln!(out, "  {l}");
+            }
+        }
         let mut last = String::new();
         for row in &self.rows {
             if row.test != last {
@@ -217,11 +253,29 @@ impl Comparison {
         }
         let n = self.regressions();
         let _ = writeln!(out, "\n{n} regression{} beyond the tolerances", if n == 1 { "" } else { "s" });
+        if !self.gates.is_empty() {
+            let w = self.worse();
+            let _ = writeln!(
+                out,
+                "{w} pass rate{} significantly worse (McNemar, p < {})",
+                if w == 1 { "" } else { "s" },
+                super::ab::ALPHA
+            );
+        }
         out
     }
 
     pub(crate) fn markdown(&self) -> String {
         let mut md = format!("## hxrun compare: {} regression(s)\n\n", self.regressions());
+        if !self.gates.is_empty() {
+            let _ = writeln!(md, "### Pass rates, case by case ({} significantly worse)\n", self.worse());
+            for l in self.quality_lines(true) {
+                // A case list goes under its gate.
+                let indent = if l.starts_with(' ') { "  " } else { "" };
+                let _ = writeln!(md, "{indent}- {}", l.trim_start().replace('|', "\\|"));
+            }
+            md.push('\n');
+        }
         let header: Vec<String> = self.names.iter().map(|n| format!("`{n}`")).collect();
         let _ = writeln!(md, "| test | figure | {} |", header.join(" | "));
         let _ = writeln!(md, "|---|---|{}", "---:|".repeat(self.names.len()));
@@ -253,6 +307,22 @@ impl Comparison {
                     ol { @for (i, n) in self.names.iter().enumerate() {
                         li { (n) @if i == 0 { " (reference)" } " — " (self.runs[i].started_at) ", " (self.runs[i].targets().join(", ")) }
                     } }
+                    @if !self.gates.is_empty() {
+                        h2 { "Pass rates, case by case" }
+                        p { (self.worse()) " significantly worse (McNemar's exact test on the cases that changed, p < " (super::ab::ALPHA) ")." }
+                        table class="data" border="1" cellpadding="4" {
+                            tr { th { "gate" } th { "change" } th { "lost" } th { "gained" } }
+                            @for g in &self.gates {
+                                tr class=(if g.verdict == super::ab::Verdict::Worse { "fail" } else { "" }) {
+                                    td { (g.gate) @if g.other != g.gate { " vs " (g.other) } @if self.names.len() > 2 { " (" (self.names[g.run]) ")" } }
+                                    td { (g.line()) }
+                                    td { (super::ab::GateChange::flips(&g.lost, true)) }
+                                    td { (super::ab::GateChange::flips(&g.gained, true)) }
+                                }
+                            }
+                        }
+                        h2 { "Figures" }
+                    }
                     table class="data" border="1" cellpadding="4" {
                         tr { th { "test" } th { "figure" } @for n in &self.names { th { (n) } } }
                         @for row in &self.rows {

@@ -81,11 +81,16 @@ impl ConsoleReporter {
     fn finished(&mut self, out: &Output, t: &TestResult) -> Result<(), super::ReportError> {
         let (word, color) = match t.status {
             Status::Passed => ("PASS", "32"),
+            // A gate's case that failed counts against its gate, not the run.
+            Status::Failed if t.gate.is_some() => ("MISS", "33"),
             Status::Failed => ("FAIL", "31"),
             Status::Skipped => ("SKIP", "33"),
         };
         if let Some(bar) = &self.bar {
-            bar.inc(1);
+            // A gate is not one of the planned tests the bar counts.
+            if t.pass_rate.is_none() {
+                bar.inc(1);
+            }
             bar.set_message(out.text(&clean(&t.name)).into_owned());
             let perf = matches!(t.observation, Some(crate::record::Observation::Perf(_)));
             if t.status == Status::Passed && !perf {

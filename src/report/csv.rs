@@ -1,4 +1,6 @@
-//! One CSV row per test: `timestamp,suite,test,status,duration_ms,attempts,message`.
+//! One CSV row per test: `timestamp,suite,test,status,duration_ms,attempts,message`. A
+//! pass-rate gate's cases have rows of their own before the gate's; one that failed is `missed`
+//! (its gate, not the case, passes or fails the run).
 //!
 //! Rows are written as tests finish (each one flushed), not at the end: a run killed half-way
 //! (SIGKILL, the OOM killer, a machine that goes away) leaves every finished test on disk.
@@ -36,7 +38,8 @@ fn row(t: &TestResult) -> Result<String, super::ReportError> {
         &t.started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         &csv_text(&t.suite),
         &csv_text(&t.name),
-        status_word(t.status),
+        // A gate's case that failed: its gate decides (`missed`, not `failed`).
+        if t.gate.is_some() && t.status == Status::Failed { "missed" } else { status_word(t.status) },
         &format!("{:.3}", t.duration.as_secs_f64() * 1000.0),
         &t.attempts.len().to_string(),
         &csv_text(t.message.as_deref().unwrap_or("")),

@@ -10,10 +10,29 @@ pub(crate) const EXCERPT: usize = 600;
 /// What a test's step did: its observation described, or, when it ended without one (a
 /// timeout, a refused connection), what was sent.
 pub(crate) fn of(t: &TestResult) -> String {
+    if let Some(rate) = &t.pass_rate {
+        return cases(rate, &t.params);
+    }
     match &t.observation {
         Some(obs) => describe(obs),
         None => t.detail.clone(),
     }
+}
+
+/// A gate's cases, a line each: passed, failed (with the first line of why) or skipped.
+fn cases(rate: &crate::record::PassRate, shared: &[(String, String)]) -> String {
+    use crate::record::Status;
+    let mut out = format!("pass rate {} — cases:\n", rate.summary());
+    for c in &rate.cases {
+        let label = crate::assert::gate::case_label(c, shared);
+        let why = || c.message.as_deref().and_then(|m| m.lines().next()).map(|m| excerpt(m, 300)).unwrap_or_default();
+        match c.status {
+            Status::Passed => out.push_str(&format!("  ✓ {label} ({} ms)\n", c.duration.as_millis())),
+            Status::Failed => out.push_str(&format!("  ✗ {label}: {}\n", why())),
+            Status::Skipped => out.push_str(&format!("  - {label}: {}\n", why())),
+        }
+    }
+    out
 }
 
 /// Why a test failed, each failed expectation followed by where it is written (`at
@@ -21,6 +40,12 @@ pub(crate) fn of(t: &TestResult) -> String {
 /// timeout, a refused connection).
 pub(crate) fn failure(t: &TestResult) -> String {
     let failed: Vec<_> = t.assertions.iter().filter(|a| !a.passed).collect();
+    // A gate's message lists its failed cases; its place follows.
+    if t.pass_rate.is_some() {
+        let mut out: Vec<String> = t.message.iter().cloned().collect();
+        out.extend(failed.iter().filter_map(|a| a.at.as_ref()).map(|p| p.render()));
+        return out.join("\n");
+    }
     if failed.is_empty() || !failed.iter().any(|a| a.at.is_some()) {
         return t.message.clone().unwrap_or_default();
     }

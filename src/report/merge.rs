@@ -103,9 +103,12 @@ pub(crate) fn merge(
         for name in order.remove(&at).unwrap_or_default() {
             let copies = copies.remove(&(at, name.clone())).unwrap_or_default();
             let perf = copies.iter().all(|(_, t)| samples_of(t).is_some());
+            let gates = copies.len() > 1 && copies.iter().all(|(_, t)| t.pass_rate.is_some());
             let test = if perf {
                 recomputed.push((suite.name.clone(), name.clone()));
                 merge_perf(&inputs, copies, open, mask, &mut record.warnings)?
+            } else if gates {
+                merge_gate(&inputs, copies, &mut record.warnings)
             } else {
                 one_of(&inputs, copies, &mut record.warnings)
             };
@@ -149,6 +152,34 @@ fn one_of(inputs: &[Input], mut copies: Vec<(usize, TestResult)>, warnings: &mut
         );
     }
     copies.swap_remove(pick).1
+}
+
+/// Copies of a pass-rate gate (inputs that each ran some of its cases, or the same ones): one
+/// gate judged again over every case, a case that ran in several inputs kept as `one_of` keeps
+/// a test.
+fn merge_gate(inputs: &[Input], copies: Vec<(usize, TestResult)>, warnings: &mut Vec<String>) -> TestResult {
+    let required = copies[0].1.pass_rate.as_ref().map(|r| crate::suite::Comparison::parse(&r.required));
+    let Some(Ok(required)) = required else { return one_of(inputs, copies, warnings) };
+    let mut gate = copies[0].1.clone();
+    let at = gate.assertions.iter().find_map(|a| a.at.clone());
+    let mut cases: Vec<(String, Vec<(usize, TestResult)>)> = Vec::new();
+    for (i, t) in copies {
+        let end = t.started_at + chrono::Duration::from_std(t.duration).unwrap_or_default();
+        let kept_end = gate.started_at + chrono::Duration::from_std(gate.duration).unwrap_or_default();
+        gate.started_at = gate.started_at.min(t.started_at);
+        gate.duration = (end.max(kept_end) - gate.started_at).to_std().unwrap_or_default();
+        for c in t.pass_rate.map(|r| r.cases).unwrap_or_default() {
+            match cases.iter_mut().find(|(n, _)| *n == c.name) {
+                Some((_, same)) => same.push((i, c)),
+                None => cases.push((c.name.clone(), vec![(i, c)])),
+            }
+        }
+    }
+    let cases = cases.into_iter().map(|(_, same)| one_of(inputs, same, warnings)).collect();
+    (gate.pass_rate, gate.message, gate.failure_kind) = (None, None, None);
+    gate.assertions.clear();
+    crate::assert::gate::judge(&required, at, &mut gate, cases);
+    gate
 }
 
 fn merge_perf(

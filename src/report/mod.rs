@@ -4,6 +4,7 @@
 //! fails (a file that cannot be written) does not stop the run or the other reporters; its
 //! error is kept and turns the exit code into 3 at the end.
 
+pub(crate) mod ab;
 pub(crate) mod append;
 pub(crate) mod causes;
 pub(crate) mod compare;

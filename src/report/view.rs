@@ -75,6 +75,37 @@ pub(crate) struct Test {
     pub(crate) detail: String,
     #[serde(default)]
     pub(crate) observation: Option<Value>,
+    #[serde(default)]
+    pub(crate) params: Vec<(String, String)>,
+    /// A pass-rate gate's figures and cases.
+    #[serde(default)]
+    pub(crate) pass_rate: Option<Box<PassRate>>,
+}
+
+/// A pass-rate gate as report.json holds it.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct PassRate {
+    #[serde(default)]
+    pub(crate) required: String,
+    #[serde(default)]
+    pub(crate) passed: u64,
+    #[serde(default)]
+    pub(crate) total: u64,
+    #[serde(default)]
+    pub(crate) rate: Option<f64>,
+    #[serde(default)]
+    pub(crate) low: Option<f64>,
+    #[serde(default)]
+    pub(crate) high: Option<f64>,
+    #[serde(default)]
+    pub(crate) cases: Vec<Test>,
+}
+
+impl Test {
+    /// What tells a gate's case from its other cases: its own `for_each` values, else its name.
+    pub(crate) fn case_label(&self, gate: &Test) -> String {
+        crate::assert::gate::label(&self.name, &self.params, &gate.params)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -82,6 +82,12 @@ impl Answer {
         let load = s.acquire(model, keep);
         let (tokens, done_reason) = if prompt.is_empty() {
             (Vec::new(), if keep == KeepAlive::Unload { "unload" } else { "load" })
+        } else if let Some(known) = s.config.known.answer(prompt, s.config.wrong_rate) {
+            // A question of a case file: its answer (or a wrong one), cut at the limit.
+            let mut tokens = text::tokenize(&known);
+            let cut = max_tokens.is_some_and(|n| tokens.len() > n);
+            tokens.truncate(max_tokens.unwrap_or(usize::MAX));
+            (tokens, if cut { "length" } else { "stop" })
         } else {
             // With `eos`, an answer may end before its limit unless the request held it.
             let (mut tokens, cut) = text::answer(prompt, max_tokens, s.config.eos && !held);

@@ -8,6 +8,7 @@
 
 mod answer;
 mod identity;
+pub mod known;
 mod lifecycle;
 pub mod models;
 mod ollama;
@@ -59,6 +60,10 @@ pub struct SimConfig {
     /// tokens asked, unless the request holds them: `ignore_eos` on the llama.cpp and vLLM
     /// flavors' /v1, or vLLM's `min_tokens`. Off: an answer runs to its limit.
     pub eos: bool,
+    /// Questions it knows the answer to (test case files' `question` and `answer`).
+    pub known: known::Known,
+    /// The share (0..=1) of known questions it answers wrongly, the same ones every time.
+    pub wrong_rate: f64,
     pub faults: Faults,
 }
 
@@ -131,6 +136,8 @@ impl Default for SimConfig {
             flavor: Flavor::default(),
             gateway_header: None,
             eos: false,
+            known: known::Known::default(),
+            wrong_rate: 0.0,
             faults: Faults::default(),
         }
     }

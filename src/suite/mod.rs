@@ -400,6 +400,12 @@ pub(crate) struct TestSpec {
     /// `!=`). An expansion it is false for is left out; one that leaves none out is an error.
     #[allow(dead_code)] // decided on the filled tree by `plan`
     pub(crate) when: Option<serde_json::Value>,
+    /// A pass-rate gate over this test's cases (the rows of its case files; with none, every
+    /// `for_each` expansion), one per combination of its other `for_each` values (per model):
+    /// `">= 90%"`. A case that fails does not fail the run; the gate does, when the share of
+    /// cases that passed is below it. Its verdict gives the rate, its 95% Wilson interval and
+    /// the cases that failed.
+    pub(crate) pass_rate: Option<Comparison>,
 }
 
 /// The step-kind keys a test may use, in the order the docs list them.

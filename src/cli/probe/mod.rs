@@ -297,6 +297,7 @@ fn run_args(args: &ProbeArgs, suite: &Path, url: &str, depth: Depth) -> RunArgs 
         gpu_interval: Duration::from_secs(1),
         sim: false,
         sim_flavor: None,
+        wrong_rate: None,
         verbose: args.verbose,
         no_progress: args.no_progress,
         fail_fast: false,
