@@ -55,7 +55,10 @@ pub(crate) fn judge(required: &Comparison, at: Option<Place>, gate: &mut TestRes
         lines.push(format!("{skipped} of {} cases did not run and are not counted", cases.len()));
     }
     if !failed.is_empty() {
-        lines.push(format!("{} failed:", if failed.len() == 1 { "1 case".into() } else { format!("{} cases", failed.len()) }));
+        lines.push(format!(
+            "{} failed:",
+            if failed.len() == 1 { "1 case".into() } else { format!("{} cases", failed.len()) }
+        ));
         for c in failed.iter().take(LISTED) {
             let why = c.message.as_deref().and_then(|m| m.lines().next()).unwrap_or("failed");
             lines.push(format!("  {}: {}", case_label(c, &gate.params), crate::record::excerpt(why, 160)));
@@ -72,7 +75,10 @@ pub(crate) fn judge(required: &Comparison, at: Option<Place>, gate: &mut TestRes
         passed: holds,
         message: (!holds).then_some(verdict),
         expected: Some(required.text.clone()),
-        actual: Some(format!("{} ({passed} of {total})", required.format_actual((rate * 10.0).round() / 10.0))),
+        actual: Some(format!(
+            "{} ({passed} of {total})",
+            required.format_actual((rate * 10.0).round() / 10.0)
+        )),
         key: Some(Source::PassRate),
         at,
         pos: None,

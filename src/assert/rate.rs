@@ -17,7 +17,10 @@ pub(crate) fn wilson(passed: u64, total: u64) -> Option<(f64, f64)> {
     let z2 = Z95 * Z95;
     let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
     let half = Z95 / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+    // At 0 and at `total` the bound is exactly 0 or 1 (the arithmetic leaves 1e-16 over).
+    let low = if passed == 0 { 0.0 } else { (centre - half).max(0.0) };
+    let high = if passed >= total { 1.0 } else { (centre + half).min(1.0) };
+    Some((low, high))
 }
 
 /// McNemar's exact test: of the cases two runs judged differently, `lost` passed in the first

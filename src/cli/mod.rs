@@ -529,7 +529,12 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// A share in percent, `10%` (or `10`), as a fraction 0..=1.
 pub(super) fn parse_share(s: &str) -> Result<f64, String> {
-    let pct: f64 = s.trim().trim_end_matches('%').trim().parse().map_err(|_| format!("\"{s}\" is not a percent like 10%"))?;
+    let pct: f64 = s
+        .trim()
+        .trim_end_matches('%')
+        .trim()
+        .parse()
+        .map_err(|_| format!("\"{s}\" is not a percent like 10%"))?;
     if !(0.0..=100.0).contains(&pct) {
         return Err(format!("\"{s}\" is not between 0% and 100%"));
     }

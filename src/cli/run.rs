@@ -44,7 +44,8 @@ pub(super) async fn run_with(
                     return (exit::INVALID, None);
                 }
             };
-            let config = SimConfig { flavor, wrong_rate: args.wrong_rate.unwrap_or(0.0), ..SimConfig::realistic() };
+            let config =
+                SimConfig { flavor, wrong_rate: args.wrong_rate.unwrap_or(0.0), ..SimConfig::realistic() };
             match SimServer::start(config.clone(), "127.0.0.1", 0).await {
                 Ok(server) => {
                     eprintln!("hxrun: built-in simulator listening on {}", server.url());

@@ -7,7 +7,19 @@ use clap::Args;
 use std::time::Duration;
 
 pub(super) fn serve(args: SimArgs) -> u8 {
+    let known = crate::sim::known::Known::default();
+    for path in &args.answers {
+        match crate::load::cases::read_path(path) {
+            Ok(rows) => crate::load::cases::teach_rows(&rows, &mut |q, a| known.teach(q, a)),
+            Err(e) => {
+                eprintln!("error: --answers {}: {e}", path.display());
+                return exit::INVALID;
+            }
+        }
+    }
     let config = SimConfig {
+        known,
+        wrong_rate: args.wrong_rate.unwrap_or(0.0),
         models: if args.models.is_empty() {
             default_models()
         } else {
@@ -137,6 +149,13 @@ pub struct SimArgs {
     /// that degrades over a soak.
     #[arg(long, value_name = "PERCENT/UNIT", value_parser = parse_slow_down)]
     pub slow_down: Option<f64>,
+    /// Answer the questions of this case file (JSON Lines, CSV, JSON or YAML): each row's
+    /// `question` with its `reply`, else its `answer`. May be given several times.
+    #[arg(long, value_name = "FILE")]
+    pub answers: Vec<std::path::PathBuf>,
+    /// Answer PERCENT of the known questions wrongly (e.g. 10%), the same ones every time.
+    #[arg(long, value_name = "PERCENT", value_parser = super::parse_share)]
+    pub wrong_rate: Option<f64>,
 }
 
 /// `20%/min` as a fraction per second.

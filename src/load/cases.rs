@@ -47,12 +47,25 @@ pub(crate) fn read_all(test: &Node, base: &Path, cases: &mut Cases, errors: &mut
 /// in a form (`{"answer": "Rome"}`), else its `answer` — what the simulator answers with; rows
 /// without both teach nothing.
 pub(crate) fn teach(cases: &Cases, learn: &mut dyn FnMut(&str, &str)) {
-    for row in cases.values().flatten() {
+    teach_rows(cases.values().flatten(), learn);
+}
+
+/// `teach`, from rows.
+pub(crate) fn teach_rows<'a>(rows: impl IntoIterator<Item = &'a Row>, learn: &mut dyn FnMut(&str, &str)) {
+    for row in rows {
         let field = |name: &str| row.node.get(name).and_then(Node::scalar_text);
         if let (Some(q), Some(a)) = (field("question"), field("reply").or_else(|| field("answer"))) {
             learn(&q, &a);
         }
     }
+}
+
+/// The rows of a case file named on the command line (`hxrun sim --answers FILE`).
+pub(crate) fn read_path(path: &Path) -> Result<Vec<Row>, String> {
+    let spec =
+        crate::load::tree::parse(&format!("file: {}", serde_json::Value::String(path.display().to_string())))
+            .map_err(|e| e.to_string())?;
+    read(&spec, Path::new("")).map_err(|e| e.message)
 }
 
 /// The rows of the file a `{ file: ... }` axis names (`spec`), relative to `base`.

@@ -26,10 +26,16 @@ pub(crate) struct Gate {
 /// The name of the gate a case of `test` counts toward (`Gate::name`), and the values its
 /// cases share: the written name with each placeholder of a case axis as `*` and the others
 /// filled; the shared values appended where the name does not hold them.
-pub(super) fn name(test: &Node, combo: &super::expand::Combo, case_axes: &[String], append_params: bool) -> (String, Vec<(String, String)>) {
+pub(super) fn name(
+    test: &Node,
+    combo: &super::expand::Combo,
+    case_axes: &[String],
+    append_params: bool,
+) -> (String, Vec<(String, String)>) {
     use crate::suite::placeholder::{Piece, scan};
     let written = test.get("name").and_then(Node::as_str).unwrap_or_default();
-    let is_case = |name: &str| case_axes.iter().any(|a| name.split('.').next().map(str::trim) == Some(a.as_str()));
+    let is_case =
+        |name: &str| case_axes.iter().any(|a| name.split('.').next().map(str::trim) == Some(a.as_str()));
     let mut text = String::new();
     for piece in scan(written) {
         match piece {
@@ -40,9 +46,13 @@ pub(super) fn name(test: &Node, combo: &super::expand::Combo, case_axes: &[Strin
     }
     let shared: BTreeMap<String, Node> =
         combo.bindings.iter().filter(|(k, _)| !is_case(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let node = test.get("name").map_or_else(|| Node::new(Value::Str(text.clone()), test.span), |n| Node::new(Value::Str(text.clone()), n.span));
+    let node = test.get("name").map_or_else(
+        || Node::new(Value::Str(text.clone()), test.span),
+        |n| Node::new(Value::Str(text.clone()), n.span),
+    );
     let mut name = template::fill(&node, &shared, &mut Vec::new()).as_str().map_or(text, str::to_string);
-    let params: Vec<(String, String)> = shared.iter().map(|(k, v)| (k.clone(), template::text_of(v))).collect();
+    let params: Vec<(String, String)> =
+        shared.iter().map(|(k, v)| (k.clone(), template::text_of(v))).collect();
     if append_params && !params.is_empty() {
         let list: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
         name = format!("{name} [{}]", list.join(", "));
@@ -80,9 +90,10 @@ pub(super) fn check_written(test: &Node, errors: &mut Vec<DeError>) {
         && test.get("for_each").is_none()
     {
         errors.push(DeError {
-            message: "`pass_rate` judges the cases of a test that runs several: give it `for_each` (a case file \
+            message:
+                "`pass_rate` judges the cases of a test that runs several: give it `for_each` (a case file \
                       `{ case: { file: cases.jsonl } }` or lists)"
-                .to_string(),
+                    .to_string(),
             span: Some(at.span),
         });
     }
@@ -118,7 +129,8 @@ pub(super) fn check(spec: &TestSpec, step: &Step, node: &Node, errors: &mut Vec<
     }
     if matches!(step, Step::Perf(_)) {
         errors.push(DeError {
-            message: "`pass_rate` judges answers, not a perf loop's figures: give a perf test `thresholds`".to_string(),
+            message: "`pass_rate` judges answers, not a perf loop's figures: give a perf test `thresholds`"
+                .to_string(),
             span,
         });
     }

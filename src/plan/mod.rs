@@ -17,8 +17,8 @@ use crate::load::tree::{Node, Span, Value};
 use crate::perf::baseline::LevelFigures;
 use crate::suite::metrics::Figure;
 use crate::suite::spanned::{Pos, Spanned};
-pub(crate) use gate::Gate;
 use crate::suite::{self, Comparison, Expect, Skip, Step, Target, TestSpec, Tolerance};
+pub(crate) use gate::Gate;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -138,7 +138,6 @@ pub(crate) struct PlannedTest {
     /// The pass-rate gate this test is a case of (`pass_rate:`).
     pub(crate) gate: Option<Gate>,
 }
-
 
 impl PlannedTest {
     /// A place in this test's suite file, with its line.
@@ -608,4 +607,3 @@ fn resolve(
         }),
     })
 }
-

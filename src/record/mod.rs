@@ -217,14 +217,9 @@ impl PassRate {
     pub(crate) fn summary(&self) -> String {
         let pct = |v: f64| format!("{}%", crate::suite::values::trim_float((v * 10.0).round() / 10.0));
         match (self.rate, self.low, self.high) {
-            (Some(r), Some(l), Some(h)) => format!(
-                "{} ({} of {}; 95% interval {}–{})",
-                pct(r),
-                self.passed,
-                self.total,
-                pct(l),
-                pct(h)
-            ),
+            (Some(r), Some(l), Some(h)) => {
+                format!("{} ({} of {}; 95% interval {}–{})", pct(r), self.passed, self.total, pct(l), pct(h))
+            }
             _ => format!("no case ran ({} skipped)", self.skipped),
         }
     }

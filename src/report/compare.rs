@@ -192,7 +192,8 @@ impl Comparison {
             };
             let name = if g.other == g.gate { g.gate.clone() } else { format!("{} vs {}", g.gate, g.other) };
             let name = if md { format!("**{}**", name.replace('*', "\\*")) } else { name };
-            let against = if self.names.len() > 2 { format!(" ({})", self.names[g.run]) } else { String::new() };
+            let against =
+                if self.names.len() > 2 { format!(" ({})", self.names[g.run]) } else { String::new() };
             out.push(format!("{mark}{name}{against}: {}", g.line()));
             for (what, list) in [("lost", &g.lost), ("gained", &g.gained)] {
                 if !list.is_empty() {

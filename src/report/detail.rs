@@ -25,7 +25,9 @@ fn cases(rate: &crate::record::PassRate, shared: &[(String, String)]) -> String 
     let mut out = format!("pass rate {} — cases:\n", rate.summary());
     for c in &rate.cases {
         let label = crate::assert::gate::case_label(c, shared);
-        let why = || c.message.as_deref().and_then(|m| m.lines().next()).map(|m| excerpt(m, 300)).unwrap_or_default();
+        let why = || {
+            c.message.as_deref().and_then(|m| m.lines().next()).map(|m| excerpt(m, 300)).unwrap_or_default()
+        };
         match c.status {
             Status::Passed => out.push_str(&format!("  ✓ {label} ({} ms)\n", c.duration.as_millis())),
             Status::Failed => out.push_str(&format!("  ✗ {label}: {}\n", why())),

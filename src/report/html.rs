@@ -106,6 +106,7 @@ pub(crate) fn render(run: &Run) -> String {
                     }
                 }
                 (failures(&failed))
+                (super::grid::section(run))
                 (models(run))
                 (perf(run))
                 (gpu(run))

@@ -72,6 +72,39 @@ pub(crate) fn xychart(title: &str, y_label: &str, items: &[(String, f64)]) -> St
     )
 }
 
+/// Each pass-rate gate: its rate, interval and the share it needs.
+fn pass_rates(run: &Run, md: &mut String) {
+    let gates: Vec<_> = run.tests().filter_map(|(s, t)| Some((s, t, t.pass_rate.as_deref()?))).collect();
+    if gates.is_empty() {
+        return;
+    }
+    let pct = |v: Option<f64>| {
+        v.map_or("—".into(), |v| {
+            format!("{}%", crate::suite::values::trim_float((v * 10.0).round() / 10.0))
+        })
+    };
+    let _ = writeln!(
+        md,
+        "### Pass rates\n\n| gate | suite | passed | pass rate | 95% interval | required |\n|---|---|---:|---:|---:|---|"
+    );
+    for (s, t, r) in gates {
+        let mark = if t.status == "failed" { "❌ " } else { "" };
+        let _ = writeln!(
+            md,
+            "| {mark}{} | {} | {} of {} | {} | {}–{} | `{}` |",
+            cell(&t.name),
+            cell(&s.name),
+            r.passed,
+            r.total,
+            pct(r.rate),
+            pct(r.low),
+            pct(r.high),
+            cell(&r.required)
+        );
+    }
+    md.push('\n');
+}
+
 /// The summary; no control character from a server's answer reaches it (a terminal, a chat
 /// client or GitHub's renderer would each read one differently).
 pub(crate) fn render(run: &Run) -> String {
@@ -109,6 +142,7 @@ fn document(run: &Run) -> String {
         }
         md.push('\n');
     }
+    pass_rates(run, &mut md);
     let failures: Vec<_> = run.tests().filter(|(_, t)| t.status == "failed").collect();
     if !failures.is_empty() {
         let _ = writeln!(md, "### Failures\n");

@@ -14,6 +14,7 @@ pub(crate) mod detail;
 pub(crate) mod events;
 pub(crate) mod figures;
 pub(crate) mod gpu_csv;
+pub(crate) mod grid;
 pub(crate) mod html;
 pub(crate) mod json;
 pub(crate) mod junit;

@@ -97,7 +97,8 @@ mod tests {
     #[test]
     fn the_wrong_share_is_near_the_rate_and_grows_by_adding_questions() {
         let questions: Vec<String> = (0..2000).map(|i| format!("What is {i} plus {}?", i * 7)).collect();
-        let wrong_at = |rate: f64| questions.iter().filter(|q| is_wrong(q, rate)).cloned().collect::<Vec<_>>();
+        let wrong_at =
+            |rate: f64| questions.iter().filter(|q| is_wrong(q, rate)).cloned().collect::<Vec<_>>();
         let (two, ten) = (wrong_at(0.02), wrong_at(0.10));
         assert!((20..=60).contains(&two.len()), "{} of 2000 wrong at 2%", two.len());
         assert!((150..=250).contains(&ten.len()), "{} of 2000 wrong at 10%", ten.len());
