@@ -80,11 +80,13 @@ done
 hxrun=${HXRUN_BIN:-target/release/hxrun}
 [ -x "$hxrun" ] || cargo build --release
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(suites/llama-server.yaml examples/openai-compatible.yaml)
+[ ${#suites[@]} -gt 0 ] || suites=(suites/llama-server.yaml examples/openai-compatible.yaml examples/quality-gate.yaml)
 status=0
 for suite in "${suites[@]}"; do
   name=$(basename "$suite" .yaml)
-  OPENAI_BASE_URL="http://127.0.0.1:$port/v1" MODEL=smollm2 \
+  # The quality gate's bound is what SmolLM2-135M meets (docs/truth.md has its score).
+  OPENAI_BASE_URL="http://127.0.0.1:$port/v1" MODEL=smollm2 MODELS=smollm2 \
+    PASS_RATE="${HXRUN_REAL_PASS_RATE:-10%}" \
     "$hxrun" "$suite" --target "http://127.0.0.1:$port" --no-progress \
     --report-dir "target/real-reports/$name" || status=$?
 done
