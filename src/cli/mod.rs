@@ -226,8 +226,11 @@ pub struct CompareArgs {
     /// (defaults: tokens_per_s.mean 10%, ttft.p95 20%, e2e.p95 20%).
     #[arg(long, value_name = "FIGURE=TOLERANCE", value_parser = parse_tolerance)]
     pub(crate) tolerance: Vec<(crate::suite::metrics::Figure, crate::suite::Tolerance)>,
-    /// Fail (exit 1) when a pass-rate gate's cases did significantly worse than in the
-    /// reference (McNemar's exact test, p < 0.05); a change within chance is not a failure.
+    /// Fail (exit 1) on what got worse beyond chance: a pass-rate gate whose cases did
+    /// significantly worse than in the reference (McNemar's exact test, p < 0.05), a perf figure
+    /// worse beyond its tolerance whose change is real (its bootstrap interval excludes 0) or
+    /// that no per-request samples can judge. Without it, every figure worse beyond its
+    /// tolerance fails.
     #[arg(long)]
     pub fail_if_worse: bool,
 }

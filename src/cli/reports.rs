@@ -89,5 +89,8 @@ pub(super) fn compare(args: &CompareArgs) -> u8 {
     if let Err(code) = written {
         return code;
     }
-    if c.regressions() > 0 || (args.fail_if_worse && c.worse() > 0) { exit::FAILED } else { exit::PASSED }
+    // Without --fail-if-worse every regression beyond its tolerance fails; with it, only those
+    // whose change is real (or that no samples can judge), and a pass rate significantly worse.
+    let failed = if args.fail_if_worse { c.real_regressions() + c.worse() > 0 } else { c.regressions() > 0 };
+    if failed { exit::FAILED } else { exit::PASSED }
 }

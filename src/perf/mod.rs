@@ -3,6 +3,7 @@
 //! the loop that produces samples is `execute/perf.rs`.
 
 pub(crate) mod baseline;
+pub(crate) mod change;
 pub(crate) mod knee;
 pub(crate) mod merge;
 pub(crate) mod result;

@@ -18,6 +18,7 @@ use std::fmt::Write;
 const PERF_FIGURES: &[Figure] = &[
     Figure::stat(Metric::TokensPerS, Stat::Mean),
     Figure::stat(Metric::ServerTokensPerS, Stat::Mean),
+    Figure::stat(Metric::Ttft, Stat::P50),
     Figure::stat(Metric::Ttft, Stat::P95),
     Figure::stat(Metric::Itl, Stat::P95),
     Figure::stat(Metric::E2e, Stat::P50),
@@ -66,6 +67,8 @@ pub(crate) struct Row {
     pub(crate) values: Vec<Option<f64>>,
     /// Each later run against the reference, where the figure has a tolerance.
     pub(crate) verdicts: Vec<Option<Change>>,
+    /// Each later run's change with its interval, where both runs kept per-request samples.
+    pub(crate) noise: Vec<Option<crate::perf::change::Interval>>,
 }
 
 impl Row {
@@ -78,6 +81,22 @@ impl Row {
 
     pub(crate) fn regressed(&self) -> bool {
         self.verdicts.iter().flatten().any(|c| c.regressed)
+    }
+
+    /// Run `run`'s change is beyond noise (its interval excludes 0, and it is not negligible).
+    pub(crate) fn real(&self, run: usize) -> bool {
+        match (self.noise.get(run - 1).copied().flatten(), self.change_pct(run)) {
+            (Some(i), Some(pct)) => i.real(pct),
+            _ => false,
+        }
+    }
+
+    /// A regression beyond the tolerance whose change is real — or that no samples can judge.
+    pub(crate) fn regressed_for_real(&self) -> bool {
+        self.verdicts.iter().enumerate().any(|(i, c)| {
+            c.as_ref().is_some_and(|c| c.regressed)
+                && (self.noise.get(i).copied().flatten().is_none() || self.real(i + 1))
+        })
     }
 }
 
@@ -110,6 +129,7 @@ pub(crate) fn compare(named: Vec<(String, Run)>, tolerances: &BTreeMap<Figure, T
     let index: Vec<BTreeMap<(String, String), &Test>> =
         runs.iter().map(|r| r.tests().map(|(s, t)| (key(&s.name, &t.name), t)).collect()).collect();
     let mut rows = Vec::new();
+    let mut pending = Vec::new();
     for (suite, test) in runs[0].tests() {
         let k = key(&suite.name, &test.name);
         let others: Vec<Option<&Test>> = index.iter().map(|i| i.get(&k).copied()).collect();
@@ -135,12 +155,21 @@ pub(crate) fn compare(named: Vec<(String, Run)>, tolerances: &BTreeMap<Figure, T
                             baseline::compare(&level.figures, &new.figures, one).into_iter().next()
                         })
                         .collect();
+                    let runs = levels
+                        .iter()
+                        .map(|l| l.as_ref().and_then(|l| super::noise::per_request(l, figure.metric)));
+                    pending.push(super::noise::Pending {
+                        row: rows.len(),
+                        figure: *figure,
+                        runs: runs.collect(),
+                    });
                     rows.push(Row {
                         test: test.name.clone(),
                         concurrency: Some(level.concurrency),
                         figure: Measure::Level(*figure),
                         values,
                         verdicts,
+                        noise: Vec::new(),
                     });
                 }
             }
@@ -156,6 +185,7 @@ pub(crate) fn compare(named: Vec<(String, Run)>, tolerances: &BTreeMap<Figure, T
                         figure: Measure::Answer(*figure),
                         values,
                         verdicts,
+                        noise: Vec::new(),
                     });
                 }
             }
@@ -167,6 +197,9 @@ pub(crate) fn compare(named: Vec<(String, Run)>, tolerances: &BTreeMap<Figure, T
         .skip(1)
         .flat_map(|(i, idx)| idx.keys().filter(|k| !index[0].contains_key(*k)).map(move |k| (i, k.1.clone())))
         .collect();
+    for (row, noise) in super::noise::judge(&pending) {
+        rows[row].noise = noise;
+    }
     let gates = super::ab::changes(&runs);
     Comparison { names, runs, rows, extra, gates }
 }
@@ -214,7 +247,61 @@ impl Comparison {
             Some(c) if c.regressed => format!(" REGRESSION beyond {}", c.tolerance),
             _ => String::new(),
         };
-        format!("{}{pct}{verdict}", self.value(row, i))
+        format!("{}{pct}{verdict}{}", self.value(row, i), Self::noise(row, i))
+    }
+
+    /// What the samples say of run `i`'s change: real (with its interval) or within noise;
+    /// nothing where no samples judge it.
+    fn noise(row: &Row, i: usize) -> String {
+        match row.noise.get(i - 1).copied().flatten() {
+            Some(n) if row.real(i) => format!(" real [{:+.1}%, {:+.1}%]", n.low, n.high),
+            Some(_) => " within noise".to_string(),
+            None => String::new(),
+        }
+    }
+
+    /// Rows whose change in some later run is real, with that run.
+    fn real_changes(&self) -> Vec<(&Row, usize)> {
+        self.rows
+            .iter()
+            .flat_map(|r| (1..self.names.len()).filter(|&i| r.real(i)).map(move |i| (r, i)))
+            .collect()
+    }
+
+    /// Regressions beyond their tolerance that are real, or that no samples can judge: what
+    /// `--fail-if-worse` fails on.
+    pub(crate) fn real_regressions(&self) -> usize {
+        self.rows.iter().filter(|r| r.regressed_for_real()).count()
+    }
+
+    /// `test figure [c=N]: a → b (+x%) real [..]` for each real change.
+    fn real_lines(&self) -> Vec<String> {
+        self.real_changes()
+            .into_iter()
+            .map(|(r, i)| {
+                let against =
+                    if self.names.len() > 2 { format!(" ({})", self.names[i]) } else { String::new() };
+                let worse = r.values[0].zip(r.values[i]).is_some_and(|(a, b)| match r.figure {
+                    Measure::Level(f) => {
+                        if f.higher_is_better() {
+                            b < a
+                        } else {
+                            b > a
+                        }
+                    }
+                    Measure::Answer(_) => false,
+                });
+                format!(
+                    "{}{} {}{}{against}: {} → {}",
+                    if worse { "worse: " } else { "better: " },
+                    r.test,
+                    r.figure,
+                    Self::where_(r),
+                    self.value(r, 0),
+                    self.change(r, i)
+                )
+            })
+            .collect()
     }
 
     fn where_(row: &Row) -> String {
@@ -226,6 +313,17 @@ impl Comparison {
         let mut out = String::new();
         for (i, n) in self.names.iter().enumerate() {
             let _ = writeln!(out, "{} {n}", if i == 0 { "reference:" } else { "compared: " });
+        }
+        let real = self.real_lines();
+        let tested = self.rows.iter().any(|r| r.noise.iter().any(Option::is_some));
+        if tested {
+            let _ = writeln!(out, "\nchanges beyond noise (bootstrap intervals of the per-request samples):");
+            for l in &real {
+                let _ = writeln!(out, "  {l}");
+            }
+            if real.is_empty() {
+                let _ = writeln!(out, "  none: every figure with samples is within noise");
+            }
         }
         if !self.gates.is_empty() {
             let _ = writeln!(out, "\npass rates, case by case:");
@@ -268,6 +366,17 @@ impl Comparison {
 
     pub(crate) fn markdown(&self) -> String {
         let mut md = format!("## hxrun compare: {} regression(s)\n\n", self.regressions());
+        if self.rows.iter().any(|r| r.noise.iter().any(Option::is_some)) {
+            let real = self.real_lines();
+            let _ = writeln!(md, "### Changes beyond noise ({})\n", real.len());
+            for l in &real {
+                let _ = writeln!(md, "- {}", l.replace('|', "\\|"));
+            }
+            if real.is_empty() {
+                let _ = writeln!(md, "None: every figure with per-request samples is within noise.");
+            }
+            md.push('\n');
+        }
         if !self.gates.is_empty() {
             let _ = writeln!(md, "### Pass rates, case by case ({} significantly worse)\n", self.worse());
             for l in self.quality_lines(true) {
@@ -308,6 +417,12 @@ impl Comparison {
                     ol { @for (i, n) in self.names.iter().enumerate() {
                         li { (n) @if i == 0 { " (reference)" } " — " (self.runs[i].started_at) ", " (self.runs[i].targets().join(", ")) }
                     } }
+                    @if self.rows.iter().any(|r| r.noise.iter().any(Option::is_some)) {
+                        @let real = self.real_lines();
+                        h2 { "Changes beyond noise (" (real.len()) ")" }
+                        @if real.is_empty() { p { "None: every figure with per-request samples is within noise." } }
+                        ul { @for l in &real { li { (l) } } }
+                    }
                     @if !self.gates.is_empty() {
                         h2 { "Pass rates, case by case" }
                         p { (self.worse()) " significantly worse (McNemar's exact test on the cases that changed, p < " (super::ab::ALPHA) ")." }

@@ -21,6 +21,7 @@ pub(crate) mod junit;
 pub(crate) mod markdown;
 pub(crate) mod matrix;
 pub(crate) mod merge;
+pub(crate) mod noise;
 pub(crate) mod openmetrics;
 pub(crate) mod outputs;
 pub(crate) mod perf_csv;

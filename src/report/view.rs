@@ -247,6 +247,8 @@ pub(crate) struct Sample {
     pub(crate) ttft: Option<f64>,
     #[serde(default)]
     pub(crate) itl: Vec<f64>,
+    #[serde(default)]
+    pub(crate) tokens_per_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
