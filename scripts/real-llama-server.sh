@@ -90,6 +90,29 @@ for suite in "${suites[@]}"; do
     "$hxrun" "$suite" --target "http://127.0.0.1:$port" --no-progress \
     --report-dir "target/real-reports/$name" || status=$?
 done
+# Sized prompts: every completion's prompt is the length asked in the server's own tokens, and
+# the server evaluates all of it (its prompt_n: no prefix reused from its cache); a chat's
+# count includes its template (usage.prompt_tokens), whose opening the server does reuse.
+if [ $# -eq 0 ]; then
+  OPENAI_BASE_URL="http://127.0.0.1:$port/v1" MODEL=smollm2 INPUT_TOKENS=200 OUTPUT_TOKENS=16 \
+    ITERATIONS=6 SLO_TTFT=10s SLO_TPOT=1s ATTAINMENT=50% \
+    "$hxrun" examples/load-shapes.yaml --no-progress --report-dir target/real-reports/load-shapes || status=$?
+  python3 - target/real-reports/load-shapes/report.json <<'PY' || status=$?
+import json, sys
+report = json.load(open(sys.argv[1]))
+wrong = 0
+for test in report["suites"][0]["tests"]:
+    # A completion's prompt_n (tokens evaluated); a chat's usage.prompt_tokens (template included).
+    key = "prompt_tokens" if test["name"] == "varied lengths" else "prompt_eval_count"
+    samples = [s for level in (test.get("observation") or {}).get("levels", []) for s in level["samples"]]
+    off = [s for s in samples if s.get("input_tokens") != s.get("server", {}).get(key)]
+    for s in off:
+        print(f"{test['name']}: hxrun sent {s.get('input_tokens')} tokens, the server counted {s.get('server', {}).get(key)}")
+    print(f"{test['name']}: {len(samples) - len(off)} of {len(samples)} requests' input tokens equal the server's {key}")
+    wrong += len(off) + (not samples)
+sys.exit(1 if wrong else 0)
+PY
+fi
 # The probe finds llama-server by itself, and the suite it writes passes against it.
 if [ $# -eq 0 ]; then
   "$hxrun" probe "http://127.0.0.1:$port" --quick --no-progress --report-dir target/real-reports/probe \

@@ -203,3 +203,126 @@ fn an_output_length_that_cannot_be_drawn_is_refused() {
         assert!(run.stderr.contains(said) && run.stderr.contains("s.yaml:8:17"), "{output}: {}", run.stderr);
     }
 }
+
+/// A simulator of `flavor` that answers fast and counts its prompts by words.
+fn tokenizing(flavor: hxrun::sim::Flavor) -> Sim {
+    Sim::start(SimConfig {
+        flavor,
+        tokens_per_s: 2000.0,
+        ttft: Duration::from_millis(2),
+        load_time: Duration::ZERO,
+        jitter: 0.0,
+        ..SimConfig::default()
+    })
+}
+
+fn inputs_suite(ws: &Workspace, url: &str, input: &str, iterations: u32) {
+    ws.write(
+        "s.yaml",
+        &format!(
+            r#"suite: inputs
+target: {{ url: "{url}", api: openai }}
+tests:
+  - name: sized prompts
+    perf:
+      generate: {{ model: phi3:latest, prompt: replaced, stream: true, options: {{ num_predict: 4 }} }}
+      input: {input}
+      iterations: {iterations}
+"#
+        ),
+    );
+}
+
+/// Each request's (input_tokens as hxrun counted, prompt tokens as the server counted) of the
+/// run's perf test.
+fn input_counts(run: &common::Run) -> Vec<(Option<u64>, u64)> {
+    let level = &run.json()["suites"][0]["tests"][0]["observation"]["levels"][0];
+    level["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let server = &s["server"];
+            let counted = server["prompt_tokens"].as_u64().or(server["prompt_eval_count"].as_u64()).unwrap();
+            (s["input_tokens"].as_u64(), counted)
+        })
+        .collect()
+}
+
+#[test]
+fn prompts_are_sized_in_the_servers_own_tokens() {
+    use hxrun::sim::Flavor;
+    let ws = Workspace::new();
+    // llama.cpp and vLLM have /tokenize: every prompt is the length asked, as the server counts.
+    for flavor in [Flavor::LlamaCpp, Flavor::Vllm] {
+        let sim = tokenizing(flavor);
+        inputs_suite(&ws, &sim.url, "{ tokens: 200, seed: 3 }", 12);
+        let run = ws.hxrun(&["s.yaml", "--no-progress"]);
+        assert_eq!(run.code, 0, "{flavor:?}: {}\n{}", run.stdout, run.stderr);
+        let counts = input_counts(&run);
+        assert_eq!(counts.len(), 12);
+        assert!(counts.iter().all(|c| *c == (Some(200), 200)), "{flavor:?}: {counts:?}");
+        let obs = &run.json()["suites"][0]["tests"][0]["observation"];
+        assert!(obs["input_counted_by"].as_str().unwrap().contains("/tokenize"), "{obs}");
+        let figures = &obs["levels"][0]["figures"];
+        assert_eq!(figures["input_tokens.mean"], 200.0, "{figures}");
+        // A distribution: each request its drawn length, within the bounds, not all alike.
+        inputs_suite(&ws, &sim.url, "{ tokens: { uniform: [50, 400] } }", 12);
+        let run = ws.hxrun(&["s.yaml", "--no-progress"]);
+        let counts = input_counts(&run);
+        assert!(
+            counts.iter().all(|(ours, server)| *ours == Some(*server) && (50..=400).contains(server)),
+            "{counts:?}"
+        );
+        let distinct: std::collections::BTreeSet<u64> = counts.iter().map(|c| c.1).collect();
+        assert!(distinct.len() > 6, "{distinct:?}");
+    }
+    // Ollama has no tokenizer: calibrated from the server's counts, within a few tokens.
+    let sim = tokenizing(Flavor::Ollama);
+    inputs_suite(&ws, &sim.url, "{ tokens: 300 }", 8);
+    let run = ws.hxrun(&["s.yaml", "--no-progress"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let counts = input_counts(&run);
+    assert!(counts.iter().all(|(ours, server)| ours.is_none() && (285..=315).contains(server)), "{counts:?}");
+    let obs = &run.json()["suites"][0]["tests"][0]["observation"];
+    assert!(
+        obs["input_counted_by"].as_str().unwrap().starts_with("calibrated from the server's counts"),
+        "{obs}"
+    );
+}
+
+#[test]
+fn an_input_length_that_cannot_be_made_is_refused() {
+    let ws = Workspace::new();
+    for (input, request, message) in [
+        ("{ tokens: 0 }", "generate: { model: m, prompt: p }", "`input.tokens`: a prompt of 0 tokens"),
+        ("{ tokens: { uniform: [9, 3] } }", "generate: { model: m, prompt: p }", "runs backwards"),
+        (
+            "{ tokens: 64 }",
+            "http: { path: / }",
+            "`input` sets the length of a prompt: it goes with a `generate` or `chat` request",
+        ),
+    ] {
+        ws.write(
+            "s.yaml",
+            &format!("suite: s\ntests:\n  - name: t\n    perf:\n      {request}\n      input: {input}\n      iterations: 2\n"),
+        );
+        let run = ws.hxrun(&["validate", "s.yaml"]);
+        assert_eq!(run.code, 2, "{input}: {}", run.stderr);
+        assert!(run.stderr.contains(message), "{input}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn the_load_shapes_example_passes_against_the_simulator() {
+    let ws = Workspace::new();
+    let example = common::repo().join("examples/load-shapes.yaml");
+    let run = ws.hxrun_env(
+        &[example.to_str().unwrap(), "--sim", "--sim-flavor", "llama.cpp", "--no-progress"],
+        &[("INPUT_TOKENS", "96"), ("OUTPUT_TOKENS", "8"), ("ITERATIONS", "6")],
+    );
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("input 96 tokens,"), "{}", run.stdout);
+    let counts = input_counts(&run);
+    assert!(counts.iter().all(|c| *c == (Some(96), 96)), "{counts:?}");
+}

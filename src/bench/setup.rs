@@ -111,6 +111,7 @@ pub(crate) fn perf_step(http: Option<HttpStep>, generate: Option<GenerateStep>, 
         gpu_interval: None,
         slo: None,
         output: None,
+        input: None,
     }
 }
 

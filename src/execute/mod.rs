@@ -15,6 +15,7 @@ pub(crate) mod lifecycle;
 mod listed;
 pub(crate) mod llm;
 pub(crate) mod perf;
+mod prompts;
 pub(crate) mod redact;
 mod step;
 pub(crate) mod tcp;

@@ -52,6 +52,8 @@ struct Shared {
     step: PerfStep,
     /// The lean HTTP/1.1 client for a plain-http `http` request.
     lean: Option<H1Client>,
+    /// The prompts of `perf.input`, made before the loop.
+    prompts: Option<super::prompts::Prompts>,
     done: AtomicU64,
     total: u64,
     last_report: AtomicU64,
@@ -83,7 +85,18 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
     let started = Instant::now();
     let levels = step.concurrency.as_ref().map_or(vec![1], |c| c.0.clone());
     let per_level = step.iterations.unwrap_or(DEFAULT_ITERATIONS);
+    let prompts = match &step.input {
+        Some(input) => {
+            let count = match step.duration {
+                Some(_) => super::prompts::POOL,
+                None => (step.warmup as usize).saturating_add(per_level as usize * levels.len()),
+            };
+            Some(super::prompts::make(&ctx.transport, &ctx.suite, step, input, count).await?)
+        }
+        None => None,
+    };
     let shared = Arc::new(Shared {
+        prompts,
         lean: step.http.as_ref().and_then(|h| {
             let request = super::http::request(h, &ctx.suite.target.url, &ctx.suite.headers).ok()?;
             ctx.transport.prepare(&request)
@@ -137,6 +150,8 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
         samples_file: shared.ctx.samples_file.clone(),
         slo: step.slo.clone().filter(|s| !s.is_empty()),
         output: step.output.clone(),
+        input: step.input.clone(),
+        input_counted_by: shared.prompts.as_ref().map(|p| p.counted_by.clone()),
         levels: results,
         knee,
         elapsed: started.elapsed(),
@@ -542,12 +557,14 @@ async fn request(
     if let Some(call) = LlmCall::of_perf(step) {
         let api = call.api().unwrap_or(suite.target.api);
         let proto = protocol::for_api(api);
-        let sized;
-        let call = match &step.output {
-            Some(output) => {
-                sized = with_output_length(step, output, iter, api);
-                LlmCall::of_perf(&sized).expect("the same request, its length set")
-            }
+        // This request's own output length and prompt, where the step sets them.
+        let mut sized = step.output.as_ref().map(|output| with_output_length(step, output, iter, api));
+        let prompt = shared.prompts.as_ref().map(super::prompts::Prompts::next);
+        if let Some(p) = prompt {
+            sized = Some(super::prompts::with_prompt(sized.as_ref().unwrap_or(step), &p.text));
+        }
+        let call = match &sized {
+            Some(s) => LlmCall::of_perf(s).expect("the same request, its length and prompt set"),
             None => call,
         };
         let req = llm::Request {
@@ -569,6 +586,7 @@ async fn request(
         sample.ttft = o.ttft.map(|d| d.as_secs_f64());
         sample.itl = o.itl.iter().map(Duration::as_secs_f64).collect();
         sample.output_tokens = o.output_tokens;
+        sample.input_tokens = prompt.and_then(|p| p.tokens);
         sample.tokens_per_s = o.client_tokens_per_s;
         sample.server = o.server;
         return Ok(sample);

@@ -30,6 +30,8 @@ pub(crate) struct Sample {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) itl: Vec<f64>,
     pub(crate) output_tokens: Option<u64>,
+    /// The prompt's tokens as hxrun counted them with the server's tokenizer (`perf.input`).
+    pub(crate) input_tokens: Option<u64>,
     /// Client tokens/s of this request.
     pub(crate) tokens_per_s: Option<f64>,
     pub(crate) server: ServerFigures,
@@ -54,6 +56,7 @@ impl Sample {
             ttft: None,
             itl: Vec::new(),
             output_tokens: None,
+            input_tokens: None,
             tokens_per_s: None,
             server: ServerFigures::default(),
         }
@@ -102,6 +105,9 @@ impl Sample {
             },
             Metric::LoadDuration => s.load_duration_ns.map(|n| n as f64 / 1e9),
             Metric::OutputTokens => self.output_tokens.map(|n| n as f64),
+            Metric::InputTokens => {
+                self.input_tokens.or(s.prompt_tokens).or(s.prompt_eval_count).map(|n| n as f64)
+            }
             // Not a per-request metric.
             _ => None,
         };
@@ -309,6 +315,11 @@ pub(crate) struct PerfObservation {
     /// The output lengths its requests asked for (`short_outputs` is counted against them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) output: Option<crate::suite::perf::OutputLength>,
+    /// The prompt lengths its requests were made with, and how they were counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) input: Option<crate::suite::perf::InputLength>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) input_counted_by: Option<String>,
     #[serde(skip_serializing, default)]
     pub(crate) elapsed: Duration,
 }

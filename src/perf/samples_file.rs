@@ -26,7 +26,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// The gzip comment of a samples file, and so its version.
-pub(crate) const MAGIC: &str = "hxrun samples 1";
+pub(crate) const MAGIC: &str = "hxrun samples 2";
 /// No record is longer than this (a request with millions of tokens would be): a corrupt
 /// length is an error, never an allocation.
 const MAX_RECORD: usize = 64 << 20;
@@ -59,6 +59,7 @@ struct Record<L, S> {
     ttft_ns: Option<u64>,
     itl_ns: L,
     output_tokens: Option<u64>,
+    input_tokens: Option<u64>,
     tokens_per_s: Option<f64>,
     error: Option<S>,
     server: Option<Server<S>>,
@@ -129,6 +130,7 @@ impl Writer {
             ttft_ns: s.ttft.map(to_ns),
             itl_ns: Nanos(&s.itl),
             output_tokens: s.output_tokens,
+            input_tokens: s.input_tokens,
             tokens_per_s: s.tokens_per_s,
             error,
             server: (*f != ServerFigures::default()).then_some(Server {
@@ -304,6 +306,7 @@ impl Samples<'_> {
         s.ttft = r.ttft_ns.map(from_ns);
         s.itl = r.itl_ns.into_iter().map(from_ns).collect();
         s.output_tokens = r.output_tokens;
+        s.input_tokens = r.input_tokens;
         s.tokens_per_s = r.tokens_per_s;
         if let Some(f) = r.server {
             s.server = ServerFigures {

@@ -154,6 +154,19 @@ pub(super) fn check_perf(
                 err(format!("`output.tokens`: {problem}"), at);
             }
         }
+        if let Some(input) = &p.input {
+            let at =
+                perf_node.and_then(|n| n.get("input")).and_then(|o| o.entry("tokens")).map(|(k, _)| k.span);
+            let at = at.or(key_span("input"));
+            if LlmCall::of_perf(p).is_none() {
+                err(
+                    "`input` sets the length of a prompt: it goes with a `generate` or `chat` request".into(),
+                    key_span("input"),
+                );
+            } else if let Some(problem) = length_problem(&input.tokens) {
+                err(format!("`input.tokens`: {}", problem.replace("an answer of", "a prompt of")), at);
+            }
+        }
         if let Some(slo) = &p.slo {
             let slo_node = perf_node.and_then(|n| n.get("slo"));
             let at = |key: &str| slo_node.and_then(|n| n.entry(key)).map(|(k, _)| k.span).or(key_span("slo"));

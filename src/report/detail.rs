@@ -209,6 +209,16 @@ pub(crate) fn perf_summary(p: &crate::perf::result::PerfObservation) -> String {
         let f = |k: Figure| l.figures.get(&k).copied();
         let stat = |m: Metric, s: Stat| f(Figure::stat(m, s));
         let mut parts = vec![format!("c={}: {} requests, {} failed", l.concurrency, l.requests, l.errors)];
+        // Sized prompts: the lengths sent, in the server's tokens.
+        if let (Some(_), Some(mean), Some(lo), Some(hi)) = (
+            &p.input,
+            stat(Metric::InputTokens, Stat::Mean),
+            stat(Metric::InputTokens, Stat::Min),
+            stat(Metric::InputTokens, Stat::Max),
+        ) {
+            let range = if lo == hi { String::new() } else { format!(" ({lo:.0}–{hi:.0})") };
+            parts.push(format!("input {mean:.0} tokens{range}"));
+        }
         if let (Some(m), Some(c)) =
             (stat(Metric::TokensPerS, Stat::Mean), stat(Metric::TokensPerS, Stat::Cov))
         {

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, middleware};
 use serde_json::{Value, json};
 
@@ -25,10 +25,14 @@ pub(super) fn routes(state: SimState) -> Router {
         Flavor::Ollama => router,
         Flavor::LlamaCpp => router
             .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
-            .route("/props", get(props)),
+            .route("/props", get(props))
+            .route("/tokenize", post(super::tokenizer::tokenize))
+            .route("/detokenize", post(super::tokenizer::detokenize)),
         Flavor::Vllm => router
             .route("/health", get(|| async { StatusCode::OK }))
-            .route("/version", get(|| async { Json(json!({ "version": "0.6.4" })) })),
+            .route("/version", get(|| async { Json(json!({ "version": "0.6.4" })) }))
+            .route("/tokenize", post(super::tokenizer::tokenize))
+            .route("/detokenize", post(super::tokenizer::detokenize)),
         Flavor::Tgi => router.route("/health", get(|| async { StatusCode::OK })).route("/info", get(info)),
     };
     router.with_state(state)

@@ -16,6 +16,7 @@ mod openai;
 mod state;
 mod structured;
 pub mod text;
+mod tokenizer;
 
 use axum::Router;
 use std::net::SocketAddr;

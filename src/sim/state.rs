@@ -22,6 +22,8 @@ pub struct SimState {
     loaded: Arc<Mutex<HashMap<String, Option<Instant>>>>,
     /// When the server started (a degrading server slows down from here).
     born: Instant,
+    /// `/tokenize`'s token ids.
+    vocabulary: Arc<Mutex<super::tokenizer::Vocabulary>>,
 }
 
 /// keep_alive as Ollama reads it: a duration string, seconds, 0 (unload), negative (forever).
@@ -70,7 +72,13 @@ impl SimState {
             answers: Arc::new(AtomicU64::new(0)),
             installed,
             loaded: Arc::new(Mutex::new(HashMap::new())),
+            vocabulary: Arc::default(),
         }
+    }
+
+    /// The token ids `/tokenize` gives out.
+    pub(super) fn vocabulary(&self) -> &Mutex<super::tokenizer::Vocabulary> {
+        &self.vocabulary
     }
 
     /// Waits for a free answering slot (only when the capacity is capped).

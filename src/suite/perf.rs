@@ -71,6 +71,24 @@ pub(crate) struct PerfStep {
     /// it does not stop sooner (llama.cpp and vLLM honour them; Ollama cannot, and the requests
     /// that stopped short are counted: `short_outputs`).
     pub(crate) output: Option<OutputLength>,
+    /// Synthetic prompts of a token length: each request's prompt (a completion's, or a chat's
+    /// last user message) is made of text from hxrun's corpus, `tokens` long as the server's
+    /// own tokenizer counts it (llama.cpp's and vLLM's `/tokenize`), or as calibrated from the
+    /// prompt tokens it reports (Ollama); every prompt different from its first word, so no
+    /// prefix cache makes a request cheap. The tokens sent are recorded: `input_tokens`.
+    pub(crate) input: Option<InputLength>,
+}
+
+/// How long each request's prompt of a perf step is, in tokens.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InputLength {
+    /// A number of tokens (512), or a distribution drawn per request: `{ uniform: [128, 1024] }`,
+    /// `{ normal: { mean: 512, stddev: 128, min: 64, max: 2048 } }`.
+    pub(crate) tokens: Length,
+    /// The draws' and the texts' seed (default 0): the same seed, the same prompts.
+    #[serde(default)]
+    pub(crate) seed: u64,
 }
 
 /// How many output tokens each request of a perf step asks for.
@@ -94,7 +112,7 @@ fn held() -> bool {
 }
 
 /// A number of tokens: fixed, or drawn per request from a distribution.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub(crate) enum Length {
     Fixed(u32),
@@ -106,6 +124,48 @@ pub(crate) enum Length {
     Normal {
         normal: Normal,
     },
+}
+
+/// Read as written: a number (or a text holding one, as a quoted `${VAR}` gives), `{ uniform:
+/// [a, b] }` or `{ normal: {...} }`; anything else says which forms there are.
+impl<'de> Deserialize<'de> for Length {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let forms = "a number of tokens (128), `{ uniform: [64, 256] }` or `{ normal: { mean: 128, stddev: 32, \
+                     min: 16, max: 512 } }`";
+        let value = serde_json::Value::deserialize(d)?;
+        let count = |v: &serde_json::Value| match v {
+            serde_json::Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+            serde_json::Value::String(s) => s.trim().parse::<u32>().ok(),
+            _ => None,
+        };
+        if let Some(n) = count(&value) {
+            return Ok(Length::Fixed(n));
+        }
+        if let serde_json::Value::Object(map) = &value {
+            if let (1, Some(u)) = (map.len(), map.get("uniform")) {
+                let pair: Option<Vec<u32>> = u.as_array().map(|a| a.iter().filter_map(count).collect());
+                return match pair.as_deref() {
+                    Some([a, b]) if u.as_array().is_some_and(|a| a.len() == 2) => {
+                        Ok(Length::Uniform { uniform: [*a, *b] })
+                    }
+                    _ => Err(D::Error::custom(
+                        "`uniform` takes two whole numbers of tokens: `{ uniform: [64, 256] }`",
+                    )),
+                };
+            }
+            if let (1, Some(n)) = (map.len(), map.get("normal")) {
+                return serde_json::from_value::<Normal>(n.clone())
+                    .map(|normal| Length::Normal { normal })
+                    .map_err(|e| {
+                        D::Error::custom(format!(
+                            "`normal`: {e}; write it `{{ mean: 128, stddev: 32, min: 16, max: 512 }}`"
+                        ))
+                    });
+            }
+        }
+        Err(D::Error::custom(format!("expected {forms}, found {value}")))
+    }
 }
 
 /// A normal distribution of token counts.

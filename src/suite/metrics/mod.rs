@@ -59,6 +59,7 @@ pub(crate) enum Metric {
     Itl,
     Tpot,
     PromptTokensPerS,
+    InputTokens,
     RequestThroughput,
     OutputTokenThroughput,
     ErrorRate,
@@ -217,6 +218,13 @@ const DEFS: &[Def] = &[
         Higher,
         "server prompt tokens/s: prompt_eval_count / prompt_eval_duration",
     ),
+    m(
+        InputTokens,
+        "input_tokens",
+        Count,
+        Higher,
+        "prompt tokens sent: as hxrun counted them with the server's tokenizer (perf.input), else as the server reports them",
+    ),
     m(RequestThroughput, "request_throughput", PerSecond, Higher, "successful requests per second"),
     m(
         OutputTokenThroughput,
@@ -286,8 +294,18 @@ pub(crate) const LLM: &[Metric] = &[
 ];
 
 /// Per-request metrics of a perf step; each gets every statistic (`ttft.p95`).
-pub(crate) const PER_REQUEST: &[Metric] =
-    &[Ttft, Itl, Tpot, E2e, TokensPerS, ServerTokensPerS, PromptTokensPerS, LoadDuration, OutputTokens];
+pub(crate) const PER_REQUEST: &[Metric] = &[
+    Ttft,
+    Itl,
+    Tpot,
+    E2e,
+    TokensPerS,
+    ServerTokensPerS,
+    PromptTokensPerS,
+    LoadDuration,
+    InputTokens,
+    OutputTokens,
+];
 
 /// Whole-level figures of a perf step (no statistic suffix).
 pub(crate) const AGGREGATES: &[Metric] = &[
