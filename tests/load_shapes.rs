@@ -325,4 +325,8 @@ fn the_load_shapes_example_passes_against_the_simulator() {
     assert!(run.stdout.contains("input 96 tokens,"), "{}", run.stdout);
     let counts = input_counts(&run);
     assert!(counts.iter().all(|c| *c == (Some(96), 96)), "{counts:?}");
+    // The page draws the lengths sent and received.
+    let page = run.report("report.html");
+    assert!(page.contains("prompt lengths (input_tokens), 18 requests"), "input histogram");
+    assert!(page.contains("answer lengths (output_tokens), 18 requests"), "output histogram");
 }

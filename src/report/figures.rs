@@ -117,6 +117,22 @@ pub(crate) fn perf_charts(test: &Test, p: &Perf) -> Vec<String> {
         let title = format!("{title} ({metric}), distribution of {shown} values");
         out.push(svg::cdf(&title, &series, &seconds, &thresholds(test, metric)));
     }
+    // Sized prompts and held answers: the lengths each request had, as a histogram.
+    for (asked, title, pick) in [
+        (
+            p.input.is_some(),
+            "prompt lengths (input_tokens)",
+            (|s: &super::view::Sample| s.input_tokens) as fn(&_) -> Option<f64>,
+        ),
+        (p.output.is_some(), "answer lengths (output_tokens)", |s| s.output_tokens),
+    ] {
+        let values: Vec<f64> =
+            p.levels.iter().flat_map(|l| l.samples.iter().filter(|s| s.ok).filter_map(pick)).collect();
+        if asked && !values.is_empty() {
+            let title = format!("{title}, {} requests", values.len());
+            out.push(svg::bars(&title, &histogram(&values, 12), &|v| trim_float(v), None));
+        }
+    }
     // A soak: its figures window by window, so a drift shows as a slope.
     for l in p.levels.iter().filter(|l| l.windows.len() > 1) {
         let length = l.window.unwrap_or(1.0);
@@ -179,6 +195,35 @@ pub(crate) fn perf_charts(test: &Test, p: &Perf) -> Vec<String> {
         ));
     }
     out
+}
+
+/// Whole-number values in at most `bins` equal bins: (`lo–hi`, how many), a single value as
+/// one bin.
+fn histogram(values: &[f64], bins: usize) -> Vec<(String, f64)> {
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min).floor();
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max).floor();
+    let span = hi - lo + 1.0;
+    let width = (span / bins as f64).ceil().max(1.0);
+    let n = (span / width).ceil() as usize;
+    let last = n.max(1) - 1;
+    let mut counts = vec![0usize; last + 1];
+    for v in values {
+        counts[(((v.floor() - lo) / width) as usize).min(last)] += 1;
+    }
+    counts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let from = lo + i as f64 * width;
+            let to = from + width - 1.0;
+            let label = if width <= 1.0 {
+                trim_float(from)
+            } else {
+                format!("{}–{}", trim_float(from), trim_float(to))
+            };
+            (label, *c as f64)
+        })
+        .collect()
 }
 
 /// GPU timelines (utilization, memory, power, temperature), one curve per GPU, with a mark
@@ -246,6 +291,16 @@ pub(crate) fn gpu_samples(run: &Run) -> Vec<GpuSample> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_histogram_counts_every_value_once_in_equal_bins() {
+        let values: Vec<f64> = (0..100).map(|i| f64::from(64 + i * 3)).collect();
+        let h = histogram(&values, 12);
+        assert!(h.len() <= 12, "{h:?}");
+        assert_eq!(h.iter().map(|(_, c)| *c).sum::<f64>(), 100.0);
+        assert_eq!(h[0].0, "64–88");
+        assert_eq!(histogram(&[128.0; 5], 12), vec![("128".to_string(), 5.0)]);
+    }
     use serde_json::json;
 
     fn run() -> Run {

@@ -160,6 +160,11 @@ pub(crate) struct Perf {
     /// A report written before the knee had intervals has none here.
     #[serde(default, deserialize_with = "knee_or_none")]
     pub(crate) knee: Option<crate::perf::knee::Knee>,
+    /// The lengths asked for (`perf.input`, `perf.output`), when the step set them.
+    #[serde(default)]
+    pub(crate) input: Option<Value>,
+    #[serde(default)]
+    pub(crate) output: Option<Value>,
 }
 
 fn knee_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<crate::perf::knee::Knee>, D::Error> {
@@ -249,6 +254,10 @@ pub(crate) struct Sample {
     pub(crate) itl: Vec<f64>,
     #[serde(default)]
     pub(crate) tokens_per_s: Option<f64>,
+    #[serde(default)]
+    pub(crate) input_tokens: Option<f64>,
+    #[serde(default)]
+    pub(crate) output_tokens: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
