@@ -274,3 +274,17 @@ fn the_standalone_simulator_answers_a_case_file_and_gets_the_share_asked_wrong()
         "{bad:?}"
     );
 }
+
+#[test]
+fn cases_that_fail_for_one_reason_are_said_once() {
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    ws.write("s.yaml", &cases_suite(&sim.url, 10, &[], ">= 90%", "nope:1b"));
+    let run = ws.hxrun(&["s.yaml", "--no-progress"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let gate = &run.json()["suites"][0]["tests"][1];
+    let message = gate["message"].as_str().unwrap();
+    assert!(message.contains("10 cases failed:\n  10 cases (q=c0, q=c1, …): "), "{message}");
+    assert!(message.contains("model 'nope:1b' not found"), "{message}");
+    assert_eq!(message.lines().count(), 3, "the verdict, the count, one reason: {message}");
+}

@@ -59,12 +59,28 @@ pub(crate) fn judge(required: &Comparison, at: Option<Place>, gate: &mut TestRes
             "{} failed:",
             if failed.len() == 1 { "1 case".into() } else { format!("{} cases", failed.len()) }
         ));
-        for c in failed.iter().take(LISTED) {
+        // Cases that failed for the same reason (a model the server lacks) are one line.
+        let mut reasons: Vec<(&str, Vec<String>)> = Vec::new();
+        for c in &failed {
             let why = c.message.as_deref().and_then(|m| m.lines().next()).unwrap_or("failed");
-            lines.push(format!("  {}: {}", case_label(c, &gate.params), crate::record::excerpt(why, 160)));
+            let label = case_label(c, &gate.params);
+            match reasons.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, labels)) => labels.push(label),
+                None => reasons.push((why, vec![label])),
+            }
         }
-        if failed.len() > LISTED {
-            lines.push(format!("  … and {} more (every case is in report.json)", failed.len() - LISTED));
+        for (why, labels) in reasons.iter().take(LISTED) {
+            let why = crate::record::excerpt(why, 160);
+            match labels.as_slice() {
+                [one] => lines.push(format!("  {one}: {why}")),
+                [a, b] => lines.push(format!("  {a}, {b}: {why}")),
+                [a, b, ..] => lines.push(format!("  {} cases ({a}, {b}, …): {why}", labels.len())),
+                [] => {}
+            }
+        }
+        if reasons.len() > LISTED {
+            let rest: usize = reasons[LISTED..].iter().map(|(_, l)| l.len()).sum();
+            lines.push(format!("  … and {rest} more (every case is in report.json)"));
         }
     }
     gate.status = if holds { Status::Passed } else { Status::Failed };
