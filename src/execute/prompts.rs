@@ -264,6 +264,11 @@ async fn find_tokenizer(transport: &Transport, ep: &Endpoint<'_>, model: &str) -
         if plain.is_empty() {
             continue;
         }
+        // Both ways, or it is no use for cutting a prompt to a length.
+        let sized = Sized { transport, ep, tokenizer, model };
+        if sized.detokenize(&plain).await.is_none() {
+            continue;
+        }
         let with = tokenize(transport, ep, tokenizer, model, "hello world", true).await.unwrap_or_default();
         return Some((tokenizer, (with.len() as u64).saturating_sub(plain.len() as u64)));
     }

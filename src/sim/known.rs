@@ -24,14 +24,14 @@ impl Known {
             return;
         }
         let Ok(mut pairs) = self.pairs.write() else { return };
-        if pairs.len() >= MAX_KNOWN {
-            return;
+        // Kept in order (longest question first) by inserting in place: a case file of 10,000
+        // rows is taught in one pass, not sorted 10,000 times.
+        let key = |q: &str| (std::cmp::Reverse(q.len()), q.to_string());
+        match pairs.binary_search_by(|(q, _)| key(q).cmp(&key(question))) {
+            Ok(at) => pairs[at].1 = answer.to_string(),
+            Err(_) if pairs.len() >= MAX_KNOWN => {}
+            Err(at) => pairs.insert(at, (question.to_string(), answer.to_string())),
         }
-        match pairs.iter_mut().find(|(q, _)| q == question) {
-            Some(pair) => pair.1 = answer.to_string(),
-            None => pairs.push((question.to_string(), answer.to_string())),
-        }
-        pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
     }
 
     pub fn len(&self) -> usize {
@@ -92,6 +92,19 @@ mod tests {
         // Everything wrong at 100%: a number off by one, a word not known.
         assert_eq!(k.answer("What is 6 times 7?", 1.0).as_deref(), Some("43"));
         assert_eq!(k.answer("Capital of France?", 1.0).as_deref(), Some("I am not sure."));
+    }
+
+    #[test]
+    fn a_large_case_file_is_taught_whole_and_found_by_its_longest_question() {
+        let k = Known::default();
+        for i in 0..10_000 {
+            k.teach(&format!("What is {i} plus one?"), &(i + 1).to_string());
+        }
+        k.teach("What is 5 plus one?", "six");
+        assert_eq!(k.len(), 10_000, "a question taught again replaces its answer");
+        assert_eq!(k.answer("Q: What is 5 plus one?", 0.0).as_deref(), Some("six"));
+        assert_eq!(k.answer("What is 15 plus one?", 0.0).as_deref(), Some("16"));
+        assert_eq!(k.answer("What is 9999 plus one?", 0.0).as_deref(), Some("10000"));
     }
 
     #[test]
