@@ -16,7 +16,7 @@ use crate::protocol::{self, LlmCall};
 use crate::record::{FailureKind, StepError};
 use crate::suite::UnloadStep;
 use crate::suite::metrics::{Figure, Metric};
-use crate::suite::perf::{Arrival, DEFAULT_ITERATIONS, OutputLength, PerfStep};
+use crate::suite::perf::{Arrival, DEFAULT_ITERATIONS, PerfStep};
 use chrono::{DateTime, Utc};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -523,27 +523,6 @@ async fn cold_unload(shared: &Shared) -> Result<(), String> {
         .map_err(|e| e.message)
 }
 
-/// The step with request `iter`'s output length asked for: `num_predict` (`max_tokens` on
-/// /v1), and on /v1 `ignore_eos` and `min_tokens` unless `output.hold` is false.
-fn with_output_length(step: &PerfStep, output: &OutputLength, iter: u32, api: crate::suite::Api) -> PerfStep {
-    let n = output.tokens.draw(output.seed, iter);
-    let mut sized = step.clone();
-    let options = match (&mut sized.generate, &mut sized.chat) {
-        (Some(g), _) => &mut g.options,
-        (None, Some(c)) => &mut c.options,
-        (None, None) => return sized,
-    };
-    for written in ["max_tokens", "max_completion_tokens", "ignore_eos", "min_tokens"] {
-        options.remove(written);
-    }
-    options.insert("num_predict".into(), n.into());
-    if api == crate::suite::Api::Openai && output.hold {
-        options.insert("ignore_eos".into(), true.into());
-        options.insert("min_tokens".into(), n.into());
-    }
-    sized
-}
-
 /// The request itself; `t0` and `at` are when it starts on each clock.
 async fn request(
     shared: &Shared,
@@ -558,7 +537,8 @@ async fn request(
         let api = call.api().unwrap_or(suite.target.api);
         let proto = protocol::for_api(api);
         // This request's own output length and prompt, where the step sets them.
-        let mut sized = step.output.as_ref().map(|output| with_output_length(step, output, iter, api));
+        let mut sized =
+            step.output.as_ref().map(|output| super::prompts::with_output_length(step, output, iter, api));
         let prompt = shared.prompts.as_ref().map(super::prompts::Prompts::next);
         if let Some(p) = prompt {
             sized = Some(super::prompts::with_prompt(sized.as_ref().unwrap_or(step), &p.text));

@@ -1,4 +1,5 @@
-//! Synthetic prompts of a token length (`perf.input`): text from a corpus the project ships
+//! A perf request's own lengths: its output length (`perf.output`, `with_output_length`) and
+//! its prompt. Synthetic prompts of a token length (`perf.input`): text from a corpus the project ships
 //! (`prompts/corpus.txt`, twenty paragraphs on unrelated subjects), each prompt its own —
 //! numbered, and starting at its own place in the corpus — so no server's prefix cache makes
 //! one request cheap because of another.
@@ -16,7 +17,7 @@ use super::transport::{Purpose, Transport};
 use crate::plan::SuitePlan;
 use crate::protocol::{self, LlmCall};
 use crate::record::{FailureKind, StepError};
-use crate::suite::perf::{InputLength, PerfStep};
+use crate::suite::perf::{InputLength, OutputLength, PerfStep};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -323,6 +324,32 @@ pub(crate) fn with_prompt(step: &PerfStep, text: &str) -> PerfStep {
                 c.messages.push(crate::suite::llm::Message { role: "user".into(), content: text.to_string() })
             }
         }
+    }
+    sized
+}
+
+/// The step with request `iter`'s output length asked for: `num_predict` (`max_tokens` on
+/// /v1), and on /v1 `ignore_eos` and `min_tokens` unless `output.hold` is false.
+pub(crate) fn with_output_length(
+    step: &PerfStep,
+    output: &OutputLength,
+    iter: u32,
+    api: crate::suite::Api,
+) -> PerfStep {
+    let n = output.tokens.draw(output.seed, iter);
+    let mut sized = step.clone();
+    let options = match (&mut sized.generate, &mut sized.chat) {
+        (Some(g), _) => &mut g.options,
+        (None, Some(c)) => &mut c.options,
+        (None, None) => return sized,
+    };
+    for written in ["max_tokens", "max_completion_tokens", "ignore_eos", "min_tokens"] {
+        options.remove(written);
+    }
+    options.insert("num_predict".into(), n.into());
+    if api == crate::suite::Api::Openai && output.hold {
+        options.insert("ignore_eos".into(), true.into());
+        options.insert("min_tokens".into(), n.into());
     }
     sized
 }

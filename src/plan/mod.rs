@@ -13,7 +13,7 @@ mod when;
 use crate::load::LoadedSuite;
 use crate::load::de::{self, DeError};
 use crate::load::error::{Diagnostic, SuiteErrors};
-use crate::load::tree::{Node, Span, Value};
+use crate::load::tree::{Node, Value};
 use crate::perf::baseline::LevelFigures;
 use crate::suite::metrics::Figure;
 use crate::suite::spanned::{Pos, Spanned};
@@ -176,7 +176,7 @@ pub(crate) fn plan_suite(suite: &LoadedSuite, opts: &PlanOptions) -> Result<Suit
             });
             break;
         }
-        let used = captures_used(test);
+        let used = template::captures_used(test);
         for (name, span) in &used {
             if !captured.contains(name) {
                 let known = if captured.is_empty() {
@@ -413,9 +413,6 @@ struct Written {
     captures: Vec<String>,
 }
 
-/// The `{{captures.NAME}}` used in a test's strings, its `for_each` values included (not its
-/// name or its own `capture:`), with
-/// where each is written.
 /// A perf test's bounds by figure, each where its figure is written (a name no figure has is
 /// an error `checks` reported).
 fn by_figure<V: Clone>(written: &BTreeMap<Spanned<String>, V>) -> BTreeMap<Figure, Spanned<V>> {
@@ -423,32 +420,6 @@ fn by_figure<V: Clone>(written: &BTreeMap<Spanned<String>, V>) -> BTreeMap<Figur
         .iter()
         .filter_map(|(k, v)| Some((Figure::parse(k)?, Spanned { value: v.clone(), at: k.at })))
         .collect()
-}
-
-fn captures_used(test: &Node) -> Vec<(String, Span)> {
-    fn walk(node: &Node, out: &mut Vec<(String, Span)>) {
-        match &node.value {
-            Value::Str(s) => {
-                for name in crate::suite::capture::used_in(s) {
-                    if !out.iter().any(|(n, _)| n == name) {
-                        out.push((name.to_string(), node.span));
-                    }
-                }
-            }
-            Value::Seq(items) => items.iter().for_each(|n| walk(n, out)),
-            Value::Map(entries) => entries.iter().for_each(|(_, n)| walk(n, out)),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    if let Value::Map(entries) = &test.value {
-        for (k, v) in entries {
-            if !matches!(k.name.as_str(), "name" | "description" | "capture" | "tags") {
-                walk(v, &mut out);
-            }
-        }
-    }
-    out
 }
 
 fn selected(t: &PlannedTest, opts: &PlanOptions) -> bool {

@@ -6,7 +6,7 @@
 //! never closed is an error.
 
 use crate::load::de::{DeError, did_you_mean};
-use crate::load::tree::{Node, Value};
+use crate::load::tree::{Node, Span, Value};
 use crate::suite::placeholder::{self, Piece};
 use std::collections::BTreeMap;
 
@@ -106,6 +106,34 @@ fn unknown(name: &str, bindings: &BTreeMap<String, Node>, node: &Node) -> DeErro
         message.push_str(&format!(": this test's `for_each` defines {}", list.join(", ")));
     }
     DeError { message, span: Some(node.span) }
+}
+
+/// The `{{captures.NAME}}` used in a test's strings, its `for_each` values included (not its
+/// name or its own `capture:`), with where each is written.
+pub(super) fn captures_used(test: &Node) -> Vec<(String, Span)> {
+    fn walk(node: &Node, out: &mut Vec<(String, Span)>) {
+        match &node.value {
+            Value::Str(s) => {
+                for name in crate::suite::capture::used_in(s) {
+                    if !out.iter().any(|(n, _)| n == name) {
+                        out.push((name.to_string(), node.span));
+                    }
+                }
+            }
+            Value::Seq(items) => items.iter().for_each(|n| walk(n, out)),
+            Value::Map(entries) => entries.iter().for_each(|(_, n)| walk(n, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Value::Map(entries) = &test.value {
+        for (k, v) in entries {
+            if !matches!(k.name.as_str(), "name" | "description" | "capture" | "tags") {
+                walk(v, &mut out);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
