@@ -288,3 +288,17 @@ fn cases_that_fail_for_one_reason_are_said_once() {
     assert!(message.contains("model 'nope:1b' not found"), "{message}");
     assert_eq!(message.lines().count(), 3, "the verdict, the count, one reason: {message}");
 }
+
+#[test]
+fn the_grid_compares_each_model_with_the_first_case_by_case() {
+    let sim = Sim::fast();
+    let ws = Workspace::new();
+    // One model the server has, one it lacks: every case lost, beyond chance (p = 2/2^10).
+    ws.write("s.yaml", &cases_suite(&sim.url, 10, &[], ">= 90%", "phi3:latest, nope:1b"));
+    let run = ws.hxrun(&["s.yaml", "--no-progress"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let page = run.report("report.html");
+    assert!(page.contains("vs model=phi3:latest: -100.0 points, p = 0.002 — significantly worse"), "{page}");
+    // The first model's column is the reference: no comparison of its own.
+    assert_eq!(page.matches("vs model=").count(), 1);
+}

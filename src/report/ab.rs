@@ -125,7 +125,8 @@ fn counterpart<'a>(suite: &Suite, gate: &Test, run: &'a Run) -> Option<(&'a Suit
     same_place.next().is_none().then_some(first)
 }
 
-fn pair(a: &Test, b: &Test, run: usize) -> GateChange {
+/// Gate `b`'s cases paired with gate `a`'s (`run`: which compared report `b` is from).
+pub(crate) fn pair(a: &Test, b: &Test, run: usize) -> GateChange {
     let cases = |g: &Test| -> Vec<(String, bool)> {
         g.pass_rate
             .iter()

@@ -83,6 +83,16 @@ fn grid(columns: &[Column<'_>]) -> Markup {
                                     _ => { "no case ran" }
                                 }
                             }
+                            // Beside the first gate (another model on the same cases): the change,
+                            // case by case, and whether it is beyond chance.
+                            @if let Some(change) = beside_first(columns, g) {
+                                br;
+                                small title=(change.line()) {
+                                    "vs " (heading(columns[0].0, columns[0].1, several)) ": "
+                                    (format!("{:+.1}", change.points())) " points, p = " (super::ab::format_p(change.p))
+                                    @if change.verdict != super::ab::Verdict::NoChange { " — " (change.verdict_text()) }
+                                }
+                            }
                         }
                     }
                 }
@@ -101,6 +111,12 @@ fn grid(columns: &[Column<'_>]) -> Markup {
             div class="charts" { (PreEscaped(svg::bars("pass rate per gate (%)", &rates, &pct, bound))) }
         }
     }
+}
+
+/// Gate `g` against the first gate of its test, paired case by case (none for the first).
+fn beside_first(columns: &[Column<'_>], g: &Test) -> Option<super::ab::GateChange> {
+    let first = columns.first()?.1;
+    (!std::ptr::eq(first, g)).then(|| super::ab::pair(first, g, 0))
 }
 
 /// One case of one gate: its mark, the answer on hover; a failed one shows why and what came
