@@ -228,19 +228,12 @@ fn a_gate_that_could_not_fail_or_has_no_cases_is_refused_where_it_is_written() {
 
 #[test]
 fn the_standalone_simulator_answers_a_case_file_and_gets_the_share_asked_wrong() {
-    use std::io::{BufRead, BufReader};
     let cases = repo().join("examples/quality/cases.jsonl");
     let ask = |wrong: &str| -> Vec<String> {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hxrun"))
-            .args(["sim", "--port", "0", "--answers", cases.to_str().unwrap(), "--wrong-rate", wrong])
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("hxrun sim listening on ").expect(&line).to_string();
+        let sim = common::SimProcess::spawn(&["--answers", cases.to_str().unwrap(), "--wrong-rate", wrong]);
+        let url = &sim.url;
         let client = reqwest::blocking::Client::new();
-        let answers = std::fs::read_to_string(&cases)
+        std::fs::read_to_string(&cases)
             .unwrap()
             .lines()
             .map(|l| {
@@ -251,10 +244,7 @@ fn the_standalone_simulator_answers_a_case_file_and_gets_the_share_asked_wrong()
                     client.post(format!("{url}/api/generate")).json(&body).send().unwrap().json().unwrap();
                 r["response"].as_str().unwrap().to_string()
             })
-            .collect();
-        child.kill().unwrap();
-        child.wait().unwrap();
-        answers
+            .collect()
     };
     let right = ask("0%");
     assert_eq!(right[0], "42");

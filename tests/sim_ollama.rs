@@ -128,18 +128,9 @@ fn errors_are_ollama_shaped() {
 
 #[test]
 fn sim_command_prints_its_url_once_listening() {
-    use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hxrun"))
-        .args(["sim", "--port", "0", "--models", "llama3:70b,phi3:latest"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("hxrun sim listening on ").expect(&line).to_string();
-    let tags: Value = client().get(format!("{url}/api/tags")).send().unwrap().json().unwrap();
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let sim = common::SimProcess::spawn(&["--models", "llama3:70b,phi3:latest"]);
+    let tags: Value = client().get(format!("{}/api/tags", sim.url)).send().unwrap().json().unwrap();
+    drop(sim);
     assert_eq!(tags["models"][0]["name"], "llama3:70b");
     assert_eq!(tags["models"][0]["details"]["parameter_size"], "70B");
     assert_eq!(tags["models"][1]["name"], "phi3:latest");

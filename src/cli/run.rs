@@ -46,12 +46,13 @@ pub(super) async fn run_with(
             };
             let config =
                 SimConfig { flavor, wrong_rate: args.wrong_rate.unwrap_or(0.0), ..SimConfig::realistic() };
-            match SimServer::start(config.clone(), "127.0.0.1", 0).await {
+            let known = config.known.clone();
+            match SimServer::start(config, "127.0.0.1", 0).await {
                 Ok(server) => {
                     eprintln!("hxrun: built-in simulator listening on {}", server.url());
                     args.suite.target = vec![server.url()];
                     extra_env.insert(SIM_VAR.to_string(), "1".to_string());
-                    Some((server, config.known))
+                    Some((server, known))
                 }
                 Err(e) => {
                     eprintln!("error: cannot start the built-in simulator: {e}");

@@ -308,7 +308,7 @@ impl Executor {
     fn finished(&self, result: TestResult, say: &Say<'_>) -> TestResult {
         say(&Event::TestFinished { result: &result });
         // A gate's case that fails fails its gate, not the run.
-        if self.opts.fail_fast && result.status == Status::Failed && result.gate.is_none() {
+        if self.opts.fail_fast && result.status == Status::Failed && !result.missed() {
             self.opts.control.stop(control::StopReason::FailFast(result.name.clone()));
         }
         result

@@ -91,7 +91,10 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
                 Some(_) => super::prompts::POOL,
                 None => (step.warmup as usize).saturating_add(per_level as usize * levels.len()),
             };
-            Some(super::prompts::make(&ctx.transport, &ctx.suite, step, input, count).await?)
+            Some(
+                super::prompts::make_within(&ctx.transport, &ctx.suite, step, input, count, &ctx.control)
+                    .await?,
+            )
         }
         None => None,
     };
@@ -541,7 +544,8 @@ async fn request(
             step.output.as_ref().map(|output| super::prompts::with_output_length(step, output, iter, api));
         let prompt = shared.prompts.as_ref().map(super::prompts::Prompts::next);
         if let Some(p) = prompt {
-            sized = Some(super::prompts::with_prompt(sized.as_ref().unwrap_or(step), &p.text));
+            // One copy of the step a request, whatever it sets.
+            super::prompts::set_prompt(sized.get_or_insert_with(|| step.clone()), &p.text);
         }
         let call = match &sized {
             Some(s) => LlmCall::of_perf(s).expect("the same request, its length and prompt set"),

@@ -17,7 +17,7 @@ use super::transport::{Purpose, Transport};
 use crate::plan::SuitePlan;
 use crate::protocol::{self, LlmCall};
 use crate::record::{FailureKind, StepError};
-use crate::suite::perf::{InputLength, OutputLength, PerfStep};
+use crate::suite::perf::{InputLength, OutputLength, PerfStep, mix};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -29,6 +29,9 @@ pub(crate) const POOL: usize = 1024;
 
 /// Each call to the tokenizer (or a calibration request) ends within this.
 const CALL_LIMIT: Duration = Duration::from_secs(30);
+
+/// Making all of a loop's prompts ends within this (a slow tokenizer times 1,024 prompts).
+const MAKING_LIMIT: Duration = Duration::from_secs(300);
 
 /// One prompt and its length as counted (None where the server's count is all there is).
 #[derive(Debug, Clone)]
@@ -60,20 +63,18 @@ fn words() -> Vec<&'static str> {
 }
 
 fn text_of(all: &[&str], seed: u64, k: usize, words: usize) -> String {
+    format!("{}.{}", k + 1, corpus_from(all, seed, k, words))
+}
+
+/// `words` words of the corpus from prompt `k`'s place, each after a space.
+fn corpus_from(all: &[&str], seed: u64, k: usize, words: usize) -> String {
     let start = (mix(seed ^ mix(k as u64 + 1)) % all.len() as u64) as usize;
-    let mut out = format!("{}.", k + 1);
+    let mut out = String::new();
     for i in 0..words.max(1) {
         out.push(' ');
         out.push_str(all[(start + i) % all.len()]);
     }
     out
-}
-
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// The server's tokenizer, found by asking.
@@ -83,8 +84,39 @@ enum Tokenizer {
     Vllm,
 }
 
+/// `make`, within `MAKING_LIMIT`, and no longer than the run goes on (a signal, `--max-time`).
+pub(crate) async fn make_within(
+    transport: &Transport,
+    suite: &SuitePlan,
+    step: &PerfStep,
+    input: &InputLength,
+    count: usize,
+    control: &super::control::RunControl,
+) -> Result<Prompts, StepError> {
+    tokio::select! {
+        made = tokio::time::timeout(MAKING_LIMIT, make(transport, suite, step, input, count)) => {
+            made.unwrap_or_else(|_| {
+                Err(StepError {
+                    kind: FailureKind::Timeout,
+                    message: format!(
+                        "making the prompts of `perf.input` took longer than {}s: the server's tokenizer \
+                         answers too slowly (ask for fewer requests, or shorter prompts)",
+                        MAKING_LIMIT.as_secs()
+                    ),
+                    detail: String::new(),
+                })
+            })
+        }
+        () = control.stopped() => Err(StepError {
+            kind: FailureKind::Interrupted,
+            message: "stopped while hxrun made the prompts of `perf.input`".to_string(),
+            detail: String::new(),
+        }),
+    }
+}
+
 /// Makes `count` prompts (at most `POOL`) of the lengths `input` draws for prompts 1, 2, ...
-pub(crate) async fn make(
+async fn make(
     transport: &Transport,
     suite: &SuitePlan,
     step: &PerfStep,
@@ -211,15 +243,13 @@ impl Sized<'_> {
         // Words enough for the tokens (a word is a token or more), more if that falls short.
         let mut words = want as usize + 8;
         let body = loop {
-            let ids = self.tokenize(&text_of(all, seed, k, words)).await.ok_or_else(cannot)?;
+            let ids = self.tokenize(&corpus_from(all, seed, k, words)).await.ok_or_else(cannot)?;
             if ids.len() as u64 >= want || words > 4 * want as usize + 64 {
                 break ids;
             }
             words *= 2;
         };
-        // The text is the number and the corpus: the number's tokens give way to the head.
-        let skip = self.tokenize(&format!("{}.", k + 1)).await.map_or(0, |ids| ids.len());
-        let mut ids: Vec<u64> = std::iter::once(head).chain(body.into_iter().skip(skip)).collect();
+        let mut ids: Vec<u64> = std::iter::once(head).chain(body).collect();
         // Cut to the length and count again: a cut can merge across its edge, so trim until
         // the text counts no more than asked.
         let mut take = (want as usize).min(ids.len());
@@ -283,7 +313,8 @@ async fn counted(
     step: &PerfStep,
     text: &str,
 ) -> Result<u64, StepError> {
-    let mut probe = with_prompt(step, text);
+    let mut probe = step.clone();
+    set_prompt(&mut probe, text);
     probe.output = None;
     let options = match (&mut probe.generate, &mut probe.chat) {
         (Some(g), _) => &mut g.options,
@@ -312,9 +343,8 @@ async fn counted(
     })
 }
 
-/// The step with `text` as its prompt: a completion's prompt, or a chat's last user message.
-pub(crate) fn with_prompt(step: &PerfStep, text: &str) -> PerfStep {
-    let mut sized = step.clone();
+/// Makes `text` the step's prompt: a completion's prompt, or a chat's last user message.
+pub(crate) fn set_prompt(sized: &mut PerfStep, text: &str) {
     if let Some(g) = &mut sized.generate {
         g.prompt = text.to_string();
     } else if let Some(c) = &mut sized.chat {
@@ -325,7 +355,6 @@ pub(crate) fn with_prompt(step: &PerfStep, text: &str) -> PerfStep {
             }
         }
     }
-    sized
 }
 
 /// The step with request `iter`'s output length asked for: `num_predict` (`max_tokens` on

@@ -62,10 +62,7 @@ pub(crate) fn teach_rows<'a>(rows: impl IntoIterator<Item = &'a Row>, learn: &mu
 
 /// The rows of a case file named on the command line (`hxrun sim --answers FILE`).
 pub(crate) fn read_path(path: &Path) -> Result<Vec<Row>, String> {
-    let spec =
-        crate::load::tree::parse(&format!("file: {}", serde_json::Value::String(path.display().to_string())))
-            .map_err(|e| e.to_string())?;
-    read(&spec, Path::new("")).map_err(|e| e.message)
+    rows_of(path, &path.display().to_string(), Span::default()).map_err(|e| e.message)
 }
 
 /// The rows of the file a `{ file: ... }` axis names (`spec`), relative to `base`.
@@ -85,15 +82,21 @@ fn read(spec: &Node, base: &Path) -> Result<Vec<Row>, DeError> {
             "a case file is written `{ file: cases.jsonl }` (JSON Lines, CSV, JSON or YAML)".into()
         ));
     };
-    let path = base.join(written);
+    rows_of(&base.join(written), written, at)
+}
+
+/// The rows of the case file at `path`, written `written` in the suite at `at` (where its rows'
+/// errors point).
+fn rows_of(path: &Path, written: &str, at: Span) -> Result<Vec<Row>, DeError> {
+    let err = |message: String| DeError { message, span: Some(at) };
     let format = Format::of(written).ok_or_else(|| {
         err(format!(
             "`{written}`: a case file ends in .jsonl (or .ndjson), .csv, .json, .yaml or .yml, so its format is known"
         ))
     })?;
     let cannot = |e: std::io::Error| err(format!("cannot read the case file {}: {e}", path.display()));
-    crate::files::check_input(&path, "case file").map_err(cannot)?;
-    let file = std::fs::File::open(&path).map_err(cannot)?;
+    crate::files::check_input(path, "case file").map_err(cannot)?;
+    let file = std::fs::File::open(path).map_err(cannot)?;
     // Read no further than the limit, even from a file that grows.
     let limited = file.take(crate::files::MAX_INPUT);
     let mut rows = Vec::new();
@@ -138,7 +141,7 @@ fn read(spec: &Node, base: &Path) -> Result<Vec<Row>, DeError> {
         Format::Json | Format::Yaml => {
             // Whole, through the capped reader every suite input uses.
             drop(limited);
-            let text = crate::files::read_to_string(&path, "case file").map_err(cannot)?;
+            let text = crate::files::read_to_string(path, "case file").map_err(cannot)?;
             let value: serde_json::Value = match format {
                 Format::Json => serde_json::from_str(&text).map_err(|e| err(format!("{written}: {e}")))?,
                 _ => crate::load::tree::parse(&text).map_err(|e| err(format!("{written}: {e}")))?.to_json(),

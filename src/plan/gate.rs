@@ -46,10 +46,7 @@ pub(super) fn name(
     }
     let shared: BTreeMap<String, Node> =
         combo.bindings.iter().filter(|(k, _)| !is_case(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let node = test.get("name").map_or_else(
-        || Node::new(Value::Str(text.clone()), test.span),
-        |n| Node::new(Value::Str(text.clone()), n.span),
-    );
+    let node = Node::new(Value::Str(text.clone()), test.get("name").map_or(test.span, |n| n.span));
     let mut name = template::fill(&node, &shared, &mut Vec::new()).as_str().map_or(text, str::to_string);
     let params: Vec<(String, String)> =
         shared.iter().map(|(k, v)| (k.clone(), template::text_of(v))).collect();

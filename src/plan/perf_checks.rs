@@ -140,31 +140,21 @@ pub(super) fn check_perf(
                 node.entry("expect").map(|(k, _)| k.span),
             );
         }
-        if let Some(output) = &p.output {
-            let at =
-                perf_node.and_then(|n| n.get("output")).and_then(|o| o.entry("tokens")).map(|(k, _)| k.span);
-            let at = at.or(key_span("output"));
+        // The lengths of an answer (`output`) and of a prompt (`input`).
+        let lengths = [
+            ("output", "an answer", p.output.as_ref().map(|o| &o.tokens)),
+            ("input", "a prompt", p.input.as_ref().map(|i| &i.tokens)),
+        ];
+        for (key, what, tokens) in lengths {
+            let Some(tokens) = tokens else { continue };
+            let at = perf_node.and_then(|n| n.get(key)).and_then(|o| o.entry("tokens")).map(|(k, _)| k.span);
             if LlmCall::of_perf(p).is_none() {
                 err(
-                    "`output` sets the length of an answer: it goes with a `generate` or `chat` request"
-                        .into(),
-                    key_span("output"),
+                    format!("`{key}` sets the length of {what}: it goes with a `generate` or `chat` request"),
+                    key_span(key),
                 );
-            } else if let Some(problem) = length_problem(&output.tokens) {
-                err(format!("`output.tokens`: {problem}"), at);
-            }
-        }
-        if let Some(input) = &p.input {
-            let at =
-                perf_node.and_then(|n| n.get("input")).and_then(|o| o.entry("tokens")).map(|(k, _)| k.span);
-            let at = at.or(key_span("input"));
-            if LlmCall::of_perf(p).is_none() {
-                err(
-                    "`input` sets the length of a prompt: it goes with a `generate` or `chat` request".into(),
-                    key_span("input"),
-                );
-            } else if let Some(problem) = length_problem(&input.tokens) {
-                err(format!("`input.tokens`: {}", problem.replace("an answer of", "a prompt of")), at);
+            } else if let Some(problem) = length_problem(tokens, what) {
+                err(format!("`{key}.tokens`: {problem}"), at.or(key_span(key)));
             }
         }
         if let Some(slo) = &p.slo {
@@ -274,8 +264,8 @@ pub(super) fn check_perf(
 /// The most output tokens a request may be asked for.
 const MAX_OUTPUT_TOKENS: u32 = 1_000_000;
 
-/// Why a length cannot be drawn from, if it cannot.
-fn length_problem(length: &crate::suite::perf::Length) -> Option<String> {
+/// Why a length of `what` (an answer, a prompt) cannot be drawn from, if it cannot.
+fn length_problem(length: &crate::suite::perf::Length, what: &str) -> Option<String> {
     use crate::suite::perf::Length;
     let (lo, hi) = length.bounds();
     match length {
@@ -293,7 +283,7 @@ fn length_problem(length: &crate::suite::perf::Length) -> Option<String> {
         _ => {}
     }
     if lo == 0 {
-        Some("an answer of 0 tokens measures nothing: ask for at least 1".into())
+        Some(format!("{what} of 0 tokens measures nothing: ask for at least 1"))
     } else if hi > MAX_OUTPUT_TOKENS {
         Some(format!("{hi} tokens is more than any model's context: ask for at most {MAX_OUTPUT_TOKENS}"))
     } else {

@@ -215,7 +215,7 @@ pub(crate) struct PassRate {
 impl PassRate {
     /// `92% (46 of 50; 95% interval 81–97%)`.
     pub(crate) fn summary(&self) -> String {
-        let pct = |v: f64| format!("{}%", crate::suite::values::trim_float((v * 10.0).round() / 10.0));
+        let pct = crate::suite::values::format_share;
         match (self.rate, self.low, self.high) {
             (Some(r), Some(l), Some(h)) => {
                 format!("{} ({} of {}; 95% interval {}–{})", pct(r), self.passed, self.total, pct(l), pct(h))
@@ -226,6 +226,11 @@ impl PassRate {
 }
 
 impl TestResult {
+    /// A case of a pass-rate gate that failed: it counts against its gate, not the run.
+    pub(crate) fn missed(&self) -> bool {
+        self.gate.is_some() && self.status == Status::Failed
+    }
+
     /// A failed test that was tried more than once says so after its message.
     pub(crate) fn retry_summary(&self) -> Option<String> {
         let n = self.attempts.len();

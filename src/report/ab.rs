@@ -62,7 +62,7 @@ impl GateChange {
     /// `96% → 84% (−12.0 points over 50 paired cases; 7 lost, 1 gained; McNemar p = 0.0703):
     /// no detectable change at this sample size`.
     pub(crate) fn line(&self) -> String {
-        let pct = |v: f64| format!("{}%", crate::suite::values::trim_float((v * 10.0).round() / 10.0));
+        let pct = crate::suite::values::format_share;
         let mut s = format!(
             "{} → {} ({:+.1} points over {} paired cases; {} lost, {} gained; McNemar p = {}): {}",
             pct(Self::rate(self.passed_a, self.paired)),

@@ -224,13 +224,16 @@ impl Comparison {
                 _ => "",
             };
             let name = if g.other == g.gate { g.gate.clone() } else { format!("{} vs {}", g.gate, g.other) };
-            let name = if md { format!("**{}**", name.replace('*', "\\*")) } else { name };
+            // In Markdown, text from a suite or a case file is one inert line of a list item.
+            let inert =
+                |t: &str| if md { super::markdown::cell(t).replace('*', "\\*") } else { t.to_string() };
+            let name = if md { format!("**{}**", inert(&name)) } else { name };
             let against =
                 if self.names.len() > 2 { format!(" ({})", self.names[g.run]) } else { String::new() };
             out.push(format!("{mark}{name}{against}: {}", g.line()));
             for (what, list) in [("lost", &g.lost), ("gained", &g.gained)] {
                 if !list.is_empty() {
-                    out.push(format!("    {what}: {}", super::ab::GateChange::flips(list, false)));
+                    out.push(format!("    {what}: {}", inert(&super::ab::GateChange::flips(list, false))));
                 }
             }
         }
@@ -258,6 +261,11 @@ impl Comparison {
             Some(_) => " within noise".to_string(),
             None => String::new(),
         }
+    }
+
+    /// Whether any figure had per-request samples to judge its change by.
+    fn tested(&self) -> bool {
+        self.rows.iter().any(|r| r.noise.iter().any(Option::is_some))
     }
 
     /// Rows whose change in some later run is real, with that run.
@@ -308,15 +316,14 @@ impl Comparison {
         row.concurrency.map_or(String::new(), |c| format!(" [c={c}]"))
     }
 
-    /// Plain text for the terminal.
+    /// Plain text for the terminal, cleaned of escapes and control characters.
     pub(crate) fn text(&self) -> String {
         let mut out = String::new();
         for (i, n) in self.names.iter().enumerate() {
             let _ = writeln!(out, "{} {n}", if i == 0 { "reference:" } else { "compared: " });
         }
         let real = self.real_lines();
-        let tested = self.rows.iter().any(|r| r.noise.iter().any(Option::is_some));
-        if tested {
+        if self.tested() {
             let _ = writeln!(out, "\nchanges beyond noise (bootstrap intervals of the per-request samples):");
             for l in &real {
                 let _ = writeln!(out, "  {l}");
@@ -361,16 +368,17 @@ impl Comparison {
                 super::ab::ALPHA
             );
         }
-        out
+        // Names and case labels come from suites and case files: no escape reaches the terminal.
+        super::text::clean(&out)
     }
 
     pub(crate) fn markdown(&self) -> String {
         let mut md = format!("## hxrun compare: {} regression(s)\n\n", self.regressions());
-        if self.rows.iter().any(|r| r.noise.iter().any(Option::is_some)) {
+        if self.tested() {
             let real = self.real_lines();
             let _ = writeln!(md, "### Changes beyond noise ({})\n", real.len());
             for l in &real {
-                let _ = writeln!(md, "- {}", l.replace('|', "\\|"));
+                let _ = writeln!(md, "- {}", super::markdown::cell(l));
             }
             if real.is_empty() {
                 let _ = writeln!(md, "None: every figure with per-request samples is within noise.");
@@ -382,7 +390,7 @@ impl Comparison {
             for l in self.quality_lines(true) {
                 // A case list goes under its gate.
                 let indent = if l.starts_with(' ') { "  " } else { "" };
-                let _ = writeln!(md, "{indent}- {}", l.trim_start().replace('|', "\\|"));
+                let _ = writeln!(md, "{indent}- {}", l.trim_start());
             }
             md.push('\n');
         }
@@ -417,7 +425,7 @@ impl Comparison {
                     ol { @for (i, n) in self.names.iter().enumerate() {
                         li { (n) @if i == 0 { " (reference)" } " — " (self.runs[i].started_at) ", " (self.runs[i].targets().join(", ")) }
                     } }
-                    @if self.rows.iter().any(|r| r.noise.iter().any(Option::is_some)) {
+                    @if self.tested() {
                         @let real = self.real_lines();
                         h2 { "Changes beyond noise (" (real.len()) ")" }
                         @if real.is_empty() { p { "None: every figure with per-request samples is within noise." } }

@@ -82,7 +82,7 @@ impl ConsoleReporter {
         let (word, color) = match t.status {
             Status::Passed => ("PASS", "32"),
             // A gate's case that failed counts against its gate, not the run.
-            Status::Failed if t.gate.is_some() => ("MISS", "33"),
+            Status::Failed if t.missed() => ("MISS", "33"),
             Status::Failed => ("FAIL", "31"),
             Status::Skipped => ("SKIP", "33"),
         };

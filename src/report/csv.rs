@@ -39,7 +39,7 @@ fn row(t: &TestResult) -> Result<String, super::ReportError> {
         &csv_text(&t.suite),
         &csv_text(&t.name),
         // A gate's case that failed: its gate decides (`missed`, not `failed`).
-        if t.gate.is_some() && t.status == Status::Failed { "missed" } else { status_word(t.status) },
+        if t.missed() { "missed" } else { status_word(t.status) },
         &format!("{:.3}", t.duration.as_secs_f64() * 1000.0),
         &t.attempts.len().to_string(),
         &csv_text(t.message.as_deref().unwrap_or("")),

@@ -6,6 +6,7 @@
 
 use super::svg;
 use super::view::{Run, Suite, Test};
+use crate::suite::values::format_share;
 use maud::{Markup, PreEscaped, html};
 
 /// A gate's column: its suite, and the gate.
@@ -36,10 +37,6 @@ fn heading(suite: &Suite, gate: &Test, several_suites: bool) -> String {
         parts.push(suite.host.clone().unwrap_or_else(|| suite.name.clone()));
     }
     if parts.is_empty() { gate.name.clone() } else { parts.join(", ") }
-}
-
-fn pct(v: f64) -> String {
-    format!("{}%", crate::suite::values::trim_float((v * 10.0).round() / 10.0))
 }
 
 fn grid(columns: &[Column<'_>]) -> Markup {
@@ -77,8 +74,8 @@ fn grid(columns: &[Column<'_>]) -> Markup {
                             @if let Some(r) = r {
                                 @match (r.rate, r.low, r.high) {
                                     (Some(rate), Some(low), Some(high)) => {
-                                        strong { (pct(rate)) } " (" (r.passed) "/" (r.total) ")" br;
-                                        small { "95%: " (pct(low)) "–" (pct(high)) }
+                                        strong { (format_share(rate)) } " (" (r.passed) "/" (r.total) ")" br;
+                                        small { "95%: " (format_share(low)) "–" (format_share(high)) }
                                     }
                                     _ => { "no case ran" }
                                 }
@@ -108,7 +105,7 @@ fn grid(columns: &[Column<'_>]) -> Markup {
             }
         }
         @if rates.len() > 1 || !rates.is_empty() && bound.is_some() {
-            div class="charts" { (PreEscaped(svg::bars("pass rate per gate (%)", &rates, &pct, bound))) }
+            div class="charts" { (PreEscaped(svg::bars("pass rate per gate (%)", &rates, &format_share, bound))) }
         }
     }
 }

@@ -37,7 +37,7 @@ impl Reporter for MarkdownReporter {
 }
 
 /// A table cell: one line, pipes escaped, HTML inert.
-fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('|', "\\|")
         .replace('<', "&lt;")
@@ -78,11 +78,7 @@ fn pass_rates(run: &Run, md: &mut String) {
     if gates.is_empty() {
         return;
     }
-    let pct = |v: Option<f64>| {
-        v.map_or("—".into(), |v| {
-            format!("{}%", crate::suite::values::trim_float((v * 10.0).round() / 10.0))
-        })
-    };
+    let pct = |v: Option<f64>| v.map_or("—".into(), crate::suite::values::format_share);
     let _ = writeln!(
         md,
         "### Pass rates\n\n| gate | suite | passed | pass rate | 95% interval | required |\n|---|---|---:|---:|---:|---|"

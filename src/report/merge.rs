@@ -162,20 +162,25 @@ fn merge_gate(inputs: &[Input], copies: Vec<(usize, TestResult)>, warnings: &mut
     let Some(Ok(required)) = required else { return one_of(inputs, copies, warnings) };
     let mut gate = copies[0].1.clone();
     let at = gate.assertions.iter().find_map(|a| a.at.clone());
-    let mut cases: Vec<(String, Vec<(usize, TestResult)>)> = Vec::new();
+    // Each case by its name, in the order first met (an index, so 10,000 cases merge in one pass).
+    let mut cases: Vec<Vec<(usize, TestResult)>> = Vec::new();
+    let mut by_name: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (i, t) in copies {
         let end = t.started_at + chrono::Duration::from_std(t.duration).unwrap_or_default();
         let kept_end = gate.started_at + chrono::Duration::from_std(gate.duration).unwrap_or_default();
         gate.started_at = gate.started_at.min(t.started_at);
         gate.duration = (end.max(kept_end) - gate.started_at).to_std().unwrap_or_default();
         for c in t.pass_rate.map(|r| r.cases).unwrap_or_default() {
-            match cases.iter_mut().find(|(n, _)| *n == c.name) {
-                Some((_, same)) => same.push((i, c)),
-                None => cases.push((c.name.clone(), vec![(i, c)])),
+            match by_name.get(&c.name) {
+                Some(&at) => cases[at].push((i, c)),
+                None => {
+                    by_name.insert(c.name.clone(), cases.len());
+                    cases.push(vec![(i, c)]);
+                }
             }
         }
     }
-    let cases = cases.into_iter().map(|(_, same)| one_of(inputs, same, warnings)).collect();
+    let cases = cases.into_iter().map(|same| one_of(inputs, same, warnings)).collect();
     (gate.pass_rate, gate.message, gate.failure_kind) = (None, None, None);
     gate.assertions.clear();
     crate::assert::gate::judge(&required, at, &mut gate, cases);

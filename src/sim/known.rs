@@ -26,7 +26,9 @@ impl Known {
         let Ok(mut pairs) = self.pairs.write() else { return };
         // Kept in order (longest question first) by inserting in place: a case file of 10,000
         // rows is taught in one pass, not sorted 10,000 times.
-        let key = |q: &str| (std::cmp::Reverse(q.len()), q.to_string());
+        fn key(q: &str) -> (std::cmp::Reverse<usize>, &str) {
+            (std::cmp::Reverse(q.len()), q)
+        }
         match pairs.binary_search_by(|(q, _)| key(q).cmp(&key(question))) {
             Ok(at) => pairs[at].1 = answer.to_string(),
             Err(_) if pairs.len() >= MAX_KNOWN => {}

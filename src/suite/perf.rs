@@ -126,6 +126,15 @@ pub(crate) enum Length {
     },
 }
 
+/// splitmix64's step: the project's one fixed mixer for draws that must repeat on every machine
+/// (request lengths, prompt texts, bootstrap resamples).
+pub(crate) fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// Read as written: a number (or a text holding one, as a quoted `${VAR}` gives), `{ uniform:
 /// [a, b] }` or `{ normal: {...} }`; anything else says which forms there are.
 impl<'de> Deserialize<'de> for Length {
@@ -144,12 +153,13 @@ impl<'de> Deserialize<'de> for Length {
         }
         if let serde_json::Value::Object(map) = &value {
             if let (1, Some(u)) = (map.len(), map.get("uniform")) {
-                let pair: Option<Vec<u32>> = u.as_array().map(|a| a.iter().filter_map(count).collect());
-                return match pair.as_deref() {
-                    Some([a, b]) if u.as_array().is_some_and(|a| a.len() == 2) => {
-                        Ok(Length::Uniform { uniform: [*a, *b] })
-                    }
-                    _ => Err(D::Error::custom(
+                let pair = u.as_array().and_then(|a| match a.as_slice() {
+                    [x, y] => Some([count(x)?, count(y)?]),
+                    _ => None,
+                });
+                return match pair {
+                    Some(uniform) => Ok(Length::Uniform { uniform }),
+                    None => Err(D::Error::custom(
                         "`uniform` takes two whole numbers of tokens: `{ uniform: [64, 256] }`",
                     )),
                 };
@@ -192,12 +202,6 @@ impl Length {
     /// the same count, on any machine.
     pub(crate) fn draw(&self, seed: u64, n: u32) -> u32 {
         // splitmix64 over (seed, n): two independent uniforms in [0, 1).
-        let mix = |mut z: u64| {
-            z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        };
         let a = mix(seed ^ mix(u64::from(n)));
         let unit = |x: u64| (x >> 11) as f64 / (1u64 << 53) as f64;
         match self {

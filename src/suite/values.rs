@@ -190,6 +190,11 @@ pub(crate) fn format_bytes(b: f64) -> String {
     }
 }
 
+/// A percentage to a tenth, as reports show pass rates and their intervals: `92.3%`, `100%`.
+pub(crate) fn format_share(percent: f64) -> String {
+    format!("{}%", trim_float((percent * 10.0).round() / 10.0))
+}
+
 /// A number with at most three decimals and no trailing zeros.
 pub(crate) fn trim_float(v: f64) -> String {
     let s = format!("{v:.3}");

@@ -166,6 +166,37 @@ impl Workspace {
     }
 }
 
+/// `hxrun sim ARGS --port 0` as its own process, and its url, read from the line it prints once
+/// it listens; killed when dropped.
+pub struct SimProcess {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl SimProcess {
+    pub fn spawn(args: &[&str]) -> SimProcess {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hxrun"))
+            .arg("sim")
+            .args(["--port", "0"])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("hxrun sim listening on ").expect(&line).to_string();
+        SimProcess { child, url }
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// The repository root (for suites/ and examples/).
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
