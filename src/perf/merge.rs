@@ -33,6 +33,8 @@ pub(crate) struct Part {
 struct Span {
     start: DateTime<Utc>,
     end: DateTime<Utc>,
+    /// Where a soak's last window ended (its planned end; `end` for other levels).
+    windows_end: DateTime<Utc>,
 }
 
 /// What merging said beyond the figures (kept as the run's warnings).
@@ -58,9 +60,14 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
             if let Some(w) = l.window {
                 window.insert(l.concurrency, w);
             }
-            let span = l
-                .started_at
-                .map(|start| Span { start, end: start + Duration::from_secs_f64(l.elapsed.max(0.0)) });
+            let span = l.started_at.map(|start| {
+                // A soak's windows end at its planned end (its last window's), not when its last
+                // request came back: windows computed again must be the run's.
+                let planned =
+                    l.windows.last().map(|w| w.started_at + Duration::from_secs_f64(w.length.max(0.0)));
+                let end = start + Duration::from_secs_f64(l.elapsed.max(0.0));
+                Span { start, end, windows_end: planned.unwrap_or(end) }
+            });
             spans.entry(l.concurrency).or_default().push(span);
             elapsed.entry(l.concurrency).or_default().push(l.elapsed);
             for mut s in std::mem::take(&mut l.gpu_samples) {
@@ -81,7 +88,7 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
             let common = all.and_then(|all| {
                 let start = all.iter().map(|s| s.start).max()?;
                 let end = all.iter().map(|s| s.end).min()?;
-                (end > start).then_some(Span { start, end })
+                (end > start).then_some(Span { start, end, windows_end: end })
             });
             // Levels run in rounds spent their time in several stretches: no common window.
             (*c, common.filter(|_| !rounds.contains_key(c)))
@@ -207,7 +214,7 @@ fn soak_windows(c: u32, window: Option<&f64>, spans: &BTreeMap<u32, Vec<Option<S
     let length = Duration::try_from_secs_f64(*window?).ok().filter(|w| !w.is_zero())?;
     let spans: Vec<Span> = spans.get(&c)?.iter().flatten().copied().collect();
     let start = spans.iter().map(|s| s.start).min()?;
-    let end = spans.iter().map(|s| s.end).max()?;
+    let end = spans.iter().map(|s| s.windows_end).max()?;
     let forever = Duration::from_secs(100 * 365 * 24 * 3600);
     Some(Windows::new(start, length, forever, c).ending_at(end))
 }

@@ -100,9 +100,19 @@ impl Windows {
         (at(index), self.end.map_or(end, |e| end.min(e)))
     }
 
+    fn index_of(&self, at: DateTime<Utc>) -> u64 {
+        let since = (at - self.start).to_std().unwrap_or_default();
+        (since.as_nanos() / self.length.as_nanos().max(1)) as u64
+    }
+
     pub(crate) fn push(&mut self, sample: &Sample) {
-        let since = (sample.started_at - self.start).to_std().unwrap_or_default();
-        let index = (since.as_nanos() / self.length.as_nanos().max(1)) as u64;
+        let index = self.index_of(sample.started_at);
+        // A request the loop let through as the level ended (its start checked before the end,
+        // taken a moment after it on a busy machine) belongs to the last window, not a new one.
+        let index = match self.end {
+            Some(end) => index.min(self.index_of(end - chrono::TimeDelta::nanoseconds(1))),
+            None => index,
+        };
         let finished = sample.started_at + Duration::from_secs_f64(sample.e2e.max(0.0));
         if index >= self.closed_below {
             let (slo, output) = (&self.slo, &self.output);
@@ -256,6 +266,19 @@ mod tests {
         // 10 ms more per second of run: 36 s per hour.
         assert!((e2e.per_hour - 36.0).abs() < 1e-6, "{e2e:?}");
         assert!(d[&fig("error_rate")].change.abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_request_started_just_after_the_end_is_in_the_last_window() {
+        let mut w =
+            Windows::new(at(0), Duration::from_secs(1), Duration::from_secs(5), 1).ending_at(at(4_000));
+        for ms in [100, 1_100, 2_100, 3_100, 3_999, 4_000, 4_250] {
+            w.push(&sample(ms, 0.05, true));
+        }
+        let windows = w.finish();
+        assert_eq!(windows.iter().map(|w| w.index).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        assert_eq!(windows[3].figures[&fig("requests")], 4.0);
+        assert_eq!(windows[3].length, 1.0);
     }
 
     #[test]
