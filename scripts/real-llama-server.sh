@@ -94,8 +94,11 @@ done
 # the server evaluates all of it (its prompt_n: no prefix reused from its cache); a chat's
 # count includes its template (usage.prompt_tokens), whose opening the server does reuse.
 if [ $# -eq 0 ]; then
+  # The ramp and the capacity search sized for one CPU thread: well under a request a second.
   OPENAI_BASE_URL="http://127.0.0.1:$port/v1" MODEL=smollm2 INPUT_TOKENS=200 OUTPUT_TOKENS=16 \
     ITERATIONS=6 SLO_TTFT=10s SLO_TPOT=1s ATTAINMENT=50% \
+    RAMP_FROM=0.5/s RAMP_TO=1/s STAGE_FOR=10s SEARCH_FROM=0.25/s SEARCH_TO=8/s PROBE_FOR=10s \
+    MIN_CAPACITY=0.25 \
     "$hxrun" examples/load-shapes.yaml --no-progress --report-dir target/real-reports/load-shapes || status=$?
   python3 - target/real-reports/load-shapes/report.json <<'PY' || status=$?
 import json, sys

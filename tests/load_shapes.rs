@@ -319,10 +319,22 @@ fn the_load_shapes_example_passes_against_the_simulator() {
     let example = common::repo().join("examples/load-shapes.yaml");
     let run = ws.hxrun_env(
         &[example.to_str().unwrap(), "--sim", "--sim-flavor", "llama.cpp", "--no-progress"],
-        &[("INPUT_TOKENS", "96"), ("OUTPUT_TOKENS", "8"), ("ITERATIONS", "6")],
+        &[
+            ("INPUT_TOKENS", "96"),
+            ("OUTPUT_TOKENS", "8"),
+            ("ITERATIONS", "6"),
+            ("STAGE_FOR", "1s"),
+            ("PROBE_FOR", "1s"),
+            ("SEARCH_FROM", "4/s"),
+        ],
     );
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("input 96 tokens,"), "{}", run.stdout);
+    // The ramp's stages, and the search's conclusion: the simulator answers 4 at a time, each
+    // in about 155 ms (40 ms, 96 prompt tokens at 2,000/s, 8 tokens at 120/s): ~26 a second.
+    assert!(run.stdout.contains("stage 2 (4/s): "), "{}", run.stdout);
+    let capacity = run.json()["suites"][0]["tests"][3]["observation"]["search"]["capacity"].as_f64().unwrap();
+    assert!((8.0..=34.0).contains(&capacity), "{capacity}");
     let counts = input_counts(&run);
     assert!(counts.iter().all(|c| *c == (Some(96), 96)), "{counts:?}");
     // The page draws the lengths sent and received.

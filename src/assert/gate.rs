@@ -2,7 +2,7 @@
 //! its 95% Wilson interval, against the share the suite asks for. Its cases' failures are
 //! listed in it; they fail the gate, not the run.
 
-use super::rate::wilson;
+use crate::perf::rate::wilson;
 use crate::record::{AssertionResult, FailureKind, PassRate, Place, Source, Status, TestResult};
 use crate::suite::Comparison;
 

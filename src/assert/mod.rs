@@ -7,7 +7,6 @@ pub(crate) mod gpu;
 pub(crate) mod json;
 pub(crate) mod llm;
 pub(crate) mod perf;
-pub(crate) mod rate;
 pub(crate) mod text;
 
 use crate::plan::PlannedTest;

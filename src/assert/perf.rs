@@ -4,15 +4,19 @@
 use super::{fail, pass};
 use crate::perf::baseline;
 use crate::perf::result::{LevelResult, PerfObservation};
+use crate::perf::search::SearchResult;
 use crate::plan::PlannedTest;
 use crate::record::{AssertionResult, Source};
 use crate::suite::metrics::{Figure, Metric};
 use crate::suite::{Comparison, Unit};
 
 pub(crate) fn check_perf(test: &PlannedTest, o: &PerfObservation, out: &mut Vec<AssertionResult>) {
+    if let Some(search) = &o.search {
+        return check_search(test, o, search, out);
+    }
     let many = o.levels.len() > 1;
     for level in &o.levels {
-        let at = if many { format!("[concurrency {}] ", level.concurrency) } else { String::new() };
+        let at = if many { format!("[{}] ", level.label()) } else { String::new() };
         let mut judged = Vec::new();
         thresholds(test, level, &at, &mut judged);
         none_succeeded(test, level, &at, judged.iter().any(|a| !a.passed), out);
@@ -22,6 +26,44 @@ pub(crate) fn check_perf(test: &PlannedTest, o: &PerfObservation, out: &mut Vec<
         rate_sent(level, &at, out);
         regressions(test, level, &at, out);
         drift(test, level, &at, out);
+    }
+}
+
+/// A capacity search: it found a capacity in its range (or the test fails saying where it
+/// lies), and the thresholds hold at the level of the capacity found — the probes around it
+/// were meant to meet or miss the SLOs, their errors and lateness are the search's data.
+fn check_search(
+    test: &PlannedTest,
+    o: &PerfObservation,
+    search: &SearchResult,
+    out: &mut Vec<AssertionResult>,
+) {
+    let conclusion = search.conclusion();
+    let target = format!("slo_attainment ≥ {}%", crate::suite::values::trim_float(search.target));
+    let found =
+        search.capacity.map_or_else(|| format!("below {}", search.show(search.range[0])), |c| search.show(c));
+    out.push(match search.capacity {
+        Some(_) => pass("capacity search").values(target, found),
+        None => fail("capacity search", format!("capacity search: {conclusion}")).values(target, found),
+    });
+    match search.capacity_probe().and_then(|p| o.levels.get(p.level)) {
+        Some(level) => {
+            let at = format!("[{}] ", level.label());
+            thresholds(test, level, &at, out);
+            regressions(test, level, &at, out);
+        }
+        None => {
+            for (name, c) in &test.thresholds {
+                let mut verdict = fail(
+                    format!("threshold {name}"),
+                    format!("{name}: not measured, no probe met the target ({conclusion})"),
+                )
+                .values(c.text.clone(), "not measured");
+                verdict.key = Some(Source::Threshold(*name));
+                verdict.pos = c.at.known();
+                out.push(verdict);
+            }
+        }
     }
 }
 
@@ -122,7 +164,6 @@ fn thresholds(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<A
             let mut verdict = pass(label).values(c.text.clone(), shown);
             verdict.key = Some(Source::Threshold(*name));
             verdict.pos = test.thresholds.get(name).and_then(|c| c.at.known());
-            verdict.pos = test.thresholds.get(name).and_then(|c| c.at.known());
             out.push(verdict);
             continue;
         }
@@ -215,7 +256,7 @@ fn errors(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<Asser
 
 fn regressions(test: &PlannedTest, level: &LevelResult, at: &str, out: &mut Vec<AssertionResult>) {
     let Some(base) = &test.baseline else { return };
-    let Some(old) = base.levels.get(&level.concurrency) else { return };
+    let Some(old) = base.levels.get(&level.key()) else { return };
     let tolerances = test.regression.iter().map(|(f, t)| (*f, **t));
     for change in baseline::compare(old, &level.figures, tolerances) {
         let label = format!("{at}regression {}", change.figure);

@@ -112,6 +112,8 @@ pub(crate) fn perf_step(http: Option<HttpStep>, generate: Option<GenerateStep>, 
         slo: None,
         output: None,
         input: None,
+        stages: Vec::new(),
+        search: None,
     }
 }
 

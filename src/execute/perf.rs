@@ -1,7 +1,10 @@
 //! The perf loop: warm-up, then per concurrency level a closed loop (N workers back to back)
 //! or an open loop (arrivals at a rate, uniform or Poisson, at most N in flight), until the
 //! iterations are done or the duration is up. Every request becomes a `Sample`; failures are
-//! counted, never dropped. Workers are tasks of their own, so a loop uses every core.
+//! counted, never dropped. Workers are tasks of their own, so a loop uses every core. Ramps
+//! and capacity searches run the same levels in another order (`shapes`).
+
+mod shapes;
 
 use super::h1::{H1Client, Held};
 use super::lifecycle::{self, Progress, ProgressUpdate};
@@ -85,11 +88,13 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
     let started = Instant::now();
     let levels = step.concurrency.as_ref().map_or(vec![1], |c| c.0.clone());
     let per_level = step.iterations.unwrap_or(DEFAULT_ITERATIONS);
+    // Stages and probes run for a time, as a `duration` does.
+    let timed = step.duration.is_some() || !step.stages.is_empty() || step.search.is_some();
     let prompts = match &step.input {
         Some(input) => {
-            let count = match step.duration {
-                Some(_) => super::prompts::POOL,
-                None => (step.warmup as usize).saturating_add(per_level as usize * levels.len()),
+            let count = match timed {
+                true => super::prompts::POOL,
+                false => (step.warmup as usize).saturating_add(per_level as usize * levels.len()),
             };
             Some(
                 super::prompts::make_within(&ctx.transport, &ctx.suite, step, input, count, &ctx.control)
@@ -107,35 +112,23 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
         ctx,
         step: step.clone(),
         done: AtomicU64::new(0),
-        total: if step.duration.is_some() { 0 } else { u64::from(per_level) * levels.len() as u64 },
+        total: if timed { 0 } else { u64::from(per_level) * levels.len() as u64 },
         last_report: AtomicU64::new(0),
         started,
     });
-    let rounds = step.rounds.unwrap_or(1).max(1);
-    let mut runs: Vec<LevelRun> = levels.iter().map(|&c| LevelRun::new(c)).collect();
-    'rounds: for round in 0..rounds {
-        // Up the sweep, then down, then up again: a slow stretch of the server or the machine
-        // falls on every level alike, and the knee compares levels round by round.
-        let order: Vec<usize> =
-            if round % 2 == 0 { (0..runs.len()).collect() } else { (0..runs.len()).rev().collect() };
-        for i in order {
-            if shared.ctx.control.is_stopped() {
-                break 'rounds;
-            }
-            let stop = match step.duration {
-                Some(d) => Stop::At(super::after(Instant::now(), d / rounds)),
-                // The level's iterations shared out, the first rounds taking the remainder.
-                None => Stop::After(per_level / rounds + u32::from(round < per_level % rounds)),
-            };
-            runs[i].measure(&shared, step, stop).await;
-        }
-    }
-    let results: Vec<LevelResult> = runs
-        .into_iter()
-        .filter(|l| !l.segments.is_empty())
-        .map(|l| l.finish(&shared, step, rounds))
-        .collect();
-    let knee = if results.len() > 1 { knee::find(&results) } else { None };
+    let (results, search) = if !step.stages.is_empty() {
+        (shapes::stages(&shared, step).await, None)
+    } else if let Some(search) = &step.search {
+        let (levels, found) = shapes::search(&shared, step, search).await;
+        (levels, Some(found))
+    } else {
+        (sweep(&shared, step, &levels, per_level).await, None)
+    };
+    let knee = if results.len() > 1 && results.iter().all(|l| l.stage.is_none()) {
+        knee::find(&results)
+    } else {
+        None
+    };
     Ok(PerfObservation {
         request: match (LlmCall::of_perf(step), &step.embed) {
             (Some(c), _) => c.kind(),
@@ -157,8 +150,33 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
         input_counted_by: shared.prompts.as_ref().map(|p| p.counted_by.clone()),
         levels: results,
         knee,
+        search,
         elapsed: started.elapsed(),
     })
+}
+
+/// A concurrency level, or a sweep of them (in interleaved rounds with `rounds`).
+async fn sweep(shared: &Arc<Shared>, step: &PerfStep, levels: &[u32], per_level: u32) -> Vec<LevelResult> {
+    let rounds = step.rounds.unwrap_or(1).max(1);
+    let mut runs: Vec<LevelRun> = levels.iter().map(|&c| LevelRun::new(c)).collect();
+    'rounds: for round in 0..rounds {
+        // Up the sweep, then down, then up again: a slow stretch of the server or the machine
+        // falls on every level alike, and the knee compares levels round by round.
+        let order: Vec<usize> =
+            if round % 2 == 0 { (0..runs.len()).collect() } else { (0..runs.len()).rev().collect() };
+        for i in order {
+            if shared.ctx.control.is_stopped() {
+                break 'rounds;
+            }
+            let stop = match step.duration {
+                Some(d) => Stop::At(super::after(Instant::now(), d / rounds)),
+                // The level's iterations shared out, the first rounds taking the remainder.
+                None => Stop::After(per_level / rounds + u32::from(round < per_level % rounds)),
+            };
+            runs[i].measure(shared, step, stop).await;
+        }
+    }
+    runs.into_iter().filter(|l| !l.segments.is_empty()).map(|l| l.finish(shared, step, rounds)).collect()
 }
 
 /// One concurrency level while its rounds run: what they measured so far.
@@ -172,12 +190,21 @@ struct LevelRun {
     gpu_samples: Vec<crate::gpu::GpuSample>,
     gpu_error: Option<String>,
     vram: Option<u64>,
+    /// Its open-loop rate, requests/s (a stage's or a probe's; else the step's `rate`).
+    rate: Option<f64>,
+    /// Run the step's warm-up before measuring (a ramp's later stages do not).
+    warmup: bool,
+    /// Keep each request's SLO verdict in start order (a search's probe).
+    log_met: bool,
 }
 
 impl LevelRun {
     fn new(c: u32) -> Self {
         LevelRun {
             c,
+            rate: None,
+            warmup: true,
+            log_met: false,
             store: None,
             elapsed: Duration::ZERO,
             segments: Vec::new(),
@@ -191,7 +218,7 @@ impl LevelRun {
     /// One round of this level: its warm-up, then its share of the measured requests.
     async fn measure(&mut self, shared: &Arc<Shared>, step: &PerfStep, stop: Stop) {
         let c = self.c;
-        if step.warmup > 0 {
+        if step.warmup > 0 && self.warmup {
             closed_loop(shared, c, Stop::After(step.warmup), Keep::Nothing).await;
         }
         let started = Instant::now();
@@ -201,7 +228,7 @@ impl LevelRun {
         });
         // A soak's windows (one round: `checks` refuses `window` with `rounds`).
         let store = self.store.take().unwrap_or_else(|| {
-            let store = shared.store();
+            let store = if self.log_met { shared.store().logging_met() } else { shared.store() };
             match step.window {
                 Some(w) => {
                     let end = step
@@ -221,16 +248,23 @@ impl LevelRun {
             }
         });
         let before = u32::try_from(store.requests()).unwrap_or(u32::MAX);
-        let (store, sent) = match step.rate {
+        let (store, sent) = match self.rate.or(step.rate.map(|r| r.0)) {
             Some(rate) => {
-                let (store, sent) = open_loop(shared, c, stop, rate.0, store).await;
+                let (store, sent) = open_loop(shared, c, stop, rate, store).await;
                 (store, Some(sent))
             }
             None => {
                 (closed_loop(shared, c, stop, Keep::Samples { store: Box::new(store), before }).await, None)
             }
         };
-        let elapsed = started.elapsed();
+        let mut elapsed = started.elapsed();
+        // A timed level lasts its time though its last answer came sooner (an open loop at a
+        // low rate): its throughput is over the time it offered load, not to its last answer.
+        if let Stop::At(t) = stop
+            && !shared.ctx.control.is_stopped()
+        {
+            elapsed = elapsed.max(t.saturating_duration_since(started));
+        }
         self.elapsed += elapsed;
         self.segments.push(Segment { started_at, elapsed: elapsed.as_secs_f64() });
         self.store = Some(store);

@@ -1,14 +1,15 @@
 //! Comparing a perf test with a stored run (an hxrun JSON report): which figures got worse,
 //! by how much, and whether beyond the tolerance.
 
+use super::result::LevelKey;
 use crate::suite::Tolerance;
 use crate::suite::metrics::{Figure, Figures, Metric, Stat};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
-/// Figures per concurrency level.
-pub(crate) type LevelFigures = BTreeMap<u32, Figures>;
+/// Figures per level (by concurrency, stage, or a search's capacity).
+pub(crate) type LevelFigures = BTreeMap<LevelKey, Figures>;
 
 /// A stored run's perf figures, by suite and test name.
 #[derive(Debug, Clone, Default)]
@@ -38,6 +39,7 @@ impl Baseline {
                 let mut by_level = LevelFigures::new();
                 for level in levels {
                     let c = level.get("concurrency").and_then(Value::as_u64).unwrap_or(1) as u32;
+                    let stage = level.get("stage").and_then(|s| serde_json::from_value(s.clone()).ok());
                     // A figure this build does not know (a report of a later one) is left out.
                     let figures: Figures = level
                         .get("figures")
@@ -46,7 +48,7 @@ impl Baseline {
                             m.iter().filter_map(|(k, v)| Some((Figure::parse(k)?, v.as_f64()?))).collect()
                         })
                         .unwrap_or_default();
-                    by_level.insert(c, figures);
+                    by_level.insert(LevelKey::of(c, stage, &figures), figures);
                 }
                 let name = test.get("name").and_then(Value::as_str).unwrap_or_default();
                 tests.insert((suite_name.to_string(), name.to_string()), by_level);
@@ -156,7 +158,10 @@ mod tests {
         let text = r#"{"suites":[{"name":"s","tests":[{"name":"t","observation":{"kind":"perf",
             "levels":[{"concurrency":2,"figures":{"ttft.p95":0.2}}]}}]}]}"#;
         let b = Baseline::parse("b.json", text).unwrap();
-        assert_eq!(b.lookup("s", "t").unwrap()[&2][&fig("ttft.p95")], 0.2);
+        assert_eq!(
+            b.lookup("s", "t").unwrap()[&crate::perf::result::LevelKey::Concurrency(2)][&fig("ttft.p95")],
+            0.2
+        );
         assert!(Baseline::parse("x.json", "{}").unwrap_err().contains("no `suites`"));
     }
 }

@@ -10,7 +10,7 @@
 //! the earliest end), over that window, so generators that started late or ended early do not
 //! dilute it. Parts that never overlapped are summed instead, and said so.
 
-use super::result::{LevelResult, PerfObservation, Sample};
+use super::result::{LevelKey, LevelResult, PerfObservation, Sample, StageOf};
 use super::samples::SampleStore;
 use super::samples_file::SampleFile;
 use super::windows::Windows;
@@ -37,6 +37,45 @@ struct Span {
     windows_end: DateTime<Utc>,
 }
 
+/// Which level a sample belongs to: (its stage's index, 0 for a level of a sweep; its
+/// concurrency). A ramp's stages (a search's probes) may share a concurrency, so theirs are
+/// told apart by when they ran.
+type Route = (u32, u32);
+
+fn route(l: &LevelResult) -> Route {
+    (l.stage.map_or(0, |s| s.index), l.concurrency)
+}
+
+fn stage_of(r: Route) -> Option<StageOf> {
+    // Whether a stage was a probe is restored from the run's search (`merge` keeps it).
+    (r.0 > 0).then_some(StageOf { index: r.0, probe: false })
+}
+
+/// One part's stages in the order they ran, with when each began.
+struct Stages(Vec<(DateTime<Utc>, Route)>);
+
+impl Stages {
+    fn of(levels: &[LevelResult]) -> Stages {
+        let mut starts: Vec<(DateTime<Utc>, Route)> = levels
+            .iter()
+            .filter(|l| l.stage.is_some())
+            .filter_map(|l| Some((l.started_at?, route(l))))
+            .collect();
+        starts.sort();
+        Stages(starts)
+    }
+
+    /// A sample's level: a sweep's by its concurrency; a stage's by the last stage that began
+    /// before it (stages run one after another, each drained before the next).
+    fn route(&self, s: &Sample) -> Route {
+        let at = self.0.partition_point(|(start, _)| *start <= s.started_at);
+        match at.checked_sub(1).and_then(|i| self.0.get(i)).or(self.0.first()) {
+            Some((_, r)) => *r,
+            None => (0, s.concurrency),
+        }
+    }
+}
+
 /// What merging said beyond the figures (kept as the run's warnings).
 pub(crate) struct Merged {
     pub(crate) observation: PerfObservation,
@@ -45,20 +84,21 @@ pub(crate) struct Merged {
 
 pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secrets) -> Result<Merged, String> {
     let mut notes = Vec::new();
-    let mut spans: BTreeMap<u32, Vec<Option<Span>>> = BTreeMap::new();
-    let mut elapsed: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
-    let mut gpu: BTreeMap<u32, Vec<GpuSample>> = BTreeMap::new();
-    let mut vram: BTreeMap<u32, f64> = BTreeMap::new();
-    let mut window: BTreeMap<u32, f64> = BTreeMap::new();
+    let mut spans: BTreeMap<Route, Vec<Option<Span>>> = BTreeMap::new();
+    let mut elapsed: BTreeMap<Route, Vec<f64>> = BTreeMap::new();
+    let mut gpu: BTreeMap<Route, Vec<GpuSample>> = BTreeMap::new();
+    let mut vram: BTreeMap<Route, f64> = BTreeMap::new();
+    let mut window: BTreeMap<Route, f64> = BTreeMap::new();
     // A sweep run in interleaved rounds: each level's rounds (its time is not one stretch).
-    let mut rounds: BTreeMap<u32, Vec<super::result::Segment>> = BTreeMap::new();
+    let mut rounds: BTreeMap<Route, Vec<super::result::Segment>> = BTreeMap::new();
     for p in &mut parts {
         for l in &mut p.observation.levels {
+            let r = route(l);
             if !l.rounds.is_empty() {
-                rounds.entry(l.concurrency).or_default().extend(l.rounds.iter().copied());
+                rounds.entry(r).or_default().extend(l.rounds.iter().copied());
             }
             if let Some(w) = l.window {
-                window.insert(l.concurrency, w);
+                window.insert(r, w);
             }
             let span = l.started_at.map(|start| {
                 // A soak's windows end at its planned end (its last window's), not when its last
@@ -68,20 +108,20 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
                 let end = start + Duration::from_secs_f64(l.elapsed.max(0.0));
                 Span { start, end, windows_end: planned.unwrap_or(end) }
             });
-            spans.entry(l.concurrency).or_default().push(span);
-            elapsed.entry(l.concurrency).or_default().push(l.elapsed);
+            spans.entry(r).or_default().push(span);
+            elapsed.entry(r).or_default().push(l.elapsed);
             for mut s in std::mem::take(&mut l.gpu_samples) {
                 // A GPU read from its machine's endpoint keeps that machine's name.
                 s.host.get_or_insert_with(|| p.host.clone());
-                gpu.entry(l.concurrency).or_default().push(s);
+                gpu.entry(r).or_default().push(s);
             }
             if let Some(v) = l.figures.get(&Figure::of(Metric::ModelVram)) {
-                let e = vram.entry(l.concurrency).or_insert(*v);
+                let e = vram.entry(r).or_insert(*v);
                 *e = e.max(*v);
             }
         }
     }
-    let windows: BTreeMap<u32, Option<Span>> = spans
+    let windows: BTreeMap<Route, Option<Span>> = spans
         .iter()
         .map(|(c, s)| {
             let all: Option<Vec<Span>> = s.iter().copied().collect();
@@ -98,29 +138,32 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
     // The runs' SLOs (one suite's: the same); goodput is counted again over every request.
     let slo = parts.iter().find_map(|p| p.observation.slo.clone());
     let output = parts.iter().find_map(|p| p.observation.output.clone());
-    let mut stores: BTreeMap<u32, (SampleStore, InWindow)> = BTreeMap::new();
+    let mut stores: BTreeMap<Route, (SampleStore, InWindow)> = BTreeMap::new();
     for p in &parts {
+        let stages = Stages::of(&p.observation.levels);
         for sample in p.samples.samples() {
             let sample = sample.map_err(|e| format!("{test}: the samples of {} are damaged: {e}", p.host))?;
-            let (store, counted) = stores.entry(sample.concurrency).or_insert_with(|| {
+            let r = stages.route(&sample);
+            let (store, counted) = stores.entry(r).or_insert_with(|| {
                 let mut store =
                     SampleStore::masking(mask.clone()).with_slo(slo.clone()).with_output(output.clone());
-                if let Some(w) = soak_windows(sample.concurrency, window.get(&sample.concurrency), &spans) {
+                if let Some(w) = soak_windows(r, window.get(&r), &spans) {
                     store = store.with_windows(w);
                 }
                 (store, InWindow::default())
             });
-            if let Some(Some(w)) = windows.get(&sample.concurrency) {
+            if let Some(Some(w)) = windows.get(&r) {
                 counted.add(&sample, *w, slo.as_ref());
             }
             store.push(sample);
         }
     }
     let mut levels = Vec::new();
-    for (c, (store, counted)) in stores {
+    for (r, (store, counted)) in stores {
+        let c = r.1;
         let summary = store.finish();
-        let parts_elapsed = elapsed.get(&c).cloned().unwrap_or_default();
-        let mut level = match (single, windows.get(&c).copied().flatten()) {
+        let parts_elapsed = elapsed.get(&r).cloned().unwrap_or_default();
+        let mut level = match (single, windows.get(&r).copied().flatten()) {
             (true, _) => {
                 let secs = parts_elapsed.first().copied().unwrap_or(0.0);
                 LevelResult::new(c, Duration::from_secs_f64(secs.max(0.0)), summary)
@@ -138,13 +181,14 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
                 level
             }
             (false, None) => {
-                let why = if rounds.contains_key(&c) {
+                let why = if rounds.contains_key(&r) {
                     "ran their levels in interleaved rounds"
                 } else {
                     "did not overlap in time (or did not record when they started)"
                 };
                 notes.push(format!(
-                    "{test} [concurrency {c}]: the {} runs {why}: throughput is the sum of theirs",
+                    "{test} [{}]: the {} runs {why}: throughput is the sum of theirs",
+                    LevelKey::of(c, stage_of(r), &Figures::new()),
                     parts_elapsed.len()
                 ));
                 let total: f64 = parts_elapsed.iter().copied().fold(0.0, f64::max);
@@ -153,7 +197,7 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
                     parts
                         .iter()
                         .flat_map(|p| &p.observation.levels)
-                        .filter(|l| l.concurrency == c)
+                        .filter(|l| route(l) == r)
                         .map(|l| l.figures.get(&figure).copied().unwrap_or(0.0))
                         .sum::<f64>()
                 };
@@ -166,15 +210,15 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
             }
         };
         if level.started_at.is_none() {
-            level.started_at = spans.get(&c).and_then(|s| s.iter().flatten().map(|s| s.start).min());
+            level.started_at = spans.get(&r).and_then(|s| s.iter().flatten().map(|s| s.start).min());
         }
         // One run's rounds stay with its level, so the knee compares them round by round again.
         if single {
-            level.rounds = rounds.get(&c).cloned().unwrap_or_default();
+            level.rounds = rounds.get(&r).cloned().unwrap_or_default();
         }
-        let samples = gpu.remove(&c).unwrap_or_default();
+        let samples = gpu.remove(&r).unwrap_or_default();
         level.figures.extend(gpu_figures(&samples));
-        level.window = window.get(&c).copied();
+        level.window = window.get(&r).copied();
         if level.window.is_some() {
             for w in &mut level.windows {
                 let end = w.started_at + Duration::from_secs_f64(w.length);
@@ -188,17 +232,40 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
             level.drift = super::windows::drift(&level.windows);
         }
         level.gpu_samples = samples;
-        if let Some(v) = vram.get(&c) {
+        if let Some(v) = vram.get(&r) {
             level.figures.insert(Figure::of(Metric::ModelVram), *v);
+        }
+        level.stage = stage_of(r);
+        // What a stage or a probe asked for, and a search's capacity, are the run's (one part's).
+        let own = parts[0].observation.levels.iter().find(|l| route(l) == r);
+        if let (true, Some(_), Some(own)) = (single, level.stage, own) {
+            level.rate = own.rate;
+            for m in [Metric::CapacityRate, Metric::CapacityConcurrency] {
+                if let Some(v) = own.figures.get(&Figure::of(m)) {
+                    level.figures.insert(Figure::of(m), *v);
+                }
+            }
         }
         levels.push(level);
     }
     let generators = parts.len();
     let mut observation = parts.swap_remove(0).observation;
+    if observation.search.is_some() {
+        if !single {
+            // Each generator's path went where its own verdicts led: there is no union of them.
+            notes.push(format!(
+                "{test}: a capacity search is not merged: each of the {generators} load generators searched on \
+                 its own; the first one's probes and result are kept"
+            ));
+            return Ok(Merged { observation, notes });
+        }
+        levels.iter_mut().filter_map(|l| l.stage.as_mut()).for_each(|s| s.probe = true);
+    }
     // The knee reads a level's requests as one closed loop of `c` in flight (Little's law); load
     // generators running side by side had `c` each, so theirs is left to each one's own run.
-    observation.knee = if levels.len() > 1 && single { super::knee::find(&levels) } else { None };
-    if levels.len() > 1 && !single {
+    let sweep = levels.iter().all(|l| l.stage.is_none());
+    observation.knee = if levels.len() > 1 && single && sweep { super::knee::find(&levels) } else { None };
+    if levels.len() > 1 && !single && sweep {
         notes.push(format!(
             "{test}: no knee over {generators} load generators side by side (each one's own report has its knee)"
         ));
@@ -210,9 +277,14 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
 /// A soak level's windows over the union: from the earliest part's start to the latest
 /// part's end, every window open until the end (the parts' samples come one file after
 /// another, not in time order).
-fn soak_windows(c: u32, window: Option<&f64>, spans: &BTreeMap<u32, Vec<Option<Span>>>) -> Option<Windows> {
+fn soak_windows(
+    r: Route,
+    window: Option<&f64>,
+    spans: &BTreeMap<Route, Vec<Option<Span>>>,
+) -> Option<Windows> {
+    let c = r.1;
     let length = Duration::try_from_secs_f64(*window?).ok().filter(|w| !w.is_zero())?;
-    let spans: Vec<Span> = spans.get(&c)?.iter().flatten().copied().collect();
+    let spans: Vec<Span> = spans.get(&r)?.iter().flatten().copied().collect();
     let start = spans.iter().map(|s| s.start).min()?;
     let end = spans.iter().map(|s| s.windows_end).max()?;
     let forever = Duration::from_secs(100 * 365 * 24 * 3600);

@@ -165,6 +165,73 @@ pub(crate) struct LevelResult {
     /// A sweep in interleaved rounds (`perf.rounds`): when each of this level's rounds ran.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) rounds: Vec<Segment>,
+    /// A stage of `perf.stages`, or a probe of `perf.search`: which one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) stage: Option<StageOf>,
+}
+
+/// Which stage (or search probe) a level was, 1-based in the order they ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StageOf {
+    pub(crate) index: u32,
+    /// A probe of a capacity search (else a stage of a ramp).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) probe: bool,
+}
+
+/// What identifies a level among a test's levels, across runs: baselines, compare and merge
+/// pair levels by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum LevelKey {
+    /// A level of one concurrency (or of a sweep).
+    Concurrency(u32),
+    /// The n-th stage of a ramp.
+    Stage(u32),
+    /// The level at which a capacity search found its capacity (whatever its rate).
+    Capacity,
+    /// Another probe of a capacity search, n-th in the order run.
+    Probe(u32),
+}
+
+impl LevelKey {
+    /// The key of a level of `concurrency`, stage `stage`, with these figures (the level of a
+    /// search's capacity carries `capacity_rate` or `capacity_concurrency`).
+    pub(crate) fn of(concurrency: u32, stage: Option<StageOf>, figures: &Figures) -> LevelKey {
+        let capacity = [Metric::CapacityRate, Metric::CapacityConcurrency]
+            .iter()
+            .any(|m| figures.contains_key(&Figure::of(*m)));
+        match stage {
+            None => LevelKey::Concurrency(concurrency),
+            Some(_) if capacity => LevelKey::Capacity,
+            Some(s) if s.probe => LevelKey::Probe(s.index),
+            Some(s) => LevelKey::Stage(s.index),
+        }
+    }
+
+    /// How a person reads which level it was, with its load (`rate` asked, requests/s, for an
+    /// open loop): `c=4`, `stage 2 (8/s)`, `probe 3 (c=12)`, `capacity (22.6/s)`.
+    pub(crate) fn label(self, concurrency: u32, rate: Option<f64>) -> String {
+        let load = match rate {
+            Some(r) => crate::suite::shapes::format_rate(r),
+            None => format!("c={concurrency}"),
+        };
+        match self {
+            // A sweep's levels are its concurrencies (an open loop's rate is the step's, one).
+            LevelKey::Concurrency(c) => format!("c={c}"),
+            key => format!("{key} ({load})"),
+        }
+    }
+}
+
+impl std::fmt::Display for LevelKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LevelKey::Concurrency(c) => write!(f, "c={c}"),
+            LevelKey::Stage(n) => write!(f, "stage {n}"),
+            LevelKey::Capacity => write!(f, "capacity"),
+            LevelKey::Probe(n) => write!(f, "probe {n}"),
+        }
+    }
 }
 
 /// One round of a level in a sweep run in rounds: its requests are those that started in it.
@@ -271,7 +338,18 @@ impl LevelResult {
             gpu_error: None,
             rate: None,
             rounds: Vec::new(),
+            stage: None,
         }
+    }
+
+    /// What identifies it across runs.
+    pub(crate) fn key(&self) -> LevelKey {
+        LevelKey::of(self.concurrency, self.stage, &self.figures)
+    }
+
+    /// How a person reads which level it was (`LevelKey::label`).
+    pub(crate) fn label(&self) -> String {
+        self.key().label(self.concurrency, self.rate.map(|r| r.asked))
     }
 
     /// The first failed request's error, for messages.
@@ -320,6 +398,9 @@ pub(crate) struct PerfObservation {
     pub(crate) input: Option<crate::suite::perf::InputLength>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) input_counted_by: Option<String>,
+    /// A capacity search's path and what it found (`perf.search`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) search: Option<super::search::SearchResult>,
     #[serde(skip_serializing, default)]
     pub(crate) elapsed: Duration,
 }

@@ -12,6 +12,7 @@
 use super::result::Sample;
 use super::stats::Stats;
 use crate::suite::metrics::{Metric, PER_REQUEST};
+use chrono::{DateTime, Utc};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::fs::File;
@@ -162,6 +163,10 @@ pub(crate) struct SampleStore {
     /// The per-request SLOs, and the requests that met them.
     slo: Option<crate::suite::perf::Slo>,
     met: usize,
+    /// With `logging_met`: each request's start, end-to-end time and whether it met the SLOs
+    /// (a capacity search's probe judges its attainment over consecutive stretches of them,
+    /// and whether the server kept up from when they ended).
+    met_log: Option<Vec<(DateTime<Utc>, f64, bool)>>,
     /// The output lengths asked for, and of the answers whose length is known, how many and
     /// how many stopped short.
     output: Option<crate::suite::perf::OutputLength>,
@@ -211,6 +216,7 @@ impl Default for SampleStore {
             output_tokens: 0,
             slo: None,
             met: 0,
+            met_log: None,
             output: None,
             sized: 0,
             short: 0,
@@ -242,6 +248,31 @@ impl SampleStore {
         self
     }
 
+    /// Keeps, for each request, when it started and ended and whether it met the SLOs
+    /// (`met_in_order`, `ends`).
+    pub(crate) fn logging_met(mut self) -> Self {
+        self.met_log = Some(Vec::new());
+        self
+    }
+
+    /// Whether each request so far met the SLOs, in the order they started (empty without
+    /// `logging_met`).
+    pub(crate) fn met_in_order(&self) -> Vec<bool> {
+        let mut log = self.met_log.clone().unwrap_or_default();
+        log.sort_by_key(|(at, _, _)| *at);
+        log.into_iter().map(|(_, _, met)| met).collect()
+    }
+
+    /// When each request so far ended, seconds after the first one started (with
+    /// `logging_met`).
+    pub(crate) fn ends(&self) -> Vec<f64> {
+        let log = self.met_log.as_deref().unwrap_or_default();
+        let Some(first) = log.iter().map(|(at, _, _)| *at).min() else { return Vec::new() };
+        log.iter()
+            .map(|(at, e2e, _)| (*at - first).num_microseconds().unwrap_or(0) as f64 / 1e6 + e2e)
+            .collect()
+    }
+
     /// Counts the answers shorter than the output length asked (`output`); its windows too.
     pub(crate) fn with_output(mut self, output: Option<crate::suite::perf::OutputLength>) -> Self {
         self.output = output;
@@ -268,8 +299,10 @@ impl SampleStore {
         sample.itl.iter_mut().for_each(|x| *x = held(*x));
         sample.started_at = sample.started_at.trunc_subsecs(6);
         self.requests += 1;
-        if self.slo.as_ref().is_some_and(|slo| sample.meets(slo)) {
-            self.met += 1;
+        let met = self.slo.as_ref().is_some_and(|slo| sample.meets(slo));
+        self.met += usize::from(met);
+        if let Some(log) = &mut self.met_log {
+            log.push((sample.started_at, sample.e2e, met));
         }
         if let (Some(output), true, Some(got)) = (&self.output, sample.ok, sample.output_tokens) {
             self.sized += 1;

@@ -6,6 +6,7 @@ pub(crate) mod deadline;
 mod expand;
 mod gate;
 mod perf_checks;
+mod shape_checks;
 pub(crate) mod shard;
 pub(crate) mod template;
 mod when;

@@ -134,6 +134,9 @@ pub(super) fn check_perf(
                 );
             }
         }
+        let mut shaped = Vec::new();
+        super::shape_checks::check_shapes(spec, p, perf_node, node, MAX_CONCURRENCY, &mut shaped);
+        shaped.into_iter().for_each(|e| err(e.message, e.span));
         if spec.expect.is_some() {
             err(
                 "a perf test is judged by `thresholds` (and `regression`), not `expect`".to_string(),

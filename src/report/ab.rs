@@ -5,7 +5,7 @@
 //! by its own values (`case=add-3`), so two models or two builds pair up.
 
 use super::view::{Run, Suite, Test};
-use crate::assert::rate::mcnemar;
+use crate::perf::rate::mcnemar;
 
 /// The significance level a change must reach to be called real.
 pub(crate) const ALPHA: f64 = 0.05;

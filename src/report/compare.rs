@@ -61,8 +61,8 @@ impl std::fmt::Display for Measure {
 #[derive(Debug, Clone)]
 pub(crate) struct Row {
     pub(crate) test: String,
-    /// The perf level, or None for a single answer.
-    pub(crate) concurrency: Option<u32>,
+    /// The perf level (`c=4`, `stage 2 (8/s)`), or None for a single answer.
+    pub(crate) level: Option<String>,
     pub(crate) figure: Measure,
     pub(crate) values: Vec<Option<f64>>,
     /// Each later run against the reference, where the figure has a tolerance.
@@ -138,7 +138,7 @@ pub(crate) fn compare(named: Vec<(String, Run)>, tolerances: &BTreeMap<Figure, T
                 others.iter().map(|t| t.and_then(Test::perf)).collect();
             for level in &p.levels {
                 let level_of = |i: usize| -> Option<Level> {
-                    perfs[i].as_ref()?.levels.iter().find(|l| l.concurrency == level.concurrency).cloned()
+                    perfs[i].as_ref()?.levels.iter().find(|l| l.key() == level.key()).cloned()
                 };
                 let levels: Vec<Option<Level>> = (0..runs.len()).map(level_of).collect();
                 for figure in PERF_FIGURES.iter().filter(|f| level.figures.contains_key(*f)) {
@@ -165,7 +165,7 @@ pub(crate) fn compare(named: Vec<(String, Run)>, tolerances: &BTreeMap<Figure, T
                     });
                     rows.push(Row {
                         test: test.name.clone(),
-                        concurrency: Some(level.concurrency),
+                        level: Some(level.label()),
                         figure: Measure::Level(*figure),
                         values,
                         verdicts,
@@ -181,7 +181,7 @@ pub(crate) fn compare(named: Vec<(String, Run)>, tolerances: &BTreeMap<Figure, T
                     let verdicts = vec![None; runs.len() - 1];
                     rows.push(Row {
                         test: test.name.clone(),
-                        concurrency: None,
+                        level: None,
                         figure: Measure::Answer(*figure),
                         values,
                         verdicts,
@@ -313,7 +313,7 @@ impl Comparison {
     }
 
     fn where_(row: &Row) -> String {
-        row.concurrency.map_or(String::new(), |c| format!(" [c={c}]"))
+        row.level.as_ref().map_or(String::new(), |l| format!(" [{l}]"))
     }
 
     /// Plain text for the terminal, cleaned of escapes and control characters.

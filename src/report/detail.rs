@@ -205,10 +205,10 @@ pub(crate) fn perf_summary(p: &crate::perf::result::PerfObservation) -> String {
         p.warmup,
         if p.cold { ", cold loads" } else { "" }
     )];
-    for l in &p.levels {
+    for (i, l) in p.levels.iter().enumerate() {
         let f = |k: Figure| l.figures.get(&k).copied();
         let stat = |m: Metric, s: Stat| f(Figure::stat(m, s));
-        let mut parts = vec![format!("c={}: {} requests, {} failed", l.concurrency, l.requests, l.errors)];
+        let mut parts = vec![format!("{}: {} requests, {} failed", l.label(), l.requests, l.errors)];
         // Sized prompts: the lengths sent, in the server's tokens.
         if let (Some(_), Some(mean), Some(lo), Some(hi)) = (
             &p.input,
@@ -251,6 +251,16 @@ pub(crate) fn perf_summary(p: &crate::perf::result::PerfObservation) -> String {
         {
             parts.push(format!("goodput {g:.2} req/s ({a:.1}% of requests within {})", slo.describe()));
         }
+        if let Some(probe) = p.search.as_ref().and_then(|s| s.probes.iter().find(|p| p.level == i)) {
+            parts.push(format!(
+                "{} ({:.1}% met the SLOs, interval {:.1}–{:.1}%{})",
+                probe.verdict.describe(),
+                probe.attainment,
+                probe.low,
+                probe.high,
+                if probe.lengths > 1 { format!(", ran {} lengths", probe.lengths) } else { String::new() }
+            ));
+        }
         lines.push(parts.join(", "));
         if let Some(line) = drift_line(l) {
             lines.push(line);
@@ -258,6 +268,9 @@ pub(crate) fn perf_summary(p: &crate::perf::result::PerfObservation) -> String {
     }
     if let Some(k) = &p.knee {
         lines.push(k.describe());
+    }
+    if let Some(s) = &p.search {
+        lines.push(s.conclusion());
     }
     lines.join("\n")
 }

@@ -22,12 +22,13 @@ pub(crate) struct ModelRow {
     pub(crate) e2e_p95: Option<f64>,
 }
 
-/// The headline row of every LLM perf test (its first level).
+/// The headline row of every LLM perf test (its first level; a capacity search's capacity).
 pub(crate) fn model_rows(run: &Run) -> Vec<ModelRow> {
     let mut rows = Vec::new();
     for (_, t) in run.tests() {
         let Some(p) = t.perf() else { continue };
-        let (Some(model), Some(level)) = (p.model.clone(), p.levels.first()) else { continue };
+        let capacity = p.levels.iter().find(|l| l.key() == crate::perf::result::LevelKey::Capacity);
+        let (Some(model), Some(level)) = (p.model.clone(), capacity.or(p.levels.first())) else { continue };
         let tps = level.stats.get(&Metric::TokensPerS).or_else(|| level.stats.get(&Metric::ServerTokensPerS));
         rows.push(ModelRow {
             test: t.name.clone(),
@@ -94,7 +95,7 @@ fn seconds(v: f64) -> String {
 /// e2e per request over time, and for a sweep throughput and latency against concurrency.
 pub(crate) fn perf_charts(test: &Test, p: &Perf) -> Vec<String> {
     let mut out = Vec::new();
-    let name = |l: &Level| format!("c={}", l.concurrency);
+    let name = |l: &Level| l.label();
     for (metric, title, pick) in [
         (
             Metric::Ttft,
@@ -150,16 +151,19 @@ pub(crate) fn perf_charts(test: &Test, p: &Perf) -> Vec<String> {
                 })
                 .filter(|(_, pts)| !pts.is_empty())
                 .collect();
-        let title = format!("latency per {} window (c={})", format_seconds(length), l.concurrency);
+        let title = format!("latency per {} window ({})", format_seconds(length), l.label());
         out.push(svg::lines(&title, &series, (&seconds, &seconds), "seconds since the level began", &[]));
     }
     if let Some(level) = p.levels.iter().max_by_key(|l| l.samples.len()).filter(|l| l.samples.len() > 1) {
         let points = level.timeline(|s| s.ok.then_some(s.e2e));
-        let title =
-            format!("e2e per request over time (c={}, {} requests shown)", level.concurrency, points.len());
+        let title = format!("e2e per request over time ({}, {} requests shown)", level.label(), points.len());
         out.push(svg::scatter(&title, &points, &seconds, &thresholds(test, Metric::E2e)));
     }
-    if p.levels.len() > 1 {
+    if let Some(search) = &p.search {
+        out.push(search_chart(search));
+    } else if p.levels.iter().any(|l| l.stage.is_some()) {
+        out.extend(stage_charts(p));
+    } else if p.levels.len() > 1 {
         let marks: Vec<(f64, String)> = p
             .knee
             .iter()
@@ -195,6 +199,52 @@ pub(crate) fn perf_charts(test: &Test, p: &Perf) -> Vec<String> {
         ));
     }
     out
+}
+
+/// A capacity search's path: each probe's attainment against the load it probed.
+fn search_chart(s: &crate::perf::search::SearchResult) -> String {
+    let probes: Vec<svg::ProbePoint> = s
+        .probes
+        .iter()
+        .map(|p| svg::ProbePoint {
+            value: p.value,
+            attainment: p.attainment,
+            low: p.low,
+            high: p.high,
+            met: p.verdict.met(),
+        })
+        .collect();
+    let show = |v: f64| s.show(v);
+    let title = format!("capacity search: slo_attainment of each probe, {} in order", probes.len());
+    let axis = if s.by_rate { "requests per second asked" } else { "concurrency" };
+    let capacity = s.capacity.map(|c| (c, format!("capacity {}", s.show(c))));
+    svg::search_path(&title, &probes, (&show, axis), s.target, capacity)
+}
+
+/// A ramp: throughput and goodput, and latency, stage by stage.
+fn stage_charts(p: &Perf) -> Vec<String> {
+    let per_stage = |figure: Figure| -> Vec<(f64, f64)> {
+        p.levels.iter().filter_map(|l| Some((f64::from(l.stage?.index), *l.figures.get(&figure)?))).collect()
+    };
+    // Stages are whole numbers: the ticks between them are left unlabelled.
+    let stage: Fmt = &|v| if (v - v.round()).abs() < 1e-9 { format!("{}", v.round()) } else { String::new() };
+    let rate: Fmt = &|v| format!("{}/s", trim_float(v));
+    let series: Vec<(String, Vec<(f64, f64)>)> = [Metric::RequestThroughput, Metric::Goodput]
+        .into_iter()
+        .map(|m| (Figure::of(m).name(), per_stage(Figure::of(m))))
+        .filter(|(_, pts)| !pts.is_empty())
+        .collect();
+    let p95 = |m: Metric| per_stage(Figure::stat(m, Stat::P95));
+    vec![
+        svg::lines("requests per second, stage by stage", &series, (stage, rate), "stage", &[]),
+        svg::lines(
+            "latency, stage by stage",
+            &[("e2e p95".into(), p95(Metric::E2e)), ("ttft p95".into(), p95(Metric::Ttft))],
+            (stage, &seconds),
+            "stage",
+            &[],
+        ),
+    ]
 }
 
 /// Whole-number values in at most `bins` equal bins: (`lo–hi`, how many), a single value as

@@ -9,6 +9,7 @@ use super::figures;
 use super::svg;
 use super::view::{Assertion, Run, Suite, Test};
 use super::{Event, Output, Reporter};
+use crate::perf::result::LevelKey;
 use crate::record::Source;
 use crate::suite::metrics::{Figure, Metric, Stat};
 use crate::suite::values::format_seconds;
@@ -267,6 +268,30 @@ fn models(run: &Run) -> Markup {
     }
 }
 
+/// A capacity search: its conclusion, then every probe in the order run.
+fn search_table(s: &crate::perf::search::SearchResult, levels: &[super::view::Level]) -> Markup {
+    html! {
+        p { strong { "capacity search: " } (s.conclusion()) }
+        table class="data" border="1" cellpadding="4" {
+            tr { th { "probe" } th { "load" } th { "requests" } th { "met the SLOs" } th { "95% interval" } th { "lengths run" } th { "verdict" } }
+            @for (i, p) in s.probes.iter().enumerate() {
+                tr class=(if p.verdict.met() { "pass" } else { "fail" }) {
+                    td class="n" { (i + 1) }
+                    td { (s.show(p.value)) }
+                    td class="n" { (p.requests) }
+                    td class="n" { (format!("{:.1}%", p.attainment)) }
+                    td class="n" { (format!("{:.1}–{:.1}%", p.low, p.high)) }
+                    td class="n" { (p.lengths) }
+                    td { (p.verdict.describe()) @if let Some(why) = &p.why { ": " (why) } }
+                }
+            }
+        }
+        @if levels.len() > s.probes.len() {
+            p { (levels.len() - s.probes.len()) " probe(s) cut short without a verdict." }
+        }
+    }
+}
+
 fn perf(run: &Run) -> Markup {
     let tests: Vec<(&Suite, &Test)> = run.tests().filter(|(_, t)| t.perf().is_some()).collect();
     if tests.is_empty() {
@@ -278,8 +303,12 @@ fn perf(run: &Run) -> Markup {
             @let p = t.perf().unwrap_or_default();
             section class="perf" {
                 h3 { (status_mark(&t.status)) " " (t.name) }
-                @for l in &p.levels {
-                    p { "concurrency " (l.concurrency) ": " (l.requests) " requests, " (l.errors) " failed"
+                @if let Some(search) = &p.search {
+                    (search_table(search, &p.levels))
+                }
+                // A search's probes are in its table; the capacity's level is shown whole.
+                @for l in p.levels.iter().filter(|l| p.search.is_none() || l.key() == LevelKey::Capacity) {
+                    p { (l.label()) ": " (l.requests) " requests, " (l.errors) " failed"
                         @if l.samples_not_in_report > 0 { " (" (l.samples.len()) " kept in the report for the charts; statistics cover all)" } }
                     table class="data" border="1" cellpadding="4" {
                         tr { th { "metric" } th { "n" } th { "mean" } th { "min" } th { "p50" } th { "p90" } th { "p95" } th { "p99" } th { "max" } th { "CoV" } }
@@ -309,7 +338,7 @@ fn perf(run: &Run) -> Markup {
                 }
                 @for l in p.levels.iter().filter(|l| !l.drift.is_empty()) {
                     @let judged: Vec<&Assertion> = t.assertions.iter().filter(|a| matches!(a.key, Some(Source::Drift(_)))).collect();
-                    p { "drift over " (l.windows.len()) " windows of " (format_seconds(l.window.unwrap_or(0.0))) " (c=" (l.concurrency) "), first full window to last:" }
+                    p { "drift over " (l.windows.len()) " windows of " (format_seconds(l.window.unwrap_or(0.0))) " (" (l.label()) "), first full window to last:" }
                     table class="data" border="1" cellpadding="4" {
                         tr { th { "figure" } th { "first" } th { "last" } th { "change" } th { "per hour" } th { "bound" } }
                         @for name in &DRIFT_SHOWN {
@@ -425,7 +454,7 @@ fn test_figures(t: &Test) -> String {
             .iter()
             .map(|l| {
                 let e2e = l.stats.get(&Metric::E2e).map(|s| format!(", e2e p95 {}", format_seconds(s.p95)));
-                format!("c={}: {} requests{}", l.concurrency, l.requests, e2e.unwrap_or_default())
+                format!("{}: {} requests{}", l.label(), l.requests, e2e.unwrap_or_default())
             })
             .collect::<Vec<_>>()
             .join("; ");

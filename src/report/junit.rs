@@ -48,7 +48,7 @@ pub(crate) fn render(record: &RunRecord) -> Result<String, super::ReportError> {
             if let Some(crate::record::Observation::Perf(p)) = &t.observation {
                 for l in &p.levels {
                     for (figure, v) in &l.figures {
-                        let name = format!("{} [c={}] {figure}", clean(&t.name), l.concurrency);
+                        let name = format!("{} [{}] {figure}", clean(&t.name), l.label());
                         ts.add_property(Property::new(name, format!("{v:.6}")));
                     }
                 }

@@ -178,6 +178,11 @@ fn document(run: &Run) -> String {
             );
         }
         md.push('\n');
+        for (_, t) in run.tests() {
+            if let Some(search) = t.perf().and_then(|p| p.search) {
+                let _ = writeln!(md, "**{}**: {}\n", cell(&t.name), cell(&search.conclusion()));
+            }
+        }
         let labels = figures::row_labels(&rows);
         let tps: Vec<(String, f64)> =
             rows.iter().zip(&labels).filter_map(|(r, l)| Some((l.clone(), r.tokens_per_s?))).collect();

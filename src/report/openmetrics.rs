@@ -11,7 +11,8 @@
 //! - `hxrun_test_passed{suite,test,target,model}` (1 or 0; skipped tests have none) and
 //!   `hxrun_test_duration_seconds{...}`
 //! - every figure of an answer, `hxrun_<metric>_<unit>{suite,test,target,model}`, and of each
-//!   perf level, `hxrun_<metric>_<unit>{suite,test,target,model,concurrency,stat}` with `stat`
+//!   perf level, `hxrun_<metric>_<unit>{suite,test,target,model,concurrency,stat}` (and `level`,
+//!   `stage 2` or `capacity`, for a ramp's stages and a capacity search's probes) with `stat`
 //!   one of mean, min, max, stddev, p50, p90, p95, p99 (absent for a level's whole figures:
 //!   `hxrun_request_throughput_per_second`, `hxrun_gpu_memory_used_max_bytes`...). Units are
 //!   Prometheus' base units: seconds, bytes, ratios (0–1, for percentages), watts, celsius,
@@ -249,6 +250,10 @@ fn suite_metrics(f: &mut Families, suite: &SuiteRecord) {
                 for level in &p.levels {
                     let mut at = labels.clone();
                     at.push(("concurrency".to_string(), level.concurrency.to_string()));
+                    // A ramp's stages (a search's probes) may share a concurrency: each is its own series.
+                    if level.stage.is_some() {
+                        at.push(("level".to_string(), level.key().to_string()));
+                    }
                     for (&metric, stats) in &level.stats {
                         let Some((name, scale)) = family_of(metric) else { continue };
                         f.set(cov_of(metric), at.clone(), stats.get(Stat::Cov) / 100.0);

@@ -1,5 +1,6 @@
-//! `perf-summary.csv`: one row per perf test and concurrency level, every statistic of every
-//! metric (durations in ms), for spreadsheets and trend tools.
+//! `perf-summary.csv`: one row per perf test and level (a concurrency, a ramp's stage, a
+//! capacity search's probe), every statistic of every metric (durations in ms), for
+//! spreadsheets and trend tools. Written whole each run, so its columns may grow.
 
 use super::text::csv_text;
 use super::{Event, Output, Reporter};
@@ -42,10 +43,26 @@ impl Reporter for PerfSummaryReporter {
         if perf.is_empty() {
             return Ok(());
         }
-        use Metric::{ErrorRate, Errors, ModelVram, OutputTokenThroughput, RequestThroughput, Requests};
-        let mut header: Vec<String> =
-            ["timestamp", "suite", "test", "model", "concurrency"].iter().map(|s| s.to_string()).collect();
-        let level_columns = [Requests, Errors, ErrorRate, RequestThroughput, OutputTokenThroughput];
+        use Metric::{
+            CapacityConcurrency, CapacityRate, ErrorRate, Errors, Goodput, ModelVram, OutputTokenThroughput,
+            RequestThroughput, Requests, ShortOutputs, SloAttainment,
+        };
+        let mut header: Vec<String> = ["timestamp", "suite", "test", "model", "concurrency", "level"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let level_columns = [
+            Requests,
+            Errors,
+            ErrorRate,
+            RequestThroughput,
+            OutputTokenThroughput,
+            Goodput,
+            SloAttainment,
+            ShortOutputs,
+            CapacityRate,
+            CapacityConcurrency,
+        ];
         header.extend(level_columns.map(|m| column(&Figure::of(m)).0));
         let mut keys = Vec::new();
         for metric in PER_REQUEST {
@@ -71,12 +88,11 @@ impl Reporter for PerfSummaryReporter {
                     csv_text(&t.name),
                     csv_text(p.model.as_deref().unwrap_or_default()),
                     l.concurrency.to_string(),
+                    csv_text(&l.label()),
                     l.requests.to_string(),
                     l.errors.to_string(),
-                    f(ErrorRate),
-                    f(RequestThroughput),
-                    f(OutputTokenThroughput),
                 ];
+                row.extend(level_columns[2..].iter().map(|m| f(*m)));
                 for (key, scale) in &keys {
                     row.push(l.figures.get(key).map(|v| format!("{:.4}", v * scale)).unwrap_or_default());
                 }

@@ -402,6 +402,65 @@ pub(crate) fn lines(
     c.finish()
 }
 
+/// One probe of a capacity search as the path chart draws it.
+pub(crate) struct ProbePoint {
+    pub(crate) value: f64,
+    /// Attainment and its interval, percent.
+    pub(crate) attainment: f64,
+    pub(crate) low: f64,
+    pub(crate) high: f64,
+    pub(crate) met: bool,
+}
+
+/// A capacity search's path: each probe at its rate (or concurrency) with its attainment's
+/// interval, numbered in the order run, met as a dot and missed as a cross (the shape tells
+/// them apart without the colour), the target as a dashed line and the capacity marked.
+pub(crate) fn search_path(
+    title: &str,
+    probes: &[ProbePoint],
+    (fx, x_label): (Fmt, &str),
+    target: f64,
+    capacity: Option<(f64, String)>,
+) -> String {
+    let mut c = Canvas::new(title, H);
+    c.legend(&["met the target (●)", "missed it (✕)"]);
+    if probes.is_empty() {
+        return empty(c, "no probe ran");
+    }
+    let bottom = c.height - BOTTOM;
+    let (x0, x1) =
+        probes.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(p.value), b.max(p.value)));
+    let pad = ((x1 - x0) * 0.04).max(1e-3);
+    let x = Scale::new(x0 - pad, x1 + pad, LEFT, W - RIGHT);
+    let y = Scale::new(0.0, 100.0, bottom, c.top + 8.0);
+    c.axes(x, y, fx, &|v| format!("{}%", crate::suite::values::trim_float(v)), x_label, bottom);
+    let ty = y.at(target);
+    c.line((LEFT, ty), (W - RIGHT, ty), ALERT, true);
+    c.text(
+        W - RIGHT - 4.0,
+        ty - 4.0,
+        "end",
+        ALERT,
+        &format!("target {}%", crate::suite::values::trim_float(target)),
+    );
+    for (i, p) in probes.iter().enumerate() {
+        let (px, py) = (x.at(p.value), y.at(p.attainment));
+        let colour = if p.met { PALETTE[0] } else { PALETTE[1] };
+        c.line((px, y.at(p.low)), (px, y.at(p.high)), colour, false);
+        if p.met {
+            let _ = write!(c.svg, r#"<circle cx="{px:.1}" cy="{py:.1}" r="4" fill="{colour}"/>"#);
+        } else {
+            c.line((px - 4.0, py - 4.0), (px + 4.0, py + 4.0), colour, false);
+            c.line((px - 4.0, py + 4.0), (px + 4.0, py - 4.0), colour, false);
+        }
+        c.text(px + 6.0, py - 6.0, "start", "#444", &(i + 1).to_string());
+    }
+    if let Some((at, label)) = capacity {
+        c.marks(&[(x.at(at), label)], bottom);
+    }
+    c.finish()
+}
+
 fn empty(mut c: Canvas, why: &str) -> String {
     c.text(W / 2.0, H / 2.0, "middle", "#666", why);
     c.finish()

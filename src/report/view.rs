@@ -158,16 +158,34 @@ pub(crate) struct Perf {
     #[serde(default)]
     pub(crate) levels: Vec<Level>,
     /// A report written before the knee had intervals has none here.
-    #[serde(default, deserialize_with = "knee_or_none")]
+    #[serde(default, deserialize_with = "lenient")]
     pub(crate) knee: Option<crate::perf::knee::Knee>,
     /// The lengths asked for (`perf.input`, `perf.output`), when the step set them.
     #[serde(default)]
     pub(crate) input: Option<Value>,
     #[serde(default)]
     pub(crate) output: Option<Value>,
+    /// A capacity search's path and result (a report of another version's shape: none).
+    #[serde(default, deserialize_with = "lenient")]
+    pub(crate) search: Option<crate::perf::search::SearchResult>,
 }
 
-fn knee_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<crate::perf::knee::Knee>, D::Error> {
+impl Level {
+    /// What identifies it across runs (`perf::result::LevelKey`).
+    pub(crate) fn key(&self) -> crate::perf::result::LevelKey {
+        crate::perf::result::LevelKey::of(self.concurrency, self.stage, &self.figures)
+    }
+
+    /// How a person reads which level it was: `c=4`, `stage 2 (8/s)`.
+    pub(crate) fn label(&self) -> String {
+        self.key().label(self.concurrency, self.rate.map(|r| r.asked))
+    }
+}
+
+/// A value of a shape this build cannot read is left out, not an error.
+fn lenient<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
     let value = serde_json::Value::deserialize(d)?;
     Ok(serde_json::from_value(value).ok())
 }
@@ -175,6 +193,12 @@ fn knee_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<crate::
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct Level {
     pub(crate) concurrency: u32,
+    /// A stage of a ramp or a probe of a capacity search.
+    #[serde(default)]
+    pub(crate) stage: Option<crate::perf::result::StageOf>,
+    /// An open loop's rate, asked and sent.
+    #[serde(default)]
+    pub(crate) rate: Option<crate::perf::result::RateSent>,
     #[serde(default)]
     pub(crate) requests: usize,
     #[serde(default)]

@@ -15,6 +15,7 @@ pub(crate) mod perf;
 pub(crate) mod placeholder;
 pub(crate) mod schema;
 pub(crate) mod schema_check;
+pub(crate) mod shapes;
 pub(crate) mod spanned;
 pub(crate) mod step;
 pub(crate) mod values;

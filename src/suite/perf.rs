@@ -77,6 +77,16 @@ pub(crate) struct PerfStep {
     /// prompt tokens it reports (Ollama); every prompt different from its first word, so no
     /// prefix cache makes a request cheap. The tokens sent are recorded: `input_tokens`.
     pub(crate) input: Option<InputLength>,
+    /// A ramp: stages run one after another, each an open loop at its `rate` (at most the
+    /// step's `concurrency` in flight) or a closed loop of its `concurrency`, for its `for`,
+    /// each with figures of its own: `[{ rate: 1/s, for: 30s }, { rate: 8/s, for: 60s }]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) stages: Vec<super::shapes::Stage>,
+    /// A capacity search: the highest request rate (or concurrency) at which `slo_attainment`
+    /// stays at least `attainment` — probes found by doubling, then bisection, each judged by
+    /// the 95% interval of its attainment — stated with the bracket it lies in. Its figures
+    /// `capacity_rate` / `capacity_concurrency` can be gated in `thresholds`.
+    pub(crate) search: Option<super::shapes::Search>,
 }
 
 /// How long each request's prompt of a perf step is, in tokens.

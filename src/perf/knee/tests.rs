@@ -38,6 +38,7 @@ fn level(c: u32, requests: &[(f64, f64)]) -> LevelResult {
         gpu_error: None,
         rate: None,
         rounds: vec![],
+        stage: None,
     }
 }
 
