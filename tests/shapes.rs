@@ -165,6 +165,10 @@ fn a_capacity_search_finds_a_simulated_servers_capacity_and_gates_it() {
     assert_eq!(again["search"], o["search"]);
     assert_eq!(again["levels"][at as usize]["figures"]["capacity_rate"].as_f64(), Some(found));
     assert_eq!(again["levels"][at as usize]["stage"]["probe"], true);
+    // Compared run to run: the capacity's level pairs up, the probes (each run's own path) do not.
+    let compared = ws.hxrun(&["compare", "reports/report.json", "merged/report.json"]);
+    assert!(compared.stdout.contains("[capacity ("), "{}", compared.stdout);
+    assert!(!compared.stdout.contains("[probe "), "{}", compared.stdout);
 }
 
 /// A rate as hxrun writes it (`format_rate`): up to three decimals.

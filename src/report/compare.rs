@@ -136,7 +136,10 @@ pub(crate) fn compare(named: Vec<(String, Run)>, tolerances: &BTreeMap<Figure, T
         if let Some(p) = test.perf() {
             let perfs: Vec<Option<super::view::Perf>> =
                 others.iter().map(|t| t.and_then(Test::perf)).collect();
-            for level in &p.levels {
+            // A search's probes went where each run's verdicts led: only its capacity pairs up.
+            for level in
+                p.levels.iter().filter(|l| !matches!(l.key(), crate::perf::result::LevelKey::Probe(_)))
+            {
                 let level_of = |i: usize| -> Option<Level> {
                     perfs[i].as_ref()?.levels.iter().find(|l| l.key() == level.key()).cloned()
                 };

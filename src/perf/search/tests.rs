@@ -123,7 +123,6 @@ fn a_rate_search_finds_the_highest_rate_meeting_the_slo_within_10_percent_in_9_o
         assert!(result.probes.windows(2).all(|p| p[0].value != p[1].value), "no value probed twice running");
         found.push(result.capacity.unwrap());
     }
-    eprintln!("truth {truth} found {found:?}");
     let within = found.iter().filter(|f| (*f / truth - 1.0).abs() <= 0.10).count();
     assert!(within >= 9, "{within} of 10 within 10% of {truth:.2}/s: {found:?}");
 }
