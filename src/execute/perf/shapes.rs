@@ -59,6 +59,8 @@ pub(super) async fn search(
         let mut lengths = 0;
         let (verdict, met, unsent) = loop {
             run.measure(shared, step, Stop::At(crate::execute::after(Instant::now(), spec.length))).await;
+            // The warm-up runs once, before the first length of the first probe.
+            run.warmup = false;
             lengths += 1;
             let store = run.store.as_ref();
             let met = store.map(|s| s.met_in_order()).unwrap_or_default();
