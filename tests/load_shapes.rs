@@ -8,15 +8,7 @@ use std::time::Duration;
 
 /// A server of 2 slots, no noise: 20 ms to the first token, then 5 ms a token.
 fn two_slots() -> Sim {
-    Sim::start(SimConfig {
-        tokens_per_s: 200.0,
-        ttft: Duration::from_millis(20),
-        load_time: Duration::ZERO,
-        jitter: 0.0,
-        prompt_tokens_per_s: None,
-        capacity: Some(2),
-        ..SimConfig::default()
-    })
+    Sim::slots(2)
 }
 
 #[test]

@@ -6,21 +6,27 @@
 
 mod common;
 use common::{Sim, Workspace};
-use hxrun::sim::SimConfig;
 use serde_json::Value;
-use std::time::Duration;
 
 /// 4 slots, no noise: 20 ms to the first token, then 5 ms a token.
 fn four_slots() -> Sim {
-    Sim::start(SimConfig {
-        tokens_per_s: 200.0,
-        ttft: Duration::from_millis(20),
-        load_time: Duration::ZERO,
-        jitter: 0.0,
-        prompt_tokens_per_s: None,
-        capacity: Some(4),
-        ..SimConfig::default()
-    })
+    Sim::slots(4)
+}
+
+/// A suite of one perf test against `url` (its `perf` keys after the request, and its
+/// thresholds), run against it: the workspace and the run.
+fn run_shaped(url: &str, perf: &str, thresholds: &str) -> (Workspace, common::Run) {
+    let ws = Workspace::new();
+    ws.write("s.yaml", &suite(url, perf, thresholds));
+    let run = ws.hxrun(&["s.yaml", "--no-progress", "--metrics-file", "reports/hxrun.prom"]);
+    (ws, run)
+}
+
+/// `hxrun merge` of the run's report directory, and the merged report.
+fn merged(ws: &Workspace) -> Value {
+    let merged = ws.hxrun(&["merge", "reports", "-o", "merged"]);
+    assert_eq!(merged.code, 0, "{}\n{}", merged.stdout, merged.stderr);
+    serde_json::from_str(&std::fs::read_to_string(ws.path().join("merged/report.json")).unwrap()).unwrap()
 }
 
 fn suite(url: &str, perf: &str, thresholds: &str) -> String {
@@ -44,21 +50,16 @@ fn observation(run: &common::Run) -> Value {
 #[test]
 fn a_ramp_measures_each_stage_on_its_own_and_a_merge_keeps_the_stages() {
     let sim = four_slots();
-    let ws = Workspace::new();
-    ws.write(
-        "s.yaml",
-        &suite(
-            &sim.url,
-            "      concurrency: 16
+    let (ws, run) = run_shaped(
+        &sim.url,
+        "      concurrency: 16
       slo: { ttft: 1s }
       stages:
         - { rate: 5/s, for: 1s }
         - { rate: 20/s, for: 1s }
         - { concurrency: 2, for: 1s }",
-            "    thresholds:\n      error_rate: \"== 0\"",
-        ),
+        "    thresholds:\n      error_rate: \"== 0\"",
     );
-    let run = ws.hxrun(&["s.yaml", "--no-progress", "--metrics-file", "reports/hxrun.prom"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let o = observation(&run);
     let levels = o["levels"].as_array().unwrap();
@@ -82,11 +83,7 @@ fn a_ramp_measures_each_stage_on_its_own_and_a_merge_keeps_the_stages() {
     assert!(run.report("hxrun.prom").contains(r#"level="stage 2""#), "each stage its own series");
 
     // Merged again from the samples: each stage keeps its own requests and figures.
-    let merged = ws.hxrun(&["merge", "reports", "-o", "merged"]);
-    assert_eq!(merged.code, 0, "{}\n{}", merged.stdout, merged.stderr);
-    let again: Value =
-        serde_json::from_str(&std::fs::read_to_string(ws.path().join("merged/report.json")).unwrap())
-            .unwrap();
+    let again = merged(&ws);
     let again = &again["suites"][0]["tests"][0]["observation"]["levels"];
     for (a, b) in levels.iter().zip(again.as_array().unwrap()) {
         assert_eq!((&a["stage"], &a["requests"], &a["rate"]), (&b["stage"], &b["requests"], &b["rate"]));
@@ -103,18 +100,13 @@ fn a_ramp_measures_each_stage_on_its_own_and_a_merge_keeps_the_stages() {
 #[test]
 fn a_capacity_search_finds_a_simulated_servers_capacity_and_gates_it() {
     let sim = four_slots();
-    let ws = Workspace::new();
-    ws.write(
-        "s.yaml",
-        &suite(
-            &sim.url,
-            "      concurrency: 64
+    let (ws, run) = run_shaped(
+        &sim.url,
+        "      concurrency: 64
       slo: { ttft: 150ms }
       search: { rate: [8/s, 256/s], attainment: \"90%\", for: 1500ms, precision: 10% }",
-            "    thresholds:\n      capacity_rate: \">= 5\"",
-        ),
+        "    thresholds:\n      capacity_rate: \">= 5\"",
     );
-    let run = ws.hxrun(&["s.yaml", "--no-progress"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let o = observation(&run);
     let search = &o["search"];
@@ -156,11 +148,7 @@ fn a_capacity_search_finds_a_simulated_servers_capacity_and_gates_it() {
     assert!(run.report("summary.md").contains("**shaped**: capacity "));
 
     // A merge of the one run keeps its search and the level that carries the capacity.
-    let merged = ws.hxrun(&["merge", "reports", "-o", "merged"]);
-    assert_eq!(merged.code, 0, "{}\n{}", merged.stdout, merged.stderr);
-    let again: Value =
-        serde_json::from_str(&std::fs::read_to_string(ws.path().join("merged/report.json")).unwrap())
-            .unwrap();
+    let again = merged(&ws);
     let again = &again["suites"][0]["tests"][0]["observation"];
     assert_eq!(again["search"], o["search"]);
     assert_eq!(again["levels"][at as usize]["figures"]["capacity_rate"].as_f64(), Some(found));
@@ -180,18 +168,13 @@ fn fmt(rate: f64) -> String {
 #[test]
 fn a_server_below_the_searched_range_fails_the_search_and_its_gate() {
     let sim = four_slots();
-    let ws = Workspace::new();
-    ws.write(
-        "s.yaml",
-        &suite(
-            &sim.url,
-            "      concurrency: 4
+    let (_ws, run) = run_shaped(
+        &sim.url,
+        "      concurrency: 4
       slo: { ttft: 1ms }
       search: { rate: [2/s, 8/s], attainment: \"90%\", for: 1s }",
-            "    thresholds:\n      capacity_rate: \">= 2\"",
-        ),
+        "    thresholds:\n      capacity_rate: \">= 2\"",
     );
-    let run = ws.hxrun(&["s.yaml", "--no-progress"]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     assert!(
         run.stdout.contains("capacity search: capacity below 2/s (slo_attainment ≥ 90%): the lowest probe missed it; search lower"),

@@ -11,15 +11,16 @@ use crate::suite::perf::PerfStep;
 /// Most stages a ramp has.
 const MAX_STAGES: usize = 1_000;
 
-/// What a shape's step may not also have: (set, its key, why).
-fn clashes(p: &PerfStep) -> [(bool, &'static str); 6] {
+/// What a shape's step may not also have: (set, its key, why not).
+fn clashes(p: &PerfStep) -> [(bool, &'static str, &'static str); 6] {
+    let own_time = "each stage (or probe) runs for its own `for`";
     [
-        (p.iterations.is_some(), "iterations"),
-        (p.duration.is_some(), "duration"),
-        (p.window.is_some(), "window"),
-        (p.rounds.is_some(), "rounds"),
-        (p.rate.is_some(), "rate"),
-        (p.cold, "cold"),
+        (p.iterations.is_some(), "iterations", own_time),
+        (p.duration.is_some(), "duration", own_time),
+        (p.window.is_some(), "window", "a soak's windows need one unbroken level"),
+        (p.rounds.is_some(), "rounds", "rounds interleave a sweep's levels"),
+        (p.rate.is_some(), "rate", "each stage (or the search) sets its own rate"),
+        (p.cold, "cold", "a cold load is measured one request at a time"),
     ]
 }
 
@@ -47,17 +48,8 @@ pub(super) fn check_shapes(
         );
         return;
     }
-    for (set, key) in clashes(p) {
-        if set {
-            let why = match key {
-                "iterations" | "duration" => "each stage (or probe) runs for its own `for`",
-                "window" => "a soak's windows need one unbroken level",
-                "rounds" => "rounds interleave a sweep's levels",
-                "rate" => "each stage (or the search) sets its own rate",
-                _ => "a cold load is measured one request at a time",
-            };
-            err(format!("`{key}` does not go with `{shape}`: {why}"), key_span(key));
-        }
+    for (_, key, why) in clashes(p).into_iter().filter(|(set, _, _)| *set) {
+        err(format!("`{key}` does not go with `{shape}`: {why}"), key_span(key));
     }
     let sweep = p.concurrency.as_ref().is_some_and(|c| c.0.len() > 1);
     if sweep {

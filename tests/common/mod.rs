@@ -25,6 +25,20 @@ impl Sim {
         Sim { url: server.url(), _server: server, _runtime: runtime }
     }
 
+    /// A server of `slots` answering at once, without noise: 20 ms to the first token, then
+    /// 5 ms a token, no load time, prompts free.
+    pub fn slots(slots: usize) -> Sim {
+        Sim::start(SimConfig {
+            tokens_per_s: 200.0,
+            ttft: Duration::from_millis(20),
+            load_time: Duration::ZERO,
+            jitter: 0.0,
+            prompt_tokens_per_s: None,
+            capacity: Some(slots),
+            ..SimConfig::default()
+        })
+    }
+
     /// Fast pacing so tests spend little time waiting on tokens.
     pub fn fast() -> Sim {
         Sim::start(SimConfig {
