@@ -116,18 +116,16 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
         last_report: AtomicU64::new(0),
         started,
     });
-    let (results, search) = if !step.stages.is_empty() {
-        (shapes::stages(&shared, step).await, None)
+    // The knee is a sweep's: a ramp's stages and a search's probes are no sweep of concurrency.
+    let (results, search, knee) = if !step.stages.is_empty() {
+        (shapes::stages(&shared, step).await, None, None)
     } else if let Some(search) = &step.search {
         let (levels, found) = shapes::search(&shared, step, search).await;
-        (levels, Some(found))
+        (levels, Some(found), None)
     } else {
-        (sweep(&shared, step, &levels, per_level).await, None)
-    };
-    let knee = if results.len() > 1 && results.iter().all(|l| l.stage.is_none()) {
-        knee::find(&results)
-    } else {
-        None
+        let results = sweep(&shared, step, &levels, per_level).await;
+        let knee = if results.len() > 1 { knee::find(&results) } else { None };
+        (results, None, knee)
     };
     Ok(PerfObservation {
         request: match (LlmCall::of_perf(step), &step.embed) {

@@ -141,13 +141,26 @@ fn num(v: f64) -> String {
 }
 
 /// Student's t for a two-sided 95% interval with `df` degrees of freedom (1.96 past 30).
-pub(crate) fn t95(df: usize) -> f64 {
+fn t95(df: usize) -> f64 {
     const T: [f64; 30] = [
         12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
         2.045, 2.042,
     ];
     T.get(df.wrapping_sub(1)).copied().unwrap_or(1.96)
+}
+
+/// The mean of `values` and the half-width of its 95% interval (Student's t over their sample
+/// standard deviation): the interval of batch means, of paired rounds, of a probe's batches.
+/// None for fewer than two values.
+pub(crate) fn mean_interval(values: &[f64]) -> Option<(f64, f64)> {
+    let n = values.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0)).sqrt();
+    Some((mean, t95(n - 1) * sd / (n as f64).sqrt()))
 }
 
 /// Steady requests a level needs beyond its ramp and drain: two batches of four.
@@ -171,10 +184,7 @@ fn throughput(l: &LevelResult, tokens: bool) -> Result<Throughput, (usize, usize
     let b = (steady.len() / 4).clamp(2, BATCHES);
     let batches: Vec<f64> =
         (0..b).map(|i| rate(&steady[i * steady.len() / b..(i + 1) * steady.len() / b])).collect();
-    let stats = super::stats::Stats::of(&batches).ok_or((ok.len(), needed))?;
-    // Population to sample standard deviation, then the interval of the batches' mean.
-    let sd = stats.stddev * (b as f64 / (b as f64 - 1.0)).sqrt();
-    let half = t95(b - 1) * sd / (b as f64).sqrt();
+    let (_, half) = mean_interval(&batches).ok_or((ok.len(), needed))?;
     let value = rate(steady);
     Ok(Throughput { concurrency: l.concurrency, value, low: (value - half).max(0.0), high: value + half })
 }
@@ -282,9 +292,7 @@ fn paired(sorted: &[&LevelResult], tokens: bool, unit: String) -> Knee {
         .zip(&per_round)
         .map(|(l, rates)| {
             let ratios: Vec<f64> = rates.iter().zip(&per_round[best]).map(|(a, b)| a / b).collect();
-            let q = mean(&ratios);
-            let sd = (ratios.iter().map(|r| (r - q).powi(2)).sum::<f64>() / (rounds as f64 - 1.0)).sqrt();
-            let half = t95(rounds - 1) * sd / (rounds as f64).sqrt();
+            let (q, half) = mean_interval(&ratios).unwrap_or((mean(&ratios), f64::INFINITY));
             Throughput {
                 concurrency: l.concurrency,
                 value: q * base,

@@ -181,9 +181,7 @@ pub(crate) fn interval(met: &[bool]) -> Option<(f64, f64)> {
         let n = met.len();
         let batches: Vec<f64> =
             (0..BATCHES).map(|i| share(&met[i * n / BATCHES..(i + 1) * n / BATCHES])).collect();
-        let mean = batches.iter().sum::<f64>() / BATCHES as f64;
-        let var = batches.iter().map(|b| (b - mean).powi(2)).sum::<f64>() / (BATCHES as f64 - 1.0);
-        let half = super::knee::t95(BATCHES - 1) * (var / BATCHES as f64).sqrt();
+        let (mean, half) = super::knee::mean_interval(&batches)?;
         low = low.min((mean - half).max(0.0));
         high = high.max((mean + half).min(1.0));
     }
