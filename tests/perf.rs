@@ -255,6 +255,106 @@ fn a_sweep_in_rounds_goes_up_and_down_the_levels_and_compares_them_round_by_roun
 }
 
 #[test]
+fn a_sweep_run_until_decided_stops_at_the_first_look_that_decides() {
+    // A quiet 2-slot server: a look before the last decides, and no more rounds run (the
+    // first look's interval is ~25 standard errors wide over 3 rounds; a busy machine's noise
+    // on 100 ms requests can take it to the second or third).
+    let quiet = sim(|c| {
+        c.capacity = Some(2);
+        c.tokens_per_s = 200.0;
+        c.jitter = 0.05;
+    });
+    // A noisy one (±60% service times): however many rounds it takes, a sweep that stopped
+    // before its most rounds had decided, and every level ran every round in full.
+    let noisy = sim(|c| {
+        c.capacity = Some(2);
+        c.tokens_per_s = 200.0;
+        c.jitter = 0.6;
+    });
+    let test = r#"
+  - name: until decided
+    perf:
+      generate: { model: phi3:latest, prompt: Summarize, stream: false, options: { num_predict: 20 } }
+      iterations: 36   # 12 a round
+      concurrency: [1, 2, 4]
+      rounds: { min: 3, max: 7 }
+"#;
+    for (sim, quiet) in [(&quiet, true), (&noisy, false)] {
+        let ws = Workspace::new();
+        ws.write("s.yaml", &suite(sim, test));
+        let run = ws.hxrun(&["s.yaml"]);
+        assert_eq!(run.code, 0, "{}", run.stdout);
+        let json = run.json();
+        let o = &json["suites"][0]["tests"][0]["observation"];
+        let knee = &o["knee"];
+        let rounds = knee["rounds"].as_u64().unwrap();
+        assert_eq!(knee["until"], serde_json::json!([3, 7]), "{knee}");
+        assert!((3..=7).contains(&rounds), "{knee}");
+        for l in o["levels"].as_array().unwrap() {
+            assert_eq!(l["rounds"].as_array().unwrap().len() as u64, rounds, "{l}");
+            assert_eq!(l["requests"].as_u64().unwrap(), 12 * rounds, "12 a round, every round: {l}");
+        }
+        let decided = knee["finding"] == "saturates";
+        if quiet {
+            assert_eq!(
+                (knee["finding"].as_str(), knee["concurrency"].as_u64()),
+                (Some("saturates"), Some(2))
+            );
+            assert!(rounds < 7, "a decided sweep stops at its look: {knee}");
+            // An early look's intervals are wider than 95%: five looks share the 5%.
+            let confidence = knee["confidence"].as_f64().unwrap();
+            assert!(confidence > 0.97, "{knee}");
+            let said =
+                format!("decided after {rounds} rounds of 3 to 7: looked at after each round from round 3");
+            assert!(run.stdout.contains(&said), "{}", run.stdout);
+        } else {
+            assert!(decided || rounds == 7, "stopped after {rounds} rounds undecided: {knee}");
+            assert!(decided || knee["finding"] == "not_determined", "{knee}");
+            assert!(knee["finding"] != "saturates" || knee["concurrency"] == 2, "a wrong knee: {knee}");
+        }
+        // `hxrun merge` judges the rounds again at the same look's confidence.
+        let merged = ws.hxrun(&["merge", "reports", "--out", "merged"]);
+        assert!(merged.code == 0, "{}\n{}", merged.stdout, merged.stderr);
+        let m: Value =
+            serde_json::from_str(&std::fs::read_to_string(ws.path().join("merged/report.json")).unwrap())
+                .unwrap();
+        let mk = &m["suites"][0]["tests"][0]["observation"]["knee"];
+        assert_eq!(
+            (&mk["finding"], &mk["concurrency"], &mk["confidence"], &mk["until"]),
+            (&knee["finding"], &knee["concurrency"], &knee["confidence"], &knee["until"])
+        );
+    }
+    // `min` below 2 or `max` not above it is refused where it is written.
+    let ws = Workspace::new();
+    ws.write(
+        "bad.yaml",
+        &suite(&quiet, "  - name: bad\n    perf: { http: { path: / }, concurrency: [1, 2], rounds: { min: 4, max: 4 } }\n"),
+    );
+    let refused = ws.hxrun(&["validate", "bad.yaml"]);
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused.stderr.contains("give `min` 2 or more (the knee compares rounds) and `max` above it"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("bad.yaml:"), "{}", refused.stderr);
+    ws.write(
+        "odd.yaml",
+        &suite(
+            &quiet,
+            "  - name: odd\n    perf: { http: { path: / }, concurrency: [1, 2], rounds: { least: 4 } }\n",
+        ),
+    );
+    let refused = ws.hxrun(&["validate", "odd.yaml"]);
+    assert_eq!(refused.code, 2);
+    assert!(
+        refused.stderr.contains("or rounds until the knee is decided (`{ min: 4, max: 12 }`)"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
 fn seed_csv_columns_append_and_refusal() {
     let sim = sim(|_| {});
     let ws = Workspace::new();

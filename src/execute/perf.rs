@@ -11,6 +11,7 @@ use super::lifecycle::{self, Progress, ProgressUpdate};
 use super::llm;
 use crate::gpu::sampler::Sampler;
 use crate::perf::knee;
+use crate::perf::looks::Looks;
 use crate::perf::result::{LevelResult, PerfObservation, RateSent, Sample, Segment};
 use crate::perf::samples::SampleStore;
 use crate::perf::windows::Windows;
@@ -19,7 +20,7 @@ use crate::protocol::{self, LlmCall};
 use crate::record::{FailureKind, StepError};
 use crate::suite::UnloadStep;
 use crate::suite::metrics::{Figure, Metric};
-use crate::suite::perf::{Arrival, DEFAULT_ITERATIONS, PerfStep};
+use crate::suite::perf::{Arrival, DEFAULT_ITERATIONS, PerfStep, Rounds};
 use chrono::{DateTime, Utc};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -112,7 +113,13 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
         ctx,
         step: step.clone(),
         done: AtomicU64::new(0),
-        total: if timed { 0 } else { u64::from(per_level) * levels.len() as u64 },
+        // A sweep run until decided counts up to its most rounds.
+        total: if timed {
+            0
+        } else {
+            let rounds = step.rounds.map_or(1.0, |r| f64::from(r.most()) / f64::from(r.least().max(1)));
+            (f64::from(per_level) * rounds) as u64 * levels.len() as u64
+        },
         last_report: AtomicU64::new(0),
         started,
     });
@@ -123,8 +130,7 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
         let (levels, found) = shapes::search(&shared, step, search).await;
         (levels, Some(found), None)
     } else {
-        let results = sweep(&shared, step, &levels, per_level).await;
-        let knee = if results.len() > 1 { knee::find(&results) } else { None };
+        let (results, knee) = sweep(&shared, step, &levels, per_level).await;
         (results, None, knee)
     };
     Ok(PerfObservation {
@@ -153,11 +159,26 @@ pub(crate) async fn run(ctx: PerfContext, step: &PerfStep) -> Result<PerfObserva
     })
 }
 
-/// A concurrency level, or a sweep of them (in interleaved rounds with `rounds`).
-async fn sweep(shared: &Arc<Shared>, step: &PerfStep, levels: &[u32], per_level: u32) -> Vec<LevelResult> {
-    let rounds = step.rounds.unwrap_or(1).max(1);
-    let mut runs: Vec<LevelRun> = levels.iter().map(|&c| LevelRun::new(c)).collect();
-    'rounds: for round in 0..rounds {
+/// A concurrency level, or a sweep of them (in interleaved rounds with `rounds`; until the
+/// knee is decided with `rounds: { min, max }`), and the sweep's knee.
+async fn sweep(
+    shared: &Arc<Shared>,
+    step: &PerfStep,
+    levels: &[u32],
+    per_level: u32,
+) -> (Vec<LevelResult>, Option<knee::Knee>) {
+    let rounds = step.rounds.unwrap_or(Rounds::Fixed(1));
+    let (least, most) = (rounds.least().max(1), rounds.most().max(1));
+    let looks = match rounds {
+        Rounds::Until { min, max } if levels.len() > 1 => Some(Looks::new(min, max)),
+        _ => None,
+    };
+    let mut runs: Vec<LevelRun> = levels
+        .iter()
+        .map(|&c| LevelRun { rounds_done: looks.map(|_| Vec::new()), ..LevelRun::new(c) })
+        .collect();
+    let mut ran = 0;
+    'rounds: for round in 0..most {
         // Up the sweep, then down, then up again: a slow stretch of the server or the machine
         // falls on every level alike, and the knee compares levels round by round.
         let order: Vec<usize> =
@@ -167,14 +188,37 @@ async fn sweep(shared: &Arc<Shared>, step: &PerfStep, levels: &[u32], per_level:
                 break 'rounds;
             }
             let stop = match step.duration {
-                Some(d) => Stop::At(super::after(Instant::now(), d / rounds)),
-                // The level's iterations shared out, the first rounds taking the remainder.
-                None => Stop::After(per_level / rounds + u32::from(round < per_level % rounds)),
+                Some(d) => Stop::At(super::after(Instant::now(), d / least)),
+                // The level's iterations shared out over its (least) rounds, the first rounds
+                // taking the remainder; a round past those runs as many as the last of them.
+                None => Stop::After(per_level / least + u32::from(round < per_level % least)),
             };
             runs[i].measure(shared, step, stop).await;
         }
+        ran = round + 1;
+        // A sweep run until decided looks after each round from its least: a decision (or a
+        // round too short to ever decide) ends it.
+        if let Some(looks) = looks
+            && ran >= looks.min
+            && ran < looks.max
+        {
+            let mut by_round: Vec<(u32, Vec<Vec<knee::Done>>)> =
+                runs.iter().map(|l| (l.c, l.rounds_done.clone().unwrap_or_default())).collect();
+            by_round.sort_by_key(|(c, _)| *c);
+            if knee::of_rounds(&by_round, looks.confidence(ran)).finding != knee::Finding::NotDetermined {
+                break;
+            }
+        }
     }
-    runs.into_iter().filter(|l| !l.segments.is_empty()).map(|l| l.finish(shared, step, rounds)).collect()
+    let results: Vec<LevelResult> =
+        runs.into_iter().filter(|l| !l.segments.is_empty()).map(|l| l.finish(shared, step, ran)).collect();
+    let knee = match looks {
+        _ if results.len() < 2 => None,
+        Some(looks) => knee::find_at(&results, looks.confidence(ran))
+            .map(|k| knee::Knee { until: Some((looks.min, looks.max)), ..k }),
+        None => knee::find(&results),
+    };
+    (results, knee)
 }
 
 /// One concurrency level while its rounds run: what they measured so far.
@@ -194,6 +238,8 @@ struct LevelRun {
     warmup: bool,
     /// Keep each request's SLO verdict in start order (a search's probe).
     log_met: bool,
+    /// A sweep run until decided: each round's answered requests, as the knee reads them.
+    rounds_done: Option<Vec<Vec<knee::Done>>>,
 }
 
 impl LevelRun {
@@ -203,6 +249,7 @@ impl LevelRun {
             rate: None,
             warmup: true,
             log_met: false,
+            rounds_done: None,
             store: None,
             elapsed: Duration::ZERO,
             segments: Vec::new(),
@@ -227,6 +274,7 @@ impl LevelRun {
         // A soak's windows (one round: `checks` refuses `window` with `rounds`).
         let store = self.store.take().unwrap_or_else(|| {
             let store = if self.log_met { shared.store().logging_met() } else { shared.store() };
+            let store = if self.rounds_done.is_some() { store.logging_done() } else { store };
             match step.window {
                 Some(w) => {
                     let end = step
@@ -265,6 +313,10 @@ impl LevelRun {
         }
         self.elapsed += elapsed;
         self.segments.push(Segment { started_at, elapsed: elapsed.as_secs_f64() });
+        let mut store = store;
+        if let Some(rounds) = &mut self.rounds_done {
+            rounds.push(store.take_done());
+        }
         self.store = Some(store);
         self.sent = sent;
         if let Some(sampler) = sampler {

@@ -17,9 +17,12 @@
 //!
 //! A sweep run in interleaved rounds (`perf.rounds`: up the levels, down, up...) is compared
 //! round by round instead: each round of each level has its steady throughput (its own first
-//! and last `c` left out, so `2c + 4` requests a round), each level's throughput is divided by
-//! the best level's in the same round, and the interval is Student's t over those ratios —
-//! paired, so a slow stretch that fell on a whole round cancels out of the comparison.
+//! and last `c` left out, so `2c + 4` requests a round), and each level is set against the
+//! best level over the same rounds: the ratio of their sums, its interval Student's t over
+//! the rounds' residuals `level − ratio × best` (the paired ratio estimator) — so a slow
+//! stretch that fell on a whole round cancels out, and one slow round of the best level does
+//! not blow up a single quotient. A sweep that runs rounds until its knee is decided
+//! (`rounds: { min, max }`) is judged at each look with the wider interval of `super::looks`.
 
 use super::result::LevelResult;
 use serde::{Deserialize, Serialize};
@@ -66,11 +69,25 @@ pub(crate) struct Knee {
     /// The interleaved rounds the levels were compared in (0: one pass, batch means).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub(crate) rounds: usize,
+    /// The two-sided confidence of the intervals: 95%, or a look's own level when the sweep
+    /// ran rounds until decided.
+    #[serde(default = "ninety_five")]
+    pub(crate) confidence: f64,
+    /// The rounds a sweep run until decided could take (`rounds.min`, `rounds.max`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) until: Option<(u32, u32)>,
 }
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
+
+fn ninety_five() -> f64 {
+    0.95
+}
+
+/// The usual confidence of an interval: one look.
+pub(crate) const CONFIDENCE: f64 = 0.95;
 
 impl Knee {
     /// The knee when the sweep found one.
@@ -85,12 +102,35 @@ impl Knee {
     fn shown(&self, c: u32) -> String {
         let paired =
             if self.rounds > 1 { format!(", paired over {} rounds", self.rounds) } else { String::new() };
+        let confidence = percent(self.confidence);
         self.level(c).map_or_else(String::new, |l| {
-            format!("{} {} (95% CI {}–{}{paired})", num(l.value), self.unit, num(l.low), num(l.high))
+            format!("{} {} ({confidence} CI {}–{}{paired})", num(l.value), self.unit, num(l.low), num(l.high))
         })
     }
 
+    /// How a sweep run until decided ended: after which look, and why its intervals are wider.
+    fn looks(&self) -> String {
+        let Some((min, max)) = self.until else { return String::new() };
+        let decided = matches!(self.finding, Finding::Saturates | Finding::StillRising);
+        let when = if decided {
+            format!("decided after {} rounds", self.rounds)
+        } else if self.rounds as u32 >= max {
+            format!("still open after {} rounds, the most `rounds.max` allows", self.rounds)
+        } else {
+            format!("stopped after {} rounds", self.rounds)
+        };
+        format!(
+            " ({when} of {min} to {max}: looked at after each round from round {min}, each look's intervals \
+             widened so the looks together keep a 5% chance of a wrong line)"
+        )
+    }
+
     pub(crate) fn describe(&self) -> String {
+        let verdict = self.verdict();
+        format!("{verdict}{}", self.looks())
+    }
+
+    fn verdict(&self) -> String {
         let best = self.level(self.best).map_or(0.0, |l| l.value);
         let line = num(best * (1.0 - SHARE));
         let share = SHARE * 100.0;
@@ -120,11 +160,15 @@ impl Knee {
             }
             (Finding::NotDetermined, Some(c)) => format!(
                 "the knee is not determined: at concurrency {c} throughput is {}, which cannot be told within \
-                 {share:.0}% of the best or below it (c={}: {}; the line is {line}) — more requests per level \
-                 narrow it",
+                 {share:.0}% of the best or below it (c={}: {}; the line is {line}) — {}",
                 self.shown(c),
                 self.best,
-                num(best)
+                num(best),
+                if self.until.is_some() {
+                    "a higher `rounds.max` narrows it"
+                } else {
+                    "more requests per level (or `rounds: { min, max }`) narrow it"
+                }
             ),
             _ => format!(
                 "throughput still rises at the highest concurrency tested ({}): {}; every lower level is below {line} \
@@ -140,27 +184,34 @@ fn num(v: f64) -> String {
     if v.is_finite() { format!("{v:.1}") } else { "∞".to_string() }
 }
 
-/// Student's t for a two-sided 95% interval with `df` degrees of freedom (1.96 past 30).
-fn t95(df: usize) -> f64 {
-    const T: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-        2.045, 2.042,
-    ];
-    T.get(df.wrapping_sub(1)).copied().unwrap_or(1.96)
+/// A confidence as a person reads it: 95%, 99.4%.
+fn percent(confidence: f64) -> String {
+    let p = confidence * 100.0;
+    if (p - p.round()).abs() < 0.05 { format!("{p:.0}%") } else { format!("{p:.1}%") }
+}
+
+/// Student's t quantile for a two-sided interval of `confidence` with `df` degrees of freedom.
+pub(crate) fn t_quantile(confidence: f64, df: usize) -> f64 {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    StudentsT::new(0.0, 1.0, df.max(1) as f64)
+        .map_or(f64::INFINITY, |t| t.inverse_cdf(1.0 - (1.0 - confidence) / 2.0))
 }
 
 /// The mean of `values` and the half-width of its 95% interval (Student's t over their sample
-/// standard deviation): the interval of batch means, of paired rounds, of a probe's batches.
-/// None for fewer than two values.
+/// standard deviation): the interval of batch means, of a probe's batches. None for fewer
+/// than two values.
 pub(crate) fn mean_interval(values: &[f64]) -> Option<(f64, f64)> {
     let n = values.len();
     if n < 2 {
         return None;
     }
     let mean = values.iter().sum::<f64>() / n as f64;
-    let sd = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0)).sqrt();
-    Some((mean, t95(n - 1) * sd / (n as f64).sqrt()))
+    Some((mean, t_quantile(CONFIDENCE, n - 1) * sd(values, mean) / (n as f64).sqrt()))
+}
+
+/// The sample standard deviation of `values` about `mean`.
+fn sd(values: &[f64], mean: f64) -> f64 {
+    (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (values.len() as f64 - 1.0)).sqrt()
 }
 
 /// Steady requests a level needs beyond its ramp and drain: two batches of four.
@@ -179,7 +230,9 @@ fn throughput(l: &LevelResult, tokens: bool) -> Result<Throughput, (usize, usize
     }
     ok.sort_by_key(|s| s.started_at);
     let steady = &ok[c..ok.len() - c];
-    let rate = |part: &[&super::result::Sample]| littles_rate(part, c, tokens);
+    let rate = |part: &[&super::result::Sample]| {
+        littles_rate(part.iter().map(|s| (s.e2e, s.output_tokens)), c, tokens)
+    };
     // Consecutive batches, as even as the count allows.
     let b = (steady.len() / 4).clamp(2, BATCHES);
     let batches: Vec<f64> =
@@ -189,21 +242,30 @@ fn throughput(l: &LevelResult, tokens: bool) -> Result<Throughput, (usize, usize
     Ok(Throughput { concurrency: l.concurrency, value, low: (value - half).max(0.0), high: value + half })
 }
 
-/// The knee of a closed-loop sweep of two levels or more (None for an open loop).
+/// The knee of a closed-loop sweep of two levels or more (None for an open loop), its
+/// intervals at 95%.
 pub(crate) fn find(levels: &[LevelResult]) -> Option<Knee> {
+    find_at(levels, CONFIDENCE)
+}
+
+/// The knee of a closed-loop sweep, its intervals at `confidence` (a look's, for a sweep run
+/// until decided).
+pub(crate) fn find_at(levels: &[LevelResult], confidence: f64) -> Option<Knee> {
     if levels.len() < 2 || levels.iter().any(|l| l.rate.is_some()) {
         return None;
     }
     let mut sorted: Vec<&LevelResult> = levels.iter().collect();
     sorted.sort_by_key(|l| l.concurrency);
+    let rounds = sorted[0].rounds.len();
+    if rounds > 1 && sorted.iter().all(|l| l.rounds.len() == rounds) {
+        let by_round: Vec<(u32, Vec<Vec<Done>>)> =
+            sorted.iter().map(|l| (l.concurrency, rounds_of(l))).collect();
+        return Some(of_rounds(&by_round, confidence));
+    }
     let tokens = sorted
         .iter()
         .all(|l| l.stats.get(&crate::suite::metrics::Metric::OutputTokens).is_some_and(|s| s.mean > 0.0));
-    let unit = if tokens { "output tokens/s" } else { "requests/s" }.to_string();
-    let rounds = sorted[0].rounds.len();
-    if rounds > 1 && sorted.iter().all(|l| l.rounds.len() == rounds) {
-        return Some(paired(&sorted, tokens, unit));
-    }
+    let unit = unit(tokens);
     let mut measured = Vec::with_capacity(sorted.len());
     for l in &sorted {
         match throughput(l, tokens) {
@@ -217,84 +279,135 @@ pub(crate) fn find(levels: &[LevelResult]) -> Option<Knee> {
                     levels: measured,
                     short: Some(short),
                     rounds: 0,
+                    confidence: CONFIDENCE,
+                    until: None,
                 });
             }
         }
     }
     // The first of equals: a tie goes to the smaller concurrency.
     let (finding, concurrency, best) = decide(&measured)?;
-    Some(Knee { finding, concurrency, best, unit, levels: measured, short: None, rounds: 0 })
+    Some(Knee {
+        finding,
+        concurrency,
+        best,
+        unit,
+        levels: measured,
+        short: None,
+        rounds: 0,
+        confidence: CONFIDENCE,
+        until: None,
+    })
+}
+
+fn unit(tokens: bool) -> String {
+    if tokens { "output tokens/s" } else { "requests/s" }.to_string()
 }
 
 /// Steady requests a round of a level needs beyond its ramp and drain.
 const ROUND_STEADY_MIN: usize = 4;
 
-/// Steady throughput (Little's law) of `ok` requests of one round, in the order they started,
-/// less the first and last `c`; Err(needed) with too few.
-fn steady_rate(ok: &[&super::result::Sample], c: usize, tokens: bool) -> Result<f64, usize> {
+/// One answered request of a round, as the knee reads it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Done {
+    pub(crate) started_at: chrono::DateTime<chrono::Utc>,
+    pub(crate) e2e: f64,
+    pub(crate) output_tokens: Option<u64>,
+}
+
+impl Done {
+    pub(crate) fn of(s: &super::result::Sample) -> Done {
+        Done { started_at: s.started_at, e2e: s.e2e, output_tokens: s.output_tokens }
+    }
+}
+
+/// A level's answered requests, round by round: each in the last of its rounds that had begun
+/// when it started.
+fn rounds_of(l: &LevelResult) -> Vec<Vec<Done>> {
+    let mut by_round: Vec<Vec<Done>> = vec![Vec::new(); l.rounds.len()];
+    for s in l.each_sample().filter(|s| s.ok) {
+        let r = l.rounds.iter().rposition(|seg| seg.started_at <= s.started_at).unwrap_or(0);
+        by_round[r].push(Done::of(&s));
+    }
+    by_round
+}
+
+/// Steady throughput (Little's law) of one round's answered requests, less the first and
+/// last `c` in the order they started; Err(needed) with too few.
+fn steady_rate(round: &mut [Done], c: usize, tokens: bool) -> Result<f64, usize> {
     let needed = 2 * c + ROUND_STEADY_MIN;
-    if ok.len() < needed {
+    if round.len() < needed {
         return Err(needed);
     }
-    Ok(littles_rate(&ok[c..ok.len() - c], c, tokens))
+    round.sort_by_key(|d| d.started_at);
+    let steady = &round[c..round.len() - c];
+    Ok(littles_rate(steady.iter().map(|d| (d.e2e, d.output_tokens)), c, tokens))
 }
 
-/// Little's law over steady requests of a closed loop of `c`: `c / mean e2e` requests/s, times
-/// the mean output tokens for tokens/s.
-fn littles_rate(steady: &[&super::result::Sample], c: usize, tokens: bool) -> f64 {
-    let n = steady.len() as f64;
-    let e2e = steady.iter().map(|s| s.e2e).sum::<f64>() / n;
-    let per_request = if tokens {
-        steady.iter().map(|s| s.output_tokens.unwrap_or(0) as f64).sum::<f64>() / n
-    } else {
-        1.0
-    };
-    if e2e > 0.0 { c as f64 * per_request / e2e } else { f64::INFINITY }
+/// Little's law over steady requests (e2e, output tokens) of a closed loop of `c`:
+/// `c / mean e2e` requests/s, times the mean output tokens for tokens/s.
+fn littles_rate(steady: impl Iterator<Item = (f64, Option<u64>)>, c: usize, tokens: bool) -> f64 {
+    let (mut n, mut e2e, mut out) = (0.0, 0.0, 0.0);
+    for (e, t) in steady {
+        n += 1.0;
+        e2e += e;
+        out += t.unwrap_or(0) as f64;
+    }
+    let per_request = if tokens { out / n } else { 1.0 };
+    if e2e > 0.0 { c as f64 * per_request / (e2e / n) } else { f64::INFINITY }
 }
 
-/// The knee of a sweep run in rounds: each level's throughput against the best level's, round
-/// by round.
-fn paired(sorted: &[&LevelResult], tokens: bool, unit: String) -> Knee {
-    let rounds = sorted[0].rounds.len();
+/// The knee of a sweep run in rounds, from each level's answered requests round by round
+/// (ascending concurrency; every level the same number of rounds): each level's steady
+/// throughput against the best level's over the same rounds, intervals at `confidence`.
+pub(crate) fn of_rounds(levels: &[(u32, Vec<Vec<Done>>)], confidence: f64) -> Knee {
+    let rounds = levels.first().map_or(0, |(_, r)| r.len());
+    let tokens = levels.iter().all(|(_, rs)| rs.iter().flatten().any(|d| d.output_tokens.unwrap_or(0) > 0));
+    let unit = unit(tokens);
     // Each level's steady throughput in each of its rounds.
-    let mut per_round: Vec<Vec<f64>> = Vec::with_capacity(sorted.len());
-    for l in sorted {
-        let c = l.concurrency as usize;
-        let mut by_round: Vec<Vec<super::result::Sample>> = vec![Vec::new(); rounds];
-        for s in l.each_sample().filter(|s| s.ok) {
-            // The last round of this level that had begun when the request started.
-            let r = l.rounds.iter().rposition(|seg| seg.started_at <= s.started_at).unwrap_or(0);
-            by_round[r].push(s);
-        }
+    let mut per_round: Vec<Vec<f64>> = Vec::with_capacity(levels.len());
+    for (c, by_round) in levels {
         let mut rates = Vec::with_capacity(rounds);
-        for mut samples in by_round {
-            samples.sort_by_key(|s| s.started_at);
-            let ok: Vec<&super::result::Sample> = samples.iter().collect();
-            match steady_rate(&ok, c, tokens) {
+        for round in by_round {
+            let mut round = round.clone();
+            match steady_rate(&mut round, *c as usize, tokens) {
                 Ok(rate) => rates.push(rate),
                 Err(needed) => {
-                    let best = l.concurrency;
-                    let levels = Vec::new();
-                    let short = Some((ok.len(), needed));
-                    let (finding, concurrency) = (Finding::TooFewRequests, Some(l.concurrency));
-                    return Knee { finding, concurrency, best, unit, levels, short, rounds };
+                    return Knee {
+                        finding: Finding::TooFewRequests,
+                        concurrency: Some(*c),
+                        best: *c,
+                        unit,
+                        levels: Vec::new(),
+                        short: Some((round.len(), needed)),
+                        rounds,
+                        confidence,
+                        until: None,
+                    };
                 }
             }
         }
         per_round.push(rates);
     }
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let best =
-        (0..sorted.len()).fold(0, |b, i| if mean(&per_round[i]) > mean(&per_round[b]) { i } else { b });
-    let base = mean(&per_round[best]);
-    let measured: Vec<Throughput> = sorted
+    let sum = |v: &[f64]| v.iter().sum::<f64>();
+    let best = (0..levels.len()).fold(0, |b, i| if sum(&per_round[i]) > sum(&per_round[b]) { i } else { b });
+    let base = sum(&per_round[best]) / rounds as f64;
+    let t = t_quantile(confidence, rounds.saturating_sub(1));
+    let measured: Vec<Throughput> = levels
         .iter()
         .zip(&per_round)
-        .map(|(l, rates)| {
-            let ratios: Vec<f64> = rates.iter().zip(&per_round[best]).map(|(a, b)| a / b).collect();
-            let (q, half) = mean_interval(&ratios).unwrap_or((mean(&ratios), f64::INFINITY));
+        .map(|((c, _), rates)| {
+            // The ratio estimator: sum over sum, its variance from the paired residuals.
+            let q = sum(rates) / sum(&per_round[best]);
+            let residuals: Vec<f64> = rates.iter().zip(&per_round[best]).map(|(a, b)| a - q * b).collect();
+            let half = if rounds > 1 {
+                t * sd(&residuals, 0.0) / (rounds as f64).sqrt() / base
+            } else {
+                f64::INFINITY
+            };
+            let half = if half.is_nan() { f64::INFINITY } else { half };
             Throughput {
-                concurrency: l.concurrency,
+                concurrency: *c,
                 value: q * base,
                 low: ((q - half) * base).max(0.0),
                 high: (q + half) * base,
@@ -302,8 +415,8 @@ fn paired(sorted: &[&LevelResult], tokens: bool, unit: String) -> Knee {
         })
         .collect();
     let (finding, concurrency, best) =
-        decide(&measured).unwrap_or((Finding::NotDetermined, None, sorted[0].concurrency));
-    Knee { finding, concurrency, best, unit, levels: measured, short: None, rounds }
+        decide(&measured).unwrap_or((Finding::NotDetermined, None, levels[0].0));
+    Knee { finding, concurrency, best, unit, levels: measured, short: None, rounds, confidence, until: None }
 }
 
 /// The finding over the levels' throughputs (ascending concurrency), its level, and the best.

@@ -264,7 +264,14 @@ pub(crate) fn merge(test: &str, mut parts: Vec<Part>, mask: &crate::mask::Secret
     // The knee reads a level's requests as one closed loop of `c` in flight (Little's law); load
     // generators running side by side had `c` each, so theirs is left to each one's own run.
     let sweep = levels.iter().all(|l| l.stage.is_none());
-    observation.knee = if levels.len() > 1 && single && sweep { super::knee::find(&levels) } else { None };
+    // A sweep run until decided is judged again at the confidence of the look that ended it.
+    let looked = observation.knee.as_ref().map(|k| (k.confidence, k.until));
+    observation.knee = if levels.len() > 1 && single && sweep {
+        let (confidence, until) = looked.unwrap_or((super::knee::CONFIDENCE, None));
+        super::knee::find_at(&levels, confidence).map(|k| super::knee::Knee { until, ..k })
+    } else {
+        None
+    };
     if levels.len() > 1 && !single && sweep {
         notes.push(format!(
             "{test}: no knee over {generators} load generators side by side (each one's own report has its knee)"

@@ -6,6 +6,7 @@
 pub(crate) mod baseline;
 pub(crate) mod change;
 pub(crate) mod knee;
+pub(crate) mod looks;
 pub(crate) mod merge;
 pub(crate) mod rate;
 pub(crate) mod result;

@@ -167,6 +167,9 @@ pub(crate) struct SampleStore {
     /// (a capacity search's probe judges its attainment over consecutive stretches of them,
     /// and whether the server kept up from when they ended).
     met_log: Option<Vec<(DateTime<Utc>, f64, bool)>>,
+    /// With `logging_done`: the answered requests since the last `take_done` (a round of a
+    /// sweep run until its knee is decided).
+    done_log: Option<Vec<super::knee::Done>>,
     /// The output lengths asked for, and of the answers whose length is known, how many and
     /// how many stopped short.
     output: Option<crate::suite::perf::OutputLength>,
@@ -217,6 +220,7 @@ impl Default for SampleStore {
             slo: None,
             met: 0,
             met_log: None,
+            done_log: None,
             output: None,
             sized: 0,
             short: 0,
@@ -253,6 +257,17 @@ impl SampleStore {
     pub(crate) fn logging_met(mut self) -> Self {
         self.met_log = Some(Vec::new());
         self
+    }
+
+    /// Keeps each answered request as the knee reads it, until `take_done`.
+    pub(crate) fn logging_done(mut self) -> Self {
+        self.done_log = Some(Vec::new());
+        self
+    }
+
+    /// The answered requests since the last call (empty without `logging_done`).
+    pub(crate) fn take_done(&mut self) -> Vec<super::knee::Done> {
+        self.done_log.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Whether each request so far met the SLOs, in the order they started (empty without
@@ -309,6 +324,9 @@ impl SampleStore {
             if got < u64::from(output.tokens.draw(output.seed, sample.iter)) {
                 self.short += 1;
             }
+        }
+        if let (Some(log), true) = (&mut self.done_log, sample.ok) {
+            log.push(super::knee::Done::of(&sample));
         }
         if sample.ok {
             self.output_tokens += sample.output_tokens.unwrap_or(0);

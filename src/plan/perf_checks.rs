@@ -79,11 +79,20 @@ pub(super) fn check_perf(
         if p.iterations == Some(0) {
             err("`iterations` must be at least 1".to_string(), key_span("iterations"));
         }
-        if let Some(r) = p.rounds {
+        if let Some(rounds) = p.rounds {
+            use crate::suite::perf::Rounds;
             let sweep = p.concurrency.as_ref().is_some_and(|c| c.0.len() > 1);
             let iterations = p.iterations.unwrap_or(crate::suite::perf::DEFAULT_ITERATIONS);
-            let problem = if r == 0 || r > MAX_ROUNDS {
+            let r = rounds.least();
+            let problem = if r == 0 || rounds.most() > MAX_ROUNDS {
                 Some(format!("`rounds` must be 1 to {MAX_ROUNDS}"))
+            } else if let Rounds::Until { min, max } = rounds
+                && (min < 2 || max <= min)
+            {
+                Some(format!(
+                    "`rounds: {{ min: {min}, max: {max} }}` runs at least `min` rounds and looks again after \
+                     each more: give `min` 2 or more (the knee compares rounds) and `max` above it"
+                ))
             } else if r == 1 {
                 None
             } else if !sweep {

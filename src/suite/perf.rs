@@ -44,8 +44,10 @@ pub(crate) struct PerfStep {
     /// duration) are shared out over the rounds, which go up the sweep, then down, then up;
     /// a slow stretch of the server or the machine then falls on every level alike, and the
     /// knee compares the levels round by round (each round of a level needs more than 2 × its
-    /// concurrency + 3 requests).
-    pub(crate) rounds: Option<u32>,
+    /// concurrency + 3 requests). `{ min: 4, max: 12 }` runs rounds until the knee is decided:
+    /// `min` rounds (the iterations shared out over them), then one more at a time, each as
+    /// long, at most `max`, each look's intervals widened for the looks.
+    pub(crate) rounds: Option<Rounds>,
     /// Open loop: start requests at this rate ("5/s", "300/m") instead of back to back.
     pub(crate) rate: Option<Rate>,
     /// Arrival process for `rate`: uniform (default) or poisson.
@@ -121,6 +123,67 @@ fn held() -> bool {
     true
 }
 
+/// A whole number as a suite writes one: a number, or a text holding one (a quoted `${VAR}`).
+fn whole(v: &serde_json::Value) -> Option<u32> {
+    match v {
+        serde_json::Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        serde_json::Value::String(s) => s.trim().parse::<u32>().ok(),
+        _ => None,
+    }
+}
+
+/// The interleaved rounds of a sweep: a number, or until its knee is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged, deny_unknown_fields)]
+pub(crate) enum Rounds {
+    Fixed(u32),
+    /// At least `min` rounds, then one more at a time until the knee is decided, at most `max`.
+    Until {
+        min: u32,
+        max: u32,
+    },
+}
+
+impl Rounds {
+    /// The rounds the iterations are shared out over (the fixed number, or `min`).
+    pub(crate) fn least(self) -> u32 {
+        match self {
+            Rounds::Fixed(n) => n,
+            Rounds::Until { min, .. } => min,
+        }
+    }
+
+    /// The most rounds run.
+    pub(crate) fn most(self) -> u32 {
+        match self {
+            Rounds::Fixed(n) => n,
+            Rounds::Until { max, .. } => max,
+        }
+    }
+}
+
+/// Read as written: a number (or a text holding one, as a quoted `${VAR}` gives) or
+/// `{ min: 4, max: 12 }`; anything else says which forms there are.
+impl<'de> Deserialize<'de> for Rounds {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = serde_json::Value::deserialize(d)?;
+        if let Some(n) = whole(&value) {
+            return Ok(Rounds::Fixed(n));
+        }
+        if let serde_json::Value::Object(map) = &value
+            && map.len() == 2
+            && let (Some(min), Some(max)) = (map.get("min").and_then(whole), map.get("max").and_then(whole))
+        {
+            return Ok(Rounds::Until { min, max });
+        }
+        Err(D::Error::custom(format!(
+            "expected a number of rounds (4) or rounds until the knee is decided (`{{ min: 4, max: 12 }}`), \
+             found {value}"
+        )))
+    }
+}
+
 /// A number of tokens: fixed, or drawn per request from a distribution.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
@@ -153,18 +216,13 @@ impl<'de> Deserialize<'de> for Length {
         let forms = "a number of tokens (128), `{ uniform: [64, 256] }` or `{ normal: { mean: 128, stddev: 32, \
                      min: 16, max: 512 } }`";
         let value = serde_json::Value::deserialize(d)?;
-        let count = |v: &serde_json::Value| match v {
-            serde_json::Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
-            serde_json::Value::String(s) => s.trim().parse::<u32>().ok(),
-            _ => None,
-        };
-        if let Some(n) = count(&value) {
+        if let Some(n) = whole(&value) {
             return Ok(Length::Fixed(n));
         }
         if let serde_json::Value::Object(map) = &value {
             if let (1, Some(u)) = (map.len(), map.get("uniform")) {
                 let pair = u.as_array().and_then(|a| match a.as_slice() {
-                    [x, y] => Some([count(x)?, count(y)?]),
+                    [x, y] => Some([whole(x)?, whole(y)?]),
                     _ => None,
                 });
                 return match pair {

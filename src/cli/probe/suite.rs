@@ -509,8 +509,9 @@ fn sweep(y: &mut String, s: &Subject, model: &str) {
     );
     let _ = writeln!(
         y,
-        "  # In rounds up and down the levels, each compared with the best level of the same round."
+        "  # In rounds up and down the levels, each compared with the best level over the same rounds;"
     );
+    let _ = writeln!(y, "  # more rounds, up to the most, while the data cannot decide.");
     let _ = writeln!(y, "  - name: {}\n    tags: [perf]", q(SWEEP));
     let _ = writeln!(
         y,
@@ -521,10 +522,11 @@ fn sweep(y: &mut String, s: &Subject, model: &str) {
     let _ = writeln!(y, "        stream: true\n        options: {}", options(sweep.tokens));
     let _ = writeln!(
         y,
-        "      concurrency: [{levels}]\n      iterations: {}   # {} a round\n      rounds: {}",
-        sweep.rounds * sweep.per_round,
+        "      concurrency: [{levels}]\n      iterations: {}   # {} a round\n      rounds: {{ min: {}, max: {} }}",
+        sweep.min * sweep.per_round,
         sweep.per_round,
-        sweep.rounds
+        sweep.min,
+        sweep.max
     );
     let _ = writeln!(y, "    thresholds:\n      error_rate: \"== 0\"");
 }

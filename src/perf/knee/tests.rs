@@ -304,3 +304,69 @@ fn a_round_too_short_for_a_steady_state_is_said() {
 fn round_time(capacity: usize, n: usize) -> f64 {
     [1usize, 2, 4, 8].iter().map(|c| n as f64 / (*c).min(capacity) as f64).sum()
 }
+
+#[test]
+fn the_ratio_estimator_sets_each_level_against_the_best_over_the_same_rounds() {
+    // Each round a level of 1 answers at half the pace of the level of 2 beside it, whatever
+    // the round's own pace: the ratio is exactly one half, its interval of no width.
+    let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let round = |c: usize, e2e: f64, at: f64| -> Vec<Done> {
+        (0..2 * c + 8)
+            .map(|i| Done {
+                started_at: t0 + chrono::Duration::milliseconds(((at + i as f64) * 1000.0) as i64),
+                e2e,
+                output_tokens: Some(10),
+            })
+            .collect()
+    };
+    let paces = [1.0, 1.7, 0.6, 1.2];
+    let levels = vec![
+        (1, paces.iter().enumerate().map(|(r, p)| round(1, 2.0 * p, 100.0 * r as f64)).collect()),
+        (2, paces.iter().enumerate().map(|(r, p)| round(2, 2.0 * p, 100.0 * r as f64 + 50.0)).collect()),
+    ];
+    let k = of_rounds(&levels, CONFIDENCE);
+    let (one, two) = (&k.levels[0], &k.levels[1]);
+    assert!((one.value / two.value - 0.5).abs() < 1e-9, "{k:#?}");
+    assert!((one.high - one.low).abs() < 1e-9 && (two.high - two.low).abs() < 1e-9, "{k:#?}");
+    assert_eq!((k.finding, k.concurrency, k.best), (Finding::StillRising, None, 2));
+}
+
+/// A sweep in rounds read as a sweep run until decided: a look after each round from `min`,
+/// at that look's confidence, stopping at the first decision. The finding and the rounds run.
+fn until_decided(levels: &[LevelResult], min: u32, max: u32) -> (Knee, u32) {
+    let looks = crate::perf::looks::Looks::new(min, max);
+    let all: Vec<(u32, Vec<Vec<Done>>)> = levels.iter().map(|l| (l.concurrency, rounds_of(l))).collect();
+    for n in min..=max {
+        let seen: Vec<(u32, Vec<Vec<Done>>)> =
+            all.iter().map(|(c, r)| (*c, r[..n as usize].to_vec())).collect();
+        let k = of_rounds(&seen, looks.confidence(n));
+        if k.finding != Finding::NotDetermined || n == max {
+            return (k, n);
+        }
+    }
+    unreachable!()
+}
+
+#[test]
+fn a_sweep_run_until_decided_decides_where_a_fixed_one_could_not() {
+    // A pace that wanders ±35% over the rounds: 4 fixed rounds decide some sweeps; looking
+    // after each round from the 4th to the 12th decides nearly all, never a wrong knee.
+    for capacity in [1usize, 2, 4] {
+        let mut decided = 0;
+        let mut fixed = 0;
+        for seed in 0..10 {
+            let levels = sweep_in_rounds(capacity, 12, 24, 0.35, seed);
+            let (k, n) = until_decided(&levels, 4, 12);
+            if let Some(at) = k.saturates_at() {
+                assert_eq!(at, capacity as u32, "seed {seed}, after {n} rounds: {k:#?}");
+                decided += 1;
+            }
+            let four = until_decided(&levels, 4, 4).0;
+            fixed += usize::from(four.saturates_at() == Some(capacity as u32));
+        }
+        assert!(
+            decided >= 9 && decided >= fixed,
+            "capacity {capacity}: {decided} decided, {fixed} in 4 rounds"
+        );
+    }
+}
