@@ -9,7 +9,8 @@
 # ~/.cache/hxrun-real), so later runs start in seconds. Then starts the server on a free port,
 # runs the suites given (default: suites/llama-server.yaml and examples/openai-compatible.yaml,
 # then `hxrun probe --quick --write` and the suite it wrote) with reports in target/real-reports,
-# and stops it.
+# checks every sweep's knee against the server's --parallel slots (the slots, or "not
+# determined" — never another number), and stops it.
 #
 #   scripts/real-llama-server.sh --build-only      # build and cache, run nothing
 #   scripts/real-llama-server.sh [SUITE...]        # run suites against the real server
@@ -68,7 +69,8 @@ log=target/real-reports/llama-server.log
 mkdir -p target/real-reports
 # Threads: HXRUN_REAL_THREADS (default 1), so on a 2-core box the client measuring the server
 # keeps a core of its own.
-"$bin" -m "$model_dir/model.gguf" --host 127.0.0.1 --port "$port" --parallel 4 --ctx-size 4096 \
+slots=4
+"$bin" -m "$model_dir/model.gguf" --host 127.0.0.1 --port "$port" --parallel "$slots" --ctx-size 4096 \
   --threads "${HXRUN_REAL_THREADS:-1}" --alias smollm2 >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
@@ -125,5 +127,24 @@ if [ $# -eq 0 ]; then
     --write target/real-reports/probe/written.yaml || status=$?
   "$hxrun" target/real-reports/probe/written.yaml --no-progress \
     --report-dir target/real-reports/probe-written || status=$?
+  # Every sweep's knee against the server's slots: the slots, or "not determined" with its
+  # reason (this machine's pace can leave a sweep open, docs/truth.md) — never another number.
+  python3 - "$slots" target/real-reports/{llama-server,probe,probe-written}/report.json <<'PY' || status=$?
+import json, sys
+slots, wrong = int(sys.argv[1]), 0
+for path in sys.argv[2:]:
+    for suite in json.load(open(path))["suites"]:
+        for test in suite["tests"]:
+            knee = (test.get("observation") or {}).get("knee")
+            if not knee:
+                continue
+            said = knee["finding"] if knee["finding"] != "saturates" else f"saturates at {knee['concurrency']}"
+            agrees = knee["finding"] == "saturates" and knee["concurrency"] == slots
+            open_ = knee["finding"] == "not_determined"
+            wrong += not (agrees or open_)
+            verdict = "agrees with" if agrees else "leaves open, not contradicting" if open_ else "DISAGREES with"
+            print(f"{path}: {test['name']}: knee {said} after {knee.get('rounds', 0)} rounds ({verdict} --parallel {slots})")
+sys.exit(1 if wrong else 0)
+PY
 fi
 exit $status
