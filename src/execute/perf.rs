@@ -195,6 +195,10 @@ async fn sweep(
             };
             runs[i].measure(shared, step, stop).await;
         }
+        // A round cut by a stop is no whole round.
+        if shared.ctx.control.is_stopped() {
+            break;
+        }
         ran = round + 1;
         // A sweep run until decided looks after each round from its least: a decision (or a
         // round too short to ever decide) ends it.
@@ -211,12 +215,14 @@ async fn sweep(
         }
     }
     let results: Vec<LevelResult> =
-        runs.into_iter().filter(|l| !l.segments.is_empty()).map(|l| l.finish(shared, step, ran)).collect();
+        runs.into_iter().filter(|l| !l.segments.is_empty()).map(|l| l.finish(shared, step, most)).collect();
+    // A sweep stopped inside a round has levels of unequal rounds: read as one pass, one look.
+    let whole_rounds = results.iter().all(|l| l.rounds.len() == ran as usize);
     let knee = match looks {
         _ if results.len() < 2 => None,
-        Some(looks) => knee::find_at(&results, looks.confidence(ran))
+        Some(looks) if whole_rounds => knee::find_at(&results, looks.confidence(ran))
             .map(|k| knee::Knee { until: Some((looks.min, looks.max)), ..k }),
-        None => knee::find(&results),
+        _ => knee::find(&results),
     };
     (results, knee)
 }

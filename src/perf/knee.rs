@@ -113,15 +113,16 @@ impl Knee {
         let Some((min, max)) = self.until else { return String::new() };
         let decided = matches!(self.finding, Finding::Saturates | Finding::StillRising);
         let when = if decided {
-            format!("decided after {} rounds", self.rounds)
+            "decided"
         } else if self.rounds as u32 >= max {
-            format!("still open after {} rounds, the most `rounds.max` allows", self.rounds)
+            "still open"
         } else {
-            format!("stopped after {} rounds", self.rounds)
+            "stopped"
         };
         format!(
-            " ({when} of {min} to {max}: looked at after each round from round {min}, each look's intervals \
-             widened so the looks together keep a 5% chance of a wrong line)"
+            " ({when} after {} of {min} to {max} rounds: looked at after each round from round {min}, each \
+             look's intervals widened so the looks together keep a 5% chance of a wrong line)",
+            self.rounds
         )
     }
 
