@@ -98,12 +98,14 @@ done
 if [ $# -eq 0 ]; then
   # The ramp and the capacity search sized for one CPU thread shared by 4 slots: an answer
   # takes ~2.8 s alone (200 prompt tokens, 16 out), and its capacity is about half a request a
-  # second (a second's worth of requests at 1/s time out at the step's 10 s).
+  # second (a second's worth of requests at 1/s time out). Requests wait up to 20 s: four
+  # 200-token prompts at once (the sweep's c=4) take the thread ~10 s to read, and a run of
+  # 10 s lost 4 of 6 of them on a busy machine; the SLO stays at 10 s to the first token.
   OPENAI_BASE_URL="http://127.0.0.1:$port/v1" MODEL=smollm2 INPUT_TOKENS=200 OUTPUT_TOKENS=16 \
     ITERATIONS=6 SLO_TTFT=10s SLO_TPOT=1s ATTAINMENT=50% \
     RAMP_FROM=0.1/s RAMP_TO=0.25/s STAGE_FOR=12s SEARCH_FROM=0.15/s SEARCH_TO=1.2/s PROBE_FOR=12s \
     MIN_CAPACITY=0.15 \
-    "$hxrun" examples/load-shapes.yaml --no-progress --report-dir target/real-reports/load-shapes || status=$?
+    "$hxrun" examples/load-shapes.yaml --timeout 20s --no-progress --report-dir target/real-reports/load-shapes || status=$?
   python3 - target/real-reports/load-shapes/report.json <<'PY' || status=$?
 import json, sys
 report = json.load(open(sys.argv[1]))
