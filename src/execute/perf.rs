@@ -206,8 +206,8 @@ async fn sweep(
             && ran >= looks.min
             && ran < looks.max
         {
-            let mut by_round: Vec<(u32, Vec<Vec<knee::Done>>)> =
-                runs.iter().map(|l| (l.c, l.rounds_done.clone().unwrap_or_default())).collect();
+            let mut by_round: Vec<(u32, &[Vec<knee::Done>])> =
+                runs.iter().map(|l| (l.c, l.rounds_done.as_deref().unwrap_or_default())).collect();
             by_round.sort_by_key(|(c, _)| *c);
             if knee::of_rounds(&by_round, looks.confidence(ran)).finding != knee::Finding::NotDetermined {
                 break;
@@ -321,7 +321,9 @@ impl LevelRun {
         self.segments.push(Segment { started_at, elapsed: elapsed.as_secs_f64() });
         let mut store = store;
         if let Some(rounds) = &mut self.rounds_done {
-            rounds.push(store.take_done());
+            let mut done = store.take_done();
+            done.sort_by_key(|d| d.started_at);
+            rounds.push(done);
         }
         self.store = Some(store);
         self.sent = sent;

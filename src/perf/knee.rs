@@ -261,7 +261,8 @@ pub(crate) fn find_at(levels: &[LevelResult], confidence: f64) -> Option<Knee> {
     if rounds > 1 && sorted.iter().all(|l| l.rounds.len() == rounds) {
         let by_round: Vec<(u32, Vec<Vec<Done>>)> =
             sorted.iter().map(|l| (l.concurrency, rounds_of(l))).collect();
-        return Some(of_rounds(&by_round, confidence));
+        let levels: Vec<(u32, &[Vec<Done>])> = by_round.iter().map(|(c, r)| (*c, r.as_slice())).collect();
+        return Some(of_rounds(&levels, confidence));
     }
     let tokens = sorted
         .iter()
@@ -322,25 +323,25 @@ impl Done {
     }
 }
 
-/// A level's answered requests, round by round: each in the last of its rounds that had begun
-/// when it started.
+/// A level's answered requests, round by round (each in the last of its rounds that had begun
+/// when it started), each round in the order they started.
 fn rounds_of(l: &LevelResult) -> Vec<Vec<Done>> {
     let mut by_round: Vec<Vec<Done>> = vec![Vec::new(); l.rounds.len()];
     for s in l.each_sample().filter(|s| s.ok) {
         let r = l.rounds.iter().rposition(|seg| seg.started_at <= s.started_at).unwrap_or(0);
         by_round[r].push(Done::of(&s));
     }
+    by_round.iter_mut().for_each(|r| r.sort_by_key(|d| d.started_at));
     by_round
 }
 
-/// Steady throughput (Little's law) of one round's answered requests, less the first and
-/// last `c` in the order they started; Err(needed) with too few.
-fn steady_rate(round: &mut [Done], c: usize, tokens: bool) -> Result<f64, usize> {
+/// Steady throughput (Little's law) of one round's answered requests (in the order they
+/// started), less the first and last `c`; Err(needed) with too few.
+fn steady_rate(round: &[Done], c: usize, tokens: bool) -> Result<f64, usize> {
     let needed = 2 * c + ROUND_STEADY_MIN;
     if round.len() < needed {
         return Err(needed);
     }
-    round.sort_by_key(|d| d.started_at);
     let steady = &round[c..round.len() - c];
     Ok(littles_rate(steady.iter().map(|d| (d.e2e, d.output_tokens)), c, tokens))
 }
@@ -359,9 +360,10 @@ fn littles_rate(steady: impl Iterator<Item = (f64, Option<u64>)>, c: usize, toke
 }
 
 /// The knee of a sweep run in rounds, from each level's answered requests round by round
-/// (ascending concurrency; every level the same number of rounds): each level's steady
-/// throughput against the best level's over the same rounds, intervals at `confidence`.
-pub(crate) fn of_rounds(levels: &[(u32, Vec<Vec<Done>>)], confidence: f64) -> Knee {
+/// (ascending concurrency; every level the same number of rounds; each round in the order its
+/// requests started): each level's steady throughput against the best level's over the same
+/// rounds, intervals at `confidence`.
+pub(crate) fn of_rounds(levels: &[(u32, &[Vec<Done>])], confidence: f64) -> Knee {
     let rounds = levels.first().map_or(0, |(_, r)| r.len());
     let tokens = levels.iter().all(|(_, rs)| rs.iter().flatten().any(|d| d.output_tokens.unwrap_or(0) > 0));
     let unit = unit(tokens);
@@ -369,9 +371,8 @@ pub(crate) fn of_rounds(levels: &[(u32, Vec<Vec<Done>>)], confidence: f64) -> Kn
     let mut per_round: Vec<Vec<f64>> = Vec::with_capacity(levels.len());
     for (c, by_round) in levels {
         let mut rates = Vec::with_capacity(rounds);
-        for round in by_round {
-            let mut round = round.clone();
-            match steady_rate(&mut round, *c as usize, tokens) {
+        for round in by_round.iter() {
+            match steady_rate(round, *c as usize, tokens) {
                 Ok(rate) => rates.push(rate),
                 Err(needed) => {
                     return Knee {

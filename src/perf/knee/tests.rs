@@ -320,10 +320,11 @@ fn the_ratio_estimator_sets_each_level_against_the_best_over_the_same_rounds() {
             .collect()
     };
     let paces = [1.0, 1.7, 0.6, 1.2];
-    let levels = vec![
+    let levels: Vec<(u32, Vec<Vec<Done>>)> = vec![
         (1, paces.iter().enumerate().map(|(r, p)| round(1, 2.0 * p, 100.0 * r as f64)).collect()),
         (2, paces.iter().enumerate().map(|(r, p)| round(2, 2.0 * p, 100.0 * r as f64 + 50.0)).collect()),
     ];
+    let levels: Vec<(u32, &[Vec<Done>])> = levels.iter().map(|(c, r)| (*c, r.as_slice())).collect();
     let k = of_rounds(&levels, CONFIDENCE);
     let (one, two) = (&k.levels[0], &k.levels[1]);
     assert!((one.value / two.value - 0.5).abs() < 1e-9, "{k:#?}");
@@ -337,8 +338,7 @@ fn until_decided(levels: &[LevelResult], min: u32, max: u32) -> (Knee, u32) {
     let looks = crate::perf::looks::Looks::new(min, max);
     let all: Vec<(u32, Vec<Vec<Done>>)> = levels.iter().map(|l| (l.concurrency, rounds_of(l))).collect();
     for n in min..=max {
-        let seen: Vec<(u32, Vec<Vec<Done>>)> =
-            all.iter().map(|(c, r)| (*c, r[..n as usize].to_vec())).collect();
+        let seen: Vec<(u32, &[Vec<Done>])> = all.iter().map(|(c, r)| (*c, &r[..n as usize])).collect();
         let k = of_rounds(&seen, looks.confidence(n));
         if k.finding != Finding::NotDetermined || n == max {
             return (k, n);
