@@ -8,12 +8,14 @@ use hxrun::sim::{Faults, Flavor, SimConfig};
 use std::time::Duration;
 
 /// A simulator of `flavor` that serves 2 requests at once, slow enough that client timing holds
-/// on a busy machine (100 tokens/s: a token every 10 ms).
+/// on a busy machine (200 tokens/s: a token every 5 ms, on the simulator's own schedule — a late
+/// token does not delay the next), fast enough that the probe's sweep (4 rounds of 20 requests
+/// a level) takes seconds.
 fn sim(flavor: Flavor, faults: Faults) -> Sim {
     Sim::start(SimConfig {
         flavor,
-        tokens_per_s: 100.0,
-        ttft: Duration::from_millis(10),
+        tokens_per_s: 200.0,
+        ttft: Duration::from_millis(5),
         load_time: Duration::from_millis(20),
         jitter: 0.0,
         capacity: Some(2),
@@ -163,8 +165,8 @@ fn the_api_key_reaches_the_server_and_no_output() {
     let sim = common::Sim::start(SimConfig {
         flavor: Flavor::LlamaCpp,
         api_key: Some(key.into()),
-        tokens_per_s: 100.0,
-        ttft: Duration::from_millis(10),
+        tokens_per_s: 200.0,
+        ttft: Duration::from_millis(5),
         capacity: Some(2),
         ..SimConfig::default()
     });

@@ -148,8 +148,8 @@ fn documents() -> Vec<std::path::PathBuf> {
 #[test]
 fn every_yaml_block_of_the_readme_and_docs_runs_against_the_simulator() {
     let ws = Workspace::new();
-    let mut ran = 0;
-    let mut failures = Vec::new();
+    // Each block is a suite file of its own with its own report folder and simulator.
+    let mut blocks = Vec::new();
     for doc in documents() {
         let text = std::fs::read_to_string(&doc).unwrap();
         let name = doc.file_name().unwrap().to_string_lossy().to_string();
@@ -166,22 +166,37 @@ fn every_yaml_block_of_the_readme_and_docs_runs_against_the_simulator() {
             } else {
                 body.clone()
             };
-            let file = format!("{}-{line}.yaml", name.trim_end_matches(".md"));
-            ws.write(&file, &suite);
-            let run = if words.contains(&"validate") {
-                ws.hxrun(&["validate", &file])
-            } else {
-                ws.hxrun(&[&file, "--sim", "--no-progress", "--report-dir", &format!("r-{line}")])
-            };
-            ran += 1;
-            if run.code != 0 {
-                failures.push(format!(
-                    "{name}:{line} ({info}): exit {}\n{}\n{}",
-                    run.code, run.stdout, run.stderr
-                ));
-            }
+            let stem = format!("{}-{line}", name.trim_end_matches(".md"));
+            ws.write(&format!("{stem}.yaml"), &suite);
+            blocks.push((name.clone(), line, info.clone(), stem, words.contains(&"validate")));
         }
     }
-    assert!(ran >= 5, "the README's examples were found: {ran}");
+    assert!(blocks.len() >= 5, "the README's examples were found: {}", blocks.len());
+    // Four at a time: most of a block's time is the simulator pacing its tokens.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                while let Some((name, line, info, stem, validate)) =
+                    blocks.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
+                    let file = format!("{stem}.yaml");
+                    let run = if *validate {
+                        ws.hxrun(&["validate", &file])
+                    } else {
+                        ws.hxrun(&[&file, "--sim", "--no-progress", "--report-dir", &format!("r-{stem}")])
+                    };
+                    if run.code != 0 {
+                        failures.lock().unwrap().push(format!(
+                            "{name}:{line} ({info}): exit {}\n{}\n{}",
+                            run.code, run.stdout, run.stderr
+                        ));
+                    }
+                }
+            });
+        }
+    });
+    let failures = failures.into_inner().unwrap();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
