@@ -12,7 +12,12 @@ use std::time::Duration;
 /// token does not delay the next), fast enough that the probe's sweep (4 rounds of 20 requests
 /// a level) takes seconds.
 fn sim(flavor: Flavor, faults: Faults) -> Sim {
-    Sim::start(SimConfig {
+    Sim::start(config(flavor, faults))
+}
+
+/// The configuration `sim` starts, for a test that sets more of it.
+fn config(flavor: Flavor, faults: Faults) -> SimConfig {
+    SimConfig {
         flavor,
         tokens_per_s: 200.0,
         ttft: Duration::from_millis(5),
@@ -21,7 +26,7 @@ fn sim(flavor: Flavor, faults: Faults) -> Sim {
         capacity: Some(2),
         faults,
         ..SimConfig::default()
-    })
+    }
 }
 
 /// Probes a simulator of `flavor`, checks what it found, then runs the written suite against
@@ -162,14 +167,8 @@ fn nothing_listening_says_what_each_endpoint_answered() {
 #[test]
 fn the_api_key_reaches_the_server_and_no_output() {
     let key = "sk-probe-7b1d9e";
-    let sim = common::Sim::start(SimConfig {
-        flavor: Flavor::LlamaCpp,
-        api_key: Some(key.into()),
-        tokens_per_s: 200.0,
-        ttft: Duration::from_millis(5),
-        capacity: Some(2),
-        ..SimConfig::default()
-    });
+    let sim =
+        Sim::start(SimConfig { api_key: Some(key.into()), ..config(Flavor::LlamaCpp, Faults::default()) });
     let ws = Workspace::new();
     let run = ws.hxrun_env(
         &["probe", &sim.url, "--quick", "--no-progress", "--write", "s.yaml"],

@@ -174,29 +174,33 @@ fn every_yaml_block_of_the_readme_and_docs_runs_against_the_simulator() {
     assert!(blocks.len() >= 5, "the README's examples were found: {}", blocks.len());
     // Four at a time: most of a block's time is the simulator pacing its tokens.
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let failures = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..4 {
-            scope.spawn(|| {
-                while let Some((name, line, info, stem, validate)) =
-                    blocks.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-                {
-                    let file = format!("{stem}.yaml");
-                    let run = if *validate {
-                        ws.hxrun(&["validate", &file])
-                    } else {
-                        ws.hxrun(&[&file, "--sim", "--no-progress", "--report-dir", &format!("r-{stem}")])
-                    };
-                    if run.code != 0 {
-                        failures.lock().unwrap().push(format!(
-                            "{name}:{line} ({info}): exit {}\n{}\n{}",
-                            run.code, run.stdout, run.stderr
-                        ));
+    let mut failures: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut failed = Vec::new();
+                    while let Some((name, line, info, stem, validate)) =
+                        blocks.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                    {
+                        let file = format!("{stem}.yaml");
+                        let run = if *validate {
+                            ws.hxrun(&["validate", &file])
+                        } else {
+                            ws.hxrun(&[&file, "--sim", "--no-progress", "--report-dir", &format!("r-{stem}")])
+                        };
+                        if run.code != 0 {
+                            failed.push(format!(
+                                "{name}:{line} ({info}): exit {}\n{}\n{}",
+                                run.code, run.stdout, run.stderr
+                            ));
+                        }
                     }
-                }
-            });
-        }
+                    failed
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
     });
-    let failures = failures.into_inner().unwrap();
+    failures.sort();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
